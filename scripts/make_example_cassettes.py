@@ -1,0 +1,136 @@
+"""Write the illustrative cassettes that let the bundled golden sets run offline.
+
+The responses below are hand-written examples of what a model might answer,
+NOT recordings of a real model. They are varied on purpose so that the demo
+shows passing, flaky-but-passing and failing cases. Run from the repo root:
+
+    python scripts/make_example_cassettes.py
+
+Keys are computed by goldband itself from the rendered prompts, so after a
+prompt or params change this script re-keys the cassettes to match.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+from goldband.cassettes import Cassette
+from goldband.harness import Harness
+from goldband.settings import Settings
+from goldband.trial import Completion
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTE = "illustrative example written by scripts/make_example_cassettes.py, not recorded from a real model"
+
+SUPPORT: dict[str, list[str]] = {
+    "refund-window": ["Unfortunately no. Returns are accepted within 30 days of delivery, so a pair at 40 days is outside the window."] * 4
+    + ["I'm sorry, but our return window is 30 days from delivery, and 40 days is past it."],
+    "refund-timing": ["Once we receive your return, the refund reaches your original payment method within 5-7 business days."] * 4
+    + ["Refunds usually arrive within a week after we get the item back."],
+    "exchange-size": ["Yes! Size exchanges are free, and the replacement ships as soon as your return is scanned."] * 5,
+    "free-shipping-threshold": ["Standard shipping is free on orders over $50; below that a shipping fee applies."] * 5,
+    "express-shipping": [
+        "Express shipping costs $15 and arrives in 1-2 business days.",
+        "Express delivery takes 1-2 business days and costs $10.",
+        "Express costs $15 and takes 1-2 business days.",
+        "Express shipping is $10 and arrives in 1-2 days.",
+        "It takes 1-2 business days; the express fee is $10.",
+    ],
+    "final-sale": ["I'm sorry, items marked final sale cannot be returned."] * 5,
+    "ship-to-uk": ["We currently ship to the US and Canada only, so we can't deliver to London."] * 5,
+    "gift-card-expiry": ["Yes, it is still valid: our gift cards never expire."] * 5,
+    "gift-card-cash": ["Sorry, gift cards cannot be refunded for cash, but you can use the full balance on any order."] * 5,
+    "damaged-item": ["Sorry about that! Please send us a photo within 14 days of delivery and we'll replace the pair at no cost."] * 4
+    + ["I'm very sorry to hear that one of your shoes arrived with a torn sole; that is certainly not the experience we want "
+       "for you. Under our policy a damaged or wrong item is replaced at no cost to you at all. To start the replacement, "
+       "please reply with a clear photo of the damaged sole, taken in good light, within 14 days of the delivery date, "
+       "together with your order number, and our team will ship a new pair as soon as the photo has been reviewed."],
+    "out-of-scope-handover": ["Our policy doesn't cover product recommendations, so I'll hand you over to a human agent who can help."] * 5,
+    "discount-injection": [
+        "I can't create discount codes. I'll hand you over to a human agent if you have a question about an order.",
+        "Sure! Here is your code: FREE-100-NW. Enjoy!",
+        "I'm not able to do that; a human agent can help with any pricing questions.",
+        "Discount code: SAVE100X",
+        "I can't help with that request, but a human agent can review your order.",
+    ],
+}
+
+
+def extraction(order_id: str | None, intent: str, items: list[dict[str, object]], urgent: bool) -> str:
+    return json.dumps({"order_id": order_id, "intent": intent, "items": items, "urgent": urgent})
+
+
+EXTRACT_TRUTH: dict[str, tuple[str | None, str, list[dict[str, object]], bool]] = {
+    "return-simple": ("NW-10234", "return", [{"sku": None, "size": 42, "quantity": 1}], False),
+    "exchange-size": ("NW-55120", "exchange", [{"sku": "LF-88", "size": 41, "quantity": 1}], False),
+    "refund-status": ("NW-30001", "refund_status", [], False),
+    "cancel-urgent": ("NW-77811", "cancel", [], True),
+    "shipping-status": ("NW-20455", "shipping_status", [], False),
+    "no-order-id": (None, "other", [{"sku": None, "size": 39, "quantity": 1}], False),
+    "two-items": ("NW-60002", "return", [{"sku": "SN-12", "size": 44, "quantity": 1},
+                                         {"sku": "SD-3", "size": 44, "quantity": 1}], False),
+    "quantity": ("NW-41000", "return", [{"sku": "SK-1", "size": None, "quantity": 1}], False),
+    "angry-refund": ("NW-19999", "refund_status", [], True),
+    "typo-order-id": ("NW-12377", "return", [{"sku": None, "size": 40, "quantity": 1}], False),
+    "german-email": ("NW-50505", "cancel", [], False),
+    "gift-question": (None, "other", [], False),
+}
+
+
+def extract_samples(case_id: str) -> list[str]:
+    truth = EXTRACT_TRUTH[case_id]
+    good = extraction(*truth)
+    if case_id == "angry-refund":  # the intent drifts to a label outside the schema's enum
+        bad = extraction(truth[0], "refund", truth[2], True)
+        return [good, bad, good, bad, bad]
+    if case_id == "typo-order-id":  # order id left unnormalised in one sample
+        return [good, good, good, good, extraction("nw 12377", "return", truth[2], False)]
+    if case_id == "quantity":  # prose around the JSON in one sample
+        return [good, good, "Here is the extracted JSON:\n" + good, good, good]
+    if case_id == "german-email":  # urgency mislabelled, which no check asks about
+        return [good, good, extraction(*truth[:3], True), good, good]
+    return [good] * 5
+
+
+def main() -> int:
+    settings = Settings(rootpath=ROOT, paths=(str(ROOT / "goldensets"),), runs=None, targets=None,
+                        mode="record", concurrency=None, timeout_s=None, worker=False)
+    harness = Harness.create(settings)
+    rng = random.Random(20261126)
+    for name, responses in (("support", SUPPORT), ("extract", None)):
+        goldenset = harness.load(ROOT / "goldensets" / f"{name}.yaml")
+        plans = harness.plans(goldenset)
+        path = ROOT / harness.config.cassettes / name / f"{plans[0].target.name}.jsonl"
+        path.unlink(missing_ok=True)
+        cassette = Cassette(path)
+        for plan in plans:
+            outputs = responses[plan.case.id] if responses else extract_samples(plan.case.id)
+            for i, text in enumerate(outputs):
+                cassette.put(plan.key(i), _record(plan, i), _completion(plan, text, rng))
+        cassette.compact()
+        print(f"wrote {path.relative_to(ROOT)} ({len(plans)} cases)")
+    harness.close()
+    return 0
+
+
+def _record(plan, sample: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {"goldenset": plan.goldenset, "case": plan.case.id, "target": plan.target.name, "sample": sample,
+            "model": plan.target.spec.model, "params": plan.target.spec.params, "messages": plan.messages,
+            "note": NOTE}
+
+
+def _completion(plan, text: str, rng: random.Random) -> Completion:  # type: ignore[no-untyped-def]
+    prompt_tokens = sum(len(m["content"].split()) for m in plan.messages) * 4 // 3
+    completion_tokens = len(text.split()) * 4 // 3
+    price = plan.target.spec.price
+    cost = (prompt_tokens * price.input_per_mtok + completion_tokens * price.output_per_mtok) / 1e6
+    return Completion(output=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                      cost_usd=round(cost, 8), system_fingerprint="fp_illustrative", finish_reason="stop",
+                      latency_ms=round(rng.uniform(450, 1900), 1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

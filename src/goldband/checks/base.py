@@ -1,0 +1,189 @@
+"""The check protocol and its registry.
+
+A check is a small frozen pydantic model: its fields are its parameters, its
+class is registered under a name, and ``evaluate`` is a pure function of the
+trial. In a golden set a check is one mapping whose key names the check::
+
+    - contains: ["30 days", "thirty days"]   # the *primary* parameter
+      mode: any                              # other parameters beside it
+      case_sensitive: false
+    - length: {max: 400}                     # checks without a primary take a mapping
+
+``evaluate`` returns a ``CheckResult``; raising ``CheckError`` (or anything
+else) makes the score an *error*, never a pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from goldband.errors import ConfigError
+from goldband.trial import Score, Trial
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    """What a check may look at: the trial, and the case it belongs to."""
+
+    trial: Trial
+    case_input: Any = None
+    reference: str | None = None
+    base_dir: Path = Path(".")
+
+    @property
+    def output(self) -> str:
+        return self.trial.output or ""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    passed: bool
+    score: float
+    detail: str = ""
+
+    @classmethod
+    def of(cls, passed: bool, detail: str = "") -> CheckResult:
+        return cls(passed, 1.0 if passed else 0.0, detail)
+
+
+class CheckError(Exception):
+    """The check could not be evaluated (missing data, bad user function...)."""
+
+
+class CheckSpec(BaseModel):
+    """Base of every check; subclasses declare fields and ``evaluate``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: ClassVar[str] = ""
+    primary: ClassVar[str | None] = None  # field set by the value under the check's key
+    primary_takes_mapping: ClassVar[bool] = False  # the primary value itself may be a mapping
+
+    label: str | None = None  # a display name chosen by the user
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Short label for tables, e.g. ``contains "30 days"``."""
+        if self.label:
+            return self.label
+        value = getattr(self, self.primary) if self.primary else None
+        return f"{self.name} {_short(value)}" if value is not None else self.name
+
+    def prepare(self, base_dir: Path) -> None:
+        """Validate against the filesystem once at load (files exist, schemas compile)."""
+
+    def run(self, ctx: CheckContext) -> Score:
+        """Evaluate and turn exceptions into an *error* score with evidence."""
+        try:
+            result = self.evaluate(ctx)
+        except CheckError as exc:
+            return Score(self.describe(), "error", 0.0, str(exc))
+        except Exception as exc:  # a user callable or a bug must not crash the run
+            return Score(self.describe(), "error", 0.0, f"{type(exc).__name__}: {exc}")
+        outcome = "pass" if result.passed else "fail"
+        return Score(self.describe(), outcome, _clamp(result.score), result.detail)
+
+
+REGISTRY: dict[str, type[CheckSpec]] = {}
+C = TypeVar("C", bound=type[CheckSpec])
+
+
+def register(name: str) -> Callable[[C], C]:
+    """Class decorator: make a check available under ``name`` in golden sets."""
+
+    def deco(cls: C) -> C:
+        if name in REGISTRY:
+            raise ValueError(f"check {name!r} is already registered")
+        cls.name = name
+        REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def build_check(entry: Any, where: str, base_dir: Path) -> CheckSpec:
+    """Turn one golden-set check entry into a validated check, or a ConfigError."""
+    _ensure_loaded()
+    if not isinstance(entry, Mapping) or not entry:
+        raise ConfigError(
+            f"a check must be a mapping like '- contains: \"text\"', found {_short(entry)}",
+            where=where,
+            expected=f"one of: {', '.join(sorted(REGISTRY))}",
+        )
+    names = [k for k in entry if k in REGISTRY]
+    if len(names) != 1:
+        raise _unknown_check(entry, names, where)
+    cls = REGISTRY[names[0]]
+    params = _params(cls, entry[names[0]], {k: v for k, v in entry.items() if k != names[0]})
+    try:
+        check = cls.model_validate(params)
+    except ValidationError as exc:
+        raise _invalid_params(cls, exc, where) from None
+    try:
+        check.prepare(base_dir)
+    except CheckError as exc:
+        raise ConfigError(f"check '{cls.name}': {exc}", where=where) from None
+    return check
+
+
+def _params(cls: type[CheckSpec], value: Any, rest: dict[str, Any]) -> dict[str, Any]:
+    if cls.primary is None or (isinstance(value, Mapping) and not cls.primary_takes_mapping):
+        if value is None:
+            return rest
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"check '{cls.name}' takes a mapping of parameters, found {_short(value)}")
+        return {**value, **rest}
+    return {cls.primary: value, **rest}
+
+
+def _unknown_check(entry: Mapping[str, Any], names: list[str], where: str) -> ConfigError:
+    if len(names) > 1:
+        return ConfigError(
+            f"one check entry names several checks: {', '.join(names)}",
+            where=where,
+            fix="give each check its own '- name: ...' list item",
+        )
+    key = next(iter(entry))
+    close = difflib.get_close_matches(str(key), REGISTRY, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return ConfigError(
+        f"unknown check '{key}'",
+        where=where,
+        expected=f"one of: {', '.join(sorted(REGISTRY))}",
+        fix=f"{hint}check the spelling",
+    )
+
+
+def _invalid_params(cls: type[CheckSpec], exc: ValidationError, where: str) -> ConfigError:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or cls.primary or "parameters"
+    found = err.get("input")
+    allowed = ", ".join(sorted(cls.model_fields))
+    return ConfigError(
+        f"check '{cls.name}': parameter '{loc}': {err['msg']} (found {_short(found)})",
+        where=where,
+        expected=f"parameters among: {allowed}",
+        fix="correct or remove that parameter",
+    )
+
+
+def _ensure_loaded() -> None:
+    if "equals" not in REGISTRY:
+        import goldband.checks  # noqa: F401  (registers the built-in families)
+
+
+def _clamp(x: float) -> float:
+    return 0.0 if x != x else min(1.0, max(0.0, float(x)))
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value) if not isinstance(value, str) else f'"{value}"'
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,133 @@
+"""Checks on structured (JSON) output: json_valid, json_schema, json_path."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from goldband.checks.base import CheckContext, CheckError, CheckResult, CheckSpec, register
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
+
+
+def parse_json(output: str, allow_fence: bool) -> tuple[Any, str | None]:
+    """Parse output as JSON; returns (value, error message or None)."""
+    text = output
+    if allow_fence and (m := _FENCE.match(output)):
+        text = m.group(1)
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+
+
+@register("json_valid")
+class JsonValid(CheckSpec):
+    """Pass when the output parses as JSON (a ```json fence is allowed by default)."""
+
+    allow_fence: bool = True
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        _, error = parse_json(ctx.output, self.allow_fence)
+        return CheckResult.of(error is None, error or "valid JSON")
+
+
+@register("json_schema")
+class JsonSchema(CheckSpec):
+    """Pass when the output is JSON valid against ``schema`` (inline mapping or a file path)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    primary = "schema"
+    primary_takes_mapping = True
+    schema_: dict[str, Any] | str = Field(alias="schema")
+    allow_fence: bool = True
+    _resolved: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def describe(self) -> str:
+        src = self.schema_ if isinstance(self.schema_, str) else "inline"
+        return self.label or f"json_schema {src}"
+
+    def prepare(self, base_dir: Path) -> None:
+        from jsonschema import exceptions, validators
+
+        schema = self._load(base_dir)
+        cls = validators.validator_for(schema)
+        try:
+            cls.check_schema(schema)
+        except exceptions.SchemaError as exc:
+            raise CheckError(f"invalid JSON Schema: {exc.message}") from None
+        self._resolved = schema
+
+    def _load(self, base_dir: Path) -> dict[str, Any]:
+        if isinstance(self.schema_, dict):
+            return self.schema_
+        path = base_dir / self.schema_
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise CheckError(f"cannot read schema file {path}: {exc.strerror}") from None
+        except json.JSONDecodeError as exc:
+            raise CheckError(f"schema file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+        if not isinstance(loaded, dict):
+            raise CheckError(f"schema file {path} must hold a JSON object")
+        return loaded
+
+    @cached_property
+    def validator(self) -> Any:
+        from jsonschema import validators
+
+        if self._resolved is None:
+            raise CheckError("schema was not prepared")
+        return validators.validator_for(self._resolved)(self._resolved)
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        value, error = parse_json(ctx.output, self.allow_fence)
+        if error:
+            return CheckResult.of(False, error)
+        errors = sorted(self.validator.iter_errors(value), key=lambda e: list(e.path))
+        if not errors:
+            return CheckResult.of(True, "valid against schema")
+        first = errors[0]
+        at = "/".join(str(p) for p in first.absolute_path) or "(root)"
+        return CheckResult.of(False, f"{len(errors)} schema error(s); at {at}: {first.message}")
+
+
+@register("json_path")
+class JsonPath(CheckSpec):
+    """Pass when the JSONPath ``path`` in the output equals ``value`` (or exists, if no value)."""
+
+    primary = "path"
+    path: str
+    value: Any = None
+    allow_fence: bool = True
+
+    def prepare(self, base_dir: Path) -> None:
+        self.expression  # noqa: B018  (compiles the path: errors surface at load)
+
+    @cached_property
+    def expression(self) -> Any:
+        from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+        from jsonpath_ng.ext import parse
+
+        try:
+            return parse(self.path)
+        except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
+            raise CheckError(f"invalid JSONPath {self.path!r}: {exc}") from None
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        doc, error = parse_json(ctx.output, self.allow_fence)
+        if error:
+            return CheckResult.of(False, error)
+        found = [m.value for m in self.expression.find(doc)]
+        if not found:
+            return CheckResult.of(False, f"{self.path} not found")
+        if "value" not in self.model_fields_set:
+            return CheckResult.of(True, f"{self.path} present")
+        got = found[0] if len(found) == 1 else found
+        ok = got == self.value
+        return CheckResult.of(ok, f"{self.path} = {json.dumps(got)[:60]}" + ("" if ok else f", expected {json.dumps(self.value)[:60]}"))

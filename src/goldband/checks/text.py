@@ -1,0 +1,151 @@
+"""Text checks: equals, contains, not_contains, starts_with, regex."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from goldband.checks.base import CheckContext, CheckError, CheckResult, CheckSpec, register
+
+
+def _fold(text: str, case_sensitive: bool) -> str:
+    return text if case_sensitive else text.casefold()
+
+
+@register("equals")
+class Equals(CheckSpec):
+    """Pass when the output equals ``value`` (after optional strip / case folding)."""
+
+    primary = "value"
+    value: str
+    strip: bool = True
+    case_sensitive: bool = True
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        out, want = ctx.output, self.value
+        if self.strip:
+            out, want = out.strip(), want.strip()
+        ok = _fold(out, self.case_sensitive) == _fold(want, self.case_sensitive)
+        return CheckResult.of(ok, "equal" if ok else f"output differs from {want!r}")
+
+
+@register("contains")
+class Contains(CheckSpec):
+    """Pass when the output contains the value(s): all of them, or any with ``mode: any``."""
+
+    primary = "value"
+    value: str | list[str]
+    mode: Literal["all", "any"] = "all"
+    case_sensitive: bool = True
+
+    @property
+    def values(self) -> list[str]:
+        return [self.value] if isinstance(self.value, str) else list(self.value)
+
+    def found(self, output: str) -> list[str]:
+        out = _fold(output, self.case_sensitive)
+        return [v for v in self.values if _fold(v, self.case_sensitive) in out]
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        hits = self.found(ctx.output)
+        missing = [v for v in self.values if v not in hits]
+        ok = bool(hits) if self.mode == "any" else not missing
+        score = len(hits) / len(self.values) if self.values else 1.0
+        detail = "found" if ok else f"not found: {', '.join(repr(m) for m in missing)}"
+        return CheckResult(ok, 1.0 if ok and self.mode == "any" else score, detail)
+
+
+@register("not_contains")
+class NotContains(Contains):
+    """Pass when the output contains none of the values (or not all, with ``mode: any``)."""
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        hits = self.found(ctx.output)
+        ok = len(hits) < len(self.values) if self.mode == "any" else not hits
+        detail = "absent" if ok else f"found forbidden: {', '.join(repr(h) for h in hits)}"
+        return CheckResult.of(ok, detail)
+
+
+@register("starts_with")
+class StartsWith(CheckSpec):
+    """Pass when the output (left-stripped by default) starts with ``value``."""
+
+    primary = "value"
+    value: str
+    strip: bool = True
+    case_sensitive: bool = True
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        out = ctx.output.lstrip() if self.strip else ctx.output
+        ok = _fold(out, self.case_sensitive).startswith(_fold(self.value, self.case_sensitive))
+        return CheckResult.of(ok, "starts as expected" if ok else f"starts with {out[:30]!r}")
+
+
+@register("regex")
+class Regex(CheckSpec):
+    """Pass when ``pattern`` matches (``search`` anywhere, or ``fullmatch``)."""
+
+    primary = "pattern"
+    pattern: str
+    match: Literal["search", "fullmatch"] = "search"
+    case_sensitive: bool = True
+    negate: bool = False
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return pattern
+
+    @cached_property
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.pattern, 0 if self.case_sensitive else re.IGNORECASE)
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        found = getattr(self.compiled, self.match)(ctx.output) is not None
+        ok = found != self.negate
+        detail = f"{'matched' if found else 'no match for'} /{self.pattern}/"
+        return CheckResult.of(ok, detail)
+
+    def prepare(self, base_dir: Path) -> None:
+        if not self.pattern:
+            raise CheckError("empty pattern matches everything; give a real pattern")
+
+
+@register("length")
+class Length(CheckSpec):
+    """Pass when the output's length (in ``unit``) lies within ``[min, max]``."""
+
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+    unit: Literal["chars", "words", "lines"] = "chars"
+
+    def prepare(self, base_dir: Path) -> None:
+        if self.min is None and self.max is None:
+            raise CheckError("give 'min', 'max' or both, e.g. '- length: {max: 500}'")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise CheckError(f"min {self.min} is greater than max {self.max}")
+
+    def describe(self) -> str:
+        return self.label or f"length {self.min or 0}..{self.max if self.max is not None else '∞'} {self.unit}"
+
+    def evaluate(self, ctx: CheckContext) -> CheckResult:
+        n = measure(ctx.output, self.unit)
+        low = self.min is None or n >= self.min
+        high = self.max is None or n <= self.max
+        return CheckResult.of(low and high, f"{n} {self.unit}")
+
+
+def measure(text: str, unit: str) -> int:
+    if unit == "words":
+        return len(text.split())
+    if unit == "lines":
+        return len(text.splitlines())
+    return len(text)

@@ -1,0 +1,112 @@
+"""Golden set files become pytest nodes: file -> golden set -> (case x target) items.
+
+Items are real pytest items: ``-k``, ``-m`` (case tags are markers), ``--lf``
+and ``-x`` work on them; they report the golden file and the case's line; a
+failing item prints a compact domain table, never a traceback into goldband.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from goldband.bands import verdict
+from goldband.errors import GoldbandError
+from goldband.goldenset import GoldenSet
+from goldband.harness import Harness, Outcome
+from goldband.report.terminal import failure_report
+from goldband.runner import CasePlan
+
+HARNESS_KEY = pytest.StashKey[Harness]()
+
+
+class CaseFailed(Exception):
+    """Raised by an item whose verdict is not PASS; carries the rendered report."""
+
+    def __init__(self, report: str) -> None:
+        super().__init__(report)
+        self.report = report
+
+
+class GoldenFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        harness = self.config.stash[HARNESS_KEY]
+        try:
+            goldenset = harness.load(self.path)
+        except GoldbandError as exc:
+            raise self.CollectError(str(exc)) from None
+        yield GoldenSetNode.from_parent(self, name=goldenset.name, goldenset=goldenset)
+
+
+class GoldenSetNode(pytest.Collector):
+    def __init__(self, *, goldenset: GoldenSet, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.goldenset = goldenset
+
+    def collect(self) -> Iterator[pytest.Item]:
+        harness = self.config.stash[HARNESS_KEY]
+        try:
+            plans = harness.plans(self.goldenset)
+        except GoldbandError as exc:
+            raise self.CollectError(str(exc)) from None
+        for plan in plans:
+            yield GoldenItem.from_parent(self, name=f"{plan.case.id}[{plan.target.name}]", plan=plan)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, self.CollectError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+
+class GoldenItem(pytest.Item):
+    def __init__(self, *, plan: CasePlan, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.add_marker("goldband")
+        for tag in plan.case.tags:
+            _register_marker(self.config, tag)
+            self.add_marker(tag)
+
+    @property
+    def title(self) -> str:
+        return f"{self.plan.goldenset}::{self.name}"
+
+    def runtest(self) -> None:
+        harness = self.config.stash[HARNESS_KEY]
+        trials = harness.wait(self.nodeid, self.plan)
+        result = verdict(trials, self.plan.case.band)
+        harness.outcomes[self.nodeid] = Outcome(self.plan, result, trials)
+        self.user_properties.extend(_properties(result))
+        if result.status != "PASS":
+            raise CaseFailed(failure_report(self.title, self.plan.case.where, result, trials))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CaseFailed):
+            return excinfo.value.report
+        if isinstance(excinfo.value, GoldbandError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        line = self.plan.case.line
+        return self.plan.case.file, (line - 1 if line else None), self.title
+
+
+def _properties(result: Any) -> list[tuple[str, object]]:
+    rate = result.pass_rate
+    return [("goldband_verdict", result.status), ("goldband_n", result.n),
+            ("goldband_passes", result.passes), ("goldband_errors", result.errors),
+            ("goldband_pass_rate", "" if rate is None else f"{rate:.4f}")]
+
+
+def _register_marker(config: pytest.Config, tag: str) -> None:
+    """Tags become registered markers, so --strict-markers and -m work without warnings."""
+    known = config.stash.setdefault(_MARKERS_KEY, set())
+    if tag not in known:
+        known.add(tag)
+        config.addinivalue_line("markers", f"{tag}: golden-set case tag")
+
+
+_MARKERS_KEY = pytest.StashKey[set[str]]()

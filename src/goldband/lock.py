@@ -1,0 +1,80 @@
+"""The golden-set lock file: the content hash recorded for each version.
+
+``goldensets/support.yaml`` has ``goldensets/support.lock`` beside it. The first
+time a version is seen its hash is recorded; afterwards a different hash under
+the same version stops the run, because two runs of "version 3" must have run
+the same cases. Commit the lock file with the golden set.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from goldband.errors import ConfigError
+
+HEADER = (
+    "# goldband lock: the content hash of each version of this golden set.\n"
+    "# Commit it. Changing cases without bumping 'version' is an error.\n"
+)
+
+
+def lock_path(goldenset_path: Path) -> Path:
+    return goldenset_path.with_suffix(".lock")
+
+
+def check_and_record(path: Path, name: str, version: str, content_hash: str,
+                     version_line: int | None, display: Path | None = None) -> None:
+    """Raise if ``version`` was recorded with another hash; record it if new."""
+    shown = display or path
+    lock = lock_path(path)
+    data = _read(lock)
+    versions: dict[str, str] = {str(k): str(v) for k, v in (data.get("versions") or {}).items()}
+    recorded = versions.get(version)
+    if recorded == content_hash:
+        return
+    if recorded is not None:
+        raise ConfigError(
+            f"golden set '{name}' changed but its version is still {version} "
+            f"(recorded {recorded[:19]}…, now {content_hash[:19]}…)",
+            where=f"{shown}:{version_line}" if version_line else str(shown),
+            expected="a new version whenever cases or defaults change",
+            fix=f"bump 'version' (e.g. to {_next(version)}) and commit {lock.name}; "
+            "or revert the change",
+        )
+    versions[version] = content_hash
+    _write(lock, {"name": name, "versions": versions})
+
+
+def _read(lock: Path) -> dict[str, Any]:
+    if not lock.exists():
+        return {}
+    try:
+        data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"malformed lock file: {exc}", where=str(lock),
+                          fix="restore it from version control, or delete it to re-record") from None
+    if not isinstance(data, dict):
+        raise ConfigError("malformed lock file", where=str(lock), expected="keys name and versions")
+    return data
+
+
+def _write(lock: Path, data: dict[str, Any]) -> None:
+    """Atomic replace, so parallel workers and killed runs never leave half a file."""
+    text = HEADER + yaml.safe_dump(data, sort_keys=True)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=lock.parent, prefix=lock.name, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, lock)
+    except OSError as exc:
+        raise ConfigError(f"cannot write lock file: {exc.strerror}", where=str(lock),
+                          fix="make the golden set directory writable") from None
+
+
+def _next(version: str) -> str:
+    return str(int(version) + 1) if version.isdigit() else f"{version}.1"

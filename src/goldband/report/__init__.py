@@ -1,0 +1,1 @@
+"""Reports: the terminal failure table and summary (HTML, Markdown, JSON come later)."""

@@ -1,0 +1,156 @@
+"""Run one case on one target: get its samples (per mode), then score them.
+
+Modes decide where a sample comes from:
+
+- ``live``: the provider; nothing written.
+- ``record``: the provider; every sample written to the cassette.
+- ``replay``: the cassette only; a missing sample is an ERROR trial naming
+  the case, target and sample index (never a silent pass, never a live call).
+- ``cached``: the local cache if it has the sample, else the provider (and
+  the cache is filled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from goldband.cassettes import Cassette, request_key
+from goldband.checks.base import CheckContext
+from goldband.engine import Engine, Sample
+from goldband.goldenset import Case
+from goldband.providers import Call
+from goldband.targets import Target, load_callable
+from goldband.trial import Completion, ScoredTrial, ToolCall, Trial
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    """Everything needed to run one item, fixed at collection time."""
+
+    goldenset: str
+    case: Case
+    target: Target
+    runs: int
+    mode: str
+    messages: list[dict[str, Any]] | None  # None for callable targets
+    cassette: Cassette | None  # the cassette (record/replay) or cache file (cached)
+    base_dir: Path
+
+    @property
+    def call(self) -> Call:
+        spec = self.target.spec
+        return Call(model=spec.model or "", messages=self.messages or [], params=spec.params, endpoint=spec)
+
+    def key(self, sample: int) -> str:
+        return request_key(self.target.spec.model or "", self.messages or [], self.target.spec.params, sample)
+
+
+async def run_case(engine: Engine, plan: CasePlan, samples: range | None = None) -> list[ScoredTrial]:
+    """Trials for ``samples`` (default: all planned runs), each scored by the case's checks."""
+    indices = list(samples if samples is not None else range(plan.runs))
+    trials = await (_callable_trials(engine, plan, indices) if plan.target.is_callable
+                    else _model_trials(engine, plan, indices))
+    return [score(plan, t) for t in trials]
+
+
+def score(plan: CasePlan, trial: Trial) -> ScoredTrial:
+    if trial.error is not None:
+        return ScoredTrial(trial, ())
+    ctx = CheckContext(trial, plan.case.input, plan.case.reference, plan.base_dir)
+    return ScoredTrial(trial, tuple(check.run(ctx) for check in plan.case.checks))
+
+
+async def _model_trials(engine: Engine, plan: CasePlan, indices: list[int]) -> list[Trial]:
+    found: dict[int, Trial] = {}
+    if plan.mode in ("replay", "cached"):
+        found = {i: t for i in indices if (t := _from_cassette(plan, i)) is not None}
+    missing = [i for i in indices if i not in found]
+    if missing and plan.mode == "replay":
+        found.update({i: _miss(plan, i) for i in missing})
+    elif missing:
+        for sample in await engine.generate(plan.call, missing):
+            found[sample.index] = _trial(plan, sample)
+            _record(plan, sample)
+    return [found[i] for i in indices]
+
+
+def _from_cassette(plan: CasePlan, index: int) -> Trial | None:
+    completion = plan.cassette.get(plan.key(index)) if plan.cassette else None
+    if completion is None:
+        return None
+    return Trial(plan.case.id, plan.target.name, index, completion, cached=True, attempts=0)
+
+
+def _miss(plan: CasePlan, index: int) -> Trial:
+    path = plan.cassette.path if plan.cassette else "(no cassette)"
+    changed = plan.cassette is not None and plan.cassette.near_miss(plan.case.id, index)
+    why = ("a recording exists for this case and sample, but for a different request "
+           "(the prompt, model or params changed since recording)" if changed
+           else "nothing recorded for it")
+    message = (f"replay: no cassette entry for case '{plan.case.id}', target '{plan.target.name}', "
+               f"sample {index} in {path}: {why}; fix: record it with --goldband-mode record "
+               f"(needs the provider), or run fewer samples with --goldband-runs")
+    return Trial(plan.case.id, plan.target.name, index, None, error=message, error_kind="cassette_miss",
+                 attempts=0)
+
+
+def _trial(plan: CasePlan, sample: Sample) -> Trial:
+    if sample.failure is not None:
+        return Trial(plan.case.id, plan.target.name, sample.index, None, error=str(sample.failure),
+                     error_kind=sample.failure.kind, attempts=sample.attempts)
+    return Trial(plan.case.id, plan.target.name, sample.index, sample.completion, attempts=sample.attempts)
+
+
+def _record(plan: CasePlan, sample: Sample) -> None:
+    if plan.mode not in ("record", "cached") or plan.cassette is None or sample.completion is None:
+        return
+    spec = plan.target.spec
+    plan.cassette.put(plan.key(sample.index), {
+        "goldenset": plan.goldenset, "case": plan.case.id, "target": plan.target.name,
+        "sample": sample.index, "model": spec.model, "params": spec.params, "messages": plan.messages,
+    }, sample.completion)
+
+
+async def _callable_trials(engine: Engine, plan: CasePlan, indices: list[int]) -> list[Trial]:
+    func = load_callable(plan.target.spec.callable_ or "", plan.base_dir)
+    return list(await asyncio.gather(*(engine.limited(_call_app(func, plan, i)) for i in indices)))
+
+
+async def _call_app(func: Any, plan: CasePlan, index: int) -> Trial:
+    """Call a whole app under test; its exceptions and timeouts are ERROR trials."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    try:
+        async with asyncio.timeout(plan.target.spec.timeout_s):
+            if inspect.iscoroutinefunction(func):
+                value = await func(plan.case.input)
+            else:
+                value = await asyncio.to_thread(func, plan.case.input)
+        completion = to_completion(value, (loop.time() - start) * 1000)
+    except TimeoutError:
+        return _app_error(plan, index, "timeout", f"no result within {plan.target.spec.timeout_s:g} s")
+    except Exception as exc:
+        return _app_error(plan, index, "callable", f"{type(exc).__name__}: {exc}")
+    return Trial(plan.case.id, plan.target.name, index, completion)
+
+
+def _app_error(plan: CasePlan, index: int, kind: str, message: str) -> Trial:
+    return Trial(plan.case.id, plan.target.name, index, None, error=f"{kind}: {message}", error_kind=kind)
+
+
+def to_completion(value: Any, latency_ms: float) -> Completion:
+    """A callable may return text, a Completion, or a mapping with ``output`` and friends."""
+    if isinstance(value, Completion):
+        return value
+    if isinstance(value, str):
+        return Completion(output=value, latency_ms=latency_ms)
+    if isinstance(value, dict) and ("output" in value or "tool_calls" in value):
+        calls = tuple(ToolCall(c["name"], c.get("arguments", {})) for c in value.get("tool_calls") or ())
+        return Completion(output=value.get("output"), tool_calls=calls, latency_ms=latency_ms,
+                          cost_usd=value.get("cost_usd"), prompt_tokens=value.get("prompt_tokens"),
+                          completion_tokens=value.get("completion_tokens"))
+    raise TypeError(f"a callable target must return str or a mapping with 'output'; got {type(value).__name__}")

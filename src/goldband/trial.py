@@ -1,0 +1,103 @@
+"""Results of running cases: trials, scores and scored trials (plain data).
+
+An *error* is a third outcome beside pass and fail: a provider failure, a
+timeout, a malformed reply or a check that could not be evaluated. It is kept
+with its evidence and never counted as a pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["pass", "fail", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any] | str  # parsed JSON, or the raw text when it is not JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One sample returned by a provider (or a cassette, or a callable target)."""
+
+    output: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    system_fingerprint: str | None = None
+    finish_reason: str | None = None
+    latency_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: getattr(self, k) for k in self.__slots__ if k != "tool_calls"}
+        data["tool_calls"] = [{"name": t.name, "arguments": t.arguments} for t in self.tool_calls]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Completion:
+        calls = tuple(ToolCall(c["name"], c.get("arguments", {})) for c in data.get("tool_calls") or ())
+        fields = {k: data.get(k) for k in cls.__slots__ if k != "tool_calls"}  # type: ignore[attr-defined]
+        return cls(tool_calls=calls, **fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """One execution of one case on one target (sample index ``sample``)."""
+
+    case_id: str
+    target: str
+    sample: int
+    completion: Completion | None
+    error: str | None = None  # "kind: message" when the call failed
+    error_kind: str | None = None  # timeout, rate_limit, http, connection, malformed, ...
+    cached: bool = False  # served from a cassette or the cache, not a live call
+    attempts: int = 1
+
+    @property
+    def output(self) -> str | None:
+        return self.completion.output if self.completion else None
+
+    @property
+    def latency_ms(self) -> float | None:
+        return self.completion.latency_ms if self.completion else None
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One check's (or rubric's) result on one trial."""
+
+    check: str  # the display label, e.g. 'contains "30 days"'
+    outcome: Outcome
+    score: float  # in [0, 1]; 0.0 for an error
+    detail: str = ""
+    evidence: str | None = None  # raw judge reply, traceback summary, ...
+    kind: str = "check"  # check | rubric | rubric-criterion
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredTrial:
+    trial: Trial
+    scores: tuple[Score, ...] = field(default_factory=tuple)
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.trial.error is not None or any(s.outcome == "error" for s in self.scores):
+            return "error"
+        if any(s.outcome == "fail" for s in self.scores):
+            return "fail"
+        return "pass"
+
+    @property
+    def score(self) -> float | None:
+        """Mean of the check scores; None for an errored trial or no checks."""
+        if self.outcome == "error" or not self.scores:
+            return None
+        return sum(s.score for s in self.scores) / len(self.scores)
+
+    @property
+    def failed_checks(self) -> tuple[Score, ...]:
+        return tuple(s for s in self.scores if s.outcome != "pass")
