@@ -52,7 +52,7 @@ class GoldenSetNode(pytest.Collector):
         except GoldbandError as exc:
             raise self.CollectError(str(exc)) from None
         for plan in plans:
-            yield GoldenItem.from_parent(self, name=f"{plan.case.id}[{plan.target.name}]", plan=plan)
+            yield GoldenItem.from_parent(self, plan=plan, **_identity(self, plan.case.id, plan.target.name))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, self.CollectError):
@@ -92,6 +92,15 @@ class GoldenItem(pytest.Item):
     def reportinfo(self) -> tuple[Any, int | None, str]:
         line = self.plan.case.line
         return self.plan.case.file, (line - 1 if line else None), self.title
+
+
+def _identity(parent: pytest.Collector, case_id: str, target: str) -> dict[str, Any]:
+    """Name ``case[target]``; on pytest >= 9.2 also the structured id, so --lf matches."""
+    name = f"{case_id}[{target}]"
+    parent_id = getattr(parent, "id", None)
+    if parent_id is not None and hasattr(parent_id, "with_params"):
+        return {"name": name, "nodeid": parent_id.child(case_id).with_params(target)}
+    return {"name": name}
 
 
 def _properties(result: Any) -> list[tuple[str, object]]:

@@ -107,12 +107,12 @@ def load_config(root: Path) -> tuple[ProjectConfig, Path | None]:
     if path is None:
         return ProjectConfig(), None
     if path.suffix == ".toml":
-        raw, lines = _toml(path)["tool"]["goldband"], yamlio.Lines(path)
+        raw, lines = _toml(path)["tool"]["goldband"], yamlio.Lines(yamlio.relative(path, root))
     else:
-        raw, lines = yamlio.load(path)
+        raw, lines = yamlio.load(path, yamlio.relative(path, root))
         raw = {} if raw is None else raw
     if not isinstance(raw, dict):
-        raise ConfigError("the config must be a mapping", where=str(path), expected="keys like 'targets:'")
+        raise ConfigError("the config must be a mapping", where=str(lines.file), expected="keys like 'targets:'")
     return parse(ProjectConfig, raw, lines), path
 
 

@@ -116,7 +116,7 @@ def load(path: Path, *, base_dir: Path) -> GoldenSet:
     raw, lines = yamlio.load(path, yamlio.relative(path, base_dir))
     if not isinstance(raw, dict):
         raise ConfigError(
-            "a golden set must be a mapping", where=str(path),
+            "a golden set must be a mapping", where=str(lines.file),
             expected="keys name, version, cases", fix="see goldensets/support.yaml for an example",
         )
     _validate_schema(raw, lines)
@@ -158,6 +158,12 @@ def _case_records(model: GoldenSetModel, path: Path, lines: yamlio.Lines, base_d
             expected=f"a JSONL file named from the golden set, e.g. {path.stem}.cases.jsonl",
         )
     display = yamlio.relative(jsonl, base_dir)
+    if not jsonl.is_file():
+        raise ConfigError(
+            f"cases file {model.cases!r} not found (looked for {display})",
+            where=lines.where(("cases",)),
+            fix="create it beside the golden set, or put the cases inline under 'cases:'",
+        )
     records, jsonl_lines = yamlio.load_jsonl(jsonl, display)
     return records, jsonl_lines, display, ()
 
@@ -167,8 +173,11 @@ def _case(rec: Any, index: int, defaults: Defaults, default_checks: tuple[CheckS
     at = (*prefix, index)
     if not isinstance(rec, dict):
         raise ConfigError("a case must be a mapping", where=lines.where(at), expected="keys id, input, checks")
-    _validate_schema(rec, lines, _case_schema(), at)
-    case: CaseModel = parse(CaseModel, rec, lines, at)
+    try:
+        _validate_schema(rec, lines, _case_schema(), at)
+        case: CaseModel = parse(CaseModel, rec, lines, at)
+    except ConfigError as exc:
+        raise _in_case(exc, rec.get("id")) from None
     checks = [_check(entry, lines, (*at, "checks", j), case.id, base_dir)
               for j, entry in enumerate(case.checks)]
     return Case(
@@ -185,6 +194,14 @@ def _case(rec: Any, index: int, defaults: Defaults, default_checks: tuple[CheckS
         provenance=_provenance(case.provenance),
         description=case.description,
     )
+
+
+def _in_case(exc: ConfigError, case_id: Any) -> ConfigError:
+    """Name the case in a case-level error, when it has a usable id."""
+    if not isinstance(case_id, str) or not case_id or exc.where is None:
+        return exc
+    return ConfigError(exc.what, where=f"{exc.where}: case '{case_id}'", expected=exc.expected,
+                       fix=exc.fix)
 
 
 def _check(entry: Any, lines: yamlio.Lines, at: tuple[str | int, ...], case_id: str | None,
@@ -230,6 +247,10 @@ def _validate_schema(raw: Any, lines: yamlio.Lines, schema: dict[str, Any] | Non
     if error is None:
         return
     path = (*prefix, *error.absolute_path)
+    if error.validator == "required":
+        key = next(str(k) for k in error.validator_value if k not in error.instance)
+        raise ConfigError(f"missing required key '{key}'", where=lines.where(path),
+                          fix=f"add '{key}:' (see the golden set reference in README.md)")
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         known = ", ".join(sorted(error.schema.get("properties", {})))

@@ -53,7 +53,8 @@ class Harness:
     @classmethod
     def create(cls, settings: Settings) -> Harness:
         config, path = load_config(settings.rootpath)
-        harness = cls(settings, config, path, build_targets(config, settings.rootpath, path))
+        shown = yamlio.relative(path, settings.rootpath) if path else None
+        harness = cls(settings, config, shown, build_targets(config, settings.rootpath, shown))
         harness._check_target_option()
         return harness
 

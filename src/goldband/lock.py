@@ -58,8 +58,10 @@ def _read(lock: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed lock file: {exc}", where=str(lock),
                           fix="restore it from version control, or delete it to re-record") from None
-    if not isinstance(data, dict):
-        raise ConfigError("malformed lock file", where=str(lock), expected="keys name and versions")
+    if not isinstance(data, dict) or not isinstance(data.get("versions") or {}, dict):
+        raise ConfigError("malformed lock file", where=str(lock),
+                          expected="keys name and versions (a mapping of version to hash)",
+                          fix="restore it from version control, or delete it to re-record")
     return data
 
 

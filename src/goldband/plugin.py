@@ -51,6 +51,13 @@ def _settings(config: pytest.Config) -> gs.Settings:
     )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Read goldband.yaml up front when golden sets exist: a bad config is one usage error."""
+    settings: gs.Settings = session.config.stash[SETTINGS_KEY]
+    if any(Path(p).is_dir() for p in settings.paths):
+        _harness(session.config)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix not in (".yaml", ".yml"):
         return None
@@ -115,7 +122,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         counts[o.verdict.status] = counts.get(o.verdict.status, 0) + 1
     trials = sum(len(o.trials) for o in outcomes)
     replayed = sum(t.trial.cached for o in outcomes for t in o.trials)
-    line = summary_line(counts, trials, replayed, time.perf_counter() - harness.started)
+    flaky = sum(o.verdict.status == "PASS" and o.verdict.passes < o.verdict.n for o in outcomes)
+    line = summary_line(counts, trials, replayed, time.perf_counter() - harness.started, flaky)
     terminalreporter.write_sep("-", line)
 
 

@@ -152,10 +152,15 @@ class LiteLLMClient:
         return completions
 
     async def close(self) -> None:
-        if self._module is not None:
-            cache = getattr(self._module, "in_memory_llm_clients_cache", None)
-            if cache is not None and hasattr(cache, "flush_cache"):
-                cache.flush_cache()  # its clients are bound to this loop
+        """Close litellm's cached clients: they are bound to this loop, which is ending."""
+        if self._module is None:
+            return
+        closer = getattr(self._module, "close_litellm_async_clients", None)
+        if closer is not None:
+            await closer()
+        cache = getattr(self._module, "in_memory_llm_clients_cache", None)
+        if cache is not None and hasattr(cache, "flush_cache"):
+            cache.flush_cache()
 
 
 def parse_response(response: Any, latency_ms: float, endpoint: Endpoint) -> list[Completion]:
@@ -228,10 +233,12 @@ def classify(exc: BaseException, endpoint: Endpoint) -> CallFailed:
     message = _redact(str(exc) or type(exc).__name__, endpoint)
     if isinstance(exc, CallFailed):
         return exc
-    if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
+    if isinstance(exc, (openai.APITimeoutError, TimeoutError)) and not _connect_failure(exc):
         return CallFailed("timeout", f"no reply within {endpoint.timeout_s:g} s")
     if isinstance(exc, openai.APIConnectionError):
-        return CallFailed("connection", f"cannot reach {endpoint.api_base or 'the provider'}: {message}")
+        cause = _connect_failure(exc) or exc
+        detail = _redact(str(cause) or type(cause).__name__, endpoint)
+        return CallFailed("connection", f"cannot reach {endpoint.api_base or 'the provider'}: {detail}")
     status = getattr(exc, "status_code", None)
     if status == 429:
         return CallFailed("rate_limit", message, retry_after=retry_after(exc))
@@ -245,6 +252,19 @@ def classify(exc: BaseException, endpoint: Endpoint) -> CallFailed:
     if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
         return CallFailed("malformed", f"unreadable reply: {type(exc).__name__}: {message}")
     return CallFailed("provider", f"{type(exc).__name__}: {message}")
+
+
+def _connect_failure(exc: BaseException) -> BaseException | None:
+    """The connect error behind an SDK exception (aiohttp's transport reports a refused
+    connection as a *timeout*), so an unreachable server is not mistaken for a slow one."""
+    seen: BaseException | None = exc.__cause__ or exc.__context__
+    for _ in range(5):
+        if seen is None:
+            return None
+        if type(seen).__name__ in ("ConnectError", "ConnectTimeout", "ClientConnectorError"):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def retry_after(exc: BaseException) -> float | None:

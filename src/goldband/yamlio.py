@@ -122,7 +122,7 @@ def load_jsonl(path: Path, display: Path | None = None) -> tuple[list[Any], Line
             if not raw.strip():
                 continue
             try:
-                records.append(json.loads(raw))
+                records.append(json.loads(raw.rstrip("\r\n")))  # columns count on this line
             except json.JSONDecodeError as exc:
                 raise ConfigError(
                     f"malformed JSON: {exc.msg} at column {exc.colno}",

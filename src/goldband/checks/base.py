@@ -122,7 +122,7 @@ def build_check(entry: Any, where: str, base_dir: Path) -> CheckSpec:
     if len(names) != 1:
         raise _unknown_check(entry, names, where)
     cls = REGISTRY[names[0]]
-    params = _params(cls, entry[names[0]], {k: v for k, v in entry.items() if k != names[0]})
+    params = _params(cls, entry[names[0]], {k: v for k, v in entry.items() if k != names[0]}, where)
     try:
         check = cls.model_validate(params)
     except ValidationError as exc:
@@ -134,12 +134,15 @@ def build_check(entry: Any, where: str, base_dir: Path) -> CheckSpec:
     return check
 
 
-def _params(cls: type[CheckSpec], value: Any, rest: dict[str, Any]) -> dict[str, Any]:
+def _params(cls: type[CheckSpec], value: Any, rest: dict[str, Any], where: str) -> dict[str, Any]:
     if cls.primary is None or (isinstance(value, Mapping) and not cls.primary_takes_mapping):
         if value is None:
             return rest
         if not isinstance(value, Mapping):
-            raise ConfigError(f"check '{cls.name}' takes a mapping of parameters, found {_short(value)}")
+            raise ConfigError(
+                f"check '{cls.name}' takes a mapping of parameters, found {_short(value)}",
+                where=where, expected=f"e.g. '- {cls.name}: {{...}}'",
+            )
         return {**value, **rest}
     return {cls.primary: value, **rest}
 
@@ -166,9 +169,10 @@ def _invalid_params(cls: type[CheckSpec], exc: ValidationError, where: str) -> C
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or cls.primary or "parameters"
     found = err.get("input")
-    allowed = ", ".join(sorted(cls.model_fields))
+    msg = err["msg"].removeprefix("Value error, ")
+    allowed = ", ".join(sorted(f.alias or n for n, f in cls.model_fields.items()))
     return ConfigError(
-        f"check '{cls.name}': parameter '{loc}': {err['msg']} (found {_short(found)})",
+        f"check '{cls.name}': parameter '{loc}': {msg} (found {_short(found)})",
         where=where,
         expected=f"parameters among: {allowed}",
         fix="correct or remove that parameter",

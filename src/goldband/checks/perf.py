@@ -14,6 +14,9 @@ class LatencyMs(CheckSpec):
     primary = "max"
     max: float = Field(gt=0)
 
+    def describe(self) -> str:
+        return self.label or f"latency_ms <= {self.max:g}"
+
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         latency = ctx.trial.latency_ms
         if latency is None:
@@ -29,6 +32,9 @@ class CostUsd(CheckSpec):
 
     primary = "max"
     max: float = Field(gt=0)
+
+    def describe(self) -> str:
+        return self.label or f"cost_usd <= {self.max:g}"
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         cost = ctx.trial.completion.cost_usd if ctx.trial.completion else None

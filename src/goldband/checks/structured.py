@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 
 from goldband.checks.base import CheckContext, CheckError, CheckResult, CheckSpec, register
 
@@ -77,8 +77,9 @@ class JsonSchema(CheckSpec):
             raise CheckError(f"schema file {path} must hold a JSON object")
         return loaded
 
-    @cached_property
+    @property
     def validator(self) -> Any:
+        """Built per use (about 25 µs): a cached jsonschema validator does not pickle."""
         from jsonschema import validators
 
         if self._resolved is None:
@@ -86,6 +87,8 @@ class JsonSchema(CheckSpec):
         return validators.validator_for(self._resolved)(self._resolved)
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
+        if self._resolved is None:  # rebuilt from its parameters, not through build_check
+            self.prepare(ctx.base_dir)
         value, error = parse_json(ctx.output, self.allow_fence)
         if error:
             return CheckResult.of(False, error)
@@ -108,6 +111,14 @@ class JsonPath(CheckSpec):
 
     def prepare(self, base_dir: Path) -> None:
         self.expression  # noqa: B018  (compiles the path: errors surface at load)
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_value(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``value`` means "exists"; dumping ``value: None`` would turn it into "equals null"."""
+        data: dict[str, Any] = handler(self)
+        if "value" not in self.model_fields_set:
+            data.pop("value", None)
+        return data
 
     @cached_property
     def expression(self) -> Any:

@@ -111,8 +111,12 @@ class Regex(CheckSpec):
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         found = getattr(self.compiled, self.match)(ctx.output) is not None
         ok = found != self.negate
-        detail = f"{'matched' if found else 'no match for'} /{self.pattern}/"
-        return CheckResult.of(ok, detail)
+        if self.negate:
+            return CheckResult.of(ok, "forbidden pattern matched" if found else "forbidden pattern absent")
+        return CheckResult.of(ok, "matched" if found else "no match")
+
+    def describe(self) -> str:
+        return self.label or f"{'regex not' if self.negate else 'regex'} /{self.pattern}/"
 
     def prepare(self, base_dir: Path) -> None:
         if not self.pattern:

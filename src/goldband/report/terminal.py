@@ -73,8 +73,11 @@ def safe(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
-def summary_line(counts: dict[str, int], trials: int, replayed: int, seconds: float) -> str:
+def summary_line(counts: dict[str, int], trials: int, replayed: int, seconds: float,
+                 flaky: int = 0) -> str:
+    """``goldband: 21 PASS (3 flaky), 3 FAIL · 120 trials, 120 replayed · 1.2 s``."""
     order = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR", "QUARANTINED")
-    parts = [f"{counts[k]} {k}" for k in order if counts.get(k)]
+    parts = [f"{counts[k]} {k}" + (f" ({flaky} flaky)" if k == "PASS" and flaky else "")
+             for k in order if counts.get(k)]
     extra = f", {replayed} replayed" if replayed else ""
     return f"goldband: {', '.join(parts) or 'no cases'} · {trials} trials{extra} · {seconds:.1f} s"

@@ -1,0 +1,207 @@
+"""The engine through the real openai and litellm code paths, against a loopback server.
+
+Every test asserts what the server actually received: the number of requests,
+their ``n`` and ``seed``, and that keys never leave the request headers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from goldband.harness import Harness
+from goldband.settings import Settings
+from goldband.testing import FakeOpenAI, Reply
+from goldband.trial import ScoredTrial
+
+KEY = "sk-test-SECRET-0123456789"
+
+
+def project(root: Path, url: str, *, client: str = "openai", runs: int = 5, cases: int = 1,
+            target_extra: str = "", mode: str = "live", timeout_s: float = 2, max_retries: int = 2) -> Path:
+    (root / "goldensets").mkdir(exist_ok=True)
+    (root / "p.j2").write_text("Question: {{ question }}")
+    (root / "goldband.yaml").write_text(
+        f"mode: {mode}\nconcurrency: 8\ntargets:\n  t:\n    model: openai/fake-model\n    prompt: p.j2\n"
+        f"    client: {client}\n    api_base: {url}\n    api_key_env: GB_TEST_KEY\n"
+        f"    params: {{temperature: 0.7, seed: 11, max_tokens: 50}}\n"
+        f"    timeout_s: {timeout_s}\n    max_retries: {max_retries}\n    backoff_s: 0.01\n{target_extra}")
+    body = "".join(f"  - id: c{i}\n    input: {{question: q{i}}}\n" for i in range(cases))
+    (root / "goldensets" / "s.yaml").write_text(
+        f"name: s\nversion: 1\ndefaults:\n  runs: {runs}\n  checks: [{{contains: ok}}]\ncases:\n{body}")
+    return root
+
+
+def run_set(root: Path, mode: str | None = None) -> dict[str, list[ScoredTrial]]:
+    settings = Settings(rootpath=root, paths=(str(root / "goldensets"),), runs=None, targets=None,
+                        mode=mode, concurrency=None, timeout_s=None, worker=False)
+    harness = Harness.create(settings)
+    try:
+        plans = harness.plans(harness.load(root / "goldensets" / "s.yaml"))
+        harness.start([(p.case.id, p) for p in plans])
+        return {p.case.id: harness.wait(p.case.id, p) for p in plans}
+    finally:
+        harness.close()
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GB_TEST_KEY", KEY)
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as s:
+        s.add_rule(contains="q", replies=["ok 1", "ok 2", "ok 3", "ok 4", "ok 5"])
+        yield s
+
+
+@pytest.mark.parametrize("client", ["openai", "litellm"])
+def test_n_samples_come_from_one_request(tmp_path: Path, server: FakeOpenAI, client: str) -> None:
+    trials = run_set(project(tmp_path, server.url, client=client))["c0"]
+    assert [t.trial.output for t in trials] == ["ok 1", "ok 2", "ok 3", "ok 4", "ok 5"]
+    assert server.count == 1
+    body = server.requests[0].body
+    assert body["n"] == 5 and body["seed"] == 11 and body["temperature"] == 0.7
+    assert body["messages"] == [{"role": "user", "content": "Question: q0"}]
+    assert all(t.outcome == "pass" for t in trials)
+
+
+@pytest.mark.parametrize("client", ["openai", "litellm"])
+def test_a_dropped_n_is_made_up_by_separate_requests(tmp_path: Path, server: FakeOpenAI, client: str) -> None:
+    server.n_cap = 1
+    trials = run_set(project(tmp_path, server.url, client=client))["c0"]
+    assert len(trials) == 5 and all(t.trial.error is None for t in trials)
+    bodies = [r.body for r in server.requests]
+    assert len(bodies) == 5
+    assert sorted(b.get("seed") for b in bodies[1:]) == [12, 13, 14, 15]  # seed + sample index
+
+
+def test_no_n_where_unsupported(tmp_path: Path, server: FakeOpenAI) -> None:
+    root = project(tmp_path, server.url, runs=3, target_extra="    supports_n: false\n")
+    trials = run_set(root)["c0"]
+    assert len(trials) == 3
+    assert server.count == 3 and all("n" not in r.body for r in server.requests)
+
+
+@pytest.mark.parametrize("client", ["openai", "litellm"])
+def test_429_is_retried_after_retry_after(tmp_path: Path, server: FakeOpenAI, client: str) -> None:
+    server.fail_next(status=429, retry_after=0.3)
+    start = time.perf_counter()
+    trials = run_set(project(tmp_path, server.url, client=client, runs=2))["c0"]
+    assert time.perf_counter() - start >= 0.3
+    assert server.count == 2
+    assert all(t.outcome == "pass" and t.trial.attempts == 2 for t in trials)
+
+
+@pytest.mark.parametrize("client", ["openai", "litellm"])
+def test_persistent_500_becomes_error_trials(tmp_path: Path, server: FakeOpenAI, client: str) -> None:
+    server.fail_next(count=10, status=500)
+    trials = run_set(project(tmp_path, server.url, client=client, runs=2))["c0"]
+    assert server.count == 3  # the first try and max_retries=2 retries
+    assert all(t.outcome == "error" for t in trials)
+    assert all(t.trial.error_kind == "server" and "500" in (t.trial.error or "") for t in trials)
+
+
+@pytest.mark.parametrize("client", ["openai", "litellm"])
+def test_a_hang_is_a_timeout_error(tmp_path: Path, server: FakeOpenAI, client: str) -> None:
+    server.hang_next(count=10)
+    root = project(tmp_path, server.url, client=client, runs=1, timeout_s=0.3, max_retries=0)
+    trials = run_set(root)["c0"]
+    assert trials[0].outcome == "error"
+    assert trials[0].trial.error_kind == "timeout"
+    assert "no reply within 0.3 s" in (trials[0].trial.error or "")
+
+
+@pytest.mark.parametrize("client", ["openai", "litellm"])
+@pytest.mark.parametrize("empty", [False, True])
+def test_malformed_reply_is_an_error(tmp_path: Path, server: FakeOpenAI, client: str, empty: bool) -> None:
+    server.malformed_next(count=10, empty_choices=empty)
+    trials = run_set(project(tmp_path, server.url, client=client, runs=1))["c0"]
+    assert trials[0].outcome == "error"
+    assert trials[0].trial.error_kind in ("malformed", "server")
+    assert trials[0].trial.completion is None
+
+
+def test_unreachable_provider_is_a_connection_error(tmp_path: Path) -> None:
+    with FakeOpenAI() as s:
+        url = s.url
+    trials = run_set(project(tmp_path, url, runs=1))["c0"]
+    assert trials[0].trial.error_kind == "connection"
+    assert f"cannot reach {url}" in (trials[0].trial.error or "")
+
+
+def test_usage_tokens_fingerprint_and_cost(tmp_path: Path, server: FakeOpenAI) -> None:
+    extra = "    price: {input_per_mtok: 1.0, output_per_mtok: 2.0}\n"
+    trial = run_set(project(tmp_path, server.url, runs=1, target_extra=extra))["c0"][0].trial
+    completion = trial.completion
+    assert completion is not None
+    assert completion.prompt_tokens == 2 and completion.completion_tokens == 2  # "Question: q0" / "ok 1"
+    assert completion.system_fingerprint == "fp_fake"
+    assert completion.cost_usd == pytest.approx((2 * 1.0 + 2 * 2.0) / 1e6)
+
+
+def test_tool_calls_are_parsed(tmp_path: Path, server: FakeOpenAI) -> None:
+    server.reset()
+    server.add_rule(contains="q", replies=[Reply(tool_calls=[{"name": "lookup", "arguments": {"id": 7}}])])
+    trial = run_set(project(tmp_path, server.url, runs=1))["c0"][0].trial
+    assert trial.completion is not None
+    assert [(c.name, c.arguments) for c in trial.completion.tool_calls] == [("lookup", {"id": 7})]
+
+
+def test_key_is_sent_but_never_recorded(tmp_path: Path, server: FakeOpenAI) -> None:
+    root = project(tmp_path, server.url, runs=2, mode="record")
+    run_set(root)
+    assert all(r.has_auth for r in server.requests)
+    cassette = (root / "cassettes" / "s" / "t.jsonl").read_text()
+    assert KEY not in cassette and "GB_TEST_KEY" not in cassette and len(cassette.splitlines()) == 2
+
+
+def test_record_then_replay_without_the_server(tmp_path: Path, server: FakeOpenAI) -> None:
+    root = project(tmp_path, server.url, runs=3, cases=2, mode="record")
+    recorded = run_set(root)
+    sent = server.count
+    server.stop()
+    replayed = run_set(root, mode="replay")
+    assert server.count == sent
+    for case in ("c0", "c1"):
+        assert [t.trial.output for t in replayed[case]] == [t.trial.output for t in recorded[case]]
+        assert all(t.trial.cached for t in replayed[case])
+
+
+def test_cached_mode_calls_only_for_misses(tmp_path: Path, server: FakeOpenAI) -> None:
+    root = project(tmp_path, server.url, runs=2, cases=3, mode="cached")
+    run_set(root)
+    assert server.count == 3
+    second = run_set(root)
+    assert server.count == 3
+    assert all(t.trial.cached for trials in second.values() for t in trials)
+    assert (root / ".goldband" / "cache" / "s" / "t.jsonl").exists()
+
+
+def test_all_cases_share_one_concurrency_limit(tmp_path: Path) -> None:
+    with FakeOpenAI(latency_s=0.2) as s:
+        root = project(tmp_path, s.url, runs=1, cases=24, target_extra="    supports_n: false\n")
+        start = time.perf_counter()
+        run_set(root)
+        elapsed = time.perf_counter() - start
+        assert s.count == 24
+        stamps = sorted(r.received_at for r in s.requests)
+    # concurrency 8 and 0.2 s latency: three waves; never all 24 at once, never one by one
+    waves = [stamps[i] - stamps[0] for i in (7, 8, 16)]
+    assert waves[0] < 0.15 and waves[1] >= 0.15 and waves[2] >= 0.35
+    assert elapsed < 24 * 0.2 / 2
+
+
+def test_replayed_cassette_holds_request_and_sample(tmp_path: Path, server: FakeOpenAI) -> None:
+    root = project(tmp_path, server.url, runs=2, mode="record")
+    run_set(root)
+    lines = [json.loads(x) for x in (root / "cassettes" / "s" / "t.jsonl").read_text().splitlines()]
+    assert [e["sample"] for e in lines] == [0, 1]
+    assert lines[0]["messages"] == [{"role": "user", "content": "Question: q0"}]
+    assert lines[0]["params"] == {"temperature": 0.7, "seed": 11, "max_tokens": 50}
+    assert lines[0]["key"] != lines[1]["key"]
