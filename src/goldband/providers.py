@@ -141,7 +141,7 @@ class LiteLLMClient:
         try:
             response = await litellm.acompletion(
                 model=call.model, messages=call.messages, api_base=call.endpoint.api_base,
-                api_key=api_key(call.endpoint), timeout=call.endpoint.timeout_s,
+                api_key=api_key(call.endpoint) or _keyless(call.endpoint), timeout=call.endpoint.timeout_s,
                 num_retries=0, max_retries=0, **call.params, **extra)
         except Exception as exc:
             raise classify(exc, call.endpoint) from None
@@ -161,6 +161,11 @@ class LiteLLMClient:
         cache = getattr(self._module, "in_memory_llm_clients_cache", None)
         if cache is not None and hasattr(cache, "flush_cache"):
             cache.flush_cache()
+
+
+def _keyless(endpoint: Endpoint) -> str | None:
+    """A local OpenAI-compatible server needs no key, but the SDKs insist on one."""
+    return "not-needed" if endpoint.api_base and not endpoint.api_key_env else None
 
 
 def parse_response(response: Any, latency_ms: float, endpoint: Endpoint) -> list[Completion]:
