@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy import stats  # type: ignore[import-untyped]  # no scipy-stubs installed
 
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR"]
@@ -126,7 +126,7 @@ def mean_interval(
     verdict is reproducible; it assumes no shape and stays inside the observed
     range. ``t`` is Student's interval, for near-normal scores. Fewer than two
     scores give ``(nan, nan)`` (no spread, no interval); identical scores give
-    ``(mean, mean)``, since both methods are degenerate there.
+    ``(mean, mean)``, since both methods are degenerate there (see :func:`no_spread`).
     """
     x = np.asarray(scores, dtype=float).ravel()
     confidence = _level(confidence)
@@ -134,8 +134,9 @@ def mean_interval(
         raise ValueError("scores contain NaN; an unscored trial is an error, not a score")
     if x.size < 2:
         return NAN_INTERVAL
-    if np.ptp(x) == 0.0:
-        return (float(x[0]), float(x[0]))
+    if no_spread(x):
+        centre = float(np.clip(x.mean(), x.min(), x.max()))
+        return (centre, centre)
     if method == "t":
         ci = stats.ttest_1samp(x, 0.0).confidence_interval(confidence_level=confidence)
     elif method == "bootstrap":
@@ -146,6 +147,14 @@ def mean_interval(
     else:
         raise ValueError(f"method must be 'bootstrap' or 't', got {method!r}")
     return (float(ci.low), float(ci.high))
+
+
+def no_spread(x: NDArray[np.float64]) -> bool:
+    """True when scores are identical up to 1e-12 (relative to max(1, |x|)).
+
+    Resampling methods divide by the spread; below this they return NaN or noise.
+    """
+    return bool(x.size and np.ptp(x) <= 1e-12 * max(1.0, float(np.abs(x).max())))
 
 
 # --------------------------------------------------------------------------- fixed-N verdict
@@ -407,6 +416,11 @@ def sequential_decision(  # 7 knobs: one band plus the run budget, keyword-only
     bar 0 PASSes at ``min_runs``; bar 1 FAILs on a failure and PASSes only after
     ``max_runs`` trials without one. Errors are not trials here: gate them with
     :func:`decide`.
+
+    The SPRT tests p0 against p1, not the bar itself, so at the same counts it
+    can be more decisive than :func:`decide` (17/18 at bar 0.8: PASS here,
+    INCONCLUSIVE by the Wilson interval [0.785, 0.988]); report that interval
+    beside the verdict.
     """
     passes, n = _counts(passes, n)
     if not 1 <= min_runs <= max_runs or n > max_runs:
