@@ -657,8 +657,9 @@ def test_bad_json_path() -> None:
 
 def test_unknown_parameter_lists_the_allowed_ones() -> None:
     message = build_error({"contains": "a", "mod": "any"})
-    assert "check 'contains': parameter 'mod'" in message
+    assert "check 'contains': unknown parameter 'mod'" in message
     assert "expected parameters among: case_sensitive, label, mode, value" in message
+    assert "did you mean 'mode'?" in message
 
 
 def test_unknown_parameter_lists_aliases_as_written_in_golden_sets() -> None:

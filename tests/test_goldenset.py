@@ -384,7 +384,7 @@ def test_wrong_type_for_runs(tmp_path: Path) -> None:
             runs: five
     """
     message = load_error(tmp_path, text)
-    assert message.startswith(f"{SHOWN}:{line_of(text, 'runs:')}: case 'refund': runs: 'five'")
+    assert message.startswith(f"{SHOWN}:{line_of(text, 'runs:')}: case 'refund': runs: expected integer, found 'five'")
     assert "fix: correct 'runs'" in message
 
 
@@ -479,8 +479,8 @@ ONE_CASE = "name: s\nversion: 1\ncases:\n  - id: a\n    input: {q: x}\n"
 def test_check_entry_that_is_not_a_mapping(tmp_path: Path) -> None:
     text = ONE_CASE + "    checks:\n      - contains\n"
     message = load_error(tmp_path, text)
-    assert message.startswith(f"{SHOWN}:7: case 'a': checks.0: 'contains'")
-    assert "fix: correct 'checks.0'" in message
+    assert message.startswith(f"{SHOWN}:7: case 'a': a check must be a mapping like '- contains: \"text\"', found \"contains\"")
+    assert "fix: write the check's name, a colon and its value" in message
 
 
 def test_check_without_primary_given_a_scalar(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ class Provenance(Strict):
 class RunSpec(Strict):
     runs: int | None = Field(None, ge=1, le=1000)
     band: BandSpec | None = None
-    checks: list[dict[str, Any]] = Field(default_factory=list)
+    checks: list[Any] = Field(default_factory=list)  # each validated by the check registry
 
 
 class Defaults(RunSpec):
@@ -141,7 +141,12 @@ def load(path: Path, *, base_dir: Path) -> GoldenSet:
 
 
 def content_hash(defaults: Any, cases: list[Any]) -> str:
-    """sha256 over the canonical JSON of the raw defaults and cases (not name/description)."""
+    """sha256 over the canonical JSON of the raw defaults and cases.
+
+    Descriptions are documentation, not content: editing one needs no version bump.
+    """
+    cases = [{k: v for k, v in c.items() if k != "description"} if isinstance(c, dict) else c
+             for c in cases]
     canonical = json.dumps({"defaults": defaults, "cases": cases}, sort_keys=True,
                            separators=(",", ":"), ensure_ascii=False, default=str)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
@@ -257,8 +262,20 @@ def _validate_schema(raw: Any, lines: yamlio.Lines, schema: dict[str, Any] | Non
         raise ConfigError(f"unknown key '{extra[0]}'", where=lines.where((*path, extra[0])),
                           expected=f"one of: {known}", fix="remove it or correct its spelling")
     field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-    raise ConfigError(f"{field}: {error.message}", where=lines.where(path),
+    raise ConfigError(f"{field}: {_explain(error)}", where=lines.where(path),
                       fix=f"correct '{field}' (see the golden set reference in README.md)")
+
+
+def _explain(error: Any) -> str:
+    """Say what was expected instead of 'is not valid under any of the given schemas'."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        branches = [e for e in error.context if e.schema.get("type") != "null"]
+        kinds = sorted({str(e.schema["type"]) for e in branches if "type" in e.schema})
+        if kinds:
+            return f"expected {' or '.join(kinds)}, found {error.instance!r}"
+        if branches:
+            return branches[0].message
+    return str(error.message)
 
 
 @cache

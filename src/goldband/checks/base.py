@@ -117,6 +117,7 @@ def build_check(entry: Any, where: str, base_dir: Path) -> CheckSpec:
             f"a check must be a mapping like '- contains: \"text\"', found {_short(entry)}",
             where=where,
             expected=f"one of: {', '.join(sorted(REGISTRY))}",
+            fix="write the check's name, a colon and its value on one list item",
         )
     names = [k for k in entry if k in REGISTRY]
     if len(names) != 1:
@@ -167,10 +168,18 @@ def _unknown_check(entry: Mapping[str, Any], names: list[str], where: str) -> Co
 
 def _invalid_params(cls: type[CheckSpec], exc: ValidationError, where: str) -> ConfigError:
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or cls.primary or "parameters"
+    names = {f.alias or n for n, f in cls.model_fields.items()}
+    loc = str(err["loc"][0]) if err["loc"] else (cls.primary or "parameters")  # drop union-branch tags
     found = err.get("input")
     msg = err["msg"].removeprefix("Value error, ")
-    allowed = ", ".join(sorted(f.alias or n for n, f in cls.model_fields.items()))
+    allowed = ", ".join(sorted(names))
+    if err["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(loc, names, n=1)
+        return ConfigError(
+            f"check '{cls.name}': unknown parameter '{loc}'", where=where,
+            expected=f"parameters among: {allowed}",
+            fix=f"did you mean '{close[0]}'?" if close else "remove it or correct its spelling",
+        )
     return ConfigError(
         f"check '{cls.name}': parameter '{loc}': {msg} (found {_short(found)})",
         where=where,
