@@ -1,0 +1,95 @@
+"""Chi-square test of homogeneity for a categorical feature."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from goldband.monitors._samples import NAN_POLICIES, NanPolicy, dropped_note, empty_reason
+from goldband.monitors.base import MonitorError
+from goldband.monitors.result import DriftResult, check_knobs, decide, undefined
+
+__all__ = ["chi2"]
+
+
+def chi2(
+    reference: Iterable[Hashable] | Mapping[Hashable, int],
+    current: Iterable[Hashable] | Mapping[Hashable, int],
+    *,
+    alpha: float = 0.05,
+    min_effect: float = 0.1,
+    nan_policy: NanPolicy = "raise",
+) -> DriftResult:
+    """Chi-square test that ``current``'s categories are distributed as ``reference``'s.
+
+    Each side is a sample of labels (strings, ints, ...) or a mapping from label to
+    count. The two count vectors over the union of labels form a 2 x k table for
+    ``scipy.stats.chi2_contingency`` (without Yates' correction), so a category
+    never seen in the reference is handled: it simply has a zero reference count.
+    The effect size is Cramér's V, ``sqrt(chi2 / n)`` for two rows, in [0, 1];
+    ``drifted`` needs ``p < alpha`` and ``V >= min_effect`` (default 0.1, a
+    small effect by Cohen's convention). A single category overall gives
+    statistic 0 and p-value 1 (nothing can differ).
+
+    Empty input gives an undefined result (NaN, never drifted). Missing labels
+    (``None`` or a float NaN) raise a ``MonitorError`` (a ``ValueError``) unless
+    ``nan_policy="omit"``; negative or fractional counts always raise.
+
+    >>> r = chi2(["a"] * 50 + ["b"] * 50, ["a"] * 80 + ["b"] * 20)
+    >>> round(r.statistic, 3), round(r.effect_size, 3), r.drifted
+    (19.78, 0.314, True)
+    """
+    check_knobs("chi2", alpha=alpha, min_effect=min_effect)
+    if nan_policy not in NAN_POLICIES:
+        raise MonitorError(f"nan_policy={nan_policy!r}", where="chi2()",
+                           expected=" or ".join(repr(p) for p in NAN_POLICIES))
+    ref, n_bad_ref = _counts(reference, "reference", nan_policy)
+    cur, n_bad_cur = _counts(current, "current", nan_policy)
+    if empty := empty_reason(ref.total(), cur.total()):
+        return undefined("chi2", empty, has_p_value=True)
+    labels = sorted(set(ref) | set(cur), key=repr)
+    table = np.array([[ref[k] for k in labels], [cur[k] for k in labels]], dtype=np.float64)
+    n = float(table.sum())
+    if len(labels) < 2:
+        stat, p = 0.0, 1.0
+    else:
+        from scipy import stats  # type: ignore[import-untyped]
+
+        res = stats.chi2_contingency(table, correction=False)
+        stat, p = float(res.statistic), float(res.pvalue)
+    v = math.sqrt(stat / n)
+    unseen = [k for k in labels if not ref[k]]
+    detail = (f"chi2={stat:.4g}, p={p:.3g}, Cramér's V={v:.3g}, {len(labels)} categories"
+              + (f" ({len(unseen)} not in the reference)" if unseen else "")
+              + f", n_ref={int(table[0].sum())}, n_cur={int(table[1].sum())}"
+              + dropped_note(n_bad_ref, n_bad_cur))
+    return decide("chi2", stat, p, v, alpha=alpha, min_effect=min_effect, detail=detail)
+
+
+def _counts(side: Any, name: str, nan_policy: str) -> tuple[Counter[Hashable], int]:
+    """Label counts of one side, without zero counts, and how many missing labels it had."""
+    if isinstance(side, Mapping):
+        counts: Counter[Hashable] = Counter()
+        for label, count in side.items():
+            if not (isinstance(count, int | np.integer) and count >= 0):
+                raise MonitorError(f"the {name} count for {label!r} is {count!r}",
+                                   where="chi2()", expected="a non-negative integer")
+            counts[label] = int(count)
+    else:
+        counts = Counter(side.tolist() if isinstance(side, np.ndarray) else side)
+    missing = [k for k in counts if k is None or (isinstance(k, float) and math.isnan(k))]
+    n_missing = sum(counts[k] for k in missing)
+    if n_missing and nan_policy == "raise":
+        raise MonitorError(
+            f"the {name} sample has {n_missing} missing label(s) (None or NaN)",
+            where="chi2()",
+            expected="a label for every value",
+            fix="map missing values to a label such as 'missing', or pass nan_policy='omit'",
+        )
+    for k in missing:
+        del counts[k]
+    return +counts, n_missing
