@@ -479,7 +479,8 @@ ONE_CASE = "name: s\nversion: 1\ncases:\n  - id: a\n    input: {q: x}\n"
 def test_check_entry_that_is_not_a_mapping(tmp_path: Path) -> None:
     text = ONE_CASE + "    checks:\n      - contains\n"
     message = load_error(tmp_path, text)
-    assert message.startswith(f"{SHOWN}:7: case 'a': a check must be a mapping like '- contains: \"text\"', found \"contains\"")
+    expected = "a check must be a mapping like '- contains: \"text\"', found \"contains\""
+    assert message.startswith(f"{SHOWN}:7: case 'a': {expected}")
     assert "fix: write the check's name, a colon and its value" in message
 
 

@@ -184,7 +184,8 @@ def test_trials_of_all_items_run_concurrently(project: pytest.Pytester,
     log = project.path / "inflight.txt"
     cases = "".join(f"  - id: c{i}\n    input: {{question: q{i}}}\n" for i in range(10))
     (project.path / "goldensets" / "slow.yaml").write_text(
-        f"name: slowset\nversion: 1\ntargets: [slow]\ndefaults:\n  runs: 3\n  checks: [{{equals: ok}}]\ncases:\n{cases}")
+        "name: slowset\nversion: 1\ntargets: [slow]\ndefaults:\n  runs: 3\n  checks: [{equals: ok}]\n"
+        f"cases:\n{cases}")
     monkeypatch.setenv("INFLIGHT_LOG", str(log))
     result = run(project, "goldensets/slow.yaml", "--goldband-concurrency", "8")
     result.assert_outcomes(passed=10)
@@ -247,7 +248,8 @@ def test_version_lock_stops_an_unbumped_change(project: pytest.Pytester) -> None
     path = project.path / "goldensets" / "support.yaml"
     path.write_text(SUPPORT.replace("q3", "q4"))
     result = run(project, "--collect-only")
-    result.stdout.fnmatch_lines(["*goldensets/support.yaml:3: golden set 'support' changed but its version is still 1*bump 'version' (e.g. to 2)*"])
+    result.stdout.fnmatch_lines(["*goldensets/support.yaml:3: golden set 'support' changed but its version is still 1"
+                                 "*bump 'version' (e.g. to 2)*"])
     path.write_text(SUPPORT.replace("q3", "q4").replace("version: 1", "version: 2"))
     run(project, "--collect-only").assert_outcomes()
 
@@ -263,7 +265,8 @@ def test_replay_miss_is_an_error_naming_case_target_and_sample(pytester: pytest.
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "ERROR s::c1[[]t[]]*",
-        "*replay: no cassette entry for case 'c1', target 't', sample 0 in *cassettes/s/t.jsonl*--goldband-mode record*",
+        "*replay: no cassette entry for case 'c1', target 't', sample 0 in *cassettes/s/t.jsonl"
+        "*--goldband-mode record*",
     ])
 
 

@@ -28,7 +28,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats  # type: ignore[import-untyped]  # no scipy-stubs installed
+from scipy import stats
 
 from goldband.stats import NAN_INTERVAL, Interval, no_spread, wilson_interval
 

@@ -274,7 +274,7 @@ def _explain(error: Any) -> str:
         if kinds:
             return f"expected {' or '.join(kinds)}, found {error.instance!r}"
         if branches:
-            return branches[0].message
+            return str(branches[0].message)
     return str(error.message)
 
 

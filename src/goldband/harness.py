@@ -22,10 +22,10 @@ from goldband.bands import Verdict
 from goldband.cassettes import CassetteLibrary
 from goldband.config import ProjectConfig, load_config
 from goldband.engine import Engine
-from goldband.providers import client_kind
 from goldband.errors import ConfigError
 from goldband.goldenset import Case, GoldenSet
 from goldband.goldenset import load as load_goldenset
+from goldband.providers import client_kind
 from goldband.runner import CasePlan, run_case
 from goldband.settings import Settings
 from goldband.targets import Target, build_targets

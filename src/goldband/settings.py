@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,13 +78,13 @@ OPTIONS: dict[str, tuple[Any, str]] = {
 }
 
 
-def resolve(name: str, option: Any, ini: str | None, env: dict[str, str] | None = None) -> Any:
+def resolve(name: str, option: Any, ini: str | None, env: Mapping[str, str] | None = None) -> Any:
     """The first value set among option, GOLDBAND_NAME and the ini key; parsed; or None."""
-    env = os.environ if env is None else env
+    source_env: Mapping[str, str] = os.environ if env is None else env
     if option is not None:
         return option
     parser, _ = OPTIONS[name]
-    for source, raw in ((f"environment variable GOLDBAND_{name.upper()}", env.get(f"GOLDBAND_{name.upper()}")),
+    for source, raw in ((f"environment variable GOLDBAND_{name.upper()}", source_env.get(f"GOLDBAND_{name.upper()}")),
                         (f"ini key goldband_{name}", ini)):
         if raw not in (None, ""):
             try:

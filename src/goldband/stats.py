@@ -37,7 +37,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats  # type: ignore[import-untyped]  # no scipy-stubs installed
+from scipy import stats
 
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR"]
 Step = Literal["PASS", "FAIL", "CONTINUE", "INCONCLUSIVE"]

@@ -8,6 +8,7 @@ can say exactly what produced it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -83,7 +84,7 @@ class Target:
         import jinja2
 
         try:
-            return _env().from_string(template).render(**variables)
+            return str(_template(template).render(**variables))
         except jinja2.UndefinedError as exc:
             raise ConfigError(
                 f"template {source} of target '{self.name}' needs a variable the case does not give: {exc.message}",
@@ -106,6 +107,12 @@ def _env() -> Any:
         _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
                                   autoescape=False)
     return _ENV
+
+
+@functools.lru_cache(maxsize=256)
+def _template(text: str) -> Any:
+    """Compile each template text once, not once per case."""
+    return _env().from_string(text)
 
 
 def build_targets(config: ProjectConfig, root: Path, config_file: Path | None) -> dict[str, Target]:

@@ -40,7 +40,7 @@ class Completion:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Completion:
         calls = tuple(ToolCall(c["name"], c.get("arguments", {})) for c in data.get("tool_calls") or ())
-        fields = {k: data.get(k) for k in cls.__slots__ if k != "tool_calls"}  # type: ignore[attr-defined]
+        fields = {k: data.get(k) for k in cls.__slots__ if k != "tool_calls"}
         return cls(tool_calls=calls, **fields)
 
 

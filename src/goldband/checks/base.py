@@ -88,8 +88,7 @@ class CheckSpec(BaseModel):
             return Score(self.describe(), "error", 0.0, str(exc))
         except Exception as exc:  # a user callable or a bug must not crash the run
             return Score(self.describe(), "error", 0.0, f"{type(exc).__name__}: {exc}")
-        outcome = "pass" if result.passed else "fail"
-        return Score(self.describe(), outcome, _clamp(result.score), result.detail)
+        return Score(self.describe(), "pass" if result.passed else "fail", _clamp(result.score), result.detail)
 
 
 REGISTRY: dict[str, type[CheckSpec]] = {}

@@ -63,4 +63,5 @@ class PythonCheck(CheckSpec):
             return CheckResult(value >= self.threshold, float(value), f"score {value:.2f}")
         if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], bool):
             return CheckResult.of(value[0], str(value[1]))
-        raise CheckError(f"{self.function} returned {type(value).__name__}; expected bool, float, (bool, str) or CheckResult")
+        raise CheckError(f"{self.function} returned {type(value).__name__}; "
+                         "expected bool, float, (bool, str) or CheckResult")

@@ -123,7 +123,7 @@ class JsonPath(CheckSpec):
     @cached_property
     def expression(self) -> Any:
         from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-        from jsonpath_ng.ext import parse
+        from jsonpath_ng.ext import parse  # type: ignore[attr-defined]
 
         try:
             return parse(self.path)
@@ -141,4 +141,5 @@ class JsonPath(CheckSpec):
             return CheckResult.of(True, f"{self.path} present")
         got = found[0] if len(found) == 1 else found
         ok = got == self.value
-        return CheckResult.of(ok, f"{self.path} = {json.dumps(got)[:60]}" + ("" if ok else f", expected {json.dumps(self.value)[:60]}"))
+        detail = f"{self.path} = {json.dumps(got)[:60]}"
+        return CheckResult.of(ok, detail if ok else f"{detail}, expected {json.dumps(self.value)[:60]}")

@@ -57,7 +57,7 @@ def chi2(
     if len(labels) < 2:
         stat, p = 0.0, 1.0
     else:
-        from scipy import stats  # type: ignore[import-untyped]
+        from scipy import stats
 
         res = stats.chi2_contingency(table, correction=False)
         stat, p = float(res.statistic), float(res.pvalue)

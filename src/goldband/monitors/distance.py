@@ -49,7 +49,7 @@ def wasserstein(
     cur, n_bad_cur = numeric(current, name="current", test="wasserstein", nan_policy=nan_policy)
     if empty := empty_reason(len(ref), len(cur)):
         return undefined("wasserstein", empty, has_p_value=False)
-    from scipy import stats  # type: ignore[import-untyped]
+    from scipy import stats
 
     distance = float(stats.wasserstein_distance(ref, cur))
     scale = float(np.std(ref))
@@ -91,7 +91,7 @@ def jensen_shannon(
                              nan_policy=nan_policy)
     if empty := empty_reason(len(ref), len(cur)):
         return undefined("jensen_shannon", empty, has_p_value=False)
-    from scipy.spatial import distance  # type: ignore[import-untyped]
+    from scipy.spatial import distance
 
     edges = quantile_edges(ref, bins, test="jensen_shannon")
     js = float(distance.jensenshannon(bin_counts(ref, edges), bin_counts(cur, edges), base=2))

@@ -44,7 +44,7 @@ def benjamini_hochberg(p_values: Iterable[float], *, alpha: float = 0.05) -> lis
             expected="p-values in [0, 1]",
             fix="leave undefined tests (NaN p-value) out before correcting",
         )
-    from scipy import stats  # type: ignore[import-untyped]
+    from scipy import stats
 
     adjusted = stats.false_discovery_control(p, method="bh")
     return [bool(x) for x in adjusted <= alpha]

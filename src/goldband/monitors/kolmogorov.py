@@ -79,7 +79,7 @@ def _ranks(x: Floats) -> npt.NDArray[np.intp]:
 
 
 def _exact(a: Floats, b: Floats) -> tuple[float, float, str]:
-    from scipy import stats  # type: ignore[import-untyped]
+    from scipy import stats
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -36,7 +36,7 @@ def _tally(verdict: Verdict, trials: Sequence[ScoredTrial]) -> str:
 
 def _trial_lines(st: ScoredTrial) -> list[str]:
     trial = st.trial
-    latency = f"{trial.latency_ms:7.0f} ms" if trial.latency_ms is not None else "       – "
+    latency = f"{trial.latency_ms:7.0f} ms" if trial.latency_ms is not None else "      - "
     outcome = st.outcome if st.outcome == "pass" else st.outcome.upper()
     shown = shorten(trial.output) if trial.error is None else ""
     lines = [f"  {trial.sample:<2} {outcome:<8} {latency}  {shown}"]
