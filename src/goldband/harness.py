@@ -26,7 +26,7 @@ from goldband.errors import ConfigError
 from goldband.goldenset import Case, GoldenSet
 from goldband.goldenset import load as load_goldenset
 from goldband.providers import client_kind
-from goldband.runner import CasePlan, run_case
+from goldband.runner import CasePlan, Services, run_case
 from goldband.settings import Settings
 from goldband.targets import Target, build_targets
 from goldband.trial import ScoredTrial
@@ -52,6 +52,7 @@ class Harness:
     futures: dict[str, concurrent.futures.Future[list[ScoredTrial]]] = field(default_factory=dict)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+    _services: Services | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Harness:
@@ -162,9 +163,15 @@ class Harness:
     def submit(self, nodeid: str, plan: CasePlan) -> None:
         if nodeid in self.futures:
             return
-        if self.engine is None:
+        services = self.services()
+        self.futures[nodeid] = services.engine.submit(run_case(services, plan))
+
+    def services(self) -> Services:
+        """The run's shared services, created with the engine at the first submission."""
+        if self._services is None:
             self.engine = Engine(concurrency=self.concurrency)
-        self.futures[nodeid] = self.engine.submit(run_case(self.engine, plan))
+            self._services = Services(self.engine)
+        return self._services
 
     def wait(self, nodeid: str, plan: CasePlan) -> list[ScoredTrial]:
         if nodeid not in self.futures:  # an xdist worker, or an item started without a plan

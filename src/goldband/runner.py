@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,19 +50,39 @@ class CasePlan:
         return request_key(self.target.spec.model or "", self.messages or [], self.target.spec.params, sample)
 
 
-async def run_case(engine: Engine, plan: CasePlan, samples: range | None = None) -> list[ScoredTrial]:
+@dataclass
+class Services:
+    """What running a case may use beyond its plan: shared by every case of a run.
+
+    ``on_trials`` is called (on the engine's loop) with each batch of scored
+    trials as soon as it exists, so a store can write them before the run ends.
+    ``extras`` holds per-run state of optional components (e.g. the judge's cache).
+    """
+
+    engine: Engine
+    on_trials: Callable[[CasePlan, list[ScoredTrial]], None] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+async def run_case(services: Services, plan: CasePlan, samples: range | None = None) -> list[ScoredTrial]:
     """Trials for ``samples`` (default: all planned runs), each scored by the case's checks."""
     indices = list(samples if samples is not None else range(plan.runs))
+    engine = services.engine
     trials = await (_callable_trials(engine, plan, indices) if plan.target.is_callable
                     else _model_trials(engine, plan, indices))
-    return [score(plan, t) for t in trials]
+    scored = list(await asyncio.gather(*(score(services, plan, t) for t in trials)))
+    if services.on_trials is not None:
+        services.on_trials(plan, scored)
+    return scored
 
 
-def score(plan: CasePlan, trial: Trial) -> ScoredTrial:
+async def score(services: Services, plan: CasePlan, trial: Trial) -> ScoredTrial:
+    """Run every check on one trial; async checks (the judge) run concurrently."""
     if trial.error is not None:
         return ScoredTrial(trial, ())
     ctx = CheckContext(trial, plan.case.input, plan.case.reference, plan.base_dir)
-    return ScoredTrial(trial, tuple(check.run(ctx) for check in plan.case.checks))
+    results = await asyncio.gather(*(check.arun(ctx, services) for check in plan.case.checks))
+    return ScoredTrial(trial, tuple(s for scores in results for s in scores))
 
 
 async def _model_trials(engine: Engine, plan: CasePlan, indices: list[int]) -> list[Trial]:

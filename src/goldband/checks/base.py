@@ -80,6 +80,13 @@ class CheckSpec(BaseModel):
     def prepare(self, base_dir: Path) -> None:
         """Validate against the filesystem once at load (files exist, schemas compile)."""
 
+    async def arun(self, ctx: CheckContext, services: Any) -> list[Score]:
+        """The engine's entry point; checks that call a model (the judge) override it.
+
+        ``services`` is the run's ``goldband.runner.Services`` (engine, extras).
+        """
+        return [self.run(ctx)]
+
     def run(self, ctx: CheckContext) -> Score:
         """Evaluate and turn exceptions into an *error* score with evidence."""
         try:

@@ -1,4 +1,4 @@
-"""The ``goldband`` command: a click group; each subcommand stays thin.
+"""``goldband run`` and ``goldband schema``.
 
 ``goldband run`` is pytest with goldband's options, so a run from the command
 line and a run inside CI's ``pytest`` behave identically.
@@ -13,16 +13,8 @@ from pathlib import Path
 
 import click
 
-from goldband import __version__
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="goldband")
-def main() -> None:
-    """goldband: LLM regression testing with golden sets, repeats and honest verdicts."""
-
-
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--runs", type=click.IntRange(min=1), help="Trials per case (overrides the golden set).")
 @click.option("--target", "targets", multiple=True, help="Run only this target (repeatable).")
 @click.option("--mode", type=click.Choice(["live", "record", "replay", "cached"]), help="Where samples come from.")
@@ -46,7 +38,7 @@ def run(runs: int | None, targets: tuple[str, ...], mode: str | None, concurrenc
     sys.exit(subprocess.call([sys.executable, "-m", "pytest", *args]))
 
 
-@main.command()
+@click.command()
 def schema() -> None:
     """Print the JSON Schema of golden set files (for editor validation)."""
     from goldband.goldenset import json_schema

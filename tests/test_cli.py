@@ -1,0 +1,66 @@
+"""The ``goldband`` command, through click's runner and as a real subprocess."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from goldband.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_command_has_help() -> None:
+    runner = CliRunner()
+    for name in [None, *main.commands]:
+        result = runner.invoke(main, [name, "--help"] if name else ["--help"])
+        assert result.exit_code == 0, result.output
+        assert "Usage:" in result.output
+
+
+def test_schema_is_the_golden_set_json_schema() -> None:
+    import json
+
+    result = CliRunner().invoke(main, ["schema"])
+    schema = json.loads(result.output)
+    assert schema["title"] == "goldband golden set"
+    assert {"name", "version", "cases"} <= set(schema["required"])
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """A copy of the bundled example project (golden sets, prompts, cassettes)."""
+    for name in ("goldensets", "prompts", "schemas", "cassettes"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / "goldband.yaml", tmp_path / "goldband.yaml")
+    return tmp_path
+
+
+def test_goldband_run_replays_the_bundled_demo_offline(demo: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "goldband", "run", "-p", "no:cacheprovider"],
+                         cwd=demo, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, out.stdout + out.stderr  # the demo has failing cases on purpose
+    assert "goldband: 21 PASS (4 flaky), 3 FAIL · 120 trials, 120 replayed" in out.stdout
+    assert "3 failed, 21 passed" in out.stdout
+
+
+def test_goldband_run_passes_options_to_pytest(demo: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "goldband", "run", "--runs", "2", "-k", "refund-window"],
+                         cwd=demo, capture_output=True, text=True, timeout=120)
+    assert "1 PASS · 2 trials, 2 replayed" in out.stdout, out.stdout
+
+
+def test_live_mode_without_the_key_is_one_usage_error(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    out = subprocess.run([sys.executable, "-m", "pytest", "goldensets", "--goldband-mode", "live"],
+                         cwd=demo, capture_output=True, text=True, timeout=120)
+    assert out.returncode == pytest.ExitCode.USAGE_ERROR
+    assert ("target 'extract-v1' (api_key_env): environment variable OPENAI_API_KEY is not set; "
+            "expected the API key in OPENAI_API_KEY for --goldband-mode live; "
+            "fix: export OPENAI_API_KEY=..., or run offline with --goldband-mode replay") in out.stderr
+    assert "Traceback" not in out.stderr
