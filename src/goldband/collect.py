@@ -77,7 +77,7 @@ class GoldenItem(pytest.Item):
         harness = self.config.stash[HARNESS_KEY]
         trials = harness.wait(self.nodeid, self.plan)
         result = verdict(trials, self.plan.case.band)
-        harness.outcomes[self.nodeid] = Outcome(self.plan, result, trials)
+        harness.finish_item(self.nodeid, Outcome(self.plan, result, trials))
         self.user_properties.extend(_properties(result))
         if result.status != "PASS":
             raise CaseFailed(failure_report(self.title, self.plan.case.where, result, trials))

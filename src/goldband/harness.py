@@ -179,6 +179,10 @@ class Harness:
             self.submit(nodeid, plan)
         return self.futures.pop(nodeid).result()
 
+    def finish_item(self, nodeid: str, outcome: Outcome) -> None:
+        """One item's verdict is final (main thread): keep it for the summary and reports."""
+        self.outcomes[nodeid] = outcome
+
     def close(self) -> None:
         if self.engine is not None:
             self.engine.close()

@@ -56,24 +56,28 @@ class Services:
 
     ``on_trials`` is called (on the engine's loop) with each batch of scored
     trials as soon as it exists, so a store can write them before the run ends.
+    ``completed`` returns trials a resumed run already has, so they are not rerun.
     ``extras`` holds per-run state of optional components (e.g. the judge's cache).
     """
 
     engine: Engine
     on_trials: Callable[[CasePlan, list[ScoredTrial]], None] | None = None
+    completed: Callable[[CasePlan], list[ScoredTrial]] | None = None  # kept from a resumed run
     extras: dict[str, Any] = field(default_factory=dict)
 
 
 async def run_case(services: Services, plan: CasePlan, samples: range | None = None) -> list[ScoredTrial]:
     """Trials for ``samples`` (default: all planned runs), each scored by the case's checks."""
     indices = list(samples if samples is not None else range(plan.runs))
+    kept = [t for t in (services.completed(plan) if services.completed else []) if t.trial.sample in indices]
+    indices = [i for i in indices if i not in {t.trial.sample for t in kept}]
     engine = services.engine
     trials = await (_callable_trials(engine, plan, indices) if plan.target.is_callable
                     else _model_trials(engine, plan, indices))
     scored = list(await asyncio.gather(*(score(services, plan, t) for t in trials)))
-    if services.on_trials is not None:
+    if services.on_trials is not None and scored:
         services.on_trials(plan, scored)
-    return scored
+    return sorted([*kept, *scored], key=lambda t: t.trial.sample)
 
 
 async def score(services: Services, plan: CasePlan, trial: Trial) -> ScoredTrial:
