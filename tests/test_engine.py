@@ -43,7 +43,7 @@ def run_set(root: Path, mode: str | None = None) -> dict[str, list[ScoredTrial]]
     try:
         plans = harness.plans(harness.load(root / "goldensets" / "s.yaml"))
         harness.start([(p.case.id, p) for p in plans])
-        return {p.case.id: harness.wait(p.case.id, p) for p in plans}
+        return {p.case.id: harness.wait(p.case.id, p).trials for p in plans}
     finally:
         harness.close()
 

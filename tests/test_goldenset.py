@@ -17,6 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from goldband.bandconfig import Runs
 from goldband.checks.text import Contains, NotContains, Regex
 from goldband.errors import ConfigError
 from goldband.goldenset import Band, GoldenSet, content_hash, load
@@ -96,7 +97,7 @@ def test_defaults_are_merged_into_cases(tmp_path: Path) -> None:
     refund, greeting = load_text(tmp_path, BASIC).cases
     assert [type(c) for c in refund.checks] == [NotContains, Contains]  # defaults first
     assert [type(c) for c in greeting.checks] == [NotContains, Regex]
-    assert (refund.runs, greeting.runs) == (5, 2)
+    assert (refund.runs, greeting.runs) == (Runs(5, 5, adaptive=False), Runs(2, 2, adaptive=False))
     assert (refund.band, greeting.band) == (Band(min_pass_rate=0.8), Band(min_pass_rate=0.5))
 
 
@@ -109,7 +110,7 @@ def test_without_defaults_a_case_runs_once_with_a_strict_band(tmp_path: Path) ->
             input: {q: x}
     """)
     (case,) = gs.cases
-    assert (case.runs, case.band, case.checks, case.targets) == (1, Band(1.0), (), None)
+    assert (case.runs, case.band, case.checks, case.targets) == (Runs(1, 1, adaptive=False), Band(1.0), (), None)
 
 
 def test_version_may_be_a_string(tmp_path: Path) -> None:
@@ -186,8 +187,8 @@ def test_jsonl_cases(tmp_path: Path) -> None:
         cases: support.cases.jsonl
     """)
     a, b = gs.cases
-    assert (a.id, a.input, a.runs, a.line) == ("a", {"q": "one"}, 2, 1)
-    assert (b.id, b.reference, b.runs, b.line) == ("b", "2", 4, 3)  # blank line 2 skipped
+    assert (a.id, a.input, a.runs, a.line) == ("a", {"q": "one"}, Runs(2, 2, adaptive=False), 1)
+    assert (b.id, b.reference, b.runs, b.line) == ("b", "2", Runs(4, 4, adaptive=False), 3)  # blank line 2 skipped
     assert a.where == "goldensets/support.cases.jsonl:1"
     assert [type(c) for c in a.checks] == [NotContains, Contains]
 
@@ -344,7 +345,7 @@ def test_unknown_key_in_defaults(tmp_path: Path) -> None:
     text = "name: s\nversion: 1\ndefaults:\n  run: 3\ncases: []\n"
     message = load_error(tmp_path, text)
     assert message.startswith(f"{SHOWN}:4: unknown key 'run'")
-    assert "one of: band, checks, runs" in message
+    assert "one of: band, checks, max_runs, min_runs, runs" in message
 
 
 def test_missing_input(tmp_path: Path) -> None:

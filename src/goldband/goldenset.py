@@ -18,17 +18,12 @@ from typing import Any, Literal
 from pydantic import Field
 
 from goldband import yamlio
+from goldband.bandconfig import Band, BandSpec, Runs, merge_band, resolve_runs
 from goldband.checks.base import CheckSpec, build_check
 from goldband.config import Message, Strict, parse
 from goldband.errors import ConfigError
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
-
-
-class BandSpec(Strict):
-    """Band settings as written; every field optional so cases can override some."""
-
-    min_pass_rate: float | None = Field(None, ge=0.0, le=1.0)
 
 
 Source = Literal["hand-written", "production", "failure", "synthetic"]
@@ -43,7 +38,9 @@ class Provenance(Strict):
 
 
 class RunSpec(Strict):
-    runs: int | None = Field(None, ge=1, le=1000)
+    runs: int | None = Field(None, ge=1, le=1000)  # fixed number of trials
+    min_runs: int | None = Field(None, ge=1, le=1000)  # adaptive: at least ...
+    max_runs: int | None = Field(None, ge=1, le=1000)  # ... and at most
     band: BandSpec | None = None
     checks: list[Any] = Field(default_factory=list)  # each validated by the check registry
 
@@ -72,13 +69,6 @@ class GoldenSetModel(Strict):
 
 
 @dataclass(frozen=True)
-class Band:
-    """Resolved band settings for one case (the first band: a minimum pass rate)."""
-
-    min_pass_rate: float = 1.0
-
-
-@dataclass(frozen=True)
 class Case:
     id: str
     line: int | None
@@ -87,7 +77,7 @@ class Case:
     reference: str | None
     checks: tuple[CheckSpec, ...]
     tags: tuple[str, ...]
-    runs: int
+    runs: Runs
     band: Band
     targets: tuple[str, ...] | None
     provenance: dict[str, Any] | None
@@ -185,6 +175,7 @@ def _case(rec: Any, index: int, defaults: Defaults, default_checks: tuple[CheckS
         raise _in_case(exc, rec.get("id")) from None
     checks = [_check(entry, lines, (*at, "checks", j), case.id, base_dir)
               for j, entry in enumerate(case.checks)]
+    band = merge_band(defaults.band, case.band)
     return Case(
         id=case.id,
         line=lines.line(at),
@@ -193,8 +184,8 @@ def _case(rec: Any, index: int, defaults: Defaults, default_checks: tuple[CheckS
         reference=case.reference,
         checks=(*default_checks, *checks),
         tags=tuple(case.tags),
-        runs=case.runs or defaults.runs or 1,
-        band=_band(defaults.band, case.band),
+        runs=_runs(defaults, case, band, f"{lines.where(at)}: case '{case.id}'"),
+        band=band,
         targets=tuple(case.targets) if case.targets is not None else None,
         provenance=_provenance(case.provenance),
         description=case.description,
@@ -221,12 +212,14 @@ def _provenance(value: Provenance | str | None) -> dict[str, Any] | None:
     return value.model_dump(exclude_none=True) if value else None
 
 
-def _band(default: BandSpec | None, case: BandSpec | None) -> Band:
-    merged: dict[str, Any] = {}
-    for spec in (default, case):
-        if spec is not None:
-            merged.update(spec.model_dump(exclude_none=True))
-    return Band(**merged)
+def _runs(defaults: Defaults, case: CaseModel, band: Band, where: str) -> Runs:
+    """The case's own run settings win as a group over the defaults' (fixed vs adaptive)."""
+    own = case if {"runs", "min_runs", "max_runs"} & case.model_fields_set else defaults
+    try:
+        return resolve_runs(own.runs, own.min_runs, own.max_runs, band.inconclusive)
+    except ValueError as exc:
+        raise ConfigError(str(exc), where=where, expected="1 <= min_runs <= max_runs",
+                          fix="correct runs/min_runs/max_runs in the case or in defaults") from None
 
 
 def _unique_ids(cases: list[Case]) -> None:

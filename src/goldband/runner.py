@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from goldband.bandconfig import Runs
+from goldband.bands import next_batch
+from goldband.budget import Budget
 from goldband.cassettes import Cassette, request_key
 from goldband.checks.base import CheckContext
 from goldband.engine import Engine, Sample
@@ -35,11 +38,13 @@ class CasePlan:
     goldenset: str
     case: Case
     target: Target
-    runs: int
+    runs: Runs
     mode: str
     messages: list[dict[str, Any]] | None  # None for callable targets
     cassette: Cassette | None  # the cassette (record/replay) or cache file (cached)
     base_dir: Path
+    quarantine: str | None = None  # set from history: the verdict is shown, never gating
+    notes: tuple[str, ...] = ()  # e.g. how the band was learned from history
 
     @property
     def call(self) -> Call:
@@ -61,23 +66,60 @@ class Services:
     """
 
     engine: Engine
+    budget: Budget | None = None
     on_trials: Callable[[CasePlan, list[ScoredTrial]], None] | None = None
     completed: Callable[[CasePlan], list[ScoredTrial]] | None = None  # kept from a resumed run
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-async def run_case(services: Services, plan: CasePlan, samples: range | None = None) -> list[ScoredTrial]:
-    """Trials for ``samples`` (default: all planned runs), each scored by the case's checks."""
-    indices = list(samples if samples is not None else range(plan.runs))
-    kept = [t for t in (services.completed(plan) if services.completed else []) if t.trial.sample in indices]
-    indices = [i for i in indices if i not in {t.trial.sample for t in kept}]
+@dataclass(frozen=True)
+class CaseRun:
+    """One item's trials, and why it stopped early if it did (e.g. the budget)."""
+
+    trials: list[ScoredTrial]
+    stopped: str | None = None
+
+
+async def run_case(services: Services, plan: CasePlan) -> CaseRun:
+    """Run batches until the band needs no more trials (fixed N: one batch).
+
+    Each batch is scheduled as soon as the previous one is scored, so extra
+    trials for undecided cases overlap with everything else in flight.
+    """
+    trials = list(services.completed(plan)) if services.completed else []
+    while (wanted := next_batch(trials, plan.case.band, plan.runs)) > 0:
+        granted = services.budget.grant(wanted) if services.budget else wanted
+        if granted == 0:
+            return CaseRun(_ordered(trials), "the run's budget is spent")
+        trials += await _batch(services, plan, _free_indices(trials, granted))
+    return CaseRun(_ordered(trials))
+
+
+async def _batch(services: Services, plan: CasePlan, indices: list[int]) -> list[ScoredTrial]:
     engine = services.engine
     trials = await (_callable_trials(engine, plan, indices) if plan.target.is_callable
                     else _model_trials(engine, plan, indices))
     scored = list(await asyncio.gather(*(score(services, plan, t) for t in trials)))
+    if services.budget is not None:
+        services.budget.spend(scored)
     if services.on_trials is not None and scored:
         services.on_trials(plan, scored)
-    return sorted([*kept, *scored], key=lambda t: t.trial.sample)
+    return scored
+
+
+def _free_indices(trials: list[ScoredTrial], count: int) -> list[int]:
+    used = {t.trial.sample for t in trials}
+    free: list[int] = []
+    index = 0
+    while len(free) < count:
+        if index not in used:
+            free.append(index)
+        index += 1
+    return free
+
+
+def _ordered(trials: list[ScoredTrial]) -> list[ScoredTrial]:
+    return sorted(trials, key=lambda t: t.trial.sample)
 
 
 async def score(services: Services, plan: CasePlan, trial: Trial) -> ScoredTrial:

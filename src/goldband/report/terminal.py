@@ -7,6 +7,7 @@ shown escaped, never written raw to the terminal.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from goldband.bands import Verdict
 from goldband.trial import ScoredTrial
@@ -14,18 +15,34 @@ from goldband.trial import ScoredTrial
 OUTPUT_WIDTH = 72
 
 
-def failure_report(title: str, where: str, verdict: Verdict, trials: Sequence[ScoredTrial]) -> str:
-    lines = [
-        f"{verdict.status} {title}  ({where})",
-        f"  rule    {verdict.reason}",
-        f"  trials  {_tally(verdict, trials)}",
-        "",
-        "  #  outcome  latency    output",
-    ]
+def failure_report(title: str, where: str, verdict: Verdict, trials: Sequence[ScoredTrial],
+                   *, all_trials: bool = False, bar: float | None = None) -> str:
+    """The compact table; passing trials beyond the first are folded unless ``all_trials`` (-v)."""
+    lines = [f"{verdict.status} {title}  ({where})", f"  rule    {verdict.reason}"]
+    if (rate := _rate_line(verdict, bar)) is not None:
+        lines.append(f"  rate    {rate}")
+    lines += [f"  trials  {_tally(verdict, trials)}", *(f"  note    {n}" for n in verdict.notes), "",
+              "  #  outcome  latency    output"]
+    shown_pass = False
     for st in trials:
+        if st.outcome == "pass" and shown_pass and not all_trials:
+            continue
+        shown_pass = shown_pass or st.outcome == "pass"
         lines.extend(_trial_lines(st))
+    if (hidden := sum(st.outcome == "pass" for st in trials) - 1) > 0 and not all_trials:
+        lines.append(f"  (+{hidden} more passing trials; -v shows them)")
     lines.extend(_check_summary(trials))
     return "\n".join(lines)
+
+
+def _rate_line(verdict: Verdict, bar: float | None) -> str | None:
+    rate = verdict.pass_rate
+    if rate is None or verdict.pass_rate_low is None or verdict.pass_rate_high is None:
+        return None
+    level = f"{verdict.confidence:.0%} " if verdict.confidence else ""
+    text = (f"{verdict.passes}/{verdict.passes + verdict.fails} = {rate:.2f}, "
+            f"{level}interval [{verdict.pass_rate_low:.2f}, {verdict.pass_rate_high:.2f}]")
+    return text + (f"; bar {bar:g}" if bar is not None else "")
 
 
 def _tally(verdict: Verdict, trials: Sequence[ScoredTrial]) -> str:
@@ -71,6 +88,29 @@ def shorten(text: str | None, width: int = OUTPUT_WIDTH) -> str:
 def safe(text: str) -> str:
     """Escape control characters so model output cannot drive the terminal."""
     return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
+
+
+def summary_lines(outcomes: Sequence[Any], seconds: float, budget: Any = None) -> list[str]:
+    """The verdict count line, then the budget and any non-failing INCONCLUSIVE cases."""
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.verdict.status] = counts.get(o.verdict.status, 0) + 1
+    trials = sum(len(o.trials) for o in outcomes)
+    replayed = sum(t.trial.cached for o in outcomes for t in o.trials)
+    flaky = sum(o.verdict.status == "PASS" and o.verdict.passes < o.verdict.n for o in outcomes)
+    lines = [summary_line(counts, trials, replayed, seconds, flaky)]
+    if budget is not None:
+        lines.append(f"goldband {budget.describe()}")
+    lines += [f"goldband: {o.verdict.status} (not failing the run) {o.plan.goldenset}::{o.plan.case.id}"
+              f"[{o.plan.target.name}]: {o.verdict.reason}" for o in outcomes
+              if o.verdict.status in ("INCONCLUSIVE", "QUARANTINED") and not _fails(o)]
+    return lines
+
+
+def _fails(outcome: Any) -> bool:
+    from goldband.bands import fails_item
+
+    return fails_item(outcome.verdict, outcome.plan.case.band.inconclusive)
 
 
 def summary_line(counts: dict[str, int], trials: int, replayed: int, seconds: float,
