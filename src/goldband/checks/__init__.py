@@ -3,7 +3,7 @@
 Importing this package registers every built-in check in ``REGISTRY``.
 """
 
-from goldband.checks import perf, python, similarity, structured, text, tools
+from goldband.checks import perf, python, rubric, similarity, structured, text, tools
 from goldband.checks.base import (
     REGISTRY,
     CheckContext,
@@ -24,6 +24,7 @@ __all__ = [
     "perf",
     "python",
     "register",
+    "rubric",
     "similarity",
     "structured",
     "text",
