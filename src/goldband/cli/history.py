@@ -1,0 +1,175 @@
+"""``goldband history`` (runs, or one case's trend) and ``goldband show RUN``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from goldband.cli.common import CliError, handles_errors, opened_store, rate, spark, store_option, table
+
+if TYPE_CHECKING:
+    from goldband.store import RunRow, Store
+
+CASE_REF = re.compile(r"^(?:.*\.ya?ml::)?(?P<set>[^:\[\]]+)::(?P<case>[^:\[\]]+)(?:\[(?P<target>[^\]]+)\])?$")
+KINDS = click.Choice(["ci", "pre-merge", "nightly", "manual"])
+
+
+@click.command()
+@click.argument("case", required=False)
+@click.option("--target", help="The target of CASE (default: every target the case ran on).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs.")
+@click.option("--kind", type=KINDS, help="Only runs of this kind.")
+@click.option("--branch", help="Only runs on this git branch.")
+@click.option("--goldenset", help="Only runs that included this golden set.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@store_option
+@handles_errors
+def history(case: str | None, target: str | None, limit: int, kind: str | None, branch: str | None,
+            goldenset: str | None, as_json: bool, store_path: Path | None) -> None:
+    """List recent runs, or show one CASE's verdicts across runs.
+
+    CASE is SET::CASE or SET::CASE[TARGET] (as pytest names the item), e.g.
+    ``goldband history support::refund-window[support-v1]``.
+    """
+    with opened_store(store_path) as store:
+        if case is None:
+            _runs(store, limit, kind, branch, goldenset, as_json)
+        else:
+            _case(store, case, target, limit, as_json)
+
+
+def _runs(store: Store, limit: int, kind: str | None, branch: str | None, goldenset: str | None,
+          as_json: bool) -> None:
+    runs = store.runs(limit=limit, kind=kind, branch=branch, goldenset=goldenset)
+    counts = _verdict_counts(store, [r.id for r in runs])
+    if as_json:
+        click.echo(json.dumps([{**_run_json(r), "verdicts": counts.get(r.id, {})} for r in runs], indent=1))
+        return
+    if not runs:
+        click.echo(f"no runs in {store.path} yet (run `goldband run` or pytest on your golden sets)")
+        return
+    rows = [[r.id, r.kind, r.status, _when(r.started_at), _duration(r), _git(r),
+             *(str(counts.get(r.id, {}).get(s, 0)) for s in ("PASS", "FAIL", "INCONCLUSIVE", "ERROR"))]
+            for r in runs]
+    click.echo(table(rows, ["run", "kind", "status", "started (UTC)", "took", "git", "PASS", "FAIL", "INC", "ERR"],
+                     right={4, 6, 7, 8, 9}))
+
+
+def _case(store: Store, ref: str, target: str | None, limit: int, as_json: bool) -> None:
+    match = CASE_REF.match(ref)
+    if match is None:
+        raise CliError(f"'{ref}' is not a case reference; expected SET::CASE or SET::CASE[TARGET], "
+                       "e.g. support::refund-window[support-v1]")
+    gs, case_id = match["set"], match["case"]
+    targets = [target or match["target"]] if (target or match["target"]) else _targets_of(store, gs, case_id)
+    if not targets:
+        raise CliError(f"no verdicts for case '{gs}::{case_id}' in {store.path}; fix: check the name with "
+                       "`goldband show latest --all`")
+    data = {t: store.case_history(gs, case_id, t, limit=limit) for t in targets}
+    if as_json:
+        click.echo(json.dumps({t: [vars(p) for p in points] for t, points in data.items()}, indent=1))
+        return
+    for name, points in data.items():
+        _case_table(gs, case_id, name, points)
+
+
+def _case_table(gs: str, case_id: str, target: str, points: list[Any]) -> None:
+    oldest_first = list(reversed(points))
+    click.echo(f"{gs}::{case_id}[{target}]  pass rate {spark([p.pass_rate for p in oldest_first])}  "
+               f"(oldest → newest, {len(points)} runs)")
+    rows = [[p.run_id, p.kind, _when(p.time), p.status, f"{p.passes}/{p.n}", rate(p.pass_rate),
+             f"[{rate(p.pass_rate_low)}, {rate(p.pass_rate_high)}]" if p.pass_rate_low is not None else "-",
+             rate(p.mean_score)] for p in points]
+    click.echo(table(rows, ["run", "kind", "started (UTC)", "verdict", "passed", "rate", "interval", "score"],
+                     right={4, 5, 7}))
+    click.echo("")
+
+
+def _targets_of(store: Store, goldenset: str, case_id: str) -> list[str]:
+    rows = store.conn.execute("SELECT DISTINCT target FROM verdicts WHERE goldenset = ? AND case_id = ? "
+                              "ORDER BY target", [goldenset, case_id]).fetchall()
+    return [r[0] for r in rows]
+
+
+def _verdict_counts(store: Store, run_ids: list[str]) -> dict[str, dict[str, int]]:
+    if not run_ids:
+        return {}
+    marks = ",".join("?" * len(run_ids))
+    found: dict[str, dict[str, int]] = {}
+    for run_id, status, count in store.conn.execute(
+            f"SELECT run_id, status, COUNT(*) FROM verdicts WHERE run_id IN ({marks}) GROUP BY run_id, status",
+            run_ids):
+        found.setdefault(run_id, {})[status] = count
+    return found
+
+
+def _run_json(run: RunRow) -> dict[str, Any]:
+    return {k: getattr(run, k) for k in run.__dataclass_fields__}
+
+
+def _when(stamp: str | None) -> str:
+    return (stamp or "-")[:19].replace("T", " ")
+
+
+def _duration(run: RunRow) -> str:
+    from datetime import datetime
+
+    if not run.finished_at:
+        return "-"
+    seconds = (datetime.fromisoformat(run.finished_at) - datetime.fromisoformat(run.started_at)).total_seconds()
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    return f"{seconds / 60:.1f}m" if seconds < 7200 else f"{seconds / 3600:.1f}h"
+
+
+def _git(run: RunRow) -> str:
+    if not run.git_sha and not run.git_branch:
+        return "-"
+    return f"{run.git_branch or '?'}@{(run.git_sha or '?')[:8]}{'*' if run.git_dirty else ''}"
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--all", "show_all", is_flag=True, help="List every case, not only those not passing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON (the report.json format).")
+@store_option
+@handles_errors
+def show(run_ref: str, show_all: bool, as_json: bool, store_path: Path | None) -> None:
+    """Show one RUN: what ran, per golden set x target results, and the cases not passing.
+
+    RUN is a run id, a unique prefix of one, or ``latest``.
+    """
+    from goldband.report.data import load_report
+    from goldband.report.files import render
+
+    with opened_store(store_path) as store:
+        report = load_report(store, run_ref)
+        if as_json:
+            click.echo(render(report, "json", store=str(store.path)), nl=False)
+            return
+        click.echo(_show_text(report, show_all))
+
+
+def _show_text(report: Any, show_all: bool) -> str:
+    from goldband.report.data import CROSS, group_name
+
+    run = report.run
+    lines = [f"run {run.id}  {report.verdict}  ({run.kind}, {run.status}"
+             + (f", {run.sessions} sessions" if run.sessions > 1 else "") + ")",
+             f"  started {_when(run.started_at)} UTC · took {_duration(run)} · git {_git(run)} · mode {run.mode}",
+             f"  command {run.command or '-'}", ""]
+    rows = [[group_name(g.goldenset, g.target), str(len(g.cases)),
+             *(str(g.counts.get(s, 0)) for s in ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")),
+             rate(g.metrics.get("pass_rate")), rate(g.metrics.get("mean_score")), str(g.trials)]
+            for g in report.groups]
+    lines.append(table(rows, [f"golden set {CROSS} target", "cases", "PASS", "FAIL", "INC", "ERR", "rate", "score",
+                              "trials"], right=set(range(1, 9))))
+    cases = report.cases if show_all else [c for c in report.cases if c.status != "PASS"]
+    if cases:
+        lines += ["", "cases" if show_all else "not passing"]
+        lines += [f"  {c.status:<12} {c.title}  {c.verdict.reason if c.verdict else 'not decided'}" for c in cases]
+    return "\n".join(lines)

@@ -1,0 +1,123 @@
+"""``goldband run``'s live view: a progress bar fed by the plugin's events, then a summary.
+
+pytest runs in a child process (so the plugin loads exactly as in any pytest
+run). The plugin appends JSON events to a file named by ``GOLDBAND_PROGRESS``
+(see ``goldband.progress``); this side tails it. With a bar, pytest's own
+output is held back and printed after the bar, so the two never interleave;
+without one (not a terminal, or ``--no-progress``) pytest's output streams
+as usual and only the summary is added.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from click._termui_impl import ProgressBar
+
+from goldband.progress import ENV
+
+POLL_S = 0.1
+
+
+@dataclass
+class Events:
+    """What the events file has said so far."""
+
+    path: Path
+    offset: int = 0
+    totals: dict[str, int] = field(default_factory=lambda: {"cases": 0, "trials": 0})
+    trials: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    run: dict[str, Any] | None = None
+
+    def read(self) -> None:
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.splitlines():
+            self._apply(json.loads(line))
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "plan":  # xdist workers each announce the same totals: keep the largest
+            for key in ("cases", "trials"):
+                self.totals[key] = max(self.totals[key], int(event.get(key, 0)))
+        elif kind == "trials":
+            self.trials += int(event.get("n", 0))
+        elif kind == "case":
+            self.verdicts[str(event.get("status"))] += 1
+        elif kind == "run":
+            self.run = event
+
+    def status(self) -> str:
+        order = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR", "QUARANTINED")
+        parts = [f"{self.verdicts[k]} {k}" for k in order if self.verdicts.get(k)]
+        done = sum(self.verdicts.values())
+        return f"{done}/{self.totals['cases']} cases" + (f" · {', '.join(parts)}" if parts else "")
+
+
+def run_pytest(cmd: list[str], events_path: Path, *, bar: bool) -> tuple[int, Events]:
+    """Run pytest; return its exit status and the events it sent."""
+    env = {**os.environ, ENV: str(events_path)}
+    events = Events(events_path)
+    if not bar:
+        code = subprocess.call(cmd, env=env)
+        events.read()
+        return code, events
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = _collect(proc.stdout), _collect(proc.stderr)
+    try:
+        _draw(proc, events)
+    except KeyboardInterrupt:  # the child got the same Ctrl-C; let it report what it has
+        proc.wait()
+    for thread, chunks, stream in ((out[0], out[1], sys.stdout), (err[0], err[1], sys.stderr)):
+        thread.join()
+        stream.buffer.write(b"".join(chunks)) if hasattr(stream, "buffer") else stream.write(
+            b"".join(chunks).decode(errors="replace"))
+        stream.flush()
+    events.read()
+    return proc.returncode, events
+
+
+def _collect(pipe: IO[bytes] | None) -> tuple[threading.Thread, list[bytes]]:
+    chunks: list[bytes] = []
+
+    def pump() -> None:
+        if pipe is not None:
+            for chunk in iter(lambda: pipe.read(65536), b""):
+                chunks.append(chunk)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread, chunks
+
+
+def _draw(proc: subprocess.Popen[bytes], events: Events) -> None:
+    progress: ProgressBar[None]
+    with click.progressbar(length=1, label="goldband", file=sys.stderr, show_pos=True, show_eta=True,
+                           item_show_func=lambda _: events.status()) as progress:
+        while proc.poll() is None:
+            time.sleep(POLL_S)
+            events.read()
+            total = max(events.totals["trials"], events.trials, 1)
+            progress.length = total
+            progress.update(events.trials - progress.pos, None)
+            progress.render_progress()  # case counts change without new trials
+        events.read()
+        progress.update(max(0, events.trials - progress.pos), None)
+        progress.render_progress()

@@ -1,0 +1,38 @@
+"""``goldband report RUN``: re-render a run's reports from the store, without re-running it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from goldband.cli.common import CliError, handles_errors, opened_store, resolve_reports, store_option
+
+FORMAT_CHOICE = click.Choice(["html", "md", "json"])
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN", default="latest")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Reports directory (default: GOLDBAND_REPORT, goldband.yaml 'reports:', reports/).")
+@click.option("--format", "formats", type=FORMAT_CHOICE, multiple=True,
+              help="Write only this format (repeatable; default: html, md and json).")
+@click.option("--stdout", "to_stdout", is_flag=True,
+              help="Print one format to stdout instead (e.g. --format md --stdout >> $GITHUB_STEP_SUMMARY).")
+@store_option
+@handles_errors
+def report(run_ref: str, out: Path | None, formats: tuple[str, ...], to_stdout: bool, store_path: Path | None) -> None:
+    """Write the HTML, Markdown and JSON reports of RUN (default: latest) into REPORTS/RUN/."""
+    from goldband.report.data import load_report
+    from goldband.report.files import FORMATS, render, write_reports
+
+    with opened_store(store_path) as store:
+        if to_stdout:
+            if len(formats) != 1:
+                raise CliError("--stdout prints one format; add exactly one --format (html, md or json)")
+            click.echo(render(load_report(store, run_ref), formats[0], store=str(store.path)), nl=False)
+            return
+        run = store.resolve_run(run_ref)
+        paths = write_reports(store, run.id, resolve_reports(out), formats=formats or FORMATS)
+    for path in paths:
+        click.echo(f"wrote {path}")

@@ -1,0 +1,167 @@
+"""``goldband store info | check | migrate | vacuum | export``: look after the results store."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+
+from goldband.cli.common import CliError, handles_errors, opened_store, resolve_store, store_option, table
+
+if TYPE_CHECKING:
+    from goldband.store import Store
+
+RUN_FILTERS = {  # table -> rows of one run
+    "runs": "id = :run",
+    "scores": "trial_id IN (SELECT id FROM trials WHERE run_id = :run)",
+    "goldensets": "hash IN (SELECT goldenset_hash FROM run_goldensets WHERE run_id = :run)",
+    "cases": "goldenset_hash IN (SELECT goldenset_hash FROM run_goldensets WHERE run_id = :run)",
+    "targets": "hash IN (SELECT target_hash FROM run_targets WHERE run_id = :run)",
+    "prompts": "hash IN (SELECT prompt_hash FROM targets WHERE hash IN "
+               "(SELECT target_hash FROM run_targets WHERE run_id = :run))",
+    "rubrics": "hash IN (SELECT rubric_hash FROM run_rubrics WHERE run_id = :run)",
+    "judges": "hash IN (SELECT judge_hash FROM run_rubrics WHERE run_id = :run)",
+}
+
+
+@click.group()
+def store() -> None:
+    """Look after the results store (SQLite): info, check, migrate, vacuum, export."""
+
+
+@store.command()
+@store_option
+@handles_errors
+def info(store_path: Path | None) -> None:
+    """Where the store is, its schema version, and how many rows each table holds."""
+    with opened_store(store_path) as db:
+        size = db.path.stat().st_size
+        click.echo(f"store   {db.path} ({size / 1e6:.1f} MB)")
+        click.echo(f"schema  version {db.schema_version} ({', '.join(_applied(db))})")
+        counts = db.table_counts()
+        click.echo(table([[name, f"{n:,}"] for name, n in counts.items()], ["table", "rows"], right={1}))
+
+
+@store.command()
+@store_option
+@handles_errors
+def check(store_path: Path | None) -> None:
+    """Run SQLite's integrity check; exit status 1 when the file is damaged."""
+    with opened_store(store_path) as db:
+        problems = [row[0] for row in db.conn.execute("PRAGMA integrity_check").fetchall()]
+    if problems != ["ok"]:
+        raise CliError(f"{db.path}: the store is damaged: {'; '.join(problems[:5])}; fix: restore it from a "
+                       f"backup, or export what still reads with `goldband store export`")
+    click.echo(f"{db.path}: ok")
+
+
+@store.command()
+@click.option("--dry-run", is_flag=True, help="Only list the migrations that would run.")
+@store_option
+@handles_errors
+def migrate(dry_run: bool, store_path: Path | None) -> None:
+    """Apply pending schema migrations (creating the store if it does not exist)."""
+    from goldband.store import open_store
+    from goldband.store.connection import check_schema
+    from goldband.store.connection import migrate as apply
+
+    path = resolve_store(store_path)
+    db = open_store(path, create=not dry_run, migrate_schema=False)
+    try:
+        pending = check_schema(path, db.db)
+        if dry_run:
+            click.echo("\n".join(f"would apply {name}" for name in pending) or "up to date")
+            return
+        done = apply(path, db.db)
+        for name in done:
+            click.echo(f"applied {name}")
+        click.echo(f"{path}: schema version {db.schema_version}" + ("" if done else " (up to date)"))
+    finally:
+        db.close()
+
+
+@store.command()
+@store_option
+@handles_errors
+def vacuum(store_path: Path | None) -> None:
+    """Checkpoint the WAL and rebuild the file to reclaim space (needs no other writer)."""
+    with opened_store(store_path) as db:
+        before = _size(db.path)
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.conn.execute("VACUUM")
+        db.conn.execute("PRAGMA optimize")
+        click.echo(f"{db.path}: {before / 1e6:.2f} MB -> {_size(db.path) / 1e6:.2f} MB")
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def _applied(db: Store) -> list[str]:
+    from goldband.store.connection import applied
+
+    return applied(db.db)
+
+
+@store.command()
+@click.option("--table", "tables", multiple=True, help="Export only this table (repeatable; default: all).")
+@click.option("--run", "run_ref", help="Only the rows of this run (id, prefix or latest).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--out", default="goldband-export", show_default=True,
+              help="Directory for TABLE.jsonl / TABLE.csv files, or - for stdout (one table).")
+@store_option
+@handles_errors
+def export(tables: tuple[str, ...], run_ref: str | None, fmt: str, out: str, store_path: Path | None) -> None:
+    """Export tables as JSON Lines or CSV (JSON columns stay JSON text)."""
+    with opened_store(store_path) as db:
+        known = [n for n in db.table_counts() if not n.startswith("_")]
+        chosen = list(tables) or known
+        unknown = [t for t in chosen if t not in known]
+        if unknown:
+            raise CliError(f"unknown table {', '.join(unknown)}; expected one of: {', '.join(known)}")
+        if out == "-" and len(chosen) != 1:
+            raise CliError("--out - writes one table to stdout; add exactly one --table")
+        run_id = db.resolve_run(run_ref).id if run_ref else None
+        for name in chosen:
+            count = _export_table(db, name, run_id, fmt, out)
+            if out != "-":
+                click.echo(f"wrote {count:,} rows to {Path(out) / f'{name}.{fmt}'}")
+
+
+def _export_table(db: Store, name: str, run_id: str | None, fmt: str, out: str) -> int:
+    rows = _rows(db, name, run_id)
+    if out == "-":
+        return _write(rows, sys.stdout, fmt)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"{name}.{fmt}").open("w", encoding="utf-8", newline="") as f:
+        return _write(rows, f, fmt)
+
+
+def _rows(db: Store, name: str, run_id: str | None) -> Iterator[dict[str, Any]]:
+    where, params = None, None
+    if run_id is not None:
+        columns = {c.name for c in db.db.table(name).columns}
+        where = RUN_FILTERS.get(name) or ("run_id = :run" if "run_id" in columns else "0")
+        params = {"run": run_id}
+    yield from db.db.table(name).rows_where(where, params)
+
+
+def _write(rows: Iterator[dict[str, Any]], stream: IO[str], fmt: str) -> int:
+    count = 0
+    writer: csv.DictWriter[str] | None = None
+    for row in rows:
+        if fmt == "jsonl":
+            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            if writer is None:
+                writer = csv.DictWriter(stream, fieldnames=list(row))
+                writer.writeheader()
+            writer.writerow(row)
+        count += 1
+    return count

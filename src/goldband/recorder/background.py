@@ -1,0 +1,125 @@
+"""One writer thread per process: the store's only writer during a run.
+
+Trials arrive on the engine's event loop; verdicts on pytest's main thread.
+Neither should wait on disk or on another process's lock (xdist workers
+share the file), so both only enqueue. The writer thread drains the queue and
+commits everything waiting in one transaction (group commit): a burst of
+trials costs one commit, and a trial is on disk a few milliseconds after it
+was scored, so a killed run keeps it.
+
+A failed write is recorded (``errors``) and the thread keeps going: a broken
+store never breaks the run; the session reports it at the end.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from goldband.errors import StoreError
+
+if TYPE_CHECKING:
+    from goldband.store import Store
+
+Op = Callable[[sqlite3.Connection], object]
+MAX_BATCH = 1000
+
+
+class _Barrier:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class BackgroundWriter:
+    def __init__(self, path: Path, timeout_s: float | None = None) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+        self.errors: list[StoreError] = []
+        self._queue: queue.SimpleQueue[Op | _Barrier | None] = queue.SimpleQueue()
+        self._opened = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="goldband-store", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def put(self, op: Op) -> None:
+        """Queue a write (any thread); it runs inside the writer's next transaction."""
+        if not self._closed:
+            self._queue.put(op)
+
+    def flush(self, timeout: float | None = 60.0) -> bool:
+        """Wait until everything queued so far is committed (or failed)."""
+        if self._closed or not self._thread.is_alive():
+            return not self._thread.is_alive()
+        barrier = _Barrier()
+        self._queue.put(barrier)
+        return barrier.done.wait(timeout)
+
+    def close(self, timeout: float | None = 60.0) -> None:
+        """Commit what is queued, then stop the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        from goldband.store import open_store
+
+        try:
+            store = open_store(self.path, timeout_s=self.timeout_s)
+        except StoreError as exc:
+            self.errors.append(exc)
+            self._drain_forever()
+            return
+        try:
+            self._loop(store)
+        finally:
+            store.close()
+
+    def _loop(self, store: Store) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(store, [op for op in batch if callable(op)])
+            for item in batch:
+                if isinstance(item, _Barrier):
+                    item.done.set()
+            if any(item is None for item in batch):
+                return
+
+    def _commit(self, store: Store, ops: list[Op]) -> None:
+        """All ops in one transaction; if that fails, one by one, so one bad write loses only itself."""
+        if not ops:
+            return
+        try:
+            _apply(store, ops)
+        except Exception as exc:
+            if isinstance(exc, StoreError) and "locked" in exc.what:  # one by one would only wait longer
+                self.errors.append(exc)
+                return
+            for op in ops:
+                try:
+                    _apply(store, [op])
+                except Exception as exc:
+                    self.errors.append(exc if isinstance(exc, StoreError) else StoreError(
+                        f"a write failed: {type(exc).__name__}: {exc}", where=str(self.path)))
+
+    def _drain_forever(self) -> None:
+        """The store never opened: answer barriers, drop writes, stop at close."""
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, _Barrier):
+                item.done.set()
+
+
+def _apply(store: Store, ops: list[Op]) -> None:
+    with store.transaction() as conn:
+        for op in ops:
+            op(conn)

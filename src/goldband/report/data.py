@@ -1,0 +1,192 @@
+"""One run, loaded from the store into the shape every report renders.
+
+Reports are always rendered from the store, never from a session's memory:
+so ``goldband report RUN`` re-renders any past run exactly, and a run split
+across xdist workers or resumed after a kill reports all of its results.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from goldband.store import RunRow, Store
+from goldband.store.series import SOURCE, run_points
+from goldband.trial import ScoredTrial
+
+if TYPE_CHECKING:
+    from goldband.bands import Verdict
+
+TREND_METRICS = ("pass_rate", "mean_score", "error_rate")
+CROSS = "\u00d7"  # the multiplication sign: golden set x target
+
+
+def group_name(goldenset: str, target: str) -> str:
+    """How a golden set on a target is named in reports: ``support \u00d7 support-v1``."""
+    return f"{goldenset} {CROSS} {target}"
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    goldenset: str
+    case_id: str
+    target: str
+    nodeid: str | None
+    verdict: Verdict | None  # None: the run stopped before this item was decided
+    trials: list[ScoredTrial]
+    meta: dict[str, Any]  # file, line, tags, input, reference, description, checks (from the golden set)
+
+    @property
+    def status(self) -> str:
+        return self.verdict.status if self.verdict else "NOT RUN"
+
+    @property
+    def title(self) -> str:
+        return f"{self.goldenset}::{self.case_id}[{self.target}]"
+
+    @property
+    def where(self) -> str:
+        line = self.meta.get("line")
+        return f"{self.meta.get('file')}:{line}" if line else str(self.meta.get("file") or "")
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    run_id: str
+    time: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Group:
+    """One golden set on one target within the run."""
+
+    goldenset: str
+    target: str
+    cases: list[CaseResult]
+    metrics: dict[str, float]  # this run's series values
+    trend: dict[str, list[TrendPoint]]  # metric -> past runs' values, oldest first, this run last
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(c.status for c in self.cases)
+
+    @property
+    def trials(self) -> int:
+        return sum(len(c.trials) for c in self.cases)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    run: RunRow
+    goldensets: dict[str, str]  # name -> content hash
+    targets: dict[str, str]
+    groups: list[Group]
+    generated_at: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def cases(self) -> list[CaseResult]:
+        return [c for g in self.groups for c in g.cases]
+
+    @property
+    def counts(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for group in self.groups:
+            total.update(group.counts)
+        return total
+
+    @property
+    def trials(self) -> int:
+        return sum(g.trials for g in self.groups)
+
+    @property
+    def cost_usd(self) -> float | None:
+        costs = [g.metrics["cost_usd"] for g in self.groups if "cost_usd" in g.metrics]
+        return sum(costs) if costs else None
+
+    @property
+    def verdict(self) -> str:
+        """The run's headline: FAIL if any gating case failed or errored, INCONCLUSIVE, else PASS."""
+        gating = [c for c in self.cases if c.verdict is None or c.verdict.gating]
+        statuses = {c.status for c in gating}
+        for status in ("ERROR", "FAIL", "NOT RUN", "INCONCLUSIVE"):
+            if status in statuses:
+                return "FAIL" if status in ("ERROR", "FAIL") else status
+        return "PASS" if gating else "EMPTY"
+
+
+STATUS_ORDER = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR", "QUARANTINED", "NOT RUN")  # bands.STATUSES + NOT RUN
+SEVERITY = ("FAIL", "ERROR", "INCONCLUSIVE", "NOT RUN", "QUARANTINED", "PASS")  # cases are listed worst first
+
+
+def load_report(store: Store, run_id: str, *, trend_runs: int = 30) -> RunReport:
+    """Everything about one run a report shows, from the store."""
+    from goldband.store.models import now
+
+    run = store.resolve_run(run_id)
+    verdicts = store.verdicts(run.id)
+    trials = store.scored_trials(run.id)
+    hashes = store.run_goldensets(run.id)
+    metas = {name: store.cases(digest) for name, digest in hashes.items()}
+    keys = sorted({*verdicts, *trials, *((i["goldenset"], i["case_id"], i["target"]) for i in store.run_items(run.id))})
+    points = run_points(store, run)
+    groups: dict[tuple[str, str], list[CaseResult]] = {}
+    for gs, case, target in keys:
+        stored = verdicts.get((gs, case, target))
+        groups.setdefault((gs, target), []).append(CaseResult(
+            gs, case, target, stored.nodeid if stored else None, stored.verdict if stored else None,
+            trials.get((gs, case, target), []), metas.get(gs, {}).get(case, {})))
+    built = [_group(store, run, gs, target, cases, points, trend_runs) for (gs, target), cases in groups.items()]
+    return RunReport(run, hashes, store.run_targets(run.id), built, now())
+
+
+def _group(store: Store, run: RunRow, goldenset: str, target: str, cases: list[CaseResult],
+           points: list[Any], trend_runs: int) -> Group:
+    metrics = {p.metric: p.value for p in points if p.labels.get("goldenset") == goldenset and p.model == target}
+    trend = {m: _trend(store, run, goldenset, target, m, metrics.get(m), trend_runs) for m in TREND_METRICS}
+    cases.sort(key=lambda c: (SEVERITY.index(c.status) if c.status in SEVERITY else 9, c.case_id))
+    return Group(goldenset, target, cases, metrics, trend)
+
+
+def _trend(store: Store, run: RunRow, goldenset: str, target: str, metric: str, current: float | None,
+           limit: int) -> list[TrendPoint]:
+    """This metric over the previous runs of the same golden set x target (any kind), then this run."""
+    rows = store.conn.execute(
+        "SELECT run_id, time, value FROM series_points WHERE source = ? AND model = ? AND metric = ? "
+        "AND json_extract(labels, '$.goldenset') = ? AND time <= ? AND run_id != ? "
+        "ORDER BY time DESC, id DESC LIMIT ?",
+        [SOURCE, target, metric, goldenset, run.started_at, run.id, max(0, limit - 1)]).fetchall()
+    past = [TrendPoint(r, t, v) for r, t, v in reversed(rows) if v is not None]
+    return past + ([TrendPoint(run.id, run.started_at, current)] if current is not None else [])
+
+
+def case_json(case: CaseResult) -> dict[str, Any]:
+    """A case as plain JSON (for report.json)."""
+    return {
+        "goldenset": case.goldenset, "case": case.case_id, "target": case.target, "nodeid": case.nodeid,
+        "status": case.status, "where": case.where, "verdict": case.verdict.to_json() if case.verdict else None,
+        "tags": case.meta.get("tags") or [], "input": case.meta.get("input"),
+        "reference": case.meta.get("reference"),
+        "trials": [trial_json(t) for t in case.trials],
+    }
+
+
+def trial_json(st: ScoredTrial) -> dict[str, Any]:
+    t = st.trial
+    return {
+        "sample": t.sample, "outcome": st.outcome, "score": st.score, "cached": t.cached, "attempts": t.attempts,
+        "error": t.error, "error_kind": t.error_kind,
+        "completion": t.completion.to_json() if t.completion else None,
+        "scores": [{"check": s.check, "kind": s.kind, "outcome": s.outcome, "score": s.score, "detail": s.detail,
+                    "evidence": s.evidence} for s in st.scores],
+    }
+
+
+def pretty(value: Any) -> str:
+    """Case input or reference as readable text."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, indent=1, ensure_ascii=False, default=str)

@@ -1,0 +1,86 @@
+"""Writing a run's reports: ``reports/RUN/`` with report.html, summary.md, report.json.
+
+The same three files are copied to ``reports/latest/``, a stable path for CI
+(``cat reports/latest/summary.md >> "$GITHUB_STEP_SUMMARY"``). Each file is
+written to a temporary name and renamed, so a reader never sees half a report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from goldband.errors import GoldbandError
+from goldband.report.data import RunReport, case_json, load_report
+from goldband.report.html import render_html
+from goldband.report.markdown import render_markdown
+from goldband.store import Store
+from goldband.store.writer import finite
+
+FORMATS = ("html", "md", "json")
+NAMES = {"html": "report.html", "md": "summary.md", "json": "report.json"}
+FORMAT_VERSION = "goldband-report/1"
+
+
+def render_json(report: RunReport) -> dict[str, Any]:
+    run = report.run
+    return {
+        "format": FORMAT_VERSION, "generated_at": report.generated_at, "verdict": report.verdict,
+        "run": {k: getattr(run, k) for k in run.__dataclass_fields__},
+        "goldensets": report.goldensets, "targets": report.targets,
+        "counts": dict(report.counts), "trials": report.trials, "cost_usd": report.cost_usd,
+        "groups": [{"goldenset": g.goldenset, "target": g.target, "metrics": g.metrics, "counts": dict(g.counts),
+                    "trend": {m: [vars(p) for p in pts] for m, pts in g.trend.items()}} for g in report.groups],
+        "cases": [case_json(c) for c in report.cases],
+    }
+
+
+def render(report: RunReport, fmt: str, *, store: str = "") -> str:
+    from goldband import __version__
+
+    if fmt == "html":
+        return render_html(report, store=store, version=__version__)
+    if fmt == "md":
+        return render_markdown(report, html_name=NAMES["html"])
+    return json.dumps(finite(render_json(report)), indent=1, ensure_ascii=False, default=str, allow_nan=False) + "\n"
+
+
+def write_reports(store: Store, run_id: str, out_dir: Path, *, formats: tuple[str, ...] = FORMATS,
+                  latest: bool = True) -> list[Path]:
+    """Render the run's reports into ``out_dir/RUN/`` (and ``out_dir/latest/``); return the files."""
+    report = load_report(store, run_id)
+    target = out_dir / report.run.id
+    written = []
+    for fmt in formats:
+        path = target / NAMES[fmt]
+        _write(path, render(report, fmt, store=str(store.path)))
+        written.append(path)
+    if latest:
+        for path in written:
+            _write_copy(path, out_dir / "latest" / path.name)
+    return written
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise GoldbandError(f"cannot write the report: {exc.strerror or exc}", where=str(path),
+                            fix="choose a writable directory with --goldband-report, `reports:` in goldband.yaml, "
+                                "or `goldband report --out`") from None
+
+
+def _write_copy(source: Path, dest: Path) -> None:
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise GoldbandError(f"cannot write the report: {exc.strerror or exc}", where=str(dest)) from None

@@ -1,0 +1,90 @@
+"""The shared drift-and-eval store: one SQLite file (sqlite-utils), documented in docs/store.md.
+
+Open it with ``open_store``; it checks, migrates and returns a ``Store``::
+
+    >>> import tempfile, pathlib
+    >>> from goldband.store import open_store, SeriesPoint
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "store.db"
+    >>> with open_store(path) as store:
+    ...     store.append_series([SeriesPoint("classic-ml", "churn", "accuracy", 0.91, labels={"segment": "eu"})])
+    ...     [p.value for p in store.series(model="churn", metric="accuracy", labels={"segment": "eu"})]
+    1
+    [0.91]
+
+Reads (``goldband.store.queries``): ``run``, ``resolve_run``, ``runs``,
+``latest_run``, ``case_counts``, ``case_history``, ``verdicts``,
+``scored_trials``, ``series``, ``drift_events``, ``judge_cache_get``.
+Writes (``goldband.store.writer``): ``append_series``, ``replace_run_series``,
+``record_drift_event``, ``record_rubric``, ``judge_cache_put``; runs, trials
+and verdicts are written by the run recorder (``goldband.recorder``) during a
+pytest session. Schema and migrations: ``goldband.store.schema``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from goldband.store.connection import StoreBase, check_schema, configure, connect, migrate, translate
+from goldband.store.models import (
+    RUN_KINDS,
+    CaseCounts,
+    CaseKey,
+    DriftEvent,
+    HistoryPoint,
+    RunRow,
+    SeriesPoint,
+    new_run_id,
+    now,
+)
+from goldband.store.queries import Queries, StoredVerdict
+from goldband.store.writer import Writes
+
+
+class Store(StoreBase, Queries, Writes):
+    """An open goldband store: reads, writes, and ``transaction()`` for grouped writes.
+
+    One ``Store`` belongs to one thread at a time; open one per thread (they
+    share the file safely through WAL and the busy timeout).
+    """
+
+    def __enter__(self) -> Store:
+        return self
+
+
+def open_store(path: str | Path, *, create: bool = True, timeout_s: float | None = None,
+               migrate_schema: bool = True) -> Store:
+    """Open (creating when ``create``) and migrate the store at ``path``; StoreError otherwise.
+
+    Refuses, without touching the file: a file that is not SQLite or is damaged,
+    an SQLite file with someone else's tables, and a schema newer than this
+    goldband. ``timeout_s``: how long a write waits for another process's lock.
+    """
+    path = Path(path)
+    conn = connect(path, create=create, timeout_s=timeout_s)
+    store = Store(path, conn)
+    try:
+        with translate(path, "read"):
+            check_schema(path, store.db)  # refuse foreign and newer files before writing anything
+            configure(path, conn)
+            if migrate_schema:
+                migrate(path, store.db)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+__all__ = [
+    "RUN_KINDS",
+    "CaseCounts",
+    "CaseKey",
+    "DriftEvent",
+    "HistoryPoint",
+    "RunRow",
+    "SeriesPoint",
+    "Store",
+    "StoredVerdict",
+    "new_run_id",
+    "now",
+    "open_store",
+]

@@ -1,0 +1,207 @@
+"""Opening a store safely: path checks, pragmas, schema version, migrations, clear errors.
+
+A store file is never overwritten or deleted by goldband. Before anything is
+written we check that the file is an SQLite database (the 16-byte header),
+that its tables read, that it is a goldband store (or empty), and that its
+schema is not newer than this goldband knows. Every failure is a
+``StoreError`` saying where, what, and the fix.
+
+Concurrency: WAL journal (readers never block the writer), ``busy_timeout``
+(writers queue instead of failing), and every write transaction starts with
+``BEGIN IMMEDIATE`` so two writers never deadlock upgrading a read lock.
+Commits use ``synchronous=NORMAL``: a killed process loses nothing committed;
+a power cut may lose the last transactions (never corrupts the file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from goldband.errors import StoreError
+from goldband.store import schema
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+DEFAULT_TIMEOUT_S = 30.0
+TIMEOUT_ENV = "GOLDBAND_STORE_TIMEOUT"
+FIX_PATH = "use another path with --goldband-store / `goldband --store`, GOLDBAND_STORE, or `store:` in goldband.yaml"
+
+
+def busy_timeout() -> float:
+    """Seconds a write waits for another process's lock (``GOLDBAND_STORE_TIMEOUT``, default 30)."""
+    raw = os.environ.get(TIMEOUT_ENV, "")
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+
+
+class StoreBase:
+    """The connection, transactions and schema facts; queries and writes are mixed in."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self.conn = conn
+        self.db = Database(conn, execute_plugins=False, recursive_triggers=False)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``): all of it is committed, or none."""
+        with translate(self.path, "write to"):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        return len(applied(self.db))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> StoreBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(path: Path, *, create: bool, timeout_s: float | None = None) -> sqlite3.Connection:
+    """An open connection to a checked SQLite file (created when allowed); nothing written yet."""
+    _check_path(path, create)
+    timeout = busy_timeout() if timeout_s is None else timeout_s
+    with translate(path, "open"):
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    try:
+        with translate(path, "open"):
+            conn.execute("SELECT name FROM sqlite_master").fetchall()  # a damaged file fails here
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def configure(path: Path, conn: sqlite3.Connection) -> None:
+    """goldband's pragmas; only once the file is known to be ours (WAL rewrites the header)."""
+    with translate(path, "open"):
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA cache_size=-32768")  # 32 MB: index inserts of a long run stay in memory
+        conn.execute("PRAGMA wal_autocheckpoint=10000")  # checkpoint (and fsync) every ~40 MB, not every 4 MB
+
+
+def _check_path(path: Path, create: bool) -> None:
+    if path.is_dir():
+        raise StoreError("the store path is a directory", where=str(path),
+                         expected="a file path like .goldband/store.db", fix=FIX_PATH)
+    if not path.exists():
+        if not create:
+            raise StoreError("no store here yet", where=str(path), expected="an existing goldband store",
+                             fix="run the golden sets once (`goldband run` or pytest) to create it, or pass --store")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store's directory: {exc.strerror or exc}", where=str(path),
+                             expected="a writable directory", fix=FIX_PATH) from None
+        return
+    _check_header(path)
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(f"cannot read the store: {exc.strerror or exc}", where=str(path), fix=FIX_PATH) from None
+    if head and head != SQLITE_HEADER:  # empty is fine: SQLite treats it as a new database
+        raise corrupt(path, "not an SQLite database (its header is wrong)")
+
+
+def corrupt(path: Path, detail: str) -> StoreError:
+    return StoreError(f"the store is damaged or not a goldband store: {detail}", where=str(path),
+                      expected="an SQLite database written by goldband",
+                      fix=f"goldband leaves it untouched; move it aside (mv {path} {path}.bad) to start a new "
+                          f"store there, restore it from a backup, or {FIX_PATH}")
+
+
+@contextlib.contextmanager
+def translate(path: Path, action: str) -> Iterator[None]:
+    """SQLite errors become one StoreError each: locked, damaged, unwritable, full."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise store_error(path, action, exc) from None
+
+
+def store_error(path: Path, action: str, exc: sqlite3.Error) -> StoreError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StoreError(f"the store is locked by another process (waited {busy_timeout():g} s): {text}",
+                          where=str(path), fix="wait for the other goldband run or tool to finish, set "
+                                               f"{TIMEOUT_ENV} to wait longer, or {FIX_PATH}")
+    if any(k in text for k in ("not a database", "malformed", "disk image", "corrupt")):
+        return corrupt(path, text)
+    if any(k in text for k in ("unable to open", "readonly", "read-only", "permission", "disk I/O")):
+        return StoreError(f"cannot {action} the store: {text}", where=str(path),
+                          expected="a writable file in a writable directory", fix=FIX_PATH)
+    if "full" in text:
+        return StoreError(f"cannot {action} the store: {text}", where=str(path),
+                          fix="free disk space, or run `goldband store vacuum`")
+    return StoreError(f"cannot {action} the store: {text}", where=str(path), fix=FIX_PATH)
+
+
+def applied(db: Database) -> list[str]:
+    """Names of goldband migrations applied to this database, in order."""
+    return [m.name for m in schema.MIGRATIONS.applied(db)]
+
+
+def check_schema(path: Path, db: Database) -> list[str]:
+    """Refuse foreign and newer stores; return the pending migrations' names."""
+    tables = set(db.table_names())
+    done = applied(db) if "_sqlite_migrations" in tables else []
+    user_version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    known = schema.names()
+    if tables and not done and tables - {"_sqlite_migrations"}:
+        raise corrupt(path, f"an SQLite database with other tables ({', '.join(sorted(tables)[:5])})")
+    unknown = [name for name in done if name not in known]
+    if unknown or user_version > len(known):
+        version = max(len(done), user_version)
+        from goldband import __version__
+
+        raise StoreError(
+            f"the store's schema version {version} is newer than this goldband {__version__} understands "
+            f"({len(known)}; unknown migrations: {', '.join(unknown) or 'none recorded'})", where=str(path),
+            expected=f"schema version <= {len(known)}",
+            fix=f"upgrade goldband (pip install -U goldband) to read it, or {FIX_PATH}; the store is left untouched")
+    return [name for name in known if name not in done]
+
+
+def migrate(path: Path, db: Database) -> list[str]:
+    """Apply pending migrations in one ``BEGIN IMMEDIATE`` transaction; return what was applied.
+
+    The check is repeated under the lock, so concurrent openers (xdist workers)
+    never apply a migration twice.
+    """
+    with translate(path, "migrate"):
+        if not check_schema(path, db):
+            return []
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            pending = check_schema(path, db)
+            schema.MIGRATIONS.apply(db)
+            db.conn.execute(f"PRAGMA user_version = {len(schema.names())}")
+        except BaseException:
+            db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
+    return pending

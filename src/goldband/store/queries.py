@@ -1,0 +1,291 @@
+"""Reading the store: runs, per-case counts and history, verdicts, trials, series.
+
+Everything here is a read (no transaction needed: WAL readers see the last
+committed state and never block a writer). Run references accept an exact id,
+a unique prefix of one, or ``latest``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from goldband.errors import StoreError
+from goldband.store.models import (
+    CaseCounts,
+    CaseKey,
+    DriftEvent,
+    HistoryPoint,
+    RunRow,
+    SeriesPoint,
+    labels_key,
+    process_alive,
+)
+from goldband.trial import Completion, Score, ScoredTrial, ToolCall, Trial
+
+if TYPE_CHECKING:  # goldband.bands imports scipy (~1 s): only verdict reads pay for it
+    from goldband.bands import Verdict
+
+
+CASE_HISTORY_SQL = (
+    "SELECT v.run_id, r.started_at, r.kind, r.status AS run_status, r.host, r.pid, v.status, v.n, "
+    "v.passes, v.pass_rate, v.pass_rate_low, v.pass_rate_high, v.mean_score "
+    "FROM verdicts v JOIN runs r ON r.id = v.run_id "
+    "WHERE v.goldenset = ? AND v.case_id = ? AND v.target = ? "
+    "ORDER BY r.started_at DESC, v.run_id DESC LIMIT ?")
+
+
+@dataclass(frozen=True)
+class StoredVerdict:
+    """A verdict as stored, with the identity of what produced it."""
+
+    goldenset: str
+    case_id: str
+    target: str
+    nodeid: str | None
+    goldenset_hash: str | None
+    target_hash: str | None
+    verdict: Verdict
+    created_at: str | None
+
+    @property
+    def key(self) -> CaseKey:
+        return (self.goldenset, self.case_id, self.target)
+
+
+class Queries:
+    """Read methods of ``Store`` (mixed in; ``conn`` is the store's connection)."""
+
+    conn: sqlite3.Connection
+    path: Path
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.conn.execute(sql, tuple(params))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    # runs ---------------------------------------------------------------------------------
+
+    def run(self, run_id: str) -> RunRow | None:
+        """The run with exactly this id, or None."""
+        rows = self._rows("SELECT * FROM runs WHERE id = ?", [run_id])
+        return run_row(rows[0]) if rows else None
+
+    def resolve_run(self, ref: str) -> RunRow:
+        """A run from an id, a unique id prefix, or ``latest``; a clear StoreError otherwise."""
+        if ref in ("latest", "last"):
+            rows = self._rows("SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT 1")
+        else:
+            rows = (self._rows("SELECT * FROM runs WHERE id = ?", [ref]) or
+                    self._rows("SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 3",
+                               [_like_prefix(ref)]))
+        if len(rows) == 1:
+            return run_row(rows[0])
+        recent = ", ".join(r.id for r in self.runs(limit=3)) or "(no runs yet)"
+        what = f"run id '{ref}' is ambiguous ({', '.join(r['id'] for r in rows)}, ...)" if rows else \
+            f"no run '{ref}' in this store"
+        raise StoreError(what, where=str(self.path), expected=f"a run id such as {recent}, a unique prefix, or latest",
+                         fix="list runs with `goldband history`")
+
+    def runs(self, *, limit: int | None = 20, kind: str | None = None, branch: str | None = None,
+             goldenset: str | None = None, status: str | None = None) -> list[RunRow]:
+        """Runs, newest first, filtered; ``status`` compares the effective status."""
+        where, params = _run_filters(kind, branch, goldenset)
+        sql = f"SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC"
+        found = (run_row(r) for r in self._rows(sql, params))
+        chosen = [r for r in found if status is None or r.status == status]
+        return chosen if limit is None else chosen[:limit]
+
+    def latest_run(self, *, kind: str | None = None, branch: str | None = None, goldenset: str | None = None,
+                   status: str | None = "complete") -> RunRow | None:
+        """The newest run matching the filters (default: complete runs only), e.g. a baseline."""
+        found = self.runs(limit=1, kind=kind, branch=branch, goldenset=goldenset, status=status)
+        return found[0] if found else None
+
+    def run_goldensets(self, run_id: str) -> dict[str, str]:
+        """Golden set name -> content hash, as the run used them."""
+        rows = self._rows("SELECT name, goldenset_hash FROM run_goldensets WHERE run_id = ?", [run_id])
+        return {r["name"]: r["goldenset_hash"] for r in rows}
+
+    def run_targets(self, run_id: str) -> dict[str, str]:
+        """Target name -> content hash, as the run used them."""
+        rows = self._rows("SELECT name, target_hash FROM run_targets WHERE run_id = ?", [run_id])
+        return {r["name"]: r["target_hash"] for r in rows}
+
+    def run_items(self, run_id: str) -> list[dict[str, Any]]:
+        """The (case x target) items the run selected, with their node ids and planned runs."""
+        return self._rows("SELECT goldenset, case_id, target, nodeid, min_runs, max_runs FROM run_items "
+                          "WHERE run_id = ? ORDER BY goldenset, case_id, target", [run_id])
+
+    # per-case results -------------------------------------------------------------------------
+
+    def case_counts(self, run_id: str) -> dict[CaseKey, CaseCounts]:
+        """Per (goldenset, case_id, target): trial counts, pass booleans and scores (by sample)."""
+        rows = self.conn.execute(
+            "SELECT goldenset, case_id, target, outcome, score FROM trials WHERE run_id = ? "
+            "ORDER BY goldenset, case_id, target, sample", [run_id]).fetchall()
+        grouped: dict[CaseKey, list[tuple[str, float | None]]] = {}
+        for gs, case, target, outcome, score in rows:
+            grouped.setdefault((gs, case, target), []).append((outcome, score))
+        return {key: _counts(values) for key, values in grouped.items()}
+
+    def case_history(self, goldenset: str, case_id: str, target: str, *, limit: int = 50) -> list[HistoryPoint]:
+        """One case's verdicts across runs, newest first (index: verdicts(goldenset, case_id, target))."""
+        rows = self._rows(CASE_HISTORY_SQL, [goldenset, case_id, target, limit])
+        return [HistoryPoint(r["run_id"], r["started_at"], r["kind"], effective_status(r["run_status"], r["host"],
+                                                                                         r["pid"]),
+                             r["status"], r["n"],
+                             r["passes"], r["pass_rate"], r["pass_rate_low"], r["pass_rate_high"], r["mean_score"])
+                for r in rows]
+
+    def verdicts(self, run_id: str) -> dict[CaseKey, StoredVerdict]:
+        rows = self._rows("SELECT * FROM verdicts WHERE run_id = ? ORDER BY goldenset, case_id, target", [run_id])
+        return {(r["goldenset"], r["case_id"], r["target"]): StoredVerdict(
+            r["goldenset"], r["case_id"], r["target"], r["nodeid"], r["goldenset_hash"], r["target_hash"],
+            verdict_from_json(json.loads(r["details"] or "{}"), r), r["created_at"]) for r in rows}
+
+    def scored_trials(self, run_id: str) -> dict[CaseKey, list[ScoredTrial]]:
+        """Every stored trial of a run with its scores, as the engine produced them."""
+        scores: dict[int, list[Score]] = {}
+        for tid, name, kind, outcome, value, detail, evidence, gating, meta in self.conn.execute(
+                "SELECT s.trial_id, s.check_name, s.kind, s.outcome, s.score, s.detail, s.evidence, s.gating, s.meta "
+                "FROM scores s JOIN trials t ON t.id = s.trial_id WHERE t.run_id = ? ORDER BY s.trial_id, s.idx",
+                [run_id]):
+            scores.setdefault(tid, []).append(Score(name, outcome, value, detail or "", evidence, kind,
+                                                    gating=gating is None or bool(gating),
+                                                    meta=json.loads(meta) if meta else None))
+        found: dict[CaseKey, list[ScoredTrial]] = {}
+        for row in self._rows("SELECT * FROM trials WHERE run_id = ? ORDER BY goldenset, case_id, target, sample",
+                              [run_id]):
+            key = (row["goldenset"], row["case_id"], row["target"])
+            found.setdefault(key, []).append(ScoredTrial(trial_from_row(row), tuple(scores.get(row["id"], ()))))
+        return found
+
+    def cases(self, goldenset_hash: str) -> dict[str, dict[str, Any]]:
+        """Case metadata of a golden set version (file, line, tags, input, reference, checks)."""
+        rows = self._rows("SELECT * FROM cases WHERE goldenset_hash = ?", [goldenset_hash])
+        return {r["case_id"]: _decode(r, ("tags", "input", "provenance", "checks", "band")) for r in rows}
+
+    # series, drift events, judge cache -----------------------------------------------------------
+
+    def series(self, *, source: str | None = None, model: str | None = None, metric: str | None = None,
+               labels: dict[str, Any] | None = None, run_id: str | None = None, since: str | None = None,
+               limit: int | None = None) -> list[SeriesPoint]:
+        """Series points, oldest first; ``labels`` matches the exact label set."""
+        where, params = _series_filters(source, model, metric, labels, run_id, since)
+        order = "ORDER BY time DESC, id DESC" if limit else "ORDER BY time, id"
+        rows = self._rows(f"SELECT * FROM series_points {where} {order}" + (f" LIMIT {int(limit)}" if limit else ""),
+                          params)
+        points = [SeriesPoint(r["source"], r["model"], r["metric"], r["value"], r["time"],
+                              json.loads(r["labels"] or "{}"), r["run_id"]) for r in rows]
+        return points[::-1] if limit else points
+
+    def drift_events(self, *, source: str | None = None, model: str | None = None, metric: str | None = None,
+                     labels: dict[str, Any] | None = None, since: str | None = None) -> list[DriftEvent]:
+        where, params = _series_filters(source, model, metric, labels, None, since)
+        rows = self._rows(f"SELECT * FROM drift_events {where} ORDER BY time, id", params)
+        return [DriftEvent(r["detector"], r["source"], r["model"], r["metric"], r["statistic"], r["time"],
+                           json.loads(r["labels"] or "{}"), r["p_value"], r["threshold"],
+                           json.loads(r["details"] or "{}"), r["run_id"], r["id"]) for r in rows]
+
+    def judge_cache_get(self, key: str) -> Any | None:
+        """The cached judge reply (parsed JSON) for ``key``, or None."""
+        row = self.conn.execute("SELECT value FROM judge_cache WHERE key = ?", [key]).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def table_counts(self) -> dict[str, int]:
+        """Rows per table (for ``goldband store info``)."""
+        names = [r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        return {n: self.conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
+
+
+def run_row(row: dict[str, Any]) -> RunRow:
+    data: dict[str, Any] = {f.name: row.get(f.name) for f in fields(RunRow)}
+    data["settings"] = json.loads(row.get("settings") or "{}")
+    data["git_dirty"] = None if row.get("git_dirty") is None else bool(row["git_dirty"])
+    data["sessions"] = row.get("sessions") or 1
+    data["status"] = effective_status(row["status"], row.get("host"), row.get("pid"))
+    return RunRow(**data)
+
+
+def effective_status(status: str, host: str | None, pid: int | None) -> str:
+    """A 'running' run whose process is gone was killed: it reads as incomplete."""
+    if status == "running" and not process_alive(host, pid):
+        return "incomplete"
+    return status
+
+
+def _like_prefix(ref: str) -> str:
+    return ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _run_filters(kind: str | None, branch: str | None, goldenset: str | None) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    for column, value in (("kind", kind), ("git_branch", branch)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if goldenset is not None:
+        clauses.append("id IN (SELECT run_id FROM run_goldensets WHERE name = ?)")
+        params.append(goldenset)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _series_filters(source: str | None, model: str | None, metric: str | None, labels: dict[str, Any] | None,
+                    run_id: str | None, since: str | None) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    for column, value in (("source", source), ("model", model), ("metric", metric), ("run_id", run_id)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if labels is not None:
+        clauses.append("labels_key = ?")
+        params.append(labels_key(labels))
+    if since is not None:
+        clauses.append("time >= ?")
+        params.append(since)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _counts(values: list[tuple[str, float | None]]) -> CaseCounts:
+    outcomes = tuple(o for o, _ in values)
+    scores = tuple(s for _, s in values)
+    known = [s for s in scores if s is not None]
+    return CaseCounts(len(values), outcomes.count("pass"), outcomes.count("fail"), outcomes.count("error"),
+                      sum(known) / len(known) if known else None, tuple(o == "pass" for o in outcomes), scores,
+                      outcomes)
+
+
+def verdict_from_json(data: dict[str, Any], row: dict[str, Any] | None = None) -> Verdict:
+    """Rebuild a ``Verdict`` from its stored JSON; fields unknown to this version are dropped."""
+    from goldband.bands import BaselineDelta, Verdict
+
+    known = {f.name for f in fields(Verdict)}
+    values = {k: v for k, v in data.items() if k in known}
+    if not values and row is not None:  # a row written without details: use its columns
+        values = {k: row[k] for k in known if k in row and k != "baseline"}
+    if isinstance(values.get("baseline"), dict):
+        base_known = {f.name for f in fields(BaselineDelta)}
+        values["baseline"] = BaselineDelta(**{k: v for k, v in values["baseline"].items() if k in base_known})
+    values["notes"] = tuple(values.get("notes") or ())
+    values["gating"] = bool(values.get("gating", True))
+    return Verdict(**values)
+
+
+def trial_from_row(row: dict[str, Any]) -> Trial:
+    completion = None
+    if row["error"] is None or row["output"] is not None:
+        calls = tuple(ToolCall(c["name"], c.get("arguments", {})) for c in json.loads(row["tool_calls"] or "[]"))
+        completion = Completion(row["output"], calls, row["prompt_tokens"], row["completion_tokens"],
+                                row["cost_usd"], row["system_fingerprint"], row["finish_reason"], row["latency_ms"])
+    return Trial(row["case_id"], row["target"], row["sample"], completion, row["error"], row["error_kind"],
+                 bool(row["cached"]), row["attempts"] if row["attempts"] is not None else 1)
+
+
+def _decode(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: (json.loads(v) if k in keys and isinstance(v, str) else v) for k, v in row.items()}

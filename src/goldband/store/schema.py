@@ -1,0 +1,216 @@
+"""The store's schema: named, transactional migrations (sqlite-utils ``Migrations``).
+
+The schema version of a store is the number of goldband migrations applied
+to it, also kept in ``PRAGMA user_version`` for tools that only read a header.
+Applied migrations are recorded in ``_sqlite_migrations`` (set ``goldband``).
+
+Adding a migration (for a new table, index or column)::
+
+    @migration("0004_retrain_jobs")
+    def _retrain_jobs(db: Database) -> None:
+        db.table("retrain_jobs").create({"id": int, "model": str}, pk="id")
+
+Append it at the end of this module: the order of definition is the order of
+application. Never edit or rename a migration that has shipped: stores in the
+field record it by name. Each migration runs inside the transaction that
+``open_store`` holds while migrating, so a failing one leaves no trace; test a
+new one from an empty store and from the store of the previous version
+(``tests/test_store_schema.py`` does both for every migration). Document the
+new tables and columns in ``docs/store.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("goldband")
+_NAMES: list[str] = []
+
+
+def migration(name: str) -> Callable[[Callable[[Database], None]], Callable[[Database], None]]:
+    """Register a migration under ``name`` (``NNNN_what``), after those already registered."""
+    register = MIGRATIONS(name=name)
+
+    def inner(fn: Callable[[Database], None]) -> Callable[[Database], None]:
+        _NAMES.append(name)
+        return register(fn)
+
+    return inner
+
+
+def names() -> list[str]:
+    """Every migration this goldband knows, in order; the last index + 1 is the schema version."""
+    return list(_NAMES)
+
+
+TEXT, INT, REAL = str, int, float
+
+
+@migration("0001_initial")
+def _initial(db: Database) -> None:
+    _runs(db)
+    _identities(db)
+    _results(db)
+    _series(db)
+    db.create_view("run_summary", RUN_SUMMARY_SQL)
+
+
+def _runs(db: Database) -> None:
+    db.table("runs").create({
+        "id": TEXT, "kind": TEXT, "status": TEXT, "started_at": TEXT, "updated_at": TEXT, "finished_at": TEXT,
+        "git_sha": TEXT, "git_branch": TEXT, "git_dirty": INT, "goldband_version": TEXT, "command": TEXT,
+        "root": TEXT, "host": TEXT, "pid": INT, "mode": TEXT, "sessions": INT, "exit_status": INT,
+        "settings": TEXT,
+    }, pk="id", not_null=["kind", "status", "started_at"])
+    db.table("runs").create_index(["started_at"])
+    db.table("runs").create_index(["kind", "started_at"])
+    db.table("run_items").create({
+        "run_id": TEXT, "goldenset": TEXT, "case_id": TEXT, "target": TEXT, "nodeid": TEXT, "min_runs": INT,
+        "max_runs": INT,
+    }, pk=("run_id", "goldenset", "case_id", "target"), foreign_keys=[("run_id", "runs", "id")])
+
+
+def _identities(db: Database) -> None:
+    """Content-hashed things a result was produced by; written once, linked per run."""
+    db.table("goldensets").create({"hash": TEXT, "name": TEXT, "version": TEXT, "path": TEXT, "cases": INT,
+                             "first_seen": TEXT}, pk="hash", not_null=["name", "version"])
+    db.table("goldensets").create_index(["name", "version"])
+    db.table("cases").create({
+        "goldenset_hash": TEXT, "case_id": TEXT, "file": TEXT, "line": INT, "tags": TEXT, "input": TEXT,
+        "reference": TEXT, "provenance": TEXT, "description": TEXT, "checks": TEXT, "runs": INT, "band": TEXT,
+    }, pk=("goldenset_hash", "case_id"), foreign_keys=[("goldenset_hash", "goldensets", "hash")])
+    db.table("prompts").create({"hash": TEXT, "text": TEXT}, pk="hash")
+    db.table("targets").create({
+        "hash": TEXT, "name": TEXT, "kind": TEXT, "model": TEXT, "callable": TEXT, "prompt_hash": TEXT,
+        "system": TEXT, "messages": TEXT, "params": TEXT, "first_seen": TEXT,
+    }, pk="hash", not_null=["name", "kind"], foreign_keys=[("prompt_hash", "prompts", "hash")])
+    db.table("rubrics").create({"hash": TEXT, "name": TEXT, "version": TEXT, "body": TEXT, "first_seen": TEXT},
+                         pk="hash")
+    db.table("judges").create({"hash": TEXT, "model": TEXT, "params": TEXT, "first_seen": TEXT}, pk="hash")
+    for table, column in (("goldensets", "goldenset_hash"), ("targets", "target_hash")):
+        db.table(f"run_{table}").create({"run_id": TEXT, "name": TEXT, column: TEXT}, pk=("run_id", "name"),
+                                  foreign_keys=[("run_id", "runs", "id"), (column, table, "hash")])
+        db.table(f"run_{table}").create_index([column])
+    db.table("run_rubrics").create({"run_id": TEXT, "rubric_hash": TEXT, "judge_hash": TEXT},
+                             pk=("run_id", "rubric_hash", "judge_hash"),
+                             foreign_keys=[("run_id", "runs", "id"), ("rubric_hash", "rubrics", "hash"),
+                                           ("judge_hash", "judges", "hash")])
+
+
+def _results(db: Database) -> None:
+    db.table("trials").create({
+        "id": INT, "run_id": TEXT, "goldenset": TEXT, "case_id": TEXT, "target": TEXT, "sample": INT,
+        "outcome": TEXT, "score": REAL, "output": TEXT, "tool_calls": TEXT, "latency_ms": REAL,
+        "prompt_tokens": INT, "completion_tokens": INT, "cost_usd": REAL, "system_fingerprint": TEXT,
+        "finish_reason": TEXT, "error": TEXT, "error_kind": TEXT, "cached": INT, "attempts": INT,
+        "created_at": TEXT,
+    }, pk="id", not_null=["run_id", "goldenset", "case_id", "target", "sample", "outcome"],
+        foreign_keys=[("run_id", "runs", "id")])
+    db.table("trials").create_index(["run_id", "goldenset", "case_id", "target", "sample"], unique=True)
+    db.table("scores").create({
+        "trial_id": INT, "idx": INT, "check_name": TEXT, "kind": TEXT, "outcome": TEXT, "score": REAL,
+        "detail": TEXT, "evidence": TEXT, "rubric_hash": TEXT, "gating": INT, "meta": TEXT,
+    }, pk=("trial_id", "idx"), not_null=["check_name", "kind", "outcome"],
+        foreign_keys=[("trial_id", "trials", "id")])
+    db.table("verdicts").create({
+        "run_id": TEXT, "goldenset": TEXT, "case_id": TEXT, "target": TEXT, "goldenset_hash": TEXT,
+        "target_hash": TEXT, "nodeid": TEXT, "status": TEXT, "gating": INT, "n": INT, "passes": INT,
+        "fails": INT, "errors": INT, "pass_rate": REAL, "pass_rate_low": REAL, "pass_rate_high": REAL,
+        "confidence": REAL, "mean_score": REAL, "score_low": REAL, "score_high": REAL, "std": REAL,
+        "bound": TEXT, "reason": TEXT, "runs_planned": INT, "baseline_outcome": TEXT, "baseline_run": TEXT,
+        "baseline_delta": REAL, "baseline_p_adjusted": REAL, "details": TEXT, "created_at": TEXT,
+    }, pk=("run_id", "goldenset", "case_id", "target"), not_null=["status", "n"],
+        foreign_keys=[("run_id", "runs", "id")])
+    # one case's history reads only this index (covering): no row lookups across a large table
+    db.table("verdicts").create_index(["goldenset", "case_id", "target", "run_id", "status", "n", "passes", "pass_rate",
+                                       "pass_rate_low", "pass_rate_high", "mean_score"],
+                                      index_name="idx_verdicts_case_history")
+    db.table("verdicts").create_index(["run_id", "status"])
+
+
+def _series(db: Database) -> None:
+    db.table("series_points").create({
+        "id": INT, "source": TEXT, "model": TEXT, "metric": TEXT, "labels": TEXT, "labels_key": TEXT,
+        "time": TEXT, "value": REAL, "run_id": TEXT,
+    }, pk="id", not_null=["source", "model", "metric", "labels_key", "time"])
+    db.table("series_points").create_index(["source", "model", "metric", "labels_key", "time"])
+    db.table("series_points").create_index(["run_id"])
+    db.table("drift_events").create({
+        "id": INT, "detector": TEXT, "source": TEXT, "model": TEXT, "metric": TEXT, "labels": TEXT,
+        "labels_key": TEXT, "time": TEXT, "statistic": REAL, "p_value": REAL, "threshold": REAL,
+        "details": TEXT, "run_id": TEXT,
+    }, pk="id", not_null=["detector", "source", "model", "metric", "labels_key", "time"])
+    db.table("drift_events").create_index(["source", "model", "metric", "labels_key", "time"])
+
+
+RUN_SUMMARY_SQL = """
+SELECT r.id, r.kind, r.status, r.started_at, r.finished_at, r.git_branch, r.git_sha,
+       COUNT(v.status) AS cases,
+       SUM(v.status = 'PASS') AS pass, SUM(v.status = 'FAIL') AS fail,
+       SUM(v.status = 'INCONCLUSIVE') AS inconclusive, SUM(v.status = 'ERROR') AS error,
+       SUM(v.status = 'QUARANTINED') AS quarantined
+FROM runs r LEFT JOIN verdicts v ON v.run_id = r.id
+GROUP BY r.id
+"""
+
+
+@migration("0002_judge_cache")
+def _judge_cache(db: Database) -> None:
+    """A key-value cache for judge replies (key: rubric hash, judge config, input, output)."""
+    db.table("judge_cache").create({"key": TEXT, "value": TEXT, "created_at": TEXT}, pk="key",
+                             not_null=["value"])
+
+
+@migration("0003_monitoring")
+def _monitoring(db: Database) -> None:
+    """Classic-ML monitoring (goldband.monitor) and alerts (goldband.alerts); see docs/store.md."""
+    _monitor_log(db)
+    _monitor_results(db)
+    _alerts(db)
+
+
+def _monitor_log(db: Database) -> None:
+    db.table("monitor_references").create({
+        "model": TEXT, "version": TEXT, "path": TEXT, "hash": TEXT, "format": TEXT, "spec": TEXT, "rows": INT,
+        "created_at": TEXT,
+    }, pk=("model", "version"), not_null=["hash", "spec"])
+    db.table("monitor_predictions").create({
+        "id": INT, "model": TEXT, "version": TEXT, "prediction_id": TEXT, "time": TEXT, "features": TEXT,
+        "prediction": TEXT, "confidence": REAL, "proba": TEXT, "logged_at": TEXT,
+    }, pk="id", not_null=["model", "version", "prediction_id", "time", "features"])
+    db.table("monitor_predictions").create_index(["model", "prediction_id"], unique=True)
+    db.table("monitor_predictions").create_index(["model", "version", "time", "id"])
+    db.table("monitor_labels").create({
+        "model": TEXT, "prediction_id": TEXT, "label": TEXT, "time": TEXT, "logged_at": TEXT, "updates": INT,
+    }, pk=("model", "prediction_id"), not_null=["label", "time"])
+    db.table("monitor_issues").create({
+        "model": TEXT, "kind": TEXT, "field": TEXT, "count": INT, "first_at": TEXT, "last_at": TEXT, "example": TEXT,
+    }, pk=("model", "kind", "field"), not_null=["count"])
+
+
+def _monitor_results(db: Database) -> None:
+    db.table("monitor_windows").create({
+        "model": TEXT, "version": TEXT, "window": INT, "start_time": TEXT, "end_time": TEXT, "rows": INT,
+        "first_id": INT, "last_id": INT, "input_drifted": INT, "output_drifted": INT, "drifted": TEXT,
+        "results": TEXT, "checked_at": TEXT,
+    }, pk=("model", "version", "window"), not_null=["rows", "input_drifted", "output_drifted"])
+    db.table("monitor_state").create({"scope": TEXT, "key": TEXT, "state": TEXT, "updated_at": TEXT},
+                                     pk=("scope", "key"), not_null=["state"])
+
+
+def _alerts(db: Database) -> None:
+    db.table("alerts").create({
+        "id": INT, "fingerprint": TEXT, "rule": TEXT, "severity": TEXT, "status": TEXT, "source": TEXT,
+        "model": TEXT, "metric": TEXT, "labels": TEXT, "detector": TEXT, "opened_at": TEXT, "last_seen_at": TEXT,
+        "resolved_at": TEXT, "acked_at": TEXT, "acked_by": TEXT, "note": TEXT, "count": INT, "reopened": INT,
+        "first_time": TEXT, "last_time": TEXT, "value": REAL, "summary": TEXT, "details": TEXT,
+        "notify_pending": INT, "notified_at": TEXT, "deliveries": TEXT,
+    }, pk="id", not_null=["fingerprint", "rule", "severity", "status", "opened_at"])
+    db.table("alerts").create_index(["fingerprint", "id"])
+    db.table("alerts").create_index(["status", "opened_at"])
+    db.table("alert_state").create({
+        "fingerprint": TEXT, "rule": TEXT, "streak": INT, "clean": INT, "last_notified_at": TEXT, "updated_at": TEXT,
+    }, pk="fingerprint", not_null=["rule"])

@@ -1,0 +1,296 @@
+"""Writing the store: plain functions over an open transaction, and the ``Store`` write methods.
+
+The ``insert_*`` functions take a connection that is already inside a
+transaction, so the run recorder can group many of them into one commit
+(trial and scores together, or a whole batch of trials). The ``Writes``
+methods are the public one-call-one-transaction API.
+
+Writes are idempotent where a run may repeat them (xdist workers, resumes):
+identities and links use ``INSERT OR IGNORE``; a trial already stored for
+(run, golden set, case, target, sample) is never stored twice; a verdict and
+a run's series points are replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from goldband.store.models import DriftEvent, RunRow, SeriesPoint, labels_key, now, to_time
+from goldband.trial import ScoredTrial
+
+if TYPE_CHECKING:
+    from goldband.bands import Verdict
+
+
+def dumps(value: Any) -> str | None:
+    """JSON for a column: compact, NaN and infinities as null, None stays NULL."""
+    return None if value is None else json.dumps(finite(value), separators=(",", ":"), ensure_ascii=False,
+                                                  default=str)
+
+
+def finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+def _num(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else value
+
+
+# runs ---------------------------------------------------------------------------------------------
+
+def insert_run(conn: sqlite3.Connection, run: RunRow) -> bool:
+    """Create the run row; False when it exists already (another xdist worker made it)."""
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO runs (id, kind, status, started_at, updated_at, git_sha, git_branch, git_dirty, "
+        "goldband_version, command, root, host, pid, mode, sessions, settings) "
+        "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+        [run.id, run.kind, run.started_at, now(), run.git_sha, run.git_branch,
+         None if run.git_dirty is None else int(run.git_dirty), run.goldband_version, run.command, run.root,
+         run.host, run.pid, run.mode, dumps(run.settings)])
+    return cursor.rowcount == 1
+
+
+def reopen_run(conn: sqlite3.Connection, run_id: str, *, host: str, pid: int) -> None:
+    """A resumed run is running again, owned by this process: one more session
+    (counted once, however many xdist workers reopen it)."""
+    conn.execute("UPDATE runs SET sessions = sessions + (CASE WHEN status = 'running' AND host = ? AND pid = ? "
+                 "THEN 0 ELSE 1 END), status = 'running', host = ?, pid = ?, updated_at = ?, finished_at = NULL "
+                 "WHERE id = ?", [host, pid, host, pid, now(), run_id])
+
+
+def finish_run(conn: sqlite3.Connection, run_id: str, *, status: str, exit_status: int | None) -> None:
+    stamp = now()
+    conn.execute("UPDATE runs SET status = ?, exit_status = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+                 [status, exit_status, stamp, stamp, run_id])
+
+
+def mark_dead_runs(conn: sqlite3.Connection, dead: Sequence[str]) -> None:
+    """Runs whose process was killed are recorded as incomplete."""
+    conn.executemany("UPDATE runs SET status = 'incomplete', updated_at = ? WHERE id = ? AND status = 'running'",
+                     [(now(), run_id) for run_id in dead])
+
+
+def insert_items(conn: sqlite3.Connection, run_id: str,
+                 items: Iterable[tuple[str, str, str, str, int, int]]) -> None:
+    """The (golden set, case, target, node id, min runs, max runs) items a run selected."""
+    conn.executemany(
+        "INSERT INTO run_items (run_id, goldenset, case_id, target, nodeid, min_runs, max_runs) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET nodeid = excluded.nodeid, "
+        "min_runs = excluded.min_runs, max_runs = excluded.max_runs",
+        [(run_id, *item) for item in items])
+
+
+# identities ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GoldenSetRecord:
+    hash: str
+    name: str
+    version: str
+    path: str
+    cases: Sequence[dict[str, Any]]  # case_id, file, line, tags, input, reference, provenance, ...
+
+
+@dataclass(frozen=True)
+class TargetRecord:
+    hash: str
+    name: str
+    kind: str  # model | callable
+    model: str | None
+    callable: str | None
+    prompt_text: str | None
+    prompt_hash: str | None
+    system: str | None
+    messages: list[dict[str, Any]] | None
+    params: dict[str, Any]
+
+
+def insert_goldenset(conn: sqlite3.Connection, run_id: str, record: GoldenSetRecord) -> None:
+    conn.execute("INSERT OR IGNORE INTO goldensets (hash, name, version, path, cases, first_seen) "
+                 "VALUES (?, ?, ?, ?, ?, ?)",
+                 [record.hash, record.name, record.version, record.path, len(record.cases), now()])
+    columns = ("case_id", "file", "line", "tags", "input", "reference", "provenance", "description", "checks",
+               "runs", "band")
+    conn.executemany(
+        f"INSERT OR IGNORE INTO cases (goldenset_hash, {', '.join(columns)}) VALUES ({', '.join('?' * 12)})",
+        [(record.hash, *(_cell(case.get(c)) for c in columns)) for case in record.cases])
+    conn.execute("INSERT OR IGNORE INTO run_goldensets (run_id, name, goldenset_hash) VALUES (?, ?, ?)",
+                 [run_id, record.name, record.hash])
+
+
+def insert_target(conn: sqlite3.Connection, run_id: str, record: TargetRecord) -> None:
+    if record.prompt_hash is not None:
+        conn.execute("INSERT OR IGNORE INTO prompts (hash, text) VALUES (?, ?)",
+                     [record.prompt_hash, record.prompt_text])
+    conn.execute(
+        "INSERT OR IGNORE INTO targets (hash, name, kind, model, callable, prompt_hash, system, messages, params, "
+        "first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [record.hash, record.name, record.kind, record.model, record.callable, record.prompt_hash, record.system,
+         dumps(record.messages), dumps(record.params), now()])
+    conn.execute("INSERT OR IGNORE INTO run_targets (run_id, name, target_hash) VALUES (?, ?, ?)",
+                 [run_id, record.name, record.hash])
+
+
+def insert_rubric(conn: sqlite3.Connection, run_id: str | None, *, rubric_hash: str, name: str, version: str,
+                  body: Any, judge_hash: str, judge_model: str | None, judge_params: dict[str, Any]) -> None:
+    """A rubric and the judge config that scored with it (issue 3's judge calls this per run)."""
+    stamp = now()
+    conn.execute("INSERT OR IGNORE INTO rubrics (hash, name, version, body, first_seen) VALUES (?, ?, ?, ?, ?)",
+                 [rubric_hash, name, version, dumps(body), stamp])
+    conn.execute("INSERT OR IGNORE INTO judges (hash, model, params, first_seen) VALUES (?, ?, ?, ?)",
+                 [judge_hash, judge_model, dumps(judge_params), stamp])
+    if run_id is not None:
+        conn.execute("INSERT OR IGNORE INTO run_rubrics (run_id, rubric_hash, judge_hash) VALUES (?, ?, ?)",
+                     [run_id, rubric_hash, judge_hash])
+
+
+def _cell(value: Any) -> Any:
+    return dumps(value) if isinstance(value, dict | list | tuple) else value
+
+
+# results ------------------------------------------------------------------------------------------
+
+TRIAL_COLUMNS = ("id, run_id, goldenset, case_id, target, sample, outcome, score, output, tool_calls, latency_ms, "
+                 "prompt_tokens, completion_tokens, cost_usd, system_fingerprint, finish_reason, error, error_kind, "
+                 "cached, attempts, created_at")
+TRIAL_SQL = f"INSERT OR IGNORE INTO trials ({TRIAL_COLUMNS}) VALUES ({', '.join('?' * 21)})"
+SCORE_SQL = ("INSERT INTO scores (trial_id, idx, check_name, kind, outcome, score, detail, evidence, rubric_hash, "
+             "gating, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def insert_trials(conn: sqlite3.Connection, run_id: str, goldenset: str, scored: Iterable[ScoredTrial],
+                  rubric_hashes: dict[str, str] | None = None) -> int:
+    """Trials with their scores; a trial already stored (same sample) is skipped. Returns trials written.
+
+    Batched (two ``executemany``): ids are assigned here, which is safe because
+    the caller holds the write lock (``BEGIN IMMEDIATE``) for the transaction.
+    """
+    batch = list(scored)
+    if not batch:
+        return 0
+    first = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()[0]
+    stamp, hashes = now(), rubric_hashes or {}
+    conn.executemany(TRIAL_SQL, [_trial_values(first + i, run_id, goldenset, st, stamp)
+                                 for i, st in enumerate(batch)])
+    kept = {row[0] for row in conn.execute("SELECT id FROM trials WHERE id >= ?", [first])}
+    conn.executemany(SCORE_SQL, [
+        (first + i, k, s.check, s.kind, s.outcome, _num(s.score), s.detail or None, s.evidence,
+         _rubric_hash(hashes, s.check, s.kind) if hashes else None, int(s.gating),
+         json.dumps(s.meta, default=str) if s.meta else None)
+        for i, st in enumerate(batch) if first + i in kept for k, s in enumerate(st.scores)])
+    return len(kept)
+
+
+def _rubric_hash(hashes: dict[str, str], label: str, kind: str) -> str | None:
+    """A rubric score's rubric; a criterion is labelled ``RUBRIC_LABEL[criterion]``."""
+    if not kind.startswith("rubric"):
+        return None
+    return hashes.get(label) or hashes.get(label.split("[", 1)[0])
+
+
+def _trial_values(trial_id: int, run_id: str, goldenset: str, st: ScoredTrial, stamp: str) -> tuple[Any, ...]:
+    t, c = st.trial, st.trial.completion
+    head = (trial_id, run_id, goldenset, t.case_id, t.target, t.sample, st.outcome, _num(st.score))
+    tail = (t.error, t.error_kind, int(t.cached), t.attempts, stamp)
+    if c is None:
+        return (*head, None, None, None, None, None, None, None, None, *tail)
+    calls = dumps([{"name": x.name, "arguments": x.arguments} for x in c.tool_calls]) if c.tool_calls else None
+    return (*head, c.output, calls, _num(c.latency_ms), c.prompt_tokens, c.completion_tokens, _num(c.cost_usd),
+            c.system_fingerprint, c.finish_reason, *tail)
+
+
+@dataclass(frozen=True)
+class VerdictRecord:
+    goldenset: str
+    case_id: str
+    target: str
+    nodeid: str | None
+    goldenset_hash: str | None
+    target_hash: str | None
+    verdict: Verdict
+
+
+def insert_verdict(conn: sqlite3.Connection, run_id: str, record: VerdictRecord) -> None:
+    """The case's verdict in this run (replaces an earlier one: a resumed run decides again)."""
+    v, base = record.verdict, record.verdict.baseline
+    conn.execute(
+        "INSERT OR REPLACE INTO verdicts (run_id, goldenset, case_id, target, goldenset_hash, target_hash, nodeid, "
+        "status, gating, n, passes, fails, errors, pass_rate, pass_rate_low, pass_rate_high, confidence, mean_score, "
+        "score_low, score_high, std, bound, reason, runs_planned, baseline_outcome, baseline_run, baseline_delta, "
+        "baseline_p_adjusted, details, created_at) VALUES (" + ", ".join("?" * 30) + ")",
+        [run_id, record.goldenset, record.case_id, record.target, record.goldenset_hash, record.target_hash,
+         record.nodeid, v.status, int(v.gating), v.n, v.passes, v.fails, v.errors, _num(v.pass_rate),
+         _num(v.pass_rate_low), _num(v.pass_rate_high), v.confidence, _num(v.mean_score), _num(v.score_low),
+         _num(v.score_high), _num(v.std), v.bound, v.reason, v.runs_planned, base.outcome if base else None,
+         base.baseline_run if base else None, _num(base.delta) if base else None,
+         _num(base.p_adjusted) if base else None, dumps(v.to_json()), now()])
+
+
+# series and drift events --------------------------------------------------------------------------
+
+def insert_series(conn: sqlite3.Connection, points: Iterable[SeriesPoint]) -> int:
+    rows = [(p.source, p.model, p.metric, dumps(p.labels or {}), labels_key(p.labels), to_time(p.time),
+             _num(p.value), p.run_id) for p in points]
+    conn.executemany("INSERT INTO series_points (source, model, metric, labels, labels_key, time, value, run_id) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)
+
+
+def insert_drift_event(conn: sqlite3.Connection, event: DriftEvent) -> int:
+    cursor = conn.execute(
+        "INSERT INTO drift_events (detector, source, model, metric, labels, labels_key, time, statistic, p_value, "
+        "threshold, details, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [event.detector, event.source, event.model, event.metric, dumps(event.labels or {}),
+         labels_key(event.labels), to_time(event.time), _num(event.statistic), _num(event.p_value),
+         _num(event.threshold), dumps(event.details or {}), event.run_id])
+    return int(cursor.lastrowid or 0)
+
+
+class Writes:
+    """Write methods of ``Store``: each call is one transaction."""
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError  # provided by StoreBase
+
+    def append_series(self, points: Iterable[SeriesPoint]) -> int:
+        """Append points to the shared series table; returns how many were written."""
+        with self.transaction() as conn:
+            return insert_series(conn, points)
+
+    def replace_run_series(self, run_id: str, points: Iterable[SeriesPoint]) -> int:
+        """A run's series points, replacing any it wrote before (a resumed run finishes again)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM series_points WHERE run_id = ?", [run_id])
+            return insert_series(conn, points)
+
+    def record_drift_event(self, event: DriftEvent) -> int:
+        """Store one drift event; returns its id."""
+        with self.transaction() as conn:
+            return insert_drift_event(conn, event)
+
+    def record_rubric(self, run_id: str | None, **kwargs: Any) -> None:
+        """See ``insert_rubric``: a rubric + judge config, linked to a run when given."""
+        with self.transaction() as conn:
+            insert_rubric(conn, run_id, **kwargs)
+
+    def judge_cache_put(self, key: str, value: Any) -> None:
+        """Cache a judge reply (any JSON value) under ``key``; the last write wins."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO judge_cache (key, value, created_at) VALUES (?, ?, ?)",
+                         [key, dumps(value), now()])
+
+    def judge_cache_clear(self) -> int:
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM judge_cache").rowcount

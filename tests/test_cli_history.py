@@ -1,0 +1,113 @@
+"""``goldband history``, ``show`` and ``report`` against a store with known runs (click's runner)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from goldband.cli import main
+from goldband.cli.common import find_root, resolve_reports, resolve_store
+from goldband.report.data import CROSS
+from storefixtures import demo_store
+
+RUN = "20261103-120000-0003"
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    demo_store(tmp_path / "store.db").close()
+    return tmp_path / "store.db"
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_history_lists_runs_newest_first(store_path: Path) -> None:
+    code, out = invoke("history", "--store", str(store_path))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["run", "kind", "status", "started", "(UTC)", "took", "git", "PASS", "FAIL", "INC",
+                                "ERR"]
+    assert lines[1].split()[:3] == [RUN, "ci", "complete"] and lines[1].split()[-4:] == ["2", "1", "1", "1"]
+    assert "main@01234567" in lines[1] and len(lines) == 4
+    code, out = invoke("history", "--store", str(store_path), "--limit", "1", "--json")
+    data = json.loads(out)
+    assert [r["id"] for r in data] == [RUN] and data[0]["verdicts"] == {"PASS": 2, "FAIL": 1, "INCONCLUSIVE": 1,
+                                                                         "ERROR": 1}
+    assert invoke("history", "--store", str(store_path), "--kind", "nightly")[1].startswith("no runs")
+
+
+def test_history_of_one_case_shows_its_trend(store_path: Path) -> None:
+    code, out = invoke("history", "support::express-shipping[support-v1]", "--store", str(store_path))
+    assert code == 0
+    assert out.startswith("support::express-shipping[support-v1]  pass rate ▄▄▄  (oldest → newest, 3 runs)")
+    assert out.splitlines()[2].split() == [RUN, "ci", "2026-11-03", "12:00:00", "FAIL", "2/5", "0.40", "[0.12,",
+                                           "0.77]", "0.70"]
+    code, out = invoke("history", "goldensets/support.yaml::support::express-shipping", "--store", str(store_path),
+                       "--json")
+    assert [p["status"] for p in json.loads(out)["support-v1"]] == ["FAIL"] * 3
+
+
+def test_history_of_an_unknown_case_is_a_clear_error(store_path: Path) -> None:
+    code, out = invoke("history", "support::nope", "--store", str(store_path))
+    assert code == 1 and "no verdicts for case 'support::nope'" in out and "Traceback" not in out
+    code, out = invoke("history", "not-a-case", "--store", str(store_path))
+    assert code == 1 and "expected SET::CASE or SET::CASE[TARGET]" in out
+
+
+def test_show_lists_groups_and_the_cases_not_passing(store_path: Path) -> None:
+    code, out = invoke("show", "2026110", "--store", str(store_path))
+    assert code == 1 and "ambiguous" in out
+    code, out = invoke("show", "latest", "--store", str(store_path))
+    assert code == 0
+    assert out.startswith(f"run {RUN}  FAIL  (ci, complete)")
+    assert ["support", CROSS, "support-v1", "4", "1", "1", "1", "1", "0.73", "0.87", "20"] in [
+        line.split() for line in out.splitlines()]
+    assert "FAIL         support::express-shipping[support-v1]  pass rate 2/5" in out
+    assert "refund-window" not in out
+    assert "refund-window" in invoke("show", RUN, "--all", "--store", str(store_path))[1]
+    data = json.loads(invoke("show", RUN, "--json", "--store", str(store_path))[1])
+    assert data["run"]["id"] == RUN and len(data["cases"]) == 5
+
+
+def test_unknown_run_and_missing_store_are_one_line_errors(store_path: Path, tmp_path: Path) -> None:
+    code, out = invoke("show", "19990101", "--store", str(store_path))
+    assert code == 1 and out.startswith(f"Error: {store_path}: no run '19990101' in this store")
+    assert "fix: list runs with `goldband history`" in out
+    code, out = invoke("history", "--store", str(tmp_path / "none.db"))
+    assert code == 1 and "no store here yet" in out and not (tmp_path / "none.db").exists()
+
+
+def test_report_rerenders_a_past_run(store_path: Path, tmp_path: Path) -> None:
+    code, out = invoke("report", "20261101", "--store", str(store_path), "--out", str(tmp_path / "r"))
+    assert code == 0
+    assert out.splitlines() == [f"wrote {tmp_path / 'r' / '20261101-120000-0001' / n}"
+                                for n in ("report.html", "summary.md", "report.json")]
+    code, out = invoke("report", "--store", str(store_path), "--out", str(tmp_path / "r"), "--format", "md")
+    assert code == 0 and out.strip().endswith(f"{RUN}/summary.md")
+    code, out = invoke("report", "latest", "--store", str(store_path), "--format", "md", "--stdout")
+    assert code == 0 and out.startswith(f"### goldband ❌ FAIL · run `{RUN}`")
+    code, out = invoke("report", "latest", "--store", str(store_path), "--stdout")
+    assert code == 1 and "add exactly one --format" in out
+
+
+def test_store_and_reports_follow_the_plugin_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    (project / "goldband.yaml").write_text("store: data/results.db\nreports: out/\n")
+    monkeypatch.chdir(project / "sub")
+    for name in ("GOLDBAND_STORE", "GOLDBAND_REPORT"):
+        monkeypatch.delenv(name, raising=False)
+    assert find_root() == project
+    assert resolve_store(None) == project / "data" / "results.db"
+    assert resolve_reports(None) == project / "out"
+    (project / "pytest.ini").write_text("[pytest]\ngoldband_store = ini.db\n")
+    assert resolve_store(None) == project / "ini.db"
+    monkeypatch.setenv("GOLDBAND_STORE", "env.db")
+    assert resolve_store(None) == project / "env.db"
+    assert resolve_store(Path("cli.db")) == Path("cli.db")

@@ -1,0 +1,66 @@
+"""Every ``goldband ...`` command in README.md's bash blocks runs, in order, in a copy of the demo project.
+
+The copy is a git repository on branch ``main`` with an ``origin/main`` ref, so
+commands that read git (compare, baselines) have what a real checkout has.
+Exit status 0 or 1 is a result (1: some case failed); anything else, or a
+traceback, means the README shows a command that does not work.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            for part in line.split("&&"):
+                part = part.strip()
+                if part.startswith("goldband "):
+                    commands.append(re.sub(r"\s+#\s.*$", "", part))
+    return commands
+
+
+def test_the_readme_shows_the_store_commands() -> None:
+    shown = {" ".join(c.split()[:2]) for c in readme_commands()}
+    assert {"goldband run", "goldband history", "goldband show", "goldband report", "goldband store",
+            "goldband cache"} <= shown
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    for name in ("goldensets", "prompts", "schemas", "cassettes", "rubrics"):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / "goldband.yaml", tmp_path / "goldband.yaml")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "demo"],
+                 ["update-ref", "refs/remotes/origin/main", "HEAD"]):
+        subprocess.run([*git, *args], cwd=tmp_path, check=True, capture_output=True)
+    return tmp_path
+
+
+def test_every_readme_command_runs(demo: Path) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "GITHUB_STEP_SUMMARY": str(demo / "step-summary.md")}
+    for name in ("CI", "GOLDBAND_STORE", "GOLDBAND_REPORT", "GOLDBAND_KIND", "GOLDBAND_RESUME"):
+        env.pop(name, None)
+    for command in readme_commands():
+        out = subprocess.run(["bash", "-c", command], cwd=demo, env=env, capture_output=True, text=True,
+                             timeout=300)
+        shown = f"$ {command}\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+        assert out.returncode in (0, 1), shown
+        assert "Traceback" not in out.stdout + out.stderr, shown
+    assert (demo / "step-summary.md").read_text().startswith("### goldband")
+    assert (demo / "reports" / "latest" / "report.html").is_file()
