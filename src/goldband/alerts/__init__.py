@@ -1,0 +1,65 @@
+"""Alerts: rules over the monitors' observations, one alert per incident, sinks that cannot break a run.
+
+::
+
+    from goldband.alerts import AlertEngine, Observation
+    from goldband.store import open_store
+
+    with open_store(".goldband/store.db") as store:
+        engine = AlertEngine(store)                      # rules and sinks: alerts: in goldband.yaml
+        engine.process([Observation("classic-ml", "churn", "error_rate", "2026-05-01T00:00:00+00:00",
+                                    value=0.31, flagged=True, summary="error rate 0.31")])
+
+The rules and sinks are configured in ``goldband.yaml`` (``goldband.alerts.config``);
+``goldband alerts list | ack`` reads and acknowledges the stored alerts. Importing
+this package is cheap: the parts load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from goldband.alerts.config import DEFAULT_RULES, AlertsConfig, RuleConfig
+    from goldband.alerts.engine import AlertEngine, Delivered, ack, list_alerts
+    from goldband.alerts.rules import AlertEvent, Observation
+    from goldband.alerts.sinks import SINKS, JsonlSink, LogSink, Sink, SinkError, WebhookSink
+
+__all__ = [
+    "DEFAULT_RULES",
+    "SINKS",
+    "AlertEngine",
+    "AlertEvent",
+    "AlertsConfig",
+    "Delivered",
+    "JsonlSink",
+    "LogSink",
+    "Observation",
+    "RuleConfig",
+    "Sink",
+    "SinkError",
+    "WebhookSink",
+    "ack",
+    "list_alerts",
+]
+
+_WHERE = {
+    "DEFAULT_RULES": "config", "AlertsConfig": "config", "RuleConfig": "config",
+    "AlertEngine": "engine", "Delivered": "engine", "ack": "engine", "list_alerts": "engine",
+    "AlertEvent": "rules", "Observation": "rules",
+    "SINKS": "sinks", "JsonlSink": "sinks", "LogSink": "sinks", "Sink": "sinks", "SinkError": "sinks",
+    "WebhookSink": "sinks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"goldband.alerts.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'goldband.alerts' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

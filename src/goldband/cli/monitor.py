@@ -1,0 +1,254 @@
+"""``goldband monitor log | reference | check | status | demo``: watch deployed models and eval series."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from goldband.cli.common import CliError, find_root, handles_errors, opened_store, store_option
+
+if TYPE_CHECKING:
+    from goldband.config import ProjectConfig
+    from goldband.monitor.config import ColumnsConfig
+    from goldband.monitor.runner import CheckReport
+
+SEVERITY = click.Choice(["info", "warning", "critical"])
+
+
+@click.group()
+def monitor() -> None:
+    """Monitor deployed models (predictions, late labels, drift) and the LLM eval series."""
+
+
+def _project() -> tuple[ProjectConfig, Path]:
+    from goldband.config import load_config
+
+    root = find_root()
+    return load_config(root)[0], root
+
+
+def column_options(fn: Any) -> Any:
+    for name, what in reversed([("id", "prediction ids"), ("time", "prediction times"),
+                                ("prediction", "predictions"), ("confidence", "confidences"),
+                                ("label", "labels"), ("version", "model versions")]):
+        fn = click.option(f"--{name}-column", f"{name}_column", metavar="NAME",
+                          help=f"Column holding the {what} (default: goldband.yaml, else '{name}'"
+                               + ("; 'prediction_id' for ids" if name == "id" else "") + ").")(fn)
+    return click.option("--proba-prefix", metavar="PREFIX", help="Prefix of class-probability columns "
+                                                                  "(default 'proba_': proba_yes, proba_no).")(fn)
+
+
+def _columns(cfg: ProjectConfig, model: str, options: dict[str, str | None]) -> ColumnsConfig:
+    from goldband.monitor.config import ColumnsConfig
+
+    base = cfg.monitors.models[model].columns if model in cfg.monitors.models else ColumnsConfig()
+    given = {k.removesuffix("_column"): v for k, v in options.items() if v is not None}
+    return base.model_copy(update=given)
+
+
+@monitor.command()
+@click.argument("model")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--labels", is_flag=True, help="FILE holds labels (prediction id + label), not predictions.")
+@click.option("--version", "version", help="Model version of rows without a version column (default: 1).")
+@click.option("--features", help="Only these columns are features (comma-separated; default: all others).")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when any row was refused.")
+@column_options
+@store_option
+@handles_errors
+def log(model: str, file: Path, labels: bool, version: str | None, features: str | None, strict: bool,
+        store_path: Path | None, **columns: str | None) -> None:
+    """Store a batch of predictions (or, with --labels, labels) from a CSV, JSONL or Parquet FILE.
+
+    Bad rows are refused with their file:line; the rest are stored. Ingesting the
+    same file twice stores it once (rows without an id get one from the file and line).
+    """
+    from goldband.monitor.ingest import ingest_labels, ingest_predictions
+
+    cfg, _ = _project()
+    cols = _columns(cfg, model, columns)
+    with opened_store(store_path, create=True) as store:
+        if labels:
+            report = ingest_labels(store, model, file, columns=cols)
+        else:
+            chosen = [f.strip() for f in features.split(",")] if features else None
+            report = ingest_predictions(store, model, file, version=version or _version(cfg, model), columns=cols,
+                                        features=chosen)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(report.summary())
+    for problem in report.problems:
+        click.echo(f"  refused {problem}", err=True)
+    if report.refused > len(report.problems):
+        click.echo(f"  ... and {report.refused - len(report.problems):,} more refused (see goldband monitor status)",
+                   err=True)
+    if strict and report.refused:
+        raise SystemExit(1)
+
+
+def _version(cfg: ProjectConfig, model: str) -> str | None:
+    return cfg.monitors.models[model].version if model in cfg.monitors.models else None
+
+
+@monitor.command()
+@click.argument("model")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--version", "version", default=None, help="The model version this snapshot belongs to (default: 1).")
+@click.option("--numeric", help="Columns to treat as numeric features (comma-separated).")
+@click.option("--categorical", help="Columns to treat as categorical features (comma-separated).")
+@click.option("--task", type=click.Choice(["classification", "regression"]), default=None)
+@click.option("--replace", is_flag=True, help="Overwrite a different reference already registered for the version.")
+@column_options
+@store_option
+@handles_errors
+def reference(model: str, file: Path, version: str | None, numeric: str | None, categorical: str | None,
+              task: str | None, replace: bool, store_path: Path | None, **columns: str | None) -> None:
+    """Register FILE (CSV, JSONL, Parquet) as MODEL's reference (training) snapshot.
+
+    The drift tests compare logged predictions with it. Its content hash is stored: a
+    changed file under the same version is refused. Feature kinds are inferred unless
+    --numeric/--categorical name them (then only those columns are features).
+    """
+    from goldband.monitor.reference import register_reference
+
+    cfg, _ = _project()
+    model_cfg = cfg.monitors.models.get(model)
+    kinds = {n.strip(): "numeric" for n in (numeric or "").split(",") if n.strip()}
+    kinds.update({n.strip(): "categorical" for n in (categorical or "").split(",") if n.strip()})
+    with opened_store(store_path, create=True) as store:
+        ref = register_reference(store, model, file, version=version or (model_cfg.version if model_cfg else "1"),
+                                 features=kinds or (model_cfg.features if model_cfg else None),
+                                 columns=_columns(cfg, model, columns),
+                                 task=task or (model_cfg.task if model_cfg else "classification"), replace=replace)
+    kinds_text = ", ".join(f"{n} ({k})" for n, k in ref.spec.features.items())
+    click.echo(f"{model} v{ref.version}: reference {file} ({ref.rows:,} rows, {ref.hash[:19]}…)\n  features: "
+               f"{kinds_text}")
+    extras = [name for name, present in (("predictions", ref.predictions is not None),
+                                         ("confidences", ref.confidence is not None),
+                                         ("labels", ref.labels is not None)) if present]
+    click.echo(f"  with {', '.join(extras)}" if extras else "  without predictions, confidences or labels: "
+               "output drift needs the model's predictions on the reference")
+
+
+@monitor.command()
+@click.argument("models", nargs=-1)
+@click.option("--eval/--no-eval", "include_eval", default=True, help="Also watch the LLM eval series.")
+@click.option("--rebuild", is_flag=True, help="Forget windows and detector states and replay everything "
+                                              "(e.g. after raising label_delay).")
+@click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), help="Also write the status page.")
+@click.option("--fail-on-alert", type=SEVERITY, help="Exit with status 1 when an alert of at least this severity "
+                                                     "opened.")
+@store_option
+@handles_errors
+def check(models: tuple[str, ...], include_eval: bool, rebuild: bool, html: Path | None, fail_on_alert: str | None,
+          store_path: Path | None) -> None:
+    """Run the monitors over the store once: new windows, the error stream, the eval series, alerts."""
+    report, cfg = run_check(store_path, list(models) or None, include_eval=include_eval, rebuild=rebuild)
+    print_check(report)
+    if html is not None:
+        _page(store_path, cfg, html)
+    exit_on_alerts(report, fail_on_alert)
+
+
+def run_check(store_path: Path | None, models: list[str] | None, *, include_eval: bool = True,
+              rebuild: bool = False) -> tuple[CheckReport, ProjectConfig]:
+    from goldband.monitor.runner import check as run
+
+    cfg, root = _project()
+    with opened_store(store_path, create=True) as store:
+        report = run(store, cfg.monitors, cfg.alerts, models=models, include_eval=include_eval, rebuild=rebuild,
+                     root=root)
+    return report, cfg
+
+
+def exit_on_alerts(report: CheckReport, floor: str | None) -> None:
+    from goldband.alerts.rules import severity_at_least
+
+    if floor and any(severity_at_least(d.event.severity, floor) for d in report.delivered
+                     if d.event.id in report.opened):
+        raise SystemExit(1)
+
+
+def print_check(report: CheckReport) -> None:
+    """What one check found, a line per model version and eval series that had news."""
+    for m in report.models:
+        for problem in m.problems:
+            click.echo(f"{m.model} v{m.version}: {problem}", err=True)
+        click.echo(_model_line(m))
+        for found in (m.concept.detections if m.concept else []):
+            click.echo(f"  {found['summary']}")
+    for s in (report.eval.series if report.eval else []):
+        if s.fed or s.detections:
+            state = "DEGRADED" if s.active else "ok"
+            value = "-" if s.last_value is None else f"{s.last_value:.3f}"
+            click.echo(f"{s.model} {s.metric} [{s.labels.get('goldenset', '?')}]: {s.fed} new run(s), last {value}, "
+                       f"{state}")
+            for found in s.detections:
+                click.echo(f"  {found['summary']}")
+    for d in report.delivered:
+        results = ", ".join(f"{sink} {'ok' if r == 'ok' else 'FAILED: ' + r}" for sink, r in d.results.items())
+        click.echo(f"alert #{d.event.id} {d.event.severity} [{d.event.rule}] -> {results or 'no sink'}")
+    if not report.delivered:
+        click.echo("no new alerts")
+
+
+def _model_line(m: Any) -> str:
+    drifted = [w for w in m.windows if w.input_drifted]
+    text = f"{m.model} v{m.version}: {len(m.windows)} new window(s)"
+    if drifted:
+        names = sorted({f for w in drifted for f in w.drifted_features})
+        text += f", {len(drifted)} with input drift ({', '.join(names)})"
+    if m.concept and m.concept.mean_error is not None:
+        text += f"; {m.concept.fed:,} labelled predictions fed (error {m.concept.mean_error:.3f})"
+    if m.late_predictions:
+        text += f"; {m.late_predictions:,} late predictions not tested"
+    return text
+
+
+@monitor.command()
+@click.argument("model", required=False)
+@click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), help="Write the status page here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@store_option
+@handles_errors
+def status(model: str | None, html: Path | None, as_json: bool, store_path: Path | None) -> None:
+    """Per model: drifting features with their statistic and effect size, output drift, concept drift, alerts."""
+    from goldband.monitor.overview import status as read
+
+    cfg, _ = _project()
+    with opened_store(store_path) as store:
+        current = read(store, cfg.monitors, model=model)
+    if as_json:
+        click.echo(json.dumps(current.to_json(), indent=1, default=str))
+    else:
+        click.echo(current.render())
+    if html is not None:
+        from goldband.monitor.page import write_status_page
+
+        click.echo(f"status page {write_status_page(current, html)}", err=as_json)
+
+
+def _page(store_path: Path | None, cfg: ProjectConfig, html: Path) -> None:
+    from goldband.monitor.overview import status as read
+    from goldband.monitor.page import write_status_page
+
+    with opened_store(store_path) as store:
+        click.echo(f"status page {write_status_page(read(store, cfg.monitors), html)}")
+
+
+@monitor.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the demo here (default: a new temporary directory).")
+@click.option("--seed", type=int, default=7, show_default=True)
+@handles_errors
+def demo(directory: Path | None, seed: int) -> None:
+    """A seeded, offline example: a churn model meets covariate shift, then concept shift with late labels."""
+    from goldband.monitor.demo import run_demo
+
+    try:
+        run_demo(directory, seed=seed, echo=click.echo)
+    except OSError as exc:
+        raise CliError(f"cannot write the demo: {exc}") from None

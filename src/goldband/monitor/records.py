@@ -1,0 +1,255 @@
+"""Turning what callers log into rows the store keeps: one set of rules for the logger and batch files.
+
+A prediction is *refused* (not stored, counted as an issue) only when it cannot
+be a prediction at all: its features are not a mapping with string keys, its
+prediction is not a finite scalar, its id or time cannot be read. Anything
+smaller is *kept and counted*: a NaN or missing feature value is stored as
+null (a missing value, whose share the monitors watch); an infinite value is
+stored as null and counted as ``non_finite``; a value that is neither a number,
+a string nor a boolean is stored as null and counted as ``bad_value``; a
+confidence outside [0, 1] or malformed class probabilities are dropped and
+counted. So a bad field never costs the rest of the row, and nothing already
+logged is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "Issue",
+    "LabelRow",
+    "PredictionRow",
+    "RowRefused",
+    "category_key",
+    "label_row",
+    "number",
+    "prediction_row",
+    "scalar",
+    "to_time",
+]
+
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One counted problem: its kind, the field concerned ('' when none) and the message."""
+
+    kind: str
+    field: str
+    message: str
+
+
+class RowRefused(ValueError):
+    """This row cannot be stored; ``issue`` says why."""
+
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionRow:
+    model: str
+    version: str
+    prediction_id: str
+    time: str
+    features: dict[str, Scalar | None]
+    prediction: Scalar
+    confidence: float | None
+    proba: dict[str, float] | None
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRow:
+    model: str
+    prediction_id: str
+    label: Scalar
+    time: str
+
+
+def to_time(value: Any) -> str:
+    """The store's time text (UTC, milliseconds) from an ISO string, a datetime or a Unix timestamp."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        moment = datetime.fromtimestamp(float(value), UTC)
+    elif isinstance(value, str) and value.strip():
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    else:
+        raise ValueError(f"not a time: {value!r}")
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def scalar(value: Any) -> Scalar | None:
+    """A JSON scalar for ``value`` (numpy scalars unwrapped); None for missing; ValueError otherwise."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            raise ValueError(f"non-finite value {value!r}")
+        return value
+    item = getattr(value, "item", None)  # numpy scalar
+    if callable(item) and getattr(value, "shape", None) == ():
+        return scalar(item())
+    raise ValueError(f"not a number, string or boolean: {_short(value)}")
+
+
+def number(value: Any) -> float | None:
+    """A numeric feature value: None when missing, ValueError when it is not a number."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a number: {_short(value)}") from None
+    return None if math.isnan(result) else result
+
+
+def category_key(value: Any) -> str | None:
+    """A categorical value as text, so 1, 1.0 and "1" (CSV) are the same category; None when missing."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, str):
+        return value
+    return category_key(scalar(value)) if not isinstance(value, int) else str(value)
+
+
+def prediction_row(
+    model: str,
+    version: str,
+    features: Any,
+    prediction: Any,
+    *,
+    prediction_id: Any = None,
+    time: Any = None,
+    confidence: Any = None,
+    proba: Any = None,
+    issues: list[Issue],
+) -> PredictionRow:
+    """The row to store, appending kept-but-counted problems to ``issues``; RowRefused otherwise."""
+    pid = _prediction_id(prediction_id)
+    return PredictionRow(model, version, pid, _time(time, pid), _features(features, pid, issues),
+                         _prediction(prediction, pid), *_confidence(confidence, proba, pid, issues))
+
+
+def label_row(model: str, prediction_id: Any, label: Any, *, time: Any) -> LabelRow:
+    """A label to store; RowRefused when the id, the label or the time cannot be read."""
+    if prediction_id is None or (isinstance(prediction_id, str) and not prediction_id.strip()):
+        raise RowRefused(Issue("bad_row", "prediction_id", "a label without a prediction id"))
+    pid = _prediction_id(prediction_id)
+    try:
+        value = scalar(label)
+    except ValueError as exc:
+        raise RowRefused(Issue("bad_label", "label", f"prediction {pid!r}: label {exc}")) from None
+    if value is None:
+        raise RowRefused(Issue("bad_label", "label", f"prediction {pid!r}: the label is missing (null or NaN)"))
+    return LabelRow(model, pid, value, _time(time, pid))
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+# -- the parts of a prediction ------------------------------------------------------
+
+
+def _prediction_id(value: Any) -> str:
+    if value is None:
+        return uuid.uuid4().hex
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise RowRefused(Issue("bad_row", "prediction_id", f"prediction id {_short(value)} is not a string "
+                                                           "or an integer"))
+    text = str(value).strip()
+    if not text:
+        raise RowRefused(Issue("bad_row", "prediction_id", "an empty prediction id"))
+    return text
+
+
+def _time(value: Any, pid: str) -> str:
+    try:
+        return to_time(value)
+    except (ValueError, OverflowError, OSError):
+        raise RowRefused(Issue("bad_time", "time", f"prediction {pid!r}: time {_short(value)} is not an ISO 8601 "
+                                                   "time, a datetime or a Unix timestamp")) from None
+
+
+def _features(features: Any, pid: str, issues: list[Issue]) -> dict[str, Scalar | None]:
+    if not isinstance(features, Mapping):
+        raise RowRefused(Issue("bad_row", "features", f"prediction {pid!r}: features are "
+                                                      f"{type(features).__name__}, not a mapping of name to value"))
+    kept: dict[str, Scalar | None] = {}
+    for name, value in features.items():
+        if not isinstance(name, str):
+            raise RowRefused(Issue("bad_row", "features", f"prediction {pid!r}: feature name {name!r} is not a "
+                                                          "string"))
+        try:
+            kept[name] = scalar(value)
+        except ValueError as exc:
+            kind = "non_finite" if "non-finite" in str(exc) else "bad_value"
+            issues.append(Issue(kind, name, f"prediction {pid!r}: feature {name!r}: {exc}; stored as missing"))
+            kept[name] = None
+    return kept
+
+
+def _prediction(value: Any, pid: str) -> Scalar:
+    try:
+        result = scalar(value)
+    except ValueError as exc:
+        raise RowRefused(Issue("bad_prediction", "prediction", f"prediction {pid!r}: {exc}")) from None
+    if result is None:
+        raise RowRefused(Issue("bad_prediction", "prediction", f"prediction {pid!r}: the prediction is missing"))
+    return result
+
+
+def _confidence(confidence: Any, proba: Any, pid: str,
+                issues: list[Issue]) -> tuple[float | None, dict[str, float] | None]:
+    probs = _proba(proba, pid, issues) if proba is not None else None
+    if confidence is None:
+        return (max(probs.values()) if probs else None), probs
+    try:
+        value = float(confidence)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        issues.append(Issue("bad_confidence", "confidence", f"prediction {pid!r}: confidence {_short(confidence)} "
+                                                            "is not a number in [0, 1]; dropped"))
+        return (max(probs.values()) if probs else None), probs
+    return value, probs
+
+
+def _proba(proba: Any, pid: str, issues: list[Issue]) -> dict[str, float] | None:
+    try:
+        probs = {str(category_key(k)): float(v) for k, v in dict(proba).items()}
+    except (TypeError, ValueError):
+        probs = {}
+    if not probs or not all(0.0 <= p <= 1.0 for p in probs.values()):
+        issues.append(Issue("bad_proba", "proba", f"prediction {pid!r}: class probabilities {_short(proba)} are "
+                                                  "not a mapping of class to a number in [0, 1]; dropped"))
+        return None
+    return probs
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

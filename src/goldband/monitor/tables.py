@@ -1,0 +1,118 @@
+"""Reading tabular files (CSV, JSON Lines, Parquet) row by row, with the line each row came from.
+
+CSV values arrive as text ('' is a missing value); JSON Lines keep their JSON
+types; Parquet (optional: needs ``pyarrow``) keeps its column types. Every
+problem is a ``MonitorError`` naming ``file:line``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from goldband.monitors.base import MonitorError
+
+__all__ = ["FORMATS", "file_format", "file_hash", "read_rows"]
+
+FORMATS = ("csv", "jsonl", "parquet")
+_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+             ".parquet": "parquet", ".pq": "parquet"}
+
+
+def file_format(path: Path) -> str:
+    """``csv``, ``jsonl`` or ``parquet``, from the file name."""
+    kind = _SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise MonitorError(f"unknown file type {path.suffix or '(no suffix)'!r}", where=str(path),
+                           expected="a .csv, .jsonl (or .ndjson) or .parquet file")
+    return kind
+
+
+def file_hash(path: Path) -> str:
+    """``sha256:`` + the hex digest of the file's bytes (MonitorError for an unknown type or a missing file)."""
+    file_format(path)
+    if not path.is_file():
+        raise MonitorError("no such file", where=str(path), expected="an existing CSV, JSONL or Parquet file")
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise MonitorError(f"cannot read the file: {exc.strerror or exc}", where=str(path)) from None
+    return "sha256:" + digest.hexdigest()
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line, row)`` for every row of the file (line: 1-based line in the file; Parquet: row number)."""
+    kind = file_format(path)
+    if not path.is_file():
+        raise MonitorError("no such file", where=str(path), expected="an existing CSV, JSONL or Parquet file")
+    if kind == "csv":
+        yield from _csv(path)
+    elif kind == "jsonl":
+        yield from _jsonl(path)
+    else:
+        yield from _parquet(path)
+
+
+def _csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f, delimiter=delimiter)
+            if not reader.fieldnames:
+                return
+            _check_header(path, list(reader.fieldnames))
+            for row in reader:
+                if None in row:  # more cells than the header has columns
+                    raise MonitorError(f"{len(row[None]) + len(reader.fieldnames)} cells under a header of "
+                                       f"{len(reader.fieldnames)} columns", where=f"{path}:{reader.line_num}",
+                                       expected="one cell per header column")
+                yield reader.line_num, {k: (None if v is None or v == "" else v) for k, v in row.items()}
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise MonitorError(f"cannot read the CSV file: {exc}", where=str(path)) from None
+
+
+def _check_header(path: Path, names: list[str]) -> None:
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice or any(not n.strip() for n in names):
+        raise MonitorError(f"the header has {'repeated' if twice else 'empty'} column names "
+                           f"({', '.join(twice) or 'an empty one'})", where=f"{path}:1",
+                           expected="unique, non-empty column names")
+
+
+def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        with path.open(encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise MonitorError(f"malformed JSON: {exc.msg} (column {exc.colno})",
+                                       where=f"{path}:{number}", expected="one JSON object per line") from None
+                if not isinstance(row, dict):
+                    raise MonitorError(f"a JSON {type(row).__name__}, not an object", where=f"{path}:{number}",
+                                       expected="one JSON object per line")
+                yield number, row
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MonitorError(f"cannot read the JSONL file: {exc}", where=str(path)) from None
+
+
+def _parquet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]  # optional
+    except ImportError:
+        raise MonitorError("reading Parquet needs pyarrow, which is not installed", where=str(path),
+                           fix="pip install 'goldband[parquet]' (pyarrow), or convert it to CSV or JSONL") from None
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises its own error types
+        raise MonitorError(f"cannot read the Parquet file: {exc}", where=str(path)) from None
+    yield from enumerate(table.to_pylist(), 1)

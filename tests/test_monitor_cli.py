@@ -1,0 +1,122 @@
+"""``goldband monitor`` and ``goldband alerts`` through click's runner and as a real subprocess; the migration."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlite_utils import Database
+
+from goldband.cli import main
+from goldband.store import open_store, schema
+from monitorkit import churn_reference, phase, write_csv
+
+CONFIG = """\
+store: .goldband/store.db
+monitors:
+  models:
+    churn:
+      reference: churn_reference.csv
+      window: 200
+      label_delay: 1d
+alerts:
+  cooldown: 1h
+  sinks:
+    - {type: log}
+    - {type: jsonl, path: .goldband/alerts.jsonl}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "goldband.yaml").write_text(CONFIG)
+    churn_reference(tmp_path, n=2000)
+    data = phase(400, "as in training", 1) + phase(400, "covariate shift", 2)
+    names = list(data[0]["features"])
+    write_csv(tmp_path / "batch.csv", ["prediction_id", "time", *names, "prediction", "proba_0", "proba_1"],
+              [[f"p{i}", f"2026-03-02T{i // 60 % 24:02d}:{i % 60:02d}:00Z", *r["features"].values(), r["prediction"],
+                *r["proba"].values()] for i, r in enumerate(data)] + [["bad", "not a time", *([1] * 5), 0, 0.5, 0.5]])
+    write_csv(tmp_path / "labels.csv", ["prediction_id", "label"],
+              [[f"p{i}", r["label"]] for i, r in enumerate(data)][::-1])  # in reverse order
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output, result.output
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_monitor_commands_from_batch_to_alert(project: Path) -> None:
+    code, out, _ = invoke("monitor", "reference", "churn", "churn_reference.csv")
+    assert code == 0 and "churn v1: reference churn_reference.csv (2,000 rows" in out
+    assert "tenure_months (numeric)" in out and "with predictions, confidences, labels" in out
+    code, out, err = invoke("monitor", "log", "churn", "batch.csv")
+    assert code == 0 and "batch.csv: stored 800 of 801 predictions, refused 1" in out
+    assert "refused batch.csv:802: prediction 'bad': time 'not a time'" in err
+    assert invoke("monitor", "log", "churn", "batch.csv", "--strict")[0] == 1  # all 801 refused now: duplicates
+    code, out, _ = invoke("monitor", "log", "churn", "labels.csv", "--labels")
+    assert code == 0 and "stored 800 of 800 labels" in out
+    code, out, err = invoke("monitor", "check", "--html", "status.html", "--fail-on-alert", "warning")
+    assert code == 1, out  # an input-drift alert (warning) opened
+    assert "churn v1: 4 new window(s), 2 with input drift (monthly_charges, payment_method, tenure_months)" in out
+    assert "alert #1 warning [input-drift] -> log ok, jsonl ok" in out
+    assert "ALERT goldband WARNING alert #1 [input-drift]" in err
+    assert (project / "status.html").read_text().count("<script") == 0
+    assert (project / ".goldband" / "alerts.jsonl").read_text().count("\n") == 1
+    code, out, _ = invoke("monitor", "status")
+    assert code == 0 and "INPUT DRIFT" in out and "tenure_months" in out and "#1  open" in out
+    data = json.loads(invoke("monitor", "status", "--json")[1])
+    assert data["models"][0]["diagnosis"] == "input drift" and data["models"][0]["features"][0]["name"]
+
+
+def test_the_alerts_commands(project: Path) -> None:
+    for args in (["monitor", "log", "churn", "batch.csv"], ["monitor", "check"]):
+        invoke(*args)
+    code, out, _ = invoke("alerts", "list")
+    assert code == 0 and "#1" in out and "input-drift" in out and "log ok, jsonl ok" in out
+    code, out, _ = invoke("alerts", "ack", "1", "--note", "new campaign", "--by", "ana")
+    assert code == 0 and out.strip() == "acknowledged #1"
+    (row,) = [json.loads(line) for line in invoke("alerts", "list", "--json")[1].splitlines()]
+    assert (row["status"], row["acked_by"], row["note"]) == ("acked", "ana", "new campaign")
+    code, _, err = invoke("alerts", "ack", "42")
+    assert code == 1 and "no alert #42" in err and "goldband alerts list --all" in err
+
+
+def test_bad_input_is_one_clear_line(project: Path, tmp_path: Path) -> None:
+    code, _, err = invoke("monitor", "log", "churn", "missing.csv")
+    assert code == 1 and err.startswith("Error: missing.csv: no such file")
+    code, _, err = invoke("monitor", "status", "--store", str(tmp_path / "nowhere.db"))
+    assert code == 1 and "no store here yet" in err
+    (project / "goldband.yaml").write_text(CONFIG.replace("window: 200", "window: 2"))
+    code, _, err = invoke("monitor", "check")
+    assert code == 1 and "goldband.yaml:6: monitors.models.churn.window" in err
+
+
+def test_status_runs_as_a_real_process(project: Path) -> None:
+    invoke("monitor", "log", "churn", "batch.csv")
+    invoke("monitor", "check")
+    out = subprocess.run([sys.executable, "-m", "goldband", "monitor", "status", "--json"], cwd=project,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["models"][0]["model"] == "churn"
+
+
+def test_the_monitoring_migration_upgrades_an_older_store(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
+    schema.MIGRATIONS.apply(db, stop_before="0003_monitoring")
+    db.conn.execute("PRAGMA user_version = 2")
+    db.conn.execute("INSERT INTO runs (id, kind, status, started_at) VALUES ('r1', 'nightly', 'complete', 'now')")
+    db.close()
+    with open_store(path) as store:
+        assert "0003_monitoring" in [m.name for m in schema.MIGRATIONS.applied(store.db)]
+        assert store.run("r1") is not None
+        assert {"monitor_predictions", "monitor_labels", "alerts", "alert_state"} <= set(store.db.table_names())
+        assert store.conn.execute("SELECT COUNT(*) FROM monitor_predictions").fetchone()[0] == 0

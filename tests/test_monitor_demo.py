@@ -1,0 +1,81 @@
+"""The bundled example, as a newcomer runs it (``goldband monitor demo``), and the status page's safety."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from goldband.alerts import AlertEngine, AlertsConfig, Observation
+from goldband.cli import main
+from goldband.monitor import register_reference, status
+from goldband.monitor.page import render_status_html
+from goldband.store import open_store
+from monitorkit import T0, churn_reference, log_rows, phase
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("demo") / "out"
+    result = CliRunner().invoke(main, ["monitor", "demo", "--dir", str(folder)])
+    assert result.exit_code == 0, result.output
+    with open_store(folder / "store.db") as store:
+        cursor = store.conn.execute("SELECT * FROM alerts ORDER BY id")
+        names = [c[0] for c in cursor.description]
+        alerts = {row["rule"]: row for row in (dict(zip(names, r, strict=True)) for r in cursor.fetchall())}
+        current = status(store)
+    return {"folder": folder, "output": result.output, "alerts": alerts, "status": current}
+
+
+def day(output: str, n: int) -> str:
+    return next(line for line in output.splitlines() if re.match(rf"^\s*{n}\s{{2}}", line))
+
+
+def test_the_demo_tells_input_drift_concept_drift_and_eval_drift_apart(demo: dict[str, Any]) -> None:
+    out, alerts = demo["output"], demo["alerts"]
+    assert all(day(out, n).rstrip().endswith("-") or "#" not in day(out, n) for n in range(1, 5))  # quiet days
+    assert "#1 input-drift" in day(out, 5) and "tenure_months" in day(out, 5)
+    assert set(alerts) == {"input-drift", "concept-drift", "eval-drift"}  # output drift followed the inputs
+    assert alerts["input-drift"]["status"] == "resolved"  # the inputs went back to normal on day 9
+    concept = alerts["concept-drift"]
+    assert concept["status"] == "open" and json.loads(concept["details"])["kind"] == "concept"
+    assert "while features did not move: concept drift" in concept["summary"]
+    assert concept["first_time"] >= "2026-03-10"  # detected in the concept phase, from late labels
+    assert alerts["eval-drift"]["status"] == "open" and "pass rate fell" in alerts["eval-drift"]["summary"]
+
+
+def test_the_demo_status_and_files(demo: dict[str, Any]) -> None:
+    (model,) = demo["status"].models
+    assert model.diagnosis == "concept drift" and model.windows == 16 and model.predictions == 8000
+    assert model.concept["late_labels"] == 0 and model.concept["orphan_labels"] == 0
+    assert "CONCEPT DRIFT" in demo["output"] and "DEGRADED" in demo["output"]
+    folder = demo["folder"]
+    assert len((folder / "alerts.jsonl").read_text().splitlines()) == 3
+    page = (folder / "status.html").read_text()
+    assert "Content-Security-Policy" in page and "<script" not in page and "https://" not in page
+    assert 'data-diagnosis="concept drift"' in page and "<svg" in page
+
+
+def test_the_demo_refuses_a_directory_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "mine.txt").write_text("keep me")
+    result = CliRunner().invoke(main, ["monitor", "demo", "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and "the directory is not empty" in result.output
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+def test_the_status_page_escapes_everything_it_shows(tmp_path: Path) -> None:
+    evil = "<script>alert(1)</script>"
+    with open_store(tmp_path / "s.db") as store:
+        register_reference(store, evil, churn_reference(tmp_path), version="1")
+        rows = phase(50, "as in training", 3)
+        for row in rows:
+            row["features"]["contract"] = evil
+        log_rows(store, rows, model=evil, start=T0)
+        AlertEngine(store, AlertsConfig(sinks=[])).process([Observation(
+            "classic-ml", evil, "input_drift", "2026-03-02T00:00:00Z", 1.0, True, summary=f"drift {evil}")])
+        page = render_status_html(status(store))
+    assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
