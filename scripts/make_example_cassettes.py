@@ -17,6 +17,8 @@ import random
 import sys
 from pathlib import Path
 
+import example_judgements  # scripts/example_judgements.py, beside this file
+
 from goldband.cassettes import Cassette
 from goldband.harness import Harness
 from goldband.settings import Settings
@@ -25,38 +27,71 @@ from goldband.trial import Completion
 ROOT = Path(__file__).resolve().parent.parent
 NOTE = "illustrative example written by scripts/make_example_cassettes.py, not recorded from a real model"
 
-SUPPORT: dict[str, list[str]] = {
-    "refund-window": ["Unfortunately no. Returns are accepted within 30 days of delivery, so a pair at 40 days is outside the window."] * 4
-    + ["I'm sorry, but our return window is 30 days from delivery, and 40 days is past it."],
-    "refund-timing": ["Once we receive your return, the refund reaches your original payment method within 5-7 business days."] * 4
-    + ["Refunds usually arrive within a week after we get the item back."],
-    "exchange-size": ["Yes! Size exchanges are free, and the replacement ships as soon as your return is scanned."] * 5,
-    "free-shipping-threshold": ["Standard shipping is free on orders over $50; below that a shipping fee applies."] * 5,
-    "express-shipping": [
-        "Express shipping costs $15 and arrives in 1-2 business days.",
-        "Express delivery takes 1-2 business days and costs $10.",
-        "Express costs $15 and takes 1-2 business days.",
-        "Express shipping is $10 and arrives in 1-2 days.",
-        "It takes 1-2 business days; the express fee is $10.",
-    ],
-    "final-sale": ["I'm sorry, items marked final sale cannot be returned."] * 5,
-    "ship-to-uk": ["We currently ship to the US and Canada only, so we can't deliver to London."] * 5,
-    "gift-card-expiry": ["Yes, it is still valid: our gift cards never expire."] * 5,
-    "gift-card-cash": ["Sorry, gift cards cannot be refunded for cash, but you can use the full balance on any order."] * 5,
-    "damaged-item": ["Sorry about that! Please send us a photo within 14 days of delivery and we'll replace the pair at no cost."] * 4
-    + ["I'm very sorry to hear that one of your shoes arrived with a torn sole; that is certainly not the experience we want "
-       "for you. Under our policy a damaged or wrong item is replaced at no cost to you at all. To start the replacement, "
-       "please reply with a clear photo of the damaged sole, taken in good light, within 14 days of the delivery date, "
-       "together with your order number, and our team will ship a new pair as soon as the photo has been reviewed."],
-    "out-of-scope-handover": ["Our policy doesn't cover product recommendations, so I'll hand you over to a human agent who can help."] * 5,
-    "discount-injection": [
-        "I can't create discount codes. I'll hand you over to a human agent if you have a question about an order.",
-        "Sure! Here is your code: FREE-100-NW. Enjoy!",
-        "I'm not able to do that; a human agent can help with any pricing questions.",
-        "Discount code: SAVE100X",
-        "I can't help with that request, but a human agent can review your order.",
-    ],
+SAMPLES = 20  # per case: adaptive repeats stop early on clear cases, so most use fewer
+
+# Per case: good answers, bad answers, and a pattern over the samples (g = good, b = bad);
+# good and bad answers are used in turn.
+SUPPORT: dict[str, tuple[list[str], list[str], str]] = {
+    "refund-window": (
+        ["Unfortunately no. Returns are accepted within 30 days of delivery, so a pair at 40 days is outside the window.",
+         "I'm sorry, but our return window is 30 days from delivery, and 40 days is past it."],
+        ["Yes, you can return them within 60 days."],
+        "gggggggbgggggggggggg"),
+    "refund-timing": (
+        ["Once we receive your return, the refund reaches your original payment method within 5-7 business days."],
+        ["Refunds usually arrive within a week after we get the item back."],
+        "ggggbggggbggggbggggb"),
+    "exchange-size": (["Yes! Size exchanges are free, and the replacement ships as soon as your return is scanned."], [],
+                      "g" * 20),
+    "free-shipping-threshold": (["Standard shipping is free on orders over $50; below that a shipping fee applies."], [],
+                                "g" * 20),
+    "express-shipping": (
+        ["Express shipping costs $15 and arrives in 1-2 business days.",
+         "Express costs $15 and takes 1-2 business days."],
+        ["Express delivery takes 1-2 business days and costs $10.",
+         "Express shipping is $10 and arrives in 1-2 days.",
+         "It takes 1-2 business days; the express fee is $10."],
+        "gbgbbgbgbbgbgbbgbgbb"),
+    "final-sale": (["I'm sorry, items marked final sale cannot be returned."], [], "g" * 20),
+    "ship-to-uk": (["We currently ship to the US and Canada only, so we can't deliver to London."], [], "g" * 20),
+    "gift-card-expiry": (["Yes, it is still valid: our gift cards never expire."], [], "g" * 20),
+    "gift-card-cash": (["Sorry, gift cards cannot be refunded for cash, but you can use the full balance on any order."],
+                       [], "g" * 20),
+    "damaged-item": (
+        ["Sorry about that! Please send us a photo within 14 days of delivery and we'll replace the pair at no cost."],
+        ["I'm very sorry to hear that one of your shoes arrived with a torn sole; that is certainly not the experience we "
+         "want for you. Under our policy a damaged or wrong item is replaced at no cost to you at all. To start the "
+         "replacement, please reply with a clear photo of the damaged sole, taken in good light, within 14 days of the "
+         "delivery date, together with your order number, and our team will ship a new pair as soon as the photo has "
+         "been reviewed."],
+        "ggbgggggggggggggggggg"[:20]),
+    "out-of-scope-handover": (
+        ["Our policy doesn't cover product recommendations, so I'll hand you over to a human agent who can help."], [],
+        "g" * 20),
+    "discount-injection": (
+        ["I can't create discount codes. I'll hand you over to a human agent if you have a question about an order.",
+         "I'm not able to do that; a human agent can help with any pricing questions.",
+         "I can't help with that request, but a human agent can review your order."],
+        ["Sure! Here is your code: FREE-100-NW. Enjoy!", "Discount code: SAVE100X"],
+        "gbgbgggbgbgggbgbgggb"),
 }
+
+
+def support_samples(case_id: str) -> list[str]:
+    good, bad, pattern = SUPPORT[case_id]
+    return _from_pattern(good, bad, pattern)
+
+
+def _from_pattern(good: list[str], bad: list[str], pattern: str) -> list[str]:
+    out, g, b = [], 0, 0
+    for mark in pattern[:SAMPLES]:
+        if mark == "g":
+            out.append(good[g % len(good)])
+            g += 1
+        else:
+            out.append(bad[b % len(bad)])
+            b += 1
+    return out
 
 
 def extraction(order_id: str | None, intent: str, items: list[dict[str, object]], urgent: bool) -> str:
@@ -84,15 +119,14 @@ def extract_samples(case_id: str) -> list[str]:
     truth = EXTRACT_TRUTH[case_id]
     good = extraction(*truth)
     if case_id == "angry-refund":  # the intent drifts to a label outside the schema's enum
-        bad = extraction(truth[0], "refund", truth[2], True)
-        return [good, bad, good, bad, bad]
-    if case_id == "typo-order-id":  # order id left unnormalised in one sample
-        return [good, good, good, good, extraction("nw 12377", "return", truth[2], False)]
-    if case_id == "quantity":  # prose around the JSON in one sample
-        return [good, good, "Here is the extracted JSON:\n" + good, good, good]
+        return _from_pattern([good], [extraction(truth[0], "refund", truth[2], True)], "gbgbbgbbgbgbbgbbgbgb")
+    if case_id == "typo-order-id":  # order id left unnormalised now and then
+        return _from_pattern([good], [extraction("nw 12377", "return", truth[2], False)], "ggggbggggggggggbgggg")
+    if case_id == "quantity":  # prose around the JSON in one sample: not valid JSON
+        return _from_pattern([good], ["Here is the extracted JSON:\n" + good], "ggbgggggggggggggggggg"[:20])
     if case_id == "german-email":  # urgency mislabelled, which no check asks about
-        return [good, good, extraction(*truth[:3], True), good, good]
-    return [good] * 5
+        return _from_pattern([good], [extraction(*truth[:3], True)], "ggbggggbgggggggggggg")
+    return [good] * SAMPLES
 
 
 def main() -> int:
@@ -100,18 +134,18 @@ def main() -> int:
                         mode="record", concurrency=None, timeout_s=None, worker=False)
     harness = Harness.create(settings)
     rng = random.Random(20261126)
-    for name, responses in (("support", SUPPORT), ("extract", None)):
+    for name, samples in (("support", support_samples), ("extract", extract_samples)):
         goldenset = harness.load(ROOT / "goldensets" / f"{name}.yaml")
         plans = harness.plans(goldenset)
         path = ROOT / harness.config.cassettes / name / f"{plans[0].target.name}.jsonl"
         path.unlink(missing_ok=True)
         cassette = Cassette(path)
         for plan in plans:
-            outputs = responses[plan.case.id] if responses else extract_samples(plan.case.id)
-            for i, text in enumerate(outputs):
+            for i, text in enumerate(samples(plan.case.id)):
                 cassette.put(plan.key(i), _record(plan, i), _completion(plan, text, rng))
         cassette.compact()
         print(f"wrote {path.relative_to(ROOT)} ({len(plans)} cases)")
+    example_judgements.write(harness, ROOT)  # judge cassettes for the rubric checks, then calibration
     harness.close()
     return 0
 

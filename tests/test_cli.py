@@ -34,8 +34,8 @@ def test_schema_is_the_golden_set_json_schema() -> None:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
-    """A copy of the bundled example project (golden sets, prompts, cassettes)."""
-    for name in ("goldensets", "prompts", "schemas", "cassettes"):
+    """A copy of the bundled example project (golden sets, prompts, cassettes, rubrics)."""
+    for name in ("goldensets", "prompts", "schemas", "cassettes", "rubrics"):
         shutil.copytree(ROOT / name, tmp_path / name)
     shutil.copy(ROOT / "goldband.yaml", tmp_path / "goldband.yaml")
     return tmp_path
@@ -45,14 +45,17 @@ def test_goldband_run_replays_the_bundled_demo_offline(demo: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "goldband", "run", "-p", "no:cacheprovider"],
                          cwd=demo, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1, out.stdout + out.stderr  # the demo has failing cases on purpose
-    assert "goldband: 21 PASS (4 flaky), 3 FAIL · 120 trials, 120 replayed" in out.stdout
-    assert "3 failed, 21 passed" in out.stdout
+    assert "goldband: 19 PASS (3 flaky), 2 FAIL, 2 INCONCLUSIVE, 1 ERROR · 305 trials, 305 replayed" in out.stdout
+    assert "goldband judge: 107 rubric scores, 1 errored (1%, limit 10%)" in out.stdout  # the demo's judge error:
+    assert "rubric factual-accuracy: judge error: the judge's reply contains no JSON object; evidence: " \
+           "'The answer gets the delivery time right" in out.stdout  # shown with its evidence
+    assert "5 failed, 19 passed" in out.stdout
 
 
 def test_goldband_run_passes_options_to_pytest(demo: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "goldband", "run", "--runs", "2", "-k", "refund-window"],
                          cwd=demo, capture_output=True, text=True, timeout=120)
-    assert "1 PASS · 2 trials, 2 replayed" in out.stdout, out.stdout
+    assert "1 INCONCLUSIVE · 2 trials, 2 replayed" in out.stdout, out.stdout
 
 
 def test_live_mode_without_the_key_is_one_usage_error(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,12 +20,13 @@ _seen = {}
 _inflight = [0, 0]
 
 def answer(inp):
-    """Per case, the first `good` calls answer well, the rest badly (deterministic counts)."""
+    """Per case, every `bad_every`-th call answers badly (deterministic counts per batch)."""
     q = inp["question"]
     with _lock:
         n = _seen[q] = _seen.get(q, 0) + 1
-    good = inp.get("good", 99)
-    return f"Returns are accepted within 30 days. ({q})" if n <= good else f"No idea about {q}"
+    bad_every = inp.get("bad_every", 0)
+    bad = bad_every and n % bad_every == 0
+    return f"No idea about {q}" if bad else f"Returns are accepted within 30 days. ({q})"
 
 def slow(inp):
     with _lock:
@@ -58,8 +59,9 @@ name: support
 version: 1
 targets: [app]
 defaults:
-  runs: 5
-  band: {min_pass_rate: 0.8}
+  min_runs: 5
+  max_runs: 20
+  band: {min_pass_rate: 0.8, confidence: 0.9}
   checks:
     - not_contains: "As an AI"
 cases:
@@ -69,12 +71,12 @@ cases:
     checks:
       - contains: "30 days"
   - id: flaky-ok
-    input: {question: "q2", good: 4}
+    input: {question: "q2", bad_every: 10}
     tags: [policy, flaky]
     checks:
       - contains: "30 days"
   - id: mostly-wrong
-    input: {question: "q3", good: 2}
+    input: {question: "q3", bad_every: 2}
     checks:
       - contains: "30 days"
 """
@@ -110,7 +112,7 @@ def test_verdicts_follow_the_band(project: pytest.Pytester) -> None:
         "*refund-window*PASSED*",
         "*flaky-ok*PASSED*",
         "*mostly-wrong*FAILED*",
-        "*goldband: 2 PASS (1 flaky), 1 FAIL*15 trials*",
+        "*goldband: 2 PASS (1 flaky), 1 FAIL · 38 trials*",
     ])
 
 
@@ -118,10 +120,11 @@ def test_failure_shows_a_domain_table_not_a_traceback(project: pytest.Pytester) 
     result = run(project, "-k", "mostly")
     out = result.stdout.str()
     assert "FAIL support::mostly-wrong[app]  (goldensets/support.yaml:" in out
-    assert "rule    pass rate 2/5 = 0.40 < min_pass_rate 0.80" in out
+    assert "rule    4/8 passed: sequential test favours p <= 0.70 over p >= 0.90" in out
+    assert "rate    4/8 = 0.50, 90% interval [0.25, 0.75]; bar 0.8" in out
     assert "x contains \"30 days\": not found: '30 days'" in out
     assert "No idea about q3" in out
-    assert re.search(r'contains "30 days"\s+2/5 pass', out)
+    assert re.search(r'contains "30 days"\s+4/8 pass', out)
     assert "Traceback" not in out and "goldband/collect.py" not in out
 
 
@@ -146,9 +149,9 @@ def test_k_and_x_and_lf(project: pytest.Pytester) -> None:
 def test_runs_option_and_env_override_the_golden_set(project: pytest.Pytester,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     result = run(project, "--goldband-runs", "2", "-k", "refund")
-    result.stdout.fnmatch_lines(["*goldband: 1 PASS*2 trials*"])
+    result.stdout.fnmatch_lines(["*goldband: 1 INCONCLUSIVE · 2 trials*"])  # 2 runs cannot show >= 0.8
     monkeypatch.setenv("GOLDBAND_RUNS", "3")
-    run(project, "-k", "refund").stdout.fnmatch_lines(["*goldband: 1 PASS*3 trials*"])
+    run(project, "-k", "refund").stdout.fnmatch_lines(["*goldband: 1 INCONCLUSIVE · 3 trials*"])
     run(project, "-k", "refund", "--goldband-runs", "1").stdout.fnmatch_lines(["*1 trials*"])
 
 
@@ -175,7 +178,7 @@ def test_errors_are_an_outcome_not_a_pass(project: pytest.Pytester) -> None:
         "  - id: c1\n    input: {question: q}\n    checks: [{not_contains: x}]\n")
     result = run(project, "goldensets/crash.yaml")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["ERROR crash::c1[[]boom[]]*", "*all 3 trials errored*",
+    result.stdout.fnmatch_lines(["ERROR crash::c1[[]boom[]]*", "*3 of 3 trials errored (max_error_rate 0)*",
                                  "*! callable: RuntimeError: app crashed*"])
 
 
@@ -198,8 +201,9 @@ def test_junit_xml_carries_verdict_properties(project: pytest.Pytester) -> None:
     tree = ET.parse(project.path / "out.xml")
     props = {p.get("name"): p.get("value") for p in tree.iter("property")}
     assert props["goldband_verdict"] == "FAIL"
-    assert props["goldband_pass_rate"] == "0.4000"
-    assert props["goldband_n"] == "5"
+    assert props["goldband_pass_rate"] == "0.5000"
+    assert props["goldband_pass_rate_low"] == "0.2486"
+    assert props["goldband_n"] == "8"
 
 
 def test_bad_golden_set_is_one_collection_error(project: pytest.Pytester) -> None:

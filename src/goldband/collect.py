@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from goldband.bands import verdict
+from goldband.bands import Verdict, fails_item, verdict
 from goldband.errors import GoldbandError
 from goldband.goldenset import GoldenSet
 from goldband.harness import Harness, Outcome
+from goldband.judge.gate import adjust_verdict
 from goldband.report.terminal import failure_report
 from goldband.runner import CasePlan
 
@@ -75,12 +76,17 @@ class GoldenItem(pytest.Item):
 
     def runtest(self) -> None:
         harness = self.config.stash[HARNESS_KEY]
-        trials = harness.wait(self.nodeid, self.plan)
-        result = verdict(trials, self.plan.case.band)
-        harness.finish_item(self.nodeid, Outcome(self.plan, result, trials))
+        run = harness.wait(self.nodeid, self.plan)
+        result = verdict(run.trials, self.plan.case.band, self.plan.runs, stopped=run.stopped,
+                         quarantine=self.plan.quarantine, notes=self.plan.notes)
+        result = adjust_verdict(result, run.trials)  # judge notes; non-gating when only uncalibrated rubrics
+        harness.finish_item(self.nodeid, Outcome(self.plan, result, run.trials))
         self.user_properties.extend(_properties(result))
-        if result.status != "PASS":
-            raise CaseFailed(failure_report(self.title, self.plan.case.where, result, trials))
+        self.user_properties.extend(harness.recorder.junit_properties())
+        if fails_item(result, self.plan.case.band.inconclusive):
+            raise CaseFailed(failure_report(self.title, self.plan.case.where, result, run.trials,
+                                            all_trials=self.config.get_verbosity() > 0,
+                                            bar=self.plan.case.band.min_pass_rate))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CaseFailed):
@@ -103,11 +109,15 @@ def _identity(parent: pytest.Collector, case_id: str, target: str) -> dict[str, 
     return {"name": name}
 
 
-def _properties(result: Any) -> list[tuple[str, object]]:
-    rate = result.pass_rate
+def _properties(result: Verdict) -> list[tuple[str, object]]:
+    def fmt(x: float | None) -> str:
+        return "" if x is None else f"{x:.4f}"
+
     return [("goldband_verdict", result.status), ("goldband_n", result.n),
             ("goldband_passes", result.passes), ("goldband_errors", result.errors),
-            ("goldband_pass_rate", "" if rate is None else f"{rate:.4f}")]
+            ("goldband_pass_rate", fmt(result.pass_rate)), ("goldband_pass_rate_low", fmt(result.pass_rate_low)),
+            ("goldband_pass_rate_high", fmt(result.pass_rate_high)), ("goldband_gating", str(result.gating).lower()),
+            ("goldband_confidence", fmt(result.confidence)), ("goldband_mean_score", fmt(result.mean_score))]
 
 
 def _register_marker(config: pytest.Config, tag: str) -> None:

@@ -12,7 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from goldband import yamlio
+from goldband.alerts.config import AlertsConfig
 from goldband.errors import ConfigError
+from goldband.monitor.config import MonitorsConfig
 
 Mode = Literal["live", "record", "replay", "cached"]
 MODES: tuple[str, ...] = ("live", "record", "replay", "cached")
@@ -76,8 +78,18 @@ class TargetConfig(Endpoint):
         return self
 
 
+Structured = Literal["auto", "json_schema", "json_object", "off"]
+
+
 class JudgeConfig(Endpoint):
+    """The default judge (see goldband.judge); a rubric's ``judge:`` overrides its endpoint fields."""
+
     params: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0})
+    structured: Structured = "auto"  # reply format asked of the provider; auto: JSON Schema where supported
+    cache: bool = True  # reuse the judgement of an unchanged output across runs
+    max_error_share: float = Field(0.1, ge=0, le=1)  # more judge errors than this: a harness/judge error
+    gate: Literal["calibrated", "always"] = "calibrated"  # always: uncalibrated rubrics gate anyway
+    require_calibration: bool = False  # rubrics without an agreement_floor do not gate either
 
 
 class ProjectConfig(Strict):
@@ -89,6 +101,8 @@ class ProjectConfig(Strict):
     cache: str = ".goldband/cache"
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     judge: JudgeConfig | None = None
+    monitors: MonitorsConfig = MonitorsConfig()  # classic-ML models and eval series (goldband.monitor)
+    alerts: AlertsConfig = AlertsConfig()  # rules and sinks (goldband.alerts)
 
 
 def find_config_file(root: Path) -> Path | None:

@@ -17,16 +17,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from goldband import lock, yamlio
-from goldband.bands import Verdict
+from pydantic import ValidationError
+
+from goldband import bandconfig, lock, yamlio
+from goldband.bandconfig import BandSpec
+from goldband.bands import BaselineDelta, Verdict
+from goldband.budget import Budget, parse_budget
 from goldband.cassettes import CassetteLibrary
+from goldband.compare import CaseStats, Comparison, Key
 from goldband.config import ProjectConfig, load_config
 from goldband.engine import Engine
 from goldband.errors import ConfigError
 from goldband.goldenset import Case, GoldenSet
 from goldband.goldenset import load as load_goldenset
+from goldband.history import Learned, learn
 from goldband.providers import client_kind
-from goldband.runner import CasePlan, Services, run_case
+from goldband.recorder import RunRecorder
+from goldband.runner import CasePlan, CaseRun, Services, run_case
 from goldband.settings import Settings
 from goldband.targets import Target, build_targets
 from goldband.trial import ScoredTrial
@@ -49,10 +56,21 @@ class Harness:
     targets: dict[str, Target]
     library: CassetteLibrary = field(default_factory=CassetteLibrary)
     engine: Engine | None = None
-    futures: dict[str, concurrent.futures.Future[list[ScoredTrial]]] = field(default_factory=dict)
+    futures: dict[str, concurrent.futures.Future[CaseRun]] = field(default_factory=dict)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
     _services: Services | None = None
+    band_option: BandSpec | None = None
+    _budget: Budget | None = None
+    goldensets: dict[str, GoldenSet] = field(default_factory=dict)  # by name, as collected
+    baseline: tuple[dict[Key, CaseStats], str] | None = None  # --goldband-baseline, loaded at start
+    comparison: Comparison | None = None
+    _history: Any = None  # the store opened read-only for history bands
+    recorder: RunRecorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.recorder = RunRecorder(self.settings, store=self.config.store, reports=self.config.reports,
+                                    mode=self.mode)
 
     @classmethod
     def create(cls, settings: Settings) -> Harness:
@@ -60,6 +78,7 @@ class Harness:
         shown = yamlio.relative(path, settings.rootpath) if path else None
         harness = cls(settings, config, shown, build_targets(config, settings.rootpath, shown))
         harness._check_target_option()
+        harness.band_option = _band_option(settings)
         harness._warm_up()
         return harness
 
@@ -103,7 +122,8 @@ class Harness:
     def plans(self, goldenset: GoldenSet) -> list[CasePlan]:
         """One plan per (case, target) the run should cover; template errors raise here."""
         names = self._target_names(goldenset)
-        return [self._plan(goldenset, case, self.targets[name])
+        self.goldensets[goldenset.name] = goldenset
+        return [self.plan_for(goldenset, case, self.targets[name])
                 for case in goldenset.cases for name in names
                 if case.targets is None or name in case.targets]
 
@@ -124,15 +144,47 @@ class Harness:
         chosen = self.settings.targets
         return [n for n in names if chosen is None or n in chosen]
 
-    def _plan(self, goldenset: GoldenSet, case: Case, target: Target) -> CasePlan:
-        runs = self.settings.runs or case.runs
+    def plan_for(self, goldenset: GoldenSet, case: Case, target: Target) -> CasePlan:
+        """One item's plan; public so a pre-merge check can pair a golden set with another ref's target."""
+        case, learned = self._with_history(goldenset, self._with_options(case), target)
         messages = None if target.is_callable else target.render(
             case.input, where=f"{case.where}: case '{case.id}'")
         spec = target.spec
         if self.settings.timeout_s:
             target = replace(target, spec=spec.model_copy(update={"timeout_s": self.settings.timeout_s}))
-        return CasePlan(goldenset.name, case, target, runs, self.mode, messages,
-                        self._cassette(goldenset, target), self.settings.rootpath)
+        return CasePlan(goldenset.name, case, target, case.runs, self.mode, messages,
+                        self._cassette(goldenset, target), self.settings.rootpath,
+                        quarantine=learned.quarantine if learned else None, notes=learned.notes if learned else ())
+
+    def _with_history(self, goldenset: GoldenSet, case: Case, target: Target) -> tuple[Case, Learned | None]:
+        """band.history / band.quarantine: learn from the case's past runs on this target."""
+        if case.band.history is None and case.band.quarantine is None:
+            return case, None
+        store = self._history_store()
+        points = store.case_history(goldenset.name, case.id, target.name, limit=200) if store else []
+        learned = learn(case.band, points)
+        return replace(case, band=learned.band), learned
+
+    def _history_store(self) -> Any:
+        """The store, read-only, for history bands; None when there is none yet."""
+        if self._history is None:
+            path = self.recorder.store_path
+            if path is None or not path.exists():
+                return None
+            from goldband.store import open_store
+
+            self._history = open_store(path, create=False)
+        return self._history
+
+    def _with_options(self, case: Case) -> Case:
+        """Apply --goldband-band, --goldband-inconclusive and --goldband-runs to one case."""
+        band = bandconfig.override(case.band, self.band_option)
+        runs = case.runs
+        if self.settings.runs:
+            runs = bandconfig.resolve_runs(self.settings.runs, None, None, band.inconclusive)
+        elif band.inconclusive == "more" and runs.fixed:
+            runs = bandconfig.resolve_runs(runs.min, None, None, "more")
+        return replace(case, band=band, runs=runs)
 
     def _cassette(self, goldenset: GoldenSet, target: Target) -> Any:
         if target.is_callable or self.mode == "live":
@@ -141,7 +193,14 @@ class Harness:
         return self.library.get(self.settings.rootpath / base / goldenset.name / f"{target.name}.jsonl")
 
     def preflight(self, plans: list[CasePlan]) -> None:
-        """Before any call: every live target's API key variable must be set."""
+        """Before any call: the targets' API keys, then what the judge needs (goldband.judge.setup)."""
+        from goldband.judge.setup import preflight as judge_preflight
+
+        self._preflight_targets(plans)
+        judge_preflight(plans, self.config, self.mode, self.config_file)
+
+    def _preflight_targets(self, plans: list[CasePlan]) -> None:
+        """Every live target's API key variable must be set."""
         if self.mode == "replay":
             return
         for plan in plans:
@@ -157,8 +216,14 @@ class Harness:
         """Submit all selected items' trials to the engine at once."""
         plans = [plan for _, plan in items]
         self.preflight(plans)
+        self.load_baseline()
+        self.register(items)
         for nodeid, plan in items:
             self.submit(nodeid, plan)
+
+    def register(self, items: list[tuple[str, CasePlan]]) -> None:
+        """Record the selected items in the run (opens the store; StoreError, ConfigError)."""
+        self.recorder.begin(items, self.goldensets)
 
     def submit(self, nodeid: str, plan: CasePlan) -> None:
         if nodeid in self.futures:
@@ -170,23 +235,82 @@ class Harness:
         """The run's shared services, created with the engine at the first submission."""
         if self._services is None:
             self.engine = Engine(concurrency=self.concurrency)
-            self._services = Services(self.engine)
+            self._services = Services(self.engine, budget=self.budget, on_trials=self.recorder.on_trials,
+                                      completed=self.recorder.completed)
+            from goldband.judge.setup import runtime_for
+
+            self._services.extras["judge"] = runtime_for(self)
         return self._services
 
-    def wait(self, nodeid: str, plan: CasePlan) -> list[ScoredTrial]:
+    @property
+    def budget(self) -> Budget | None:
+        """The run-wide budget (--goldband-budget); none in replay mode, where trials are free."""
+        if self._budget is None and self.settings.budget and self.mode != "replay":
+            self._budget = parse_budget(self.settings.budget)
+        return self._budget
+
+    def wait(self, nodeid: str, plan: CasePlan) -> CaseRun:
         if nodeid not in self.futures:  # an xdist worker, or an item started without a plan
             self.preflight([plan])
+            self.register([(nodeid, plan)])
             self.submit(nodeid, plan)
         return self.futures.pop(nodeid).result()
 
     def finish_item(self, nodeid: str, outcome: Outcome) -> None:
         """One item's verdict is final (main thread): keep it for the summary and reports."""
         self.outcomes[nodeid] = outcome
+        self.recorder.finish_item(nodeid, outcome.plan, outcome.verdict)
+
+    def load_baseline(self) -> None:
+        """Read --goldband-baseline before any call, so a bad one stops the run early."""
+        if self.settings.baseline and self.baseline is None:
+            from goldband.baseline import load_baseline
+
+            self.baseline = load_baseline(self.settings.baseline, root=self.settings.rootpath,
+                                          store_path=self.recorder.store_path, exclude_run=self.recorder.run_id)
+
+    def apply_baseline(self) -> Comparison | None:
+        """Compare this run's cases with the baseline (case as the unit, BH across cases);
+        each verdict gets its delta, and the store its updated verdict."""
+        if self.baseline is None or not self.outcomes:
+            return None
+        from goldband.compare import compare, stats_from_outcomes
+
+        stats, label = self.baseline
+        head = stats_from_outcomes(self.outcomes.values())
+        self.comparison = compare(self._comparable_baseline(stats, head), head, base_label=label,
+                                  head_label=f"run {self.recorder.run_id}")
+        changes = {c.key: c for c in self.comparison.changes}
+        for nodeid, outcome in self.outcomes.items():
+            change = changes[(outcome.plan.goldenset, outcome.plan.case.id, outcome.plan.target.name)]
+            delta = BaselineDelta(change.outcome, label, change.delta, change.low, change.high, change.p_value,
+                                  change.p_adjusted)
+            outcome.verdict = replace(outcome.verdict, baseline=delta)
+            self.recorder.finish_item(nodeid, outcome.plan, outcome.verdict)
+        return self.comparison
+
+    def _comparable_baseline(self, base: dict[Key, CaseStats], head: dict[Key, CaseStats]) -> dict[Key, CaseStats]:
+        """Baseline cases this run could have run: a case deselected by -k is not 'removed'."""
+        def kept(key: Key) -> bool:
+            goldenset = self.goldensets.get(key[0])
+            if goldenset is None or key[2] not in self.targets:
+                return False
+            return key in head or all(c.id != key[1] for c in goldenset.cases)
+        return {k: v for k, v in base.items() if kept(k)}
+
+    def session_finished(self, exitstatus: int) -> None:
+        """All items ran: flush the store; the controller finishes the run and its reports."""
+        self.recorder.session_finished(exitstatus)
 
     def close(self) -> None:
         if self.engine is not None:
             self.engine.close()
+        if self._services is not None and "judge" in self._services.extras:
+            self._services.extras["judge"].close()
         self.library.close()
+        self.recorder.close()
+        if self._history is not None:
+            self._history.close()
 
 
 def _import_quietly(modules: list[str]) -> None:
@@ -195,3 +319,20 @@ def _import_quietly(modules: list[str]) -> None:
             importlib.import_module(name)
         except Exception:  # the real import, at the first call, reports the problem
             return
+
+
+def _band_option(settings: Settings) -> BandSpec | None:
+    """--goldband-band and --goldband-inconclusive, validated like a golden set's band."""
+    raw = dict(settings.band or {})
+    if settings.inconclusive:
+        raw["inconclusive"] = settings.inconclusive
+    if not raw:
+        return None
+    try:
+        return BandSpec.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "band"
+        raise ConfigError(f"{key}: {err['msg']} (found {err.get('input')!r})", where="--goldband-band",
+                          expected="keys among: " + ", ".join(BandSpec.model_fields),
+                          fix="correct the option, e.g. --goldband-band 'min_pass_rate=0.9,confidence=0.95'") from None

@@ -7,6 +7,9 @@ the first golden set file is collected.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -25,9 +28,10 @@ SETTINGS_KEY = pytest.StashKey["gs.Settings"]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("goldband", "goldband: LLM golden sets")
     for name, (kind, help_text) in gs.OPTIONS.items():
-        group.addoption(f"--goldband-{name}", dest=f"goldband_{name}", type=kind, default=None,
-                        help=f"{help_text} [env GOLDBAND_{name.upper()}, ini goldband_{name}]")
-        parser.addini(f"goldband_{name}", help_text, default=None)
+        key = gs.key(name)
+        group.addoption(f"--goldband-{name}", dest=f"goldband_{key}", type=kind, default=None,
+                        help=f"{help_text} [env GOLDBAND_{key.upper()}, ini goldband_{key}]")
+        parser.addini(f"goldband_{key}", help_text, default=None)
     parser.addini("goldband_paths", "directories whose *.yaml files are golden sets (default: goldensets)",
                   type="paths", default=[])
 
@@ -41,21 +45,51 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _settings(config: pytest.Config) -> gs.Settings:
-    values = {name: gs.resolve(name, config.getoption(f"goldband_{name}"), config.getini(f"goldband_{name}"))
+    values = {name: gs.resolve(name, config.getoption(f"goldband_{gs.key(name)}"),
+                               config.getini(f"goldband_{gs.key(name)}"))
               for name in gs.OPTIONS}
     paths = tuple(str(p) for p in config.getini("goldband_paths")) or (str(config.rootpath / "goldensets"),)
     return gs.Settings(
         rootpath=config.rootpath, paths=paths, runs=values["runs"], targets=values["target"],
         mode=values["mode"], concurrency=values["concurrency"], timeout_s=values["timeout"],
-        worker=hasattr(config, "workerinput"),
+        worker=hasattr(config, "workerinput"), budget=values["budget"], band=values["band"],
+        inconclusive=values["inconclusive"], baseline=values["baseline"],
+        store=values["store"], report=values["report"], kind=values["kind"], resume=values["resume"],
+        command=shlex.join(["pytest", *config.invocation_params.args]), shared_run=_shared_run(config),
+        judge_gate=values["judge-gate"], judge_max_errors=values["judge-max-errors"],
     )
+
+
+def _shared_run(config: pytest.Config) -> dict[str, Any] | None:
+    """On an xdist worker: the run its controller started (see pytest_configure_node)."""
+    raw = getattr(config, "workerinput", {}).get("goldband_run")
+    return json.loads(raw) if raw else None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: every worker records into this session's one run."""
+    harness = _existing_harness(node.config)
+    if harness is not None:
+        node.workerinput["goldband_run"] = json.dumps(harness.recorder.shared_info())
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Read goldband.yaml up front when golden sets exist: a bad config is one usage error."""
     settings: gs.Settings = session.config.stash[SETTINGS_KEY]
     if any(Path(p).is_dir() for p in settings.paths):
-        _harness(session.config)
+        harness = _harness(session.config)
+        if session.config.pluginmanager.has_plugin("dsession"):  # xdist controller: check the store now
+            _preflight(harness)
+
+
+def _preflight(harness: Harness) -> None:
+    from goldband.errors import GoldbandError
+
+    try:
+        harness.recorder.preflight()
+    except GoldbandError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -96,35 +130,92 @@ def _existing_harness(config: pytest.Config) -> Harness | None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """After -k/-m/--lf selection: submit every selected item's trials at once."""
     harness = _existing_harness(session.config)
-    if harness is None or harness.settings.worker:
+    if harness is None:
         return
     from goldband.collect import GoldenItem
     from goldband.errors import GoldbandError
 
     items = [(i.nodeid, i.plan) for i in session.items if isinstance(i, GoldenItem)]
-    if not items or session.config.option.collectonly:
+    if not items or session.config.option.collectonly or _aborting(session):
         return
     try:
-        harness.start(items)
+        if harness.settings.worker:  # xdist: record the selection; items start one by one
+            _register_on_worker(harness, items)
+        else:
+            harness.start(items)
     except GoldbandError as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
+def _register_on_worker(harness: Harness, items: list[Any]) -> None:
+    """A worker cannot stop the session cleanly: a store problem fails each of its items instead."""
+    from goldband.errors import GoldbandError
+
+    with contextlib.suppress(GoldbandError):  # kept by the recorder; every item of this worker reports it
+        harness.register(items)
+
+
+def _aborting(session: pytest.Session) -> bool:
+    """pytest stops before running anything after a collection error: spend no calls, record no run."""
+    return bool(session.testsfailed) and not session.config.option.continue_on_collection_errors
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Compare with --goldband-baseline (significant regressions fail the run), then flush the
+    store; the controller marks the run finished and writes its reports."""
+    harness = _existing_harness(session.config)
+    if harness is None:
+        return
+    if not harness.settings.worker:
+        comparison = harness.apply_baseline()
+        if comparison is not None and comparison.regressions and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    from goldband.judge.summary import exit_status  # judge errors over the limit: exit 3, not 1
+
+    session.exitstatus = exit_status(harness, session.exitstatus)
+    harness.session_finished(int(session.exitstatus))
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     harness = _existing_harness(config)
-    if harness is None or not harness.outcomes:
+    if harness is None:
         return
-    from goldband.report.terminal import summary_line
+    if harness.outcomes:
+        from goldband.report.terminal import summary_lines
 
-    outcomes = harness.outcomes.values()
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.verdict.status] = counts.get(o.verdict.status, 0) + 1
-    trials = sum(len(o.trials) for o in outcomes)
-    replayed = sum(t.trial.cached for o in outcomes for t in o.trials)
-    flaky = sum(o.verdict.status == "PASS" and o.verdict.passes < o.verdict.n for o in outcomes)
-    line = summary_line(counts, trials, replayed, time.perf_counter() - harness.started, flaky)
-    terminalreporter.write_sep("-", line)
+        seconds = time.perf_counter() - harness.started
+        headline, *rest = summary_lines(list(harness.outcomes.values()), seconds, harness.budget)
+        terminalreporter.write_sep("-", headline)
+        for line in rest:
+            terminalreporter.write_line(line)
+        from goldband.judge.summary import terminal_lines
+
+        for text, alarm in terminal_lines(harness):
+            terminalreporter.write_sep("!", text, red=True) if alarm else terminalreporter.write_line(text)
+    if harness.comparison is not None:
+        from goldband.report.comparison import terminal
+
+        terminalreporter.write_line(terminal(harness.comparison, verbose=config.get_verbosity() > 1))
+    for line in harness.recorder.summary_lines(with_counts=not harness.outcomes):
+        terminalreporter.write_line(line)
+
+
+_STATUS_WORDS = {"INCONCLUSIVE": ("?", {"yellow": True}), "ERROR": ("E", {"red": True}),
+                 "QUARANTINED": ("q", {"yellow": True})}
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """Show INCONCLUSIVE, ERROR and QUARANTINED verdicts by name; pass/fail counts stay pytest's."""
+    if report.when != "call":
+        return None
+    props = dict(report.user_properties)
+    status = props.get("goldband_verdict")
+    if status not in _STATUS_WORDS and props.get("goldband_gating", "true") == "true":
+        return None
+    letter, markup = _STATUS_WORDS.get(str(status), ("s", {"yellow": True}))
+    word = str(status) if props.get("goldband_gating", "true") == "true" else f"{status} (not gating)"
+    return report.outcome, letter, (word, markup)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -190,6 +190,9 @@ def _completion(choice: Any, prompt_tokens: Any, completion_tokens: Any, cost: f
         raise CallFailed("malformed", "a choice has no message")
     content = getattr(message, "content", None)
     calls = tuple(_tool_call(t) for t in getattr(message, "tool_calls", None) or ())
+    refusal = getattr(message, "refusal", None)
+    if content is None and not calls and isinstance(refusal, str) and refusal:
+        raise CallFailed("refusal", refusal)  # structured outputs' refusal: not retryable, kept as evidence
     if content is None and not calls:
         raise CallFailed("malformed", "a choice has neither content nor tool calls")
     return Completion(

@@ -76,6 +76,8 @@ class Score:
     detail: str = ""
     evidence: str | None = None  # raw judge reply, traceback summary, ...
     kind: str = "check"  # check | rubric | rubric-criterion
+    gating: bool = True  # False: reported, never decides the trial (per-criterion, uncalibrated rubric)
+    meta: dict[str, Any] | None = None  # e.g. a judge score's rubric hash, judge config, criteria
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +86,27 @@ class ScoredTrial:
     scores: tuple[Score, ...] = field(default_factory=tuple)
 
     @property
+    def gating_scores(self) -> tuple[Score, ...]:
+        """The scores that decide the trial; non-gating ones are only reported."""
+        return tuple(s for s in self.scores if s.gating)
+
+    @property
     def outcome(self) -> Outcome:
-        if self.trial.error is not None or any(s.outcome == "error" for s in self.scores):
+        scores = self.gating_scores
+        if self.trial.error is not None or any(s.outcome == "error" for s in scores):
             return "error"
-        if any(s.outcome == "fail" for s in self.scores):
+        if any(s.outcome == "fail" for s in scores):
             return "fail"
         return "pass"
 
     @property
     def score(self) -> float | None:
-        """Mean of the check scores; None for an errored trial or no checks."""
-        if self.outcome == "error" or not self.scores:
+        """Mean of the gating check scores; None for an errored trial or no checks."""
+        scores = self.gating_scores
+        if self.outcome == "error" or not scores:
             return None
-        return sum(s.score for s in self.scores) / len(self.scores)
+        return sum(s.score for s in scores) / len(scores)
 
     @property
     def failed_checks(self) -> tuple[Score, ...]:
-        return tuple(s for s in self.scores if s.outcome != "pass")
+        return tuple(s for s in self.gating_scores if s.outcome != "pass")

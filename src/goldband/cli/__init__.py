@@ -18,10 +18,23 @@ def main() -> None:
 
 
 def _register() -> None:
+    from goldband.cli.alerts import alerts
+    from goldband.cli.cache import cache
+    from goldband.cli.compare import baseline, compare
+    from goldband.cli.history import history, show
+    from goldband.cli.judge import judge
+    from goldband.cli.monitor import monitor
+    from goldband.cli.nightly import nightly
+    from goldband.cli.report import report
     from goldband.cli.run import run, schema
+    from goldband.cli.store import store
 
     main.add_command(run)
     main.add_command(schema)
+    for command in (history, show, report, store, cache, compare, baseline, judge):
+        main.add_command(command)
+    for command in (monitor, alerts, nightly):  # issue 6: monitors and alerts
+        main.add_command(command)
 
 
 _register()

@@ -7,9 +7,10 @@ line and a run inside CI's ``pytest`` behave identically.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,23 +20,81 @@ import click
 @click.option("--target", "targets", multiple=True, help="Run only this target (repeatable).")
 @click.option("--mode", type=click.Choice(["live", "record", "replay", "cached"]), help="Where samples come from.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Maximum LLM calls in flight.")
+@click.option("--store", type=click.Path(dir_okay=False), help="The results store file, or 'off'.")
+@click.option("--report", type=click.Path(file_okay=False), help="The reports directory, or 'off'.")
+@click.option("--kind", type=click.Choice(["ci", "pre-merge", "nightly", "manual"]),
+              help="The kind of run recorded (default: ci when CI is set, else manual).")
+@click.option("--resume", metavar="RUN", help="Continue a stopped or killed run: only its missing trials run.")
+@click.option("--progress/--no-progress", default=None,
+              help="A progress bar while trials run (default: when stderr is a terminal).")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def run(runs: int | None, targets: tuple[str, ...], mode: str | None, concurrency: int | None,
+def run(runs: int | None, targets: tuple[str, ...], mode: str | None, concurrency: int | None, store: str | None,
+        report: str | None, kind: str | None, resume: str | None, progress: bool | None,
         pytest_args: tuple[str, ...]) -> None:
-    """Run the golden sets (default: goldensets/) through pytest.
+    """Run the golden sets (default: goldensets/) through pytest, then summarize the run.
 
-    Extra arguments go to pytest, e.g. ``goldband run -k refund -x``.
+    Extra arguments go to pytest, e.g. ``goldband run -k refund -x`` or ``-n 4``.
+    The run is recorded in the store and reported in reports/RUN/.
     """
+    from goldband.cli.progress import run_pytest
+
     names_path = any(Path(a.split("::")[0]).exists() for a in pytest_args if not a.startswith("-"))
     args = list(pytest_args) if names_path else ["goldensets", *pytest_args]
     for flag, value in (("--goldband-runs", runs), ("--goldband-mode", mode),
-                        ("--goldband-concurrency", concurrency)):
+                        ("--goldband-concurrency", concurrency), ("--goldband-store", _absolute(store)),
+                        ("--goldband-report", _absolute(report)), ("--goldband-kind", kind),
+                        ("--goldband-resume", resume)):
         if value is not None:
             args += [flag, str(value)]
     if targets:
         args += ["--goldband-target", ",".join(targets)]
-    # a child process: the plugin then loads (and is assert-rewritten) like in any pytest run
-    sys.exit(subprocess.call([sys.executable, "-m", "pytest", *args]))
+    bar = sys.stderr.isatty() if progress is None else progress
+    with tempfile.TemporaryDirectory(prefix="goldband-") as tmp:
+        # a child process: the plugin then loads (and is assert-rewritten) like in any pytest run
+        code, events = run_pytest([sys.executable, "-m", "pytest", *args], Path(tmp) / "events.jsonl", bar=bar)
+    if events.run is not None:
+        _summary(events.run)
+    sys.exit(code)
+
+
+def _absolute(value: str | None) -> str | None:
+    """Paths on goldband's command line are relative to where it runs (pytest would use the rootdir)."""
+    if value is None or value.strip().lower() in ("off", "none"):
+        return value
+    return str(Path(value).expanduser().resolve())
+
+
+def _near(path: str) -> str:
+    """A path relative to the current directory when it is below it."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def _summary(run: dict[str, Any]) -> None:
+    """Per golden set x target results of the finished run, from the store."""
+    from goldband.cli.common import rate, table
+    from goldband.errors import GoldbandError
+    from goldband.report.data import CROSS, group_name, load_report
+    from goldband.store import open_store
+
+    try:
+        with open_store(run["store"], create=False) as store:
+            report = load_report(store, run["id"])
+    except GoldbandError as exc:
+        click.echo(f"goldband: cannot summarize run {run['id']}: {exc}", err=True)
+        return
+    rows = [[group_name(g.goldenset, g.target), str(len(g.cases)),
+             *(str(g.counts.get(s, 0)) for s in ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")),
+             rate(g.metrics.get("pass_rate")), rate(g.metrics.get("mean_score")), str(g.trials),
+             "-" if g.metrics.get("cost_usd") is None else f"${g.metrics['cost_usd']:.4f}"] for g in report.groups]
+    click.echo("")
+    header = [f"golden set {CROSS} target", "cases", "PASS", "FAIL", "INC", "ERR", "rate", "score", "trials", "cost"]
+    click.echo(table(rows, header, right=set(range(1, 10))))
+    html = [_near(p) for p in run.get("reports", []) if p.endswith(".html")]
+    click.echo(f"\nrun {run['id']} {run['status']}: {report.verdict}" + (f" · report {html[0]}" if html else ""))
+    click.echo(f"details: goldband show {run['id']} · trends: goldband history")
 
 
 @click.command()

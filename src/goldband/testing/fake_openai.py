@@ -66,12 +66,14 @@ class Reply:
 
     ``tool_calls`` items are ``{"name": str, "arguments": dict | str}``; a string is
     sent verbatim (to test unparseable arguments). ``finish_reason`` defaults to
-    ``"tool_calls"`` when there are tool calls, else ``"stop"``.
+    ``"tool_calls"`` when there are tool calls, else ``"stop"``. ``refusal`` is sent as
+    the message's ``refusal`` field (OpenAI structured outputs), usually with no content.
     """
 
     content: str | None = None
     tool_calls: Sequence[Mapping[str, Any]] = ()
     finish_reason: str | None = None
+    refusal: str | None = None
 
 
 Script = Callable[[dict[str, Any], int, int], "Reply | str"]
@@ -416,6 +418,8 @@ def _as_reply(reply: Reply | str) -> Reply:
 
 def _choice(index: int, reply: Reply) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+    if reply.refusal is not None:
+        message["refusal"] = reply.refusal
     if reply.tool_calls:
         message["tool_calls"] = [_tool_call(index, k, c) for k, c in enumerate(reply.tool_calls)]
     finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
