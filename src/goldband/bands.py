@@ -20,9 +20,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from goldband import sequential, stats  # numpy/scipy: imported at collection, not on the engine loop
+from goldband.lazy import LazyModule
+
+if TYPE_CHECKING:
+    from goldband import sequential, stats
+else:  # scipy costs ~1.3 s: imported on first use (the harness warms it on a side thread)
+    sequential, stats = LazyModule("goldband.sequential"), LazyModule("goldband.stats")
 from goldband.bandconfig import Band, Runs
 from goldband.trial import ScoredTrial
 

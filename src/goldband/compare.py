@@ -15,9 +15,14 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from goldband import compare_stats
+from goldband.lazy import LazyModule
+
+if TYPE_CHECKING:
+    from goldband import compare_stats
+else:  # scipy: imported when a comparison is made, not when the harness loads
+    compare_stats = LazyModule("goldband.compare_stats")
 from goldband.errors import ConfigError
 
 Key = tuple[str, str, str]  # (golden set, case id, target)

@@ -18,9 +18,14 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from goldband import stats
+from goldband.lazy import LazyModule
+
+if TYPE_CHECKING:
+    from goldband import stats
+else:
+    stats = LazyModule("goldband.stats")
 from goldband.bandconfig import Band
 
 MIN_HISTORY = 10  # past runs needed before a learned band replaces the written one
