@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from goldband.engine import EngineStats
 from goldband.harness import Harness
+from goldband.report.terminal import engine_line
 from goldband.settings import Settings
 from goldband.testing import FakeOpenAI, Reply
 from goldband.trial import ScoredTrial
@@ -37,13 +39,18 @@ def project(root: Path, url: str, *, client: str = "openai", runs: int = 5, case
 
 
 def run_set(root: Path, mode: str | None = None) -> dict[str, list[ScoredTrial]]:
+    return run_with_stats(root, mode)[0]
+
+
+def run_with_stats(root: Path, mode: str | None = None) -> tuple[dict[str, list[ScoredTrial]], EngineStats]:
     settings = Settings(rootpath=root, paths=(str(root / "goldensets"),), runs=None, targets=None,
                         mode=mode, concurrency=None, timeout_s=None, worker=False)
     harness = Harness.create(settings)
     try:
         plans = harness.plans(harness.load(root / "goldensets" / "s.yaml"))
         harness.start([(p.case.id, p) for p in plans])
-        return {p.case.id: harness.wait(p.case.id, p).trials for p in plans}
+        results = {p.case.id: harness.wait(p.case.id, p).trials for p in plans}
+        return results, harness.engine.stats if harness.engine else EngineStats()
     finally:
         harness.close()
 
@@ -205,3 +212,14 @@ def test_replayed_cassette_holds_request_and_sample(tmp_path: Path, server: Fake
     assert lines[0]["messages"] == [{"role": "user", "content": "Question: q0"}]
     assert lines[0]["params"] == {"temperature": 0.7, "seed": 11, "max_tokens": 50}
     assert lines[0]["key"] != lines[1]["key"]
+
+
+def test_the_engine_counts_requests_retries_and_failures(tmp_path: Path, server: FakeOpenAI) -> None:
+    server.fail_next(status=429, retry_after=0.05, contains="q0")
+    server.fail_next(count=10, status=500, contains="q1")
+    _, stats = run_with_stats(project(tmp_path, server.url, runs=3, cases=3))
+    # q0: a 429 then its n=3 request; q1: three tries, all 500; q2: one n=3 request
+    assert (stats.requests, stats.samples, stats.retries, stats.rate_limited, stats.failures) == (6, 9, 3, 1, 1)
+    assert engine_line(stats) == ("goldband engine: 6 requests for 9 samples · 3 retries (1 after a 429) "
+                                  "· 1 call failed after retries")
+    assert server.count == 6

@@ -94,6 +94,10 @@ class Counts:
     def scored(self) -> int:
         return self.passes + self.fails
 
+    def room(self, runs: Runs) -> int:
+        """The most *scored* trials the case can reach: errored trials used up runs too."""
+        return max(self.scored, runs.max - self.errors)
+
 
 def counts(trials: Sequence[ScoredTrial]) -> Counts:
     outcomes = [t.outcome for t in trials]
@@ -195,26 +199,26 @@ def _adaptive_step(c: Counts, band: Band, runs: Runs) -> tuple[str, str]:
     if band.sequential == "interval":
         return _interval_step(c, band, runs)
     step = _sequential(c, band, runs)
-    room = max(c.scored, runs.max - c.errors)
     if step == "CONTINUE" and c.scored >= runs.min and sequential.sprt_futile(
-            c.passes, c.scored, max_runs=room, min_pass_rate=band.min_pass_rate, confidence=band.confidence,
+            c.passes, c.scored, max_runs=c.room(runs), min_pass_rate=band.min_pass_rate, confidence=band.confidence,
             indifference=band.indifference, futility=band.futility):
         return "INCONCLUSIVE", _futile_reason(c, band, runs)
     return step, _sprt_reason(step, c, band, runs)
 
 
 def _interval_step(c: Counts, band: Band, runs: Runs) -> tuple[str, str]:
-    step = sequential.interval_step(c.passes, c.scored, max_runs=runs.max, min_runs=runs.min,
+    room = c.room(runs)
+    step = sequential.interval_step(c.passes, c.scored, max_runs=room, min_runs=runs.min,
                                     min_pass_rate=band.min_pass_rate, confidence=band.confidence,
                                     futility=band.futility)
-    left = runs.max - c.scored
+    left = room - c.scored
     if step in ("PASS", "FAIL"):
-        tail = f": whatever the other {left} runs show, {runs.max} runs give {step}" if left else ""
+        tail = f": whatever the other {left} runs show, {room} runs give {step}" if left else ""
         return step, f"{c.passes}/{c.scored} passed{tail} (interval rule, bar {band.min_pass_rate:g})"
     if step == "INCONCLUSIVE" and left and not stats.settled_verdict(
-            c.passes, c.scored, runs=runs.max, min_pass_rate=band.min_pass_rate, confidence=band.confidence):
+            c.passes, c.scored, runs=room, min_pass_rate=band.min_pass_rate, confidence=band.confidence):
         return step, _futile_reason(c, band, runs)
-    return step, f"{c.passes}/{c.scored} passed: the {runs.max}-run interval straddles {band.min_pass_rate:g}"
+    return step, f"{c.passes}/{c.scored} passed: the {room}-run interval straddles {band.min_pass_rate:g}"
 
 
 def _futile_reason(c: Counts, band: Band, runs: Runs) -> str:
@@ -242,10 +246,9 @@ def _zone(band: Band) -> tuple[float, float]:
 
 
 def _sequential(c: Counts, band: Band, runs: Runs) -> str:
-    room = max(c.scored, runs.max - c.errors)  # errored trials used up runs too
     return stats.sequential_decision(
         c.passes, c.scored, min_pass_rate=band.min_pass_rate, confidence=band.confidence,
-        min_runs=min(runs.min, c.scored), max_runs=room, indifference=band.indifference)
+        min_runs=min(runs.min, c.scored), max_runs=c.room(runs), indifference=band.indifference)
 
 
 def _fewest_to_decide(c: Counts, band: Band, runs: Runs) -> int:
@@ -265,12 +268,13 @@ def _fewest_to_decide(c: Counts, band: Band, runs: Runs) -> int:
 
 
 def _fewest_interval(c: Counts, band: Band, runs: Runs) -> int:
-    for more in range(1, runs.max - c.scored + 1):
+    room = c.room(runs)
+    for more in range(1, room - c.scored + 1):
         for passes in (c.passes, c.passes + more):
-            if stats.settled_verdict(passes, c.scored + more, runs=runs.max, min_pass_rate=band.min_pass_rate,
+            if stats.settled_verdict(passes, c.scored + more, runs=room, min_pass_rate=band.min_pass_rate,
                                      confidence=band.confidence) is not None:
                 return more
-    return max(1, runs.max - c.scored)
+    return max(1, room - c.scored)
 
 
 def _errors_decide(c: Counts, band: Band) -> bool:

@@ -11,13 +11,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from goldband.compare import CaseStats, Key, read_baseline
+from goldband.bands import BaselineDelta
+from goldband.compare import CaseStats, Comparison, Key, compare, read_baseline, stats_from_outcomes
 from goldband.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
+    from goldband.goldenset import GoldenSet
     from goldband.store import Store
     from goldband.store.models import RunRow
 
@@ -70,3 +74,26 @@ def _default_store(root: Path) -> Path:
 
     config, _ = load_config(root)
     return root / config.store
+
+
+def compare_run(outcomes: Mapping[str, Any], baseline: dict[Key, CaseStats], label: str, *,
+                goldensets: Mapping[str, GoldenSet], targets: set[str], head_label: str) -> Comparison:
+    """Compare a finished run's outcomes (``harness.Outcome`` by node id) with a baseline, case by
+    case, and set each outcome's ``verdict.baseline``. Baseline cases the run could not have run
+    (another golden set or target, or deselected by ``-k``) are left out rather than 'removed'."""
+    head = stats_from_outcomes(outcomes.values())
+
+    def kept(key: Key) -> bool:
+        goldenset = goldensets.get(key[0])
+        if goldenset is None or key[2] not in targets:
+            return False
+        return key in head or all(c.id != key[1] for c in goldenset.cases)
+
+    comparison = compare({k: v for k, v in baseline.items() if kept(k)}, head, base_label=label,
+                         head_label=head_label)
+    changes = {c.key: c for c in comparison.changes}
+    for outcome in outcomes.values():
+        c = changes[(outcome.plan.goldenset, outcome.plan.case.id, outcome.plan.target.name)]
+        delta = BaselineDelta(c.outcome, label, c.delta, c.low, c.high, c.p_value, c.p_adjusted)
+        outcome.verdict = replace(outcome.verdict, baseline=delta)
+    return comparison

@@ -30,7 +30,7 @@ MAX_RETRY_AFTER_S = 300.0
 
 @dataclass
 class EngineStats:
-    """Counters for the run summary and the benchmarks."""
+    """Provider traffic, shown in the terminal summary (``report.terminal.engine_line``)."""
 
     requests: int = 0
     retries: int = 0
@@ -77,6 +77,7 @@ class Engine:
         A provider that silently returns fewer choices than asked for gets the rest
         requested separately: never fewer samples than asked for.
         """
+        self.stats.samples += len(indices)  # asked for, whether or not they come back
         client = self._clients[client_kind(call.endpoint)]
         done: list[Sample] = []
         if len(indices) > 1 and client.supports_n(call):
@@ -87,7 +88,6 @@ class Engine:
             done = [Sample(i, c, None, attempts) for i, c in zip(indices, completions, strict=False)]
         rest = indices[len(done):]
         singles = await asyncio.gather(*(self._single(call, i) for i in rest))
-        self.stats.samples += len(indices)
         return [*done, *singles]
 
     async def _single(self, call: Call, index: int) -> Sample:

@@ -8,8 +8,6 @@ file beside it. goldband hashes the canonical form of ``defaults`` and
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -22,6 +20,7 @@ from goldband.bandconfig import Band, BandSpec, Runs, merge_band, resolve_runs
 from goldband.checks.base import CheckSpec, build_check
 from goldband.config import Message, Strict, parse
 from goldband.errors import ConfigError
+from goldband.targets import canonical_hash
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -109,7 +108,7 @@ def load(path: Path, *, base_dir: Path) -> GoldenSet:
             "a golden set must be a mapping", where=str(lines.file),
             expected="keys name, version, cases", fix="see goldensets/support.yaml for an example",
         )
-    _validate_schema(raw, lines)
+    _validate_schema(raw, lines, _validator("set"))
     model: GoldenSetModel = parse(GoldenSetModel, raw, lines)
     records, case_lines, case_file, prefix = _case_records(model, path, lines, base_dir)
     default_checks = tuple(_check(entry, lines, ("defaults", "checks", j), None, base_dir)
@@ -137,9 +136,7 @@ def content_hash(defaults: Any, cases: list[Any]) -> str:
     """
     cases = [{k: v for k, v in c.items() if k != "description"} if isinstance(c, dict) else c
              for c in cases]
-    canonical = json.dumps({"defaults": defaults, "cases": cases}, sort_keys=True,
-                           separators=(",", ":"), ensure_ascii=False, default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return canonical_hash({"defaults": defaults, "cases": cases})
 
 
 def _case_records(model: GoldenSetModel, path: Path, lines: yamlio.Lines, base_dir: Path
@@ -169,7 +166,7 @@ def _case(rec: Any, index: int, defaults: Defaults, default_checks: tuple[CheckS
     if not isinstance(rec, dict):
         raise ConfigError("a case must be a mapping", where=lines.where(at), expected="keys id, input, checks")
     try:
-        _validate_schema(rec, lines, _case_schema(), at)
+        _validate_schema(rec, lines, _validator("case"), at)
         case: CaseModel = parse(CaseModel, rec, lines, at)
     except ConfigError as exc:
         raise _in_case(exc, rec.get("id")) from None
@@ -234,13 +231,10 @@ def _unique_ids(cases: list[Case]) -> None:
         seen[case.id] = case
 
 
-def _validate_schema(raw: Any, lines: yamlio.Lines, schema: dict[str, Any] | None = None,
-                     prefix: tuple[str | int, ...] = ()) -> None:
+def _validate_schema(raw: Any, lines: yamlio.Lines, validator: Any, prefix: tuple[str | int, ...] = ()) -> None:
     """JSON Schema validation first: its error paths map exactly onto lines."""
-    from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
-    validator = Draft202012Validator(schema or _set_schema())
     error = best_match(validator.iter_errors(raw))
     if error is None:
         return
@@ -272,13 +266,11 @@ def _explain(error: Any) -> str:
 
 
 @cache
-def _set_schema() -> dict[str, Any]:
-    return json_schema()
+def _validator(which: Literal["set", "case"]) -> Any:
+    """One validator per schema for the whole session: a large JSONL set validates every case."""
+    from jsonschema import Draft202012Validator
 
-
-@cache
-def _case_schema() -> dict[str, Any]:
-    return CaseModel.model_json_schema()
+    return Draft202012Validator(json_schema() if which == "set" else CaseModel.model_json_schema())
 
 
 def json_schema() -> dict[str, Any]:

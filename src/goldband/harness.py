@@ -17,15 +17,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from goldband import bandconfig, lock, yamlio
 from goldband.bandconfig import BandSpec
-from goldband.bands import BaselineDelta, Verdict
+from goldband.bands import Verdict
 from goldband.budget import Budget, parse_budget
 from goldband.cassettes import CassetteLibrary
 from goldband.compare import CaseStats, Comparison, Key
-from goldband.config import ProjectConfig, load_config
+from goldband.config import ProjectConfig, load_config, parse
 from goldband.engine import Engine
 from goldband.errors import ConfigError
 from goldband.goldenset import Case, GoldenSet
@@ -270,38 +268,32 @@ class Harness:
             self.baseline = load_baseline(self.settings.baseline, root=self.settings.rootpath,
                                           store_path=self.recorder.store_path, exclude_run=self.recorder.run_id)
 
-    def apply_baseline(self) -> Comparison | None:
-        """Compare this run's cases with the baseline (case as the unit, BH across cases);
-        each verdict gets its delta, and the store its updated verdict."""
+    def apply_baseline(self) -> None:
+        """Compare this run's cases with --goldband-baseline; each verdict gets its delta,
+        and the store its updated verdict."""
         if self.baseline is None or not self.outcomes:
-            return None
-        from goldband.compare import compare, stats_from_outcomes
+            return
+        from goldband.baseline import compare_run
 
         stats, label = self.baseline
-        head = stats_from_outcomes(self.outcomes.values())
-        self.comparison = compare(self._comparable_baseline(stats, head), head, base_label=label,
-                                  head_label=f"run {self.recorder.run_id}")
-        changes = {c.key: c for c in self.comparison.changes}
+        self.comparison = compare_run(self.outcomes, stats, label, goldensets=self.goldensets,
+                                      targets=set(self.targets), head_label=f"run {self.recorder.run_id}")
         for nodeid, outcome in self.outcomes.items():
-            change = changes[(outcome.plan.goldenset, outcome.plan.case.id, outcome.plan.target.name)]
-            delta = BaselineDelta(change.outcome, label, change.delta, change.low, change.high, change.p_value,
-                                  change.p_adjusted)
-            outcome.verdict = replace(outcome.verdict, baseline=delta)
             self.recorder.finish_item(nodeid, outcome.plan, outcome.verdict)
-        return self.comparison
 
-    def _comparable_baseline(self, base: dict[Key, CaseStats], head: dict[Key, CaseStats]) -> dict[Key, CaseStats]:
-        """Baseline cases this run could have run: a case deselected by -k is not 'removed'."""
-        def kept(key: Key) -> bool:
-            goldenset = self.goldensets.get(key[0])
-            if goldenset is None or key[2] not in self.targets:
-                return False
-            return key in head or all(c.id != key[1] for c in goldenset.cases)
-        return {k: v for k, v in base.items() if kept(k)}
+    def session_finished(self, exitstatus: int) -> int:
+        """All items ran: compare with the baseline, settle the exit status, flush the store
+        (the controller finishes the run and its reports). Returns the exit status:
+        1 for a significant regression against the baseline, 3 when judge errors exceed their limit."""
+        if not self.settings.worker:
+            self.apply_baseline()
+            if self.comparison is not None and self.comparison.regressions and exitstatus == 0:
+                exitstatus = 1
+        from goldband.judge.summary import exit_status
 
-    def session_finished(self, exitstatus: int) -> None:
-        """All items ran: flush the store; the controller finishes the run and its reports."""
+        exitstatus = exit_status(self, exitstatus)
         self.recorder.session_finished(exitstatus)
+        return exitstatus
 
     def close(self) -> None:
         if self.engine is not None:
@@ -329,11 +321,5 @@ def _band_option(settings: Settings) -> BandSpec | None:
         raw["inconclusive"] = settings.inconclusive
     if not raw:
         return None
-    try:
-        return BandSpec.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "band"
-        raise ConfigError(f"{key}: {err['msg']} (found {err.get('input')!r})", where="--goldband-band",
-                          expected="keys among: " + ", ".join(BandSpec.model_fields),
-                          fix="correct the option, e.g. --goldband-band 'min_pass_rate=0.9,confidence=0.95'") from None
+    spec: BandSpec = parse(BandSpec, raw, yamlio.Lines(Path("--goldband-band")))
+    return spec

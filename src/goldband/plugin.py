@@ -165,16 +165,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Compare with --goldband-baseline (significant regressions fail the run), then flush the
     store; the controller marks the run finished and writes its reports."""
     harness = _existing_harness(session.config)
-    if harness is None:
-        return
-    if not harness.settings.worker:
-        comparison = harness.apply_baseline()
-        if comparison is not None and comparison.regressions and session.exitstatus == 0:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    from goldband.judge.summary import exit_status  # judge errors over the limit: exit 3, not 1
-
-    session.exitstatus = exit_status(harness, session.exitstatus)
-    harness.session_finished(int(session.exitstatus))
+    if harness is not None:
+        session.exitstatus = harness.session_finished(int(session.exitstatus))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -185,7 +177,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         from goldband.report.terminal import summary_lines
 
         seconds = time.perf_counter() - harness.started
-        headline, *rest = summary_lines(list(harness.outcomes.values()), seconds, harness.budget)
+        engine = harness.engine.stats if harness.engine is not None else None
+        headline, *rest = summary_lines(list(harness.outcomes.values()), seconds, harness.budget, engine)
         terminalreporter.write_sep("-", headline)
         for line in rest:
             terminalreporter.write_line(line)

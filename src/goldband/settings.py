@@ -144,7 +144,6 @@ def run_ref(text: str) -> str:
     return text.strip()
 
 
-# name -> (parser, help); options are --goldband-NAME, ini keys goldband_NAME, env GOLDBAND_NAME
 def judge_gate(text: str) -> str:
     if text not in ("calibrated", "always"):
         raise OptionError(f"expected calibrated or always, found {text!r}")
@@ -166,6 +165,7 @@ def key(name: str) -> str:
     return name.replace("-", "_")
 
 
+# name -> (parser, help): option --goldband-NAME, ini key goldband_NAME, variable GOLDBAND_NAME;
 # hyphens in a name become underscores in its ini key and variable (--goldband-judge-gate, GOLDBAND_JUDGE_GATE)
 OPTIONS: dict[str, tuple[Any, str]] = {
     "runs": (positive_int, "trials per case (overrides the golden set's 'runs')"),

@@ -90,8 +90,9 @@ def safe(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
-def summary_lines(outcomes: Sequence[Any], seconds: float, budget: Any = None) -> list[str]:
-    """The verdict count line, then the budget and any non-failing INCONCLUSIVE cases."""
+def summary_lines(outcomes: Sequence[Any], seconds: float, budget: Any = None, engine: Any = None) -> list[str]:
+    """The verdict count line, then the provider traffic, the budget and any non-failing
+    INCONCLUSIVE cases. ``engine`` is the run's ``EngineStats``, when calls were made."""
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.verdict.status] = counts.get(o.verdict.status, 0) + 1
@@ -99,12 +100,24 @@ def summary_lines(outcomes: Sequence[Any], seconds: float, budget: Any = None) -
     replayed = sum(t.trial.cached for o in outcomes for t in o.trials)
     flaky = sum(o.verdict.status == "PASS" and o.verdict.passes < o.verdict.n for o in outcomes)
     lines = [summary_line(counts, trials, replayed, seconds, flaky)]
+    if engine is not None and engine.requests:
+        lines.append(engine_line(engine))
     if budget is not None:
         lines.append(f"goldband {budget.describe()}")
     lines += [f"goldband: {o.verdict.status} (not failing the run) {o.plan.goldenset}::{o.plan.case.id}"
               f"[{o.plan.target.name}]: {o.verdict.reason}" for o in outcomes
               if o.verdict.status in ("INCONCLUSIVE", "QUARANTINED") and not _fails(o)]
     return lines
+
+
+def engine_line(stats: Any) -> str:
+    """``goldband engine: 100 requests for 300 samples · 3 retries (2 after a 429) · 1 call failed``."""
+    text = f"goldband engine: {stats.requests} requests for {stats.samples} samples"
+    if stats.retries:
+        text += f" · {stats.retries} retries ({stats.rate_limited} after a 429)"
+    if stats.failures:
+        text += f" · {stats.failures} call{'s' * (stats.failures != 1)} failed after retries"
+    return text
 
 
 def _fails(outcome: Any) -> bool:
