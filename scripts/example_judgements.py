@@ -18,6 +18,7 @@ from typing import Any
 from goldband.cassettes import Cassette
 from goldband.judge import prompt
 from goldband.judge.rubric import Rubric, load_rubric
+from goldband.judge.runtime import JudgeRuntime, Subject
 from goldband.judge.setup import rubrics_of, runtime_for
 from goldband.trial import Completion
 
@@ -141,7 +142,7 @@ def write(harness: Any, root: Path) -> None:
     _calibrate(harness, root)
 
 
-def _calibration_cassette(runtime: Any, cassettes: dict[str, Cassette], root: Path) -> None:
+def _calibration_cassette(runtime: JudgeRuntime, cassettes: dict[str, Cassette], root: Path) -> None:
     from goldband.judge.calibrate import load_rows
 
     rubric = load_rubric("policy-adherence", root)
@@ -154,16 +155,14 @@ def _calibration_cassette(runtime: Any, cassettes: dict[str, Cassette], root: Pa
             _put(runtime, cassettes, rubric, data, 0, row.id, "calibration", text)
 
 
-def _put(runtime: Any, cassettes: dict[str, Cassette], rubric: Rubric, data: prompt.JudgeData, index: int,
+def _put(runtime: JudgeRuntime, cassettes: dict[str, Cassette], rubric: Rubric, data: prompt.JudgeData, index: int,
          case: str, target: str, text: str) -> None:
     path = runtime.cassette_path(rubric)
     if rubric.name not in cassettes:
         path.unlink(missing_ok=True)
         cassettes[rubric.name] = Cassette(path)
-    endpoint = runtime.endpoint(rubric)
-    record = {"goldenset": "support" if target != "calibration" else "", "case": case, "target": target,
-              "sample": index, "rubric": rubric.name, "rubric_hash": rubric.content_hash,
-              "judge_model": endpoint.model, "judge_params": endpoint.params, "data": data.key_parts(), "note": NOTE}
+    subject = Subject(case, target, "support" if target != "calibration" else "")
+    record = {**runtime.cassette_record(rubric, subject, index, {"data": data.key_parts()}), "note": NOTE}
     completion = Completion(output=text, system_fingerprint="fp_illustrative", finish_reason="stop", latency_ms=900.0)
     cassettes[rubric.name].put(runtime.key(rubric, data, index), record, completion)
 
@@ -171,13 +170,10 @@ def _put(runtime: Any, cassettes: dict[str, Cassette], rubric: Rubric, data: pro
 def _calibrate(harness: Any, root: Path) -> None:
     """Measure policy-adherence's agreement from the cassettes just written (replay) and record it."""
     from goldband.judge import calibrate as cal
-    from goldband.judge.runtime import JudgeRuntime
     from goldband.judge.workflows import judge_rows
 
     rubric = load_rubric("policy-adherence", root)
-    config = harness.config
-    runtime = JudgeRuntime.create(config.judge, mode="replay", root=root, cassettes=root / config.cassettes,
-                                  cache_dir=root / config.cache, library=harness.library)
+    runtime = runtime_for(harness, mode="replay")
     services = harness.services()
     judged = services.engine.submit(judge_rows(runtime, services.engine, rubric, cal.load_rows(rubric, root))).result()
     result = cal.measure(rubric, judged)

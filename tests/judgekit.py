@@ -63,11 +63,11 @@ def project(root: Path, url: str, *, rubric: str = RUBRIC, cases: int = 1, runs:
     return root
 
 
-def run(root: Path, mode: str | None = None, **settings: Any) -> dict[str, list[ScoredTrial]]:
-    """Run the project's golden set through the Harness; trials per case id."""
+def run(root: Path, mode: str | None = None, *, store: str = "off", **settings: Any) -> dict[str, list[ScoredTrial]]:
+    """Run the project's golden set through the Harness (no store unless given); trials per case id."""
     harness = Harness.create(Settings(rootpath=root, paths=(str(root / "goldensets"),), runs=None, targets=None,
                                       mode=mode, concurrency=None, timeout_s=None, worker=False,
-                                      store="off", report="off", **settings))
+                                      store=store, report="off", **settings))
     try:
         plans = harness.plans(harness.load(root / "goldensets" / "s.yaml"))
         harness.start([(p.case.id, p) for p in plans])

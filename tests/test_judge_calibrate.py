@@ -157,6 +157,8 @@ def test_calibrate_command_measures_prints_and_records(tmp_path: Path, openai_se
     assert record["meets_floor"] and record["rubric_hash"] == make(tmp_path).content_hash
     again = CliRunner().invoke(main, ["judge", "calibrate", "helpful"])  # the judge cache answers
     assert again.exit_code == 0 and len(judge_requests(openai_server)) == 6
+    assert not (tmp_path / ".goldband" / "cache" / "judge.sqlite").exists()  # the store's cache, shared with runs
+    assert (tmp_path / ".goldband" / "store.db").is_file()
 
 
 def test_calibrate_below_the_floor_exits_1(tmp_path: Path, openai_server: FakeOpenAI,

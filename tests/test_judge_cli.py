@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +14,11 @@ from goldband.cli import main
 from goldband.testing import FakeOpenAI, Reply
 from judgekit import project
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture
-def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("goldensets", "prompts", "schemas", "cassettes", "rubrics"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    shutil.copy(ROOT / "goldband.yaml", tmp_path / "goldband.yaml")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def demo(demo_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(demo_project)
+    return demo_project
 
 
 def invoke(*args: str) -> Any:

@@ -49,6 +49,14 @@ def test_samples_and_show_forms(tmp_path: Path) -> None:
     assert (rubric.samples, rubric.combine) == (5, "majority")
 
 
+def test_floor_forms(tmp_path: Path) -> None:
+    short = load_file(write(tmp_path, RUBRIC + "calibration: helpful.yaml\nagreement_floor: 0.6\n"), tmp_path)
+    assert short.floor is not None and short.floor.model_dump() == {"kappa": 0.6, "accuracy": None, "mae": None}
+    long = load_file(write(tmp_path, RUBRIC + "calibration: helpful.yaml\nagreement_floor: {accuracy: 0.8, mae: 1}\n"),
+                     tmp_path)
+    assert long.floor is not None and long.floor.model_dump() == {"kappa": None, "accuracy": 0.8, "mae": 1.0}
+
+
 BAD = {
     "level outside the scale": (
         RUBRIC.replace('levels: {1: "muddled", 5: "clear"}', "levels:\n      1: muddled\n      5: clear\n      7: wow"),
@@ -82,6 +90,24 @@ BAD = {
                              "scale: the scale must have 2 to 11 integer levels, min < max (found 5-1)"),
     "a majority that can tie": (RUBRIC + "samples: {n: 4, combine: majority}\n",
                                 "combine: majority with 4 samples can tie; expected an odd number"),
+    "too many samples": (RUBRIC + "samples: 30\n",
+                         "rubrics/helpful.yaml:15: samples.n: Input should be less than or equal to 20 (found 30)"),
+    "too many samples in the long form": (
+        RUBRIC + "samples: {n: 30}\n",
+        "rubrics/helpful.yaml:15: samples.n: Input should be less than or equal to 20 (found 30)"),
+    "an unknown way to combine samples": (
+        RUBRIC + "samples: {n: 3, combine: avg}\n",
+        "rubrics/helpful.yaml:15: samples.combine: Input should be 'mean', 'median' or 'majority' (found 'avg')"),
+    "samples that are not a count": (
+        RUBRIC + "samples: three\n",
+        "rubrics/helpful.yaml:15: samples: expected a count such as 3, or {n: 3, combine: mean | median | majority} "
+        "(found 'three')"),
+    "a kappa floor above 1": (
+        RUBRIC + "calibration: helpful.yaml\nagreement_floor: 2\n",
+        "rubrics/helpful.yaml:16: agreement_floor.kappa: Input should be less than or equal to 1 (found 2)"),
+    "a kappa floor above 1 in the long form": (
+        RUBRIC + "calibration: helpful.yaml\nagreement_floor: {kappa: 2}\n",
+        "rubrics/helpful.yaml:16: agreement_floor.kappa: Input should be less than or equal to 1 (found 2)"),
     "a misspelled key": (RUBRIC + "pas: 3\n", "rubrics/helpful.yaml:15: unknown key 'pas' at pas"),
     "a name that differs from the file": (RUBRIC.replace("name: helpful", "name: helpfull"),
                                           "rubrics/helpful.yaml:1: rubric name 'helpfull' differs from its file name"),

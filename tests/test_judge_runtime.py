@@ -99,6 +99,8 @@ BAD_REPLIES = {
                         "the judge refused: I cannot assist with that request."),
     "a cut-off reply": (Reply(content='{"criteria": {"correct"', finish_reason="length"), "truncated",
                         "cut off at its token limit"),
+    "tool calls instead of JSON": (Reply(tool_calls=[{"name": "grade", "arguments": {"score": 5}}]), "invalid",
+                                   "the judge answered with tool calls ['grade'], not JSON"),
 }
 
 
@@ -112,7 +114,8 @@ def test_bad_replies_are_errors_with_evidence_never_passes(tmp_path: Path, opena
     assert (score.outcome, score.score, trial.outcome) == ("error", 0.0, "error")
     assert [s.kind for s in trial.scores] == ["rubric"]  # no criterion scores from a failed judgement
     assert message in score.detail and (score.meta or {})["error_kind"] == kind
-    evidence = raw.content or raw.refusal if isinstance(raw, Reply) else raw
+    evidence = (raw.content or raw.refusal or str([c["name"] for c in raw.tool_calls])) if isinstance(raw, Reply) \
+        else raw
     assert evidence in (score.evidence or ""), score.evidence
     assert len(judge_requests(openai_server)) == 1  # a bad reply is not silently retried into a pass
 
@@ -145,6 +148,24 @@ def test_an_unchanged_output_is_never_judged_twice(tmp_path: Path, openai_server
     assert len(target_requests(openai_server)) == 2 and judge_requests(openai_server) == []
     assert [rubric_score(t).detail for t in second["c0"]] == [rubric_score(t).detail for t in first["c0"]]
     assert all("cache" in (rubric_score(t).meta or {})["sources"] for t in second["c1"])
+
+
+def test_with_a_store_the_judge_cache_lives_in_the_store(tmp_path: Path, openai_server: FakeOpenAI) -> None:
+    from goldband.store import open_store
+
+    serve(openai_server, [reply(5, 4)])
+    root = project(tmp_path, openai_server.url)
+    store = root / ".goldband" / "store.db"
+    first = rubric_score(run(root, store=str(store))["c0"][0])
+    second = rubric_score(run(root, store=str(store))["c0"][0])
+    assert len(judge_requests(openai_server)) == 1 and len(target_requests(openai_server)) == 2
+    assert (first.meta or {})["sources"] == ["live"] and (second.meta or {})["sources"] == ["cache"]
+    assert second.detail == first.detail
+    assert not (root / ".goldband" / "cache" / "judge.sqlite").exists()
+    with open_store(store, create=False) as db:
+        [(value,)] = db.conn.execute("SELECT value FROM judge_cache").fetchall()
+    entry = json.loads(value)
+    assert (entry["rubric"], entry["case"], entry["completion"]["output"]) == ("helpful", "c0", reply(5, 4))
 
 
 def test_each_judge_sample_is_cached_under_its_own_index(tmp_path: Path, openai_server: FakeOpenAI) -> None:

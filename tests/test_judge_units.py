@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,12 @@ def test_fresh_fence_ids_per_call() -> None:
 ])
 def test_input_text(value: object, text: str) -> None:
     assert prompt.input_text(value) == text
+
+
+def test_the_reply_shape_is_shown_with_the_scale(rubric: Rubric) -> None:
+    assert prompt.reply_instructions(rubric).splitlines()[2] == (
+        '{"criteria": {"correct": {"reasoning": "<one or two sentences>", "score": <integer 1-5>}, '
+        '"clear": {"reasoning": "<one or two sentences>", "score": <integer 1-5>}}}')
 
 
 def test_examples_are_fenced_and_show_the_expected_reply(tmp_path: Path) -> None:
@@ -168,6 +175,29 @@ def test_a_non_gating_rubric_says_why(rubric: Rubric) -> None:
     assert all(not c.gating and c.kind == "rubric-criterion" for c in criteria)
 
 
+@dataclass(frozen=True)
+class FakeVerdict:
+    gating: bool = True
+    notes: tuple[str, ...] = ()
+
+
+def test_verdict_notes_say_why_a_rubric_does_not_gate(rubric: Rubric) -> None:
+    from goldband.judge.gate import adjust_verdict
+    from goldband.trial import Completion, ScoredTrial, Trial
+
+    good = SampleResult(0, parse_reply(reply(1, 1), rubric), None, reply(1, 1))
+    bad = SampleResult(0, None, "the judge's reply is empty", "", "live", "unparseable")
+    reason = "rubric 'helpful' was never calibrated; run 'goldband judge calibrate helpful'"
+    trials = [ScoredTrial(Trial("c0", "t", i, Completion("x")),
+                          tuple(rubric_scores(rubric, "rubric helpful", 4, [r], Gate(False, reason), {})))
+              for i, r in enumerate([good, bad])]
+    verdict = adjust_verdict(FakeVerdict(), trials)
+    assert verdict == FakeVerdict(gating=False, notes=(
+        f"rubric helpful: 0/2 pass, reported but not gating ({reason})",
+        "judge errors in 1 of 2 rubric scores (#1): a judge/harness problem, not a model result",
+        "not gating: no check that may gate scored this item"))
+
+
 # --- agreement -------------------------------------------------------------------------------------
 
 
@@ -255,6 +285,27 @@ def test_positions_map_back_to_outputs(position: pairwise.Position, swapped: boo
 def test_a_win_must_survive_the_swap(first: pairwise.Winner, second: pairwise.Winner,
                                      result: tuple[str, bool]) -> None:
     assert pairwise.combine_orders(first, second) == result
+
+
+def test_pairwise_replies_are_parsed_as_strictly_as_rubric_replies() -> None:
+    said = json.dumps({"reasoning": "b is exact", "winner": "B"})
+    assert pairwise.validate("My verdict:\n" + said).winner == "B"  # the last JSON object, prose around it
+    for text, finish, kind in [(said, "content_filter", "refusal"), (said, "length", "truncated"),
+                               ('{"reasoning": "r", "winner": "C"}', None, "invalid"),
+                               ('{"reasoning": "r", "winner": "A", "score": 5}', None, "invalid"),
+                               ("I won't compare these.", None, "refusal"), ("A is better.", None, "unparseable")]:
+        with pytest.raises(ReplyError) as info:
+            pairwise.validate(text, finish)
+        assert info.value.kind == kind, text
+
+
+def test_the_pairwise_schema_is_the_reply_model() -> None:
+    assert pairwise.response_format("json_schema")["json_schema"] == {
+        "name": "pairwise_reply", "strict": True,
+        "schema": {"type": "object", "additionalProperties": False, "required": ["reasoning", "winner"],
+                   "properties": {"reasoning": {"type": "string"},
+                                  "winner": {"type": "string", "enum": ["A", "B", "tie"]}}}}
+    assert pairwise.response_format("json_object") == {"type": "json_object"}
 
 
 def test_always_first_is_position_bias_not_a_win() -> None:

@@ -13,13 +13,16 @@ output for all criteria, a gating ``rubric`` score plus one non-gating
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, PrivateAttr
 
 from goldband.checks.base import CheckContext, CheckError, CheckResult, CheckSpec, register
 from goldband.errors import ConfigError
 from goldband.trial import Score
+
+if TYPE_CHECKING:
+    from goldband.judge.rubric import Rubric
 
 
 @register("rubric")
@@ -50,6 +53,13 @@ class RubricCheck(CheckSpec):
         self._loaded = rubric
         self._root = base_dir
 
+    def loaded(self, base_dir: Path) -> Rubric:
+        """The validated rubric (loaded by ``prepare`` when the golden set loaded, else now)."""
+        if self._loaded is None:
+            self.prepare(base_dir)
+        rubric: Rubric = self._loaded
+        return rubric
+
     def store_identity(self) -> dict[str, Any]:
         """The rubric and judge this check scores with, for the store (goldband.recorder.records)."""
         from goldband.judge.setup import identity
@@ -66,9 +76,7 @@ class RubricCheck(CheckSpec):
         from goldband.judge.runtime import JudgeRuntime, Subject
         from goldband.judge.scoring import SampleResult, rubric_scores
 
-        if self._loaded is None:
-            self.prepare(ctx.base_dir)
-        rubric = self._loaded
+        rubric = self.loaded(ctx.base_dir)
         threshold = self.min_score if self.min_score is not None else rubric.pass_score
         runtime = JudgeRuntime.of(services)
         if runtime is None:

@@ -16,9 +16,9 @@ from typing import Any
 
 import click
 
-from goldband.cli.common import CliError, find_root, handles_errors
+from goldband.cli.common import CliError, find_root, handles_errors, store_or_off
 
-MODES = ["live", "record", "replay", "cached"]
+MODES = ["live", "record", "replay", "cached"]  # goldband.config.MODES, without importing pydantic for --help
 
 
 @click.group()
@@ -29,14 +29,17 @@ def judge() -> None:
 @contextlib.contextmanager
 def _session(mode: str | None, *, runs: int | None = None, targets: tuple[str, ...] | None = None
              ) -> Iterator[tuple[Any, Any, Any]]:
-    """A harness on the project (no store, no reports), its services and judge runtime."""
+    """A harness on the project, its services and judge runtime. No run is recorded and no report
+    written; the store is named only because it holds the judge cache that runs share."""
     from goldband.harness import Harness
     from goldband.judge.runtime import JudgeRuntime
     from goldband.settings import Settings
 
     root = find_root()
     settings = Settings(rootpath=root, paths=(str(root / "goldensets"),), runs=runs, targets=targets or None,
-                        mode=mode, concurrency=None, timeout_s=None, worker=False, store="off", report="off")
+                        mode=mode, concurrency=None, timeout_s=None, worker=False,
+                        store=str(store_or_off(None) or "off"),
+                        report="off")
     harness = Harness.create(settings)
     try:
         services = harness.services()
@@ -45,10 +48,10 @@ def _session(mode: str | None, *, runs: int | None = None, targets: tuple[str, .
         harness.close()
 
 
-def _rubric(name: str) -> Any:
+def _rubric(name: str, root: Path) -> Any:
     from goldband.judge.rubric import load_rubric
 
-    return load_rubric(name, find_root())
+    return load_rubric(name, root)
 
 
 @judge.command()
@@ -68,26 +71,26 @@ def calibrate(rubric_name: str, mode: str | None, record: bool, show_rows: bool)
     from goldband.judge.setup import check_endpoint
     from goldband.judge.workflows import judge_rows
 
-    rubric = _rubric(rubric_name)
-    rows = cal.load_rows(rubric, find_root())
+    root = find_root()
+    rubric = _rubric(rubric_name, root)
+    rows = cal.load_rows(rubric, root)
     with _session(mode) as (harness, services, runtime):
         check_endpoint(rubric, harness.config, harness.mode, harness.config_file)
         judged = services.engine.submit(judge_rows(runtime, services.engine, rubric, rows)).result()
         result = cal.measure(rubric, judged)
-        endpoint = runtime.endpoint(rubric)
-        _print_agreement(rubric, endpoint.model, runtime.judge_hash(rubric), result, judged, show_rows)
         problems = cal.shortfalls(result, rubric.floor)
+        model, judge_hash = runtime.endpoint(rubric).model, runtime.judge_hash(rubric)
+        _print_agreement(rubric, model, judge_hash, result, problems, judged, show_rows)
         if record:
-            path = cal.record(rubric, find_root(), result, judge_hash=runtime.judge_hash(rubric),
-                              judge_model=endpoint.model)
-            click.echo(f"recorded {path.relative_to(find_root())}")
+            path = cal.record(rubric, root, result, judge_hash=judge_hash, judge_model=model)
+            click.echo(f"recorded {path.relative_to(root)}")
     if problems or result.errors:
         raise CliError("below the agreement floor: " + "; ".join(problems) if problems
                        else f"{result.errors} calibration rows errored")
 
 
-def _print_agreement(rubric: Any, model: str | None, judge_hash: str, result: Any, judged: list[Any],
-                     show_rows: bool) -> None:
+def _print_agreement(rubric: Any, model: str | None, judge_hash: str, result: Any, problems: list[str],
+                     judged: list[Any], show_rows: bool) -> None:
     from goldband.judge.workflows import fmt
 
     click.echo(f"rubric {rubric.name} v{rubric.version} ({rubric.content_hash[:19]}…) · judge {model} "
@@ -100,7 +103,7 @@ def _print_agreement(rubric: Any, model: str | None, judge_hash: str, result: An
     for name, value, note in lines:
         click.echo(f"  {name:<26}{value:>6}  {note}".rstrip())
     click.echo(f"  kappa for the floor: {fmt(result.kappa)} ({result.kappa_kind})")
-    _print_floor(rubric, result)
+    _print_floor(rubric, problems)
     if show_rows:
         for j in judged:
             human = j.row.score if j.row.score is not None else ("pass" if j.row.label else "fail")
@@ -108,15 +111,12 @@ def _print_agreement(rubric: Any, model: str | None, judge_hash: str, result: An
             click.echo(f"    {j.row.id:<24} human {human!s:<5} judge {said}")
 
 
-def _print_floor(rubric: Any, result: Any) -> None:
-    from goldband.judge.calibrate import shortfalls
-
+def _print_floor(rubric: Any, problems: list[str]) -> None:
     if rubric.floor is None:
         click.echo("  no agreement_floor: measured, but the rubric's gating does not depend on it")
         return
     bars = ", ".join(f"{k} {'<=' if k == 'mae' else '>='} {v:g}"
                      for k, v in rubric.floor.model_dump(exclude_none=True).items())
-    problems = shortfalls(result, rubric.floor)
     click.echo(f"  floor ({bars}): " + ("met" if not problems else "NOT met: " + "; ".join(problems)))
 
 
@@ -204,7 +204,7 @@ def pairwise(rubric_name: str, pairs_file: Path, mode: str | None) -> None:
     from goldband.judge.setup import check_endpoint
     from goldband.judge.workflows import compare
 
-    rubric = _rubric(rubric_name)
+    rubric = _rubric(rubric_name, find_root())
     pairs = _pairs(pairs_file)
     with _session(mode) as (harness, services, runtime):
         check_endpoint(rubric, harness.config, harness.mode, harness.config_file)
@@ -250,8 +250,9 @@ def show(rubric_name: str, output_text: str, input_text: str | None, reference: 
     from goldband.judge import prompt
     from goldband.judge.rubric import rubric_path
 
-    rubric = _rubric(rubric_name)
-    click.echo(f"rubric {rubric.name} v{rubric.version} · {rubric_path(rubric.name, find_root())}")
+    root = find_root()
+    rubric = _rubric(rubric_name, root)
+    click.echo(f"rubric {rubric.name} v{rubric.version} · {rubric_path(rubric.name, root)}")
     click.echo(f"content hash {rubric.content_hash}\nprompt hash  {rubric.prompt_hash}")
     click.echo(f"scale {rubric.scale_text}, pass {rubric.pass_score:g}, samples {rubric.samples} ({rubric.combine})")
     data = prompt.judge_data(rubric, output_text, input_text, reference)

@@ -1,9 +1,14 @@
 """The judge cache: one judgement per (rubric, judge, input, output, sample), across runs.
 
-Behind a two-method protocol (``get``, ``put``) so the results store can take it
-over; today it is one SQLite file (``.goldband/cache/judge.sqlite``) in WAL mode, so
-pytest-xdist workers and parallel runs share it safely. Only judgements that parsed
-are stored: an error is retried by the next run, never frozen into the cache.
+Behind a two-method protocol (``get``, ``put``), with three homes (``open_cache``):
+
+- the results store's ``judge_cache`` table, when the run records to a store;
+- one SQLite file (``.goldband/cache/judge.sqlite``) when the store is off;
+- a dict for ``judge: {cache: false}`` (reuse within one run only).
+
+Both files are in WAL mode, so pytest-xdist workers and parallel runs share them
+safely. Only judgements that parsed are stored: an error is retried by the next run,
+never frozen into the cache.
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from goldband.store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS judgements (
@@ -67,15 +75,42 @@ class SqliteJudgeCache:
                 "INSERT OR REPLACE INTO judgements (key, rubric, judge, created, entry) VALUES (?, ?, ?, ?, ?)",
                 (key, str(entry.get("rubric", "")), str(entry.get("judge_hash", "")), time.time(), text))
 
-    def __len__(self) -> int:
-        with self._lock:
-            return int(self._db().execute("SELECT COUNT(*) FROM judgements").fetchone()[0])
-
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+class StoreJudgeCache:
+    """The store's ``judge_cache`` table; the store is opened at first use (never in replay)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    def _open(self) -> Store:
+        if self._store is None:
+            from goldband.store import open_store
+
+            self._store = open_store(self.path)
+        return self._store
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            value = self._open().judge_cache_get(key)
+        return value if isinstance(value, dict) else None
+
+    def put(self, key: str, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._open().judge_cache_put(key, entry)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
 
 class MemoryJudgeCache:
@@ -92,3 +127,10 @@ class MemoryJudgeCache:
 
     def close(self) -> None:
         self._entries.clear()
+
+
+def open_cache(*, persist: bool, store: Path | None, cache_dir: Path) -> JudgeCache:
+    """The run's judge cache: the store when the run has one, else ``cache_dir/judge.sqlite``."""
+    if not persist:
+        return MemoryJudgeCache()
+    return StoreJudgeCache(store) if store is not None else SqliteJudgeCache(cache_dir / "judge.sqlite")

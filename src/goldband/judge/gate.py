@@ -78,7 +78,7 @@ def _ungated_notes(scores: list[tuple[ScoredTrial, Score]]) -> list[str]:
     for label in dict.fromkeys(s.check for _, s in scores if not s.gating):
         mine = [s for _, s in scores if s.check == label]
         tally = f"{sum(s.outcome == 'pass' for s in mine)}/{len(mine)} pass"
-        reason = mine[0].detail.rpartition("[not gating: ")[2].rstrip("]")
+        reason = (mine[0].meta or {}).get("gate") or "not calibrated"
         notes.append(f"{label}: {tally}, reported but not gating ({reason})")
     return notes
 

@@ -16,14 +16,12 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from goldband.judge import prompt
-from goldband.judge.reply import ReplyError, extract_json
+from goldband.judge import prompt, reply
 from goldband.judge.rubric import Rubric
 from goldband.judge.scoring import SampleResult
 from goldband.targets import canonical_hash
-from goldband.trial import Completion
 
 PAIRWISE_VERSION = 1
 Position = Literal["A", "B", "tie"]
@@ -97,29 +95,13 @@ def messages(rubric: Rubric, case_input: str | None, reference: str | None, firs
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(filter(None, blocks))}]
 
 
-def parse(completion: Completion, index: int, source: str) -> SampleResult:
-    raw = completion.output
-    try:
-        if completion.finish_reason == "length":
-            raise ReplyError("truncated", "the judge's reply was cut off at its token limit")
-        data = extract_json(raw or "")
-        parsed = PairwiseReply.model_validate(data)
-    except ReplyError as exc:
-        return SampleResult(index, None, exc.message, raw, source, exc.kind)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "reply"
-        return SampleResult(index, None, f"the judge's reply does not fit: {loc}: {err['msg']}", raw, source,
-                            "invalid")
-    return SampleResult(index, parsed, None, raw, source)
+def validate(text: str | None, finish_reason: str | None = None) -> PairwiseReply:
+    """A reply as a ``PairwiseReply`` (strictly, as rubric replies are); ReplyError otherwise."""
+    return reply.validate(PairwiseReply, text, finish_reason)
 
 
 def response_format(kind: str) -> dict[str, Any]:
-    if kind == "json_object":
-        return {"type": "json_object"}
-    schema = {"type": "object", "additionalProperties": False, "required": ["reasoning", "winner"],
-              "properties": {"reasoning": {"type": "string"}, "winner": {"type": "string", "enum": ["A", "B", "tie"]}}}
-    return {"type": "json_schema", "json_schema": {"name": "pairwise_reply", "strict": True, "schema": schema}}
+    return reply.response_format(PairwiseReply, "pairwise_reply", kind)
 
 
 def describe(result: PairwiseResult) -> str:

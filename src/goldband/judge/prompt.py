@@ -112,12 +112,11 @@ def rubric_text(rubric: Rubric) -> str:
 
 
 def reply_instructions(rubric: Rubric) -> str:
-    quote = '"'
-    placeholder = f'"<integer {rubric.scale_text}>"'
-    shape = {"criteria": {c.name: {"reasoning": "<one or two sentences>", "score": placeholder.strip(quote)}
-                          for c in rubric.criteria}}
+    score = f"<integer {rubric.scale_text}>"
+    shape = {"criteria": {c.name: {"reasoning": "<one or two sentences>", "score": score} for c in rubric.criteria}}
+    shown = json.dumps(shape, ensure_ascii=False).replace(f'"{score}"', score)  # the score placeholder unquoted
     return ("# How to reply\nReply with exactly one JSON object and nothing else, in this shape:\n"
-            f"{json.dumps(shape, ensure_ascii=False).replace(placeholder, placeholder.strip(quote))}\n"
+            f"{shown}\n"
             "Score every criterion, by its exact name. Write the reasoning before the score. Use only the "
             "integers of the scale.")
 

@@ -9,7 +9,8 @@ follow, so the judge reasons first)::
 Parsing fails closed: no JSON, a missing or unknown criterion, a score that is not
 one of the scale's integers (``4.5``, ``"4"``, ``true``, ``7``), a cut-off reply or a
 refusal raise ``ReplyError``, which the caller turns into an *error* score that
-keeps the raw reply as evidence.
+keeps the raw reply as evidence. ``validate`` does this for any reply model (the
+pairwise reply too); ``response_format`` asks the provider for that model's schema.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
 from goldband.judge.rubric import Rubric
+
+M = TypeVar("M", bound=BaseModel)
 
 _REFUSAL = re.compile(r"\b(I can(?:no|')t|I'm (?:not able|unable)|I am (?:not able|unable)|I won't|I will not|"
                       r"cannot (?:help|assist|comply|evaluate|grade|score))\b", re.IGNORECASE)
@@ -85,22 +88,17 @@ def model_for(rubric: Rubric) -> type[BaseModel]:
     return reply_model(tuple(c.name for c in rubric.criteria), tuple(rubric.levels))
 
 
-def json_schema(rubric: Rubric) -> dict[str, Any]:
-    """The reply's JSON Schema, in the strict subset OpenAI's structured outputs accept."""
-    schema: dict[str, Any] = _strip_titles(model_for(rubric).model_json_schema(by_alias=True))
-    return schema
-
-
-def response_format(rubric: Rubric, kind: str) -> dict[str, Any]:
-    """The ``response_format`` request parameter for ``json_schema`` or ``json_object``."""
+def response_format(model: type[BaseModel], name: str, kind: str) -> dict[str, Any]:
+    """The ``response_format`` request parameter for ``json_schema`` (the reply model's JSON Schema,
+    in the strict subset OpenAI's structured outputs accept) or ``json_object``."""
     if kind == "json_object":
         return {"type": "json_object"}
-    schema = json_schema(rubric)
-    return {"type": "json_schema", "json_schema": {"name": "judge_reply", "strict": True, "schema": schema}}
+    schema = _strip_titles(model.model_json_schema(by_alias=True))
+    return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
 
 
-def parse_reply(text: str | None, rubric: Rubric, finish_reason: str | None = None) -> JudgeReply:
-    """Validate a reply against the rubric's model; ReplyError on anything else."""
+def validate(model: type[M], text: str | None, finish_reason: str | None = None) -> M:
+    """A reply as ``model``: the whole text, else its last JSON object; ReplyError on anything else."""
     if finish_reason == "length":
         raise ReplyError("truncated", "the judge's reply was cut off at its token limit (finish_reason=length); "
                          "raise the judge's max_tokens")
@@ -108,13 +106,17 @@ def parse_reply(text: str | None, rubric: Rubric, finish_reason: str | None = No
         raise ReplyError("refusal", "the provider's content filter stopped the judge's reply")
     data = extract_json(text or "")
     try:
-        model = model_for(rubric).model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         if _is_json(text or ""):
             raise ReplyError("invalid", "the judge's reply does not fit the rubric: " + _first_error(exc)) from None
         raise ReplyError("unparseable", "the judge's reply is not one JSON object, and the last object in it does "
                          "not fit the rubric (" + _first_error(exc) + ")") from None
-    dumped = model.model_dump(by_alias=True)["criteria"]
+
+
+def parse_reply(text: str | None, rubric: Rubric, finish_reason: str | None = None) -> JudgeReply:
+    """Validate a reply against the rubric's model; ReplyError on anything else."""
+    dumped = validate(model_for(rubric), text, finish_reason).model_dump(by_alias=True)["criteria"]
     return JudgeReply(tuple(CriterionScore(c.name, dumped[c.name]["score"], dumped[c.name]["reasoning"])
                             for c in rubric.criteria))
 

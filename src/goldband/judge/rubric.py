@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from goldband import yamlio
 from goldband.config import Endpoint, Strict, Structured, parse
@@ -96,13 +96,33 @@ class RubricModel(Strict):
     scale: ScaleModel
     criteria: list[CriterionModel]
     pass_: float = Field(alias="pass")
-    samples: int | SamplesModel = 1
+    samples: SamplesModel = Field(default_factory=SamplesModel)
     show: ShowModel = Field(default_factory=ShowModel)
     instructions: str | None = None
     examples: list[ExampleModel] = Field(default_factory=list)
     judge: RubricJudge | None = None
     calibration: str | None = None
-    agreement_floor: float | FloorModel | None = None
+    agreement_floor: FloorModel | None = None
+
+    @field_validator("samples", mode="before")
+    @classmethod
+    def _samples_count(cls, value: Any) -> Any:
+        """``samples: 3`` is short for ``samples: {n: 3}``."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"n": value}
+        if not isinstance(value, dict):
+            raise ValueError("expected a count such as 3, or {n: 3, combine: mean | median | majority}")
+        return value
+
+    @field_validator("agreement_floor", mode="before")
+    @classmethod
+    def _floor_kappa(cls, value: Any) -> Any:
+        """``agreement_floor: 0.6`` is short for ``agreement_floor: {kappa: 0.6}``."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return {"kappa": value}
+        if value is not None and not isinstance(value, dict):
+            raise ValueError("expected a kappa such as 0.6, or {kappa: 0.6, accuracy: 0.8, mae: 0.5}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -265,19 +285,11 @@ def _check_pass_and_samples(model: RubricModel, lines: yamlio.Lines) -> None:
         raise ConfigError(f"pass {model.pass_:g} is outside the scale {scale.min}-{scale.max}",
                           where=lines.where(("pass",)), expected=f"a minimum weighted score from {scale.min} to "
                           f"{scale.max}", fix="set 'pass' on the rubric's scale, e.g. 4 on a 1-5 scale")
-    samples = model.samples if isinstance(model.samples, SamplesModel) else SamplesModel(n=_count(model, lines))
+    samples = model.samples
     if samples.combine == "majority" and samples.n % 2 == 0:
         raise ConfigError(f"combine: majority with {samples.n} samples can tie", where=lines.where(("samples",)),
                           expected="an odd number of samples for a majority vote",
                           fix=f"use n: {samples.n + 1}, or combine: median")
-
-
-def _count(model: RubricModel, lines: yamlio.Lines) -> int:
-    n = model.samples if isinstance(model.samples, int) else model.samples.n
-    if not 1 <= n <= 20:
-        raise ConfigError(f"samples: {n} is out of range", where=lines.where(("samples",)),
-                          expected="from 1 to 20 judge samples per output", fix="use e.g. 'samples: 3'")
-    return n
 
 
 def _check_examples(model: RubricModel, lines: yamlio.Lines) -> None:
@@ -313,15 +325,12 @@ def _check_calibration(model: RubricModel, lines: yamlio.Lines, folder: Path) ->
 
 
 def _build(model: RubricModel, raw: dict[str, Any], display: Path, calibration: Path | None) -> Rubric:
-    samples = model.samples if isinstance(model.samples, SamplesModel) else SamplesModel(n=model.samples)
-    floor = FloorModel(kappa=model.agreement_floor) if isinstance(model.agreement_floor, float | int) \
-        else model.agreement_floor
     seen = {k: raw.get(k) for k in ("description", "scale", "criteria", "show", "instructions", "examples")}
     return Rubric(
         name=model.name, version=str(model.version), description=model.description, path=display,
         content_hash=canonical_hash(raw), prompt_hash=canonical_hash({**seen, "prompt_version": PROMPT_VERSION}),
         scale_min=model.scale.min, scale_max=model.scale.max, criteria=tuple(model.criteria),
-        pass_score=model.pass_, samples=samples.n, combine=samples.combine, show_input=model.show.input,
+        pass_score=model.pass_, samples=model.samples.n, combine=model.samples.combine, show_input=model.show.input,
         show_reference=model.show.reference, instructions=model.instructions, examples=tuple(model.examples),
-        judge=model.judge, calibration=calibration, floor=floor, body=raw,
+        judge=model.judge, calibration=calibration, floor=model.agreement_floor, body=raw,
     )

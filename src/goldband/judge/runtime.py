@@ -21,21 +21,20 @@ asks for JSON and the reply is parsed strictly either way.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from goldband import yamlio
-from goldband.cassettes import CassetteLibrary
+from goldband.cassettes import Cassette, CassetteLibrary
 from goldband.config import JudgeConfig
 from goldband.engine import Engine, Sample
 from goldband.judge import prompt, reply
-from goldband.judge.cache import JudgeCache, MemoryJudgeCache, SqliteJudgeCache
+from goldband.judge.cache import JudgeCache, open_cache
 from goldband.judge.rubric import Rubric
 from goldband.judge.scoring import Gate, SampleResult
-from goldband.providers import Call, client_kind
+from goldband.providers import Call, client_kind, import_litellm
 from goldband.targets import canonical_hash
 from goldband.trial import Completion
 
@@ -58,7 +57,7 @@ class JudgeRequest:
     rubric: Rubric
     keys: dict[int, str]  # sample index -> cache/cassette key
     messages: Callable[[str], list[dict[str, str]]]  # fence id -> chat messages
-    parse: Callable[[Completion, int, str], SampleResult]  # completion, index, source -> result
+    validate: Callable[[str | None, str | None], Any]  # reply text, finish reason -> parsed reply (ReplyError)
     response_format: Callable[[str], dict[str, Any]]  # json_schema | json_object -> request parameter
     record: dict[str, Any]  # extra cassette fields (what was judged)
     output: str | None = None  # the output under test, to explain a replay miss
@@ -70,7 +69,6 @@ class JudgeStats:
     live: int = 0  # samples judged by the provider
     cached: int = 0  # samples served by the judge cache
     replayed: int = 0  # samples served by judge cassettes
-    errors: int = 0  # samples that errored
 
 
 @dataclass
@@ -85,16 +83,16 @@ class JudgeRuntime:
     cache: JudgeCache
     gate_policy: str = "calibrated"  # calibrated | always
     stats: JudgeStats = field(default_factory=JudgeStats)
-    _endpoints: dict[str, JudgeConfig] = field(default_factory=dict)
+    _endpoints: dict[str, tuple[JudgeConfig, str]] = field(default_factory=dict)  # rubric -> endpoint, its hash
     _gates: dict[str, Gate] = field(default_factory=dict)
     _inflight: dict[str, asyncio.Future[SampleResult]] = field(default_factory=dict)
     _structured: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(cls, config: JudgeConfig | None, *, mode: str, root: Path, cassettes: Path, cache_dir: Path,
-               library: CassetteLibrary, gate: str | None = None) -> JudgeRuntime:
-        persisted = config is None or config.cache
-        cache: JudgeCache = SqliteJudgeCache(cache_dir / "judge.sqlite") if persisted else MemoryJudgeCache()
+               library: CassetteLibrary, gate: str | None = None, store: Path | None = None) -> JudgeRuntime:
+        """``store``: the run's results store, which then holds the judge cache (else ``cache_dir``)."""
+        cache = open_cache(persist=config is None or config.cache, store=store, cache_dir=cache_dir)
         policy = gate or (config.gate if config else "calibrated")
         return cls(config, mode, root, cassettes, library, cache, policy)
 
@@ -107,12 +105,16 @@ class JudgeRuntime:
 
     def endpoint(self, rubric: Rubric) -> JudgeConfig:
         """goldband.yaml's judge with the rubric's overrides (params merged, the rest replaced)."""
-        if rubric.name not in self._endpoints:
-            self._endpoints[rubric.name] = resolve_endpoint(self.config, rubric)
-        return self._endpoints[rubric.name]
+        return self._identity(rubric)[0]
 
     def judge_hash(self, rubric: Rubric) -> str:
-        return judge_hash(self.endpoint(rubric))
+        return self._identity(rubric)[1]
+
+    def _identity(self, rubric: Rubric) -> tuple[JudgeConfig, str]:
+        if rubric.name not in self._endpoints:
+            endpoint = resolve_endpoint(self.config, rubric)
+            self._endpoints[rubric.name] = (endpoint, judge_hash(endpoint))
+        return self._endpoints[rubric.name]
 
     def key(self, rubric: Rubric, data: prompt.JudgeData, index: int) -> str:
         return canonical_hash({"judge": self.judge_hash(rubric), "rubric": rubric.prompt_hash,
@@ -120,10 +122,10 @@ class JudgeRuntime:
 
     def meta(self, rubric: Rubric) -> dict[str, Any]:
         """What every judge score carries: which rubric and which judge produced it."""
-        endpoint = self.endpoint(rubric)
+        endpoint, hashed = self._identity(rubric)
         return {"rubric": rubric.name, "rubric_version": rubric.version, "rubric_hash": rubric.content_hash,
                 "judge_model": endpoint.model, "judge_params": endpoint.params,
-                "judge_hash": judge_hash(endpoint), "samples": rubric.samples, "combine": rubric.combine}
+                "judge_hash": hashed, "samples": rubric.samples, "combine": rubric.combine}
 
     def gate(self, rubric: Rubric) -> Gate:
         if rubric.name not in self._gates:
@@ -142,8 +144,8 @@ class JudgeRuntime:
         request = JudgeRequest(
             rubric=rubric, keys={i: self.key(rubric, data, i) for i in indices},
             messages=lambda nonce: prompt.messages(rubric, data, nonce),
-            parse=lambda completion, index, source: parse(rubric, completion, index, source),
-            response_format=lambda kind: reply.response_format(rubric, kind),
+            validate=lambda text, finish_reason: reply.parse_reply(text, rubric, finish_reason),
+            response_format=lambda kind: reply.response_format(reply.model_for(rubric), "judge_reply", kind),
             record={"data": data.key_parts()}, output=data.output)
         return await self.obtain(engine, request, subject)
 
@@ -155,9 +157,7 @@ class JudgeRuntime:
             found.update({i: self._miss(request, subject, i) for i in missing})
         elif missing:
             found.update(await self._fetch(engine, request, subject, missing))
-        results = [found[i] for i in request.keys]
-        self.stats.errors += sum(r.error is not None for r in results)
-        return results
+        return [found[i] for i in request.keys]
 
     def _stored(self, request: JudgeRequest, key: str, index: int) -> SampleResult | None:
         if self.mode == "replay":
@@ -165,13 +165,13 @@ class JudgeRuntime:
             if completion is None:
                 return None
             self.stats.replayed += 1
-            return request.parse(completion, index, "cassette")
+            return read(request, completion, index, "cassette")
         if self.mode == "record":
             return None
         entry = self.cache.get(key)
         if entry is None or not isinstance(entry.get("completion"), dict):
             return None
-        result = request.parse(Completion.from_json(entry["completion"]), index, "cache")
+        result = read(request, Completion.from_json(entry["completion"]), index, "cache")
         if result.error is not None:
             return None
         self.stats.cached += 1
@@ -224,8 +224,8 @@ class JudgeRuntime:
                 f"judge call failed: {text}"
             return SampleResult(sample.index, None, what, text, "live", kind)
         self.stats.live += 1
-        result = request.parse(sample.completion, sample.index, "live")
-        record = self._record(request, subject, sample.index)
+        result = read(request, sample.completion, sample.index, "live")
+        record = self.cassette_record(request.rubric, subject, sample.index, request.record)
         if self.mode == "record":
             self._cassette(request.rubric).put(key, record, sample.completion)
         if result.error is None:
@@ -238,14 +238,16 @@ class JudgeRuntime:
     def cassette_path(self, rubric: Rubric) -> Path:
         return self.cassettes / "judge" / f"{rubric.name}.jsonl"
 
-    def _cassette(self, rubric: Rubric) -> Any:
+    def _cassette(self, rubric: Rubric) -> Cassette:
         return self.library.get(self.cassette_path(rubric))
 
-    def _record(self, request: JudgeRequest, subject: Subject, index: int) -> dict[str, Any]:
-        endpoint = self.endpoint(request.rubric)
+    def cassette_record(self, rubric: Rubric, subject: Subject, index: int, extra: dict[str, Any]
+                        ) -> dict[str, Any]:
+        """What a judge cassette line (and cache entry) says about its judgement, besides the reply."""
+        endpoint = self.endpoint(rubric)
         return {"goldenset": subject.goldenset, "case": subject.case, "target": subject.target, "sample": index,
-                "rubric": request.rubric.name, "rubric_hash": request.rubric.content_hash,
-                "judge_model": endpoint.model, "judge_params": endpoint.params, **request.record}
+                "rubric": rubric.name, "rubric_hash": rubric.content_hash,
+                "judge_model": endpoint.model, "judge_params": endpoint.params, **extra}
 
     def _miss(self, request: JudgeRequest, subject: Subject, index: int) -> SampleResult:
         rubric = request.rubric
@@ -270,15 +272,15 @@ class JudgeRuntime:
         self.cache.close()
 
 
-def parse(rubric: Rubric, completion: Completion, index: int, source: str) -> SampleResult:
+def read(request: JudgeRequest, completion: Completion, index: int, source: str) -> SampleResult:
     """A completion -> a parsed sample, or an error sample keeping the raw reply."""
     raw = completion.output
-    if raw is None:
+    if raw is None and completion.tool_calls:
         calls = [c.name for c in completion.tool_calls]
         return SampleResult(index, None, f"the judge answered with tool calls {calls}, not JSON", repr(calls),
                             source, "invalid")
     try:
-        parsed = reply.parse_reply(raw, rubric, completion.finish_reason)
+        parsed = request.validate(raw, completion.finish_reason)
     except reply.ReplyError as exc:
         return SampleResult(index, None, exc.message, raw, source, exc.kind)
     return SampleResult(index, parsed, None, raw, source)
@@ -301,11 +303,7 @@ def judge_hash(endpoint: JudgeConfig) -> str:
 
 
 def _litellm_supports_schema(model: str) -> bool:
-    os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
     try:
-        import litellm
-
-        return bool(litellm.supports_response_schema(model=model))
+        return bool(import_litellm().supports_response_schema(model=model))
     except Exception:
         return False

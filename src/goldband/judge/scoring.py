@@ -71,7 +71,7 @@ def combine(rubric: Rubric, replies: Sequence[JudgeReply], threshold: float) -> 
 def rubric_scores(rubric: Rubric, label: str, threshold: float, results: Sequence[SampleResult], gate: Gate,
                   meta: dict[str, Any]) -> list[Score]:
     """The gating rubric score, then one non-gating score per criterion (none on error)."""
-    meta = {**meta, "threshold": threshold, "sources": sorted({r.source for r in results})}
+    meta = {**meta, "threshold": threshold, "sources": sorted({r.source for r in results}), "gate": gate.reason}
     failed = [r for r in results if r.error is not None or r.reply is None]
     if failed:
         return [error_score(label, failed, len(results), gate, meta)]

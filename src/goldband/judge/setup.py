@@ -21,13 +21,16 @@ from goldband.judge.rubric import Rubric
 from goldband.judge.runtime import JudgeRuntime, judge_hash, resolve_endpoint
 
 
-def runtime_for(harness: Any) -> JudgeRuntime:
-    """The judge runtime of a harness's run (its config, mode, cassettes and cache)."""
+def runtime_for(harness: Any, *, mode: str | None = None) -> JudgeRuntime:
+    """The judge runtime of a harness's run (its config, mode, cassettes and cache).
+
+    The judge cache lives in the run's store (``judge_cache``) when the run records to
+    one, else in ``CACHE/judge.sqlite``."""
     root = harness.settings.rootpath
     config: ProjectConfig = harness.config
-    return JudgeRuntime.create(config.judge, mode=harness.mode, root=root, cassettes=root / config.cassettes,
+    return JudgeRuntime.create(config.judge, mode=mode or harness.mode, root=root, cassettes=root / config.cassettes,
                                cache_dir=root / config.cache, library=harness.library,
-                               gate=getattr(harness.settings, "judge_gate", None))
+                               gate=harness.settings.judge_gate, store=harness.recorder.store_path)
 
 
 def identity(rubric: Rubric, root: Path) -> dict[str, Any]:
@@ -50,9 +53,7 @@ def rubrics_of(plans: Sequence[Any]) -> Iterator[tuple[Any, Rubric]]:
     for plan in plans:
         for check in plan.case.checks:
             if isinstance(check, RubricCheck):
-                if check._loaded is None:
-                    check.prepare(plan.base_dir)
-                yield plan, check._loaded
+                yield plan, check.loaded(plan.base_dir)
 
 
 def preflight(plans: Sequence[Any], config: ProjectConfig, mode: str, config_file: object = None) -> None:

@@ -17,7 +17,7 @@ JUDGE_ERROR_EXIT = 3  # pytest.ExitCode.INTERNAL_ERROR: the harness, not the tes
 
 
 def limit_of(harness: Any) -> float:
-    option = getattr(harness.settings, "judge_max_errors", None)
+    option = harness.settings.judge_max_errors
     if option is not None:
         return float(option)
     judge = harness.config.judge
@@ -51,10 +51,11 @@ def terminal_lines(harness: Any) -> list[tuple[str, bool]]:
 
 
 def _traffic(harness: Any) -> str:
-    services = getattr(harness, "_services", None)
-    runtime = services.extras.get("judge") if services is not None else None
-    stats = getattr(runtime, "stats", None)
-    if stats is None:
+    from goldband.judge.runtime import JudgeRuntime
+
+    runtime = JudgeRuntime.of(harness._services)
+    if runtime is None:
         return ""
+    stats = runtime.stats
     return (f" · {stats.calls} judge requests, {stats.live} judged live, {stats.cached} from the judge cache, "
             f"{stats.replayed} replayed")

@@ -53,8 +53,7 @@ async def case_noise(runtime: JudgeRuntime, services: Any, plan: Any, rubric: Ru
     from goldband.runner import run_case
 
     bare = replace(plan, case=replace(plan.case, checks=()))
-    run: Any = await run_case(services, bare)
-    trials: list[Any] = list(getattr(run, "trials", run))
+    trials = (await run_case(services, bare)).trials
     rows = await asyncio.gather(*(_rejudged(runtime, services.engine, rubric, plan, t.trial, rejudge)
                                   for t in trials if t.trial.error is None))
     usable = [r for r in rows if r is not None]
@@ -76,10 +75,9 @@ async def compare(runtime: JudgeRuntime, engine: Engine, rubric: Rubric, *, outp
                   case_input: Any = None, reference: str | None = None,
                   subject: Subject | None = None) -> pairwise.PairwiseResult:
     """Judge a against b twice, positions swapped; disagreement between orders is a tie."""
-    shown_input = prompt.input_text(case_input) if rubric.show_input and case_input is not None else None
-    shown_ref = reference if rubric.show_reference else None
+    shown = prompt.judge_data(rubric, output_a, case_input, reference)  # the input and reference, if shown
     orders = [(output_a, output_b), (output_b, output_a)]
-    requests = [_pair_request(runtime, rubric, shown_input, shown_ref, first, second, order)
+    requests = [_pair_request(runtime, rubric, shown.input, shown.reference, first, second, order)
                 for order, (first, second) in enumerate(orders)]
     who = subject or Subject("pairwise", "a-vs-b")
     samples = await asyncio.gather(*(runtime.obtain(engine, r, who) for r in requests))
@@ -92,7 +90,7 @@ def _pair_request(runtime: JudgeRuntime, rubric: Rubric, case_input: str | None,
     return JudgeRequest(
         rubric=rubric, keys={order: pairwise.key(rubric.prompt_hash, runtime.judge_hash(rubric), data, order)},
         messages=lambda nonce: pairwise.messages(rubric, case_input, reference, first, second, nonce),
-        parse=pairwise.parse, response_format=pairwise.response_format,
+        validate=pairwise.validate, response_format=pairwise.response_format,
         record={"data": data, "mode": "pairwise"})
 
 
