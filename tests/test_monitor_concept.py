@@ -112,6 +112,11 @@ def test_concept_drift_is_told_apart_and_alerted_once(tmp_path: Path) -> None:
         current = status(store).models[0]
         assert current.diagnosis == "concept drift" and "retrain" in current.advice
         assert current.concept["error_now"] > current.concept["error_reference"] + 0.05
+        assert current.concept["last_detection"]["kind"] == "concept"
+        log_rows(store, DATA[:10], version="2", prefix="v2-", start=END)  # a new version: none of v1's history
+        v1, v2 = (next(m for m in status(store).models if m.version == v) for v in ("1", "2"))
+        assert v1.concept["last_detection"] == current.concept["last_detection"]
+        assert v2.concept["last_detection"] is None and v2.diagnosis == "no reference"
 
 
 def test_labels_for_unknown_predictions_are_kept_and_counted(tmp_path: Path) -> None:

@@ -42,3 +42,39 @@ def test_the_readme_logging_example_runs(tmp_path: Path, monkeypatch: pytest.Mon
     with open_store(tmp_path / ".goldband" / "store.db") as store:
         assert store.conn.execute("SELECT COUNT(*) FROM monitor_labels").fetchone()[0] == 1
         assert store.conn.execute("SELECT version FROM monitor_predictions").fetchone()[0] == "3"
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "monitor.md"
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", DOCS.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_the_docs_configuration_examples_validate() -> None:
+    import yaml
+
+    from goldband.alerts.config import AlertsConfig
+    from goldband.monitor.config import MonitorsConfig
+
+    sections = [yaml.safe_load(block) for block in _blocks("yaml")]
+    alerts = [s["alerts"] for s in sections if isinstance(s.get("alerts"), dict)]
+    monitors = [s["monitors"] for s in sections if "monitors" in s]
+    assert alerts and monitors, "docs/monitor.md should show both sections"
+    for section in alerts:
+        assert AlertsConfig.model_validate(section).effective_rules()
+    for section in monitors:
+        assert MonitorsConfig.model_validate(section).models
+
+
+def test_the_docs_saved_detector_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (block,) = [b for b in _blocks("python") if "save_detector" in b]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(block, "docs/monitor.md", "exec"), namespace)
+    from goldband.monitor import load_detector
+    from goldband.store import open_store
+
+    with open_store(tmp_path / ".goldband" / "store.db") as store:
+        restored = load_detector(store, "latency-p95")
+    assert restored is not None and restored.get_state() == namespace["adwin"].get_state()  # type: ignore[attr-defined]

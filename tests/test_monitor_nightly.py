@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,19 +10,11 @@ from click.testing import CliRunner
 from goldband.cli import main
 from goldband.store import open_store
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("goldensets", "prompts", "schemas", "cassettes", "rubrics"):
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, tmp_path / name)
-    shutil.copy(ROOT / "goldband.yaml", tmp_path / "goldband.yaml")
-    monkeypatch.chdir(tmp_path)
-    for name in ("CI", "GOLDBAND_STORE", "GOLDBAND_REPORT", "GOLDBAND_KIND", "GOLDBAND_RESUME"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+def project(demo_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(demo_project)
+    return demo_project
 
 
 def test_nightly_records_a_nightly_run_then_watches_its_series(project: Path) -> None:
@@ -36,3 +27,12 @@ def test_nightly_records_a_nightly_run_then_watches_its_series(project: Path) ->
         (run,) = store.runs()
         assert run.kind == "nightly" and run.status == "complete"
         assert store.conn.execute("SELECT COUNT(*) FROM monitor_state WHERE scope = 'eval'").fetchone()[0] == 4
+
+
+@pytest.mark.parametrize("value", ["off", "none", "false", "0"])
+def test_a_store_switched_off_is_not_monitored(project: Path, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from goldband.cli.nightly import _monitors
+
+    _monitors(value, "info", 0)  # the values the run's recorder takes for "off"
+    assert capsys.readouterr().out == "the store is off: nothing to monitor\n"
+    assert not (project / value).exists() and not (project / ".goldband").exists()

@@ -43,4 +43,4 @@ def test_all_is_sorted_and_every_name_resolves() -> None:
 @pytest.mark.parametrize("module", MODULES)
 def test_docstring_examples_run(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
+    assert result.attempted > 0 and result.failed == 0  # every listed module carries a runnable example

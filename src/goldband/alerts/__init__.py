@@ -17,8 +17,9 @@ this package is cheap: the parts load on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from goldband.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from goldband.alerts.config import DEFAULT_RULES, AlertsConfig, RuleConfig
@@ -53,13 +54,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f"goldband.alerts.{_WHERE[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'goldband.alerts' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals(), __all__)

@@ -89,14 +89,15 @@ class AlertEngine:
     def _step(self, conn: sqlite3.Connection, rule: RuleConfig, obs: Observation, flagged: bool) -> int | None:
         key, now = fingerprint(rule, obs), iso(self.clock.now())
         streak, clean, notified = _state(conn, key)
-        current = _latest(conn, key, active=True)
+        latest, active = _latest(conn, key)
+        current = latest if active else None
         opened = None
         if flagged:
             streak, clean = streak + 1, 0
             if current is not None:
                 _touch(conn, current, obs, now)
             elif streak >= rule.sustained:
-                opened, notified = self._open(conn, rule, obs, key, now, notified, streak)
+                opened, notified = self._open(conn, rule, obs, key, now, notified, streak, latest)
         else:
             streak, clean = 0, clean + 1
             if current is not None and clean >= rule.resolve_after:
@@ -106,10 +107,9 @@ class AlertEngine:
         return opened
 
     def _open(self, conn: sqlite3.Connection, rule: RuleConfig, obs: Observation, key: str, now: str,
-              notified: str | None, streak: int) -> tuple[int | None, str | None]:
-        """A new incident: reopen the last alert within the cool-down, else a new alert to notify."""
+              notified: str | None, streak: int, last: int | None) -> tuple[int | None, str | None]:
+        """A new incident: reopen ``last`` (the latest, resolved alert) within the cool-down, else a new alert."""
         cooldown = parse_duration(rule.cooldown) if rule.cooldown is not None else self.cooldown_s
-        last = _latest(conn, key, active=False)
         if last is not None and notified is not None and \
                 (self.clock.now() - datetime.fromisoformat(notified)).total_seconds() < cooldown:
             conn.execute("UPDATE alerts SET status = 'open', resolved_at = NULL, reopened = reopened + 1, "
@@ -223,12 +223,10 @@ def _state(conn: sqlite3.Connection, key: str) -> tuple[int, int, str | None]:
     return (int(row[0]), int(row[1]), row[2]) if row else (0, 0, None)
 
 
-def _latest(conn: sqlite3.Connection, key: str, *, active: bool) -> int | None:
-    sql = "SELECT id, status FROM alerts WHERE fingerprint = ? ORDER BY id DESC LIMIT 1"
-    row = conn.execute(sql, [key]).fetchone()
-    if row is None or (row[1] in ACTIVE) != active:
-        return None
-    return int(row[0])
+def _latest(conn: sqlite3.Connection, key: str) -> tuple[int | None, bool]:
+    """The fingerprint's latest alert (None if it has none) and whether it is still active (open or acked)."""
+    row = conn.execute("SELECT id, status FROM alerts WHERE fingerprint = ? ORDER BY id DESC LIMIT 1", [key]).fetchone()
+    return (None, False) if row is None else (int(row[0]), row[1] in ACTIVE)
 
 
 def _touch(conn: sqlite3.Connection, alert_id: int, obs: Observation, now: str) -> None:

@@ -13,7 +13,6 @@ flagged observations into incidents.
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,9 +57,10 @@ class Observation(_Picklable):
 
     @property
     def series(self) -> str:
-        """The series identity: source, model, metric and canonical labels."""
-        labels = json.dumps(dict(self.labels), sort_keys=True, separators=(",", ":"), default=str)
-        return f"{self.source}|{self.model}|{self.metric}|{labels}"
+        """The series identity: source, model, metric and canonical labels (as the store keys series)."""
+        from goldband.store.models import labels_key  # the engine has the store open; rules stay light to import
+
+        return f"{self.source}|{self.model}|{self.metric}|{labels_key(dict(self.labels))}"
 
 
 @dataclass(frozen=True)

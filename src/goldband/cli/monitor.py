@@ -13,6 +13,7 @@ from goldband.cli.common import CliError, find_root, handles_errors, opened_stor
 if TYPE_CHECKING:
     from goldband.config import ProjectConfig
     from goldband.monitor.config import ColumnsConfig
+    from goldband.monitor.overview import Status
     from goldband.monitor.runner import CheckReport
 
 SEVERITY = click.Choice(["info", "warning", "critical"])
@@ -146,22 +147,27 @@ def reference(model: str, file: Path, version: str | None, numeric: str | None, 
 def check(models: tuple[str, ...], include_eval: bool, rebuild: bool, html: Path | None, fail_on_alert: str | None,
           store_path: Path | None) -> None:
     """Run the monitors over the store once: new windows, the error stream, the eval series, alerts."""
-    report, cfg = run_check(store_path, list(models) or None, include_eval=include_eval, rebuild=rebuild)
+    report, after = run_check(store_path, list(models) or None, include_eval=include_eval, rebuild=rebuild,
+                              with_status=html is not None)
     print_check(report)
-    if html is not None:
-        _page(store_path, cfg, html)
+    if html is not None and after is not None:
+        from goldband.monitor.page import write_status_page
+
+        click.echo(f"status page {write_status_page(after, html)}")
     exit_on_alerts(report, fail_on_alert)
 
 
 def run_check(store_path: Path | None, models: list[str] | None, *, include_eval: bool = True,
-              rebuild: bool = False) -> tuple[CheckReport, ProjectConfig]:
+              rebuild: bool = False, with_status: bool = False) -> tuple[CheckReport, Status | None]:
+    """One check over the store and, with ``with_status``, the status after it (read from the same open store)."""
+    from goldband.monitor.overview import status as read
     from goldband.monitor.runner import check as run
 
     cfg, root = _project()
     with opened_store(store_path, create=True) as store:
         report = run(store, cfg.monitors, cfg.alerts, models=models, include_eval=include_eval, rebuild=rebuild,
                      root=root)
-    return report, cfg
+        return report, read(store, cfg.monitors) if with_status else None
 
 
 def exit_on_alerts(report: CheckReport, floor: str | None) -> None:
@@ -229,14 +235,6 @@ def status(model: str | None, html: Path | None, as_json: bool, store_path: Path
         from goldband.monitor.page import write_status_page
 
         click.echo(f"status page {write_status_page(current, html)}", err=as_json)
-
-
-def _page(store_path: Path | None, cfg: ProjectConfig, html: Path) -> None:
-    from goldband.monitor.overview import status as read
-    from goldband.monitor.page import write_status_page
-
-    with opened_store(store_path) as store:
-        click.echo(f"status page {write_status_page(read(store, cfg.monitors), html)}")
 
 
 @monitor.command()

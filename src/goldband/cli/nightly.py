@@ -49,8 +49,9 @@ def _pytest_status(ctx: click.Context, options: dict[str, Any]) -> int:
 
 def _monitors(store: str | None, fail_on_alert: str | None, code: int) -> None:
     from goldband.cli.monitor import exit_on_alerts, print_check, run_check
+    from goldband.settings import OFF
 
-    if store is not None and store.strip().lower() in ("off", "none"):
+    if store is not None and store.strip().lower() in OFF:  # the values the run's recorder takes for "off"
         click.echo("the store is off: nothing to monitor")
         return
     report, _ = run_check(Path(store) if store else None, None)

@@ -21,8 +21,9 @@ status | demo``. Importing this package is cheap (nothing heavy until used).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from goldband.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from goldband.monitor.checks import TestRow, WindowCheck, check_window
@@ -72,13 +73,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f"goldband.monitor.{_WHERE[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'goldband.monitor' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals(), __all__)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -211,20 +211,19 @@ def _share_test(name: str, kind: str, ref_hits: int, ref_n: int, cur_hits: int, 
 
 def _output_tests(ref: Reference, rows: Sequence[StoredPrediction], cfg: ModelMonitorConfig) -> list[TestRow]:
     tests: list[TestRow] = []
+    ks_cfg = cfg.model_copy(update={"numeric_test": "ks"})  # outputs are always compared with KS
     if ref.spec.task == "regression":
         if ref.predictions is not None:
             cur = np.array([_safe(r.prediction) for r in rows], dtype=np.float64)
             refs = np.array([math.nan if p is None else p for p in ref.predictions], dtype=np.float64)
-            tests.append(_replace(_numeric("prediction", refs, cur, cfg.model_copy(update={"numeric_test": "ks"})),
-                                  kind="output"))
+            tests.append(replace(_numeric("prediction", refs, cur, ks_cfg), kind="output"))
         return _adjust(tests, cfg.alpha)
     predicted = [category_key(r.prediction) for r in rows]
     if ref.predictions is not None:
-        tests.append(_replace(_categorical("prediction", ref.predictions, predicted, cfg), kind="output"))
+        tests.append(replace(_categorical("prediction", ref.predictions, predicted, cfg), kind="output"))
     confidence = np.array([math.nan if r.confidence is None else r.confidence for r in rows], dtype=np.float64)
     if ref.confidence is not None and (~np.isnan(confidence)).any():
-        ks_cfg = cfg.model_copy(update={"numeric_test": "ks"})
-        tests.append(_replace(_numeric("confidence", ref.confidence, confidence, ks_cfg), kind="output"))
+        tests.append(replace(_numeric("confidence", ref.confidence, confidence, ks_cfg), kind="output"))
         tests.append(_low_confidence(ref.confidence, confidence, cfg))
     tests = _adjust(tests, cfg.alpha)
     collapse = _collapse(ref.predictions, predicted, cfg)
@@ -253,26 +252,18 @@ def _collapse(ref: list[Any] | None, cur: list[str | None], cfg: ModelMonitorCon
 
 def _adjust(tests: list[TestRow], alpha: float) -> list[TestRow]:
     """Benjamini-Hochberg adjusted p-values, and each test's drifted flag (adjusted p and effect)."""
-    with_p = [i for i, t in enumerate(tests) if t.p_value is not None and math.isfinite(t.p_value)]
-    adjusted: dict[int, float] = {}
-    if with_p:
-        from scipy import stats
+    from goldband.compare_stats import benjamini_hochberg
 
-        values = stats.false_discovery_control([tests[i].p_value for i in with_p], method="bh")
-        adjusted = {i: float(v) for i, v in zip(with_p, values, strict=True)}
+    with_p = {i: t.p_value for i, t in enumerate(tests) if t.p_value is not None and math.isfinite(t.p_value)}
+    values, _ = benjamini_hochberg(list(with_p.values()), alpha=alpha)
+    adjusted = {i: float(v) for i, v in zip(with_p, values, strict=True)}
     out = []
     for i, t in enumerate(tests):
         p_adj = adjusted.get(i)
         significant = p_adj <= alpha if p_adj is not None else t.p_value is None
         drifted = significant and math.isfinite(t.effect) and t.effect >= t.threshold
-        out.append(_replace(t, p_adjusted=p_adj, drifted=bool(drifted)))
+        out.append(replace(t, p_adjusted=p_adj, drifted=bool(drifted)))
     return out
-
-
-def _replace(row: TestRow, **changes: Any) -> TestRow:
-    from dataclasses import replace
-
-    return replace(row, **changes)
 
 
 def _safe(value: Any) -> float:

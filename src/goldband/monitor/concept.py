@@ -24,7 +24,6 @@ labels). Input drift without an error rise is reported by the window checks.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -169,9 +168,9 @@ def _feed(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig, sta
         if state["chunk"][0] >= cfg.window:
             _chunk_done(ref, state, times[i], result)
     state["watches"] = {name: w.get_state() for name, w in watches.items()}
-    state["fed"] += len(values)
-    state["errors"] += sum(values)
     result.fed, result.error_sum = len(values), float(sum(values))
+    state["fed"] += result.fed
+    state["errors"] += result.error_sum
     if rows:
         state["cursor"] = [rows[-1].time, rows[-1].id]
 
@@ -236,11 +235,7 @@ def _inputs_since(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorCon
     """
     from goldband.monitor.checks import input_drift, window_columns
 
-    rows = conn.execute(
-        "SELECT id, prediction_id, time, features, prediction, confidence FROM monitor_predictions "
-        "WHERE model = ? AND version = ? AND time >= ? ORDER BY time, id LIMIT ?",
-        [ref.model, ref.version, start, cfg.window]).fetchall()
-    recent = [db.StoredPrediction(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), r[5]) for r in rows]
+    recent = list(db.predictions_after(conn, ref.model, ref.version, (start, 0), limit=cfg.window))  # time >= start
     columns, _, _ = window_columns(ref, recent)
     return list(dict.fromkeys(t.name for t in input_drift(ref, columns, cfg) if t.drifted))
 

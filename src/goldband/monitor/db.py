@@ -129,11 +129,6 @@ def put_state(conn: sqlite3.Connection, scope: str, key: str, state: dict[str, A
                  [scope, key, dumps(state), now()])
 
 
-def delete_state(conn: sqlite3.Connection, scope: str, key_prefix: str) -> int:
-    return conn.execute("DELETE FROM monitor_state WHERE scope = ? AND key LIKE ? ESCAPE '\\'",
-                        [scope, _like(key_prefix) + "%"]).rowcount
-
-
 def predictions_after(conn: sqlite3.Connection, model: str, version: str, after: tuple[str, int],
                       *, limit: int | None = None, before_time: str | None = None,
                       labelled_only: bool = False) -> Iterator[StoredPrediction]:
@@ -166,7 +161,3 @@ def models(conn: sqlite3.Connection) -> list[str]:
     rows = conn.execute("SELECT model FROM monitor_predictions GROUP BY model "
                         "UNION SELECT model FROM monitor_references ORDER BY model")
     return [r[0] for r in rows]
-
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -195,7 +195,7 @@ def _simulate(folder: Path, reference: Path, rng: np.random.Generator, clock: An
             _nightly_evals(store, rng, [day])
             clock.set(START + timedelta(days=day - 1, hours=23))
             report = check(store, monitors, alerts, clock=clock, root=folder, engine=engine)
-            result.days.append(_day_line(day, phase, labelled, report, store, echo))
+            result.days.append(_day_line(day, phase, labelled, report, echo))
             for line in sink_output.getvalue().splitlines():
                 echo(f"     {_clip(line, 127)}")
             sink_output.seek(0)
@@ -242,8 +242,7 @@ _TIMELINE_HEADER = ("day  phase            labels  input drift (window)         
                     "                error rate fed  new alerts\n" + "-" * 132)
 
 
-def _day_line(day: int, phase: str, labelled: int, report: Any, store: Any,
-              echo: Callable[[str], None]) -> dict[str, Any]:
+def _day_line(day: int, phase: str, labelled: int, report: Any, echo: Callable[[str], None]) -> dict[str, Any]:
     model = next(m for m in report.models if m.model == MODEL)
     window = model.windows[-1] if model.windows else None
     concept = model.concept

@@ -68,13 +68,11 @@ def ingest_predictions(store: Store, model: str, path: str | Path, *, version: s
                        clock: Clock | None = None) -> IngestReport:
     """Store every prediction in the file; see the module docstring for what is refused and kept."""
     path, cols = Path(path), columns or ColumnsConfig()
+    rows, names = _read(path, [(cols.prediction, "prediction", "--prediction-column")])
     report = IngestReport(str(path), "predictions")
-    rows = list(read_rows(path))
-    _require_rows(path, rows)
-    _require_column(path, rows, cols.prediction, "prediction", "--prediction-column")
     chosen = None if features is None else set(features)
     default_id, stamp = file_hash(path)[7:19], iso((clock or SystemClock()).now())
-    report.warnings = _column_warnings(store, model, version, rows, cols, chosen)
+    report.warnings = _column_warnings(store, model, version, names, cols, chosen)
     made = (_prediction(model, version, line, row, cols, chosen, default_id, stamp, report) for line, row in rows)
     _write(store, model, path, made, report, stamp)
     return report
@@ -84,29 +82,30 @@ def ingest_labels(store: Store, model: str, path: str | Path, *, columns: Column
                   clock: Clock | None = None) -> IngestReport:
     """Store every label in the file (a later label for the same prediction id replaces the earlier)."""
     path, cols = Path(path), columns or ColumnsConfig()
+    rows, _ = _read(path, [(cols.id, "prediction id", "--id-column"), (cols.label, "label", "--label-column")])
     report = IngestReport(str(path), "labels")
-    rows = list(read_rows(path))
-    _require_rows(path, rows)
-    _require_column(path, rows, cols.id, "prediction id", "--id-column")
-    _require_column(path, rows, cols.label, "label", "--label-column")
     stamp = iso((clock or SystemClock()).now())
     made = (_label(model, line, row, cols, stamp, report) for line, row in rows)
     _write(store, model, path, made, report, stamp)
     return report
 
 
-def _require_rows(path: Path, rows: list[tuple[int, dict[str, Any]]]) -> None:
+def _read(path: Path, required: list[tuple[str, str, str]]) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """The file's ``(line, row)`` pairs and its column names.
+
+    MonitorError when it has no rows or lacks one of the ``required`` ``(column, what, option)``.
+    """
+    rows = list(read_rows(path))
     if not rows:
         raise MonitorError("empty batch: the file has no rows", where=str(path),
                            expected="at least one row after the header", fix="check the export that wrote it")
-
-
-def _require_column(path: Path, rows: list[tuple[int, dict[str, Any]]], name: str, what: str, option: str) -> None:
     names = list(dict.fromkeys(k for _, row in rows for k in row))
-    if name not in names:
-        near = difflib.get_close_matches(name, names, n=1)
-        raise MonitorError(f"no {what} column {name!r}", where=str(path), expected=f"a column named {name!r}",
-                           fix=f"name it with {option}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    for name, what, option in required:
+        if name not in names:
+            near = difflib.get_close_matches(name, names, n=1)
+            raise MonitorError(f"no {what} column {name!r}", where=str(path), expected=f"a column named {name!r}",
+                               fix=f"name it with {option}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    return rows, names
 
 
 def _prediction(model: str, version: str | None, line: int, row: dict[str, Any], cols: ColumnsConfig,
@@ -185,8 +184,8 @@ def _commit(store: Store, model: str, path: Path, batch: list[Any], report: Inge
             report.problems.append(f"{path}: {issue.message}")
 
 
-def _column_warnings(store: Store, model: str, version: str | None, rows: list[tuple[int, dict[str, Any]]],
-                     cols: ColumnsConfig, chosen: set[str] | None) -> list[str]:
+def _column_warnings(store: Store, model: str, version: str | None, columns: list[str], cols: ColumnsConfig,
+                     chosen: set[str] | None) -> list[str]:
     from goldband.monitor.reference import references
 
     refs = references(store, model)
@@ -194,7 +193,7 @@ def _column_warnings(store: Store, model: str, version: str | None, rows: list[t
     if not spec:
         return []
     known = list(spec["features"])
-    names = [n for n in dict.fromkeys(k for _, row in rows for k in row)
+    names = [n for n in columns
              if n not in cols.special() and not n.startswith(cols.proba_prefix) and (chosen is None or n in chosen)]
     warnings = []
     for name in (n for n in names if n not in known):

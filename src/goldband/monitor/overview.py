@@ -192,10 +192,11 @@ def _concept(conn: sqlite3.Connection, st: ModelStatus) -> None:
         "SELECT COUNT(*) FROM monitor_labels l LEFT JOIN monitor_predictions p ON p.model = l.model AND "
         "p.prediction_id = l.prediction_id WHERE l.model = ? AND p.id IS NULL", [st.model]).fetchone()[0])
     st.concept["waiting"] = st.predictions - st.labelled
-    st.concept["last_detection"] = _last_detection(conn, st)
+    key = labels_key({"version": st.version})
+    st.concept["last_detection"] = _last_event(conn, "classic-ml", st.model, "concept_drift", key)
     st.error_series = [(t, v) for t, v in conn.execute(
         "SELECT time, value FROM series_points WHERE source = 'classic-ml' AND model = ? AND metric = 'error_rate' "
-        "AND labels_key = ? ORDER BY time, id", [st.model, labels_key({"version": st.version})])]
+        "AND labels_key = ? ORDER BY time, id", [st.model, key])]
 
 
 def _recent_error(conn: sqlite3.Connection, st: ModelStatus, cursor: list[Any], n: int = 500) -> float | None:
@@ -219,9 +220,11 @@ def _reference_error(st: ModelStatus) -> float | None:
     return None if value is None else float(value)
 
 
-def _last_detection(conn: sqlite3.Connection, st: ModelStatus) -> dict[str, Any] | None:
-    row = conn.execute("SELECT time, detector, details FROM drift_events WHERE source = 'classic-ml' AND model = ? "
-                       "AND metric = 'concept_drift' ORDER BY time DESC, id DESC LIMIT 1", [st.model]).fetchone()
+def _last_event(conn: sqlite3.Connection, source: str, model: str, metric: str, key: str) -> dict[str, Any] | None:
+    """The latest drift event of one series (time, detector and its details), or None."""
+    row = conn.execute("SELECT time, detector, details FROM drift_events WHERE source = ? AND model = ? AND metric = ? "
+                       "AND labels_key = ? ORDER BY time DESC, id DESC LIMIT 1",
+                       [source, model, metric, key]).fetchone()
     return None if row is None else {"time": row[0], "detector": row[1], **json.loads(row[2] or "{}")}
 
 
@@ -249,12 +252,8 @@ def _evals(conn: sqlite3.Connection, monitors: MonitorsConfig) -> list[EvalStatu
         values = [(t, v) for t, v in conn.execute(
             "SELECT time, value FROM series_points WHERE source = 'llm-eval' AND model = ? AND metric = ? AND "
             "labels_key = ? AND value IS NOT NULL ORDER BY time, id", [model, metric, key])]
-        detection = conn.execute(
-            "SELECT time, detector, details FROM drift_events WHERE source = 'llm-eval' AND model = ? AND metric = ? "
-            "AND labels_key = ? ORDER BY time DESC, id DESC LIMIT 1", [model, metric, key]).fetchone()
         watch = state.get("watch") or {}
         found.append(EvalStatus(model, str(labels.get("goldenset", "")), metric, str(labels.get("kind", "")), values,
                                 bool(watch.get("active")), watch.get("scale"),
-                                None if detection is None else {"time": detection[0], "detector": detection[1],
-                                                                **json.loads(detection[2] or "{}")}))
+                                _last_event(conn, "llm-eval", model, metric, key)))
     return found

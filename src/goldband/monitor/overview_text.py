@@ -6,7 +6,9 @@ import math
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from goldband.cli.common import spark, table
+from goldband.cli.common import table
+from goldband.report.fmt import spark
+from goldband.store.writer import finite
 
 if TYPE_CHECKING:
     from goldband.monitor.checks import TestRow
@@ -45,9 +47,7 @@ def _inputs(m: ModelStatus) -> str:
 
 def _error(m: ModelStatus) -> str:
     ref, now = m.concept.get("error_reference"), m.concept.get("error_now")
-    arrow = ""
-    if m.concept.get("active"):
-        arrow = " ↑"
+    arrow = " ↑" if m.concept.get("active") else ""
     return f"{_f(ref)} → {_f(now)}{arrow}" if ref is not None or now is not None else "-"
 
 
@@ -146,20 +146,10 @@ def to_json(st: Status) -> dict[str, Any]:
         row["outputs"] = [t.to_json() for t in m.outputs]
         row["advice"] = m.advice
         models.append(row)
-    data: dict[str, Any] = _finite({"generated_at": st.generated_at, "store": st.store, "models": models,
-                                    "evals": [asdict(e) for e in st.evals], "alerts": st.alerts,
-                                    "recent_alerts": st.recent})
+    data: dict[str, Any] = finite({"generated_at": st.generated_at, "store": st.store, "models": models,
+                                   "evals": [asdict(e) for e in st.evals], "alerts": st.alerts,
+                                   "recent_alerts": st.recent})
     return data
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _f(value: Any) -> str:

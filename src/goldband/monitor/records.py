@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from goldband.clock import iso
+
 __all__ = [
     "Issue",
     "LabelRow",
@@ -85,8 +87,7 @@ def to_time(value: Any) -> str:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     else:
         raise ValueError(f"not a time: {value!r}")
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return iso(moment)
 
 
 def scalar(value: Any) -> Scalar | None:
@@ -150,7 +151,7 @@ def prediction_row(
     """The row to store, appending kept-but-counted problems to ``issues``; RowRefused otherwise."""
     pid = _prediction_id(prediction_id)
     return PredictionRow(model, version, pid, _time(time, pid), _features(features, pid, issues),
-                         _prediction(prediction, pid), *_confidence(confidence, proba, pid, issues))
+                         _required(prediction, "prediction", pid), *_confidence(confidence, proba, pid, issues))
 
 
 def label_row(model: str, prediction_id: Any, label: Any, *, time: Any) -> LabelRow:
@@ -158,13 +159,7 @@ def label_row(model: str, prediction_id: Any, label: Any, *, time: Any) -> Label
     if prediction_id is None or (isinstance(prediction_id, str) and not prediction_id.strip()):
         raise RowRefused(Issue("bad_row", "prediction_id", "a label without a prediction id"))
     pid = _prediction_id(prediction_id)
-    try:
-        value = scalar(label)
-    except ValueError as exc:
-        raise RowRefused(Issue("bad_label", "label", f"prediction {pid!r}: label {exc}")) from None
-    if value is None:
-        raise RowRefused(Issue("bad_label", "label", f"prediction {pid!r}: the label is missing (null or NaN)"))
-    return LabelRow(model, pid, value, _time(time, pid))
+    return LabelRow(model, pid, _required(label, "label", pid), _time(time, pid))
 
 
 def dumps(value: Any) -> str:
@@ -212,13 +207,14 @@ def _features(features: Any, pid: str, issues: list[Issue]) -> dict[str, Scalar 
     return kept
 
 
-def _prediction(value: Any, pid: str) -> Scalar:
+def _required(value: Any, name: str, pid: str) -> Scalar:
+    """The prediction or the label: a scalar the row cannot do without (``bad_<name>`` when it is not one)."""
     try:
         result = scalar(value)
     except ValueError as exc:
-        raise RowRefused(Issue("bad_prediction", "prediction", f"prediction {pid!r}: {exc}")) from None
+        raise RowRefused(Issue(f"bad_{name}", name, f"prediction {pid!r}: {name} {exc}")) from None
     if result is None:
-        raise RowRefused(Issue("bad_prediction", "prediction", f"prediction {pid!r}: the prediction is missing"))
+        raise RowRefused(Issue(f"bad_{name}", name, f"prediction {pid!r}: the {name} is missing (null or NaN)"))
     return result
 
 

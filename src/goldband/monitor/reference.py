@@ -214,14 +214,8 @@ def _num(value: Any, name: str, path: Path) -> float:
 
 
 def _output(value: Any, task: str) -> Any:
-    if value is None:
-        return None
-    if task == "regression":
-        try:
-            return number(value)
-        except ValueError:
-            return None
-    return category_key(value)
+    """A prediction or label: a number (regression; None when unreadable) or a category key."""
+    return _safe_number(value) if task == "regression" else category_key(value)
 
 
 def _confidence(rows: list[dict[str, Any]], columns: ColumnsConfig) -> npt.NDArray[np.float64] | None:

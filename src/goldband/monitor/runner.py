@@ -121,7 +121,7 @@ def _check_model(store: Store, name: str, cfg: ModelMonitorConfig, engine: Alert
     if cfg.reference:
         register_reference(store, name, cfg.reference, version=cfg.version, features=cfg.features,
                            columns=cfg.columns, task=cfg.task, root=root)
-    versions = list(dict.fromkeys([*db.versions(store.conn, name)]))
+    versions = db.versions(store.conn, name)
     if not versions:
         return [ModelReport(name, cfg.version, problems=[f"no predictions logged for {name!r} yet"])]
     reports = []
@@ -180,13 +180,13 @@ def _windows(store: Store, ref: Reference, cfg: ModelMonitorConfig, engine: Aler
         rows = list(db.predictions_after(store.conn, ref.model, ref.version, cursor, limit=cfg.window))
         if len(rows) < cfg.window:
             break
-        before = dict(state)
+        seen = state["window"]
         state["window"] += 1
         result = check_window(ref, rows, cfg)
         summary = _window_summary(ref, state["window"], rows, result)
         state["cursor"] = [rows[-1].time, rows[-1].id]
         with store.transaction() as conn:
-            if (db.get_state(conn, WINDOWS, key) or {}).get("window", 0) != before["window"]:
+            if (db.get_state(conn, WINDOWS, key) or {}).get("window", 0) != seen:
                 break  # another check (an overlapping cron job) took this window first: leave the rest to it
             _store_window(conn, ref, summary, rows, result, clock)
             observations = _window_observations(ref, summary, result)

@@ -34,9 +34,7 @@ def file_format(path: Path) -> str:
 
 def file_hash(path: Path) -> str:
     """``sha256:`` + the hex digest of the file's bytes (MonitorError for an unknown type or a missing file)."""
-    file_format(path)
-    if not path.is_file():
-        raise MonitorError("no such file", where=str(path), expected="an existing CSV, JSONL or Parquet file")
+    _existing(path)
     digest = hashlib.sha256()
     try:
         with path.open("rb") as f:
@@ -49,15 +47,21 @@ def file_hash(path: Path) -> str:
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line, row)`` for every row of the file (line: 1-based line in the file; Parquet: row number)."""
-    kind = file_format(path)
-    if not path.is_file():
-        raise MonitorError("no such file", where=str(path), expected="an existing CSV, JSONL or Parquet file")
+    kind = _existing(path)
     if kind == "csv":
         yield from _csv(path)
     elif kind == "jsonl":
         yield from _jsonl(path)
     else:
         yield from _parquet(path)
+
+
+def _existing(path: Path) -> str:
+    """The file's format; MonitorError for an unknown type or a missing file."""
+    kind = file_format(path)
+    if not path.is_file():
+        raise MonitorError("no such file", where=str(path), expected="an existing CSV, JSONL or Parquet file")
+    return kind
 
 
 def _csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -23,9 +23,9 @@ first use. Errors in input are ``MonitorError`` (a ``GoldbandError`` and a
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from goldband.lazy import lazy_exports
 from goldband.monitors.adwin import ADWIN
 from goldband.monitors.base import MonitorError, StreamingDetector
 from goldband.monitors.ddm import DDM
@@ -61,23 +61,14 @@ __all__ = [
 ]
 
 _LAZY = {
-    "benjamini_hochberg": "goldband.monitors.fdr",
-    "chi2": "goldband.monitors.categorical",
-    "jensen_shannon": "goldband.monitors.distance",
-    "ks": "goldband.monitors.kolmogorov",
-    "psi": "goldband.monitors.stability",
-    "psi_band": "goldband.monitors.stability",
-    "wasserstein": "goldband.monitors.distance",
+    "benjamini_hochberg": "fdr",
+    "chi2": "categorical",
+    "jensen_shannon": "distance",
+    "ks": "kolmogorov",
+    "psi": "stability",
+    "psi_band": "stability",
+    "wasserstein": "distance",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'goldband.monitors' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), __all__)

@@ -18,6 +18,20 @@ NanPolicy = Literal["raise", "omit"]
 NAN_POLICIES = ("raise", "omit")
 
 
+def check_nan_policy(nan_policy: str, *, test: str) -> None:
+    """Reject a ``nan_policy`` other than ``"raise"`` and ``"omit"``."""
+    if nan_policy not in NAN_POLICIES:
+        raise MonitorError(f"nan_policy={nan_policy!r}", where=f"{test}()",
+                           expected=" or ".join(repr(p) for p in NAN_POLICIES))
+
+
+def samples(reference: Any, current: Any, *, test: str, nan_policy: NanPolicy) -> tuple[Floats, Floats, str]:
+    """Both samples of a numeric test as float arrays, and the detail fragment for dropped values."""
+    ref, n_bad_ref = numeric(reference, name="reference", test=test, nan_policy=nan_policy)
+    cur, n_bad_cur = numeric(current, name="current", test=test, nan_policy=nan_policy)
+    return ref, cur, dropped_note(n_bad_ref, n_bad_cur)
+
+
 def numeric(values: Any, *, name: str, test: str, nan_policy: NanPolicy) -> tuple[Floats, int]:
     """A 1-D float array of ``values`` and how many non-finite values were dropped.
 
@@ -25,9 +39,7 @@ def numeric(values: Any, *, name: str, test: str, nan_policy: NanPolicy) -> tupl
     counts them and names the first; ``"omit"`` drops them and returns the count.
     """
     where = f"{test}()"
-    if nan_policy not in NAN_POLICIES:
-        raise MonitorError(f"nan_policy={nan_policy!r}", where=where,
-                           expected=" or ".join(repr(p) for p in NAN_POLICIES))
+    check_nan_policy(nan_policy, test=test)
     try:
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):

@@ -46,6 +46,10 @@ class StreamingDetector:
     name: ClassVar[str] = ""
     state_version: ClassVar[int] = 1
     param_names: ClassVar[tuple[str, ...]] = ()
+    # What the default ``_dump``/``_load`` save: private attributes ``_<key>`` under ``<key>``,
+    # floats through ``enc``/``dec``, flags as booleans. A detector with other state overrides both.
+    state_floats: ClassVar[tuple[str, ...]] = ()
+    state_flags: ClassVar[tuple[str, ...]] = ("drift_detected",)
 
     _drift_detected: bool
 
@@ -129,10 +133,15 @@ class StreamingDetector:
         return detector  # type: ignore[return-value]
 
     def _dump(self) -> dict[str, Any]:
-        raise NotImplementedError
+        state: dict[str, Any] = {key: enc(getattr(self, f"_{key}")) for key in self.state_floats}
+        state.update({key: bool(getattr(self, f"_{key}")) for key in self.state_flags})
+        return state
 
     def _load(self, state: Mapping[str, Any]) -> None:
-        raise NotImplementedError
+        for key in self.state_floats:
+            setattr(self, f"_{key}", dec(state[key]))
+        for key in self.state_flags:
+            setattr(self, f"_{key}", bool(state[key]))
 
 
 # -- helpers shared by the detectors ------------------------------------------

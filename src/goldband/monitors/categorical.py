@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from goldband.monitors._samples import NAN_POLICIES, NanPolicy, dropped_note, empty_reason
+from goldband.monitors._samples import NanPolicy, check_nan_policy, dropped_note, empty_reason
 from goldband.monitors.base import MonitorError
 from goldband.monitors.result import DriftResult, check_knobs, decide, undefined
 
@@ -44,9 +44,7 @@ def chi2(
     (19.78, 0.314, True)
     """
     check_knobs("chi2", alpha=alpha, min_effect=min_effect)
-    if nan_policy not in NAN_POLICIES:
-        raise MonitorError(f"nan_policy={nan_policy!r}", where="chi2()",
-                           expected=" or ".join(repr(p) for p in NAN_POLICIES))
+    check_nan_policy(nan_policy, test="chi2")
     ref, n_bad_ref = _counts(reference, "reference", nan_policy)
     cur, n_bad_cur = _counts(current, "current", nan_policy)
     if empty := empty_reason(ref.total(), cur.total()):

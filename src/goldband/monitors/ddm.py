@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any, Self
+from collections.abc import Iterable
+from typing import Self
 
-from goldband.monitors.base import (
-    MonitorError,
-    StreamingDetector,
-    dec,
-    enc,
-    finite,
-    finite_array,
-    require,
-)
+from goldband.monitors.base import MonitorError, StreamingDetector, finite, finite_array, require
 
 __all__ = ["DDM"]
 
@@ -53,6 +45,8 @@ class DDM(StreamingDetector):
 
     name = "ddm"
     param_names = ("warm_start", "warning_threshold", "drift_threshold")
+    state_floats = ("n", "p", "p_min", "s_min", "ps_min")
+    state_flags = ("drift_detected", "warning_detected")
 
     def __init__(
         self, *, warm_start: int = 30, warning_threshold: float = 2.0, drift_threshold: float = 3.0
@@ -130,23 +124,3 @@ class DDM(StreamingDetector):
         self._n, self._p, self._p_min, self._s_min, self._ps_min = n, p, p_min, s_min, ps_min
         self._drift_detected, self._warning_detected = drift, warning
         return hits
-
-    def _dump(self) -> dict[str, Any]:
-        return {
-            "n": self._n,
-            "p": self._p,
-            "p_min": enc(self._p_min),
-            "s_min": enc(self._s_min),
-            "ps_min": enc(self._ps_min),
-            "drift_detected": self._drift_detected,
-            "warning_detected": self._warning_detected,
-        }
-
-    def _load(self, state: Mapping[str, Any]) -> None:
-        self._n = float(state["n"])
-        self._p = float(state["p"])
-        self._p_min = dec(state["p_min"])
-        self._s_min = dec(state["s_min"])
-        self._ps_min = dec(state["ps_min"])
-        self._drift_detected = bool(state["drift_detected"])
-        self._warning_detected = bool(state["warning_detected"])

@@ -7,14 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from goldband.monitors._samples import (
-    NanPolicy,
-    bin_counts,
-    dropped_note,
-    empty_reason,
-    numeric,
-    quantile_edges,
-)
+from goldband.monitors._samples import NanPolicy, bin_counts, empty_reason, quantile_edges, samples
 from goldband.monitors.result import DriftResult, check_knobs, decide, undefined
 
 __all__ = ["jensen_shannon", "wasserstein"]
@@ -44,9 +37,7 @@ def wasserstein(
     (1.0, 0.8944, True)
     """
     check_knobs("wasserstein", min_effect=min_effect)
-    ref, n_bad_ref = numeric(reference, name="reference", test="wasserstein",
-                             nan_policy=nan_policy)
-    cur, n_bad_cur = numeric(current, name="current", test="wasserstein", nan_policy=nan_policy)
+    ref, cur, dropped = samples(reference, current, test="wasserstein", nan_policy=nan_policy)
     if empty := empty_reason(len(ref), len(cur)):
         return undefined("wasserstein", empty, has_p_value=False)
     from scipy import stats
@@ -54,8 +45,7 @@ def wasserstein(
     distance = float(stats.wasserstein_distance(ref, cur))
     scale = float(np.std(ref))
     effect = distance / scale if scale > 0.0 else (0.0 if distance == 0.0 else math.inf)
-    detail = (f"W={distance:.4g} ({effect:.3g} reference sd), n_ref={len(ref)}, "
-              f"n_cur={len(cur)}" + dropped_note(n_bad_ref, n_bad_cur))
+    detail = f"W={distance:.4g} ({effect:.3g} reference sd), n_ref={len(ref)}, n_cur={len(cur)}{dropped}"
     return decide("wasserstein", distance, None, effect, min_effect=min_effect,
                   detail=detail)
 
@@ -85,10 +75,7 @@ def jensen_shannon(
     0.5579
     """
     check_knobs("jensen_shannon", min_effect=min_effect)
-    ref, n_bad_ref = numeric(reference, name="reference", test="jensen_shannon",
-                             nan_policy=nan_policy)
-    cur, n_bad_cur = numeric(current, name="current", test="jensen_shannon",
-                             nan_policy=nan_policy)
+    ref, cur, dropped = samples(reference, current, test="jensen_shannon", nan_policy=nan_policy)
     if empty := empty_reason(len(ref), len(cur)):
         return undefined("jensen_shannon", empty, has_p_value=False)
     from scipy.spatial import distance
@@ -96,7 +83,6 @@ def jensen_shannon(
     edges = quantile_edges(ref, bins, test="jensen_shannon")
     js = float(distance.jensenshannon(bin_counts(ref, edges), bin_counts(cur, edges), base=2))
     js = min(max(js, 0.0), 1.0)  # rounding can step a hair outside [0, 1]
-    detail = (f"JS distance={js:.4g}, {len(edges) + 1} bins, n_ref={len(ref)}, "
-              f"n_cur={len(cur)}" + dropped_note(n_bad_ref, n_bad_cur))
+    detail = f"JS distance={js:.4g}, {len(edges) + 1} bins, n_ref={len(ref)}, n_cur={len(cur)}{dropped}"
     return decide("jensen_shannon", js, None, js, min_effect=min_effect,
                   detail=detail)

@@ -16,12 +16,14 @@ def benjamini_hochberg(p_values: Iterable[float], *, alpha: float = 0.05) -> lis
 
     Testing 100 features at ``alpha = 0.05`` flags about five of them by chance
     every night; Benjamini-Hochberg rejects ``p_(i)`` for all ``i <= k``, the
-    largest ``k`` with ``p_(k) <= k alpha / m``. Adjusted p-values come from
-    ``scipy.stats.false_discovery_control(method="bh")``; a hypothesis is
-    rejected when its adjusted p-value is ``<= alpha``. Returns one bool per
-    p-value, in the input order. An empty input gives ``[]``; a p-value outside
-    [0, 1] or NaN raises a ``MonitorError`` (a ``ValueError``); an undefined
-    test's NaN should be left out by the caller.
+    largest ``k`` with ``p_(k) <= k alpha / m``. The correction is
+    ``goldband.compare_stats.benjamini_hochberg`` (scipy's
+    ``false_discovery_control``; rejected when the adjusted p-value is
+    ``<= alpha``); this wrapper returns plain bools and raises errors that name
+    the first bad p-value. One bool per p-value, in the input order. An empty
+    input gives ``[]``; a p-value outside [0, 1] or NaN raises a
+    ``MonitorError`` (a ``ValueError``); an undefined test's NaN should be left
+    out by the caller.
 
     >>> benjamini_hochberg([0.01, 0.04, 0.03, 0.5], alpha=0.05)
     [True, False, False, False]
@@ -44,7 +46,6 @@ def benjamini_hochberg(p_values: Iterable[float], *, alpha: float = 0.05) -> lis
             expected="p-values in [0, 1]",
             fix="leave undefined tests (NaN p-value) out before correcting",
         )
-    from scipy import stats
+    from goldband.compare_stats import benjamini_hochberg as adjust
 
-    adjusted = stats.false_discovery_control(p, method="bh")
-    return [bool(x) for x in adjusted <= alpha]
+    return [bool(x) for x in adjust(p, alpha=alpha)[1]]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from goldband.monitors._samples import NanPolicy, dropped_note, empty_reason, numeric
+from goldband.monitors._samples import NanPolicy, empty_reason, samples
 from goldband.monitors.result import DriftResult, check_knobs, decide, undefined
 
 if TYPE_CHECKING:
@@ -47,8 +47,7 @@ def ks(
     (1.0, 0.0079, True)
     """
     check_knobs("ks", alpha=alpha, min_effect=min_effect)
-    ref, n_bad_ref = numeric(reference, name="reference", test="ks", nan_policy=nan_policy)
-    cur, n_bad_cur = numeric(current, name="current", test="ks", nan_policy=nan_policy)
+    ref, cur, dropped = samples(reference, current, test="ks", nan_policy=nan_policy)
     if empty := empty_reason(len(ref), len(cur)):
         return undefined("ks", empty, has_p_value=True)
     if max(len(ref), len(cur)) <= exact_max_n:
@@ -56,8 +55,7 @@ def ks(
     else:
         d = _statistic(np.sort(ref), np.sort(cur))
         p, method = _asymptotic(d, len(ref), len(cur)), "asymptotic"
-    detail = (f"D={d:.4g}, p={p:.3g} ({method}), n_ref={len(ref)}, n_cur={len(cur)}"
-              + dropped_note(n_bad_ref, n_bad_cur))
+    detail = f"D={d:.4g}, p={p:.3g} ({method}), n_ref={len(ref)}, n_cur={len(cur)}{dropped}"
     return decide("ks", d, p, d, alpha=alpha, min_effect=min_effect, detail=detail)
 
 

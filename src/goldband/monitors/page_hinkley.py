@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any, Self
+from collections.abc import Iterable
+from typing import Self
 
-from goldband.monitors.base import StreamingDetector, dec, enc, finite, finite_array, require
+from goldband.monitors.base import StreamingDetector, finite, finite_array, require
 
 __all__ = ["PageHinkley"]
 
@@ -45,6 +45,7 @@ class PageHinkley(StreamingDetector):
 
     name = "page_hinkley"
     param_names = ("min_instances", "delta", "threshold", "alpha", "mode")
+    state_floats = ("n", "mean", "sum_increase", "sum_decrease", "min_increase", "max_decrease")
 
     def __init__(
         self,
@@ -113,23 +114,3 @@ class PageHinkley(StreamingDetector):
         self._n, self._mean, self._sum_increase, self._sum_decrease = n, mean, inc, dec_
         self._min_increase, self._max_decrease, self._drift_detected = lo, hi, drift
         return hits
-
-    def _dump(self) -> dict[str, Any]:
-        return {
-            "n": self._n,
-            "mean": enc(self._mean),
-            "sum_increase": enc(self._sum_increase),
-            "sum_decrease": enc(self._sum_decrease),
-            "min_increase": enc(self._min_increase),
-            "max_decrease": enc(self._max_decrease),
-            "drift_detected": self._drift_detected,
-        }
-
-    def _load(self, state: Mapping[str, Any]) -> None:
-        self._n = float(state["n"])
-        self._mean = dec(state["mean"])
-        self._sum_increase = dec(state["sum_increase"])
-        self._sum_decrease = dec(state["sum_decrease"])
-        self._min_increase = dec(state["min_increase"])
-        self._max_decrease = dec(state["max_decrease"])
-        self._drift_detected = bool(state["drift_detected"])

@@ -6,14 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from goldband.monitors._samples import (
-    NanPolicy,
-    bin_counts,
-    dropped_note,
-    empty_reason,
-    numeric,
-    quantile_edges,
-)
+from goldband.monitors._samples import NanPolicy, bin_counts, empty_reason, quantile_edges, samples
 from goldband.monitors.base import MonitorError
 from goldband.monitors.result import DriftResult, check_knobs, decide, undefined
 
@@ -51,8 +44,7 @@ def psi(
     check_knobs("psi", min_effect=min_effect)
     if not 0.0 < eps < 1.0:
         raise MonitorError(f"eps={eps!r}", where="psi()", expected="a number in (0, 1)")
-    ref, n_bad_ref = numeric(reference, name="reference", test="psi", nan_policy=nan_policy)
-    cur, n_bad_cur = numeric(current, name="current", test="psi", nan_policy=nan_policy)
+    ref, cur, dropped = samples(reference, current, test="psi", nan_policy=nan_policy)
     if empty := empty_reason(len(ref), len(cur)):
         return undefined("psi", empty, has_p_value=False)
     edges = quantile_edges(ref, bins, test="psi")
@@ -60,7 +52,7 @@ def psi(
     c = np.maximum(bin_counts(cur, edges) / len(cur), eps)
     value = float(np.sum((c - r) * np.log(c / r)))
     detail = (f"PSI={value:.4g} ({psi_band(value)}), {len(edges) + 1} bins, "
-              f"n_ref={len(ref)}, n_cur={len(cur)}" + dropped_note(n_bad_ref, n_bad_cur))
+              f"n_ref={len(ref)}, n_cur={len(cur)}{dropped}")
     return decide("psi", value, None, value, min_effect=min_effect, detail=detail)
 
 
