@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from goldband.bands import BaselineDelta, Verdict
-from goldband.store import RunRow, Store, open_store
+from goldband.store import RunRow, Store, StoredVerdict, open_store
 from goldband.store.series import run_points
 from goldband.store.writer import (
     GoldenSetRecord,
     TargetRecord,
-    VerdictRecord,
     finish_run,
     insert_goldenset,
     insert_items,
@@ -95,7 +94,7 @@ def write_run(store: Store, run_id: str, started_at: str, cases: list[CaseSpec],
         for c in cases:
             insert_trials(conn, run_id, c.goldenset, scored(c))
             if verdicts:
-                insert_verdict(conn, run_id, VerdictRecord(c.goldenset, c.case_id, c.target, None, GS_HASH,
+                insert_verdict(conn, run_id, StoredVerdict(c.goldenset, c.case_id, c.target, None, GS_HASH,
                                                            TARGET_HASH, verdict_of(c)))
         if status != "running":
             finish_run(conn, run_id, status=status, exit_status=0)

@@ -463,3 +463,12 @@ def test_resolve_runs_refuses_runs_beside_min_runs():
 def test_resolve_runs_refuses_max_below_min():
     with pytest.raises(ValueError, match="max_runs 4 is below min_runs 6"):
         resolve_runs(None, 6, 4, "fail")
+
+
+def test_a_verdict_survives_json_and_drops_unknown_fields() -> None:
+    from goldband.bands import BaselineDelta
+
+    v = Verdict("FAIL", 5, 2, 3, 0, "why", bound="pass_rate.high", pass_rate_low=0.1, notes=("a",),
+                baseline=BaselineDelta("regressed", "r1", -0.4, -0.7, -0.1, 0.01, 0.02), gating=False)
+    data = json.loads(json.dumps(v.to_json()))
+    assert Verdict.from_json({**data, "added_later": 1}) == v

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import pty
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,18 +15,10 @@ from goldband.cli.progress import Events
 from goldband.report.data import CROSS
 from goldband.store import open_store
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture
-def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("goldensets", "prompts", "schemas", "cassettes", "rubrics"):
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, tmp_path / name)
-    shutil.copy(ROOT / "goldband.yaml", tmp_path / "goldband.yaml")
-    for name in ("CI", "GOLDBAND_STORE", "GOLDBAND_REPORT", "GOLDBAND_KIND", "GOLDBAND_RESUME"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+def demo(demo_project: Path) -> Path:
+    return demo_project
 
 
 def test_run_records_with_options_and_prints_a_summary(demo: Path) -> None:

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,6 +111,20 @@ def test_cache_clear_removes_only_cache_files(tmp_path: Path, monkeypatch: pytes
     assert (project / "cassettes" / "c.jsonl").exists()
 
 
+@pytest.mark.parametrize("off", ["off", "none", "false", "0"])
+def test_a_store_turned_off_is_never_created_as_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        off: str) -> None:
+    (tmp_path / "goldband.yaml").write_text(f"store: {off!r}\ntargets: {{}}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GOLDBAND_STORE", raising=False)
+    result = CliRunner().invoke(main, ["history"])
+    assert result.exit_code != 0
+    assert "the store is turned off" in result.output and "fix: point --store" in result.output
+    code, out = invoke("cache", "clear", "--judge")
+    assert code == 0 and out.splitlines()[-1] == "removed 0 cached judgement(s)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["goldband.yaml"]  # no file named 'off'
+
+
 def test_every_subcommand_has_help() -> None:
     import click
 
@@ -123,3 +139,11 @@ def test_every_subcommand_has_help() -> None:
     for args in walk(main, []):
         result = CliRunner().invoke(main, [*args, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output, (args, result.output)
+
+
+def test_the_command_line_imports_light() -> None:
+    """`goldband --help` loads no store, config or report library: the commands import them when they run."""
+    code = ("import sys, goldband.cli; print([m for m in ('sqlite_utils', 'goldband.store', 'goldband.config', "
+            "'pydantic', 'jinja2') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -91,8 +92,14 @@ def test_a_run_is_recorded_with_its_trials_verdicts_series_and_reports(project: 
     assert report.is_file() and (project.path / "reports" / "latest" / "summary.md").is_file()
     result.stdout.fnmatch_lines([f"goldband: run {only.id} complete · store .goldband/store.db · "
                                  f"report reports/{only.id}/report.html"])
-    props = {p.get("name"): p.get("value") for p in ET.parse(project.path / "out.xml").iter("property")}
-    assert props["goldband_run"] == only.id and props["goldband_confidence"] != ""
+    props = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+             for case in ET.parse(project.path / "out.xml").iter("testcase")}
+    assert set(props) == {"c00[app]", "c01[app]", "c02[app]", "c03[app]"}
+    for name, status, rate in (("c00[app]", "PASS", "1.0000"), ("c03[app]", "FAIL", "0.0000")):
+        assert props[name]["goldband_run"] == only.id and props[name]["goldband_confidence"] != ""
+        assert (props[name]["goldband_verdict"], props[name]["goldband_pass_rate"]) == (status, rate)
+        low, high = float(props[name]["goldband_pass_rate_low"]), float(props[name]["goldband_pass_rate_high"])
+        assert low <= float(rate) <= high and low < high  # the interval around the rate (3 trials)
     check_progress_events(project.path / "events.jsonl")
 
 
@@ -188,6 +195,28 @@ def test_resume_refuses_a_changed_golden_set_and_unknown_runs(project: pytest.Py
     result = run_here(project, "--goldband-resume", "20990101")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*no run '20990101' in this store*goldband history*"])
+
+
+@pytest.mark.parametrize("xdist", [False, True])
+def test_resume_refuses_a_run_that_is_still_running(project: pytest.Pytester, xdist: bool) -> None:
+    run_here(project)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        with open_store(store_of(project), create=False) as store:
+            run_id = store.runs()[0].id
+            store.conn.execute("UPDATE runs SET status = 'running', host = ?, pid = ? WHERE id = ?",
+                               [socket.gethostname(), sleeper.pid, run_id])
+        before = hashlib.sha256(store_of(project).read_bytes()).hexdigest()
+        result = run(project, "-n", "2", "--goldband-resume", run_id) if xdist else \
+            run_here(project, "--goldband-resume", run_id)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--goldband-resume {run_id}: run {run_id} is still running (pid {sleeper.pid} on "
+                                 "*wait for it to finish or stop it*"])
+    assert "Traceback" not in result.stderr.str()
+    assert hashlib.sha256(store_of(project).read_bytes()).hexdigest() == before
 
 
 @pytest.mark.parametrize("problem", ["corrupt", "newer", "unwritable", "locked"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import os
 import socket
 import time
@@ -9,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+import goldband.store
 from goldband.bands import BaselineDelta
 from goldband.errors import StoreError
 from goldband.store import DriftEvent, SeriesPoint, Store, open_store
 from goldband.store.writer import insert_trials
-from goldband.trial import Completion, Score, ScoredTrial, Trial
+from goldband.trial import Completion, Score, ScoredTrial, ToolCall, Trial
 from storefixtures import CaseSpec, demo_store, scored, verdict_of, write_run
 
 
@@ -97,6 +99,16 @@ def test_non_gating_scores_and_their_meta_round_trip(store: Store) -> None:
     assert back.scores == scores and back.outcome == "pass"
 
 
+def test_tool_calls_and_errors_round_trip(store: Store) -> None:
+    calls = (ToolCall("lookup_order", {"id": "A-17"}), ToolCall("raw", "{not json"))
+    trials = [ScoredTrial(Trial("t", "support-v1", 0, Completion(None, calls, 12, 3, 0.0001, "fp_2", "tool_calls",
+                                                                  55.5))),
+              ScoredTrial(Trial("t", "support-v1", 1, None, error="http: 500", error_kind="http", attempts=3))]
+    with store.transaction() as conn:
+        insert_trials(conn, "20261103-120000-0003", "support", trials)
+    assert store.scored_trials("20261103-120000-0003")[("support", "t", "support-v1")] == trials
+
+
 def test_a_trial_is_never_stored_twice(store: Store) -> None:
     spec = CaseSpec("refund-window", "ppppp")
     with store.transaction() as conn:
@@ -144,4 +156,15 @@ def test_a_killed_run_reads_as_incomplete(tmp_path: Path) -> None:
         dead, alive = store.run("r-dead"), store.run("r-alive")
         assert dead is not None and dead.status == "incomplete" and not dead.alive
         assert alive is not None and alive.status == "running" and alive.alive
-        assert [p.run_status for p in store.case_history("support", "a", "support-v1")] == ["running", "incomplete"]
+        write_run(store, "r-done", "2026-11-03T00:00:00.000+00:00", [CaseSpec("a", "p")])
+        assert [r.id for r in store.runs(status="incomplete", limit=1)] == ["r-dead"]  # below a live run
+        assert [r.id for r in store.runs(status="running", limit=1)] == ["r-alive"]
+        assert [r.id for r in store.runs(status="complete", limit=1)] == ["r-done"]
+        assert [r.id for r in store.runs(limit=2)] == ["r-done", "r-alive"]
+        assert [p.run_status for p in store.case_history("support", "a", "support-v1")] == ["complete", "running",
+                                                                                             "incomplete"]
+
+
+def test_the_module_example_runs() -> None:
+    result = doctest.testmod(goldband.store)
+    assert result.attempted and not result.failed

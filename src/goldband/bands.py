@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from goldband.lazy import LazyModule
@@ -80,6 +80,18 @@ class Verdict:
         data = asdict(self)
         data["pass_rate"] = self.pass_rate
         return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Verdict:
+        """Rebuild a verdict from ``to_json`` (e.g. stored); fields unknown to this version are dropped."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("baseline"), dict):
+            base_known = {f.name for f in fields(BaselineDelta)}
+            values["baseline"] = BaselineDelta(**{k: v for k, v in values["baseline"].items() if k in base_known})
+        values["notes"] = tuple(values.get("notes") or ())
+        values["gating"] = bool(values.get("gating", True))
+        return cls(**values)
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
+from goldband.clock import iso
+
 
 def now() -> str:
     """The current time as the store writes it: ISO 8601, UTC, milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return iso(datetime.now(UTC))
 
 
 def new_run_id(moment: datetime | None = None) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 MODES = ("live", "record", "replay", "cached")
+OFF = ("off", "none", "false", "0")  # values that turn the store or the reports off
 
 
 class OptionError(argparse.ArgumentTypeError):

@@ -15,16 +15,14 @@ from pathlib import Path
 
 import click
 
-from goldband.cli.common import find_root, handles_errors, resolve_store, store_option
-
-DEFAULT_CACHE = ".goldband/cache"
+from goldband.cli.common import find_root, handles_errors, project_path, store_option, store_or_off
 
 
 def cache_dir(root: Path) -> Path:
-    from goldband.cli.common import project_value
+    """``cache:`` of the project config (default ``.goldband/cache``)."""
+    from goldband.config import load_config
 
-    path = Path(project_value(root, "cache") or DEFAULT_CACHE).expanduser()
-    return path if path.is_absolute() else root / path
+    return project_path(root, load_config(root)[0].cache)
 
 
 @click.group()
@@ -50,7 +48,8 @@ def clear(samples: bool, judge: bool, dry_run: bool, store_path: Path | None) ->
         click.echo(f"{verb} {len(files)} sample cache file(s) from {folder}")
     if judge:
         rows = _clear_table(folder / "judge.sqlite", "judgements", dry_run)
-        rows += _clear_store(resolve_store(store_path), dry_run)
+        store = store_or_off(store_path)
+        rows += _clear_store(store, dry_run) if store is not None else 0
         click.echo(f"{verb} {rows} cached judgement(s)")
 
 

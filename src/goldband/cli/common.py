@@ -2,11 +2,12 @@
 
 The store path follows the plugin's precedence: ``--store`` (relative to the
 current directory), then ``GOLDBAND_STORE``, the ini key ``goldband_store``
-(pytest.ini, pyproject.toml, tox.ini, setup.cfg), ``store:`` in goldband.yaml,
-and the default ``.goldband/store.db``; all but ``--store`` relative to the
-project root (the nearest directory up with goldband.yaml, or pyproject.toml
-with ``[tool.goldband]``; else the current directory). Reports likewise with
-``GOLDBAND_REPORT``, ``goldband_report`` and ``reports:``.
+(pytest.ini, pyproject.toml, tox.ini, setup.cfg), ``store:`` in the project
+config (``goldband.config.load_config``), whose default is ``.goldband/store.db``;
+all but ``--store`` relative to the project root (the nearest directory up with
+a project config, goldband.yaml or pyproject.toml with ``[tool.goldband]``; else
+the current directory). Reports likewise with ``GOLDBAND_REPORT``,
+``goldband_report`` and ``reports:``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ if TYPE_CHECKING:
     from goldband.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULTS = {"store": ".goldband/store.db", "report": "reports/"}
-YAML_KEYS = {"store": "store", "report": "reports"}
+CONFIG_KEYS = {"store": "store", "report": "reports"}  # the option's name -> its key in the project config
 
 
 class CliError(click.ClickException):
@@ -54,36 +54,59 @@ def store_option(fn: F) -> F:
 
 
 def find_root(start: Path | None = None) -> Path:
+    """The nearest directory up with a project config; else ``start`` (the current directory)."""
+    from goldband.config import find_config_file
+
+    def has_config(folder: Path) -> bool:
+        with contextlib.suppress(GoldbandError):  # a malformed pyproject.toml on the way up is not ours
+            return find_config_file(folder) is not None
+        return False
+
     here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "goldband.yaml").is_file() or (folder / "goldband.yml").is_file():
-            return folder
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "goldband" in _toml(pyproject).get("tool", {}):
-            return folder
-    return here
+    return next((folder for folder in (here, *here.parents) if has_config(folder)), here)
 
 
-def configured(name: str, root: Path) -> str:
-    """``store`` or ``report``: env, ini, goldband.yaml, default (the plugin's order below its option)."""
-    env = os.environ.get(f"GOLDBAND_{name.upper()}")
-    return env or _ini(root, f"goldband_{name}") or project_value(root, YAML_KEYS[name]) or DEFAULTS[name]
+def project_path(root: Path, value: str) -> Path:
+    """A configured path: relative to the project root unless absolute."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+def configured(name: str, option: Path | None) -> Path | None:
+    """``store`` or ``report``: the option, else env, ini, project config (the plugin's precedence);
+    None when it is turned off (``off``, ``none``, ``false``, ``0``, as the run's recorder reads them)."""
+    from goldband.settings import OFF
+
+    if option is not None:
+        return None if str(option).strip().lower() in OFF else option
+    from goldband.config import load_config
+
+    root = find_root()
+    value = (os.environ.get(f"GOLDBAND_{name.upper()}") or _ini(root, f"goldband_{name}")
+             or getattr(load_config(root)[0], CONFIG_KEYS[name]))
+    return None if value.strip().lower() in OFF else project_path(root, value)
+
+
+def store_or_off(option: Path | None) -> Path | None:
+    """The configured store, or None when the project turned it off."""
+    return configured("store", option)
 
 
 def resolve_store(option: Path | None) -> Path:
-    if option is not None:
-        return option
-    root = find_root()
-    path = Path(configured("store", root)).expanduser()
-    return path if path.is_absolute() else root / path
+    """The configured store, for a command that needs one: an error when it is turned off."""
+    path = configured("store", option)
+    if path is None:
+        raise CliError("the store is turned off (store: off, GOLDBAND_STORE or --store); this command needs it; "
+                       "fix: point --store (or GOLDBAND_STORE, or 'store:' in goldband.yaml) at a store file")
+    return path
 
 
 def resolve_reports(option: Path | None) -> Path:
-    if option is not None:
-        return option
-    root = find_root()
-    path = Path(configured("report", root)).expanduser()
-    return path if path.is_absolute() else root / path
+    path = configured("report", option)
+    if path is None:
+        raise CliError("reports are turned off (reports: off, GOLDBAND_REPORT or --report); "
+                       "fix: give --report DIR")
+    return path
 
 
 @contextlib.contextmanager
@@ -100,21 +123,6 @@ def opened_store(option: Path | None, *, create: bool = False) -> Iterator[Store
         yield store
     finally:
         store.close()
-
-
-def project_value(root: Path, key: str) -> str | None:
-    for name in ("goldband.yaml", "goldband.yml"):
-        if (root / name).is_file():
-            import yaml
-
-            with contextlib.suppress(yaml.YAMLError, OSError):
-                data = yaml.safe_load((root / name).read_text(encoding="utf-8"))
-                return str(data[key]) if isinstance(data, dict) and data.get(key) else None
-            return None
-    if (root / "pyproject.toml").is_file():
-        value = _toml(root / "pyproject.toml").get("tool", {}).get("goldband", {}).get(key)
-        return str(value) if value else None
-    return None
 
 
 def _ini(root: Path, key: str) -> str | None:
@@ -145,16 +153,6 @@ def _toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, OSError):
         return {}
-
-
-def rate(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def spark(values: list[float | None]) -> str:
-    """A text sparkline for values in [0, 1]; a gap for a missing value."""
-    blocks = "▁▂▃▄▅▆▇█"
-    return "".join(" " if v is None else blocks[min(7, max(0, int(v * 7.999)))] for v in values)
 
 
 def table(rows: list[list[str]], header: list[str], right: set[int] | None = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -9,13 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from goldband.cli.common import CliError, handles_errors, opened_store, rate, spark, store_option, table
+from goldband.cli.common import CliError, handles_errors, opened_store, store_option, table
+from goldband.report.fmt import rate, spark, usd
+from goldband.settings import RUN_KINDS
 
 if TYPE_CHECKING:
+    from goldband.report.data import RunReport
     from goldband.store import RunRow, Store
 
 CASE_REF = re.compile(r"^(?:.*\.ya?ml::)?(?P<set>[^:\[\]]+)::(?P<case>[^:\[\]]+)(?:\[(?P<target>[^\]]+)\])?$")
-KINDS = click.Choice(["ci", "pre-merge", "nightly", "manual"])
+KINDS = click.Choice(RUN_KINDS)
+COUNTED = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")  # the verdict columns of the tables (PASS FAIL INC ERR)
 
 
 @click.command()
@@ -47,13 +52,13 @@ def _runs(store: Store, limit: int, kind: str | None, branch: str | None, golden
     runs = store.runs(limit=limit, kind=kind, branch=branch, goldenset=goldenset)
     counts = _verdict_counts(store, [r.id for r in runs])
     if as_json:
-        click.echo(json.dumps([{**_run_json(r), "verdicts": counts.get(r.id, {})} for r in runs], indent=1))
+        click.echo(json.dumps([{**dataclasses.asdict(r), "verdicts": counts.get(r.id, {})} for r in runs], indent=1))
         return
     if not runs:
         click.echo(f"no runs in {store.path} yet (run `goldband run` or pytest on your golden sets)")
         return
     rows = [[r.id, r.kind, r.status, _when(r.started_at), _duration(r), _git(r),
-             *(str(counts.get(r.id, {}).get(s, 0)) for s in ("PASS", "FAIL", "INCONCLUSIVE", "ERROR"))]
+             *(str(counts.get(r.id, {}).get(s, 0)) for s in COUNTED)]
             for r in runs]
     click.echo(table(rows, ["run", "kind", "status", "started (UTC)", "took", "git", "PASS", "FAIL", "INC", "ERR"],
                      right={4, 6, 7, 8, 9}))
@@ -107,10 +112,6 @@ def _verdict_counts(store: Store, run_ids: list[str]) -> dict[str, dict[str, int
     return found
 
 
-def _run_json(run: RunRow) -> dict[str, Any]:
-    return {k: getattr(run, k) for k in run.__dataclass_fields__}
-
-
 def _when(stamp: str | None) -> str:
     return (stamp or "-")[:19].replace("T", " ")
 
@@ -154,20 +155,24 @@ def show(run_ref: str, show_all: bool, as_json: bool, store_path: Path | None) -
         click.echo(_show_text(report, show_all))
 
 
-def _show_text(report: Any, show_all: bool) -> str:
+def groups_table(report: RunReport, *, cost: bool = False) -> str:
+    """Per golden set x target: cases, verdict counts, pass rate, mean score, trials (and cost)."""
     from goldband.report.data import CROSS, group_name
 
+    header = [f"golden set {CROSS} target", "cases", "PASS", "FAIL", "INC", "ERR", "rate", "score", "trials",
+              *(["cost"] if cost else [])]
+    rows = [[group_name(g.goldenset, g.target), str(len(g.cases)), *(str(g.counts.get(s, 0)) for s in COUNTED),
+             rate(g.metrics.get("pass_rate")), rate(g.metrics.get("mean_score")), str(g.trials),
+             *([usd(g.metrics.get("cost_usd"))] if cost else [])] for g in report.groups]
+    return table(rows, header, right=set(range(1, len(header))))
+
+
+def _show_text(report: RunReport, show_all: bool) -> str:
     run = report.run
     lines = [f"run {run.id}  {report.verdict}  ({run.kind}, {run.status}"
              + (f", {run.sessions} sessions" if run.sessions > 1 else "") + ")",
              f"  started {_when(run.started_at)} UTC · took {_duration(run)} · git {_git(run)} · mode {run.mode}",
-             f"  command {run.command or '-'}", ""]
-    rows = [[group_name(g.goldenset, g.target), str(len(g.cases)),
-             *(str(g.counts.get(s, 0)) for s in ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")),
-             rate(g.metrics.get("pass_rate")), rate(g.metrics.get("mean_score")), str(g.trials)]
-            for g in report.groups]
-    lines.append(table(rows, [f"golden set {CROSS} target", "cases", "PASS", "FAIL", "INC", "ERR", "rate", "score",
-                              "trials"], right=set(range(1, 9))))
+             f"  command {run.command or '-'}", "", groups_table(report)]
     cases = report.cases if show_all else [c for c in report.cases if c.status != "PASS"]
     if cases:
         lines += ["", "cases" if show_all else "not passing"]

@@ -85,10 +85,12 @@ def run_pytest(cmd: list[str], events_path: Path, *, bar: bool) -> tuple[int, Ev
         _draw(proc, events)
     except KeyboardInterrupt:  # the child got the same Ctrl-C; let it report what it has
         proc.wait()
-    for thread, chunks, stream in ((out[0], out[1], sys.stdout), (err[0], err[1], sys.stderr)):
+    for (thread, chunks), stream in ((out, sys.stdout), (err, sys.stderr)):
         thread.join()
-        stream.buffer.write(b"".join(chunks)) if hasattr(stream, "buffer") else stream.write(
-            b"".join(chunks).decode(errors="replace"))
+        if hasattr(stream, "buffer"):
+            stream.buffer.write(b"".join(chunks))
+        else:  # a text-only stream (click's test runner)
+            stream.write(b"".join(chunks).decode(errors="replace"))
         stream.flush()
     events.read()
     return proc.returncode, events

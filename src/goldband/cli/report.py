@@ -32,7 +32,6 @@ def report(run_ref: str, out: Path | None, formats: tuple[str, ...], to_stdout: 
                 raise CliError("--stdout prints one format; add exactly one --format (html, md or json)")
             click.echo(render(load_report(store, run_ref), formats[0], store=str(store.path)), nl=False)
             return
-        run = store.resolve_run(run_ref)
-        paths = write_reports(store, run.id, resolve_reports(out), formats=formats or FORMATS)
+        paths = write_reports(store, run_ref, resolve_reports(out), formats=formats or FORMATS)
     for path in paths:
         click.echo(f"wrote {path}")

@@ -14,15 +14,17 @@ from typing import Any
 
 import click
 
+from goldband.settings import MODES, RUN_KINDS
+
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--runs", type=click.IntRange(min=1), help="Trials per case (overrides the golden set).")
 @click.option("--target", "targets", multiple=True, help="Run only this target (repeatable).")
-@click.option("--mode", type=click.Choice(["live", "record", "replay", "cached"]), help="Where samples come from.")
+@click.option("--mode", type=click.Choice(MODES), help="Where samples come from.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Maximum LLM calls in flight.")
 @click.option("--store", type=click.Path(dir_okay=False), help="The results store file, or 'off'.")
 @click.option("--report", type=click.Path(file_okay=False), help="The reports directory, or 'off'.")
-@click.option("--kind", type=click.Choice(["ci", "pre-merge", "nightly", "manual"]),
+@click.option("--kind", type=click.Choice(RUN_KINDS),
               help="The kind of run recorded (default: ci when CI is set, else manual).")
 @click.option("--resume", metavar="RUN", help="Continue a stopped or killed run: only its missing trials run.")
 @click.option("--progress/--no-progress", default=None,
@@ -64,20 +66,13 @@ def _absolute(value: str | None) -> str | None:
     return str(Path(value).expanduser().resolve())
 
 
-def _near(path: str) -> str:
-    """A path relative to the current directory when it is below it."""
-    try:
-        return str(Path(path).relative_to(Path.cwd()))
-    except ValueError:
-        return path
-
-
 def _summary(run: dict[str, Any]) -> None:
     """Per golden set x target results of the finished run, from the store."""
-    from goldband.cli.common import rate, table
+    from goldband.cli.history import groups_table
     from goldband.errors import GoldbandError
-    from goldband.report.data import CROSS, group_name, load_report
+    from goldband.report.data import load_report
     from goldband.store import open_store
+    from goldband.yamlio import relative
 
     try:
         with open_store(run["store"], create=False) as store:
@@ -85,14 +80,9 @@ def _summary(run: dict[str, Any]) -> None:
     except GoldbandError as exc:
         click.echo(f"goldband: cannot summarize run {run['id']}: {exc}", err=True)
         return
-    rows = [[group_name(g.goldenset, g.target), str(len(g.cases)),
-             *(str(g.counts.get(s, 0)) for s in ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")),
-             rate(g.metrics.get("pass_rate")), rate(g.metrics.get("mean_score")), str(g.trials),
-             "-" if g.metrics.get("cost_usd") is None else f"${g.metrics['cost_usd']:.4f}"] for g in report.groups]
     click.echo("")
-    header = [f"golden set {CROSS} target", "cases", "PASS", "FAIL", "INC", "ERR", "rate", "score", "trials", "cost"]
-    click.echo(table(rows, header, right=set(range(1, 10))))
-    html = [_near(p) for p in run.get("reports", []) if p.endswith(".html")]
+    click.echo(groups_table(report, cost=True))
+    html = [relative(Path(p), Path.cwd()) for p in run.get("reports", []) if p.endswith(".html")]
     click.echo(f"\nrun {run['id']} {run['status']}: {report.verdict}" + (f" · report {html[0]}" if html else ""))
     click.echo(f"details: goldband show {run['id']} · trends: goldband history")
 

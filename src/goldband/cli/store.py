@@ -42,7 +42,7 @@ def info(store_path: Path | None) -> None:
     with opened_store(store_path) as db:
         size = db.path.stat().st_size
         click.echo(f"store   {db.path} ({size / 1e6:.1f} MB)")
-        click.echo(f"schema  version {db.schema_version} ({', '.join(_applied(db))})")
+        click.echo(f"schema  version {db.schema_version} ({', '.join(db.migrations)})")
         counts = db.table_counts()
         click.echo(table([[name, f"{n:,}"] for name, n in counts.items()], ["table", "rows"], right={1}))
 
@@ -71,18 +71,15 @@ def migrate(dry_run: bool, store_path: Path | None) -> None:
     from goldband.store.connection import migrate as apply
 
     path = resolve_store(store_path)
-    db = open_store(path, create=not dry_run, migrate_schema=False)
-    try:
+    with open_store(path, create=not dry_run, migrate_schema=False) as db:
         pending = check_schema(path, db.db)
         if dry_run:
             click.echo("\n".join(f"would apply {name}" for name in pending) or "up to date")
             return
-        done = apply(path, db.db)
+        done = apply(path, db.db) if pending else []
         for name in done:
             click.echo(f"applied {name}")
         click.echo(f"{path}: schema version {db.schema_version}" + ("" if done else " (up to date)"))
-    finally:
-        db.close()
 
 
 @store.command()
@@ -100,12 +97,6 @@ def vacuum(store_path: Path | None) -> None:
 
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
-
-
-def _applied(db: Store) -> list[str]:
-    from goldband.store.connection import applied
-
-    return applied(db.db)
 
 
 @store.command()

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from goldband import yamlio
 from goldband.errors import GoldbandError, StoreError
 from goldband.goldenset import GoldenSet
 from goldband.progress import Progress
 from goldband.runner import CasePlan
-from goldband.settings import Settings
+from goldband.settings import OFF, Settings
 from goldband.trial import ScoredTrial
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from goldband.recorder.background import BackgroundWriter
     from goldband.store import RunRow, Store
 
-OFF = ("off", "none", "false", "0")
 
 
 def default_kind() -> str:
@@ -90,8 +90,8 @@ class RunRecorder:
         self._writer: BackgroundWriter | None = None
         self._kept: dict[tuple[str, str, str], list[ScoredTrial]] = {}
         self._seen: set[tuple[str, ...]] = set()
-        self.hashes: dict[str, dict[str, str]] = {"goldenset": {}, "target": {}}
-        self.rubric_hashes: dict[str, str] = {}
+        self.goldenset_hashes: dict[str, str] = {}  # name -> content hash, for the verdicts
+        self.rubric_hashes: dict[str, str] = {}  # check label -> rubric hash, for the scores
 
     @property
     def enabled(self) -> bool:
@@ -100,7 +100,7 @@ class RunRecorder:
     def preflight(self) -> None:
         """xdist controller, before workers start: a bad store or resume is one usage error here
         (a worker can only fail its items), and a resumed run's id is resolved once for all."""
-        from goldband.recorder.resume import reap_dead_runs
+        from goldband.recorder.resume import check_stopped, reap_dead_runs
         from goldband.store import open_store
 
         if self.store_path is None:
@@ -109,9 +109,7 @@ class RunRecorder:
             reap_dead_runs(store)
             if self.resume_ref is not None:
                 run = store.resolve_run(self.resume_ref)
-                if run.alive:
-                    raise StoreError(f"run {run.id} is still running (pid {run.pid} on {run.host})",
-                                     where=f"--goldband-resume {run.id}", fix="wait for it to finish or stop it")
+                check_stopped(run, self.owner)
                 self.run_id = self.resume_ref = run.id
 
     def shared_info(self) -> dict[str, Any]:
@@ -132,7 +130,7 @@ class RunRecorder:
             raise self.failed
         if not self._announced:  # the selection, once (later calls are single xdist items)
             self._announced = True
-            self.progress.emit("plan", cases=len(items), trials=sum(_min_runs(p.runs) for _, p in items))
+            self.progress.emit("plan", cases=len(items), trials=sum(p.runs.min for _, p in items))
         if self.store_path is None:
             return
         try:
@@ -156,11 +154,12 @@ class RunRecorder:
         return list(self._kept.get((plan.goldenset, plan.case.id, plan.target.name), ()))
 
     def finish_item(self, nodeid: str, plan: CasePlan, verdict: Verdict) -> None:
-        from goldband.store.writer import VerdictRecord, insert_verdict
+        from goldband.store.models import StoredVerdict
+        from goldband.store.writer import insert_verdict
 
         if self._writer is not None:
-            record = VerdictRecord(plan.goldenset, plan.case.id, plan.target.name, nodeid,
-                                   self.hashes["goldenset"].get(plan.goldenset), plan.target.content_hash, verdict)
+            record = StoredVerdict(plan.goldenset, plan.case.id, plan.target.name, nodeid,
+                                   self.goldenset_hashes.get(plan.goldenset), plan.target.content_hash, verdict)
             self._writer.put(functools.partial(insert_verdict, run_id=self.run_id, record=record))
         if not self.seen(("case", nodeid)):  # a verdict updated later (baseline delta) is one case
             self.progress.emit("case", status=verdict.status)
@@ -200,8 +199,9 @@ class RunRecorder:
                 order = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR", "QUARANTINED")
                 counts = ", ".join(f"{run.counts[k]} {k}" for k in order if run.counts.get(k))
                 lines.append(f"goldband: {counts} · {run.trials} trials")
-            shown = [_shown(p, self.settings.rootpath) for p in run.reports if p.suffix == ".html"]
-            lines.append(f"goldband: run {run.id} {run.status} · store {_shown(run.store, self.settings.rootpath)}"
+            root = self.settings.rootpath
+            shown = [yamlio.relative(p, root) for p in run.reports if p.suffix == ".html"]
+            lines.append(f"goldband: run {run.id} {run.status} · store {yamlio.relative(run.store, root)}"
                          + (f" · report {shown[0]}" if shown else ""))
         return lines
 
@@ -277,14 +277,3 @@ class RunRecorder:
             raise
         except Exception as exc:  # a report bug must not turn a finished run into a crash
             raise StoreError(f"{type(exc).__name__}: {exc}", where=str(self.store_path)) from exc
-
-
-def _min_runs(runs: Any) -> int:
-    return runs if isinstance(runs, int) else int(runs.min)
-
-
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)

@@ -29,34 +29,19 @@ Op = Callable[[sqlite3.Connection], object]
 MAX_BATCH = 1000
 
 
-class _Barrier:
-    def __init__(self) -> None:
-        self.done = threading.Event()
-
-
 class BackgroundWriter:
-    def __init__(self, path: Path, timeout_s: float | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.timeout_s = timeout_s
         self.errors: list[StoreError] = []
-        self._queue: queue.SimpleQueue[Op | _Barrier | None] = queue.SimpleQueue()
-        self._opened = threading.Event()
+        self._queue: queue.SimpleQueue[Op | None] = queue.SimpleQueue()  # None: commit what is queued, stop
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="goldband-store", daemon=True)
         self._thread.start()
-        self._closed = False
 
     def put(self, op: Op) -> None:
         """Queue a write (any thread); it runs inside the writer's next transaction."""
         if not self._closed:
             self._queue.put(op)
-
-    def flush(self, timeout: float | None = 60.0) -> bool:
-        """Wait until everything queued so far is committed (or failed)."""
-        if self._closed or not self._thread.is_alive():
-            return not self._thread.is_alive()
-        barrier = _Barrier()
-        self._queue.put(barrier)
-        return barrier.done.wait(timeout)
 
     def close(self, timeout: float | None = 60.0) -> None:
         """Commit what is queued, then stop the thread."""
@@ -70,10 +55,10 @@ class BackgroundWriter:
         from goldband.store import open_store
 
         try:
-            store = open_store(self.path, timeout_s=self.timeout_s)
-        except StoreError as exc:
+            store = open_store(self.path)
+        except StoreError as exc:  # the session reports it; later writes are dropped
             self.errors.append(exc)
-            self._drain_forever()
+            self._closed = True
             return
         try:
             self._loop(store)
@@ -88,11 +73,8 @@ class BackgroundWriter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self._commit(store, [op for op in batch if callable(op)])
-            for item in batch:
-                if isinstance(item, _Barrier):
-                    item.done.set()
-            if any(item is None for item in batch):
+            self._commit(store, [op for op in batch if op is not None])
+            if None in batch:
                 return
 
     def _commit(self, store: Store, ops: list[Op]) -> None:
@@ -111,12 +93,6 @@ class BackgroundWriter:
                 except Exception as exc:
                     self.errors.append(exc if isinstance(exc, StoreError) else StoreError(
                         f"a write failed: {type(exc).__name__}: {exc}", where=str(self.path)))
-
-    def _drain_forever(self) -> None:
-        """The store never opened: answer barriers, drop writes, stop at close."""
-        while (item := self._queue.get()) is not None:
-            if isinstance(item, _Barrier):
-                item.done.set()
 
 
 def _apply(store: Store, ops: list[Op]) -> None:

@@ -16,25 +16,17 @@ from goldband.store.writer import GoldenSetRecord, TargetRecord
 from goldband.targets import Target, canonical_hash
 
 
-def runs_range(runs: Any) -> tuple[int, int]:
-    """(min, max) trials of a case: ``runs`` is a fixed int or a ``Runs`` with min and max."""
-    if isinstance(runs, int):
-        return runs, runs
-    return int(runs.min), int(runs.max)
-
-
 def goldenset_record(goldenset: GoldenSet, shown_path: str) -> GoldenSetRecord:
     return GoldenSetRecord(goldenset.content_hash, goldenset.name, goldenset.version, shown_path,
                            [case_record(c) for c in goldenset.cases])
 
 
 def case_record(case: Case) -> dict[str, Any]:
-    high = runs_range(case.runs)[1]
     return {
         "case_id": case.id, "file": str(case.file), "line": case.line, "tags": list(case.tags),
         "input": case.input, "reference": case.reference, "provenance": case.provenance,
         "description": case.description, "checks": [check_label(c) for c in case.checks],
-        "runs": high, "band": jsonable(case.band),
+        "runs": case.runs.max, "band": jsonable(case.band),
     }
 
 

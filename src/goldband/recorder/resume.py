@@ -33,13 +33,19 @@ def reap_dead_runs(store: Store) -> None:
             mark_dead_runs(conn, dead)
 
 
+def check_stopped(run: RunRow, owner: tuple[str, int]) -> None:
+    """Refuse to resume a run whose process (another than ``owner``, this session's) still runs."""
+    if run.alive and (run.host, run.pid) != owner:
+        raise StoreError(f"run {run.id} is still running (pid {run.pid} on {run.host})",
+                         where=f"--goldband-resume {run.id}",
+                         fix="wait for it to finish or stop it; a stopped or killed run can then be resumed")
+
+
 def check_resumable(store: Store, run: RunRow, items: list[tuple[str, CasePlan]],
                     goldensets: dict[str, GoldenSet], owner: tuple[str, int]) -> None:
     """Refuse to resume a run that is still running, or with changed golden sets or targets."""
+    check_stopped(run, owner)
     where = f"--goldband-resume {run.id}"
-    if run.alive and (run.host, run.pid) != owner:
-        raise StoreError(f"run {run.id} is still running (pid {run.pid} on {run.host})", where=where,
-                         fix="wait for it to finish or stop it; a stopped or killed run can then be resumed")
     used = {"golden set": store.run_goldensets(run.id), "target": store.run_targets(run.id)}
     now = {"golden set": {name: gs.content_hash for name, gs in goldensets.items()
                           if any(p.goldenset == name for _, p in items)},
@@ -69,18 +75,18 @@ def register_ops(rec: RunRecorder, items: list[tuple[str, CasePlan]], goldensets
     for name in sorted({p.goldenset for _, p in items}):
         gs = goldensets.get(name)
         if gs is not None and not rec.seen(("goldenset", name)):
-            rec.hashes["goldenset"][name] = gs.content_hash
+            rec.goldenset_hashes[name] = gs.content_hash
             shown = str(yamlio.relative(gs.path, rec.settings.rootpath))
             ops.append(functools.partial(insert_goldenset, run_id=run_id,
                                          record=records.goldenset_record(gs, shown)))
     for _, plan in items:
         if not rec.seen(("target", plan.target.name)):
-            rec.hashes["target"][plan.target.name] = plan.target.content_hash
             ops.append(functools.partial(insert_target, run_id=run_id, record=records.target_record(plan.target)))
     for identity in records.rubric_identities(p for _, p in items):
         rec.rubric_hashes[identity.pop("label")] = identity["rubric_hash"]
-        ops.append(functools.partial(insert_rubric, run_id=run_id, **identity))
-    fresh = [(p.goldenset, p.case.id, p.target.name, nodeid, *records.runs_range(p.runs))
+        if not rec.seen(("rubric", identity["rubric_hash"], identity["judge_hash"])):
+            ops.append(functools.partial(insert_rubric, run_id=run_id, **identity))
+    fresh = [(p.goldenset, p.case.id, p.target.name, nodeid, p.runs.min, p.runs.max)
              for nodeid, p in items if not rec.seen(("item", nodeid))]
     if fresh:
         ops.append(functools.partial(insert_items, run_id=run_id, items=fresh))

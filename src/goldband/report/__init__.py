@@ -1,1 +1,1 @@
-"""Reports: the terminal failure table and summary (HTML, Markdown, JSON come later)."""
+"""Reports: the terminal table and summary, HTML, Markdown and JSON per run, and base-vs-head comparisons."""

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from goldband.store import RunRow, Store
+from goldband.store import RunRow, SeriesPoint, Store
 from goldband.store.series import SOURCE, run_points
 from goldband.trial import ScoredTrial
 
@@ -93,10 +93,7 @@ class RunReport:
 
     @property
     def counts(self) -> Counter[str]:
-        total: Counter[str] = Counter()
-        for group in self.groups:
-            total.update(group.counts)
-        return total
+        return Counter(c.status for c in self.cases)
 
     @property
     def trials(self) -> int:
@@ -144,7 +141,7 @@ def load_report(store: Store, run_id: str, *, trend_runs: int = 30) -> RunReport
 
 
 def _group(store: Store, run: RunRow, goldenset: str, target: str, cases: list[CaseResult],
-           points: list[Any], trend_runs: int) -> Group:
+           points: list[SeriesPoint], trend_runs: int) -> Group:
     metrics = {p.metric: p.value for p in points if p.labels.get("goldenset") == goldenset and p.model == target}
     trend = {m: _trend(store, run, goldenset, target, m, metrics.get(m), trend_runs) for m in TREND_METRICS}
     cases.sort(key=lambda c: (SEVERITY.index(c.status) if c.status in SEVERITY else 9, c.case_id))

@@ -7,9 +7,9 @@ written to a temporary name and renamed, so a reader never sees half a report.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ def render_json(report: RunReport) -> dict[str, Any]:
     run = report.run
     return {
         "format": FORMAT_VERSION, "generated_at": report.generated_at, "verdict": report.verdict,
-        "run": {k: getattr(run, k) for k in run.__dataclass_fields__},
+        "run": dataclasses.asdict(run),
         "goldensets": report.goldensets, "targets": report.targets,
         "counts": dict(report.counts), "trials": report.trials, "cost_usd": report.cost_usd,
         "groups": [{"goldenset": g.goldenset, "target": g.target, "metrics": g.metrics, "counts": dict(g.counts),
@@ -50,21 +50,20 @@ def render(report: RunReport, fmt: str, *, store: str = "") -> str:
 
 def write_reports(store: Store, run_id: str, out_dir: Path, *, formats: tuple[str, ...] = FORMATS,
                   latest: bool = True) -> list[Path]:
-    """Render the run's reports into ``out_dir/RUN/`` (and ``out_dir/latest/``); return the files."""
+    """Render the run's reports into ``out_dir/RUN/`` (and ``out_dir/latest/``); return the files.
+
+    ``run_id`` may be any reference ``Store.resolve_run`` takes (an id, a unique prefix, ``latest``)."""
     report = load_report(store, run_id)
-    target = out_dir / report.run.id
     written = []
     for fmt in formats:
-        path = target / NAMES[fmt]
-        _write(path, render(report, fmt, store=str(store.path)))
-        written.append(path)
-    if latest:
-        for path in written:
-            _write_copy(path, out_dir / "latest" / path.name)
+        text = render(report, fmt, store=str(store.path))
+        written.append(_write(out_dir / report.run.id / NAMES[fmt], text))
+        if latest:
+            _write(out_dir / "latest" / NAMES[fmt], text)
     return written
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -74,13 +73,4 @@ def _write(path: Path, text: str) -> None:
         raise GoldbandError(f"cannot write the report: {exc.strerror or exc}", where=str(path),
                             fix="choose a writable directory with --goldband-report, `reports:` in goldband.yaml, "
                                 "or `goldband report --out`") from None
-
-
-def _write_copy(source: Path, dest: Path) -> None:
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, dest)
-    except OSError as exc:
-        raise GoldbandError(f"cannot write the report: {exc.strerror or exc}", where=str(dest)) from None
+    return path

@@ -14,13 +14,12 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
-from goldband.report import svg
-from goldband.report.data import STATUS_ORDER, CaseResult, RunReport, group_name, pretty
+from goldband.report import fmt, svg
+from goldband.report.data import STATUS_ORDER, CaseResult, RunReport, TrendPoint, group_name, pretty
 
 ASSETS = Path(__file__).parent / "assets"
 OUTPUT_LIMIT = 4000  # characters of one output shown; report.json has the rest
@@ -43,7 +42,7 @@ def csp_hash(text: str) -> str:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(ASSETS), autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(rate=_rate, pct=_pct, usd=_usd, ms=_ms, css=_css, clip=_clip)
+    env.filters.update(rate=fmt.rate, pct=fmt.pct, usd=fmt.usd, ms=fmt.ms, css=_css, clip=_clip)
     return env
 
 
@@ -66,7 +65,7 @@ def render_html(report: RunReport, *, store: str = "", version: str = "") -> str
     )
 
 
-def _trend(trend: dict[str, Any]) -> Markup:
+def _trend(trend: dict[str, list[TrendPoint]]) -> Markup:
     series = {name.replace("_", " "): [(p.run_id, p.value) for p in points] for name, points in trend.items()
               if points}
     return svg.trend(series, label="pass rate, mean score and error rate over runs")
@@ -86,22 +85,6 @@ def _bar(case: CaseResult) -> float | None:
     band = case.meta.get("band")
     value = band.get("min_pass_rate") if isinstance(band, dict) else None
     return float(value) if isinstance(value, int | float) else None
-
-
-def _rate(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def _usd(value: float | None) -> str:
-    return "-" if value is None else f"${value:.4f}"
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f} ms"
 
 
 def _css(status: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from goldband.report.data import CROSS, STATUS_ORDER, CaseResult, Group, RunReport, group_name
+from goldband.report.fmt import ms, rate, spark, usd
 
 MAX_CASES = 50
 MAX_CHARS = 60_000
@@ -28,7 +29,7 @@ def escape_md(text: object) -> str:
 def render_markdown(report: RunReport, *, html_name: str | None = None) -> str:
     run = report.run
     lines = [f"### goldband {ICONS.get(report.verdict, '')} {report.verdict} · run `{run.id}`", "",
-             f"{run.kind} · {run.status} · {_git(report)} · {report.trials} trials · cost {_usd(report.cost_usd)}", ""]
+             f"{run.kind} · {run.status} · {_git(report)} · {report.trials} trials · cost {usd(report.cost_usd)}", ""]
     lines += _groups_table(report.groups)
     lines += _problem_cases(report)
     if html_name:
@@ -49,8 +50,8 @@ def _groups_table(groups: list[Group]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for g in groups:
         cells = [escape_md(group_name(g.goldenset, g.target)), *(str(g.counts.get(s, 0)) for s in shown),
-                 _rate(g.metrics.get("pass_rate")), _rate(g.metrics.get("mean_score")),
-                 _ms(g.metrics.get("latency_p95_ms")), _spark([p.value for p in g.trend.get("pass_rate", [])])]
+                 rate(g.metrics.get("pass_rate")), rate(g.metrics.get("mean_score")),
+                 ms(g.metrics.get("latency_p95_ms")), _spark([p.value for p in g.trend.get("pass_rate", [])])]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -69,28 +70,15 @@ def _problem_cases(report: RunReport) -> list[str]:
 
 def _case_line(case: CaseResult) -> str:
     v = case.verdict
-    rate = "-" if v is None or v.pass_rate is None else f"{v.passes}/{v.passes + v.fails} = {v.pass_rate:.2f}"
+    passed = "-" if v is None or v.pass_rate is None else f"{v.passes}/{v.passes + v.fails} = {v.pass_rate:.2f}"
     if v is not None and v.pass_rate_low is not None and v.pass_rate_high is not None:
-        rate += f" [{v.pass_rate_low:.2f}, {v.pass_rate_high:.2f}]"
+        passed += f" [{v.pass_rate_low:.2f}, {v.pass_rate_high:.2f}]"
     gating = "" if v is None or v.gating else " (not gating)"
     reason = v.reason if v else "not decided: the run stopped before this case"
-    return (f"| {ICONS.get(case.status, '')} {case.status}{gating} | `{case.title.replace('`', '')}` | {rate} | "
+    return (f"| {ICONS.get(case.status, '')} {case.status}{gating} | `{case.title.replace('`', '')}` | {passed} | "
             f"{escape_md(reason)} |")
 
 
 def _spark(values: list[float]) -> str:
-    """A text sparkline of values in [0, 1] (last 12)."""
-    blocks = "▁▂▃▄▅▆▇█"
-    return "".join(blocks[min(7, max(0, int(v * 7.999)))] for v in values[-12:]) or "-"
-
-
-def _rate(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f} ms"
-
-
-def _usd(value: float | None) -> str:
-    return "-" if value is None else f"${value:.4f}"
+    """The last 12 values as a sparkline; ``-`` for none."""
+    return spark(values[-12:]) or "-"

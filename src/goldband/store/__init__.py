@@ -15,9 +15,9 @@ Reads (``goldband.store.queries``): ``run``, ``resolve_run``, ``runs``,
 ``latest_run``, ``case_counts``, ``case_history``, ``verdicts``,
 ``scored_trials``, ``series``, ``drift_events``, ``judge_cache_get``.
 Writes (``goldband.store.writer``): ``append_series``, ``replace_run_series``,
-``record_drift_event``, ``record_rubric``, ``judge_cache_put``; runs, trials
-and verdicts are written by the run recorder (``goldband.recorder``) during a
-pytest session. Schema and migrations: ``goldband.store.schema``.
+``record_drift_event``, ``judge_cache_put``; runs, trials, verdicts and the
+rubrics that scored them are written by the run recorder (``goldband.recorder``)
+during a pytest session. Schema and migrations: ``goldband.store.schema``.
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ from goldband.store.models import (
     HistoryPoint,
     RunRow,
     SeriesPoint,
+    StoredVerdict,
     new_run_id,
     now,
 )
-from goldband.store.queries import Queries, StoredVerdict
+from goldband.store.queries import Queries
 from goldband.store.writer import Writes
 
 
@@ -46,9 +47,6 @@ class Store(StoreBase, Queries, Writes):
     One ``Store`` belongs to one thread at a time; open one per thread (they
     share the file safely through WAL and the busy timeout).
     """
-
-    def __enter__(self) -> Store:
-        return self
 
 
 def open_store(path: str | Path, *, create: bool = True, timeout_s: float | None = None,
@@ -64,9 +62,9 @@ def open_store(path: str | Path, *, create: bool = True, timeout_s: float | None
     store = Store(path, conn)
     try:
         with translate(path, "read"):
-            check_schema(path, store.db)  # refuse foreign and newer files before writing anything
+            pending = check_schema(path, store.db)  # refuse foreign and newer files before writing anything
             configure(path, conn)
-            if migrate_schema:
+            if migrate_schema and pending:
                 migrate(path, store.db)
     except BaseException:
         store.close()

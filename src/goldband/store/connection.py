@@ -20,6 +20,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 from sqlite_utils import Database
 
@@ -62,13 +63,18 @@ class StoreBase:
             self.conn.execute("COMMIT")
 
     @property
+    def migrations(self) -> list[str]:
+        """Names of the migrations applied to this store, in order."""
+        return applied(self.db)
+
+    @property
     def schema_version(self) -> int:
-        return len(applied(self.db))
+        return len(self.migrations)
 
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> StoreBase:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -189,12 +195,11 @@ def check_schema(path: Path, db: Database) -> list[str]:
 def migrate(path: Path, db: Database) -> list[str]:
     """Apply pending migrations in one ``BEGIN IMMEDIATE`` transaction; return what was applied.
 
-    The check is repeated under the lock, so concurrent openers (xdist workers)
-    never apply a migration twice.
+    Call it when ``check_schema`` found pending migrations (it takes the write
+    lock). The check is repeated under the lock, so concurrent openers (xdist
+    workers) never apply a migration twice.
     """
     with translate(path, "migrate"):
-        if not check_schema(path, db):
-            return []
         db.conn.execute("BEGIN IMMEDIATE")
         try:
             pending = check_schema(path, db)

@@ -11,26 +11,26 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from goldband.clock import iso
 from goldband.runid import new_run_id as new_run_id  # re-exported: run ids and the store's time format
 from goldband.runid import now as now
+from goldband.settings import RUN_KINDS as RUN_KINDS  # re-exported: the kinds of run
 
-RunKind = Literal["ci", "pre-merge", "nightly", "manual"]
-RUN_KINDS: tuple[str, ...] = ("ci", "pre-merge", "nightly", "manual")
-RunStatus = Literal["running", "complete", "incomplete"]
-Source = Literal["llm-eval", "classic-ml"]
+if TYPE_CHECKING:  # goldband.bands imports scipy (~1 s): only verdict reads pay for it
+    from goldband.bands import Verdict
+
 CaseKey = tuple[str, str, str]  # (goldenset, case_id, target)
 
 
 def to_time(value: str | datetime | float | int) -> str:
     """A time in the store's format: from an ISO string, a datetime, or a Unix timestamp."""
     if isinstance(value, str):
-        return to_time(datetime.fromisoformat(value))
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).isoformat(timespec="milliseconds")
-    stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return stamp.astimezone(UTC).isoformat(timespec="milliseconds")
+        value = datetime.fromisoformat(value)
+    elif isinstance(value, int | float):
+        value = datetime.fromtimestamp(value, UTC)
+    return iso(value)
 
 
 def labels_key(labels: dict[str, Any] | None) -> str:
@@ -102,6 +102,24 @@ class CaseCounts:
     @property
     def pass_rate(self) -> float | None:
         return self.passes / self.n if self.n else None
+
+
+@dataclass(frozen=True)
+class StoredVerdict:
+    """A case's verdict in one run, with the identity of what produced it: written, and read back."""
+
+    goldenset: str
+    case_id: str
+    target: str
+    nodeid: str | None
+    goldenset_hash: str | None
+    target_hash: str | None
+    verdict: Verdict
+    created_at: str | None = None  # set when read back
+
+    @property
+    def key(self) -> CaseKey:
+        return (self.goldenset, self.case_id, self.target)
 
 
 @dataclass(frozen=True)

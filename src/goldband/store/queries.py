@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +22,17 @@ from goldband.store.models import (
     HistoryPoint,
     RunRow,
     SeriesPoint,
+    StoredVerdict,
     labels_key,
     process_alive,
 )
-from goldband.trial import Completion, Score, ScoredTrial, ToolCall, Trial
+from goldband.trial import Completion, Score, ScoredTrial, Trial
 
 if TYPE_CHECKING:  # goldband.bands imports scipy (~1 s): only verdict reads pay for it
     from goldband.bands import Verdict
 
+# stored run statuses that can read as this effective status (a dead 'running' run reads as incomplete)
+STORED_AS = {"incomplete": ("incomplete", "running"), "running": ("running",)}
 
 CASE_HISTORY_SQL = (
     "SELECT v.run_id, r.started_at, r.kind, r.status AS run_status, r.host, r.pid, v.status, v.n, "
@@ -37,24 +40,6 @@ CASE_HISTORY_SQL = (
     "FROM verdicts v JOIN runs r ON r.id = v.run_id "
     "WHERE v.goldenset = ? AND v.case_id = ? AND v.target = ? "
     "ORDER BY r.started_at DESC, v.run_id DESC LIMIT ?")
-
-
-@dataclass(frozen=True)
-class StoredVerdict:
-    """A verdict as stored, with the identity of what produced it."""
-
-    goldenset: str
-    case_id: str
-    target: str
-    nodeid: str | None
-    goldenset_hash: str | None
-    target_hash: str | None
-    verdict: Verdict
-    created_at: str | None
-
-    @property
-    def key(self) -> CaseKey:
-        return (self.goldenset, self.case_id, self.target)
 
 
 class Queries:
@@ -94,10 +79,13 @@ class Queries:
     def runs(self, *, limit: int | None = 20, kind: str | None = None, branch: str | None = None,
              goldenset: str | None = None, status: str | None = None) -> list[RunRow]:
         """Runs, newest first, filtered; ``status`` compares the effective status."""
-        where, params = _run_filters(kind, branch, goldenset)
+        where, params = _run_filters(kind, branch, goldenset, status)
+        exact = status not in STORED_AS  # the stored status is the effective one: SQL can stop at the limit
         sql = f"SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC"
-        found = (run_row(r) for r in self._rows(sql, params))
-        chosen = [r for r in found if status is None or r.status == status]
+        if exact and limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        found = [run_row(r) for r in self._rows(sql, params)]
+        chosen = found if exact else [r for r in found if r.status == status]
         return chosen if limit is None else chosen[:limit]
 
     def latest_run(self, *, kind: str | None = None, branch: str | None = None, goldenset: str | None = None,
@@ -136,17 +124,15 @@ class Queries:
     def case_history(self, goldenset: str, case_id: str, target: str, *, limit: int = 50) -> list[HistoryPoint]:
         """One case's verdicts across runs, newest first (index: verdicts(goldenset, case_id, target))."""
         rows = self._rows(CASE_HISTORY_SQL, [goldenset, case_id, target, limit])
-        return [HistoryPoint(r["run_id"], r["started_at"], r["kind"], effective_status(r["run_status"], r["host"],
-                                                                                         r["pid"]),
-                             r["status"], r["n"],
-                             r["passes"], r["pass_rate"], r["pass_rate_low"], r["pass_rate_high"], r["mean_score"])
-                for r in rows]
+        return [HistoryPoint(r["run_id"], r["started_at"], r["kind"],
+                             effective_status(r["run_status"], r["host"], r["pid"]), r["status"], r["n"], r["passes"],
+                             r["pass_rate"], r["pass_rate_low"], r["pass_rate_high"], r["mean_score"]) for r in rows]
 
     def verdicts(self, run_id: str) -> dict[CaseKey, StoredVerdict]:
         rows = self._rows("SELECT * FROM verdicts WHERE run_id = ? ORDER BY goldenset, case_id, target", [run_id])
         return {(r["goldenset"], r["case_id"], r["target"]): StoredVerdict(
             r["goldenset"], r["case_id"], r["target"], r["nodeid"], r["goldenset_hash"], r["target_hash"],
-            verdict_from_json(json.loads(r["details"] or "{}"), r), r["created_at"]) for r in rows}
+            _verdict(json.loads(r["details"])), r["created_at"]) for r in rows}
 
     def scored_trials(self, run_id: str) -> dict[CaseKey, list[ScoredTrial]]:
         """Every stored trial of a run with its scores, as the engine produced them."""
@@ -224,12 +210,17 @@ def _like_prefix(ref: str) -> str:
     return ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _run_filters(kind: str | None, branch: str | None, goldenset: str | None) -> tuple[str, list[Any]]:
+def _run_filters(kind: str | None, branch: str | None, goldenset: str | None,
+                 status: str | None) -> tuple[str, list[Any]]:
     clauses, params = [], []
     for column, value in (("kind", kind), ("git_branch", branch)):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if status is not None:
+        stored = STORED_AS.get(status, (status,))
+        clauses.append(f"status IN ({', '.join('?' * len(stored))})")
+        params.extend(stored)
     if goldenset is not None:
         clauses.append("id IN (SELECT run_id FROM run_goldensets WHERE name = ?)")
         params.append(goldenset)
@@ -261,31 +252,19 @@ def _counts(values: list[tuple[str, float | None]]) -> CaseCounts:
                       outcomes)
 
 
-def verdict_from_json(data: dict[str, Any], row: dict[str, Any] | None = None) -> Verdict:
-    """Rebuild a ``Verdict`` from its stored JSON; fields unknown to this version are dropped."""
-    from goldband.bands import BaselineDelta, Verdict
-
-    known = {f.name for f in fields(Verdict)}
-    values = {k: v for k, v in data.items() if k in known}
-    if not values and row is not None:  # a row written without details: use its columns
-        values = {k: row[k] for k in known if k in row and k != "baseline"}
-    if isinstance(values.get("baseline"), dict):
-        base_known = {f.name for f in fields(BaselineDelta)}
-        values["baseline"] = BaselineDelta(**{k: v for k, v in values["baseline"].items() if k in base_known})
-    values["notes"] = tuple(values.get("notes") or ())
-    values["gating"] = bool(values.get("gating", True))
-    return Verdict(**values)
-
-
 def trial_from_row(row: dict[str, Any]) -> Trial:
     completion = None
-    if row["error"] is None or row["output"] is not None:
-        calls = tuple(ToolCall(c["name"], c.get("arguments", {})) for c in json.loads(row["tool_calls"] or "[]"))
-        completion = Completion(row["output"], calls, row["prompt_tokens"], row["completion_tokens"],
-                                row["cost_usd"], row["system_fingerprint"], row["finish_reason"], row["latency_ms"])
+    if row["error"] is None or row["output"] is not None:  # the row's columns are the completion's fields
+        completion = Completion.from_json({**row, "tool_calls": json.loads(row["tool_calls"] or "[]")})
     return Trial(row["case_id"], row["target"], row["sample"], completion, row["error"], row["error_kind"],
                  bool(row["cached"]), row["attempts"] if row["attempts"] is not None else 1)
 
 
 def _decode(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: (json.loads(v) if k in keys and isinstance(v, str) else v) for k, v in row.items()}
+
+
+def _verdict(data: dict[str, Any]) -> Verdict:
+    from goldband.bands import Verdict
+
+    return Verdict.from_json(data)

@@ -19,13 +19,10 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from goldband.store.models import DriftEvent, RunRow, SeriesPoint, labels_key, now, to_time
+from goldband.store.models import DriftEvent, RunRow, SeriesPoint, StoredVerdict, labels_key, now, to_time
 from goldband.trial import ScoredTrial
-
-if TYPE_CHECKING:
-    from goldband.bands import Verdict
 
 
 def dumps(value: Any) -> str | None:
@@ -145,7 +142,8 @@ def insert_target(conn: sqlite3.Connection, run_id: str, record: TargetRecord) -
 
 def insert_rubric(conn: sqlite3.Connection, run_id: str | None, *, rubric_hash: str, name: str, version: str,
                   body: Any, judge_hash: str, judge_model: str | None, judge_params: dict[str, Any]) -> None:
-    """A rubric and the judge config that scored with it (issue 3's judge calls this per run)."""
+    """A rubric and the judge config that scored with it (the recorder calls this per run;
+    see ``goldband.recorder.records.rubric_identities``)."""
     stamp = now()
     conn.execute("INSERT OR IGNORE INTO rubrics (hash, name, version, body, first_seen) VALUES (?, ?, ?, ?, ?)",
                  [rubric_hash, name, version, dumps(body), stamp])
@@ -206,23 +204,12 @@ def _trial_values(trial_id: int, run_id: str, goldenset: str, st: ScoredTrial, s
     tail = (t.error, t.error_kind, int(t.cached), t.attempts, stamp)
     if c is None:
         return (*head, None, None, None, None, None, None, None, None, *tail)
-    calls = dumps([{"name": x.name, "arguments": x.arguments} for x in c.tool_calls]) if c.tool_calls else None
+    calls = dumps(c.to_json()["tool_calls"]) if c.tool_calls else None
     return (*head, c.output, calls, _num(c.latency_ms), c.prompt_tokens, c.completion_tokens, _num(c.cost_usd),
             c.system_fingerprint, c.finish_reason, *tail)
 
 
-@dataclass(frozen=True)
-class VerdictRecord:
-    goldenset: str
-    case_id: str
-    target: str
-    nodeid: str | None
-    goldenset_hash: str | None
-    target_hash: str | None
-    verdict: Verdict
-
-
-def insert_verdict(conn: sqlite3.Connection, run_id: str, record: VerdictRecord) -> None:
+def insert_verdict(conn: sqlite3.Connection, run_id: str, record: StoredVerdict) -> None:
     """The case's verdict in this run (replaces an earlier one: a resumed run decides again)."""
     v, base = record.verdict, record.verdict.baseline
     conn.execute(
@@ -279,11 +266,6 @@ class Writes:
         """Store one drift event; returns its id."""
         with self.transaction() as conn:
             return insert_drift_event(conn, event)
-
-    def record_rubric(self, run_id: str | None, **kwargs: Any) -> None:
-        """See ``insert_rubric``: a rubric + judge config, linked to a run when given."""
-        with self.transaction() as conn:
-            insert_rubric(conn, run_id, **kwargs)
 
     def judge_cache_put(self, key: str, value: Any) -> None:
         """Cache a judge reply (any JSON value) under ``key``; the last write wins."""
