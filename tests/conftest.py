@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -18,3 +20,19 @@ def openai_server() -> Iterator[FakeOpenAI]:
 
     with FakeOpenAI() as server:
         yield server
+
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ("goldensets", "prompts", "schemas", "cassettes", "rubrics")
+
+
+@pytest.fixture
+def demo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the bundled example project, with no goldband settings leaking in from the environment."""
+    for name in DEMO:
+        shutil.copytree(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / "goldband.yaml", tmp_path / "goldband.yaml")
+    for name in ("CI", "GOLDBAND_STORE", "GOLDBAND_REPORT", "GOLDBAND_KIND", "GOLDBAND_RESUME", "GOLDBAND_MODE",
+                 "GOLDBAND_RUNS", "GOLDBAND_TARGET"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from goldband.cli import main
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_command_has_help() -> None:
@@ -33,12 +30,8 @@ def test_schema_is_the_golden_set_json_schema() -> None:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    """A copy of the bundled example project (golden sets, prompts, cassettes, rubrics)."""
-    for name in ("goldensets", "prompts", "schemas", "cassettes", "rubrics"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    shutil.copy(ROOT / "goldband.yaml", tmp_path / "goldband.yaml")
-    return tmp_path
+def demo(demo_project: Path) -> Path:
+    return demo_project
 
 
 def test_goldband_run_replays_the_bundled_demo_offline(demo: Path) -> None:

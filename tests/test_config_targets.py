@@ -203,6 +203,15 @@ def test_reserved_params_for_the_judge(tmp_path: Path) -> None:
     assert "judge.params: params may not set n" in config_error(tmp_path)
 
 
+def test_the_judge_temperature_is_pinned_to_zero_unless_set(tmp_path: Path) -> None:
+    write(tmp_path / "goldband.yaml", "judge:\n  model: m\n  params: {max_tokens: 300}\n")
+    assert load_config(tmp_path)[0].judge.params == {"temperature": 0, "max_tokens": 300}
+    write(tmp_path / "goldband.yaml", "judge:\n  model: m\n  params: {temperature: 0.3}\n")
+    assert load_config(tmp_path)[0].judge.params == {"temperature": 0.3}
+    write(tmp_path / "goldband.yaml", "judge:\n  model: m\n")
+    assert load_config(tmp_path)[0].judge.params == {"temperature": 0}
+
+
 def test_bad_mode_and_concurrency(tmp_path: Path) -> None:
     write(tmp_path / "goldband.yaml", "mode: offline\n")
     message = config_error(tmp_path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,11 +38,8 @@ def test_the_readme_shows_the_store_commands() -> None:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    for name in ("goldensets", "prompts", "schemas", "cassettes", "rubrics"):
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, tmp_path / name)
-    shutil.copy(ROOT / "goldband.yaml", tmp_path / "goldband.yaml")
+def demo(demo_project: Path) -> Path:
+    tmp_path = demo_project
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "demo"],
                  ["update-ref", "refs/remotes/origin/main", "HEAD"]):

@@ -84,12 +84,18 @@ Structured = Literal["auto", "json_schema", "json_object", "off"]
 class JudgeConfig(Endpoint):
     """The default judge (see goldband.judge); a rubric's ``judge:`` overrides its endpoint fields."""
 
-    params: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0})
+    params: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0})  # temperature pinned below
     structured: Structured = "auto"  # reply format asked of the provider; auto: JSON Schema where supported
     cache: bool = True  # reuse the judgement of an unchanged output across runs
     max_error_share: float = Field(0.1, ge=0, le=1)  # more judge errors than this: a harness/judge error
     gate: Literal["calibrated", "always"] = "calibrated"  # always: uncalibrated rubrics gate anyway
     require_calibration: bool = False  # rubrics without an agreement_floor do not gate either
+
+    @field_validator("params")
+    @classmethod
+    def _temperature_zero(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """A judge's temperature is 0 unless the config says otherwise, whatever else params sets."""
+        return {"temperature": 0, **params}
 
 
 class ProjectConfig(Strict):

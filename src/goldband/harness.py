@@ -29,7 +29,7 @@ from goldband.errors import ConfigError
 from goldband.goldenset import Case, GoldenSet
 from goldband.goldenset import load as load_goldenset
 from goldband.history import Learned, learn
-from goldband.providers import client_kind
+from goldband.providers import client_kind, litellm_offline
 from goldband.recorder import RunRecorder
 from goldband.runner import CasePlan, CaseRun, Services, run_case
 from goldband.settings import Settings
@@ -89,8 +89,7 @@ class Harness:
         if self.mode != "replay" and kinds:
             modules.append("openai")
             if "litellm" in kinds:
-                os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
-                os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
+                litellm_offline()  # the side thread imports litellm itself: it must not go online
                 modules.append("litellm")
         modules += ["goldband.stats", "goldband.sequential"]
         threading.Thread(target=_import_quietly, args=(modules,), name="goldband-warmup", daemon=True).start()

@@ -8,6 +8,7 @@ so that collection never waits for scipy.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -23,3 +24,21 @@ class LazyModule:
         if self._module is None:
             self._module = importlib.import_module(self._name)
         return getattr(self._module, attr)
+
+
+def lazy_exports(package: str, where: Mapping[str, str], namespace: dict[str, Any],
+                 exported: Sequence[str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's module-level ``__getattr__`` and ``__dir__``: ``name`` is imported from
+    ``package.where[name]`` on first use, then kept in the package namespace."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in where:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{where[name]}"), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(exported))
+
+    return __getattr__, __dir__

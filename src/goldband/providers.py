@@ -108,6 +108,22 @@ class OpenAIClient:
         self._clients.clear()
 
 
+def litellm_offline() -> None:
+    """Without these, importing litellm fetches a price list from the internet."""
+    os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
+
+
+def import_litellm() -> Any:
+    """litellm, imported offline and quiet: the one way goldband loads it."""
+    litellm_offline()
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    return litellm
+
+
 @dataclass
 class LiteLLMClient:
     """litellm for every provider; imported lazily, offline, quiet."""
@@ -116,13 +132,7 @@ class LiteLLMClient:
 
     def _litellm(self) -> Any:
         if self._module is None:
-            os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
-            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
-            import litellm
-
-            litellm.suppress_debug_info = True
-            litellm.telemetry = False
-            self._module = litellm
+            self._module = import_litellm()
         return self._module
 
     def supports_n(self, call: Call) -> bool:

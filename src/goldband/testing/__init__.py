@@ -6,7 +6,9 @@ runs cleanly and importing this package costs nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from goldband.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from goldband.testing.fake_openai import FakeOpenAI, RecordedRequest, Reply, Rule
@@ -14,9 +16,4 @@ if TYPE_CHECKING:
 __all__ = ["FakeOpenAI", "RecordedRequest", "Reply", "Rule"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from goldband.testing import fake_openai
-
-        return getattr(fake_openai, name)
-    raise AttributeError(f"module 'goldband.testing' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(__all__, "fake_openai"), globals(), __all__)
