@@ -131,7 +131,8 @@ def write_report(results: list[tuple[str, int, int, dict[str, object]]]) -> None
         "* One judge request scores all three criteria of an output: 50 requests for 50 outputs, where one "
         "request per criterion would send 150.",
         "* Re-running with unchanged outputs sends **0** judge requests: every judgement comes from the judge "
-        "cache (`.goldband/cache/judge.sqlite`), keyed by rubric, judge model and params, input, output and "
+        "cache (here `.goldband/cache/judge.sqlite`: the benchmark runs with the store off; with a store the "
+        "cache is its `judge_cache` table), keyed by rubric, judge model and params, input, output and "
         "judge sample index.",
         "* Repeats that produce the same output share one judgement (150 outputs, 50 judge requests); "
         "concurrent identical requests are coalesced before they reach the provider.",
