@@ -4,7 +4,7 @@
 clearly below, a third near, a third clearly above), each strategy run on the
 same simulated trial outcomes (common random numbers), averaged over seeds.
 
-Every strategy is the real goldband.stats function, tabulated once per possible
+Every strategy is the real goldband.bands function, tabulated once per possible
 (passes, n) -- a verdict depends on nothing else -- then applied to the
 simulated outcomes with numpy.
 
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from goldband.sequential import interval_step, sprt_futile
-from goldband.stats import decide, min_runs_to_pass, sequential_decision, settled_verdict
+from goldband.bands.decide import decide, min_runs_to_pass, settled_verdict
+from goldband.bands.sprt import interval_step, sequential_decision, sprt_futile
 
 BAR, CONFIDENCE = 0.8, 0.9  # the main setting (the bundled demo's band); main() also runs 0.7 / 0.8
 ALPHA = (1 - CONFIDENCE) / 2  # the per-side error both rules allow

@@ -108,8 +108,8 @@ def phases() -> dict[str, float]:
 def client_cpu(client: str, calls: int) -> float:
     """CPU ms per call in this process (server elsewhere), through Harness + Engine."""
     sys.path.insert(0, str(ROOT / "src"))
-    from goldband.harness import Harness
-    from goldband.settings import Settings
+    from goldband.config.settings import Settings
+    from goldband.session.session import Harness
 
     proc, url = start_server(0.0)
     try:

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from goldband.testing import FakeOpenAI  # noqa: E402
+from goldband.testing import FakeOpenAI
 
 CASES = 50
 RUBRIC = """\

@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 
 from goldband.clock import ManualClock
-from goldband.monitor import ModelMonitorConfig, MonitorsConfig, PredictionLogger, check, register_reference, status
-from goldband.monitor.checks import check_window
-from goldband.monitor.db import StoredPrediction
-from goldband.monitor.demo import START, rows, write_reference
-from goldband.monitor.stream import EvalWatch
 from goldband.monitors import ADWIN, DDM, PageHinkley
 from goldband.store import open_store
+from goldband.watch import ModelMonitorConfig, MonitorsConfig, PredictionLogger, check, register_reference, status
+from goldband.watch.checks import check_window
+from goldband.watch.db import StoredPrediction
+from goldband.watch.demo import START, rows, write_reference
+from goldband.watch.stream import EvalWatch
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "bench-monitoring.md"
@@ -156,7 +156,7 @@ def check_speed(n: int, window: int) -> dict[str, float]:
 
 
 def demo_seconds() -> float:
-    from goldband.monitor.demo import run_demo
+    from goldband.watch.demo import run_demo
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

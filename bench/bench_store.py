@@ -31,18 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from goldband.bands import Verdict  # noqa: E402
-from goldband.store import RunRow, SeriesPoint, Store, StoredVerdict, open_store  # noqa: E402
-from goldband.store.queries import CASE_HISTORY_SQL  # noqa: E402
-from goldband.store.series import run_points  # noqa: E402
-from goldband.store.writer import (  # noqa: E402
-    finish_run,
-    insert_items,
-    insert_run,
-    insert_trials,
-    insert_verdict,
-)
-from goldband.trial import Completion, Score, ScoredTrial, Trial  # noqa: E402
+from goldband.results import Completion, Score, ScoredTrial, Trial, Verdict
+from goldband.store import RunRow, SeriesPoint, Store, StoredVerdict, open_store
+from goldband.store.queries import CASE_HISTORY_SQL
+from goldband.store.series import run_points
+from goldband.store.writer import finish_run, insert_items, insert_run, insert_trials, insert_verdict
 
 WORDS = ["the", "order", "ships", "within", "thirty", "days", "refunds", "are", "accepted", "express", "costs",
          "fifteen", "dollars"]

@@ -15,12 +15,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from goldband.cassettes import Cassette
+from goldband.engine.cassettes import Cassette
 from goldband.judge import prompt
 from goldband.judge.rubric import Rubric, load_rubric
 from goldband.judge.runtime import JudgeRuntime, Subject
-from goldband.judge.setup import rubrics_of, runtime_for
-from goldband.trial import Completion
+from goldband.results import Completion
+from goldband.session.judging import rubrics_of, runtime_for
 
 NOTE = "illustrative judge reply written by scripts/example_judgements.py, not recorded from a real judge"
 JUDGE_SAMPLES = 3

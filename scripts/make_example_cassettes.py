@@ -19,10 +19,10 @@ from pathlib import Path
 
 import example_judgements  # scripts/example_judgements.py, beside this file
 
-from goldband.cassettes import Cassette
-from goldband.harness import Harness
-from goldband.settings import Settings
-from goldband.trial import Completion
+from goldband.config.settings import Settings
+from goldband.engine.cassettes import Cassette
+from goldband.results import Completion
+from goldband.session.session import Harness
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTE = "illustrative example written by scripts/make_example_cassettes.py, not recorded from a real model"

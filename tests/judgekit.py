@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from goldband.harness import Harness
-from goldband.settings import Settings
+from goldband.config.settings import Settings
+from goldband.results import ScoredTrial
+from goldband.session.session import Harness
 from goldband.testing import FakeOpenAI, Reply
-from goldband.trial import ScoredTrial
 
 JUDGE_MARK = "impartial grader"
 GRADE = 'Grade the block named "output"'  # only the judge's user message contains this

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from goldband.monitor import db
-from goldband.monitor.demo import rows as churn_rows
-from goldband.monitor.demo import write_reference
-from goldband.monitor.records import Issue, label_row, prediction_row
 from goldband.store import Store
+from goldband.watch import db
+from goldband.watch.demo import rows as churn_rows
+from goldband.watch.demo import write_reference
+from goldband.watch.records import Issue, label_row, prediction_row
 
 T0 = datetime.fromisoformat("2026-03-02T00:00:00+00:00")
 

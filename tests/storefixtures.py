@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from goldband.bands import BaselineDelta, Verdict
+from goldband.results import BaselineDelta, Completion, Score, ScoredTrial, Trial, Verdict
 from goldband.store import RunRow, Store, StoredVerdict, open_store
 from goldband.store.series import run_points
 from goldband.store.writer import (
@@ -19,7 +19,6 @@ from goldband.store.writer import (
     insert_trials,
     insert_verdict,
 )
-from goldband.trial import Completion, Score, ScoredTrial, Trial
 
 GS_HASH = "sha256:" + "a" * 64
 TARGET_HASH = "sha256:" + "b" * 64

@@ -13,7 +13,7 @@ import pytest
 from goldband.alerts import AlertEngine, AlertEvent, AlertsConfig, Observation, RuleConfig, ack, list_alerts
 from goldband.alerts.rules import evaluate
 from goldband.clock import ManualClock
-from goldband.config import load_config
+from goldband.config.project import load_config
 from goldband.errors import ConfigError, GoldbandError
 from goldband.store import Store, open_store
 

@@ -10,19 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from goldband import stats
-from goldband.bandconfig import (
-    Band,
-    BandSpec,
-    HistorySpec,
-    QuarantineSpec,
-    Runs,
-    merge_band,
-    override,
-    resolve_runs,
-)
-from goldband.bands import Verdict, counts, fails_item, next_batch, verdict
-from goldband.trial import Completion, Score, ScoredTrial, Trial
+from goldband.bands import decide, intervals, sprt
+from goldband.bands.spec import Band, BandSpec, HistorySpec, QuarantineSpec, Runs, merge_band, override, resolve_runs
+from goldband.bands.verdict import counts, fails_item, next_batch, verdict
+from goldband.results import Completion, Score, ScoredTrial, Trial, Verdict
 
 FIXED_10 = Runs(10, 10, adaptive=False)
 ADAPTIVE = Runs(3, 20, adaptive=True)
@@ -79,31 +70,31 @@ def test_adaptive_asks_for_min_runs_first():
 
 def test_adaptive_asks_for_the_fewest_trials_that_could_settle_the_sprt():
     band = Band(min_pass_rate=0.8)
-    plan = stats.sprt_plan(min_pass_rate=0.8, confidence=0.9, indifference=0.1)
+    plan = sprt.sprt_plan(min_pass_rate=0.8, confidence=0.9, indifference=0.1)
     llr = plan.llr(3, 3)
     to_pass = math.ceil((-math.log(plan.alpha) - llr) / plan.step_pass)
     to_fail = math.ceil((math.log(plan.beta) - llr) / plan.step_fail)
     want = next_batch(trials(3), band, ADAPTIVE)
     assert want == min(to_pass, to_fail) == 4  # four failures could reach FAIL
     # ... and that many really can settle it: all failing reaches FAIL
-    step = stats.sequential_decision(3, 3 + want, min_pass_rate=0.8, min_runs=3, max_runs=20)
+    step = sprt.sequential_decision(3, 3 + want, min_pass_rate=0.8, min_runs=3, max_runs=20)
     assert step == "FAIL"
     # ... and one fewer cannot, whichever way they go
     for k in range(want):
-        assert stats.sequential_decision(3 + k, 3 + want - 1, min_pass_rate=0.8, min_runs=3,
+        assert sprt.sequential_decision(3 + k, 3 + want - 1, min_pass_rate=0.8, min_runs=3,
                                          max_runs=20) == "CONTINUE"
 
 
 def test_adaptive_stops_once_the_sprt_settles():
     band = Band(min_pass_rate=0.8)
-    assert stats.sequential_decision(12, 12, min_pass_rate=0.8, min_runs=3, max_runs=20) == "PASS"
+    assert sprt.sequential_decision(12, 12, min_pass_rate=0.8, min_runs=3, max_runs=20) == "PASS"
     assert next_batch(trials(12), band, ADAPTIVE) == 0
     assert next_batch(trials(0, 3), band, ADAPTIVE) == 0  # 0/3 already FAILs
 
 
 def test_adaptive_stops_when_curtailed_inconclusive():
     band = Band(min_pass_rate=0.8)
-    assert stats.sequential_decision(15, 19, min_pass_rate=0.8, min_runs=3, max_runs=20) == "INCONCLUSIVE"
+    assert sprt.sequential_decision(15, 19, min_pass_rate=0.8, min_runs=3, max_runs=20) == "INCONCLUSIVE"
     assert next_batch(trials(15, 4), band, ADAPTIVE) == 0
 
 
@@ -164,7 +155,7 @@ def test_errors_over_the_limit_stop_an_adaptive_case():
 def test_fixed_n_follows_the_interval_rule(passes, fails, status, bound):
     band, runs = Band(min_pass_rate=0.8), Runs(20, 20, adaptive=False)
     v = verdict(trials(passes, fails), band, runs)
-    d = stats.decide(passes, passes + fails, min_pass_rate=0.8, confidence=0.9)
+    d = decide.decide(passes, passes + fails, min_pass_rate=0.8, confidence=0.9)
     assert (v.status, v.bound, v.reason) == (d.verdict, d.bound, d.reason) == (status, bound, d.reason)
     assert (v.pass_rate_low, v.pass_rate_high) == pytest.approx(d.interval)
     assert (v.n, v.passes, v.fails, v.errors) == (passes + fails, passes, fails, 0)
@@ -181,7 +172,7 @@ def test_fixed_n_verdict_is_stats_decide(passes, fails, bar, confidence):
     if n == 0:
         assert (v.status, v.bound) == ("ERROR", "no_trials")
         return
-    d = stats.decide(passes, n, min_pass_rate=bar, confidence=confidence)
+    d = decide.decide(passes, n, min_pass_rate=bar, confidence=confidence)
     assert (v.status, v.bound) == (d.verdict, d.bound)
     assert v.pass_rate_low <= passes / n <= v.pass_rate_high
 
@@ -193,7 +184,7 @@ def test_bar_one_uses_the_exact_rule():
     assert (passed.status, passed.bound) == ("PASS", "pass_rate.exact")
     assert (failed.status, failed.bound) == ("FAIL", "pass_rate.exact")
     assert "1 of 10 failed" in failed.reason
-    assert passed.pass_rate_low == pytest.approx(stats.wilson_interval(10, 10)[0])  # what 10/10 shows
+    assert passed.pass_rate_low == pytest.approx(intervals.wilson_interval(10, 10)[0])  # what 10/10 shows
 
 
 def test_errors_beyond_max_error_rate_make_error():
@@ -207,7 +198,7 @@ def test_errors_within_max_error_rate_are_not_counted_as_passes_or_fails():
     v = verdict(trials(9, 0, 1), Band(min_pass_rate=0.5, max_error_rate=0.2), FIXED_10)
     assert v.status == "PASS"
     assert v.pass_rate == 1.0  # 9/9 scored: the error is gated, not averaged in
-    assert v.pass_rate_low == pytest.approx(stats.wilson_interval(9, 9)[0])
+    assert v.pass_rate_low == pytest.approx(intervals.wilson_interval(9, 9)[0])
 
 
 def test_all_trials_errored_is_error_even_when_errors_are_allowed():
@@ -235,7 +226,7 @@ def test_max_std_band_fails_a_spread_out_case():
     values = [0.1, 0.9] * 5
     v = verdict(with_scores(values), band, runs)
     assert (v.status, v.bound) == ("FAIL", "spread")
-    assert v.std == pytest.approx(stats.np.std(values, ddof=1))
+    assert v.std == pytest.approx(intervals.np.std(values, ddof=1))
     tight = verdict(with_scores([0.8, 0.82] * 5), band, runs)
     assert tight.status == "PASS" and tight.std is not None and tight.std <= 0.1
 
@@ -247,7 +238,7 @@ def test_score_band_without_scored_trials_uses_the_pass_rate_only():
 
 
 def test_fixed_runs_that_can_never_pass_say_so():
-    need = stats.min_runs_to_pass(min_pass_rate=0.8, confidence=0.9)
+    need = decide.min_runs_to_pass(min_pass_rate=0.8, confidence=0.9)
     v = verdict(trials(10), Band(min_pass_rate=0.8), FIXED_10)
     assert need == 11 and v.status == "INCONCLUSIVE"
     assert v.notes == ("10 runs can never PASS min_pass_rate 0.8 at confidence 0.9: at least 11 are needed "
@@ -272,14 +263,14 @@ def test_adaptive_sprt_pass_and_fail():
     assert (failed.status, failed.bound) == ("FAIL", "sprt.fail")
     assert "favours p <= 0.70" in failed.reason
     # the interval is still reported beside the SPRT's verdict
-    assert passed.pass_rate_low == pytest.approx(stats.wilson_interval(12, 12)[0])
+    assert passed.pass_rate_low == pytest.approx(intervals.wilson_interval(12, 12)[0])
 
 
 def test_adaptive_can_pass_where_the_interval_rule_would_straddle():
     """17/18 at bar 0.8 (the stats docstring's example): SPRT PASS, Wilson INCONCLUSIVE."""
     v = verdict(trials(17, 1), Band(min_pass_rate=0.8), ADAPTIVE)
     assert v.status == "PASS"
-    assert stats.decide(17, 18, min_pass_rate=0.8).verdict == "INCONCLUSIVE"
+    assert decide.decide(17, 18, min_pass_rate=0.8).verdict == "INCONCLUSIVE"
     assert v.pass_rate_low < 0.8 < v.pass_rate_high
 
 
@@ -323,7 +314,7 @@ def test_adaptive_score_inconclusive_beats_an_sprt_pass():
     """The worst rule wins even when the pass-rate interval also straddles (a tie in decide)."""
     values = [0.5 + 0.03 * (i % 10) for i in range(17)]
     v = verdict(with_scores(values, fails=1), Band(min_pass_rate=0.8, min_score=0.6), ADAPTIVE)
-    assert stats.sequential_decision(17, 18, min_pass_rate=0.8, min_runs=3, max_runs=20) == "PASS"
+    assert sprt.sequential_decision(17, 18, min_pass_rate=0.8, min_runs=3, max_runs=20) == "PASS"
     assert v.score_low < 0.6 < v.score_high
     assert (v.status, v.bound) == ("INCONCLUSIVE", "score.straddle")
 
@@ -466,7 +457,7 @@ def test_resolve_runs_refuses_max_below_min():
 
 
 def test_a_verdict_survives_json_and_drops_unknown_fields() -> None:
-    from goldband.bands import BaselineDelta
+    from goldband.results import BaselineDelta
 
     v = Verdict("FAIL", 5, 2, 3, 0, "why", bound="pass_rate.high", pass_rate_low=0.1, notes=("a",),
                 baseline=BaselineDelta("regressed", "r1", -0.4, -0.7, -0.1, 0.01, 0.02), gating=False)

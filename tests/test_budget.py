@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from goldband.budget import Budget, parse_budget
-from goldband.trial import Completion, ScoredTrial, Trial
+from goldband.engine.budget import Budget, parse_budget
+from goldband.results import Completion, ScoredTrial, Trial
 
 
 def costing(usd: float | None, *, cached: bool = False) -> ScoredTrial:

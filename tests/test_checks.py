@@ -21,7 +21,7 @@ from rapidfuzz import distance, fuzz
 
 from goldband.checks import REGISTRY, CheckContext, CheckResult, CheckSpec, build_check
 from goldband.errors import ConfigError
-from goldband.trial import Completion, Score, ToolCall, Trial
+from goldband.results import Completion, Score, ToolCall, Trial
 
 WHERE = "goldensets/support.yaml:12: case 'refund'"
 

@@ -143,7 +143,7 @@ def test_every_subcommand_has_help() -> None:
 
 def test_the_command_line_imports_light() -> None:
     """`goldband --help` loads no store, config or report library: the commands import them when they run."""
-    code = ("import sys, goldband.cli; print([m for m in ('sqlite_utils', 'goldband.store', 'goldband.config', "
+    code = ("import sys, goldband.cli; print([m for m in ('sqlite_utils', 'goldband.store', 'goldband.config.project', "
             "'pydantic', 'jinja2') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -7,15 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from goldband import compare_stats
-from goldband.compare import (
-    BASELINE_FORMAT,
-    CaseStats,
-    compare,
-    read_baseline,
-    stats_from_outcomes,
-    write_baseline,
-)
+from goldband.compare import stats as compare_stats
+from goldband.compare.baseline import BASELINE_FORMAT, read_baseline, stats_from_outcomes, write_baseline
+from goldband.compare.cases import CaseStats, compare
 from goldband.errors import ConfigError, GoldbandError
 
 

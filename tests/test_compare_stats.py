@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import numpy as np
@@ -11,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-import goldband.compare_stats
-from goldband.compare_stats import (
+from goldband.compare.stats import (
     benjamini_hochberg,
     classify_change,
     compare_pass_counts,
@@ -20,12 +18,6 @@ from goldband.compare_stats import (
     newcombe_interval,
     paired_comparison,
 )
-
-
-def test_doctests():
-    result = doctest.testmod(goldband.compare_stats)
-    assert result.attempted and not result.failed
-
 
 # --------------------------------------------------------------------------- pass counts
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from goldband import yamlio
-from goldband.config import ProjectConfig, load_config
+from goldband._util import yamlio
+from goldband.config.project import ProjectConfig, load_config
+from goldband.engine.targets import Target, build_targets
 from goldband.errors import ConfigError
-from goldband.goldenset import load as load_goldenset
-from goldband.targets import Target, build_targets
+from goldband.golden.goldenset import load as load_goldenset
 
 
 def write(path: Path, text: str) -> Path:

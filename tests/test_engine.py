@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from goldband.engine import EngineStats
-from goldband.harness import Harness
+from goldband.config.settings import Settings
+from goldband.engine.scheduler import EngineStats
 from goldband.report.terminal import engine_line
-from goldband.settings import Settings
+from goldband.results import ScoredTrial
+from goldband.session.session import Harness
 from goldband.testing import FakeOpenAI, Reply
-from goldband.trial import ScoredTrial
 
 KEY = "sk-test-SECRET-0123456789"
 

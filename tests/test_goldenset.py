@@ -17,10 +17,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from goldband.bandconfig import Runs
+from goldband.bands.spec import Runs
 from goldband.checks.text import Contains, NotContains, Regex
 from goldband.errors import ConfigError
-from goldband.goldenset import Band, GoldenSet, content_hash, load
+from goldband.golden.goldenset import Band, GoldenSet, content_hash, load
 
 SHOWN = "goldensets/support.yaml"
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from goldband import stats
-from goldband.bandconfig import BandSpec, HistorySpec, QuarantineSpec, merge_band
-from goldband.history import MIN_HISTORY, learn
+from goldband.bands import control
+from goldband.bands.history import MIN_HISTORY, learn
+from goldband.bands.spec import BandSpec, HistorySpec, QuarantineSpec, merge_band
 
 
 def point(status: str = "PASS", pass_rate: float | None = 1.0, n: int = 10,
@@ -54,7 +54,7 @@ def test_too_little_history_keeps_the_bar_with_a_note(past):
 def test_history_band_bar_is_the_lower_control_limit():
     band = history_band()
     learned = learn(band, [point(pass_rate=r, n=10) for r in RATES])
-    limits = stats.control_limits(RATES, sigmas=3.0, trials_per_run=10, min_history=MIN_HISTORY)
+    limits = control.control_limits(RATES, sigmas=3.0, trials_per_run=10, min_history=MIN_HISTORY)
     assert learned.band.min_pass_rate == pytest.approx(limits.lower, abs=1e-4)
     assert 0.0 < learned.band.min_pass_rate < 0.8
     assert (learned.band.confidence, learned.band.history) == (band.confidence, band.history)
@@ -69,7 +69,7 @@ def test_history_band_uses_the_window_and_sigmas_and_median_trials():
     points = [point(pass_rate=r, n=k) for r, k in zip(rates, sizes, strict=True)]
     learned = learn(history_band(window=10, sigmas=2.0), points)
     trials = int(statistics.median(sizes[:10]))
-    limits = stats.control_limits(rates[:10], sigmas=2.0, trials_per_run=trials)
+    limits = control.control_limits(rates[:10], sigmas=2.0, trials_per_run=trials)
     assert trials == 20
     assert learned.band.min_pass_rate == pytest.approx(round(limits.lower, 4))
     assert "from 10 past runs" in learned.notes[0] and "(2 sigma)" in learned.notes[0]
@@ -88,7 +88,7 @@ def test_history_ignores_incomplete_runs_and_errors_and_missing_rates():
     assert learned.band.min_pass_rate == 0.8  # 9 usable rates: not enough
     assert learned.notes[0].startswith(f"history band: {MIN_HISTORY - 1} past runs")
     enough = learn(history_band(), noise + [point(pass_rate=r) for r in RATES])
-    limits = stats.control_limits(RATES, trials_per_run=10)
+    limits = control.control_limits(RATES, trials_per_run=10)
     assert enough.band.min_pass_rate == pytest.approx(round(limits.lower, 4))
 
 

@@ -183,7 +183,7 @@ class FakeVerdict:
 
 def test_verdict_notes_say_why_a_rubric_does_not_gate(rubric: Rubric) -> None:
     from goldband.judge.gate import adjust_verdict
-    from goldband.trial import Completion, ScoredTrial, Trial
+    from goldband.results import Completion, ScoredTrial, Trial
 
     good = SampleResult(0, parse_reply(reply(1, 1), rubric), None, reply(1, 1))
     bad = SampleResult(0, None, "the judge's reply is empty", "", "live", "unparseable")

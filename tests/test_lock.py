@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from goldband import yamlio
+from goldband._util import yamlio
 from goldband.errors import ConfigError
-from goldband.goldenset import GoldenSet, load
-from goldband.lock import check_and_record, lock_path
+from goldband.golden.goldenset import GoldenSet, load
+from goldband.golden.lock import check_and_record, lock_path
 
 HASH_A = "sha256:" + "a" * 64
 HASH_B = "sha256:" + "b" * 64

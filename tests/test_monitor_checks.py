@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from goldband.monitor import ModelMonitorConfig, Reference, check_window, register_reference
-from goldband.monitor.db import StoredPrediction
 from goldband.store import open_store
+from goldband.watch import ModelMonitorConfig, Reference, check_window, register_reference
+from goldband.watch.db import StoredPrediction
 from monitorkit import churn_reference, phase
 
 CFG = ModelMonitorConfig(window=500)
@@ -110,7 +110,7 @@ def test_collapse_into_one_class_and_more_low_confidence(ref: Reference) -> None
 
 def test_false_input_drift_on_stationary_windows_is_rare(ref: Reference) -> None:
     rng = np.random.default_rng(2024)
-    from goldband.monitor.demo import rows as churn_rows
+    from goldband.watch.demo import rows as churn_rows
 
     flagged = sum(check_window(ref, window(churn_rows(rng, 500, "as in training")), CFG).input_drifted
                   for _ in range(60))

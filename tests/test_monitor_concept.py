@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from goldband.clock import ManualClock, iso
-from goldband.monitor import ModelMonitorConfig, MonitorsConfig, check, register_reference, status
 from goldband.store import Store, open_store
+from goldband.watch import ModelMonitorConfig, MonitorsConfig, check, register_reference, status
 from monitorkit import T0, churn_reference, log_labels, log_rows, phase
 
 STEP = 60.0  # seconds between predictions

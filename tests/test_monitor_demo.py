@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from goldband.alerts import AlertEngine, AlertsConfig, Observation
 from goldband.cli import main
-from goldband.monitor import register_reference, status
-from goldband.monitor.page import render_status_html
 from goldband.store import open_store
+from goldband.watch import register_reference, status
+from goldband.watch.page import render_status_html
 from monitorkit import T0, churn_reference, log_rows, phase
 
 

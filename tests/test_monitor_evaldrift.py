@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from goldband.clock import ManualClock
-from goldband.monitor import MonitorsConfig, check, status
 from goldband.store import RunRow, SeriesPoint, Store, open_store
 from goldband.store.writer import finish_run, insert_run, insert_series
+from goldband.watch import MonitorsConfig, check, status
 from monitorkit import T0
 
 LABELS = {"goldenset": "support", "target": "support-v1", "kind": "nightly"}

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from goldband.monitor import db, ingest_labels, ingest_predictions, load_reference, register_reference
-from goldband.monitor.config import ColumnsConfig
+from goldband.config.monitors import ColumnsConfig
 from goldband.monitors.base import MonitorError
 from goldband.store import Store, open_store
+from goldband.watch import db, ingest_labels, ingest_predictions, load_reference, register_reference
 from monitorkit import churn_reference, write_csv
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from goldband.clock import ManualClock
 from goldband.errors import StoreError
-from goldband.monitor import PredictionLogger, db
 from goldband.store import open_store
+from goldband.watch import PredictionLogger, db
 
 
 def stored(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[tuple[str, str], int]]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from goldband.monitor.records import Issue, RowRefused, category_key, label_row, number, prediction_row, to_time
+from goldband.watch.records import Issue, RowRefused, category_key, label_row, number, prediction_row, to_time
 
 
 def make(features: object = None, prediction: object = 1, **kw: object) -> tuple[object, list[Issue]]:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from goldband.monitor.stream import Detection, DetectorWatch, EvalWatch, split
 from goldband.monitors import make_detector
+from goldband.watch.stream import Detection, DetectorWatch, EvalWatch, split
 
 
 def times(n: int, start: int = 0) -> list[str]:
@@ -115,8 +115,8 @@ def test_the_eval_watch_resumes_exactly_and_knows_when_it_recovered() -> None:
 
 @pytest.mark.parametrize("name", ["adwin", "ddm", "page_hinkley"])
 def test_a_detector_saved_in_the_store_resumes_exactly(name: str, tmp_path: Path) -> None:
-    from goldband.monitor import load_detector, save_detector
     from goldband.store import open_store
+    from goldband.watch import load_detector, save_detector
 
     whole = make_detector(name).update_many(ERRORS)
     hits = []

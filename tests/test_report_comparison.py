@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from goldband.compare import CaseStats, Comparison, compare
+from goldband.compare.cases import CaseStats, Comparison, compare
 from goldband.report.comparison import HEADER, headline, markdown, overall, rows, terminal
 
 

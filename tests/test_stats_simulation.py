@@ -16,13 +16,8 @@ import pytest
 from numpy.typing import NDArray
 from scipy import stats
 
-from goldband.compare_stats import (
-    benjamini_hochberg,
-    classify_change,
-    compare_pass_counts,
-    paired_comparison,
-)
-from goldband.stats import sequential_decision, sprt_plan
+from goldband.bands.sprt import sequential_decision, sprt_plan
+from goldband.compare.stats import benjamini_hochberg, classify_change, compare_pass_counts, paired_comparison
 
 ALPHA = 0.05
 REPEATS = 10

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import os
 import socket
 import time
@@ -10,12 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import goldband.store
-from goldband.bands import BaselineDelta
 from goldband.errors import StoreError
+from goldband.results import BaselineDelta, Completion, Score, ScoredTrial, ToolCall, Trial
 from goldband.store import DriftEvent, SeriesPoint, Store, open_store
 from goldband.store.writer import insert_trials
-from goldband.trial import Completion, Score, ScoredTrial, ToolCall, Trial
 from storefixtures import CaseSpec, demo_store, scored, verdict_of, write_run
 
 
@@ -163,8 +160,3 @@ def test_a_killed_run_reads_as_incomplete(tmp_path: Path) -> None:
         assert [r.id for r in store.runs(limit=2)] == ["r-done", "r-alive"]
         assert [p.run_status for p in store.case_history("support", "a", "support-v1")] == ["complete", "running",
                                                                                              "incomplete"]
-
-
-def test_the_module_example_runs() -> None:
-    result = doctest.testmod(goldband.store)
-    assert result.attempted and not result.failed

@@ -9,7 +9,7 @@ Every user-facing error says *where* (file:line, case id, target, option),
     └── StoreError                 the store cannot be opened or written
 
 Provider failures are *not* exceptions at this level: they become ERROR trials
-(see ``goldband.trial``), because an error is an outcome, never a crash.
+(see ``goldband.results``), because an error is an outcome, never a crash.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ def test_all_is_sorted_and_every_name_resolves() -> None:
 
 
 @pytest.mark.parametrize("module", MODULES)
-def test_docstring_examples_run(module: str) -> None:
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0  # every listed module carries a runnable example
+def test_every_monitor_module_carries_an_example(module: str) -> None:
+    """``--doctest-modules`` runs the examples; this keeps each of these modules having one."""
+    found = doctest.DocTestFinder().find(importlib.import_module(module))
+    assert sum(len(t.examples) for t in found) > 0

@@ -10,7 +10,7 @@
         engine.process([Observation("classic-ml", "churn", "error_rate", "2026-05-01T00:00:00+00:00",
                                     value=0.31, flagged=True, summary="error rate 0.31")])
 
-The rules and sinks are configured in ``goldband.yaml`` (``goldband.alerts.config``);
+The rules and sinks are configured in ``goldband.yaml`` (``goldband.config.alerts``);
 ``goldband alerts list | ack`` reads and acknowledges the stored alerts. Importing
 this package is cheap: the parts load on first use.
 """
@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from goldband.lazy import lazy_exports
+from goldband._util.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from goldband.alerts.config import DEFAULT_RULES, AlertsConfig, RuleConfig
     from goldband.alerts.engine import AlertEngine, Delivered, ack, list_alerts
     from goldband.alerts.rules import AlertEvent, Observation
     from goldband.alerts.sinks import SINKS, JsonlSink, LogSink, Sink, SinkError, WebhookSink
+    from goldband.config.alerts import DEFAULT_RULES, AlertsConfig, RuleConfig
 
 __all__ = [
     "DEFAULT_RULES",
@@ -46,7 +46,8 @@ __all__ = [
 ]
 
 _WHERE = {
-    "DEFAULT_RULES": "config", "AlertsConfig": "config", "RuleConfig": "config",
+    "DEFAULT_RULES": "goldband.config.alerts", "AlertsConfig": "goldband.config.alerts",
+    "RuleConfig": "goldband.config.alerts",
     "AlertEngine": "engine", "Delivered": "engine", "ack": "engine", "list_alerts": "engine",
     "AlertEvent": "rules", "Observation": "rules",
     "SINKS": "sinks", "JsonlSink": "sinks", "LogSink": "sinks", "Sink": "sinks", "SinkError": "sinks",

@@ -32,10 +32,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from goldband.alerts.config import AlertsConfig, RuleConfig
 from goldband.alerts.rules import AlertEvent, Observation, evaluate, fingerprint, severity_at_least
 from goldband.alerts.sinks import Sink, build_sinks
 from goldband.clock import Clock, SystemClock, iso, parse_duration
+from goldband.config.alerts import AlertsConfig, RuleConfig
 from goldband.errors import GoldbandError
 
 if TYPE_CHECKING:

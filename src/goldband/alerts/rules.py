@@ -3,7 +3,7 @@
 Every monitor reports what it saw as ``Observation``s, one per window or
 point of a series (source, model, metric, labels): the value, whether the
 monitor flagged it, which detector did, and one line saying what happened. A
-rule (``goldband.alerts.config.RuleConfig``) picks the series it cares about
+rule (``goldband.config.alerts.RuleConfig``) picks the series it cares about
 by source, model and metric globs, labels and detector, and decides per
 observation *flagged* (the monitor flagged it, or the value crossed the
 rule's ``above``/``below`` threshold) or *clean*. The engine turns runs of
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from goldband.alerts.config import SEVERITIES, RuleConfig
+from goldband.config.alerts import SEVERITIES, RuleConfig
 
 __all__ = ["AlertEvent", "Observation", "evaluate", "fingerprint", "matches", "severity_at_least"]
 
@@ -58,7 +58,7 @@ class Observation(_Picklable):
     @property
     def series(self) -> str:
         """The series identity: source, model, metric and canonical labels (as the store keys series)."""
-        from goldband.store.models import labels_key  # the engine has the store open; rules stay light to import
+        from goldband.store.models import labels_key
 
         return f"{self.source}|{self.model}|{self.metric}|{labels_key(dict(self.labels))}"
 

@@ -3,16 +3,8 @@
 Importing this package registers every built-in check in ``REGISTRY``.
 """
 
-from goldband.checks import perf, python, rubric, similarity, structured, text, tools
-from goldband.checks.base import (
-    REGISTRY,
-    CheckContext,
-    CheckError,
-    CheckResult,
-    CheckSpec,
-    build_check,
-    register,
-)
+from goldband.checks import perf, python, similarity, structured, text, tools
+from goldband.checks.base import REGISTRY, CheckContext, CheckError, CheckResult, CheckSpec, build_check, register
 
 __all__ = [
     "REGISTRY",
@@ -24,7 +16,6 @@ __all__ = [
     "perf",
     "python",
     "register",
-    "rubric",
     "similarity",
     "structured",
     "text",

@@ -16,6 +16,7 @@ else) makes the score an *error*, never a pass.
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from goldband.errors import ConfigError
-from goldband.trial import Score, Trial
+from goldband.results import Score, Trial
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,13 @@ class CheckSpec(BaseModel):
 REGISTRY: dict[str, type[CheckSpec]] = {}
 C = TypeVar("C", bound=type[CheckSpec])
 
+#: The modules that define (and so register) the built-in checks, imported by name on first use.
+FAMILIES = ("goldband.checks.text", "goldband.checks.structured", "goldband.checks.similarity",
+            "goldband.checks.perf", "goldband.checks.tools", "goldband.checks.python")
+#: Checks defined in a higher layer, found by name: the rubric check belongs to the judge, and
+#: checks never import the judge; its module loads the first time a golden set names it.
+ELSEWHERE = {"rubric": "goldband.judge.check"}
+
 
 def register(name: str) -> Callable[[C], C]:
     """Class decorator: make a check available under ``name`` in golden sets."""
@@ -117,18 +125,17 @@ def register(name: str) -> Callable[[C], C]:
 
 def build_check(entry: Any, where: str, base_dir: Path) -> CheckSpec:
     """Turn one golden-set check entry into a validated check, or a ConfigError."""
-    _ensure_loaded()
     if not isinstance(entry, Mapping) or not entry:
         raise ConfigError(
             f"a check must be a mapping like '- contains: \"text\"', found {_short(entry)}",
             where=where,
-            expected=f"one of: {', '.join(sorted(REGISTRY))}",
+            expected=f"one of: {', '.join(known_names())}",
             fix="write the check's name, a colon and its value on one list item",
         )
-    names = [k for k in entry if k in REGISTRY]
+    names = [k for k in entry if k in known_names()]
     if len(names) != 1:
         raise _unknown_check(entry, names, where)
-    cls = REGISTRY[names[0]]
+    cls = lookup(names[0])
     params = _params(cls, entry[names[0]], {k: v for k, v in entry.items() if k != names[0]}, where)
     try:
         check = cls.model_validate(params)
@@ -162,12 +169,12 @@ def _unknown_check(entry: Mapping[str, Any], names: list[str], where: str) -> Co
             fix="give each check its own '- name: ...' list item",
         )
     key = next(iter(entry))
-    close = difflib.get_close_matches(str(key), REGISTRY, n=1)
+    close = difflib.get_close_matches(str(key), known_names(), n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
     return ConfigError(
         f"unknown check '{key}'",
         where=where,
-        expected=f"one of: {', '.join(sorted(REGISTRY))}",
+        expected=f"one of: {', '.join(known_names())}",
         fix=f"{hint}check the spelling",
     )
 
@@ -194,9 +201,23 @@ def _invalid_params(cls: type[CheckSpec], exc: ValidationError, where: str) -> C
     )
 
 
-def _ensure_loaded() -> None:
-    if "equals" not in REGISTRY:
-        import goldband.checks  # noqa: F401  (registers the built-in families)
+def known_names() -> list[str]:
+    """Every check name a golden set may use, built-in or defined elsewhere, sorted."""
+    _load_families()
+    return sorted(set(REGISTRY) | set(ELSEWHERE))
+
+
+def lookup(name: str) -> type[CheckSpec]:
+    """The check class registered under ``name``, importing its module when it lives elsewhere."""
+    _load_families()
+    if name not in REGISTRY and name in ELSEWHERE:
+        importlib.import_module(ELSEWHERE[name])
+    return REGISTRY[name]
+
+
+def _load_families() -> None:
+    for module in FAMILIES:
+        importlib.import_module(module)  # cached after the first time; registers the family
 
 
 def _clamp(x: float) -> float:

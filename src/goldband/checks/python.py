@@ -6,33 +6,14 @@ The function receives ``(output, ctx)`` and returns a bool, a float score in
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, PrivateAttr
 
+from goldband._util.imports import CallableNotFound, import_callable
 from goldband.checks.base import CheckContext, CheckError, CheckResult, CheckSpec, register
-
-
-def import_callable(ref: str, base_dir: Path) -> Callable[..., Any]:
-    """Import ``module:function``; the project directory is importable."""
-    module_name, sep, attr = ref.partition(":")
-    if not sep or not module_name or not attr:
-        raise CheckError(f"expected 'module:function', found {ref!r}")
-    root = str(base_dir.resolve())
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise CheckError(f"cannot import module {module_name!r}: {exc}") from None
-    func = getattr(module, attr, None)
-    if not callable(func):
-        raise CheckError(f"module {module_name!r} has no callable {attr!r}")
-    return func  # type: ignore[no-any-return]
 
 
 @register("python")
@@ -46,7 +27,10 @@ class PythonCheck(CheckSpec):
     _func: Callable[..., Any] | None = PrivateAttr(default=None)
 
     def prepare(self, base_dir: Path) -> None:
-        self._func = import_callable(self.function, base_dir)
+        try:
+            self._func = import_callable(self.function, base_dir)
+        except CallableNotFound as exc:
+            raise CheckError(str(exc)) from None
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         if self._func is None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from goldband.cli.common import handles_errors, opened_store, store_option, table
+from goldband.cli.common import handles_errors, opened_store, store_option
+from goldband.report.fmt import table
 
 
 @click.group()

@@ -20,7 +20,7 @@ from goldband.cli.common import find_root, handles_errors, project_path, store_o
 
 def cache_dir(root: Path) -> Path:
     """``cache:`` of the project config (default ``.goldband/cache``)."""
-    from goldband.config import load_config
+    from goldband.config.project import load_config
 
     return project_path(root, load_config(root)[0].cache)
 

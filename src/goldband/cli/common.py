@@ -55,7 +55,7 @@ def store_option(fn: F) -> F:
 
 def find_root(start: Path | None = None) -> Path:
     """The nearest directory up with a project config; else ``start`` (the current directory)."""
-    from goldband.config import find_config_file
+    from goldband.config.project import find_config_file
 
     def has_config(folder: Path) -> bool:
         with contextlib.suppress(GoldbandError):  # a malformed pyproject.toml on the way up is not ours
@@ -75,11 +75,11 @@ def project_path(root: Path, value: str) -> Path:
 def configured(name: str, option: Path | None) -> Path | None:
     """``store`` or ``report``: the option, else env, ini, project config (the plugin's precedence);
     None when it is turned off (``off``, ``none``, ``false``, ``0``, as the run's recorder reads them)."""
-    from goldband.settings import OFF
+    from goldband.config.settings import OFF
 
     if option is not None:
         return None if str(option).strip().lower() in OFF else option
-    from goldband.config import load_config
+    from goldband.config.project import load_config
 
     root = find_root()
     value = (os.environ.get(f"GOLDBAND_{name.upper()}") or _ini(root, f"goldband_{name}")
@@ -153,14 +153,3 @@ def _toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, OSError):
         return {}
-
-
-def table(rows: list[list[str]], header: list[str], right: set[int] | None = None) -> str:
-    """A plain aligned text table."""
-    right = right or set()
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
-    return "\n".join([line(header), *(line(r) for r in rows)])

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from goldband.compare import Comparison
-    from goldband.premerge import PreMerge
-    from goldband.settings import Settings
+    from goldband.compare.cases import Comparison
+    from goldband.config.settings import Settings
+    from goldband.session.premerge import PreMerge
 
 
 class BadInput(click.ClickException):
@@ -60,7 +60,7 @@ def compare(base_ref: str | None, head_ref: str | None, baseline: str | None, mo
 
 
 def _settings(mode: str | None, runs: int | None, targets: tuple[str, ...], concurrency: int | None) -> Settings:
-    from goldband.settings import Settings
+    from goldband.config.settings import Settings
 
     cwd = Path.cwd()
     return Settings(rootpath=cwd, paths=(str(cwd / "goldensets"),), runs=runs, targets=targets or None, mode=mode,
@@ -69,8 +69,8 @@ def _settings(mode: str | None, runs: int | None, targets: tuple[str, ...], conc
 
 def _run(base_ref: str | None, head_ref: str | None, baseline: str | None, settings: Settings, alpha: float,
          min_effect: float) -> PreMerge:
-    from goldband import premerge
-    from goldband.baseline import load_baseline
+    from goldband.compare.baseline import load_baseline
+    from goldband.session import premerge
 
     repo = Path.cwd()
     if base_ref is not None:
@@ -107,8 +107,7 @@ def baseline() -> None:
               help="The stored run to save: a run id, 'latest' or 'latest:BRANCH'.")
 def save(path: Path, run_ref: str) -> None:
     """Write a stored run's per-case results to PATH (JSON), for --goldband-baseline PATH."""
-    from goldband.baseline import load_baseline
-    from goldband.compare import write_baseline
+    from goldband.compare.baseline import load_baseline, write_baseline
     from goldband.errors import GoldbandError
 
     try:

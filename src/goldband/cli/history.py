@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from goldband.cli.common import CliError, handles_errors, opened_store, store_option, table
-from goldband.report.fmt import rate, spark, usd
-from goldband.settings import RUN_KINDS
+from goldband.cli.common import CliError, handles_errors, opened_store, store_option
+from goldband.report.fmt import rate, spark, table, usd
+from goldband.results import RUN_KINDS
 
 if TYPE_CHECKING:
     from goldband.report.data import RunReport

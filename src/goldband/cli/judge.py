@@ -31,9 +31,9 @@ def _session(mode: str | None, *, runs: int | None = None, targets: tuple[str, .
              ) -> Iterator[tuple[Any, Any, Any]]:
     """A harness on the project, its services and judge runtime. No run is recorded and no report
     written; the store is named only because it holds the judge cache that runs share."""
-    from goldband.harness import Harness
+    from goldband.config.settings import Settings
     from goldband.judge.runtime import JudgeRuntime
-    from goldband.settings import Settings
+    from goldband.session.session import Harness
 
     root = find_root()
     settings = Settings(rootpath=root, paths=(str(root / "goldensets"),), runs=runs, targets=targets or None,
@@ -68,8 +68,8 @@ def calibrate(rubric_name: str, mode: str | None, record: bool, show_rows: bool)
     error; exits 1 when the agreement is below the rubric's agreement_floor.
     """
     from goldband.judge import calibrate as cal
-    from goldband.judge.setup import check_endpoint
     from goldband.judge.workflows import judge_rows
+    from goldband.session.judging import check_endpoint
 
     root = find_root()
     rubric = _rubric(rubric_name, root)
@@ -139,8 +139,8 @@ def noise(goldensets: tuple[str, ...], rubric_names: tuple[str, ...], regenerate
     times; prints per case and overall how much of the variance is the judge's.
     """
     from goldband.judge.noise import pooled
-    from goldband.judge.setup import rubrics_of
     from goldband.judge.workflows import case_noise
+    from goldband.session.judging import rubrics_of
 
     with _session(mode, runs=regenerate, targets=targets) as (harness, services, runtime):
         plans = [p for path in _goldenset_paths(goldensets) for p in harness.plans(harness.load(path))
@@ -201,8 +201,8 @@ def pairwise(rubric_name: str, pairs_file: Path, mode: str | None) -> None:
     """
     from goldband.judge.pairwise import describe
     from goldband.judge.runtime import Subject
-    from goldband.judge.setup import check_endpoint
     from goldband.judge.workflows import compare
+    from goldband.session.judging import check_endpoint
 
     rubric = _rubric(rubric_name, find_root())
     pairs = _pairs(pairs_file)

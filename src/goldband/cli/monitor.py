@@ -11,10 +11,10 @@ import click
 from goldband.cli.common import CliError, find_root, handles_errors, opened_store, store_option
 
 if TYPE_CHECKING:
-    from goldband.config import ProjectConfig
-    from goldband.monitor.config import ColumnsConfig
-    from goldband.monitor.overview import Status
-    from goldband.monitor.runner import CheckReport
+    from goldband.config.monitors import ColumnsConfig
+    from goldband.config.project import ProjectConfig
+    from goldband.watch.overview import Status
+    from goldband.watch.runner import CheckReport
 
 SEVERITY = click.Choice(["info", "warning", "critical"])
 
@@ -25,7 +25,7 @@ def monitor() -> None:
 
 
 def _project() -> tuple[ProjectConfig, Path]:
-    from goldband.config import load_config
+    from goldband.config.project import load_config
 
     root = find_root()
     return load_config(root)[0], root
@@ -43,7 +43,7 @@ def column_options(fn: Any) -> Any:
 
 
 def _columns(cfg: ProjectConfig, model: str, options: dict[str, str | None]) -> ColumnsConfig:
-    from goldband.monitor.config import ColumnsConfig
+    from goldband.config.monitors import ColumnsConfig
 
     base = cfg.monitors.models[model].columns if model in cfg.monitors.models else ColumnsConfig()
     given = {k.removesuffix("_column"): v for k, v in options.items() if v is not None}
@@ -67,7 +67,7 @@ def log(model: str, file: Path, labels: bool, version: str | None, features: str
     Bad rows are refused with their file:line; the rest are stored. Ingesting the
     same file twice stores it once (rows without an id get one from the file and line).
     """
-    from goldband.monitor.ingest import ingest_labels, ingest_predictions
+    from goldband.watch.ingest import ingest_labels, ingest_predictions
 
     cfg, _ = _project()
     cols = _columns(cfg, model, columns)
@@ -113,7 +113,7 @@ def reference(model: str, file: Path, version: str | None, numeric: str | None, 
     changed file under the same version is refused. Feature kinds are inferred unless
     --numeric/--categorical name them (then only those columns are features).
     """
-    from goldband.monitor.reference import register_reference
+    from goldband.watch.reference import register_reference
 
     cfg, _ = _project()
     model_cfg = cfg.monitors.models.get(model)
@@ -151,7 +151,7 @@ def check(models: tuple[str, ...], include_eval: bool, rebuild: bool, html: Path
                               with_status=html is not None)
     print_check(report)
     if html is not None and after is not None:
-        from goldband.monitor.page import write_status_page
+        from goldband.watch.page import write_status_page
 
         click.echo(f"status page {write_status_page(after, html)}")
     exit_on_alerts(report, fail_on_alert)
@@ -160,8 +160,8 @@ def check(models: tuple[str, ...], include_eval: bool, rebuild: bool, html: Path
 def run_check(store_path: Path | None, models: list[str] | None, *, include_eval: bool = True,
               rebuild: bool = False, with_status: bool = False) -> tuple[CheckReport, Status | None]:
     """One check over the store and, with ``with_status``, the status after it (read from the same open store)."""
-    from goldband.monitor.overview import status as read
-    from goldband.monitor.runner import check as run
+    from goldband.watch.overview import status as read
+    from goldband.watch.runner import check as run
 
     cfg, root = _project()
     with opened_store(store_path, create=True) as store:
@@ -222,7 +222,7 @@ def _model_line(m: Any) -> str:
 @handles_errors
 def status(model: str | None, html: Path | None, as_json: bool, store_path: Path | None) -> None:
     """Per model: drifting features with their statistic and effect size, output drift, concept drift, alerts."""
-    from goldband.monitor.overview import status as read
+    from goldband.watch.overview import status as read
 
     cfg, _ = _project()
     with opened_store(store_path) as store:
@@ -232,7 +232,7 @@ def status(model: str | None, html: Path | None, as_json: bool, store_path: Path
     else:
         click.echo(current.render())
     if html is not None:
-        from goldband.monitor.page import write_status_page
+        from goldband.watch.page import write_status_page
 
         click.echo(f"status page {write_status_page(current, html)}", err=as_json)
 
@@ -244,7 +244,7 @@ def status(model: str | None, html: Path | None, as_json: bool, store_path: Path
 @handles_errors
 def demo(directory: Path | None, seed: int) -> None:
     """A seeded, offline example: a churn model meets covariate shift, then concept shift with late labels."""
-    from goldband.monitor.demo import run_demo
+    from goldband.watch.demo import run_demo
 
     try:
         run_demo(directory, seed=seed, echo=click.echo)

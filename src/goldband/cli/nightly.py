@@ -49,7 +49,7 @@ def _pytest_status(ctx: click.Context, options: dict[str, Any]) -> int:
 
 def _monitors(store: str | None, fail_on_alert: str | None, code: int) -> None:
     from goldband.cli.monitor import exit_on_alerts, print_check, run_check
-    from goldband.settings import OFF
+    from goldband.config.settings import OFF
 
     if store is not None and store.strip().lower() in OFF:  # the values the run's recorder takes for "off"
         click.echo("the store is off: nothing to monitor")

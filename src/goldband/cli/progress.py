@@ -2,7 +2,7 @@
 
 pytest runs in a child process (so the plugin loads exactly as in any pytest
 run). The plugin appends JSON events to a file named by ``GOLDBAND_PROGRESS``
-(see ``goldband.progress``); this side tails it. With a bar, pytest's own
+(see ``goldband._util.progress``); this side tails it. With a bar, pytest's own
 output is held back and printed after the bar, so the two never interleave;
 without one (not a terminal, or ``--no-progress``) pytest's output streams
 as usual and only the summary is added.
@@ -24,7 +24,7 @@ from typing import IO, Any
 import click
 from click._termui_impl import ProgressBar
 
-from goldband.progress import ENV
+from goldband._util.progress import ENV
 
 POLL_S = 0.1
 

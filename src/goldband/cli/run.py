@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from goldband.settings import MODES, RUN_KINDS
+from goldband.config.settings import MODES
+from goldband.results import RUN_KINDS
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -68,11 +69,11 @@ def _absolute(value: str | None) -> str | None:
 
 def _summary(run: dict[str, Any]) -> None:
     """Per golden set x target results of the finished run, from the store."""
+    from goldband._util.yamlio import relative
     from goldband.cli.history import groups_table
     from goldband.errors import GoldbandError
     from goldband.report.data import load_report
     from goldband.store import open_store
-    from goldband.yamlio import relative
 
     try:
         with open_store(run["store"], create=False) as store:
@@ -90,6 +91,6 @@ def _summary(run: dict[str, Any]) -> None:
 @click.command()
 def schema() -> None:
     """Print the JSON Schema of golden set files (for editor validation)."""
-    from goldband.goldenset import json_schema
+    from goldband.golden.goldenset import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))

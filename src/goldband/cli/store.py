@@ -11,7 +11,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from goldband.cli.common import CliError, handles_errors, opened_store, resolve_store, store_option, table
+from goldband.cli.common import CliError, handles_errors, opened_store, resolve_store, store_option
+from goldband.report.fmt import table
 
 if TYPE_CHECKING:
     from goldband.store import Store

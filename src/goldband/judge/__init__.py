@@ -14,6 +14,6 @@ One module per concern, each small:
 - ``noise``: judge versus generation variance; ``pairwise``: position-swapped comparison;
   ``workflows``: calibration, noise and pairwise runs for ``goldband judge``.
 
-Nothing here is imported by ``goldband.plugin``; the rubric check (``goldband.checks.rubric``)
+Nothing here is imported by ``goldband.plugin``; the rubric check (``goldband.judge.check``)
 loads it when a golden set names a rubric.
 """

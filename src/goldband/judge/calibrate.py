@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from goldband import yamlio
+from goldband._util import yamlio
 from goldband.errors import ConfigError
 from goldband.judge import agreement
 from goldband.judge.rubric import FloorModel, Rubric

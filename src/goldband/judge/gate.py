@@ -17,7 +17,7 @@ from typing import Any
 
 from goldband.judge.rubric import Rubric
 from goldband.judge.scoring import Gate
-from goldband.trial import Score, ScoredTrial
+from goldband.results import Score, ScoredTrial
 
 
 def gate_for(rubric: Rubric, judge_hash: str, root: Path, policy: str, *, require_calibration: bool = False) -> Gate:

@@ -18,10 +18,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from goldband._util.hashing import canonical_hash
 from goldband.judge import prompt, reply
 from goldband.judge.rubric import Rubric
 from goldband.judge.scoring import SampleResult
-from goldband.targets import canonical_hash
 
 PAIRWISE_VERSION = 1
 Position = Literal["A", "B", "tie"]

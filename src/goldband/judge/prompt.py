@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from goldband.judge.rubric import ExampleModel, Rubric
-from goldband.trial import Trial
+from goldband.results import Trial
 
 _LOOKALIKE = re.compile(r"<(\s*/?\s*)(data\s*-)", re.IGNORECASE)
 

@@ -30,10 +30,11 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from goldband import yamlio
-from goldband.config import Endpoint, Strict, Structured, parse
+from goldband._util import yamlio
+from goldband._util.hashing import canonical_hash
+from goldband.config.base import Strict, parse
+from goldband.config.project import Endpoint, Structured
 from goldband.errors import ConfigError
-from goldband.targets import canonical_hash
 
 RUBRICS_DIR = "rubrics"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"

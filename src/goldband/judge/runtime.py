@@ -26,17 +26,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from goldband import yamlio
-from goldband.cassettes import Cassette, CassetteLibrary
-from goldband.config import JudgeConfig
-from goldband.engine import Engine, Sample
+from goldband._util import yamlio
+from goldband._util.hashing import canonical_hash
+from goldband.config.project import JudgeConfig
+from goldband.engine.cassettes import Cassette, CassetteLibrary
+from goldband.engine.providers import Call, client_kind, import_litellm
+from goldband.engine.scheduler import Engine, Sample
 from goldband.judge import prompt, reply
 from goldband.judge.cache import JudgeCache, open_cache
 from goldband.judge.rubric import Rubric
 from goldband.judge.scoring import Gate, SampleResult
-from goldband.providers import Call, client_kind, import_litellm
-from goldband.targets import canonical_hash
-from goldband.trial import Completion
+from goldband.results import Completion
 
 EXTRAS_KEY = "judge"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from goldband.judge.reply import JudgeReply
 from goldband.judge.rubric import Rubric
-from goldband.trial import Score
+from goldband.results import Score
 
 EVIDENCE_CHARS = 160
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from goldband.engine import Engine
+from goldband.engine.scheduler import Engine
 from goldband.judge import pairwise, prompt
 from goldband.judge.calibrate import Judged, Row
 from goldband.judge.noise import NoiseSplit, split
@@ -50,7 +50,7 @@ class CaseNoise:
 
 async def case_noise(runtime: JudgeRuntime, services: Any, plan: Any, rubric: Rubric, rejudge: int) -> CaseNoise:
     """Regenerate the plan's outputs (its runs), freeze them, judge each ``rejudge`` times."""
-    from goldband.runner import run_case
+    from goldband.engine.execute import run_case
 
     bare = replace(plan, case=replace(plan.case, checks=()))
     trials = (await run_case(services, bare)).trials

@@ -1,76 +1,24 @@
-"""Monitoring deployed models: prediction logging, late labels, drift checks, status.
+"""The documented import path of the monitoring application, kept working: it lives in ``goldband.watch``.
 
-``goldband.monitors`` holds the pure detectors (KS, PSI, chi-square, ADWIN,
-Page-Hinkley, DDM); this package puts them to work on a store::
-
-    from goldband.monitor import PredictionLogger, register_reference, check, status
-    from goldband.store import open_store
-
-    log = PredictionLogger("churn", version="3")            # in the serving process
-    pid = log.log({"tenure_months": 4, "contract": "monthly"}, prediction=1, proba={0: 0.3, 1: 0.7})
-    log.log_label(pid, 0)                                    # days later, from wherever labels come
-
-    with open_store(".goldband/store.db") as store:          # nightly
-        register_reference(store, "churn", "data/churn_train.csv", version="3")
-        report = check(store)                                # windows, concept drift, eval series, alerts
-        print(status(store).render())
-
-The same from the command line: ``goldband monitor log | reference | check |
-status | demo``. Importing this package is cheap (nothing heavy until used).
+``from goldband.monitor import PredictionLogger, check, status`` gives the same
+objects as ``from goldband.watch import ...``; names load on first use, so this
+import stays cheap.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
-from goldband.lazy import lazy_exports
+from goldband import watch
 
-if TYPE_CHECKING:
-    from goldband.monitor.checks import TestRow, WindowCheck, check_window
-    from goldband.monitor.config import ModelMonitorConfig, MonitorsConfig
-    from goldband.monitor.ingest import IngestReport, ingest_labels, ingest_predictions
-    from goldband.monitor.log import LogStats, PredictionLogger
-    from goldband.monitor.overview import Status, status
-    from goldband.monitor.reference import Reference, load_reference, register_reference
-    from goldband.monitor.runner import CheckReport, check
-    from goldband.monitor.saved import load_detector, save_detector
-    from goldband.monitor.stream import DetectorWatch, EvalWatch
-
-__all__ = [
-    "CheckReport",
-    "DetectorWatch",
-    "EvalWatch",
-    "IngestReport",
-    "LogStats",
-    "ModelMonitorConfig",
-    "MonitorsConfig",
-    "PredictionLogger",
-    "Reference",
-    "Status",
-    "TestRow",
-    "WindowCheck",
-    "check",
-    "check_window",
-    "ingest_labels",
-    "ingest_predictions",
-    "load_detector",
-    "load_reference",
-    "register_reference",
-    "save_detector",
-    "status",
-]
-
-_WHERE = {
-    "TestRow": "checks", "WindowCheck": "checks", "check_window": "checks",
-    "ModelMonitorConfig": "config", "MonitorsConfig": "config",
-    "IngestReport": "ingest", "ingest_labels": "ingest", "ingest_predictions": "ingest",
-    "LogStats": "log", "PredictionLogger": "log",
-    "Reference": "reference", "load_reference": "reference", "register_reference": "reference",
-    "CheckReport": "runner", "check": "runner",
-    "load_detector": "saved", "save_detector": "saved",
-    "Status": "overview", "status": "overview",
-    "DetectorWatch": "stream", "EvalWatch": "stream",
-}
+__all__ = list(watch.__all__)
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals(), __all__)
+def __getattr__(name: str) -> Any:
+    if name in watch.__all__:
+        return getattr(watch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from goldband.lazy import lazy_exports
+from goldband._util.lazy import lazy_exports
 from goldband.monitors.adwin import ADWIN
 from goldband.monitors.base import MonitorError, StreamingDetector
 from goldband.monitors.ddm import DDM

@@ -17,7 +17,7 @@ def benjamini_hochberg(p_values: Iterable[float], *, alpha: float = 0.05) -> lis
     Testing 100 features at ``alpha = 0.05`` flags about five of them by chance
     every night; Benjamini-Hochberg rejects ``p_(i)`` for all ``i <= k``, the
     largest ``k`` with ``p_(k) <= k alpha / m``. The correction is
-    ``goldband.compare_stats.benjamini_hochberg`` (scipy's
+    ``goldband.compare.stats.benjamini_hochberg`` (scipy's
     ``false_discovery_control``; rejected when the adjusted p-value is
     ``<= alpha``); this wrapper returns plain bools and raises errors that name
     the first bad p-value. One bool per p-value, in the input order. An empty
@@ -46,6 +46,6 @@ def benjamini_hochberg(p_values: Iterable[float], *, alpha: float = 0.05) -> lis
             expected="p-values in [0, 1]",
             fix="leave undefined tests (NaN p-value) out before correcting",
         )
-    from goldband.compare_stats import benjamini_hochberg as adjust
+    from goldband.compare.stats import benjamini_hochberg as adjust
 
     return [bool(x) for x in adjust(p, alpha=alpha)[1]]

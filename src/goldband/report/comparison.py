@@ -6,7 +6,7 @@ comment stays short. Case ids and labels are escaped for Markdown tables.
 
 from __future__ import annotations
 
-from goldband.compare import CaseChange, Comparison
+from goldband.compare.cases import CaseChange, Comparison
 
 ORDER = {"regressed": 0, "improved": 1, "new": 2, "removed": 3, "unchanged": 4}
 MARK = {"regressed": "🔴 regressed", "improved": "🟢 improved", "new": "🆕 new", "removed": "⚪ removed",

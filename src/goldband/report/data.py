@@ -12,12 +12,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from goldband.results import ScoredTrial
 from goldband.store import RunRow, SeriesPoint, Store
 from goldband.store.series import SOURCE, run_points
-from goldband.trial import ScoredTrial
 
 if TYPE_CHECKING:
-    from goldband.bands import Verdict
+    from goldband.results import Verdict
 
 TREND_METRICS = ("pass_rate", "mean_score", "error_rate")
 CROSS = "\u00d7"  # the multiplication sign: golden set x target
@@ -121,7 +121,7 @@ SEVERITY = ("FAIL", "ERROR", "INCONCLUSIVE", "NOT RUN", "QUARANTINED", "PASS")  
 
 def load_report(store: Store, run_id: str, *, trend_runs: int = 30) -> RunReport:
     """Everything about one run a report shows, from the store."""
-    from goldband.store.models import now
+    from goldband._util.runid import now
 
     run = store.resolve_run(run_id)
     verdicts = store.verdicts(run.id)

@@ -36,3 +36,14 @@ def ms(value: float | None) -> str:
 def spark(values: Sequence[float | None]) -> str:
     """A text sparkline of values in [0, 1], one block each; a gap for a missing value."""
     return "".join(" " if v is None else BLOCKS[min(7, max(0, int(v * 7.999)))] for v in values)
+
+
+def table(rows: list[list[str]], header: list[str], right: set[int] | None = None) -> str:
+    """A plain aligned text table."""
+    right = right or set()
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+    return "\n".join([line(header), *(line(r) for r in rows)])

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from goldband.bands import Verdict
-from goldband.trial import ScoredTrial
+from goldband.results import ScoredTrial, Verdict
 
 OUTPUT_WIDTH = 72
 
@@ -121,7 +120,7 @@ def engine_line(stats: Any) -> str:
 
 
 def _fails(outcome: Any) -> bool:
-    from goldband.bands import fails_item
+    from goldband.bands.verdict import fails_item
 
     return fails_item(outcome.verdict, outcome.plan.case.band.inconclusive)
 

@@ -16,7 +16,7 @@ Reads (``goldband.store.queries``): ``run``, ``resolve_run``, ``runs``,
 ``scored_trials``, ``series``, ``drift_events``, ``judge_cache_get``.
 Writes (``goldband.store.writer``): ``append_series``, ``replace_run_series``,
 ``record_drift_event``, ``judge_cache_put``; runs, trials, verdicts and the
-rubrics that scored them are written by the run recorder (``goldband.recorder``)
+rubrics that scored them are written by the run recorder (``goldband.session.recorder``)
 during a pytest session. Schema and migrations: ``goldband.store.schema``.
 """
 
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from goldband.results import RUN_KINDS
 from goldband.store.connection import StoreBase, check_schema, configure, connect, migrate, translate
 from goldband.store.models import (
-    RUN_KINDS,
     CaseCounts,
     CaseKey,
     DriftEvent,
@@ -34,8 +34,6 @@ from goldband.store.models import (
     RunRow,
     SeriesPoint,
     StoredVerdict,
-    new_run_id,
-    now,
 )
 from goldband.store.queries import Queries
 from goldband.store.writer import Writes

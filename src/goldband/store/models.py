@@ -11,15 +11,11 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from goldband._util.runid import now
 from goldband.clock import iso
-from goldband.runid import new_run_id as new_run_id  # re-exported: run ids and the store's time format
-from goldband.runid import now as now
-from goldband.settings import RUN_KINDS as RUN_KINDS  # re-exported: the kinds of run
-
-if TYPE_CHECKING:  # goldband.bands imports scipy (~1 s): only verdict reads pay for it
-    from goldband.bands import Verdict
+from goldband.results import Verdict
 
 CaseKey = tuple[str, str, str]  # (goldenset, case_id, target)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from goldband.errors import StoreError
+from goldband.results import Completion, Score, ScoredTrial, Trial
 from goldband.store.models import (
     CaseCounts,
     CaseKey,
@@ -26,10 +27,9 @@ from goldband.store.models import (
     labels_key,
     process_alive,
 )
-from goldband.trial import Completion, Score, ScoredTrial, Trial
 
-if TYPE_CHECKING:  # goldband.bands imports scipy (~1 s): only verdict reads pay for it
-    from goldband.bands import Verdict
+if TYPE_CHECKING:
+    from goldband.results import Verdict
 
 # stored run statuses that can read as this effective status (a dead 'running' run reads as incomplete)
 STORED_AS = {"incomplete": ("incomplete", "running"), "running": ("running",)}
@@ -265,6 +265,6 @@ def _decode(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _verdict(data: dict[str, Any]) -> Verdict:
-    from goldband.bands import Verdict
+    from goldband.results import Verdict
 
     return Verdict.from_json(data)

@@ -21,8 +21,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from goldband.store.models import DriftEvent, RunRow, SeriesPoint, StoredVerdict, labels_key, now, to_time
-from goldband.trial import ScoredTrial
+from goldband._util.runid import now
+from goldband.results import ScoredTrial
+from goldband.store.models import DriftEvent, RunRow, SeriesPoint, StoredVerdict, labels_key, to_time
 
 
 def dumps(value: Any) -> str | None:
@@ -143,7 +144,7 @@ def insert_target(conn: sqlite3.Connection, run_id: str, record: TargetRecord) -
 def insert_rubric(conn: sqlite3.Connection, run_id: str | None, *, rubric_hash: str, name: str, version: str,
                   body: Any, judge_hash: str, judge_model: str | None, judge_params: dict[str, Any]) -> None:
     """A rubric and the judge config that scored with it (the recorder calls this per run;
-    see ``goldband.recorder.records.rubric_identities``)."""
+    see ``goldband.session.recorder.records.rubric_identities``)."""
     stamp = now()
     conn.execute("INSERT OR IGNORE INTO rubrics (hash, name, version, body, first_seen) VALUES (?, ?, ?, ?, ?)",
                  [rubric_hash, name, version, dumps(body), stamp])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from goldband.lazy import lazy_exports
+from goldband._util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from goldband.testing.fake_openai import FakeOpenAI, RecordedRequest, Reply, Rule

@@ -1,0 +1,129 @@
+"""Intervals for one case's pass rate and mean score (pure functions, numpy/scipy).
+
+Undefined input is documented per function: proportions with ``n == 0`` give the
+no-information interval ``(0.0, 1.0)``; means of fewer than two scores give
+``(nan, nan)``; impossible input (negative counts, ``passes > n``, a confidence
+outside (0, 1)) raises ``ValueError``.
+
+>>> wilson_interval(9, 10, confidence=0.9)
+(0.6522..., 0.9773...)
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+IntervalMethod = Literal["wilson", "clopper-pearson"]
+Interval = tuple[float, float]
+
+NAN_INTERVAL: Interval = (math.nan, math.nan)
+
+
+def valid_counts(passes: int, n: int) -> tuple[int, int]:
+    """Validate a (passes, n) pair of integers; floats are refused, not rounded."""
+    passes, n = operator.index(passes), operator.index(n)
+    if n < 0 or not 0 <= passes <= n:
+        raise ValueError(f"need 0 <= passes <= n, got passes={passes}, n={n}")
+    return passes, n
+
+
+def valid_level(value: float, name: str = "confidence") -> float:
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be strictly between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def valid_rate(value: float, name: str = "min_pass_rate") -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def wilson_interval(passes: int, n: int, *, confidence: float = 0.9) -> Interval:
+    """Wilson score interval for a pass rate (two-sided, level ``confidence``).
+
+    Wilson is the default because it keeps close to nominal coverage at the
+    small n of LLM repeats, where the Wald interval collapses to zero width at
+    0/n and n/n. ``n == 0`` returns ``(0.0, 1.0)``: no trials, no information.
+    """
+    return _proportion_ci(passes, n, confidence, "wilson")
+
+
+def clopper_pearson_interval(passes: int, n: int, *, confidence: float = 0.9) -> Interval:
+    """Clopper-Pearson ("exact") interval: coverage is guaranteed, at the price of width.
+
+    Use it when a band must never overstate certainty. ``n == 0`` gives ``(0.0, 1.0)``.
+    """
+    return _proportion_ci(passes, n, confidence, "exact")
+
+
+def proportion_interval(
+    passes: int, n: int, *, confidence: float = 0.9, method: IntervalMethod = "wilson"
+) -> Interval:
+    """Dispatch to :func:`wilson_interval` or :func:`clopper_pearson_interval` by name."""
+    if method == "wilson":
+        return wilson_interval(passes, n, confidence=confidence)
+    if method == "clopper-pearson":
+        return clopper_pearson_interval(passes, n, confidence=confidence)
+    raise ValueError(f"method must be 'wilson' or 'clopper-pearson', got {method!r}")
+
+
+def _proportion_ci(passes: int, n: int, confidence: float, method: str) -> Interval:
+    passes, n = valid_counts(passes, n)
+    confidence = valid_level(confidence)
+    if n == 0:
+        return (0.0, 1.0)
+    ci = stats.binomtest(passes, n).proportion_ci(confidence_level=confidence, method=method)
+    rate = passes / n  # clip float noise so low <= rate <= high holds exactly
+    return (min(max(float(ci.low), 0.0), rate), max(min(float(ci.high), 1.0), rate))
+
+
+def mean_interval(
+    scores: ArrayLike,
+    *,
+    confidence: float = 0.9,
+    method: Literal["bootstrap", "t"] = "bootstrap",
+    seed: int = 0,
+    n_resamples: int = 2000,
+) -> Interval:
+    """Interval for the mean score of one case's trials.
+
+    ``bootstrap`` (default) is scipy's BCa bootstrap with a fixed ``seed`` so a
+    verdict is reproducible; it assumes no shape and stays inside the observed
+    range. ``t`` is Student's interval, for near-normal scores. Fewer than two
+    scores give ``(nan, nan)`` (no spread, no interval); identical scores give
+    ``(mean, mean)``, since both methods are degenerate there (see :func:`no_spread`).
+    """
+    x = np.asarray(scores, dtype=float).ravel()
+    confidence = valid_level(confidence)
+    if np.isnan(x).any():
+        raise ValueError("scores contain NaN; an unscored trial is an error, not a score")
+    if x.size < 2:
+        return NAN_INTERVAL
+    if no_spread(x):
+        centre = float(np.clip(x.mean(), x.min(), x.max()))
+        return (centre, centre)
+    if method == "t":
+        ci = stats.ttest_1samp(x, 0.0).confidence_interval(confidence_level=confidence)
+    elif method == "bootstrap":
+        rng = np.random.default_rng(seed)
+        ci = stats.bootstrap(
+            (x,), np.mean, confidence_level=confidence, n_resamples=n_resamples, rng=rng
+        ).confidence_interval
+    else:
+        raise ValueError(f"method must be 'bootstrap' or 't', got {method!r}")
+    return (float(ci.low), float(ci.high))
+
+
+def no_spread(x: NDArray[np.float64]) -> bool:
+    """True when scores are identical up to 1e-12 (relative to max(1, |x|)).
+
+    Resampling methods divide by the spread; below this they return NaN or noise.
+    """
+    return bool(x.size and np.ptp(x) <= 1e-12 * max(1.0, float(np.abs(x).max())))

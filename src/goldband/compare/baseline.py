@@ -1,0 +1,144 @@
+"""Where a baseline comes from: a stored run, the latest run (on a branch), or a committed file.
+
+``--goldband-baseline`` / ``goldband compare --baseline`` accept:
+
+- ``path/to/baseline.json``: a file written by ``goldband baseline save``;
+- ``latest``: the newest complete run in the store;
+- ``latest:BRANCH``: the newest complete run recorded on that git branch;
+- ``latest@KIND`` (or ``latest:BRANCH@KIND``): ... of that kind (ci, nightly, ...);
+- a run id (or a unique prefix of one).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from goldband.compare.cases import CaseStats, Comparison, Key, compare
+from goldband.errors import ConfigError, StoreError
+from goldband.results import BaselineDelta
+
+if TYPE_CHECKING:
+    from goldband.golden.goldenset import GoldenSet
+    from goldband.store import Store
+    from goldband.store.models import RunRow
+
+BASELINE_FORMAT = 1
+
+
+def stats_from_outcomes(outcomes: Iterable[Any]) -> dict[Key, CaseStats]:
+    """Per-case stats from a run's outcomes (``harness.Outcome``: plan, verdict, trials)."""
+    out: dict[Key, CaseStats] = {}
+    for o in outcomes:
+        scores = tuple(s for t in o.trials if (s := t.score) is not None)
+        v = o.verdict
+        out[(o.plan.goldenset, o.plan.case.id, o.plan.target.name)] = CaseStats(v.n, v.passes, v.errors, scores)
+    return out
+
+
+def write_baseline(path: Path, cases: Mapping[Key, CaseStats], *, source: str) -> None:
+    rows = [{"goldenset": k[0], "case": k[1], "target": k[2], **asdict(s)} for k, s in sorted(cases.items())]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"goldband_baseline": BASELINE_FORMAT, "source": source, "cases": rows},
+                               indent=1) + "\n", encoding="utf-8")
+
+
+def read_baseline(path: Path) -> dict[Key, CaseStats]:
+    """Read a committed baseline file; a bad file is a ConfigError naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("baseline file is not text", where=str(path), fix="give a JSON baseline file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read baseline file: {exc.strerror}", where=str(path),
+                          fix="give a run id, 'latest', or an existing baseline file") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"baseline file is not JSON: {exc.msg}", where=f"{path}:{exc.lineno}") from None
+    if not isinstance(data, dict) or data.get("goldband_baseline") != BASELINE_FORMAT:
+        raise ConfigError("not a goldband baseline file", where=str(path),
+                          expected=f"a JSON object with \"goldband_baseline\": {BASELINE_FORMAT}",
+                          fix="write one with 'goldband baseline save'")
+    try:
+        return {(r["goldenset"], r["case"], r["target"]): CaseStats(int(r["n"]), int(r["passes"]),
+                                                                    int(r.get("errors", 0)),
+                                                                    tuple(float(x) for x in r.get("scores", ())))
+                for r in data["cases"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"malformed baseline row: {exc}", where=str(path),
+                          expected="rows with goldenset, case, target, n, passes") from None
+
+
+def load_baseline(spec: str, *, root: Path, store_path: Path | None = None,
+                  exclude_run: str | None = None) -> tuple[dict[Key, CaseStats], str]:
+    """The baseline's per-case stats and a label for reports."""
+    path = root / spec
+    if spec.endswith(".json") or path.is_file():
+        return read_baseline(path), f"baseline file {spec}"
+    return _from_store(spec, store_path or _default_store(root), exclude_run)
+
+
+def _from_store(spec: str, store_path: Path, exclude_run: str | None) -> tuple[dict[Key, CaseStats], str]:
+    from goldband.store import open_store
+
+    if not store_path.exists():
+        raise ConfigError(f"no store at {store_path} to find baseline run '{spec}' in", where="--goldband-baseline",
+                          fix="run once to record a baseline, or give a baseline file")
+    store = open_store(store_path, create=False)
+    try:
+        run = _pick(store, spec, exclude_run)
+        counts = store.case_counts(run.id)
+    finally:
+        store.close()
+    stats = {key: CaseStats(c.n, c.passes, c.errors, tuple(s for s in c.scores if s is not None))
+             for key, c in counts.items()}
+    return stats, f"run {run.id}" + (f" ({run.git_branch})" if run.git_branch else "")
+
+
+def _pick(store: Store, spec: str, exclude_run: str | None) -> RunRow:
+    head, _, run_kind = spec.partition("@")
+    word, _, branch = head.partition(":")
+    if word in ("latest", "last"):
+        runs = [r for r in store.runs(limit=10, branch=branch or None, kind=run_kind or None, status="complete")
+                if r.id != exclude_run]
+        if not runs:
+            where = (f" on branch '{branch}'" if branch else "") + (f" of kind '{run_kind}'" if run_kind else "")
+            raise ConfigError(f"no complete run{where} in the store to use as baseline", where="--goldband-baseline",
+                              fix="record a run first (e.g. on the main branch), or give a run id or file")
+        return runs[0]
+    try:
+        return store.resolve_run(spec)
+    except StoreError as exc:
+        raise ConfigError(exc.what, where="--goldband-baseline", expected=exc.expected, fix=exc.fix) from None
+
+
+def _default_store(root: Path) -> Path:
+    from goldband.config.project import load_config
+
+    config, _ = load_config(root)
+    return root / config.store
+
+
+def compare_run(outcomes: Mapping[str, Any], baseline: dict[Key, CaseStats], label: str, *,
+                goldensets: Mapping[str, GoldenSet], targets: set[str], head_label: str) -> Comparison:
+    """Compare a finished run's outcomes (``harness.Outcome`` by node id) with a baseline, case by
+    case, and set each outcome's ``verdict.baseline``. Baseline cases the run could not have run
+    (another golden set or target, or deselected by ``-k``) are left out rather than 'removed'."""
+    head = stats_from_outcomes(outcomes.values())
+
+    def kept(key: Key) -> bool:
+        goldenset = goldensets.get(key[0])
+        if goldenset is None or key[2] not in targets:
+            return False
+        return key in head or all(c.id != key[1] for c in goldenset.cases)
+
+    comparison = compare({k: v for k, v in baseline.items() if kept(k)}, head, base_label=label,
+                         head_label=head_label)
+    changes = {c.key: c for c in comparison.changes}
+    for outcome in outcomes.values():
+        c = changes[(outcome.plan.goldenset, outcome.plan.case.id, outcome.plan.target.name)]
+        delta = BaselineDelta(c.outcome, label, c.delta, c.low, c.high, c.p_value, c.p_adjusted)
+        outcome.verdict = replace(outcome.verdict, baseline=delta)
+    return comparison

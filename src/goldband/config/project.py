@@ -1,0 +1,140 @@
+"""Project configuration: ``goldband.yaml`` or ``[tool.goldband]`` in pyproject.toml.
+
+Parsed into frozen pydantic models; unknown keys are errors with file:line.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from goldband._util import yamlio
+from goldband.config.alerts import AlertsConfig
+from goldband.config.base import Strict, parse
+from goldband.config.monitors import MonitorsConfig
+from goldband.errors import ConfigError
+
+Mode = Literal["live", "record", "replay", "cached"]
+MODES: tuple[str, ...] = ("live", "record", "replay", "cached")
+RESERVED_PARAMS = frozenset({"n", "stream", "messages", "model", "api_key", "api_base", "base_url"})
+
+
+class Price(Strict):
+    """USD per million tokens, for targets whose price litellm does not know."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+
+class Message(Strict):
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str
+
+
+class Endpoint(Strict):
+    """How to reach a model: shared by targets and the judge."""
+
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    api_base: str | None = None
+    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    client: Literal["auto", "litellm", "openai"] = "auto"
+    supports_n: bool | None = None  # None: ask litellm / assume yes for OpenAI-compatible
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=20)
+    backoff_s: float = Field(0.5, ge=0, le=60)  # first retry waits up to this (full jitter), doubling
+    price: Price | None = None
+
+    @field_validator("params")
+    @classmethod
+    def _no_reserved(cls, params: dict[str, Any]) -> dict[str, Any]:
+        bad = sorted(RESERVED_PARAMS & params.keys())
+        if bad:
+            raise ValueError(f"params may not set {', '.join(bad)} (goldband sets these itself)")
+        return params
+
+
+class TargetConfig(Endpoint):
+    """A target: prompt template + model + pinned params, or a Python callable."""
+
+    prompt: str | None = None  # a Jinja2 template file, relative to the project root
+    system: str | None = None  # an inline system message template
+    messages: list[Message] | None = None  # inline chat templates, instead of `prompt`
+    callable_: str | None = Field(None, alias="callable", pattern=r"^[\w.]+:[\w.]+$")
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TargetConfig:
+        if (self.model is None) == (self.callable_ is None):
+            raise ValueError("give exactly one of 'model' (an LLM) or 'callable' (module:function)")
+        if self.prompt and self.messages:
+            raise ValueError("give 'prompt' (a template file) or 'messages' (inline), not both")
+        return self
+
+
+Structured = Literal["auto", "json_schema", "json_object", "off"]
+
+
+class JudgeConfig(Endpoint):
+    """The default judge (see goldband.judge); a rubric's ``judge:`` overrides its endpoint fields."""
+
+    params: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0})  # temperature pinned below
+    structured: Structured = "auto"  # reply format asked of the provider; auto: JSON Schema where supported
+    cache: bool = True  # reuse the judgement of an unchanged output across runs
+    max_error_share: float = Field(0.1, ge=0, le=1)  # more judge errors than this: a harness/judge error
+    gate: Literal["calibrated", "always"] = "calibrated"  # always: uncalibrated rubrics gate anyway
+    require_calibration: bool = False  # rubrics without an agreement_floor do not gate either
+
+    @field_validator("params")
+    @classmethod
+    def _temperature_zero(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """A judge's temperature is 0 unless the config says otherwise, whatever else params sets."""
+        return {"temperature": 0, **params}
+
+
+class ProjectConfig(Strict):
+    store: str = ".goldband/store.db"
+    reports: str = "reports/"
+    mode: Mode = "live"
+    concurrency: int = Field(16, ge=1, le=1024)
+    cassettes: str = "cassettes"
+    cache: str = ".goldband/cache"
+    targets: dict[str, TargetConfig] = Field(default_factory=dict)
+    judge: JudgeConfig | None = None
+    monitors: MonitorsConfig = MonitorsConfig()  # classic-ML models and eval series (goldband.monitor)
+    alerts: AlertsConfig = AlertsConfig()  # rules and sinks (goldband.alerts)
+
+
+def find_config_file(root: Path) -> Path | None:
+    for name in ("goldband.yaml", "goldband.yml"):
+        if (root / name).is_file():
+            return root / name
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and "tool" in (data := _toml(pyproject)) and "goldband" in data["tool"]:
+        return pyproject
+    return None
+
+
+def load_config(root: Path) -> tuple[ProjectConfig, Path | None]:
+    """Load the project's config; an absent file gives the defaults."""
+    path = find_config_file(root)
+    if path is None:
+        return ProjectConfig(), None
+    if path.suffix == ".toml":
+        raw, lines = _toml(path)["tool"]["goldband"], yamlio.Lines(yamlio.relative(path, root))
+    else:
+        raw, lines = yamlio.load(path, yamlio.relative(path, root))
+        raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise ConfigError("the config must be a mapping", where=str(lines.file), expected="keys like 'targets:'")
+    return parse(ProjectConfig, raw, lines), path
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"malformed TOML: {exc}", where=str(path)) from None

@@ -1,0 +1,320 @@
+"""Provider clients: one request in, completions out, failures classified.
+
+Two clients share one small protocol: ``await client.complete(call, n)``.
+
+- ``OpenAIClient``: the openai SDK on its aiohttp transport, for OpenAI and
+  OpenAI-compatible endpoints (``openai/...`` models). ~3x less client CPU per
+  call than litellm, which matters at high concurrency on small machines.
+- ``LiteLLMClient``: litellm, for every other provider. Imported only when the
+  first call is about to happen, with ``LITELLM_OFFLINE_MODE`` set so that the
+  import does not fetch a price list.
+
+Both are created per event loop and closed with it. Every failure becomes a
+``CallFailed`` with a kind (timeout, rate_limit, http, connection, malformed,
+auth) and, for 429s, the server's ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from goldband.config.project import Endpoint
+from goldband.results import Completion, ToolCall
+
+RETRYABLE = frozenset({"timeout", "rate_limit", "connection", "server", "malformed"})
+
+
+@dataclass(frozen=True)
+class Call:
+    """One provider request, minus the secret (read from ``api_key_env`` at send time)."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+    endpoint: Endpoint
+
+
+class CallFailed(Exception):
+    def __init__(self, kind: str, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+        self.attempts = 1
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE
+
+
+class Client(Protocol):
+    async def complete(self, call: Call, n: int) -> list[Completion]: ...
+    def supports_n(self, call: Call) -> bool: ...
+    async def close(self) -> None: ...
+
+
+def api_key(endpoint: Endpoint) -> str | None:
+    return os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
+
+
+def client_kind(endpoint: Endpoint) -> str:
+    if endpoint.client != "auto":
+        return endpoint.client
+    return "openai" if (endpoint.model or "").startswith("openai/") else "litellm"
+
+
+@dataclass
+class OpenAIClient:
+    """The openai SDK with its aiohttp transport; one AsyncOpenAI per endpoint."""
+
+    _clients: dict[tuple[str | None, str | None], Any] = field(default_factory=dict)
+
+    def supports_n(self, call: Call) -> bool:
+        return call.endpoint.supports_n is not False
+
+    def _client(self, endpoint: Endpoint) -> Any:
+        key = (endpoint.api_base, endpoint.api_key_env)
+        if key not in self._clients:
+            import openai
+
+            self._clients[key] = openai.AsyncOpenAI(
+                base_url=endpoint.api_base,
+                api_key=api_key(endpoint) or os.environ.get("OPENAI_API_KEY") or "not-needed",
+                max_retries=0,  # goldband owns retries and honours Retry-After itself
+                timeout=endpoint.timeout_s,
+                http_client=openai.DefaultAioHttpClient(timeout=endpoint.timeout_s),
+            )
+        return self._clients[key]
+
+    async def complete(self, call: Call, n: int) -> list[Completion]:
+        client = self._client(call.endpoint)
+        model = call.model.removeprefix("openai/")
+        extra = {"n": n} if n > 1 else {}
+        start = time.perf_counter()
+        try:
+            response = await client.chat.completions.create(
+                model=model, messages=call.messages, **call.params, **extra)
+        except Exception as exc:
+            raise classify(exc, call.endpoint) from None
+        return parse_response(response, (time.perf_counter() - start) * 1000, call.endpoint)
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+
+def litellm_offline() -> None:
+    """Without these, importing litellm fetches a price list from the internet."""
+    os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
+
+
+def import_litellm() -> Any:
+    """litellm, imported offline and quiet: the one way goldband loads it."""
+    litellm_offline()
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    return litellm
+
+
+@dataclass
+class LiteLLMClient:
+    """litellm for every provider; imported lazily, offline, quiet."""
+
+    _module: Any = None
+
+    def _litellm(self) -> Any:
+        if self._module is None:
+            self._module = import_litellm()
+        return self._module
+
+    def supports_n(self, call: Call) -> bool:
+        if call.endpoint.supports_n is not None:
+            return call.endpoint.supports_n
+        try:
+            params = self._litellm().get_supported_openai_params(model=call.model) or []
+        except Exception:
+            return False
+        return "n" in params
+
+    async def complete(self, call: Call, n: int) -> list[Completion]:
+        litellm = self._litellm()
+        extra = {"n": n} if n > 1 else {}
+        start = time.perf_counter()
+        try:
+            response = await litellm.acompletion(
+                model=call.model, messages=call.messages, api_base=call.endpoint.api_base,
+                api_key=api_key(call.endpoint) or _keyless(call.endpoint), timeout=call.endpoint.timeout_s,
+                num_retries=0, max_retries=0, **call.params, **extra)
+        except Exception as exc:
+            raise classify(exc, call.endpoint) from None
+        latency = (time.perf_counter() - start) * 1000
+        completions = parse_response(response, latency, call.endpoint)
+        if call.endpoint.price is None:
+            completions = _with_litellm_cost(litellm, response, completions)
+        return completions
+
+    async def close(self) -> None:
+        """Close litellm's cached clients: they are bound to this loop, which is ending."""
+        if self._module is None:
+            return
+        closer = getattr(self._module, "close_litellm_async_clients", None)
+        if closer is not None:
+            await closer()
+        cache = getattr(self._module, "in_memory_llm_clients_cache", None)
+        if cache is not None and hasattr(cache, "flush_cache"):
+            cache.flush_cache()
+
+
+def _keyless(endpoint: Endpoint) -> str | None:
+    """A local OpenAI-compatible server needs no key, but the SDKs insist on one."""
+    return "not-needed" if endpoint.api_base and not endpoint.api_key_env else None
+
+
+def parse_response(response: Any, latency_ms: float, endpoint: Endpoint) -> list[Completion]:
+    """ChatCompletion -> one Completion per choice; anything off-shape is 'malformed'."""
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise CallFailed("malformed", f"reply has no choices: {str(response)[:200]!r}")
+    usage = getattr(response, "usage", None)
+    prompt_tokens = getattr(usage, "prompt_tokens", None)
+    completion_total = getattr(usage, "completion_tokens", None)
+    share = completion_total // len(choices) if isinstance(completion_total, int) else None
+    cost = _price(endpoint, prompt_tokens, completion_total)
+    fingerprint = getattr(response, "system_fingerprint", None)
+    return [_completion(c, prompt_tokens, share, cost / len(choices) if cost is not None else None,
+                        fingerprint, latency_ms) for c in choices]
+
+
+def _completion(choice: Any, prompt_tokens: Any, completion_tokens: Any, cost: float | None,
+                fingerprint: Any, latency_ms: float) -> Completion:
+    message = getattr(choice, "message", None)
+    if message is None:
+        raise CallFailed("malformed", "a choice has no message")
+    content = getattr(message, "content", None)
+    calls = tuple(_tool_call(t) for t in getattr(message, "tool_calls", None) or ())
+    refusal = getattr(message, "refusal", None)
+    if content is None and not calls and isinstance(refusal, str) and refusal:
+        raise CallFailed("refusal", refusal)  # structured outputs' refusal: not retryable, kept as evidence
+    if content is None and not calls:
+        raise CallFailed("malformed", "a choice has neither content nor tool calls")
+    return Completion(
+        output=content if isinstance(content, str) else None, tool_calls=calls,
+        prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
+        completion_tokens=completion_tokens, cost_usd=cost,
+        system_fingerprint=fingerprint if isinstance(fingerprint, str) else None,
+        finish_reason=getattr(choice, "finish_reason", None), latency_ms=round(latency_ms, 3),
+    )
+
+
+def _tool_call(raw: Any) -> ToolCall:
+    import json
+
+    function = getattr(raw, "function", None)
+    name = getattr(function, "name", None) or "?"
+    args = getattr(function, "arguments", None) or "{}"
+    try:
+        parsed = json.loads(args) if isinstance(args, str) else args
+    except json.JSONDecodeError:
+        parsed = args
+    return ToolCall(name, parsed if isinstance(parsed, dict) else args)
+
+
+def _price(endpoint: Endpoint, prompt_tokens: Any, completion_tokens: Any) -> float | None:
+    if endpoint.price is None or not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int):
+        return None
+    return (prompt_tokens * endpoint.price.input_per_mtok
+            + completion_tokens * endpoint.price.output_per_mtok) / 1e6
+
+
+def _with_litellm_cost(litellm: Any, response: Any, completions: list[Completion]) -> list[Completion]:
+    try:
+        total = float(litellm.completion_cost(completion_response=response))
+    except Exception:
+        return completions  # an unpriced model: cost stays unknown, never guessed
+    from dataclasses import replace
+
+    return [replace(c, cost_usd=total / len(completions)) for c in completions]
+
+
+def classify(exc: BaseException, endpoint: Endpoint) -> CallFailed:
+    """Map SDK/litellm exceptions to a CallFailed kind, keeping the server's message."""
+    import openai
+
+    message = _redact(str(exc) or type(exc).__name__, endpoint)
+    if isinstance(exc, CallFailed):
+        return exc
+    if isinstance(exc, (openai.APITimeoutError, TimeoutError)) and not _connect_failure(exc):
+        return CallFailed("timeout", f"no reply within {endpoint.timeout_s:g} s")
+    if isinstance(exc, openai.APIConnectionError):
+        cause = _connect_failure(exc) or exc
+        detail = _redact(str(cause) or type(cause).__name__, endpoint)
+        return CallFailed("connection", f"cannot reach {endpoint.api_base or 'the provider'}: {detail}")
+    status = getattr(exc, "status_code", None)
+    if status == 429:
+        return CallFailed("rate_limit", message, retry_after=retry_after(exc))
+    if status in (401, 403):
+        env = endpoint.api_key_env or "the provider's key variable"
+        return CallFailed("auth", f"authentication failed ({status}); check {env}: {message}")
+    if isinstance(status, int) and (status >= 500 or status in (408, 409)):
+        return CallFailed("server", f"HTTP {status}: {message}")
+    if isinstance(status, int):
+        return CallFailed("http", f"HTTP {status}: {message}")
+    if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
+        return CallFailed("malformed", f"unreadable reply: {type(exc).__name__}: {message}")
+    return CallFailed("provider", f"{type(exc).__name__}: {message}")
+
+
+def _connect_failure(exc: BaseException) -> BaseException | None:
+    """The connect error behind an SDK exception (aiohttp's transport reports a refused
+    connection as a *timeout*), so an unreachable server is not mistaken for a slow one."""
+    seen: BaseException | None = exc.__cause__ or exc.__context__
+    for _ in range(5):
+        if seen is None:
+            return None
+        if type(seen).__name__ in ("ConnectError", "ConnectTimeout", "ClientConnectorError"):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds from a ``Retry-After`` (or ``retry-after-ms``) header, if the server sent one."""
+    headers = _headers(exc)
+    if not headers:
+        return None
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _headers(exc: BaseException) -> dict[str, str]:
+    for source in (getattr(exc, "response", None), exc):
+        for attr in ("headers", "litellm_response_headers"):
+            headers = getattr(source, attr, None)
+            if headers:
+                return {str(k).lower(): str(v) for k, v in dict(headers).items()}
+    return {}
+
+
+def _redact(text: str, endpoint: Endpoint) -> str:
+    """Never let a key reach a report: blank out the key's value wherever it appears."""
+    key = api_key(endpoint)
+    return text.replace(key, "<redacted>") if key and len(key) >= 8 else text

@@ -1,0 +1,151 @@
+"""Targets: what is under test, rendered into provider requests.
+
+A target is a prompt template + a litellm model string + pinned params, or a
+Python callable ``module:function`` for a whole app. Each has a content hash
+(prompt text + model + params, or the callable's source) so every stored result
+can say exactly what produced it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from goldband._util.hashing import canonical_hash
+from goldband._util.imports import CallableNotFound, import_callable
+from goldband.config.project import ProjectConfig, TargetConfig
+from goldband.errors import ConfigError
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    spec: TargetConfig
+    root: Path
+    prompt_text: str | None  # the template file's text, read once
+
+    @property
+    def is_callable(self) -> bool:
+        return self.spec.callable_ is not None
+
+    @cached_property
+    def content_hash(self) -> str:
+        if self.spec.callable_:
+            return canonical_hash({"callable": self.spec.callable_, "source": self._callable_source()})
+        return canonical_hash({
+            "model": self.spec.model,
+            "prompt": self.prompt_text,
+            "system": self.spec.system,
+            "messages": [m.model_dump() for m in self.spec.messages or []],
+            "params": self.spec.params,
+        })
+
+    def _callable_source(self) -> str | None:
+        try:
+            return inspect.getsource(load_callable(self.spec.callable_ or "", self.root))
+        except (OSError, TypeError, ConfigError):
+            return None
+
+    def render(self, case_input: Any, *, where: str) -> Messages:
+        """The chat messages for one case; a missing template variable is a ConfigError."""
+        if isinstance(case_input, list):
+            return self._with_system(list(case_input), case_input, where)
+        if self.spec.messages:
+            return [{"role": m.role, "content": self._fill(m.content, case_input, where, "messages")}
+                    for m in self.spec.messages]
+        if self.prompt_text is None:
+            raise ConfigError(
+                "this target has no prompt template, so the case input must be chat messages",
+                where=where, expected="input: [{role: user, content: ...}] or a target 'prompt'",
+                fix=f"give target '{self.name}' a 'prompt:' template file",
+            )
+        user = self._fill(self.prompt_text, case_input, where, self.spec.prompt or "prompt")
+        return self._with_system([{"role": "user", "content": user}], case_input, where)
+
+    def _with_system(self, messages: Messages, variables: Any, where: str) -> Messages:
+        if not self.spec.system or (messages and messages[0].get("role") == "system"):
+            return messages
+        variables = variables if isinstance(variables, dict) else {}
+        return [{"role": "system", "content": self._fill(self.spec.system, variables, where, "system")},
+                *messages]
+
+    def _fill(self, template: str, variables: dict[str, Any], where: str, source: str) -> str:
+        import jinja2
+
+        try:
+            return str(_template(template).render(**variables))
+        except jinja2.UndefinedError as exc:
+            raise ConfigError(
+                f"template {source} of target '{self.name}' needs a variable the case does not give: {exc.message}",
+                where=where,
+                expected=f"input keys: {', '.join(sorted(variables)) or '(none)'} to cover the template",
+                fix="add the variable to the case's 'input', or remove it from the template",
+            ) from None
+        except jinja2.TemplateError as exc:
+            raise ConfigError(f"template {source} of target '{self.name}' failed: {exc}", where=where) from None
+
+
+_ENV: Any = None
+
+
+def _env() -> Any:
+    global _ENV
+    if _ENV is None:
+        import jinja2
+
+        _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
+                                  autoescape=False)
+    return _ENV
+
+
+@functools.lru_cache(maxsize=256)
+def _template(text: str) -> Any:
+    """Compile each template text once, not once per case."""
+    return _env().from_string(text)
+
+
+def build_targets(config: ProjectConfig, root: Path, config_file: Path | None) -> dict[str, Target]:
+    """Read prompt files and compile templates once, so errors surface before any call."""
+    return {name: _build(name, spec, root, config_file) for name, spec in config.targets.items()}
+
+
+def _build(name: str, spec: TargetConfig, root: Path, config_file: Path | None) -> Target:
+    where = f"{config_file or 'goldband.yaml'}: target '{name}'"
+    text = None
+    if spec.prompt:
+        path = root / spec.prompt
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read prompt template {spec.prompt}: {exc.strerror}", where=where,
+                              fix="check the 'prompt:' path (relative to the project root)") from None
+        _compile(text, f"{spec.prompt}", where)
+    for i, m in enumerate(spec.messages or []):
+        _compile(m.content, f"messages[{i}]", where)
+    if spec.system:
+        _compile(spec.system, "system", where)
+    return Target(name, spec, root, text)
+
+
+def _compile(text: str, source: str, where: str) -> None:
+    import jinja2
+
+    try:
+        _env().parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"template syntax error in {source} line {exc.lineno}: {exc.message}",
+                          where=where, fix="correct the Jinja2 syntax") from None
+
+
+def load_callable(ref: str, root: Path) -> Any:
+    try:
+        return import_callable(ref, root)
+    except CallableNotFound as exc:
+        raise ConfigError(str(exc), where=f"callable {ref}",
+                          fix="make the module importable from the project root") from None

@@ -1,0 +1,217 @@
+"""The pytest11 entry point: options, ini keys, and a few thin hooks.
+
+pytest imports this module in every project that has goldband installed, so it
+imports only the standard library and pytest. The rest of goldband loads when
+the first golden set file is collected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from goldband.config import settings as gs
+
+if TYPE_CHECKING:
+    from goldband.session.session import Harness
+
+SETTINGS_KEY = pytest.StashKey["gs.Settings"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("goldband", "goldband: LLM golden sets")
+    for name, (kind, help_text) in gs.OPTIONS.items():
+        key = gs.key(name)
+        group.addoption(f"--goldband-{name}", dest=f"goldband_{key}", type=kind, default=None,
+                        help=f"{help_text} [env GOLDBAND_{key.upper()}, ini goldband_{key}]")
+        parser.addini(f"goldband_{key}", help_text, default=None)
+    parser.addini("goldband_paths", "directories whose *.yaml files are golden sets (default: goldensets)",
+                  type="paths", default=[])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "goldband: a golden-set case run by goldband")
+    try:
+        config.stash[SETTINGS_KEY] = _settings(config)
+    except gs.OptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _settings(config: pytest.Config) -> gs.Settings:
+    values = {name: gs.resolve(name, config.getoption(f"goldband_{gs.key(name)}"),
+                               config.getini(f"goldband_{gs.key(name)}"))
+              for name in gs.OPTIONS}
+    paths = tuple(str(p) for p in config.getini("goldband_paths")) or (str(config.rootpath / "goldensets"),)
+    return gs.Settings(
+        rootpath=config.rootpath, paths=paths, runs=values["runs"], targets=values["target"],
+        mode=values["mode"], concurrency=values["concurrency"], timeout_s=values["timeout"],
+        worker=hasattr(config, "workerinput"), budget=values["budget"], band=values["band"],
+        inconclusive=values["inconclusive"], baseline=values["baseline"],
+        store=values["store"], report=values["report"], kind=values["kind"], resume=values["resume"],
+        command=shlex.join(["pytest", *config.invocation_params.args]), shared_run=_shared_run(config),
+        judge_gate=values["judge-gate"], judge_max_errors=values["judge-max-errors"],
+    )
+
+
+def _shared_run(config: pytest.Config) -> dict[str, Any] | None:
+    """On an xdist worker: the run its controller started (see pytest_configure_node)."""
+    raw = getattr(config, "workerinput", {}).get("goldband_run")
+    return json.loads(raw) if raw else None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: every worker records into this session's one run."""
+    harness = _existing_harness(node.config)
+    if harness is not None:
+        node.workerinput["goldband_run"] = json.dumps(harness.recorder.shared_info())
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Read goldband.yaml up front when golden sets exist: a bad config is one usage error."""
+    settings: gs.Settings = session.config.stash[SETTINGS_KEY]
+    if any(Path(p).is_dir() for p in settings.paths):
+        harness = _harness(session.config)
+        if session.config.pluginmanager.has_plugin("dsession"):  # xdist controller: check the store now
+            _preflight(harness)
+
+
+def _preflight(harness: Harness) -> None:
+    from goldband.errors import GoldbandError
+
+    try:
+        harness.recorder.preflight()
+    except GoldbandError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    settings: gs.Settings = parent.config.stash[SETTINGS_KEY]
+    if not any(file_path.is_relative_to(p) for p in settings.paths):
+        return None
+    from goldband.plugin.collect import GoldenFile
+
+    _harness(parent.config)
+    return GoldenFile.from_parent(parent, path=file_path)
+
+
+def _harness(config: pytest.Config) -> Harness:
+    """Create the harness at the first golden file; a bad config is a usage error."""
+    from goldband.errors import GoldbandError
+    from goldband.plugin.collect import HARNESS_KEY
+    from goldband.session.session import Harness
+
+    if HARNESS_KEY not in config.stash:
+        try:
+            config.stash[HARNESS_KEY] = Harness.create(config.stash[SETTINGS_KEY])
+        except GoldbandError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return config.stash[HARNESS_KEY]
+
+
+def _existing_harness(config: pytest.Config) -> Harness | None:
+    if "goldband.plugin.collect" not in sys.modules:  # no golden file was collected
+        return None
+    from goldband.plugin.collect import HARNESS_KEY
+
+    return config.stash.get(HARNESS_KEY, None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """After -k/-m/--lf selection: submit every selected item's trials at once."""
+    harness = _existing_harness(session.config)
+    if harness is None:
+        return
+    from goldband.errors import GoldbandError
+    from goldband.plugin.collect import GoldenItem
+
+    items = [(i.nodeid, i.plan) for i in session.items if isinstance(i, GoldenItem)]
+    if not items or session.config.option.collectonly or _aborting(session):
+        return
+    try:
+        if harness.settings.worker:  # xdist: record the selection; items start one by one
+            _register_on_worker(harness, items)
+        else:
+            harness.start(items)
+    except GoldbandError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _register_on_worker(harness: Harness, items: list[Any]) -> None:
+    """A worker cannot stop the session cleanly: a store problem fails each of its items instead."""
+    from goldband.errors import GoldbandError
+
+    with contextlib.suppress(GoldbandError):  # kept by the recorder; every item of this worker reports it
+        harness.register(items)
+
+
+def _aborting(session: pytest.Session) -> bool:
+    """pytest stops before running anything after a collection error: spend no calls, record no run."""
+    return bool(session.testsfailed) and not session.config.option.continue_on_collection_errors
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Compare with --goldband-baseline (significant regressions fail the run), then flush the
+    store; the controller marks the run finished and writes its reports."""
+    harness = _existing_harness(session.config)
+    if harness is not None:
+        session.exitstatus = harness.session_finished(int(session.exitstatus))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    harness = _existing_harness(config)
+    if harness is None:
+        return
+    if harness.outcomes:
+        from goldband.report.terminal import summary_lines
+
+        seconds = time.perf_counter() - harness.started
+        engine = harness.engine.stats if harness.engine is not None else None
+        headline, *rest = summary_lines(list(harness.outcomes.values()), seconds, harness.budget, engine)
+        terminalreporter.write_sep("-", headline)
+        for line in rest:
+            terminalreporter.write_line(line)
+        from goldband.session.judging import terminal_lines
+
+        for text, alarm in terminal_lines(harness):
+            terminalreporter.write_sep("!", text, red=True) if alarm else terminalreporter.write_line(text)
+    if harness.comparison is not None:
+        from goldband.report.comparison import terminal
+
+        terminalreporter.write_line(terminal(harness.comparison, verbose=config.get_verbosity() > 1))
+    for line in harness.recorder.summary_lines(with_counts=not harness.outcomes):
+        terminalreporter.write_line(line)
+
+
+_STATUS_WORDS = {"INCONCLUSIVE": ("?", {"yellow": True}), "ERROR": ("E", {"red": True}),
+                 "QUARANTINED": ("q", {"yellow": True})}
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """Show INCONCLUSIVE, ERROR and QUARANTINED verdicts by name; pass/fail counts stay pytest's."""
+    if report.when != "call":
+        return None
+    props = dict(report.user_properties)
+    status = props.get("goldband_verdict")
+    if status not in _STATUS_WORDS and props.get("goldband_gating", "true") == "true":
+        return None
+    letter, markup = _STATUS_WORDS.get(str(status), ("s", {"yellow": True}))
+    word = str(status) if props.get("goldband_gating", "true") == "true" else f"{status} (not gating)"
+    return report.outcome, letter, (word, markup)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    harness = _existing_harness(config)
+    if harness is not None:
+        harness.close()

@@ -1,0 +1,279 @@
+"""The run recorder: one pytest session's results into the store, as they happen.
+
+Lifecycle (driven by the harness; each step is a no-op when the store is off):
+
+``begin(items)``         main thread, after selection: open + migrate the store, create
+                         the run (or reopen a resumed one), record golden sets, targets,
+                         cases and the selected items; start the writer thread.
+``on_trials``            engine loop: queue each batch of scored trials (kept if killed).
+``completed(plan)``      engine loop: a resumed run's stored trials, so they are not rerun.
+``finish_item``          main thread: queue the verdict.
+``session_finished``     flush; the controller process then marks the run complete or
+                         incomplete, writes its series points and its reports.
+
+Under pytest-xdist every worker records its own items into the run its
+controller named (``shared_info`` travels in ``workerinput``); the controller,
+which runs no items, finalizes from the store once the workers are done.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from goldband._util import yamlio
+from goldband._util.progress import Progress
+from goldband.config.settings import OFF, Settings
+from goldband.engine.plan import CasePlan
+from goldband.errors import GoldbandError, StoreError
+from goldband.golden.goldenset import GoldenSet
+from goldband.results import ScoredTrial
+
+if TYPE_CHECKING:
+    from goldband.results import Verdict
+    from goldband.session.recorder.background import BackgroundWriter
+    from goldband.store import RunRow, Store
+
+
+
+def default_kind() -> str:
+    """``ci`` when the CI variable is set (every major CI sets it), else ``manual``."""
+    return "ci" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "manual"
+
+
+def resolve_path(value: str | None, root: Path) -> Path | None:
+    """A configured path relative to the project root; None when switched off."""
+    if value is None or value.strip().lower() in OFF:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    id: str
+    status: str
+    store: Path
+    reports: list[Path] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    trials: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+class RunRecorder:
+    def __init__(self, settings: Settings, *, store: str, reports: str, mode: str) -> None:
+        from goldband._util.runid import new_run_id, now
+
+        shared: dict[str, Any] = dict(settings.shared_run or {})
+        self.settings = settings
+        self.store_path = resolve_path(settings.store or store, settings.rootpath)
+        self.reports_dir = resolve_path(settings.report or reports, settings.rootpath)
+        self.kind = shared.get("kind") or settings.kind or default_kind()
+        self.mode = mode
+        self.run_id: str = shared.get("id") or new_run_id()
+        self.resume_ref: str | None = shared.get("resume", settings.resume)
+        self.owner = (shared.get("host") or socket.gethostname(), int(shared.get("pid") or os.getpid()))
+        self.command = shared.get("command") or settings.command
+        self.started_at = shared.get("started_at") or now()
+        self.progress = Progress()
+        self.began = False
+        self._announced = False
+        self.handed_out = False
+        self.finished: FinishedRun | None = None
+        self.failed: GoldbandError | None = None  # an xdist worker's store problem, reported by each item
+        self.warnings: list[str] = []
+        self._store: Store | None = None
+        self._writer: BackgroundWriter | None = None
+        self._kept: dict[tuple[str, str, str], list[ScoredTrial]] = {}
+        self._seen: set[tuple[str, ...]] = set()
+        self.goldenset_hashes: dict[str, str] = {}  # name -> content hash, for the verdicts
+        self.rubric_hashes: dict[str, str] = {}  # check label -> rubric hash, for the scores
+
+    @property
+    def enabled(self) -> bool:
+        return self.store_path is not None
+
+    def preflight(self) -> None:
+        """xdist controller, before workers start: a bad store or resume is one usage error here
+        (a worker can only fail its items), and a resumed run's id is resolved once for all."""
+        from goldband.session.recorder.resume import check_stopped, reap_dead_runs
+        from goldband.store import open_store
+
+        if self.store_path is None:
+            return
+        with open_store(self.store_path, create=self.resume_ref is None) as store:
+            reap_dead_runs(store)
+            if self.resume_ref is not None:
+                run = store.resolve_run(self.resume_ref)
+                check_stopped(run, self.owner)
+                self.run_id = self.resume_ref = run.id
+
+    def shared_info(self) -> dict[str, Any]:
+        """What an xdist controller hands each worker, so all of them write one run."""
+        self.handed_out = True
+        return {"id": self.run_id, "resume": self.resume_ref, "kind": self.kind, "host": self.owner[0],
+                "pid": self.owner[1], "command": self.command, "started_at": self.started_at}
+
+    # the session ------------------------------------------------------------------------------
+
+    def begin(self, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet]) -> None:
+        """Open the run (first call) and record these items; GoldbandError on a bad store or resume.
+
+        On an xdist worker the error is also kept and raised again for every later item, so
+        each item fails with the message (a worker cannot stop the session cleanly).
+        """
+        if self.failed is not None:
+            raise self.failed
+        if not self._announced:  # the selection, once (later calls are single xdist items)
+            self._announced = True
+            self.progress.emit("plan", cases=len(items), trials=sum(p.runs.min for _, p in items))
+        if self.store_path is None:
+            return
+        try:
+            if not self.began:
+                self._open(items, goldensets)
+            self._register(items, goldensets)
+        except GoldbandError as exc:
+            if self.settings.worker:
+                self.failed = exc
+            raise
+
+    def on_trials(self, plan: CasePlan, scored: list[ScoredTrial]) -> None:
+        from goldband.store.writer import insert_trials
+
+        if self._writer is not None:
+            self._writer.put(functools.partial(insert_trials, run_id=self.run_id, goldenset=plan.goldenset,
+                                               scored=list(scored), rubric_hashes=self.rubric_hashes))
+        self.progress.emit("trials", n=len(scored))
+
+    def completed(self, plan: CasePlan) -> list[ScoredTrial]:
+        return list(self._kept.get((plan.goldenset, plan.case.id, plan.target.name), ()))
+
+    def finish_item(self, nodeid: str, plan: CasePlan, verdict: Verdict) -> None:
+        from goldband.store.models import StoredVerdict
+        from goldband.store.writer import insert_verdict
+
+        if self._writer is not None:
+            record = StoredVerdict(plan.goldenset, plan.case.id, plan.target.name, nodeid,
+                                   self.goldenset_hashes.get(plan.goldenset), plan.target.content_hash, verdict)
+            self._writer.put(functools.partial(insert_verdict, run_id=self.run_id, record=record))
+        if not self.seen(("case", nodeid)):  # a verdict updated later (baseline delta) is one case
+            self.progress.emit("case", status=verdict.status)
+
+    def session_finished(self, exitstatus: int) -> FinishedRun | None:
+        """Flush this process's writes; the controller then finalizes the run."""
+        if self._writer is not None:
+            self._writer.close()
+            self.warnings.extend(f"goldband: store write failed: {e}" for e in self._writer.errors[:3])
+        if self.settings.worker or not (self.began or self.handed_out) or self.store_path is None:
+            return None
+        try:
+            self.finished = self._finalize(exitstatus)
+        except GoldbandError as exc:
+            self.warnings.append(f"goldband: could not finish run {self.run_id}: {exc}")
+        return self.finished
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self.progress.close()
+
+    def junit_properties(self) -> list[tuple[str, object]]:
+        """Per-item JUnit properties naming the run, so a CI result links to the store."""
+        return [("goldband_run", self.run_id)] if self.began else []
+
+    def summary_lines(self, *, with_counts: bool = False) -> list[str]:
+        """Warnings, then where the run went; ``with_counts`` (xdist controller): its verdict counts too."""
+        lines = list(self.warnings)
+        run = self.finished
+        if run is not None:
+            lines.extend(run.problems)
+            if with_counts and run.counts:
+                order = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR", "QUARANTINED")
+                counts = ", ".join(f"{run.counts[k]} {k}" for k in order if run.counts.get(k))
+                lines.append(f"goldband: {counts} · {run.trials} trials")
+            root = self.settings.rootpath
+            shown = [yamlio.relative(p, root) for p in run.reports if p.suffix == ".html"]
+            lines.append(f"goldband: run {run.id} {run.status} · store {yamlio.relative(run.store, root)}"
+                         + (f" · report {shown[0]}" if shown else ""))
+        return lines
+
+    # opening ----------------------------------------------------------------------------------
+
+    def _open(self, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet]) -> None:
+        from goldband.session.recorder.background import BackgroundWriter
+        from goldband.session.recorder.resume import check_resumable, reap_dead_runs
+        from goldband.store import open_store
+        from goldband.store.writer import insert_run, reopen_run
+
+        assert self.store_path is not None
+        self._store = store = open_store(self.store_path, create=self.resume_ref is None)
+        reap_dead_runs(store)
+        if self.resume_ref is not None:
+            run = store.resolve_run(self.resume_ref)
+            self.run_id = run.id
+            check_resumable(store, run, items, goldensets, self.owner)
+            self._kept = store.scored_trials(run.id)
+            with store.transaction() as conn:
+                reopen_run(conn, run.id, host=self.owner[0], pid=self.owner[1])
+        else:
+            with store.transaction() as conn:
+                insert_run(conn, self._run_row())
+        self._writer = BackgroundWriter(self.store_path)
+        self.began = True
+
+    def _run_row(self) -> RunRow:
+        from goldband import __version__
+        from goldband._util.gitinfo import git_info
+        from goldband.store.models import RunRow
+
+        git = git_info(self.settings.rootpath)
+        s = self.settings
+        return RunRow(self.run_id, self.kind, "running", self.started_at, git_sha=git.sha, git_branch=git.branch,
+                      git_dirty=git.dirty, goldband_version=__version__, command=self.command,
+                      root=str(s.rootpath), host=self.owner[0], pid=self.owner[1], mode=self.mode,
+                      settings={"runs": s.runs, "targets": list(s.targets or []) or None,
+                                "concurrency": s.concurrency, "timeout_s": s.timeout_s})
+
+    def _register(self, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet]) -> None:
+        """Golden sets, targets, rubrics and items not recorded yet, in one transaction."""
+        from goldband.session.recorder.resume import register_ops
+
+        ops = register_ops(self, items, goldensets)
+        if ops and self._store is not None:
+            with self._store.transaction() as conn:
+                for op in ops:
+                    op(conn)
+
+    def seen(self, key: tuple[str, ...]) -> bool:
+        """Whether ``key`` was already registered (and mark it)."""
+        if key in self._seen:
+            return True
+        self._seen.add(key)
+        return False
+
+    def _finalize(self, exitstatus: int) -> FinishedRun | None:
+        from goldband.session.recorder.finish import finalize
+        from goldband.store import open_store
+
+        assert self.store_path is not None
+        if self._store is None:
+            if not self.store_path.exists():
+                return None
+            self._store = open_store(self.store_path, create=False)
+        if self.resume_ref is not None and not self.began:  # an xdist controller: its workers resolved it
+            self.run_id = self._store.resolve_run(self.resume_ref).id
+        try:
+            return finalize(self._store, self.run_id, exitstatus, self.reports_dir, self.progress,
+                            failed_writes=bool(self._writer and self._writer.errors))
+        except StoreError:
+            raise
+        except Exception as exc:  # a report bug must not turn a finished run into a crash
+            raise StoreError(f"{type(exc).__name__}: {exc}", where=str(self.store_path)) from exc

@@ -1,0 +1,93 @@
+"""Registering a run's inputs, reaping killed runs, and checking that a resume is safe.
+
+A resumed run reuses the trials it already has, so it may only continue with
+exactly the golden sets and targets (by content hash) it started with;
+anything else would mix results of two different experiments under one id.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from goldband._util import yamlio
+from goldband.engine.plan import CasePlan
+from goldband.errors import ConfigError, StoreError
+from goldband.golden.goldenset import GoldenSet
+from goldband.session.recorder import records
+from goldband.session.recorder.background import Op
+from goldband.store import RunRow, Store
+from goldband.store.models import process_alive
+from goldband.store.writer import insert_goldenset, insert_items, insert_rubric, insert_target, mark_dead_runs
+
+if TYPE_CHECKING:
+    from goldband.session.recorder import RunRecorder
+
+
+def reap_dead_runs(store: Store) -> None:
+    """Runs still marked running whose process is gone were killed: record them as incomplete."""
+    rows = store.conn.execute("SELECT id, host, pid FROM runs WHERE status = 'running'").fetchall()
+    dead = [run_id for run_id, host, pid in rows if not process_alive(host, pid)]
+    if dead:
+        with store.transaction() as conn:
+            mark_dead_runs(conn, dead)
+
+
+def check_stopped(run: RunRow, owner: tuple[str, int]) -> None:
+    """Refuse to resume a run whose process (another than ``owner``, this session's) still runs."""
+    if run.alive and (run.host, run.pid) != owner:
+        raise StoreError(f"run {run.id} is still running (pid {run.pid} on {run.host})",
+                         where=f"--goldband-resume {run.id}",
+                         fix="wait for it to finish or stop it; a stopped or killed run can then be resumed")
+
+
+def check_resumable(store: Store, run: RunRow, items: list[tuple[str, CasePlan]],
+                    goldensets: dict[str, GoldenSet], owner: tuple[str, int]) -> None:
+    """Refuse to resume a run that is still running, or with changed golden sets or targets."""
+    check_stopped(run, owner)
+    where = f"--goldband-resume {run.id}"
+    used = {"golden set": store.run_goldensets(run.id), "target": store.run_targets(run.id)}
+    now = {"golden set": {name: gs.content_hash for name, gs in goldensets.items()
+                          if any(p.goldenset == name for _, p in items)},
+           "target": {p.target.name: p.target.content_hash for _, p in items}}
+    for kind in ("golden set", "target"):
+        for name, digest in sorted(now[kind].items()):
+            if used[kind].get(name) != digest:
+                raise _mismatch(run, kind, name, used[kind], digest, where)
+
+
+def _mismatch(run: RunRow, kind: str, name: str, used: dict[str, str], digest: str, where: str) -> ConfigError:
+    if name not in used:
+        what = f"run {run.id} did not include {kind} '{name}' (it ran: {', '.join(sorted(used)) or 'nothing'})"
+    else:
+        what = (f"{kind} '{name}' changed since run {run.id} started (it used {used[name][:19]}…, "
+                f"now {digest[:19]}…)")
+    sha = f" (git checkout {run.git_sha[:12]})" if run.git_sha else ""
+    return ConfigError(what, where=where, expected=f"the {kind}s the run started with, unchanged",
+                       fix=f"start a new run (drop --goldband-resume), select only the run's items with -k, "
+                           f"or restore the files the run used{sha}")
+
+
+def register_ops(rec: RunRecorder, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet]) -> list[Op]:
+    """Writes for whatever in ``items`` this run has not recorded yet."""
+    ops: list[Op] = []
+    run_id = rec.run_id
+    for name in sorted({p.goldenset for _, p in items}):
+        gs = goldensets.get(name)
+        if gs is not None and not rec.seen(("goldenset", name)):
+            rec.goldenset_hashes[name] = gs.content_hash
+            shown = str(yamlio.relative(gs.path, rec.settings.rootpath))
+            ops.append(functools.partial(insert_goldenset, run_id=run_id,
+                                         record=records.goldenset_record(gs, shown)))
+    for _, plan in items:
+        if not rec.seen(("target", plan.target.name)):
+            ops.append(functools.partial(insert_target, run_id=run_id, record=records.target_record(plan.target)))
+    for identity in records.rubric_identities(p for _, p in items):
+        rec.rubric_hashes[identity.pop("label")] = identity["rubric_hash"]
+        if not rec.seen(("rubric", identity["rubric_hash"], identity["judge_hash"])):
+            ops.append(functools.partial(insert_rubric, run_id=run_id, **identity))
+    fresh = [(p.goldenset, p.case.id, p.target.name, nodeid, p.runs.min, p.runs.max)
+             for nodeid, p in items if not rec.seen(("item", nodeid))]
+    if fresh:
+        ops.append(functools.partial(insert_items, run_id=run_id, items=fresh))
+    return ops

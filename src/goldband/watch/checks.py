@@ -1,0 +1,285 @@
+"""One window of predictions against the reference: input drift per feature, and the model's outputs.
+
+Input drift. Each numeric feature is tested with ``numeric_test`` (default
+two-sample Kolmogorov-Smirnov), each categorical one with chi-square; where
+either side has missing values, their share is tested too (chi-square on
+missing vs present; only a rise is flagged). A test drifts when it is both
+significant after **Benjamini-Hochberg across all of the window's feature
+tests** (adjusted p <= ``alpha``) and at least ``min_effect`` in size (KS: D;
+chi-square: Cramér's V; PSI, Wasserstein, Jensen-Shannon have no p-value and
+need only the effect). A window has input drift when at least
+``min_drifted_features`` features drift.
+
+Outputs. The predicted classes against the reference's predictions
+(chi-square; KS for regression), the confidence distribution (KS), the share
+of low-confidence predictions (below ``low_confidence``; chi-square on a 2x2
+table, flagged only when it rises), and collapse: one class taking at least
+``collapse_share`` of the window's predictions when it did not in the
+reference. Benjamini-Hochberg again across the output tests.
+
+Pure functions: rows in, results out; the caller reads and writes the store.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from goldband.monitors.registry import BATCH_TESTS
+from goldband.watch.records import category_key, number
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from goldband.config.monitors import ModelMonitorConfig
+    from goldband.watch.db import StoredPrediction
+    from goldband.watch.reference import Reference
+
+__all__ = ["TestRow", "WindowCheck", "check_window", "input_drift", "window_columns"]
+
+
+@dataclass(frozen=True)
+class TestRow:
+    """One test in one window."""
+
+    name: str  # the feature, or prediction | confidence | low_confidence_share | collapse
+    kind: str  # numeric | categorical | missing | output
+    test: str  # ks, chi2, psi, ..., rule (collapse)
+    statistic: float
+    p_value: float | None
+    effect: float
+    threshold: float
+    drifted: bool = False
+    p_adjusted: float | None = None
+    value: str = ""  # the window's side, for people: "mean 18.2", "'monthly' 71%"
+    reference: str = ""  # the reference's side
+    n: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TestRow:
+        values: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
+        for key in ("statistic", "effect", "threshold"):
+            values[key] = math.nan if values[key] is None else values[key]
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class WindowCheck:
+    """Every test of one window, and the window's verdicts."""
+
+    n: int
+    features: list[TestRow]
+    outputs: list[TestRow]
+    input_drifted: bool
+    output_drifted: bool
+    issues: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> field -> rows
+    examples: dict[str, str] = field(default_factory=dict)  # kind -> one message
+
+    @property
+    def drifted_features(self) -> list[str]:
+        return list(dict.fromkeys(r.name for r in self.features if r.drifted))
+
+    @property
+    def drifted_outputs(self) -> list[str]:
+        return [r.name for r in self.outputs if r.drifted]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.n, "features": [r.to_json() for r in self.features],
+                "outputs": [r.to_json() for r in self.outputs], "issues": self.issues, "examples": self.examples}
+
+
+def check_window(ref: Reference, rows: Sequence[StoredPrediction], cfg: ModelMonitorConfig) -> WindowCheck:
+    """Input drift and output tests of ``rows`` against ``ref``."""
+    columns, issues, examples = window_columns(ref, rows)
+    features = input_drift(ref, columns, cfg)
+    drifted = len({r.name for r in features if r.drifted}) >= cfg.min_drifted_features
+    outputs = _output_tests(ref, rows, cfg)
+    return WindowCheck(len(rows), features, outputs, drifted, any(r.drifted for r in outputs), issues, examples)
+
+
+def input_drift(ref: Reference, columns: dict[str, Any], cfg: ModelMonitorConfig) -> list[TestRow]:
+    """The feature tests (distribution and missing share), Benjamini-Hochberg across them."""
+    tests: list[TestRow | None] = []
+    for name, kind in ref.spec.features.items():
+        if kind == "numeric":
+            tests.append(_numeric(name, ref.numeric[name], columns[name], cfg))
+            tests.append(_missing(name, int(np.isnan(ref.numeric[name]).sum()), len(ref.numeric[name]),
+                                  int(np.isnan(columns[name]).sum()), len(columns[name]), cfg))
+        else:
+            tests.append(_categorical(name, ref.categorical[name], columns[name], cfg))
+            tests.append(_missing(name, ref.categorical[name].count(None), len(ref.categorical[name]),
+                                  columns[name].count(None), len(columns[name]), cfg))
+    return _adjust([t for t in tests if t is not None], cfg.alpha)
+
+
+# -- reading a window ------------------------------------------------------------------------
+
+
+def window_columns(ref: Reference, rows: Sequence[StoredPrediction]) -> tuple[dict[str, Any], dict[str, dict[str, int]],
+                                                                         dict[str, str]]:
+    """Per feature, the window's values (NaN/None for missing); and the data issues found."""
+    spec = ref.spec.features
+    issues: dict[str, Counter[str]] = {"unknown_feature": Counter(), "wrong_type": Counter()}
+    examples: dict[str, str] = {}
+    numeric: dict[str, list[float]] = {n: [] for n, k in spec.items() if k == "numeric"}
+    categorical: dict[str, list[str | None]] = {n: [] for n, k in spec.items() if k == "categorical"}
+    for row in rows:
+        for name in row.features.keys() - spec.keys():
+            issues["unknown_feature"][name] += 1
+        for name, values in numeric.items():
+            values.append(_numeric_value(row, name, issues["wrong_type"], examples))
+        for name, labels in categorical.items():
+            labels.append(category_key(row.features.get(name)))
+    if rows and spec and not any(name in row.features for row in rows for name in spec):
+        examples["schema_mismatch"] = (f"none of the reference's features ({', '.join(list(spec)[:5])}) are in the "
+                                       f"logged predictions ({', '.join(sorted(rows[0].features)[:5])})")
+        issues["schema_mismatch"] = Counter({"": len(rows)})
+    for name, count in issues["unknown_feature"].items():
+        examples.setdefault("unknown_feature", f"feature {name!r} is not in the reference ({count} rows)")
+    columns: dict[str, Any] = {n: np.array(v, dtype=np.float64) for n, v in numeric.items()}
+    columns.update(categorical)
+    return columns, {k: dict(v) for k, v in issues.items() if v}, examples
+
+
+def _numeric_value(row: StoredPrediction, name: str, wrong: Counter[str], examples: dict[str, str]) -> float:
+    raw = row.features.get(name)
+    try:
+        value = number(raw)
+    except ValueError:
+        wrong[name] += 1
+        examples.setdefault("wrong_type", f"prediction {row.prediction_id!r}: feature {name!r} is numeric in the "
+                                          f"reference but was {raw!r}; counted as missing")
+        return math.nan
+    return math.nan if value is None or not math.isfinite(value) else value
+
+
+# -- the tests --------------------------------------------------------------------------------
+
+
+def _numeric(name: str, ref: npt.NDArray[np.float64], cur: npt.NDArray[np.float64],
+             cfg: ModelMonitorConfig) -> TestRow:
+    test, floor = cfg.numeric_test, cfg.effect_floor(cfg.numeric_test)
+    knobs: dict[str, Any] = {"min_effect": floor, "nan_policy": "omit"}
+    if test == "ks":
+        knobs.update(alpha=cfg.alpha, exact_max_n=cfg.exact_max_n)
+    elif test in ("psi", "jensen_shannon"):
+        knobs["bins"] = cfg.bins
+    result = BATCH_TESTS[test](ref, cur, **knobs)
+    shown = cur[~np.isnan(cur)]
+    return TestRow(name, "numeric", test, result.statistic, result.p_value, result.effect_size, floor,
+                   value=f"mean {_g(shown)}", reference=f"mean {_g(ref[~np.isnan(ref)])}", n=len(shown))
+
+
+def _categorical(name: str, ref: list[str | None], cur: list[str | None], cfg: ModelMonitorConfig) -> TestRow:
+    from goldband.monitors.categorical import chi2
+
+    floor = cfg.effect_floor("chi2")
+    result = chi2(ref, cur, alpha=cfg.alpha, min_effect=floor, nan_policy="omit")
+    present = [c for c in cur if c is not None]
+    return TestRow(name, "categorical", "chi2", result.statistic, result.p_value, result.effect_size, floor,
+                   value=_top(present), reference=_top([c for c in ref if c is not None]), n=len(present))
+
+
+def _missing(name: str, ref_missing: int, ref_n: int, cur_missing: int, cur_n: int,
+             cfg: ModelMonitorConfig) -> TestRow | None:
+    if not (ref_missing or cur_missing) or not ref_n or not cur_n:
+        return None
+    return _share_test(name, "missing", ref_missing, ref_n, cur_missing, cur_n, cfg, "missing")
+
+
+def _share_test(name: str, kind: str, ref_hits: int, ref_n: int, cur_hits: int, cur_n: int,
+                cfg: ModelMonitorConfig, what: str) -> TestRow:
+    """Chi-square on a 2x2 table of (hit, miss) counts: a share that may only be flagged when it rises."""
+    from goldband.monitors.categorical import chi2
+
+    floor = cfg.effect_floor("chi2")
+    result = chi2({"hit": ref_hits, "miss": ref_n - ref_hits}, {"hit": cur_hits, "miss": cur_n - cur_hits},
+                  alpha=cfg.alpha, min_effect=floor)
+    rose = cur_hits / cur_n > ref_hits / ref_n
+    effect = result.effect_size if rose else 0.0  # a falling share is good news: never flagged
+    return TestRow(name, kind, "chi2", result.statistic, result.p_value, effect, floor,
+                   value=f"{what} {cur_hits / cur_n:.1%}", reference=f"{what} {ref_hits / ref_n:.1%}", n=cur_n)
+
+
+def _output_tests(ref: Reference, rows: Sequence[StoredPrediction], cfg: ModelMonitorConfig) -> list[TestRow]:
+    tests: list[TestRow] = []
+    ks_cfg = cfg.model_copy(update={"numeric_test": "ks"})  # outputs are always compared with KS
+    if ref.spec.task == "regression":
+        if ref.predictions is not None:
+            cur = np.array([_safe(r.prediction) for r in rows], dtype=np.float64)
+            refs = np.array([math.nan if p is None else p for p in ref.predictions], dtype=np.float64)
+            tests.append(replace(_numeric("prediction", refs, cur, ks_cfg), kind="output"))
+        return _adjust(tests, cfg.alpha)
+    predicted = [category_key(r.prediction) for r in rows]
+    if ref.predictions is not None:
+        tests.append(replace(_categorical("prediction", ref.predictions, predicted, cfg), kind="output"))
+    confidence = np.array([math.nan if r.confidence is None else r.confidence for r in rows], dtype=np.float64)
+    if ref.confidence is not None and (~np.isnan(confidence)).any():
+        tests.append(replace(_numeric("confidence", ref.confidence, confidence, ks_cfg), kind="output"))
+        tests.append(_low_confidence(ref.confidence, confidence, cfg))
+    tests = _adjust(tests, cfg.alpha)
+    collapse = _collapse(ref.predictions, predicted, cfg)
+    return tests + ([collapse] if collapse else [])
+
+
+def _low_confidence(ref: npt.NDArray[np.float64], cur: npt.NDArray[np.float64], cfg: ModelMonitorConfig) -> TestRow:
+    ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
+    return _share_test("low_confidence_share", "output", int((ref < cfg.low_confidence).sum()), len(ref),
+                       int((cur < cfg.low_confidence).sum()), len(cur), cfg, f"< {cfg.low_confidence:g}")
+
+
+def _collapse(ref: list[Any] | None, cur: list[str | None], cfg: ModelMonitorConfig) -> TestRow | None:
+    present = [c for c in cur if c is not None]
+    if not present:
+        return None
+    top, count = Counter(present).most_common(1)[0]
+    share = count / len(present)
+    ref_present = [c for c in ref or () if c is not None]
+    ref_share = ref_present.count(top) / len(ref_present) if ref_present else math.nan
+    flagged = share >= cfg.collapse_share and not ref_share >= cfg.collapse_share
+    return TestRow("collapse", "output", "rule", share, None, share, cfg.collapse_share, flagged,
+                   value=f"{top!r} {share:.0%}", reference=f"{top!r} {ref_share:.0%}" if ref_present else "",
+                   n=len(present))
+
+
+def _adjust(tests: list[TestRow], alpha: float) -> list[TestRow]:
+    """Benjamini-Hochberg adjusted p-values, and each test's drifted flag (adjusted p and effect)."""
+    from goldband.compare.stats import benjamini_hochberg
+
+    with_p = {i: t.p_value for i, t in enumerate(tests) if t.p_value is not None and math.isfinite(t.p_value)}
+    values, _ = benjamini_hochberg(list(with_p.values()), alpha=alpha)
+    adjusted = {i: float(v) for i, v in zip(with_p, values, strict=True)}
+    out = []
+    for i, t in enumerate(tests):
+        p_adj = adjusted.get(i)
+        significant = p_adj <= alpha if p_adj is not None else t.p_value is None
+        drifted = significant and math.isfinite(t.effect) and t.effect >= t.threshold
+        out.append(replace(t, p_adjusted=p_adj, drifted=bool(drifted)))
+    return out
+
+
+def _safe(value: Any) -> float:
+    try:
+        result = number(value)
+    except ValueError:
+        return math.nan
+    return math.nan if result is None else result
+
+
+def _g(values: npt.NDArray[np.float64]) -> str:
+    return f"{float(values.mean()):.4g}" if len(values) else "-"
+
+
+def _top(values: list[str]) -> str:
+    if not values:
+        return "-"
+    label, count = Counter(values).most_common(1)[0]
+    return f"{label!r} {count / len(values):.0%}"

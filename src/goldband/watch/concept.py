@@ -1,0 +1,241 @@
+"""Concept drift: labels joined to predictions, the error stream in prediction-time order, ADWIN and DDM.
+
+Labels arrive late and in any order, so the error stream cannot simply be
+fed as labels come in. Each check feeds, in prediction-time order, the
+labelled predictions behind a *watermark*: a prediction is ready once it is
+older than ``label_delay`` or every earlier prediction already has its label.
+Predictions still waiting for a label hold the watermark back (up to
+``label_delay``); after that they are passed over unlabelled. A label that
+arrives for a prediction the watermark has already passed is *late*: it is
+stored and counted (status shows it; raise ``label_delay``, or ``goldband
+monitor check --rebuild`` to replay the whole stream with every label).
+
+The error of a prediction is 1/0 (wrong/right class) for classification, and
+for regression its absolute error scaled by the reference's 99th percentile
+absolute error and capped at 1 (ADWIN's bound assumes values in [0, 1]).
+
+A detection in the bad direction (error up) is told apart by the inputs at
+that moment: the last ``window`` predictions before it are tested against the
+reference like a window. If features moved, it is **input + concept drift**
+(the inputs shifted and the model got worse on them); if they did not, it is
+**concept drift** (the same inputs now mean something else: retrain on recent
+labels). Input drift without an error rise is reported by the window checks.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from goldband.alerts.rules import Observation
+from goldband.clock import iso, parse_duration
+from goldband.monitors import make_detector
+from goldband.store.models import DriftEvent
+from goldband.watch import db
+from goldband.watch.records import category_key, number
+from goldband.watch.stream import Detection, DetectorWatch
+
+if TYPE_CHECKING:
+    from goldband.config.monitors import ModelMonitorConfig
+    from goldband.watch.db import StoredPrediction
+    from goldband.watch.reference import Reference
+
+__all__ = ["ConceptResult", "error_value", "run_concept"]
+
+SCOPE = "concept"
+SOURCE = "classic-ml"
+
+
+def error_value(prediction: Any, label: Any, task: str) -> float | None:
+    """1.0 for a wrong class and 0.0 for a right one; the absolute error for regression; None if unreadable."""
+    if prediction is None or label is None:
+        return None
+    if task != "regression":
+        return 0.0 if category_key(prediction) == category_key(label) else 1.0
+    try:
+        p, y = number(prediction), number(label)
+    except ValueError:
+        return None
+    return None if p is None or y is None else abs(p - y)
+
+
+@dataclass
+class ConceptResult:
+    """What one check of the error stream found."""
+
+    fed: int = 0
+    error_sum: float = 0.0  # sum of the fed errors (0/1 for classification, scaled for regression)
+    detections: list[dict[str, Any]] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    events: list[DriftEvent] = field(default_factory=list)
+    late_labels: int = 0
+    waiting: int = 0  # predictions behind the label-delay horizon still without a label
+
+    @property
+    def mean_error(self) -> float | None:
+        """The error rate (classification) or mean scaled error (regression) of what this check fed."""
+        return self.error_sum / self.fed if self.fed else None
+
+
+def run_concept(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig, now: datetime,
+                *, rebuild: bool = False) -> ConceptResult:
+    """Feed the ready labelled predictions of ``ref``'s model version; save the state in ``conn``'s transaction."""
+    key = f"{ref.model}|{ref.version}"
+    state = None if rebuild else db.get_state(conn, SCOPE, key)
+    state = state or _new_state(ref, cfg)
+    result = ConceptResult(late_labels=_late_labels(conn, ref, state))
+    state["late_labels"] = state.get("late_labels", 0) + result.late_labels
+    horizon = _horizon(conn, ref, state, now - timedelta(seconds=parse_duration(cfg.label_delay)))
+    cursor = (str(state["cursor"][0]), int(state["cursor"][1]))
+    rows = list(db.predictions_after(conn, ref.model, ref.version, cursor, before_time=horizon, labelled_only=True))
+    _feed(conn, ref, cfg, state, rows, result)
+    result.waiting = _waiting(conn, ref, state)
+    state["last_check"] = iso(now)
+    db.put_state(conn, SCOPE, key, state)
+    return result
+
+
+def concept_state(conn: sqlite3.Connection, model: str, version: str) -> dict[str, Any] | None:
+    """The saved state (cursor, detectors, current level, counts) for status."""
+    return db.get_state(conn, SCOPE, f"{model}|{version}")
+
+
+def _new_state(ref: Reference, cfg: ModelMonitorConfig) -> dict[str, Any]:
+    watches = {name: DetectorWatch(make_detector(name, **params), bad="up").get_state()
+               for name, params in cfg.concept_detectors.items()}
+    return {"cursor": ["", 0], "watches": watches, "active": False, "since": None, "by": None, "kind": None,
+            "before": None, "after": None, "chunk": [0, 0.0], "fed": 0, "errors": 0.0, "late_labels": 0,
+            "last_check": None, "scale": _scale(ref)}
+
+
+def _scale(ref: Reference) -> float | None:
+    """Regression: the reference's 99th percentile absolute error (errors are divided by it, capped at 1)."""
+    if ref.spec.task != "regression" or ref.predictions is None or ref.labels is None:
+        return None
+    errors = sorted(e for p, y in zip(ref.predictions, ref.labels, strict=True)
+                    if (e := error_value(p, y, "regression")) is not None)
+    return errors[min(len(errors) - 1, int(0.99 * len(errors)))] or 1.0 if errors else None
+
+
+def _horizon(conn: sqlite3.Connection, ref: Reference, state: dict[str, Any], delay_edge: datetime) -> str | None:
+    """Feed predictions strictly before this time (None: no bound): the first unlabelled one after the delay edge."""
+    time, pid = state["cursor"]
+    row = conn.execute(
+        "SELECT MIN(p.time) FROM monitor_predictions p LEFT JOIN monitor_labels l "
+        "ON l.model = p.model AND l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? "
+        "AND (p.time > ? OR (p.time = ? AND p.id > ?)) AND p.time > ? AND l.label IS NULL",
+        [ref.model, ref.version, time, time, pid, iso(delay_edge)]).fetchone()
+    return row[0] if row and row[0] else None
+
+
+def _late_labels(conn: sqlite3.Connection, ref: Reference, state: dict[str, Any]) -> int:
+    """Labels stored since the last check for predictions the watermark had already passed."""
+    if not state.get("last_check"):
+        return 0
+    time, pid = state["cursor"]
+    row = conn.execute(
+        "SELECT COUNT(*) FROM monitor_labels l JOIN monitor_predictions p ON l.model = p.model AND "
+        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND (p.time < ? OR (p.time = ? AND "
+        "p.id <= ?)) AND l.logged_at > ?", [ref.model, ref.version, time, time, pid, state["last_check"]]).fetchone()
+    return int(row[0])
+
+
+def _waiting(conn: sqlite3.Connection, ref: Reference, state: dict[str, Any]) -> int:
+    time, pid = state["cursor"]
+    row = conn.execute(
+        "SELECT COUNT(*) FROM monitor_predictions p LEFT JOIN monitor_labels l ON l.model = p.model AND "
+        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND (p.time > ? OR (p.time = ? "
+        "AND p.id > ?)) AND l.label IS NULL", [ref.model, ref.version, time, time, pid]).fetchone()
+    return int(row[0])
+
+
+def _feed(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig, state: dict[str, Any],
+          rows: list[StoredPrediction], result: ConceptResult) -> None:
+    values, times = _errors(rows, ref.spec.task, state.get("scale"))
+    watches = {name: DetectorWatch.from_state(s) for name, s in state["watches"].items()}
+    found = sorted((d for w in watches.values() for d in w.feed(values, times)),
+                   key=lambda d: (d.index, d.detector))
+    at = 0
+    for i, value in enumerate(values):
+        state["chunk"][0] += 1
+        state["chunk"][1] += value
+        while at < len(found) and found[at].index == i:
+            _detected(conn, ref, cfg, state, found[at], result)
+            at += 1
+        if state["chunk"][0] >= cfg.window:
+            _chunk_done(ref, state, times[i], result)
+    state["watches"] = {name: w.get_state() for name, w in watches.items()}
+    result.fed, result.error_sum = len(values), float(sum(values))
+    state["fed"] += result.fed
+    state["errors"] += result.error_sum
+    if rows:
+        state["cursor"] = [rows[-1].time, rows[-1].id]
+
+
+def _errors(rows: Sequence[StoredPrediction], task: str, scale: float | None) -> tuple[list[float], list[str]]:
+    """The error of every labelled prediction that has a readable one, and its prediction time."""
+    values, times = [], []
+    for row in rows:
+        error = error_value(row.prediction, row.label, task)
+        if error is None:
+            continue
+        values.append(error if task != "regression" else min(error / (scale or 1.0), 1.0))
+        times.append(row.time)
+    return values, times
+
+
+def _detected(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig, state: dict[str, Any],
+              d: Detection, result: ConceptResult) -> None:
+    what = "error rate" if ref.spec.task != "regression" else "scaled error"
+    drifted = _inputs_since(conn, ref, cfg, d.start or d.time) if d.bad else []
+    kind = ("input+concept" if drifted else "concept") if d.bad else "recovered"
+    summary = f"{ref.model} v{ref.version}: {d.describe(what)}"
+    summary += {"input+concept": f" while features moved ({', '.join(drifted)}): input + concept drift",
+                "concept": " while features did not move: concept drift",
+                "recovered": ": the error is back down"}[kind]
+    if d.bad and state["active"]:  # another detector (or a further rise) in the same incident: keep its start
+        state.update(after=d.after, kind="input+concept" if "input+concept" in (kind, state["kind"]) else kind)
+    elif d.bad:
+        state.update(active=True, since=d.time, by=d.detector, kind=kind, before=d.before, after=d.after)
+    elif state["active"]:
+        state.update(active=False, kind=None, after=d.after)
+    details = {**d.to_json(), "kind": kind, "drifted_features": drifted, "version": ref.version}
+    result.detections.append({**details, "summary": summary})
+    result.events.append(DriftEvent(d.detector, SOURCE, ref.model, "concept_drift", d.after, d.time,
+                                    {"version": ref.version}, None, d.threshold, details))
+    result.observations.append(Observation(SOURCE, ref.model, "concept_drift", d.time, d.after, d.bad,
+                                           {"version": ref.version}, d.detector, summary, details))
+
+
+def _chunk_done(ref: Reference, state: dict[str, Any], time: str, result: ConceptResult) -> None:
+    n, total = state["chunk"]
+    rate = total / n
+    labels = {"version": ref.version}
+    result.observations.append(Observation(SOURCE, ref.model, "error_rate", time, rate, False, labels,
+                                           summary=f"{ref.model} v{ref.version}: error rate {rate:.3f} over the "
+                                                   f"last {n} labelled predictions"))
+    summary = (f"{ref.model} v{ref.version}: error still {rate:.3f} (was {state['before']:.3f} before "
+               f"{state['since']})" if state["active"] and state["before"] is not None else
+               f"{ref.model} v{ref.version}: error rate {rate:.3f}")
+    result.observations.append(Observation(SOURCE, ref.model, "concept_drift", time, rate, bool(state["active"]),
+                                           labels, state["by"] if state["active"] else None, summary,
+                                           {"kind": state["kind"], "since": state["since"]}))
+    state["chunk"] = [0, 0.0]
+
+
+def _inputs_since(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig, start: str) -> list[str]:
+    """Features that drifted in the first ``window`` predictions (labelled or not) from the change on.
+
+    The detector's estimate of where the new error level began (``Detection.start``)
+    is the moment to test: predictions made since then, including those whose
+    labels have not arrived, show whether the inputs had moved.
+    """
+    from goldband.watch.checks import input_drift, window_columns
+
+    recent = list(db.predictions_after(conn, ref.model, ref.version, (start, 0), limit=cfg.window))  # time >= start
+    columns, _, _ = window_columns(ref, recent)
+    return list(dict.fromkeys(t.name for t in input_drift(ref, columns, cfg) if t.drifted))
+

@@ -1,0 +1,163 @@
+"""SQL for the monitor tables (migration ``0003_monitoring``, documented in docs/store.md).
+
+Plain functions over an open connection; writers expect to run inside a
+transaction (``Store.transaction()``), so callers group a window's results,
+its cursor and its alert updates into one commit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from goldband._util.runid import now
+from goldband.watch.records import Issue, LabelRow, PredictionRow, dumps
+
+__all__ = [
+    "StoredPrediction",
+    "add_issues",
+    "get_state",
+    "insert_labels",
+    "insert_predictions",
+    "issues",
+    "put_state",
+]
+
+CHUNK = 500  # SQLite's default limit on variables is 999 (older builds); keep IN lists below it
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPrediction:
+    """A logged prediction as the checks read it (features parsed; label joined when asked)."""
+
+    id: int
+    prediction_id: str
+    time: str
+    features: dict[str, Any]
+    prediction: Any
+    confidence: float | None
+    label: Any = None
+    labelled: bool = False
+
+
+def insert_predictions(conn: sqlite3.Connection, rows: Sequence[PredictionRow], *,
+                       stamp: str | None = None) -> tuple[int, list[Issue]]:
+    """Insert new predictions; a prediction id already stored (or repeated in ``rows``) is refused and counted.
+
+    ``stamp`` is ``logged_at`` (default: now), from the caller's clock.
+    """
+    stamp, fresh, refused = stamp or now(), [], []
+    by_model: dict[str, list[PredictionRow]] = {}
+    for row in rows:
+        by_model.setdefault(row.model, []).append(row)
+    for model, group in by_model.items():
+        seen = _existing(conn, model, [r.prediction_id for r in group])
+        for row in group:
+            if row.prediction_id in seen:
+                refused.append(Issue("duplicate_id", "prediction_id",
+                                     f"prediction id {row.prediction_id!r} is already logged; the new one was refused"))
+                continue
+            seen.add(row.prediction_id)
+            fresh.append((row.model, row.version, row.prediction_id, row.time, dumps(row.features),
+                          dumps(row.prediction), row.confidence, None if row.proba is None else dumps(row.proba),
+                          stamp))
+    conn.executemany("INSERT INTO monitor_predictions (model, version, prediction_id, time, features, prediction, "
+                     "confidence, proba, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh)
+    return len(fresh), refused
+
+
+def _existing(conn: sqlite3.Connection, model: str, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start:start + CHUNK]
+        marks = ",".join("?" * len(part))
+        found.update(r[0] for r in conn.execute(
+            f"SELECT prediction_id FROM monitor_predictions WHERE model = ? AND prediction_id IN ({marks})",
+            [model, *part]))
+    return found
+
+
+def insert_labels(conn: sqlite3.Connection, rows: Iterable[LabelRow], *, stamp: str | None = None) -> int:
+    """Store labels; a later label for the same prediction replaces the earlier one (a correction).
+
+    ``stamp`` is ``logged_at`` (default: now): the late-label count compares it with the check's clock.
+    """
+    stamp = stamp or now()
+    values = [(r.model, r.prediction_id, dumps(r.label), r.time, stamp) for r in rows]
+    conn.executemany(
+        "INSERT INTO monitor_labels (model, prediction_id, label, time, logged_at, updates) "
+        "VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT (model, prediction_id) DO UPDATE SET label = excluded.label, "
+        "time = excluded.time, logged_at = excluded.logged_at, updates = updates + 1", values)
+    return len(values)
+
+
+def add_issues(conn: sqlite3.Connection, model: str, found: Iterable[Issue], *, times: int = 1) -> None:
+    """Count issues per (kind, field) (each ``times`` times), keeping the latest message as the example."""
+    counts: Counter[tuple[str, str]] = Counter()
+    examples: dict[tuple[str, str], str] = {}
+    for issue in found:
+        counts[issue.kind, issue.field] += times
+        examples[issue.kind, issue.field] = issue.message
+    stamp = now()
+    conn.executemany(
+        "INSERT INTO monitor_issues (model, kind, field, count, first_at, last_at, example) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, kind, field) DO UPDATE SET "
+        "count = count + excluded.count, last_at = excluded.last_at, example = excluded.example",
+        [(model, kind, field, n, stamp, stamp, examples[kind, field]) for (kind, field), n in counts.items()])
+
+
+def issues(conn: sqlite3.Connection, model: str | None = None) -> list[dict[str, Any]]:
+    """Counted issues, most frequent first."""
+    sql = "SELECT model, kind, field, count, first_at, last_at, example FROM monitor_issues"
+    rows = conn.execute(sql + (" WHERE model = ?" if model else "") + " ORDER BY count DESC, kind, field",
+                        [model] if model else [])
+    names = ("model", "kind", "field", "count", "first_at", "last_at", "example")
+    return [dict(zip(names, r, strict=True)) for r in rows]
+
+
+def get_state(conn: sqlite3.Connection, scope: str, key: str) -> dict[str, Any] | None:
+    row = conn.execute("SELECT state FROM monitor_state WHERE scope = ? AND key = ?", [scope, key]).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def put_state(conn: sqlite3.Connection, scope: str, key: str, state: dict[str, Any]) -> None:
+    conn.execute("INSERT OR REPLACE INTO monitor_state (scope, key, state, updated_at) VALUES (?, ?, ?, ?)",
+                 [scope, key, dumps(state), now()])
+
+
+def predictions_after(conn: sqlite3.Connection, model: str, version: str, after: tuple[str, int],
+                      *, limit: int | None = None, before_time: str | None = None,
+                      labelled_only: bool = False) -> Iterator[StoredPrediction]:
+    """Predictions of one model version after ``(time, id)``, in time order, with their labels."""
+    clauses = ["p.model = ?", "p.version = ?", "(p.time > ? OR (p.time = ? AND p.id > ?))"]
+    params: list[Any] = [model, version, after[0], after[0], after[1]]
+    if before_time is not None:
+        clauses.append("p.time < ?")
+        params.append(before_time)
+    if labelled_only:
+        clauses.append("l.label IS NOT NULL")
+    sql = ("SELECT p.id, p.prediction_id, p.time, p.features, p.prediction, p.confidence, l.label "
+           "FROM monitor_predictions p LEFT JOIN monitor_labels l "
+           "ON l.model = p.model AND l.prediction_id = p.prediction_id "
+           f"WHERE {' AND '.join(clauses)} ORDER BY p.time, p.id" + (f" LIMIT {int(limit)}" if limit else ""))
+    for pid, ext, time, features, prediction, confidence, label in conn.execute(sql, params):
+        yield StoredPrediction(pid, ext, time, json.loads(features), json.loads(prediction), confidence,
+                               None if label is None else json.loads(label), label is not None)
+
+
+def versions(conn: sqlite3.Connection, model: str) -> list[str]:
+    """The versions a model has predictions for, the newest (by latest prediction) last."""
+    rows = conn.execute("SELECT version, MAX(time) AS latest FROM monitor_predictions WHERE model = ? "
+                        "GROUP BY version ORDER BY latest", [model])
+    return [r[0] for r in rows]
+
+
+def models(conn: sqlite3.Connection) -> list[str]:
+    """Every model with predictions or a reference."""
+    rows = conn.execute("SELECT model FROM monitor_predictions GROUP BY model "
+                        "UNION SELECT model FROM monitor_references ORDER BY model")
+    return [r[0] for r in rows]

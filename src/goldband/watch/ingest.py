@@ -1,0 +1,205 @@
+"""Batch ingestion: predictions and labels from CSV, JSON Lines or Parquet files.
+
+Rows are checked one by one with the logger's rules (``goldband.watch.records``)
+and written in batches, one transaction each. A bad row is refused and
+reported with its ``file:line``; the rest of the file is stored. A prediction
+without an id column gets a deterministic id (the file's hash and the row's
+line), so ingesting the same file twice stores it once: after an interrupted
+ingestion, run the same command again.
+
+When the model version has a reference, the file's columns are compared with
+its features first: a column that is not a feature is stored but reported
+(with the closest feature name), and a feature missing from the file is
+reported (its values count as missing).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from goldband.clock import Clock, SystemClock, iso
+from goldband.config.monitors import ColumnsConfig
+from goldband.monitors.base import MonitorError
+from goldband.watch import db
+from goldband.watch.records import Issue, LabelRow, PredictionRow, RowRefused, label_row, prediction_row
+from goldband.watch.tables import file_hash, read_rows
+
+if TYPE_CHECKING:
+    from goldband.store import Store
+
+__all__ = ["IngestReport", "ingest_labels", "ingest_predictions"]
+
+BATCH = 5000
+SHOWN = 10  # refused rows listed one by one in a report
+
+
+@dataclass
+class IngestReport:
+    """What one file ingestion did."""
+
+    path: str
+    kind: str  # predictions | labels
+    rows: int = 0
+    written: int = 0
+    refused: int = 0
+    problems: list[str] = field(default_factory=list)  # the first SHOWN refused rows, as file:line: message
+    issues: Counter[str] = field(default_factory=Counter)  # kept-but-counted and refused problems by kind
+    warnings: list[str] = field(default_factory=list)  # about the file as a whole (columns)
+    kept: list[Issue] = field(default_factory=list, repr=False)  # issues of kept rows not yet committed
+
+    def summary(self) -> str:
+        text = f"{self.path}: stored {self.written:,} of {self.rows:,} {self.kind}"
+        if self.refused:
+            text += f", refused {self.refused:,}"
+        kept = {k: n for k, n in self.issues.items() if k not in ("bad_row", "duplicate_id", "bad_time",
+                                                                   "bad_prediction", "bad_label")}
+        if kept:
+            text += " (kept with issues: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kept.items())) + ")"
+        return text
+
+
+def ingest_predictions(store: Store, model: str, path: str | Path, *, version: str | None = None,
+                       columns: ColumnsConfig | None = None, features: Iterable[str] | None = None,
+                       clock: Clock | None = None) -> IngestReport:
+    """Store every prediction in the file; see the module docstring for what is refused and kept."""
+    path, cols = Path(path), columns or ColumnsConfig()
+    rows, names = _read(path, [(cols.prediction, "prediction", "--prediction-column")])
+    report = IngestReport(str(path), "predictions")
+    chosen = None if features is None else set(features)
+    default_id, stamp = file_hash(path)[7:19], iso((clock or SystemClock()).now())
+    report.warnings = _column_warnings(store, model, version, names, cols, chosen)
+    made = (_prediction(model, version, line, row, cols, chosen, default_id, stamp, report) for line, row in rows)
+    _write(store, model, path, made, report, stamp)
+    return report
+
+
+def ingest_labels(store: Store, model: str, path: str | Path, *, columns: ColumnsConfig | None = None,
+                  clock: Clock | None = None) -> IngestReport:
+    """Store every label in the file (a later label for the same prediction id replaces the earlier)."""
+    path, cols = Path(path), columns or ColumnsConfig()
+    rows, _ = _read(path, [(cols.id, "prediction id", "--id-column"), (cols.label, "label", "--label-column")])
+    report = IngestReport(str(path), "labels")
+    stamp = iso((clock or SystemClock()).now())
+    made = (_label(model, line, row, cols, stamp, report) for line, row in rows)
+    _write(store, model, path, made, report, stamp)
+    return report
+
+
+def _read(path: Path, required: list[tuple[str, str, str]]) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """The file's ``(line, row)`` pairs and its column names.
+
+    MonitorError when it has no rows or lacks one of the ``required`` ``(column, what, option)``.
+    """
+    rows = list(read_rows(path))
+    if not rows:
+        raise MonitorError("empty batch: the file has no rows", where=str(path),
+                           expected="at least one row after the header", fix="check the export that wrote it")
+    names = list(dict.fromkeys(k for _, row in rows for k in row))
+    for name, what, option in required:
+        if name not in names:
+            near = difflib.get_close_matches(name, names, n=1)
+            raise MonitorError(f"no {what} column {name!r}", where=str(path), expected=f"a column named {name!r}",
+                               fix=f"name it with {option}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    return rows, names
+
+
+def _prediction(model: str, version: str | None, line: int, row: dict[str, Any], cols: ColumnsConfig,
+                chosen: set[str] | None, default_id: str, stamp: str,
+                report: IngestReport) -> PredictionRow | Issue | None:
+    report.rows += 1
+    special = cols.special()
+    proba = {k[len(cols.proba_prefix):]: v for k, v in row.items()
+             if k.startswith(cols.proba_prefix) and v is not None}
+    feats = {k: v for k, v in row.items() if k not in special and not k.startswith(cols.proba_prefix)
+             and (chosen is None or k in chosen)}
+    found: list[Issue] = []
+    try:
+        made = prediction_row(model, str(row.get(cols.version) or version or "1"), feats, row.get(cols.prediction),
+                              prediction_id=row.get(cols.id) or f"{default_id}:{line}",
+                              time=row.get(cols.time) or stamp, confidence=row.get(cols.confidence),
+                              proba=proba or None, issues=found)
+    except RowRefused as exc:
+        return _refuse(report, line, exc.issue)
+    for issue in found:
+        report.issues[issue.kind] += 1
+    report.kept.extend(found)
+    return made
+
+
+def _label(model: str, line: int, row: dict[str, Any], cols: ColumnsConfig, stamp: str,
+           report: IngestReport) -> LabelRow | Issue | None:
+    report.rows += 1
+    try:
+        return label_row(model, row.get(cols.id), row.get(cols.label), time=row.get(cols.time) or stamp)
+    except RowRefused as exc:
+        return _refuse(report, line, exc.issue)
+
+
+def _refuse(report: IngestReport, line: int, issue: Issue) -> Issue:
+    report.refused += 1
+    report.issues[issue.kind] += 1
+    message = f"{report.path}:{line}: {issue.message}"
+    if len(report.problems) < SHOWN:
+        report.problems.append(message)
+    return Issue(issue.kind, issue.field, message)
+
+
+def _write(store: Store, model: str, path: Path, made: Iterator[Any], report: IngestReport, stamp: str) -> None:
+    """Commit in batches; on a store error say how much is already stored, and that a re-run is safe."""
+    batch: list[Any] = []
+    for item in made:
+        batch.append(item)
+        if len(batch) >= BATCH:
+            _commit(store, model, path, batch, report, stamp)
+            batch = []
+    _commit(store, model, path, batch, report, stamp)
+
+
+def _commit(store: Store, model: str, path: Path, batch: list[Any], report: IngestReport, stamp: str) -> None:
+    from goldband.errors import StoreError
+
+    predictions = [r for r in batch if isinstance(r, PredictionRow)]
+    labels = [r for r in batch if isinstance(r, LabelRow)]
+    found = [r for r in batch if isinstance(r, Issue)] + report.kept
+    try:
+        with store.transaction() as conn:
+            written, duplicates = db.insert_predictions(conn, predictions, stamp=stamp)
+            written += db.insert_labels(conn, labels, stamp=stamp)
+            db.add_issues(conn, model, [*found, *duplicates])
+    except StoreError as exc:
+        raise StoreError(f"stored {report.written:,} of {report.rows:,} rows before the store failed: {exc.what}",
+                         where=str(path), fix=(exc.fix or "") + "; then run the same command again (rows already "
+                         "stored are skipped)") from None
+    report.kept = []
+    report.written += written
+    report.refused += len(duplicates)
+    for issue in duplicates:
+        report.issues[issue.kind] += 1
+        if len(report.problems) < SHOWN:
+            report.problems.append(f"{path}: {issue.message}")
+
+
+def _column_warnings(store: Store, model: str, version: str | None, columns: list[str], cols: ColumnsConfig,
+                     chosen: set[str] | None) -> list[str]:
+    from goldband.watch.reference import references
+
+    refs = references(store, model)
+    spec = refs.get(str(version or "1"), {}).get("spec") if refs else None
+    if not spec:
+        return []
+    known = list(spec["features"])
+    names = [n for n in columns
+             if n not in cols.special() and not n.startswith(cols.proba_prefix) and (chosen is None or n in chosen)]
+    warnings = []
+    for name in (n for n in names if n not in known):
+        near = difflib.get_close_matches(name, known, n=1)
+        warnings.append(f"column {name!r} is not a feature of the reference of {model!r}"
+                        + (f" (did you mean {near[0]!r}?)" if near else "") + "; stored, not tested")
+    warnings += [f"feature {name!r} of the reference is not in the file; its values count as missing"
+                 for name in known if name not in names]
+    return warnings
