@@ -14,19 +14,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from goldband.alerts import (
-    SINKS,
-    AlertEngine,
-    AlertEvent,
-    AlertsConfig,
-    JsonlSink,
-    LogSink,
-    Observation,
-    SinkError,
-    WebhookSink,
-)
+from goldband.alerts import SINKS, AlertEngine, AlertEvent, AlertsConfig, JsonlSink, LogSink, Observation, WebhookSink
 from goldband.alerts.engine import list_alerts
 from goldband.clock import ManualClock
+from goldband.errors import SinkError
 from goldband.store import open_store
 
 EVENT = AlertEvent(7, "concept-drift", "critical", "open", "classic-ml", "churn", "concept_drift",

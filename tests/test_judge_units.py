@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from goldband.errors import ReplyError
 from goldband.judge import agreement, noise, pairwise, prompt
-from goldband.judge.reply import JudgeReply, ReplyError, last_object, parse_reply
+from goldband.judge.reply import JudgeReply, last_object, parse_reply
 from goldband.judge.rubric import Rubric, load_file
 from goldband.judge.scoring import Gate, SampleResult, combine, rubric_scores
 from judgekit import RUBRIC, reply

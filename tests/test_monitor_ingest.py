@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from goldband.config.monitors import ColumnsConfig
-from goldband.monitors.base import MonitorError
+from goldband.errors import MonitorError
 from goldband.store import Store, open_store
 from goldband.watch import db, ingest_labels, ingest_predictions, load_reference, register_reference
 from monitorkit import churn_reference, write_csv

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from goldband.watch.records import Issue, RowRefused, category_key, label_row, number, prediction_row, to_time
+from goldband.errors import RowRefused
+from goldband.watch.records import Issue, category_key, label_row, number, prediction_row, to_time
 
 
 def make(features: object = None, prediction: object = 1, **kw: object) -> tuple[object, list[Issue]]:

@@ -26,7 +26,7 @@ RUN = "20261103-120000-0003"
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
-    for module in ("goldband.store.models", "goldband.store.writer"):
+    for module in ("goldband.report.data", "goldband.store.writer"):
         monkeypatch.setattr(f"{module}.now", lambda: "2026-11-04T00:00:00.000+00:00")
     return demo_store(tmp_path / "store.db")
 

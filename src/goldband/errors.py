@@ -1,22 +1,49 @@
-"""One exception family for goldband, with one message template.
+"""Every goldband exception, with one message template.
 
 Every user-facing error says *where* (file:line, case id, target, option),
 *what* was found, what was *expected*, and how to *fix* it::
 
     GoldbandError                  base; never shown with a traceback into goldband
-    ├── ConfigError                bad goldband.yaml, option, golden set, rubric, template
+    ├── UsageError                 the user's input must change first (exit status 2 on the command line)
+    │   ├── ConfigError            goldband.yaml, a golden set, rubric, template, lock or baseline file
+    │   │   └── OptionError        a command-line option, ini key or GOLDBAND_* variable (an argparse error too)
+    │   └── MonitorError           bad input to a monitor: parameters, values, a saved state (a ValueError too)
+    ├── StoreError                 the store cannot be opened, migrated or written (exit status 2)
+    ├── CommandFailed              a command ran and found a problem, e.g. agreement below its floor (exit 1)
     ├── CassetteMiss               replay mode found no recorded response
-    └── StoreError                 the store cannot be opened or written
+    ├── CaseFailed                 a golden case's verdict fails its pytest item; carries the domain report
+    ├── CheckError                 a check could not be evaluated: an *error* score, never a crash
+    ├── CallFailed                 a provider call failed: an ERROR trial, never a crash
+    ├── ReplyError                 the judge's reply cannot be used: an *error* score with the raw reply
+    ├── RowRefused                 a logged prediction or label the store cannot take (counted, a ValueError too)
+    └── SinkError                  an alert sink could not deliver (logged; the run goes on)
 
-Provider failures are *not* exceptions at this level: they become ERROR trials
-(see ``goldband.results``), because an error is an outcome, never a crash.
+Provider, check and judge failures are caught where they happen and become
+outcomes (ERROR trials, *error* scores), because an error is an outcome, never
+a crash; they derive from ``GoldbandError`` so one ``except`` catches anything
+goldband raises.
+
+>>> err = ConfigError("unknown key 'runz'", where="goldensets/s.yaml:4", expected="runs", fix="rename it")
+>>> str(err)
+"goldensets/s.yaml:4: unknown key 'runz'; expected runs; fix: rename it"
+>>> isinstance(err, UsageError), err.exit_status
+(True, 2)
 """
 
 from __future__ import annotations
 
+import argparse
+from typing import Any
+
 
 class GoldbandError(Exception):
-    """Base error: formats ``where: what; expected: ...; fix: ...``."""
+    """Base error: formats ``where: what; expected: ...; fix: ...``.
+
+    ``exit_status`` is what the ``goldband`` command exits with when this error
+    stops it: 1 unless a subclass says otherwise.
+    """
+
+    exit_status = 1
 
     def __init__(
         self,
@@ -41,16 +68,86 @@ class GoldbandError(Exception):
         return "; ".join(parts)
 
 
-class ConfigError(GoldbandError):
+class UsageError(GoldbandError):
+    """The user's input is wrong and must change before goldband can do its job."""
+
+    exit_status = 2
+
+
+class ConfigError(UsageError):
     """Bad user input: configuration, golden sets, rubrics, templates, options."""
+
+
+class OptionError(ConfigError, argparse.ArgumentTypeError):
+    """A bad option value; argparse (and so pytest) shows its message as is."""
+
+
+class MonitorError(UsageError, ValueError):
+    """Bad input to a monitor: parameters, values, or a saved state."""
+
+
+class StoreError(GoldbandError):
+    """The store cannot be opened, migrated or written."""
+
+    exit_status = 2
+
+
+class CommandFailed(GoldbandError):
+    """A command did its work and found a problem the user asked it to look for (exit status 1)."""
 
 
 class CassetteMiss(GoldbandError):
     """Replay mode asked for a response that no cassette holds."""
 
 
-class StoreError(GoldbandError):
-    """The store cannot be opened, migrated or written."""
+class CaseFailed(GoldbandError):
+    """Raised by a golden item whose verdict fails it; ``report`` is the rendered domain table."""
+
+    def __init__(self, report: str) -> None:
+        super().__init__(report)
+        self.report = report
+
+
+class CheckError(GoldbandError):
+    """A check could not be evaluated (missing data, a bad user function...): an *error* score."""
+
+
+class CallFailed(GoldbandError):
+    """A provider call failed; ``kind`` is timeout, rate_limit, http, connection, malformed, refusal, ..."""
+
+    RETRYABLE = frozenset({"timeout", "rate_limit", "connection", "server", "malformed"})
+
+    def __init__(self, kind: str, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+        self.attempts = 1
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in self.RETRYABLE
+
+
+class ReplyError(GoldbandError):
+    """The judge's reply cannot be used; ``kind`` is unparseable, invalid, refusal or truncated."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class RowRefused(GoldbandError, ValueError):
+    """A logged row cannot be stored; ``issue`` (a ``goldband.watch.records.Issue``) says why."""
+
+    def __init__(self, issue: Any) -> None:
+        super().__init__(str(getattr(issue, "message", issue)))
+        self.issue = issue
+
+
+class SinkError(GoldbandError):
+    """An alert sink could not deliver an alert."""
 
 
 def where(path: object, line: int | None = None, *, case: str | None = None,

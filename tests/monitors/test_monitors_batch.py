@@ -9,17 +9,8 @@ import pytest
 from scipy import stats
 from scipy.spatial import distance
 
-from goldband.monitors import (
-    DriftResult,
-    MonitorError,
-    benjamini_hochberg,
-    chi2,
-    jensen_shannon,
-    ks,
-    psi,
-    psi_band,
-    wasserstein,
-)
+from goldband.errors import MonitorError
+from goldband.monitors import DriftResult, benjamini_hochberg, chi2, jensen_shannon, ks, psi, psi_band, wasserstein
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from goldband.monitors import ADWIN, DDM, MonitorError, PageHinkley, StreamingDetector
+from goldband.errors import MonitorError
+from goldband.monitors import ADWIN, DDM, PageHinkley, StreamingDetector
 
 drift = pytest.importorskip("river.drift")
 

@@ -24,8 +24,9 @@ from goldband._util.lazy import lazy_exports
 if TYPE_CHECKING:
     from goldband.alerts.engine import AlertEngine, Delivered, ack, list_alerts
     from goldband.alerts.rules import AlertEvent, Observation
-    from goldband.alerts.sinks import SINKS, JsonlSink, LogSink, Sink, SinkError, WebhookSink
+    from goldband.alerts.sinks import SINKS, JsonlSink, LogSink, Sink, WebhookSink
     from goldband.config.alerts import DEFAULT_RULES, AlertsConfig, RuleConfig
+    from goldband.errors import SinkError
 
 __all__ = [
     "DEFAULT_RULES",

@@ -29,15 +29,11 @@ from pathlib import Path
 from typing import IO, Any, ClassVar, Protocol
 
 from goldband.alerts.rules import AlertEvent
-from goldband.errors import GoldbandError
+from goldband.errors import GoldbandError, SinkError
 
 __all__ = ["SINKS", "JsonlSink", "LogSink", "Sink", "SinkError", "WebhookSink", "build_sinks"]
 
 LOG = logging.getLogger("goldband.alerts")
-
-
-class SinkError(GoldbandError):
-    """A sink could not deliver an alert."""
 
 
 class Sink(Protocol):

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from goldband.errors import ConfigError
+from goldband.errors import CheckError, ConfigError
 from goldband.results import Score, Trial
 
 
@@ -51,10 +51,6 @@ class CheckResult:
     @classmethod
     def of(cls, passed: bool, detail: str = "") -> CheckResult:
         return cls(passed, 1.0 if passed else 0.0, detail)
-
-
-class CheckError(Exception):
-    """The check could not be evaluated (missing data, bad user function...)."""
 
 
 class CheckSpec(BaseModel):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from goldband.checks.base import CheckContext, CheckError, CheckResult, CheckSpec, register
+from goldband.checks.base import CheckContext, CheckResult, CheckSpec, register
+from goldband.errors import CheckError
 
 
 @register("latency_ms")

@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import Field, PrivateAttr
 
 from goldband._util.imports import CallableNotFound, import_callable
-from goldband.checks.base import CheckContext, CheckError, CheckResult, CheckSpec, register
+from goldband.checks.base import CheckContext, CheckResult, CheckSpec, register
+from goldband.errors import CheckError
 
 
 @register("python")

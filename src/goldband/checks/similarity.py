@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from goldband.checks.base import CheckContext, CheckError, CheckResult, CheckSpec, register
+from goldband.checks.base import CheckContext, CheckResult, CheckSpec, register
+from goldband.errors import CheckError
 
 
 @register("similarity")

@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 
-from goldband.checks.base import CheckContext, CheckError, CheckResult, CheckSpec, register
+from goldband.checks.base import CheckContext, CheckResult, CheckSpec, register
+from goldband.errors import CheckError
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
 

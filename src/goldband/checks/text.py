@@ -9,7 +9,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from goldband.checks.base import CheckContext, CheckError, CheckResult, CheckSpec, register
+from goldband.checks.base import CheckContext, CheckResult, CheckSpec, register
+from goldband.errors import CheckError
 
 
 def _fold(text: str, case_sensitive: bool) -> str:

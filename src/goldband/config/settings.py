@@ -8,21 +8,17 @@ environment variable, then ini key, then ``goldband.yaml``, then the default.
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from goldband.errors import OptionError
 from goldband.results import RUN_KINDS
 
 MODES = ("live", "record", "replay", "cached")
 OFF = ("off", "none", "false", "0")  # values that turn the store or the reports off
-
-
-class OptionError(argparse.ArgumentTypeError):
-    """A bad option value; argparse shows its message as is."""
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from goldband.config.project import Endpoint
+from goldband.errors import CallFailed
 from goldband.results import Completion, ToolCall
-
-RETRYABLE = frozenset({"timeout", "rate_limit", "connection", "server", "malformed"})
 
 
 @dataclass(frozen=True)
@@ -36,19 +35,6 @@ class Call:
     messages: list[dict[str, Any]]
     params: dict[str, Any]
     endpoint: Endpoint
-
-
-class CallFailed(Exception):
-    def __init__(self, kind: str, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(f"{kind}: {message}")
-        self.kind = kind
-        self.message = message
-        self.retry_after = retry_after
-        self.attempts = 1
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind in RETRYABLE
 
 
 class Client(Protocol):

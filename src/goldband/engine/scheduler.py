@@ -20,7 +20,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from goldband.engine.providers import Call, CallFailed, Client, LiteLLMClient, OpenAIClient, client_kind
+from goldband.engine.providers import Call, Client, LiteLLMClient, OpenAIClient, client_kind
+from goldband.errors import CallFailed
 from goldband.results import Completion
 
 T = TypeVar("T")

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, PrivateAttr
 
-from goldband.checks.base import CheckContext, CheckError, CheckResult, CheckSpec, register
-from goldband.errors import ConfigError
+from goldband.checks.base import CheckContext, CheckResult, CheckSpec, register
+from goldband.errors import CheckError, ConfigError
 from goldband.results import Score
 
 if TYPE_CHECKING:

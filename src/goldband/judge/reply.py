@@ -23,21 +23,13 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
+from goldband.errors import ReplyError
 from goldband.judge.rubric import Rubric
 
 M = TypeVar("M", bound=BaseModel)
 
 _REFUSAL = re.compile(r"\b(I can(?:no|')t|I'm (?:not able|unable)|I am (?:not able|unable)|I won't|I will not|"
                       r"cannot (?:help|assist|comply|evaluate|grade|score))\b", re.IGNORECASE)
-
-
-class ReplyError(Exception):
-    """The reply cannot be used; ``kind`` is unparseable, invalid, refusal or truncated."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from goldband.config.project import JudgeConfig
 from goldband.engine.cassettes import Cassette, CassetteLibrary
 from goldband.engine.providers import Call, client_kind, import_litellm
 from goldband.engine.scheduler import Engine, Sample
+from goldband.errors import ReplyError
 from goldband.judge import prompt, reply
 from goldband.judge.cache import JudgeCache, open_cache
 from goldband.judge.rubric import Rubric
@@ -281,7 +282,7 @@ def read(request: JudgeRequest, completion: Completion, index: int, source: str)
                             source, "invalid")
     try:
         parsed = request.validate(raw, completion.finish_reason)
-    except reply.ReplyError as exc:
+    except ReplyError as exc:
         return SampleResult(index, None, exc.message, raw, source, exc.kind)
     return SampleResult(index, parsed, None, raw, source)
 

@@ -26,8 +26,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from goldband._util.lazy import lazy_exports
+from goldband.errors import MonitorError
 from goldband.monitors.adwin import ADWIN
-from goldband.monitors.base import MonitorError, StreamingDetector
+from goldband.monitors.base import StreamingDetector
 from goldband.monitors.ddm import DDM
 from goldband.monitors.page_hinkley import PageHinkley
 from goldband.monitors.registry import BATCH_TESTS, DETECTORS, BatchTest, make_detector

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from goldband.monitors.base import MonitorError
+from goldband.errors import MonitorError
 
 if TYPE_CHECKING:
     import numpy.typing as npt

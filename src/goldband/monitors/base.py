@@ -27,17 +27,13 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from goldband.errors import GoldbandError
+from goldband.errors import MonitorError
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
 __all__ = ["MonitorError", "StreamingDetector"]
-
-
-class MonitorError(GoldbandError, ValueError):
-    """Bad input to a monitor: parameters, values, or a saved state."""
 
 
 class StreamingDetector:

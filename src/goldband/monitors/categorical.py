@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from goldband.errors import MonitorError
 from goldband.monitors._samples import NanPolicy, check_nan_policy, dropped_note, empty_reason
-from goldband.monitors.base import MonitorError
 from goldband.monitors.result import DriftResult, check_knobs, decide, undefined
 
 __all__ = ["chi2"]

@@ -6,7 +6,8 @@ import math
 from collections.abc import Iterable
 from typing import Self
 
-from goldband.monitors.base import MonitorError, StreamingDetector, finite, finite_array, require
+from goldband.errors import MonitorError
+from goldband.monitors.base import StreamingDetector, finite, finite_array, require
 
 __all__ = ["DDM"]
 

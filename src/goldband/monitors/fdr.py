@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from goldband.monitors.base import MonitorError
+from goldband.errors import MonitorError
 
 __all__ = ["benjamini_hochberg"]
 

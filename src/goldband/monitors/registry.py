@@ -13,8 +13,9 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from goldband.errors import MonitorError
 from goldband.monitors.adwin import ADWIN
-from goldband.monitors.base import MonitorError, StreamingDetector
+from goldband.monitors.base import StreamingDetector
 from goldband.monitors.ddm import DDM
 from goldband.monitors.page_hinkley import PageHinkley
 from goldband.monitors.result import DriftResult

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from goldband.errors import MonitorError
 from goldband.monitors._samples import NanPolicy, bin_counts, empty_reason, quantile_edges, samples
-from goldband.monitors.base import MonitorError
 from goldband.monitors.result import DriftResult, check_knobs, decide, undefined
 
 __all__ = ["psi", "psi_band"]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from goldband.config import settings as gs
+from goldband.errors import OptionError
 
 if TYPE_CHECKING:
     from goldband.session.session import Harness
@@ -40,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "goldband: a golden-set case run by goldband")
     try:
         config.stash[SETTINGS_KEY] = _settings(config)
-    except gs.OptionError as exc:
+    except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
 
 

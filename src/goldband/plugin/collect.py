@@ -14,7 +14,7 @@ import pytest
 
 from goldband.bands.verdict import fails_item, verdict
 from goldband.engine.plan import CasePlan
-from goldband.errors import GoldbandError
+from goldband.errors import CaseFailed, GoldbandError
 from goldband.golden.goldenset import GoldenSet
 from goldband.judge.gate import adjust_verdict
 from goldband.report.terminal import failure_report
@@ -22,14 +22,6 @@ from goldband.results import Verdict
 from goldband.session.session import Harness, Outcome
 
 HARNESS_KEY = pytest.StashKey[Harness]()
-
-
-class CaseFailed(Exception):
-    """Raised by an item whose verdict is not PASS; carries the rendered report."""
-
-    def __init__(self, report: str) -> None:
-        super().__init__(report)
-        self.report = report
 
 
 class GoldenFile(pytest.File):

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from goldband._util.runid import now
 from goldband.results import ScoredTrial
 from goldband.store import RunRow, SeriesPoint, Store
 from goldband.store.series import SOURCE, run_points
@@ -121,8 +122,6 @@ SEVERITY = ("FAIL", "ERROR", "INCONCLUSIVE", "NOT RUN", "QUARANTINED", "PASS")  
 
 def load_report(store: Store, run_id: str, *, trend_runs: int = 30) -> RunReport:
     """Everything about one run a report shows, from the store."""
-    from goldband._util.runid import now
-
     run = store.resolve_run(run_id)
     verdicts = store.verdicts(run.id)
     trials = store.scored_trials(run.id)

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from goldband.clock import Clock, SystemClock, iso
 from goldband.config.monitors import ColumnsConfig
-from goldband.monitors.base import MonitorError
+from goldband.errors import MonitorError, RowRefused
 from goldband.watch import db
-from goldband.watch.records import Issue, LabelRow, PredictionRow, RowRefused, label_row, prediction_row
+from goldband.watch.records import Issue, LabelRow, PredictionRow, label_row, prediction_row
 from goldband.watch.tables import file_hash, read_rows
 
 if TYPE_CHECKING:

@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from goldband.clock import Clock, iso
-from goldband.errors import GoldbandError
-from goldband.watch.records import Issue, LabelRow, PredictionRow, RowRefused, label_row, prediction_row
+from goldband.errors import GoldbandError, RowRefused
+from goldband.watch.records import Issue, LabelRow, PredictionRow, label_row, prediction_row
 
 __all__ = ["LogStats", "PredictionLogger"]
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from goldband.clock import iso
+from goldband.errors import RowRefused
 
 __all__ = [
     "Issue",
@@ -47,14 +48,6 @@ class Issue:
     kind: str
     field: str
     message: str
-
-
-class RowRefused(ValueError):
-    """This row cannot be stored; ``issue`` says why."""
-
-    def __init__(self, issue: Issue) -> None:
-        super().__init__(issue.message)
-        self.issue = issue
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from goldband.config.monitors import ColumnsConfig
-from goldband.monitors.base import MonitorError
+from goldband.errors import MonitorError
 from goldband.watch.records import category_key, dumps, number
 from goldband.watch.tables import file_format, file_hash, read_rows
 

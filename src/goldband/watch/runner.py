@@ -37,7 +37,7 @@ from goldband.alerts.engine import AlertEngine, Delivered
 from goldband.alerts.rules import Observation
 from goldband.clock import Clock, SystemClock, iso
 from goldband.config.monitors import ModelMonitorConfig, MonitorsConfig
-from goldband.monitors.base import MonitorError
+from goldband.errors import MonitorError
 from goldband.store.models import DriftEvent, SeriesPoint, labels_key
 from goldband.store.writer import insert_drift_event, insert_series
 from goldband.watch import db

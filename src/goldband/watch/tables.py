@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from goldband.monitors.base import MonitorError
+from goldband.errors import MonitorError
 
 __all__ = ["FORMATS", "file_format", "file_hash", "read_rows"]
 
