@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from goldband.engine.cassettes import Cassette
 from goldband.judge import prompt
@@ -21,6 +20,7 @@ from goldband.judge.rubric import Rubric, load_rubric
 from goldband.judge.runtime import JudgeRuntime, Subject
 from goldband.results import Completion
 from goldband.session.judging import rubrics_of, runtime_for
+from goldband.session.session import Session
 
 NOTE = "illustrative judge reply written by scripts/example_judgements.py, not recorded from a real judge"
 JUDGE_SAMPLES = 3
@@ -122,12 +122,12 @@ def judged_text(rubric: Rubric, output: str, index: int) -> str:
     raise KeyError(f"no illustrative judgement for rubric {rubric.name!r} and output {output[:60]!r}")
 
 
-def write(harness: Any, root: Path) -> None:
+def write(session: Session, root: Path) -> None:
     """Judge cassettes for the support set's rubric checks and the calibration rows; then calibrate."""
-    runtime = runtime_for(harness)
+    runtime = _runtime(session, session.mode)
     cassettes: dict[str, Cassette] = {}
-    goldenset = harness.load(root / "goldensets" / "support.yaml")
-    for plan, rubric in rubrics_of(harness.plans(goldenset)):
+    goldenset = session.load(root / "goldensets" / "support.yaml")
+    for plan, rubric in rubrics_of(session.plans(goldenset)):
         outputs = dict.fromkeys(c.output for i in range(40) if (c := plan.cassette.get(plan.key(i))) and c.output)
         for output in outputs:
             data = prompt.judge_data(rubric, output, plan.case.input, plan.case.reference)
@@ -139,7 +139,7 @@ def write(harness: Any, root: Path) -> None:
         cassette.compact()
         print(f"wrote {cassette.path.relative_to(root)} ({len(cassette.entries)} judgements)")
     runtime.close()
-    _calibrate(harness, root)
+    _calibrate(session, root)
 
 
 def _calibration_cassette(runtime: JudgeRuntime, cassettes: dict[str, Cassette], root: Path) -> None:
@@ -167,14 +167,19 @@ def _put(runtime: JudgeRuntime, cassettes: dict[str, Cassette], rubric: Rubric, 
     cassettes[rubric.name].put(runtime.key(rubric, data, index), record, completion)
 
 
-def _calibrate(harness: Any, root: Path) -> None:
+def _runtime(session: Session, mode: str) -> JudgeRuntime:
+    """A judge runtime on the session's project in ``mode`` (the cassettes are written by hand here)."""
+    return runtime_for(session.config, root=session.settings.rootpath, mode=mode, library=session.library)
+
+
+def _calibrate(session: Session, root: Path) -> None:
     """Measure policy-adherence's agreement from the cassettes just written (replay) and record it."""
     from goldband.judge import calibrate as cal
     from goldband.judge.workflows import judge_rows
 
     rubric = load_rubric("policy-adherence", root)
-    runtime = runtime_for(harness, mode="replay")
-    services = harness.services()
+    runtime = _runtime(session, "replay")
+    services = session.services()
     judged = services.engine.submit(judge_rows(runtime, services.engine, rubric, cal.load_rows(rubric, root))).result()
     result = cal.measure(rubric, judged)
     path = cal.record(rubric, root, result, judge_hash=runtime.judge_hash(rubric),

@@ -22,7 +22,7 @@ import example_judgements  # scripts/example_judgements.py, beside this file
 from goldband.config.settings import Settings
 from goldband.engine.cassettes import Cassette
 from goldband.results import Completion
-from goldband.session.session import Harness
+from goldband.session.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTE = "illustrative example written by scripts/make_example_cassettes.py, not recorded from a real model"
@@ -132,12 +132,12 @@ def extract_samples(case_id: str) -> list[str]:
 def main() -> int:
     settings = Settings(rootpath=ROOT, paths=(str(ROOT / "goldensets"),), runs=None, targets=None,
                         mode="record", concurrency=None, timeout_s=None, worker=False)
-    harness = Harness.create(settings)
+    session = Session.create(settings)
     rng = random.Random(20261126)
     for name, samples in (("support", support_samples), ("extract", extract_samples)):
-        goldenset = harness.load(ROOT / "goldensets" / f"{name}.yaml")
-        plans = harness.plans(goldenset)
-        path = ROOT / harness.config.cassettes / name / f"{plans[0].target.name}.jsonl"
+        goldenset = session.load(ROOT / "goldensets" / f"{name}.yaml")
+        plans = session.plans(goldenset)
+        path = ROOT / session.config.cassettes / name / f"{plans[0].target.name}.jsonl"
         path.unlink(missing_ok=True)
         cassette = Cassette(path)
         for plan in plans:
@@ -145,8 +145,8 @@ def main() -> int:
                 cassette.put(plan.key(i), _record(plan, i), _completion(plan, text, rng))
         cassette.compact()
         print(f"wrote {path.relative_to(ROOT)} ({len(plans)} cases)")
-    example_judgements.write(harness, ROOT)  # judge cassettes for the rubric checks, then calibration
-    harness.close()
+    example_judgements.write(session, ROOT)  # judge cassettes for the rubric checks, then calibration
+    session.close()
     return 0
 
 

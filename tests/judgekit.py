@@ -1,4 +1,4 @@
-"""Helpers for the judge tests: a temporary project, a run through the Harness, judge replies.
+"""Helpers for the judge tests: a temporary project, a run through ``goldband.run``, judge replies.
 
 The target and the judge both talk to one loopback ``FakeOpenAI``; judge requests are
 told apart by their system message (``JUDGE_MARK``), so tests count them exactly.
@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from goldband.config.settings import Settings
+import goldband
 from goldband.results import ScoredTrial
-from goldband.session.session import Harness
 from goldband.testing import FakeOpenAI, Reply
 
 JUDGE_MARK = "impartial grader"
@@ -63,17 +62,10 @@ def project(root: Path, url: str, *, rubric: str = RUBRIC, cases: int = 1, runs:
     return root
 
 
-def run(root: Path, mode: str | None = None, *, store: str = "off", **settings: Any) -> dict[str, list[ScoredTrial]]:
-    """Run the project's golden set through the Harness (no store unless given); trials per case id."""
-    harness = Harness.create(Settings(rootpath=root, paths=(str(root / "goldensets"),), runs=None, targets=None,
-                                      mode=mode, concurrency=None, timeout_s=None, worker=False,
-                                      store=store, report="off", **settings))
-    try:
-        plans = harness.plans(harness.load(root / "goldensets" / "s.yaml"))
-        harness.start([(p.case.id, p) for p in plans])
-        return {p.case.id: harness.wait(p.case.id, p).trials for p in plans}
-    finally:
-        harness.close()
+def run(root: Path, mode: str | None = None, *, store: str = "off") -> dict[str, list[ScoredTrial]]:
+    """Run the project's golden set with ``goldband.run`` (no store unless given); trials per case id."""
+    result = goldband.run("goldensets/s.yaml", root=root, mode=mode, store=store)
+    return {o.plan.case.id: o.trials for o in result.outcomes}
 
 
 def judge_requests(server: FakeOpenAI) -> list[dict[str, Any]]:

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from goldband.config.settings import Settings
+import goldband
 from goldband.engine.scheduler import EngineStats
 from goldband.report.terminal import engine_line
 from goldband.results import ScoredTrial
-from goldband.session.session import Harness
 from goldband.testing import FakeOpenAI, Reply
 
 KEY = "sk-test-SECRET-0123456789"
@@ -43,16 +42,8 @@ def run_set(root: Path, mode: str | None = None) -> dict[str, list[ScoredTrial]]
 
 
 def run_with_stats(root: Path, mode: str | None = None) -> tuple[dict[str, list[ScoredTrial]], EngineStats]:
-    settings = Settings(rootpath=root, paths=(str(root / "goldensets"),), runs=None, targets=None,
-                        mode=mode, concurrency=None, timeout_s=None, worker=False)
-    harness = Harness.create(settings)
-    try:
-        plans = harness.plans(harness.load(root / "goldensets" / "s.yaml"))
-        harness.start([(p.case.id, p) for p in plans])
-        results = {p.case.id: harness.wait(p.case.id, p).trials for p in plans}
-        return results, harness.engine.stats if harness.engine else EngineStats()
-    finally:
-        harness.close()
+    result = goldband.run(root=root, mode=mode)
+    return {o.plan.case.id: o.trials for o in result.outcomes}, result.engine or EngineStats()
 
 
 @pytest.fixture(autouse=True)

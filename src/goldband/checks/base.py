@@ -61,6 +61,7 @@ class CheckSpec(BaseModel):
     name: ClassVar[str] = ""
     primary: ClassVar[str | None] = None  # field set by the value under the check's key
     primary_takes_mapping: ClassVar[bool] = False  # the primary value itself may be a mapping
+    judged: ClassVar[bool] = False  # True: the run's judge grades it (the engine's Judge protocol), not evaluate()
 
     label: str | None = None  # a display name chosen by the user
 
@@ -76,13 +77,6 @@ class CheckSpec(BaseModel):
 
     def prepare(self, base_dir: Path) -> None:
         """Validate against the filesystem once at load (files exist, schemas compile)."""
-
-    async def arun(self, ctx: CheckContext, services: Any) -> list[Score]:
-        """The engine's entry point; checks that call a model (the judge) override it.
-
-        ``services`` is the run's ``goldband.runner.Services`` (engine, extras).
-        """
-        return [self.run(ctx)]
 
     def run(self, ctx: CheckContext) -> Score:
         """Evaluate and turn exceptions into an *error* score with evidence."""

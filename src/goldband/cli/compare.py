@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from goldband.compare.cases import Comparison
+    from goldband.compare.cases import CaseStats, Comparison, Key
     from goldband.config.settings import Settings
     from goldband.session.premerge import PreMerge
 
@@ -69,18 +69,28 @@ def _settings(mode: str | None, runs: int | None, targets: tuple[str, ...], conc
 
 def _run(base_ref: str | None, head_ref: str | None, baseline: str | None, settings: Settings, alpha: float,
          min_effect: float) -> PreMerge:
-    from goldband.compare.baseline import load_baseline
     from goldband.session import premerge
 
     repo = Path.cwd()
     if base_ref is not None:
         return premerge.premerge(repo, base_ref=base_ref, head_ref=head_ref, settings=settings,
                                  alpha=alpha, min_effect=min_effect)
-    from goldband.cli.common import resolve_store
-
-    stats, label = load_baseline(baseline or "", root=repo, store_path=resolve_store(None))
+    stats, label = _stored_baseline(baseline or "", repo)
     return premerge.against_baseline(repo, baseline=stats, baseline_label=label, head_ref=head_ref,
                                      settings=settings, alpha=alpha, min_effect=min_effect)
+
+
+def _stored_baseline(spec: str, root: Path) -> tuple[dict[Key, CaseStats], str]:
+    """A baseline file, or a run from the project's store."""
+    from goldband.cli.common import resolve_store
+    from goldband.compare.baseline import load_baseline
+    from goldband.session.storage import StoreHandle
+
+    store = StoreHandle(resolve_store(None))
+    try:
+        return load_baseline(spec, root=root, store=store)
+    finally:
+        store.close()
 
 
 def _emit(comparison: Comparison, markdown_path: Path, verbose: bool) -> None:
@@ -107,13 +117,11 @@ def baseline() -> None:
               help="The stored run to save: a run id, 'latest' or 'latest:BRANCH'.")
 def save(path: Path, run_ref: str) -> None:
     """Write a stored run's per-case results to PATH (JSON), for --goldband-baseline PATH."""
-    from goldband.compare.baseline import load_baseline, write_baseline
+    from goldband.compare.baseline import write_baseline
     from goldband.errors import GoldbandError
 
     try:
-        from goldband.cli.common import resolve_store
-
-        stats, label = load_baseline(run_ref, root=Path.cwd(), store_path=resolve_store(None))
+        stats, label = _stored_baseline(run_ref, Path.cwd())
     except GoldbandError as exc:
         raise click.ClickException(str(exc)) from None
     write_baseline(path, stats, source=label)

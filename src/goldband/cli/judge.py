@@ -12,11 +12,16 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from goldband.cli.common import CliError, find_root, handles_errors, store_or_off
+
+if TYPE_CHECKING:
+    from goldband.engine.plan import Services
+    from goldband.judge.runtime import JudgeRuntime
+    from goldband.session.session import Session
 
 MODES = ["live", "record", "replay", "cached"]  # goldband.config.MODES, without importing pydantic for --help
 
@@ -28,24 +33,24 @@ def judge() -> None:
 
 @contextlib.contextmanager
 def _session(mode: str | None, *, runs: int | None = None, targets: tuple[str, ...] | None = None
-             ) -> Iterator[tuple[Any, Any, Any]]:
-    """A harness on the project, its services and judge runtime. No run is recorded and no report
+             ) -> Iterator[tuple[Session, Services, JudgeRuntime]]:
+    """A session on the project, its services and judge runtime. No run is recorded and no report
     written; the store is named only because it holds the judge cache that runs share."""
     from goldband.config.settings import Settings
-    from goldband.judge.runtime import JudgeRuntime
-    from goldband.session.session import Harness
+    from goldband.session.session import Session
 
     root = find_root()
     settings = Settings(rootpath=root, paths=(str(root / "goldensets"),), runs=runs, targets=targets or None,
                         mode=mode, concurrency=None, timeout_s=None, worker=False,
                         store=str(store_or_off(None) or "off"),
                         report="off")
-    harness = Harness.create(settings)
+    session = Session.create(settings)
     try:
-        services = harness.services()
-        yield harness, services, JudgeRuntime.of(services)
+        services = session.services()
+        assert session.judge is not None  # created with the services
+        yield session, services, session.judge
     finally:
-        harness.close()
+        session.close()
 
 
 def _rubric(name: str, root: Path) -> Any:
@@ -74,8 +79,8 @@ def calibrate(rubric_name: str, mode: str | None, record: bool, show_rows: bool)
     root = find_root()
     rubric = _rubric(rubric_name, root)
     rows = cal.load_rows(rubric, root)
-    with _session(mode) as (harness, services, runtime):
-        check_endpoint(rubric, harness.config, harness.mode, harness.config_file)
+    with _session(mode) as (session, services, runtime):
+        check_endpoint(rubric, session.config, session.mode, session.config_file)
         judged = services.engine.submit(judge_rows(runtime, services.engine, rubric, rows)).result()
         result = cal.measure(rubric, judged)
         problems = cal.shortfalls(result, rubric.floor)
@@ -142,13 +147,13 @@ def noise(goldensets: tuple[str, ...], rubric_names: tuple[str, ...], regenerate
     from goldband.judge.workflows import case_noise
     from goldband.session.judging import rubrics_of
 
-    with _session(mode, runs=regenerate, targets=targets) as (harness, services, runtime):
-        plans = [p for path in _goldenset_paths(goldensets) for p in harness.plans(harness.load(path))
+    with _session(mode, runs=regenerate, targets=targets) as (session, services, runtime):
+        plans = [p for path in _goldenset_paths(goldensets) for p in session.plans(session.load(path))
                  if not case_filter or case_filter in p.case.id]
         pairs = [(p, r) for p, r in rubrics_of(plans) if not rubric_names or r.name in rubric_names]
         if not pairs:
             raise CliError("no case is checked by a rubric (check the golden set, --rubric and -k)")
-        harness.preflight([p for p, _ in pairs])
+        session.preflight([p for p, _ in pairs])
         rows = services.engine.submit(_gather(case_noise(runtime, services, p, r, rejudge) for p, r in pairs))
         results = rows.result()
     _print_noise(results, pooled([r.split for r in results]))
@@ -206,8 +211,8 @@ def pairwise(rubric_name: str, pairs_file: Path, mode: str | None) -> None:
 
     rubric = _rubric(rubric_name, find_root())
     pairs = _pairs(pairs_file)
-    with _session(mode) as (harness, services, runtime):
-        check_endpoint(rubric, harness.config, harness.mode, harness.config_file)
+    with _session(mode) as (session, services, runtime):
+        check_endpoint(rubric, session.config, session.mode, session.config_file)
         coros = (compare(runtime, services.engine, rubric, output_a=p["a"], output_b=p["b"],
                          case_input=p.get("input"), reference=p.get("reference"),
                          subject=Subject(str(p["id"]), "pairwise")) for p in pairs)

@@ -13,24 +13,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from goldband.compare.cases import CaseStats, Comparison, Key, compare
 from goldband.errors import ConfigError, StoreError
+from goldband.golden.goldenset import GoldenSet
 from goldband.results import BaselineDelta
-
-if TYPE_CHECKING:
-    from goldband.golden.goldenset import GoldenSet
-    from goldband.store import Store
-    from goldband.store.models import RunRow
+from goldband.store import RunRow, Store
 
 BASELINE_FORMAT = 1
 
 
 def stats_from_outcomes(outcomes: Iterable[Any]) -> dict[Key, CaseStats]:
-    """Per-case stats from a run's outcomes (``harness.Outcome``: plan, verdict, trials)."""
+    """Per-case stats from a run's outcomes (``goldband.engine.plan.Outcome``: plan, verdict, trials)."""
     out: dict[Key, CaseStats] = {}
     for o in outcomes:
         scores = tuple(s for t in o.trials if (s := t.score) is not None)
@@ -71,29 +68,27 @@ def read_baseline(path: Path) -> dict[Key, CaseStats]:
                           expected="rows with goldenset, case, target, n, passes") from None
 
 
-def load_baseline(spec: str, *, root: Path, store_path: Path | None = None,
+class StoreSource(Protocol):
+    """Where a stored baseline is read: the session's store handle (``goldband.session.storage``)."""
+
+    path: Path | None
+
+    def existing(self) -> Store | None: ...
+
+
+def load_baseline(spec: str, *, root: Path, store: StoreSource,
                   exclude_run: str | None = None) -> tuple[dict[Key, CaseStats], str]:
-    """The baseline's per-case stats and a label for reports."""
+    """The baseline's per-case stats and a label for reports: from a file, else from ``store``."""
     path = root / spec
     if spec.endswith(".json") or path.is_file():
         return read_baseline(path), f"baseline file {spec}"
-    return _from_store(spec, store_path or _default_store(root), exclude_run)
-
-
-def _from_store(spec: str, store_path: Path, exclude_run: str | None) -> tuple[dict[Key, CaseStats], str]:
-    from goldband.store import open_store
-
-    if not store_path.exists():
-        raise ConfigError(f"no store at {store_path} to find baseline run '{spec}' in", where="--goldband-baseline",
-                          fix="run once to record a baseline, or give a baseline file")
-    store = open_store(store_path, create=False)
-    try:
-        run = _pick(store, spec, exclude_run)
-        counts = store.case_counts(run.id)
-    finally:
-        store.close()
+    found = store.existing()
+    if found is None:
+        raise ConfigError(f"no store at {store.path or '(the store is off)'} to find baseline run '{spec}' in",
+                          where="--goldband-baseline", fix="run once to record a baseline, or give a baseline file")
+    run = _pick(found, spec, exclude_run)
     stats = {key: CaseStats(c.n, c.passes, c.errors, tuple(s for s in c.scores if s is not None))
-             for key, c in counts.items()}
+             for key, c in found.case_counts(run.id).items()}
     return stats, f"run {run.id}" + (f" ({run.git_branch})" if run.git_branch else "")
 
 
@@ -114,19 +109,13 @@ def _pick(store: Store, spec: str, exclude_run: str | None) -> RunRow:
         raise ConfigError(exc.what, where="--goldband-baseline", expected=exc.expected, fix=exc.fix) from None
 
 
-def _default_store(root: Path) -> Path:
-    from goldband.config.project import load_config
-
-    config, _ = load_config(root)
-    return root / config.store
-
-
-def compare_run(outcomes: Mapping[str, Any], baseline: dict[Key, CaseStats], label: str, *,
-                goldensets: Mapping[str, GoldenSet], targets: set[str], head_label: str) -> Comparison:
-    """Compare a finished run's outcomes (``harness.Outcome`` by node id) with a baseline, case by
-    case, and set each outcome's ``verdict.baseline``. Baseline cases the run could not have run
-    (another golden set or target, or deselected by ``-k``) are left out rather than 'removed'."""
-    head = stats_from_outcomes(outcomes.values())
+def compare_run(outcomes: Iterable[Any], baseline: dict[Key, CaseStats], label: str, *,
+                goldensets: Mapping[str, GoldenSet], targets: set[str],
+                head_label: str) -> tuple[Comparison, dict[Key, BaselineDelta]]:
+    """Compare a finished run's outcomes with a baseline, case by case: the comparison, and each
+    case's ``BaselineDelta`` for its verdict. Baseline cases the run could not have run (another
+    golden set or target, or deselected by ``-k``) are left out rather than 'removed'."""
+    head = stats_from_outcomes(outcomes)
 
     def kept(key: Key) -> bool:
         goldenset = goldensets.get(key[0])
@@ -136,9 +125,6 @@ def compare_run(outcomes: Mapping[str, Any], baseline: dict[Key, CaseStats], lab
 
     comparison = compare({k: v for k, v in baseline.items() if kept(k)}, head, base_label=label,
                          head_label=head_label)
-    changes = {c.key: c for c in comparison.changes}
-    for outcome in outcomes.values():
-        c = changes[(outcome.plan.goldenset, outcome.plan.case.id, outcome.plan.target.name)]
-        delta = BaselineDelta(c.outcome, label, c.delta, c.low, c.high, c.p_value, c.p_adjusted)
-        outcome.verdict = replace(outcome.verdict, baseline=delta)
-    return comparison
+    deltas = {c.key: BaselineDelta(c.outcome, label, c.delta, c.low, c.high, c.p_value, c.p_adjusted)
+              for c in comparison.changes if c.key in head}
+    return comparison, deltas

@@ -9,6 +9,7 @@ environment variable, then ini key, then ``goldband.yaml``, then the default.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,13 +81,29 @@ def target_list(text: str) -> tuple[str, ...]:
 
 
 def budget(text: str) -> str:
-    from goldband.engine.budget import parse_budget
-
     try:
-        parse_budget(text)
+        budget_limit(text)
     except ValueError as exc:
         raise OptionError(str(exc)) from None
     return text
+
+
+_USD = re.compile(r"^\$?\s*(\d+(?:\.\d+)?)\s*(?:usd)?$", re.IGNORECASE)
+_CALLS = re.compile(r"^(\d+)\s*(?:calls?)?$", re.IGNORECASE)
+
+
+def budget_limit(text: str) -> tuple[int | None, float | None]:
+    """``500`` or ``500calls`` -> (500, None); ``$2.50`` or ``2.5usd`` -> (None, 2.5); else ValueError."""
+    text = text.strip()
+    if m := _CALLS.match(text):
+        if int(m.group(1)) < 1:
+            raise ValueError(f"expected at least 1 call, found {text!r}")
+        return int(m.group(1)), None
+    if (m := _USD.match(text)) and ("$" in text or "usd" in text.lower()):
+        if float(m.group(1)) <= 0:
+            raise ValueError(f"expected a dollar amount above 0, found {text!r}")
+        return None, float(m.group(1))
+    raise ValueError(f"expected a number of calls (500) or dollars ($2.50, 2.5usd), found {text!r}")
 
 
 def band(text: str) -> dict[str, Any]:

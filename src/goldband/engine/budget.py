@@ -2,19 +2,16 @@
 
 Every batch of trials asks the budget first (``grant``); what the batch really
 cost is booked afterwards (``spend``). Replayed samples cost nothing, so the
-harness sets no budget in replay mode.
+session sets no budget in replay mode.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from goldband.config.settings import budget_limit
 from goldband.results import ScoredTrial
-
-_USD = re.compile(r"^\$?\s*(\d+(?:\.\d+)?)\s*(?:usd)?$", re.IGNORECASE)
-_CALLS = re.compile(r"^(\d+)\s*(?:calls?)?$", re.IGNORECASE)
 
 
 @dataclass
@@ -46,14 +43,6 @@ class Budget:
 
 
 def parse_budget(text: str) -> Budget:
-    """``500`` or ``500calls`` -> a call budget; ``$2.50`` or ``2.5usd`` -> a dollar budget."""
-    text = text.strip()
-    if m := _CALLS.match(text):
-        if int(m.group(1)) < 1:
-            raise ValueError(f"expected at least 1 call, found {text!r}")
-        return Budget(max_calls=int(m.group(1)))
-    if (m := _USD.match(text)) and ("$" in text or "usd" in text.lower()):
-        if float(m.group(1)) <= 0:
-            raise ValueError(f"expected a dollar amount above 0, found {text!r}")
-        return Budget(max_usd=float(m.group(1)))
-    raise ValueError(f"expected a number of calls (500) or dollars ($2.50, 2.5usd), found {text!r}")
+    """``500`` or ``500calls`` -> a call budget; ``$2.50`` or ``2.5usd`` -> a dollar budget (ValueError otherwise)."""
+    max_calls, max_usd = budget_limit(text)
+    return Budget(max_calls=max_calls, max_usd=max_usd)

@@ -17,11 +17,11 @@ import inspect
 from typing import Any
 
 from goldband.bands.verdict import next_batch
-from goldband.checks.base import CheckContext
+from goldband.checks.base import CheckContext, CheckSpec
 from goldband.engine.plan import CasePlan, CaseRun, Services
 from goldband.engine.scheduler import Engine, Sample
 from goldband.engine.targets import load_callable
-from goldband.results import Completion, ScoredTrial, ToolCall, Trial
+from goldband.results import Completion, Score, ScoredTrial, ToolCall, Trial
 
 
 async def run_case(services: Services, plan: CasePlan) -> CaseRun:
@@ -67,12 +67,21 @@ def _ordered(trials: list[ScoredTrial]) -> list[ScoredTrial]:
 
 
 async def score(services: Services, plan: CasePlan, trial: Trial) -> ScoredTrial:
-    """Run every check on one trial; async checks (the judge) run concurrently."""
+    """Run every check on one trial; judged checks go to the judge, concurrently."""
     if trial.error is not None:
         return ScoredTrial(trial, ())
     ctx = CheckContext(trial, plan.case.input, plan.case.reference, plan.base_dir)
-    results = await asyncio.gather(*(check.arun(ctx, services) for check in plan.case.checks))
+    results = await asyncio.gather(*(_grade(services, check, ctx) for check in plan.case.checks))
     return ScoredTrial(trial, tuple(s for scores in results for s in scores))
+
+
+async def _grade(services: Services, check: CheckSpec, ctx: CheckContext) -> list[Score]:
+    if not check.judged:
+        return [check.run(ctx)]
+    if services.judge is None:
+        return [Score(check.describe(), "error", 0.0, "no judge in this run: a judged check needs a goldband run "
+                      "with a judge (goldband.yaml 'judge:')", kind="rubric")]
+    return await services.judge.grade(check, ctx, services.engine)
 
 
 async def _model_trials(engine: Engine, plan: CasePlan, indices: list[int]) -> list[Trial]:

@@ -17,11 +17,11 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from goldband.store import Store
+from goldband.store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS judgements (
@@ -83,34 +83,21 @@ class SqliteJudgeCache:
 
 
 class StoreJudgeCache:
-    """The store's ``judge_cache`` table; the store is opened at first use (never in replay)."""
+    """The store's ``judge_cache`` table, through the session's one store (opened at first use, never
+    in replay). The session owns the store: closing the cache leaves it open."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._store: Store | None = None
-        self._lock = threading.Lock()
-
-    def _open(self) -> Store:
-        if self._store is None:
-            from goldband.store import open_store
-
-            self._store = open_store(self.path)
-        return self._store
+    def __init__(self, store: Callable[[], Store]) -> None:
+        self._store = store
 
     def get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            value = self._open().judge_cache_get(key)
+        value = self._store().judge_cache_get(key)
         return value if isinstance(value, dict) else None
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
-        with self._lock:
-            self._open().judge_cache_put(key, entry)
+        self._store().judge_cache_put(key, entry)
 
     def close(self) -> None:
-        with self._lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+        """Nothing to release: the session closes its store."""
 
 
 class MemoryJudgeCache:
@@ -129,8 +116,9 @@ class MemoryJudgeCache:
         self._entries.clear()
 
 
-def open_cache(*, persist: bool, store: Path | None, cache_dir: Path) -> JudgeCache:
-    """The run's judge cache: the store when the run has one, else ``cache_dir/judge.sqlite``."""
+def open_cache(*, persist: bool, store: Callable[[], Store] | None, cache_dir: Path) -> JudgeCache:
+    """The run's judge cache: the store when the run has one (``store`` opens it), else
+    ``cache_dir/judge.sqlite``."""
     if not persist:
         return MemoryJudgeCache()
     return StoreJudgeCache(store) if store is not None else SqliteJudgeCache(cache_dir / "judge.sqlite")

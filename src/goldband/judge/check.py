@@ -4,42 +4,41 @@
       min_score: 4            # optional: overrides the rubric's ``pass`` (on its scale)
 
 The rubric file is loaded and validated when the golden set loads, so an unknown
-name or a bad rubric is a collection error with file:line. Scoring happens in
-``arun``, through the run's judge (``goldband.judge.runtime``): one request per
-output for all criteria, a gating ``rubric`` score plus one non-gating
-``rubric-criterion`` score per criterion, or one *error* score with the evidence.
+name or a bad rubric is a collection error with file:line. The check is
+``judged``: the engine hands it to the run's judge (``JudgeRuntime.grade``),
+which makes one request per output for all criteria and returns a gating
+``rubric`` score plus one non-gating ``rubric-criterion`` score per criterion,
+or one *error* score with the evidence. The checks package finds this check by
+name (``goldband.checks.base.ELSEWHERE``), so it never imports the judge.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field, PrivateAttr
 
 from goldband.checks.base import CheckContext, CheckResult, CheckSpec, register
+from goldband.config.project import JudgeConfig
 from goldband.errors import CheckError, ConfigError
-from goldband.results import Score
-
-if TYPE_CHECKING:
-    from goldband.judge.rubric import Rubric
+from goldband.judge.endpoint import rubric_identity
+from goldband.judge.rubric import Rubric, load_rubric
 
 
 @register("rubric")
 class RubricCheck(CheckSpec):
     primary = "rubric"
+    judged = True
 
     rubric: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=80)
     min_score: float | None = None
-    _loaded: Any = PrivateAttr(default=None)
-    _root: Path | None = PrivateAttr(default=None)
+    _loaded: Rubric | None = PrivateAttr(default=None)
 
     def describe(self) -> str:
         return self.label or f"rubric {self.rubric}"
 
     def prepare(self, base_dir: Path) -> None:
-        from goldband.judge.rubric import load_rubric
-
         try:
             rubric = load_rubric(self.rubric, base_dir)
         except ConfigError as exc:
@@ -51,45 +50,27 @@ class RubricCheck(CheckSpec):
                              f"'{rubric.name}'; expected a score from {rubric.scale_min} to {rubric.scale_max}; "
                              "fix: use the rubric's scale, or remove min_score to use its 'pass'")
         self._loaded = rubric
-        self._root = base_dir
 
     def loaded(self, base_dir: Path) -> Rubric:
         """The validated rubric (loaded by ``prepare`` when the golden set loaded, else now)."""
         if self._loaded is None:
             self.prepare(base_dir)
-        rubric: Rubric = self._loaded
-        return rubric
+        assert self._loaded is not None
+        return self._loaded
 
-    def store_identity(self) -> dict[str, Any]:
-        """The rubric and judge this check scores with, for the store (goldband.session.recorder.records)."""
-        from goldband.session.judging import identity
+    @property
+    def threshold(self) -> float | None:
+        """The pass score on the rubric's scale: ``min_score`` when given, else the rubric's ``pass``."""
+        if self.min_score is not None:
+            return self.min_score
+        return self._loaded.pass_score if self._loaded is not None else None
 
-        if self._loaded is None or self._root is None:
+    def store_identity(self, judge: JudgeConfig | None = None) -> dict[str, Any]:
+        """The rubric and the judge (``judge``: goldband.yaml's, with the rubric's overrides) that score
+        with this check, as the store records them."""
+        if self._loaded is None:
             raise CheckError(f"rubric '{self.rubric}' was not loaded (prepare was not called)")
-        return identity(self._loaded, self._root)
+        return rubric_identity(self._loaded, judge)
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
-        raise CheckError("a rubric check needs the judge; it runs only inside a goldband run (arun)")
-
-    async def arun(self, ctx: CheckContext, services: Any) -> list[Score]:
-        from goldband.judge.prompt import judge_data, output_text
-        from goldband.judge.runtime import JudgeRuntime, Subject
-        from goldband.judge.scoring import SampleResult, rubric_scores
-
-        rubric = self.loaded(ctx.base_dir)
-        threshold = self.min_score if self.min_score is not None else rubric.pass_score
-        runtime = JudgeRuntime.of(services)
-        if runtime is None:
-            return [Score(self.describe(), "error", 0.0, "no judge in this run (services.extras has no 'judge')",
-                          kind="rubric")]
-        meta = runtime.meta(rubric)
-        gate = runtime.gate(rubric)
-        if rubric.show_reference and ctx.reference is None:
-            miss = SampleResult(0, None, f"rubric '{rubric.name}' grades against the reference, but case "
-                                f"'{ctx.trial.case_id}' has none; fix: add 'reference:' to the case", None, "none",
-                                "config")
-            return rubric_scores(rubric, self.describe(), threshold, [miss], gate, meta)
-        data = judge_data(rubric, output_text(ctx.trial), ctx.case_input, ctx.reference)
-        subject = Subject(ctx.trial.case_id, ctx.trial.target)
-        results = await runtime.judge(services.engine, rubric, data, subject, range(rubric.samples))
-        return rubric_scores(rubric, self.describe(), threshold, results, gate, meta)
+        raise CheckError("a rubric check needs the judge; it runs only inside a goldband run")

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
+from goldband.engine.plan import Outcome
+from goldband.judge.calibrate import file_hash, read_record
 from goldband.judge.rubric import Rubric
 from goldband.judge.scoring import Gate
-from goldband.results import Score, ScoredTrial
+from goldband.results import Score, ScoredTrial, Verdict
 
 
 def gate_for(rubric: Rubric, judge_hash: str, root: Path, policy: str, *, require_calibration: bool = False) -> Gate:
@@ -31,7 +32,6 @@ def gate_for(rubric: Rubric, judge_hash: str, root: Path, policy: str, *, requir
 
 def ungated_reason(rubric: Rubric, judge_hash: str, root: Path, *, require_calibration: bool = False) -> str | None:
     """None when the rubric may gate; else the reason, with the command that fixes it."""
-    from goldband.judge.calibrate import file_hash, read_record
 
     fix = f"run 'goldband judge calibrate {rubric.name}'"
     if rubric.floor is None:
@@ -56,7 +56,7 @@ def judge_scores(trials: Iterable[ScoredTrial]) -> list[tuple[ScoredTrial, Score
     return [(t, s) for t in trials for s in t.scores if s.kind == "rubric"]
 
 
-def adjust_verdict(verdict: Any, trials: Sequence[ScoredTrial]) -> Any:
+def adjust_verdict(verdict: Verdict, trials: Sequence[ScoredTrial]) -> Verdict:
     """Add judge notes to a verdict: non-gating rubrics and their results, judge errors.
 
     An item whose every score is non-gating (only uncalibrated rubrics) is itself
@@ -119,7 +119,7 @@ class JudgeHealth:
                 "this is not a model regression")
 
 
-def health(outcomes: Iterable[Any], limit: float) -> JudgeHealth:
+def health(outcomes: Iterable[Outcome], limit: float) -> JudgeHealth:
     """Count rubric scores and judge errors over a run's outcomes (items with .plan, .trials)."""
     total = errors = 0
     examples: list[str] = []

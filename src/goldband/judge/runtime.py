@@ -28,6 +28,7 @@ from typing import Any
 
 from goldband._util import yamlio
 from goldband._util.hashing import canonical_hash
+from goldband.checks.base import CheckContext, CheckSpec
 from goldband.config.project import JudgeConfig
 from goldband.engine.cassettes import Cassette, CassetteLibrary
 from goldband.engine.providers import Call, client_kind, import_litellm
@@ -35,11 +36,13 @@ from goldband.engine.scheduler import Engine, Sample
 from goldband.errors import ReplyError
 from goldband.judge import prompt, reply
 from goldband.judge.cache import JudgeCache, open_cache
+from goldband.judge.check import RubricCheck
+from goldband.judge.endpoint import judge_hash, resolve_endpoint
+from goldband.judge.gate import gate_for
 from goldband.judge.rubric import Rubric
-from goldband.judge.scoring import Gate, SampleResult
-from goldband.results import Completion
-
-EXTRAS_KEY = "judge"
+from goldband.judge.scoring import Gate, SampleResult, rubric_scores
+from goldband.results import Completion, Score
+from goldband.store import Store
 
 
 @dataclass(frozen=True)
@@ -91,16 +94,12 @@ class JudgeRuntime:
 
     @classmethod
     def create(cls, config: JudgeConfig | None, *, mode: str, root: Path, cassettes: Path, cache_dir: Path,
-               library: CassetteLibrary, gate: str | None = None, store: Path | None = None) -> JudgeRuntime:
-        """``store``: the run's results store, which then holds the judge cache (else ``cache_dir``)."""
+               library: CassetteLibrary, gate: str | None = None,
+               store: Callable[[], Store] | None = None) -> JudgeRuntime:
+        """``store`` opens the session's results store, which then holds the judge cache (else ``cache_dir``)."""
         cache = open_cache(persist=config is None or config.cache, store=store, cache_dir=cache_dir)
         policy = gate or (config.gate if config else "calibrated")
         return cls(config, mode, root, cassettes, library, cache, policy)
-
-    @staticmethod
-    def of(services: Any) -> JudgeRuntime | None:
-        value = getattr(services, "extras", {}).get(EXTRAS_KEY)
-        return value if isinstance(value, JudgeRuntime) else None
 
     # -- identity ---------------------------------------------------------------------
 
@@ -130,14 +129,30 @@ class JudgeRuntime:
 
     def gate(self, rubric: Rubric) -> Gate:
         if rubric.name not in self._gates:
-            from goldband.judge.gate import gate_for
-
             require = bool(self.config and self.config.require_calibration)
             self._gates[rubric.name] = gate_for(rubric, self.judge_hash(rubric), self.root, self.gate_policy,
                                                 require_calibration=require)
         return self._gates[rubric.name]
 
     # -- judging ----------------------------------------------------------------------
+
+    async def grade(self, check: CheckSpec, ctx: CheckContext, engine: Engine) -> list[Score]:
+        """The engine's ``Judge`` protocol: a rubric check's scores on one trial (errors are scores)."""
+        if not isinstance(check, RubricCheck):
+            return [Score(check.describe(), "error", 0.0, f"the judge cannot grade check '{check.name}'",
+                          kind="rubric")]
+        rubric = check.loaded(ctx.base_dir)
+        threshold = check.threshold if check.threshold is not None else rubric.pass_score
+        meta, gate = self.meta(rubric), self.gate(rubric)
+        if rubric.show_reference and ctx.reference is None:
+            miss = SampleResult(0, None, f"rubric '{rubric.name}' grades against the reference, but case "
+                                f"'{ctx.trial.case_id}' has none; fix: add 'reference:' to the case", None, "none",
+                                "config")
+            return rubric_scores(rubric, check.describe(), threshold, [miss], gate, meta)
+        data = prompt.judge_data(rubric, prompt.output_text(ctx.trial), ctx.case_input, ctx.reference)
+        subject = Subject(ctx.trial.case_id, ctx.trial.target)
+        results = await self.judge(engine, rubric, data, subject, range(rubric.samples))
+        return rubric_scores(rubric, check.describe(), threshold, results, gate, meta)
 
     async def judge(self, engine: Engine, rubric: Rubric, data: prompt.JudgeData, subject: Subject,
                     indices: range | list[int]) -> list[SampleResult]:
@@ -285,22 +300,6 @@ def read(request: JudgeRequest, completion: Completion, index: int, source: str)
     except ReplyError as exc:
         return SampleResult(index, None, exc.message, raw, source, exc.kind)
     return SampleResult(index, parsed, None, raw, source)
-
-
-def resolve_endpoint(config: JudgeConfig | None, rubric: Rubric) -> JudgeConfig:
-    base = config or JudgeConfig()
-    override = rubric.judge
-    if override is None:
-        return base
-    update = {name: getattr(override, name) for name in override.model_fields_set if name != "params"}
-    if "params" in override.model_fields_set:
-        update["params"] = {**base.params, **override.params}
-    return base.model_copy(update={k: v for k, v in update.items() if v is not None})
-
-
-def judge_hash(endpoint: JudgeConfig) -> str:
-    """The judge's identity: model, params and reply format (not transport settings)."""
-    return canonical_hash({"model": endpoint.model, "params": endpoint.params, "structured": endpoint.structured})
 
 
 def _litellm_supports_schema(model: str) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shlex
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,11 +18,11 @@ import pytest
 
 from goldband.config import settings as gs
 from goldband.errors import OptionError
+from goldband.plugin.state import SESSION_KEY, SETTINGS_KEY, existing_session
 
 if TYPE_CHECKING:
-    from goldband.session.session import Harness
+    from goldband.session.session import Session
 
-SETTINGS_KEY = pytest.StashKey["gs.Settings"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -70,25 +69,25 @@ def _shared_run(config: pytest.Config) -> dict[str, Any] | None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist controller: every worker records into this session's one run."""
-    harness = _existing_harness(node.config)
-    if harness is not None:
-        node.workerinput["goldband_run"] = json.dumps(harness.recorder.shared_info())
+    run = existing_session(node.config)
+    if run is not None:
+        node.workerinput["goldband_run"] = json.dumps(run.recorder.shared_info())
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Read goldband.yaml up front when golden sets exist: a bad config is one usage error."""
     settings: gs.Settings = session.config.stash[SETTINGS_KEY]
     if any(Path(p).is_dir() for p in settings.paths):
-        harness = _harness(session.config)
+        run = _session(session.config)
         if session.config.pluginmanager.has_plugin("dsession"):  # xdist controller: check the store now
-            _preflight(harness)
+            _preflight(run)
 
 
-def _preflight(harness: Harness) -> None:
+def _preflight(run: Session) -> None:
     from goldband.errors import GoldbandError
 
     try:
-        harness.recorder.preflight()
+        run.recorder.preflight()
     except GoldbandError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -101,37 +100,28 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None
     from goldband.plugin.collect import GoldenFile
 
-    _harness(parent.config)
+    _session(parent.config)
     return GoldenFile.from_parent(parent, path=file_path)
 
 
-def _harness(config: pytest.Config) -> Harness:
-    """Create the harness at the first golden file; a bad config is a usage error."""
+def _session(config: pytest.Config) -> Session:
+    """Create the goldband session at the first golden file; a bad config is a usage error."""
     from goldband.errors import GoldbandError
-    from goldband.plugin.collect import HARNESS_KEY
-    from goldband.session.session import Harness
+    from goldband.session.session import Session
 
-    if HARNESS_KEY not in config.stash:
+    if SESSION_KEY not in config.stash:
         try:
-            config.stash[HARNESS_KEY] = Harness.create(config.stash[SETTINGS_KEY])
+            config.stash[SESSION_KEY] = Session.create(config.stash[SETTINGS_KEY])
         except GoldbandError as exc:
             raise pytest.UsageError(str(exc)) from None
-    return config.stash[HARNESS_KEY]
-
-
-def _existing_harness(config: pytest.Config) -> Harness | None:
-    if "goldband.plugin.collect" not in sys.modules:  # no golden file was collected
-        return None
-    from goldband.plugin.collect import HARNESS_KEY
-
-    return config.stash.get(HARNESS_KEY, None)
+    return config.stash[SESSION_KEY]
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     """After -k/-m/--lf selection: submit every selected item's trials at once."""
-    harness = _existing_harness(session.config)
-    if harness is None:
+    run = existing_session(session.config)
+    if run is None:
         return
     from goldband.errors import GoldbandError
     from goldband.plugin.collect import GoldenItem
@@ -140,20 +130,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not items or session.config.option.collectonly or _aborting(session):
         return
     try:
-        if harness.settings.worker:  # xdist: record the selection; items start one by one
-            _register_on_worker(harness, items)
+        if run.settings.worker:  # xdist: record the selection; items start one by one
+            _register_on_worker(run, items)
         else:
-            harness.start(items)
+            run.start(items)
     except GoldbandError as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
-def _register_on_worker(harness: Harness, items: list[Any]) -> None:
+def _register_on_worker(run: Session, items: list[Any]) -> None:
     """A worker cannot stop the session cleanly: a store problem fails each of its items instead."""
     from goldband.errors import GoldbandError
 
     with contextlib.suppress(GoldbandError):  # kept by the recorder; every item of this worker reports it
-        harness.register(items)
+        run.register(items)
 
 
 def _aborting(session: pytest.Session) -> bool:
@@ -165,34 +155,21 @@ def _aborting(session: pytest.Session) -> bool:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Compare with --goldband-baseline (significant regressions fail the run), then flush the
     store; the controller marks the run finished and writes its reports."""
-    harness = _existing_harness(session.config)
-    if harness is not None:
-        session.exitstatus = harness.session_finished(int(session.exitstatus))
+    run = existing_session(session.config)
+    if run is not None:
+        session.exitstatus = run.session_finished(int(session.exitstatus))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    harness = _existing_harness(config)
-    if harness is None:
+    run = existing_session(config)
+    if run is None:
         return
-    if harness.outcomes:
-        from goldband.report.terminal import summary_lines
-
-        seconds = time.perf_counter() - harness.started
-        engine = harness.engine.stats if harness.engine is not None else None
-        headline, *rest = summary_lines(list(harness.outcomes.values()), seconds, harness.budget, engine)
-        terminalreporter.write_sep("-", headline)
-        for line in rest:
-            terminalreporter.write_line(line)
-        from goldband.session.judging import terminal_lines
-
-        for text, alarm in terminal_lines(harness):
-            terminalreporter.write_sep("!", text, red=True) if alarm else terminalreporter.write_line(text)
-    if harness.comparison is not None:
-        from goldband.report.comparison import terminal
-
-        terminalreporter.write_line(terminal(harness.comparison, verbose=config.get_verbosity() > 1))
-    for line in harness.recorder.summary_lines(with_counts=not harness.outcomes):
-        terminalreporter.write_line(line)
+    seconds = time.perf_counter() - run.started
+    for text, alarm in run.summary_lines(seconds, verbose=config.get_verbosity() > 1):
+        if alarm is None:
+            terminalreporter.write_line(text)
+        else:
+            terminalreporter.write_sep("!" if alarm else "-", text, red=alarm)
 
 
 _STATUS_WORDS = {"INCONCLUSIVE": ("?", {"yellow": True}), "ERROR": ("E", {"red": True}),
@@ -213,6 +190,6 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    harness = _existing_harness(config)
-    if harness is not None:
-        harness.close()
+    run = existing_session(config)
+    if run is not None:
+        run.close()

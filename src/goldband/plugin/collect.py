@@ -12,23 +12,19 @@ from typing import Any
 
 import pytest
 
-from goldband.bands.verdict import fails_item, verdict
+from goldband.bands.verdict import fails_item
 from goldband.engine.plan import CasePlan
 from goldband.errors import CaseFailed, GoldbandError
 from goldband.golden.goldenset import GoldenSet
-from goldband.judge.gate import adjust_verdict
+from goldband.plugin.state import session_of as _session
 from goldband.report.terminal import failure_report
 from goldband.results import Verdict
-from goldband.session.session import Harness, Outcome
-
-HARNESS_KEY = pytest.StashKey[Harness]()
 
 
 class GoldenFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
-        harness = self.config.stash[HARNESS_KEY]
         try:
-            goldenset = harness.load(self.path)
+            goldenset = _session(self.config).load(self.path)
         except GoldbandError as exc:
             raise self.CollectError(str(exc)) from None
         yield GoldenSetNode.from_parent(self, name=goldenset.name, goldenset=goldenset)
@@ -40,9 +36,8 @@ class GoldenSetNode(pytest.Collector):
         self.goldenset = goldenset
 
     def collect(self) -> Iterator[pytest.Item]:
-        harness = self.config.stash[HARNESS_KEY]
         try:
-            plans = harness.plans(self.goldenset)
+            plans = _session(self.config).plans(self.goldenset)
         except GoldbandError as exc:
             raise self.CollectError(str(exc)) from None
         for plan in plans:
@@ -68,16 +63,13 @@ class GoldenItem(pytest.Item):
         return f"{self.plan.goldenset}::{self.name}"
 
     def runtest(self) -> None:
-        harness = self.config.stash[HARNESS_KEY]
-        run = harness.wait(self.nodeid, self.plan)
-        result = verdict(run.trials, self.plan.case.band, self.plan.runs, stopped=run.stopped,
-                         quarantine=self.plan.quarantine, notes=self.plan.notes)
-        result = adjust_verdict(result, run.trials)  # judge notes; non-gating when only uncalibrated rubrics
-        harness.finish_item(self.nodeid, Outcome(self.plan, result, run.trials))
+        session = _session(self.config)
+        outcome = session.settle(self.nodeid, self.plan)  # the one verdict rule (goldband.session.settle)
+        result = outcome.verdict
         self.user_properties.extend(_properties(result))
-        self.user_properties.extend(harness.recorder.junit_properties())
+        self.user_properties.extend(session.recorder.junit_properties())
         if fails_item(result, self.plan.case.band.inconclusive):
-            raise CaseFailed(failure_report(self.title, self.plan.case.where, result, run.trials,
+            raise CaseFailed(failure_report(self.title, self.plan.case.where, result, outcome.trials,
                                             all_trials=self.config.get_verbosity() > 0,
                                             bar=self.plan.case.band.min_pass_rate))
 

@@ -20,14 +20,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from goldband.bands.verdict import verdict
 from goldband.compare.cases import CaseStats, Comparison, Key, compare
 from goldband.config.settings import Settings
 from goldband.engine.execute import run_case
 from goldband.engine.plan import CasePlan, CaseRun
 from goldband.errors import ConfigError, GoldbandError
 from goldband.results import Verdict
-from goldband.session.session import Harness
+from goldband.session.session import Session
+from goldband.session.settle import settle
 
 
 @dataclass(frozen=True)
@@ -79,15 +79,15 @@ def side_settings(root: Path, template: Settings) -> Settings:
     return replace(template, rootpath=root, paths=(str(root / "goldensets"),))
 
 
-def harness_for(root: Path, template: Settings, label: str) -> Harness:
-    """A harness for one side; its config errors name the side."""
+def session_for(root: Path, template: Settings, label: str) -> Session:
+    """A session for one side; its config errors name the side."""
     try:
-        return Harness.create(side_settings(root, template))
+        return Session.create(side_settings(root, template))
     except GoldbandError as exc:
         raise ConfigError(f"{label}: {exc}") from None
 
 
-def head_plans(head: Harness) -> list[CasePlan]:
+def head_plans(head: Session) -> list[CasePlan]:
     plans: list[CasePlan] = []
     for path in sorted((head.settings.rootpath / "goldensets").rglob("*.y*ml")):
         plans += head.plans(head.load(path))
@@ -97,7 +97,7 @@ def head_plans(head: Harness) -> list[CasePlan]:
     return plans
 
 
-def base_plans(base: Harness, head: Harness, plans: list[CasePlan], label: str) -> list[CasePlan]:
+def base_plans(base: Session, head: Session, plans: list[CasePlan], label: str) -> list[CasePlan]:
     """The head's cases on the base's targets of the same name (cases of new targets are 'new')."""
     out = []
     for plan in plans:
@@ -111,7 +111,7 @@ def base_plans(base: Harness, head: Harness, plans: list[CasePlan], label: str) 
     return out
 
 
-def run_sides(head: Harness, sides: list[list[CasePlan]]) -> list[list[CaseRun]]:
+def run_sides(head: Session, sides: list[list[CasePlan]]) -> list[list[CaseRun]]:
     """Every plan of every side through the head's one engine, all at once."""
     services = head.services()
     futures = [[services.engine.submit(run_case(services, p)) for p in plans] for plans in sides]
@@ -123,7 +123,7 @@ def summarize(label: str, plans: list[CasePlan], runs: list[CaseRun]) -> SideRes
     stats: dict[Key, CaseStats] = {}
     for plan, run in zip(plans, runs, strict=True):
         key = (plan.goldenset, plan.case.id, plan.target.name)
-        v = verdict(run.trials, plan.case.band, plan.runs, stopped=run.stopped)
+        v = settle(plan, run)
         verdicts[key] = v
         stats[key] = CaseStats(v.n, v.passes, v.errors, tuple(s for t in run.trials if (s := t.score) is not None))
     return SideResult(label, verdicts, stats)
@@ -133,8 +133,8 @@ def premerge(repo: Path, *, base_ref: str, head_ref: str | None, settings: Setti
              alpha: float = 0.05, min_effect: float = 0.1) -> PreMerge:
     """Run both refs' targets on the head's golden sets and compare case by case."""
     with checkout(repo, base_ref) as (base_root, base_sha), _head_root(repo, head_ref) as (head_root, head_sha):
-        head = harness_for(head_root, settings, f"head {head_ref or 'working tree'}")
-        base = harness_for(base_root, settings, f"base {base_ref}")
+        head = session_for(head_root, settings, f"head {head_ref or 'working tree'}")
+        base = session_for(base_root, settings, f"base {base_ref}")
         try:
             plans = head_plans(head)
             b_plans = base_plans(base, head, plans, f"base {base_ref}")
@@ -154,7 +154,7 @@ def against_baseline(repo: Path, *, baseline: dict[Key, CaseStats], baseline_lab
                      settings: Settings, alpha: float = 0.05, min_effect: float = 0.1) -> PreMerge:
     """The head only, compared with stored results (a run or a baseline file)."""
     with _head_root(repo, head_ref) as (head_root, head_sha):
-        head = harness_for(head_root, settings, f"head {head_ref or 'working tree'}")
+        head = session_for(head_root, settings, f"head {head_ref or 'working tree'}")
         try:
             plans = head_plans(head)
             head.preflight(plans)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
@@ -43,17 +44,26 @@ def busy_timeout() -> float:
 
 
 class StoreBase:
-    """The connection, transactions and schema facts; queries and writes are mixed in."""
+    """The connection, transactions and schema facts; queries and writes are mixed in.
+
+    One ``Store`` serves a whole session from several threads: pytest's main
+    thread, the engine's loop (the judge cache) and the background writer. Its
+    methods are thread-safe: a transaction holds ``lock`` from ``BEGIN`` to
+    ``COMMIT``, and every read method runs and fetches its statement under the
+    same lock, so no thread sees or joins half of another's transaction. ``conn``
+    itself is for single-threaded tools (the command line, monitors).
+    """
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
+        self.lock = threading.RLock()
         self.db = Database(conn, execute_plugins=False, recursive_triggers=False)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``): all of it is committed, or none."""
-        with translate(self.path, "write to"):
+        with self.lock, translate(self.path, "write to"):
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -72,7 +82,8 @@ class StoreBase:
         return len(self.migrations)
 
     def close(self) -> None:
-        self.conn.close()
+        with self.lock:
+            self.conn.close()
 
     def __enter__(self) -> Self:
         return self

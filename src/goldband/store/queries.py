@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from goldband.errors import StoreError
-from goldband.results import Completion, Score, ScoredTrial, Trial
+from goldband.results import Completion, Score, ScoredTrial, Trial, Verdict
 from goldband.store.models import (
     CaseCounts,
     CaseKey,
@@ -27,9 +28,6 @@ from goldband.store.models import (
     labels_key,
     process_alive,
 )
-
-if TYPE_CHECKING:
-    from goldband.results import Verdict
 
 # stored run statuses that can read as this effective status (a dead 'running' run reads as incomplete)
 STORED_AS = {"incomplete": ("incomplete", "running"), "running": ("running",)}
@@ -43,15 +41,22 @@ CASE_HISTORY_SQL = (
 
 
 class Queries:
-    """Read methods of ``Store`` (mixed in; ``conn`` is the store's connection)."""
+    """Read methods of ``Store`` (mixed in): each statement runs and is fetched under the store's lock."""
 
     conn: sqlite3.Connection
     path: Path
+    lock: threading.RLock
+
+    def _fetch(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return self.conn.execute(sql, tuple(params)).fetchall()
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self.conn.execute(sql, tuple(params))
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        with self.lock:
+            cursor = self.conn.execute(sql, tuple(params))
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     # runs ---------------------------------------------------------------------------------
 
@@ -113,9 +118,8 @@ class Queries:
 
     def case_counts(self, run_id: str) -> dict[CaseKey, CaseCounts]:
         """Per (goldenset, case_id, target): trial counts, pass booleans and scores (by sample)."""
-        rows = self.conn.execute(
-            "SELECT goldenset, case_id, target, outcome, score FROM trials WHERE run_id = ? "
-            "ORDER BY goldenset, case_id, target, sample", [run_id]).fetchall()
+        rows = self._fetch("SELECT goldenset, case_id, target, outcome, score FROM trials WHERE run_id = ? "
+                           "ORDER BY goldenset, case_id, target, sample", [run_id])
         grouped: dict[CaseKey, list[tuple[str, float | None]]] = {}
         for gs, case, target, outcome, score in rows:
             grouped.setdefault((gs, case, target), []).append((outcome, score))
@@ -137,7 +141,7 @@ class Queries:
     def scored_trials(self, run_id: str) -> dict[CaseKey, list[ScoredTrial]]:
         """Every stored trial of a run with its scores, as the engine produced them."""
         scores: dict[int, list[Score]] = {}
-        for tid, name, kind, outcome, value, detail, evidence, gating, meta in self.conn.execute(
+        for tid, name, kind, outcome, value, detail, evidence, gating, meta in self._fetch(
                 "SELECT s.trial_id, s.check_name, s.kind, s.outcome, s.score, s.detail, s.evidence, s.gating, s.meta "
                 "FROM scores s JOIN trials t ON t.id = s.trial_id WHERE t.run_id = ? ORDER BY s.trial_id, s.idx",
                 [run_id]):
@@ -180,14 +184,14 @@ class Queries:
 
     def judge_cache_get(self, key: str) -> Any | None:
         """The cached judge reply (parsed JSON) for ``key``, or None."""
-        row = self.conn.execute("SELECT value FROM judge_cache WHERE key = ?", [key]).fetchone()
-        return json.loads(row[0]) if row else None
+        rows = self._fetch("SELECT value FROM judge_cache WHERE key = ?", [key])
+        return json.loads(rows[0][0]) if rows else None
 
     def table_counts(self) -> dict[str, int]:
         """Rows per table (for ``goldband store info``)."""
-        names = [r[0] for r in self.conn.execute(
+        names = [r[0] for r in self._fetch(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-        return {n: self.conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
+        return {n: self._fetch(f'SELECT COUNT(*) FROM "{n}"')[0][0] for n in names}
 
 
 def run_row(row: dict[str, Any]) -> RunRow:
@@ -265,6 +269,4 @@ def _decode(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _verdict(data: dict[str, Any]) -> Verdict:
-    from goldband.results import Verdict
-
     return Verdict.from_json(data)

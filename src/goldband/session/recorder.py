@@ -21,23 +21,36 @@ from __future__ import annotations
 import functools
 import os
 import socket
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from goldband import __version__
 from goldband._util import yamlio
+from goldband._util.gitinfo import git_info
 from goldband._util.progress import Progress
+from goldband._util.runid import new_run_id, now
 from goldband.config.settings import OFF, Settings
 from goldband.engine.plan import CasePlan
 from goldband.errors import GoldbandError, StoreError
 from goldband.golden.goldenset import GoldenSet
-from goldband.results import ScoredTrial
-
-if TYPE_CHECKING:
-    from goldband.results import Verdict
-    from goldband.session.recorder.background import BackgroundWriter
-    from goldband.store import RunRow, Store
-
+from goldband.results import ScoredTrial, Verdict
+from goldband.session import records
+from goldband.session.finish import FinishedRun, finalize
+from goldband.session.resume import check_resumable, check_stopped, reap_dead_runs
+from goldband.session.storage import StoreHandle
+from goldband.session.writer import BackgroundWriter, Op
+from goldband.store import RunRow
+from goldband.store.models import StoredVerdict
+from goldband.store.writer import (
+    insert_goldenset,
+    insert_items,
+    insert_rubric,
+    insert_run,
+    insert_target,
+    insert_trials,
+    insert_verdict,
+    reopen_run,
+)
 
 
 def default_kind() -> str:
@@ -53,24 +66,13 @@ def resolve_path(value: str | None, root: Path) -> Path | None:
     return path if path.is_absolute() else root / path
 
 
-@dataclass(frozen=True)
-class FinishedRun:
-    id: str
-    status: str
-    store: Path
-    reports: list[Path] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    trials: int = 0
-    problems: list[str] = field(default_factory=list)
-
-
 class RunRecorder:
-    def __init__(self, settings: Settings, *, store: str, reports: str, mode: str) -> None:
-        from goldband._util.runid import new_run_id, now
+    """Records one session's run into the session's store (``StoreHandle``); see the module docstring."""
 
+    def __init__(self, settings: Settings, *, store: StoreHandle, reports: str, mode: str) -> None:
         shared: dict[str, Any] = dict(settings.shared_run or {})
         self.settings = settings
-        self.store_path = resolve_path(settings.store or store, settings.rootpath)
+        self.store = store
         self.reports_dir = resolve_path(settings.report or reports, settings.rootpath)
         self.kind = shared.get("kind") or settings.kind or default_kind()
         self.mode = mode
@@ -86,7 +88,6 @@ class RunRecorder:
         self.finished: FinishedRun | None = None
         self.failed: GoldbandError | None = None  # an xdist worker's store problem, reported by each item
         self.warnings: list[str] = []
-        self._store: Store | None = None
         self._writer: BackgroundWriter | None = None
         self._kept: dict[tuple[str, str, str], list[ScoredTrial]] = {}
         self._seen: set[tuple[str, ...]] = set()
@@ -94,23 +95,24 @@ class RunRecorder:
         self.rubric_hashes: dict[str, str] = {}  # check label -> rubric hash, for the scores
 
     @property
+    def store_path(self) -> Path | None:
+        return self.store.path
+
+    @property
     def enabled(self) -> bool:
-        return self.store_path is not None
+        return self.store.enabled
 
     def preflight(self) -> None:
         """xdist controller, before workers start: a bad store or resume is one usage error here
         (a worker can only fail its items), and a resumed run's id is resolved once for all."""
-        from goldband.session.recorder.resume import check_stopped, reap_dead_runs
-        from goldband.store import open_store
-
-        if self.store_path is None:
+        if not self.store.enabled:
             return
-        with open_store(self.store_path, create=self.resume_ref is None) as store:
-            reap_dead_runs(store)
-            if self.resume_ref is not None:
-                run = store.resolve_run(self.resume_ref)
-                check_stopped(run, self.owner)
-                self.run_id = self.resume_ref = run.id
+        store = self.store.open(create=self.resume_ref is None)
+        reap_dead_runs(store)
+        if self.resume_ref is not None:
+            run = store.resolve_run(self.resume_ref)
+            check_stopped(run, self.owner)
+            self.run_id = self.resume_ref = run.id
 
     def shared_info(self) -> dict[str, Any]:
         """What an xdist controller hands each worker, so all of them write one run."""
@@ -120,8 +122,10 @@ class RunRecorder:
 
     # the session ------------------------------------------------------------------------------
 
-    def begin(self, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet]) -> None:
-        """Open the run (first call) and record these items; GoldbandError on a bad store or resume.
+    def begin(self, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet],
+              rubrics: list[dict[str, Any]]) -> None:
+        """Open the run (first call) and record these items and the ``rubrics`` their checks score with
+        (``goldband.session.judging.rubric_identities``); GoldbandError on a bad store or resume.
 
         On an xdist worker the error is also kept and raised again for every later item, so
         each item fails with the message (a worker cannot stop the session cleanly).
@@ -131,20 +135,18 @@ class RunRecorder:
         if not self._announced:  # the selection, once (later calls are single xdist items)
             self._announced = True
             self.progress.emit("plan", cases=len(items), trials=sum(p.runs.min for _, p in items))
-        if self.store_path is None:
+        if not self.store.enabled:
             return
         try:
             if not self.began:
                 self._open(items, goldensets)
-            self._register(items, goldensets)
+            self._register(items, goldensets, rubrics)
         except GoldbandError as exc:
             if self.settings.worker:
                 self.failed = exc
             raise
 
     def on_trials(self, plan: CasePlan, scored: list[ScoredTrial]) -> None:
-        from goldband.store.writer import insert_trials
-
         if self._writer is not None:
             self._writer.put(functools.partial(insert_trials, run_id=self.run_id, goldenset=plan.goldenset,
                                                scored=list(scored), rubric_hashes=self.rubric_hashes))
@@ -153,23 +155,27 @@ class RunRecorder:
     def completed(self, plan: CasePlan) -> list[ScoredTrial]:
         return list(self._kept.get((plan.goldenset, plan.case.id, plan.target.name), ()))
 
-    def finish_item(self, nodeid: str, plan: CasePlan, verdict: Verdict) -> None:
-        from goldband.store.models import StoredVerdict
-        from goldband.store.writer import insert_verdict
+    def finish_item(self, nodeid: str, plan: CasePlan, verdict: Verdict, *, write: bool = True) -> None:
+        """One item is settled (main thread): report progress, and queue its verdict unless ``write`` is
+        False (the session writes it later with its baseline delta, ``write_verdict``)."""
+        if write:
+            self.write_verdict(nodeid, plan, verdict)
+        if not self.seen(("case", nodeid)):
+            self.progress.emit("case", status=verdict.status)
 
+    def write_verdict(self, nodeid: str, plan: CasePlan, verdict: Verdict) -> None:
+        """Queue one item's verdict for the store (once per item and run)."""
         if self._writer is not None:
             record = StoredVerdict(plan.goldenset, plan.case.id, plan.target.name, nodeid,
                                    self.goldenset_hashes.get(plan.goldenset), plan.target.content_hash, verdict)
             self._writer.put(functools.partial(insert_verdict, run_id=self.run_id, record=record))
-        if not self.seen(("case", nodeid)):  # a verdict updated later (baseline delta) is one case
-            self.progress.emit("case", status=verdict.status)
 
     def session_finished(self, exitstatus: int) -> FinishedRun | None:
         """Flush this process's writes; the controller then finalizes the run."""
         if self._writer is not None:
             self._writer.close()
             self.warnings.extend(f"goldband: store write failed: {e}" for e in self._writer.errors[:3])
-        if self.settings.worker or not (self.began or self.handed_out) or self.store_path is None:
+        if self.settings.worker or not (self.began or self.handed_out) or not self.store.enabled:
             return None
         try:
             self.finished = self._finalize(exitstatus)
@@ -178,11 +184,9 @@ class RunRecorder:
         return self.finished
 
     def close(self) -> None:
+        """Stop the writer (what is queued is committed); the session closes the store."""
         if self._writer is not None:
             self._writer.close()
-        if self._store is not None:
-            self._store.close()
-            self._store = None
         self.progress.close()
 
     def junit_properties(self) -> list[tuple[str, object]]:
@@ -208,13 +212,7 @@ class RunRecorder:
     # opening ----------------------------------------------------------------------------------
 
     def _open(self, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet]) -> None:
-        from goldband.session.recorder.background import BackgroundWriter
-        from goldband.session.recorder.resume import check_resumable, reap_dead_runs
-        from goldband.store import open_store
-        from goldband.store.writer import insert_run, reopen_run
-
-        assert self.store_path is not None
-        self._store = store = open_store(self.store_path, create=self.resume_ref is None)
+        store = self.store.open(create=self.resume_ref is None)
         reap_dead_runs(store)
         if self.resume_ref is not None:
             run = store.resolve_run(self.resume_ref)
@@ -226,14 +224,10 @@ class RunRecorder:
         else:
             with store.transaction() as conn:
                 insert_run(conn, self._run_row())
-        self._writer = BackgroundWriter(self.store_path)
+        self._writer = BackgroundWriter(store)
         self.began = True
 
     def _run_row(self) -> RunRow:
-        from goldband import __version__
-        from goldband._util.gitinfo import git_info
-        from goldband.store.models import RunRow
-
         git = git_info(self.settings.rootpath)
         s = self.settings
         return RunRow(self.run_id, self.kind, "running", self.started_at, git_sha=git.sha, git_branch=git.branch,
@@ -242,15 +236,42 @@ class RunRecorder:
                       settings={"runs": s.runs, "targets": list(s.targets or []) or None,
                                 "concurrency": s.concurrency, "timeout_s": s.timeout_s})
 
-    def _register(self, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet]) -> None:
+    def _register(self, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet],
+                  rubrics: list[dict[str, Any]]) -> None:
         """Golden sets, targets, rubrics and items not recorded yet, in one transaction."""
-        from goldband.session.recorder.resume import register_ops
-
-        ops = register_ops(self, items, goldensets)
-        if ops and self._store is not None:
-            with self._store.transaction() as conn:
+        ops = self._register_ops(items, goldensets, rubrics)
+        if ops:
+            with self.store.open().transaction() as conn:
                 for op in ops:
                     op(conn)
+
+    def _register_ops(self, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet],
+                      rubrics: list[dict[str, Any]]) -> list[Op]:
+        """Writes for whatever in ``items`` this run has not recorded yet."""
+        ops: list[Op] = [*self._goldenset_ops(items, goldensets)]
+        ops += [functools.partial(insert_target, run_id=self.run_id, record=records.target_record(plan.target))
+                for _, plan in items if not self.seen(("target", plan.target.name))]
+        for identity in rubrics:
+            identity = dict(identity)
+            self.rubric_hashes[identity.pop("label")] = identity["rubric_hash"]
+            if not self.seen(("rubric", identity["rubric_hash"], identity["judge_hash"])):
+                ops.append(functools.partial(insert_rubric, run_id=self.run_id, **identity))
+        fresh = [(p.goldenset, p.case.id, p.target.name, nodeid, p.runs.min, p.runs.max)
+                 for nodeid, p in items if not self.seen(("item", nodeid))]
+        if fresh:
+            ops.append(functools.partial(insert_items, run_id=self.run_id, items=fresh))
+        return ops
+
+    def _goldenset_ops(self, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet]) -> list[Op]:
+        ops: list[Op] = []
+        for name in sorted({p.goldenset for _, p in items}):
+            gs = goldensets.get(name)
+            if gs is not None and not self.seen(("goldenset", name)):
+                self.goldenset_hashes[name] = gs.content_hash
+                shown = str(yamlio.relative(gs.path, self.settings.rootpath))
+                ops.append(functools.partial(insert_goldenset, run_id=self.run_id,
+                                             record=records.goldenset_record(gs, shown)))
+        return ops
 
     def seen(self, key: tuple[str, ...]) -> bool:
         """Whether ``key`` was already registered (and mark it)."""
@@ -260,18 +281,13 @@ class RunRecorder:
         return False
 
     def _finalize(self, exitstatus: int) -> FinishedRun | None:
-        from goldband.session.recorder.finish import finalize
-        from goldband.store import open_store
-
-        assert self.store_path is not None
-        if self._store is None:
-            if not self.store_path.exists():
-                return None
-            self._store = open_store(self.store_path, create=False)
+        store = self.store.existing()
+        if store is None:
+            return None
         if self.resume_ref is not None and not self.began:  # an xdist controller: its workers resolved it
-            self.run_id = self._store.resolve_run(self.resume_ref).id
+            self.run_id = store.resolve_run(self.resume_ref).id
         try:
-            return finalize(self._store, self.run_id, exitstatus, self.reports_dir, self.progress,
+            return finalize(store, self.run_id, exitstatus, self.reports_dir, self.progress,
                             failed_writes=bool(self._writer and self._writer.errors))
         except StoreError:
             raise

@@ -1,4 +1,4 @@
-"""One writer thread per process: the store's only writer during a run.
+"""One writer thread per process: it writes the run's trials and verdicts while the run goes on.
 
 Trials arrive on the engine's event loop; verdicts on pytest's main thread.
 Neither should wait on disk or on another process's lock (xdist workers
@@ -17,21 +17,19 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from goldband.errors import StoreError
-
-if TYPE_CHECKING:
-    from goldband.store import Store
+from goldband.store import Store
 
 Op = Callable[[sqlite3.Connection], object]
 MAX_BATCH = 1000
 
 
 class BackgroundWriter:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    """Drains queued writes into the session's store on its own thread, one transaction per burst."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
         self.errors: list[StoreError] = []
         self._queue: queue.SimpleQueue[Op | None] = queue.SimpleQueue()  # None: commit what is queued, stop
         self._closed = False
@@ -52,18 +50,7 @@ class BackgroundWriter:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        from goldband.store import open_store
-
-        try:
-            store = open_store(self.path)
-        except StoreError as exc:  # the session reports it; later writes are dropped
-            self.errors.append(exc)
-            self._closed = True
-            return
-        try:
-            self._loop(store)
-        finally:
-            store.close()
+        self._loop(self.store)
 
     def _loop(self, store: Store) -> None:
         while True:
@@ -92,7 +79,7 @@ class BackgroundWriter:
                     _apply(store, [op])
                 except Exception as exc:
                     self.errors.append(exc if isinstance(exc, StoreError) else StoreError(
-                        f"a write failed: {type(exc).__name__}: {exc}", where=str(self.path)))
+                        f"a write failed: {type(exc).__name__}: {exc}", where=str(self.store.path)))
 
 
 def _apply(store: Store, ops: list[Op]) -> None:

@@ -7,11 +7,9 @@ the keys, so an unchanged golden set or target is stored once across runs.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from typing import Any
 
 from goldband._util.hashing import canonical_hash
-from goldband.engine.plan import CasePlan
 from goldband.engine.targets import Target
 from goldband.golden.goldenset import Case, GoldenSet
 from goldband.store.writer import GoldenSetRecord, TargetRecord
@@ -26,14 +24,9 @@ def case_record(case: Case) -> dict[str, Any]:
     return {
         "case_id": case.id, "file": str(case.file), "line": case.line, "tags": list(case.tags),
         "input": case.input, "reference": case.reference, "provenance": case.provenance,
-        "description": case.description, "checks": [check_label(c) for c in case.checks],
+        "description": case.description, "checks": [c.describe() for c in case.checks],
         "runs": case.runs.max, "band": jsonable(case.band),
     }
-
-
-def check_label(check: Any) -> str:
-    describe = getattr(check, "describe", None)
-    return str(describe()) if callable(describe) else type(check).__name__
 
 
 def target_record(target: Target) -> TargetRecord:
@@ -45,24 +38,6 @@ def target_record(target: Target) -> TargetRecord:
         prompt_hash=canonical_hash(prompt) if prompt is not None else None, system=spec.system,
         messages=[m.model_dump() for m in spec.messages] if spec.messages else None, params=dict(spec.params),
     )
-
-
-def rubric_identities(plans: Iterable[CasePlan]) -> list[dict[str, Any]]:
-    """Rubrics and judge configs used by these plans' checks.
-
-    A check that scores with a rubric exposes ``store_identity()`` returning the
-    keyword arguments of ``goldband.store.writer.insert_rubric`` (rubric_hash,
-    name, version, body, judge_hash, judge_model, judge_params); checks without
-    it are plain deterministic checks.
-    """
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for plan in plans:
-        for check in plan.case.checks:
-            identity = getattr(check, "store_identity", None)
-            if callable(identity):
-                data = dict(identity())
-                found[(data["rubric_hash"], data["judge_hash"])] = data | {"label": check_label(check)}
-    return list(found.values())
 
 
 def jsonable(value: Any) -> Any:

@@ -9,17 +9,26 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from goldband._util.progress import Progress
+from goldband.report.files import write_reports
 from goldband.store import Store
 from goldband.store.models import CaseKey
 from goldband.store.series import run_points
 from goldband.store.writer import finish_run
 
-if TYPE_CHECKING:
-    from goldband.session.recorder import FinishedRun
+
+@dataclass(frozen=True)
+class FinishedRun:
+    id: str
+    status: str
+    store: Path
+    reports: list[Path] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    trials: int = 0
+    problems: list[str] = field(default_factory=list)
 
 
 def run_status(store: Store, run_id: str, decided: Iterable[CaseKey], *, failed_writes: bool) -> str:
@@ -30,8 +39,6 @@ def run_status(store: Store, run_id: str, decided: Iterable[CaseKey], *, failed_
 
 def finalize(store: Store, run_id: str, exitstatus: int, reports_dir: Path | None, progress: Progress, *,
              failed_writes: bool) -> FinishedRun | None:
-    from goldband.session.recorder import FinishedRun
-
     if store.run(run_id) is None:  # nothing was recorded (no items ran)
         return None
     verdicts = store.verdicts(run_id)
@@ -44,8 +51,6 @@ def finalize(store: Store, run_id: str, exitstatus: int, reports_dir: Path | Non
     reports: list[Path] = []
     problems: list[str] = []
     if reports_dir is not None:
-        from goldband.report.files import write_reports
-
         try:
             reports = write_reports(store, run_id, reports_dir)
         except Exception as exc:  # the run is recorded; a report problem must not hide that

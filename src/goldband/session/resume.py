@@ -1,4 +1,4 @@
-"""Registering a run's inputs, reaping killed runs, and checking that a resume is safe.
+"""Reaping killed runs, and checking that a resume is safe.
 
 A resumed run reuses the trials it already has, so it may only continue with
 exactly the golden sets and targets (by content hash) it started with;
@@ -7,21 +7,12 @@ anything else would mix results of two different experiments under one id.
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING
-
-from goldband._util import yamlio
 from goldband.engine.plan import CasePlan
 from goldband.errors import ConfigError, StoreError
 from goldband.golden.goldenset import GoldenSet
-from goldband.session.recorder import records
-from goldband.session.recorder.background import Op
 from goldband.store import RunRow, Store
 from goldband.store.models import process_alive
-from goldband.store.writer import insert_goldenset, insert_items, insert_rubric, insert_target, mark_dead_runs
-
-if TYPE_CHECKING:
-    from goldband.session.recorder import RunRecorder
+from goldband.store.writer import mark_dead_runs
 
 
 def reap_dead_runs(store: Store) -> None:
@@ -66,28 +57,3 @@ def _mismatch(run: RunRow, kind: str, name: str, used: dict[str, str], digest: s
     return ConfigError(what, where=where, expected=f"the {kind}s the run started with, unchanged",
                        fix=f"start a new run (drop --goldband-resume), select only the run's items with -k, "
                            f"or restore the files the run used{sha}")
-
-
-def register_ops(rec: RunRecorder, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet]) -> list[Op]:
-    """Writes for whatever in ``items`` this run has not recorded yet."""
-    ops: list[Op] = []
-    run_id = rec.run_id
-    for name in sorted({p.goldenset for _, p in items}):
-        gs = goldensets.get(name)
-        if gs is not None and not rec.seen(("goldenset", name)):
-            rec.goldenset_hashes[name] = gs.content_hash
-            shown = str(yamlio.relative(gs.path, rec.settings.rootpath))
-            ops.append(functools.partial(insert_goldenset, run_id=run_id,
-                                         record=records.goldenset_record(gs, shown)))
-    for _, plan in items:
-        if not rec.seen(("target", plan.target.name)):
-            ops.append(functools.partial(insert_target, run_id=run_id, record=records.target_record(plan.target)))
-    for identity in records.rubric_identities(p for _, p in items):
-        rec.rubric_hashes[identity.pop("label")] = identity["rubric_hash"]
-        if not rec.seen(("rubric", identity["rubric_hash"], identity["judge_hash"])):
-            ops.append(functools.partial(insert_rubric, run_id=run_id, **identity))
-    fresh = [(p.goldenset, p.case.id, p.target.name, nodeid, p.runs.min, p.runs.max)
-             for nodeid, p in items if not rec.seen(("item", nodeid))]
-    if fresh:
-        ops.append(functools.partial(insert_items, run_id=run_id, items=fresh))
-    return ops
