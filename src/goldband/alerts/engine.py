@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from goldband.alerts.rules import AlertEvent, Observation, evaluate, fingerprint, severity_at_least
+from goldband.alerts.rules import AlertEvent, Observation, evaluate, fingerprint, plain, severity_at_least
 from goldband.alerts.sinks import Sink, build_sinks
 from goldband.clock import Clock, SystemClock, iso, parse_duration
 from goldband.config.alerts import AlertsConfig, RuleConfig
@@ -241,12 +242,8 @@ def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> lis
 
 
 def _dumps(value: Any) -> str:
-    from goldband.alerts.rules import _plain
-
-    return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False, default=str)
+    return json.dumps(plain(value), separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _num(value: float | None) -> float | None:
-    import math
-
     return None if value is None or not math.isfinite(value) else value

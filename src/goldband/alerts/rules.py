@@ -20,8 +20,9 @@ from types import MappingProxyType
 from typing import Any
 
 from goldband.config.alerts import SEVERITIES, RuleConfig
+from goldband.store.models import labels_key
 
-__all__ = ["AlertEvent", "Observation", "evaluate", "fingerprint", "matches", "severity_at_least"]
+__all__ = ["AlertEvent", "Observation", "evaluate", "fingerprint", "matches", "plain", "severity_at_least"]
 
 
 def _frozen(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -58,8 +59,6 @@ class Observation(_Picklable):
     @property
     def series(self) -> str:
         """The series identity: source, model, metric and canonical labels (as the store keys series)."""
-        from goldband.store.models import labels_key
-
         return f"{self.source}|{self.model}|{self.metric}|{labels_key(dict(self.labels))}"
 
 
@@ -95,17 +94,18 @@ class AlertEvent(_Picklable):
 
     def to_json(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        data["labels"], data["details"] = _plain(self.labels), _plain(self.details)
+        data["labels"], data["details"] = plain(self.labels), plain(self.details)
         if isinstance(self.value, float) and not math.isfinite(self.value):
             data["value"] = None
         return data
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON data: mappings become dicts, sequences lists, NaN and infinities None."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

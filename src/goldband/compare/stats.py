@@ -31,6 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from goldband.bands.intervals import NAN_INTERVAL, Interval, no_spread, wilson_interval
+from goldband.monitors import fdr
 
 Change = Literal["regressed", "improved", "unchanged"]
 
@@ -170,17 +171,11 @@ def benjamini_hochberg(
     """BH-adjusted p-values and which cases are discoveries at false discovery rate ``alpha``.
 
     Many cases are tested at once; without this, 200 unchanged cases give ~10
-    "significant" changes at 5 %. Empty input gives two empty arrays.
+    "significant" changes at 5 %. Empty input gives two empty arrays. The
+    correction is the monitors' own (``goldband.monitors.fdr.adjust``); bad
+    input raises its ``MonitorError``, a ``ValueError``.
     """
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha!r}")
-    p = np.asarray(p_values, dtype=float).ravel()
-    if p.size == 0:
-        return np.empty(0), np.empty(0, dtype=bool)
-    if np.isnan(p).any() or p.min() < 0.0 or p.max() > 1.0:
-        raise ValueError("p_values must lie in [0, 1] without NaN")
-    adjusted = np.asarray(stats.false_discovery_control(p, method="bh"), dtype=float)
-    return adjusted, adjusted <= alpha
+    return fdr.adjust(p_values, alpha=alpha)
 
 
 def classify_change(

@@ -30,6 +30,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from goldband.clock import parse_duration
+
 __all__ = ["DEFAULT_RULES", "SEVERITIES", "AlertsConfig", "RuleConfig", "SinkConfig"]
 
 Severity = Literal["info", "warning", "critical"]
@@ -41,8 +43,6 @@ class _Strict(BaseModel):
 
 
 def _duration(value: Any) -> Any:
-    from goldband.clock import parse_duration
-
     if value is not None:
         parse_duration(value)
     return value

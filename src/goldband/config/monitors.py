@@ -23,6 +23,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from goldband.clock import parse_duration
+from goldband.monitors import make_detector
+
 __all__ = ["ColumnsConfig", "EvalMonitorConfig", "ModelMonitorConfig", "MonitorsConfig"]
 
 FeatureKind = Literal["numeric", "categorical"]
@@ -50,8 +53,6 @@ class _Strict(BaseModel):
 
 
 def _duration(value: Any) -> str:
-    from goldband.clock import parse_duration
-
     parse_duration(value)  # raises ValueError with the expected format
     return str(value)
 
@@ -97,8 +98,6 @@ class ModelMonitorConfig(_Strict):
     @field_validator("concept_detectors")
     @classmethod
     def _detectors_build(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        from goldband.monitors import make_detector
-
         for name, params in value.items():
             try:
                 make_detector(name, **params)

@@ -19,20 +19,21 @@ their running sums (``u0``; ``u1`` from the total downwards), and the same cut
 test as ``ADWIN._has_cut`` on every column. ``ln`` goes through ``math.log`` as
 in the scalar path. The first row with a cut is the next detection; the search
 restarts after it on a fresh detector. Work is O(values + checks x buckets).
+
+``adwin`` imports this module and this module does not import ``adwin``: it sees the
+detector through the ``Window`` protocol. numpy is imported inside the functions,
+so that importing ``goldband.monitors`` stays free of it until ``update_many`` runs.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from typing import TYPE_CHECKING, NamedTuple
-
-import numpy as np
+from typing import TYPE_CHECKING, NamedTuple, Protocol, Self
 
 if TYPE_CHECKING:
+    import numpy as np
     import numpy.typing as npt
-
-    from goldband.monitors.adwin import ADWIN
 
     Floats = npt.NDArray[np.float64]
     Ints = npt.NDArray[np.int64]
@@ -43,13 +44,41 @@ _CELLS_PER_BLOCK = 1 << 15  # rows x buckets evaluated per numpy block
 _NO_SLOT = 1 << 62  # the slot of "no bucket here"; clipped to a trailing 0.0
 
 
-def run(det: ADWIN, x: Floats) -> list[int]:
+class Window(Protocol):
+    """What this module reads and rewrites of an ``ADWIN``: its knobs and its bucket state."""
+
+    delta: float
+    clock: int
+    max_buckets: int
+    min_window_length: int
+    grace_period: int
+    _totals: list[list[float]]
+    _variances: list[list[float]]
+    _width: int
+    _total: float
+    _variance: float
+    _tick: int
+    _drift_detected: bool
+
+    @property
+    def drift_detected(self) -> bool: ...
+
+    def update(self, x: float) -> Self: ...
+
+    def _reset(self) -> None: ...
+
+    def _detect(self) -> bool: ...
+
+
+def run(det: Window, x: Floats) -> list[int]:
     """Feed ``x`` to ``det``; return the drift indices, leaving ``det`` as a loop would."""
+    import numpy as np
+
     with np.errstate(all="ignore"):  # IEEE results (inf, NaN) exactly as the scalar path
         return _run(det, x)
 
 
-def _run(det: ADWIN, x: Floats) -> list[int]:
+def _run(det: Window, x: Floats) -> list[int]:
     hits: list[int] = []
     if len(x) and det.drift_detected:
         det._reset()
@@ -72,7 +101,7 @@ def _run(det: ADWIN, x: Floats) -> list[int]:
     return hits
 
 
-def _first_detection(det: ADWIN, values: Floats, horizon: int) -> tuple[int | None, _Pyramid]:
+def _first_detection(det: Window, values: Floats, horizon: int) -> tuple[int | None, _Pyramid]:
     """Index of the first value of ``values`` after which ``det`` detects drift, if any."""
     done, h = 0, min(horizon, len(values))
     while True:
@@ -85,6 +114,8 @@ def _first_detection(det: ADWIN, values: Floats, horizon: int) -> tuple[int | No
 
 def bucket_counts(t: Ints, max_buckets: int) -> list[Ints]:
     """Buckets per level (level 0 first) after ``t`` insertions since a reset."""
+    import numpy as np
+
     counts, m = [], t
     while True:
         c = np.where(m <= max_buckets, m, max_buckets - 1 + (m - max_buckets - 1) % 2)
@@ -97,7 +128,9 @@ def bucket_counts(t: Ints, max_buckets: int) -> list[Ints]:
 class _Pyramid:
     """Bucket totals, running total and running variance for ``det``'s state + ``new``."""
 
-    def __init__(self, det: ADWIN, new: Floats) -> None:
+    def __init__(self, det: Window, new: Floats) -> None:
+        import numpy as np
+
         self.det, self.new, self.n0 = det, new, det._width
         self.offsets, self.levels = _pyramid(det._totals, self.n0, new)
         sizes = [len(level) for level in self.levels]
@@ -118,6 +151,8 @@ class _Pyramid:
         Checks are evaluated in blocks that grow from a few rows, so a drift soon after
         a reset costs little, up to a fixed number of cells per block.
         """
+        import numpy as np
+
         det, n0 = self.det, self.n0
         lowest = max(n0 + done, det.grace_period) + 1  # checks run when width > grace_period
         first = -(-lowest // det.clock) * det.clock
@@ -138,6 +173,8 @@ class _Pyramid:
         The same expressions, in the same order, as ``ADWIN._has_cut``; computed in
         place to keep the block in cache.
         """
+        import numpy as np
+
         det = self.det
         key = (int(ts[0]), len(ts), det.clock, det.max_buckets, det.min_window_length)
         lay = _small_layout(*key) if len(ts) <= 128 else _layout(*key)
@@ -165,6 +202,8 @@ class _Pyramid:
 
     def log_terms(self, ts: Ints) -> Floats:
         """``ln(2 ln(t) / delta)`` for check times ``ts`` (multiples of ``clock``), cached."""
+        import numpy as np
+
         cache, clock = self.cache, self.det.clock
         need = int(ts[-1]) // clock if len(ts) else 0
         if len(cache) < need:
@@ -174,8 +213,10 @@ class _Pyramid:
             _CACHE[(self.det.delta, clock)] = cache
         return cache[ts // clock - 1]
 
-    def restore(self, det: ADWIN, k: int, *, tick: int) -> None:
+    def restore(self, det: Window, k: int, *, tick: int) -> None:
         """Set ``det`` to its state after the first ``k`` new values (no drift yet)."""
+        import numpy as np
+
         t = self.n0 + k
         variances = _variance_pyramid(self.det._variances, self.levels, self.new)
         totals_out, variances_out, end = [], [], t
@@ -205,6 +246,8 @@ class _Layout(NamedTuple):
 
 
 def _layout(first: int, rows: int, clock: int, max_buckets: int, least: int) -> _Layout:
+    import numpy as np
+
     ts = first + clock * np.arange(rows, dtype=np.int64)
     counts = bucket_counts(ts, max_buckets)
     cols = len(counts) * max_buckets
@@ -240,6 +283,8 @@ def _pyramid(state: list[list[float]], n0: int, new: Floats) -> tuple[list[int],
     A level's array starts with the detector's own buckets of that level and goes on
     with the pairwise sums of the level below, which begin at an even slot.
     """
+    import numpy as np
+
     offsets: list[int] = []
     levels: list[Floats] = []
     end, level = n0, 0
@@ -261,6 +306,8 @@ def _pyramid(state: list[list[float]], n0: int, new: Floats) -> tuple[list[int],
 
 def _variance_pyramid(state: list[list[float]], totals: list[Floats], new: Floats) -> list[Floats]:
     """Bucket variances, merged exactly as ``ADWIN._compress`` merges them."""
+    import numpy as np
+
     out = [np.concatenate((np.asarray(state[0], dtype=np.float64), np.zeros(len(new))))]
     for level in range(1, len(totals)):
         have = np.asarray(state[level] if level < len(state) else [], dtype=np.float64)

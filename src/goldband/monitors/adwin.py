@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Self
 
+from goldband.monitors import _adwin_batch
 from goldband.monitors.base import StreamingDetector, dec, enc, finite, finite_array, require
 
 __all__ = ["ADWIN"]
@@ -105,8 +106,6 @@ class ADWIN(StreamingDetector):
 
     def update_many(self, values: Iterable[float]) -> list[int]:
         """Feed ``values``; same detections as a loop of ``update``, vectorised with numpy."""
-        from goldband.monitors import _adwin_batch
-
         return _adwin_batch.run(self, finite_array(values, "ADWIN.update_many"))
 
     def _insert(self, x: float) -> None:

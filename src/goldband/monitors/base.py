@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from goldband.errors import MonitorError
@@ -96,7 +97,7 @@ class StreamingDetector:
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Self:
-        """Rebuild a detector saved by ``get_state`` (on the base class: any detector)."""
+        """Rebuild a detector saved by ``get_state`` (on the base class: any registered detector)."""
         where = f"{cls.__name__}.from_state"
         if not isinstance(state, Mapping) or not {"detector", "params", "state"} <= set(state):
             raise MonitorError(
@@ -138,6 +139,22 @@ class StreamingDetector:
             setattr(self, f"_{key}", dec(state[key]))
         for key in self.state_flags:
             setattr(self, f"_{key}", bool(state[key]))
+
+
+# -- the detectors known by name ------------------------------------------------
+# ``StreamingDetector.from_state`` looks names up here. The detector modules import this
+# one, so it cannot import them (or the registry, which does): the registry registers
+# them instead. Importing any module of ``goldband.monitors`` runs the package's
+# ``__init__``, which imports the registry, so the table is full before it is read.
+
+_BY_NAME: dict[str, type[StreamingDetector]] = {}
+KNOWN: Mapping[str, type[StreamingDetector]] = MappingProxyType(_BY_NAME)
+
+
+def register(*classes: type[StreamingDetector]) -> None:
+    """Make each of ``classes`` known by its ``name`` to ``StreamingDetector.from_state``."""
+    for cls in classes:
+        _BY_NAME[cls.name] = cls
 
 
 # -- helpers shared by the detectors ------------------------------------------
@@ -206,12 +223,10 @@ def _resolve(cls: type[StreamingDetector], name: Any, where: str) -> type[Stream
             raise MonitorError(f"the state is for detector {name!r}", where=where,
                                expected=f"a {cls.name!r} state")
         return cls
-    from goldband.monitors.registry import DETECTORS
-
-    if name not in DETECTORS:
+    if name not in KNOWN:
         raise MonitorError(f"unknown detector {name!r}", where=where,
-                           expected=f"one of: {', '.join(sorted(DETECTORS))}")
-    return DETECTORS[name]
+                           expected=f"one of: {', '.join(sorted(KNOWN))}")
+    return KNOWN[name]
 
 
 def _short(value: object, limit: int = 60) -> str:

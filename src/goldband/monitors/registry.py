@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
-from types import MappingProxyType
 from typing import Any, Protocol
 
 from goldband.errors import MonitorError
 from goldband.monitors.adwin import ADWIN
-from goldband.monitors.base import StreamingDetector
+from goldband.monitors.base import KNOWN, StreamingDetector, register
 from goldband.monitors.ddm import DDM
 from goldband.monitors.page_hinkley import PageHinkley
 from goldband.monitors.result import DriftResult
@@ -31,9 +30,8 @@ class BatchTest(Protocol):
     def __call__(self, reference: Any, current: Any, /) -> DriftResult: ...
 
 
-DETECTORS: Mapping[str, type[StreamingDetector]] = MappingProxyType(
-    {cls.name: cls for cls in (ADWIN, DDM, PageHinkley)}
-)
+register(ADWIN, DDM, PageHinkley)  # also what ``StreamingDetector.from_state`` finds by name
+DETECTORS: Mapping[str, type[StreamingDetector]] = KNOWN
 
 
 class _LazyTests(Mapping[str, BatchTest]):

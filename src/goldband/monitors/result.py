@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from goldband.errors import MonitorError
+
 __all__ = ["DriftResult"]
 
 
@@ -37,8 +39,6 @@ class DriftResult:
 
 def check_knobs(test: str, *, alpha: float | None = None, min_effect: float) -> None:
     """Reject an ``alpha`` outside (0, 1) or a negative or NaN ``min_effect``."""
-    from goldband.errors import MonitorError
-
     if alpha is not None and not 0.0 < alpha < 1.0:
         raise MonitorError(f"alpha={alpha!r}", where=f"{test}()", expected="a number in (0, 1)")
     if not min_effect >= 0.0:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from goldband import __version__
 from goldband.errors import GoldbandError
 from goldband.report.data import RunReport, case_json, load_report
 from goldband.report.html import render_html
@@ -39,8 +40,6 @@ def render_json(report: RunReport) -> dict[str, Any]:
 
 
 def render(report: RunReport, fmt: str, *, store: str = "") -> str:
-    from goldband import __version__
-
     if fmt == "html":
         return render_html(report, store=store, version=__version__)
     if fmt == "md":

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from goldband.bands.verdict import fails_item
 from goldband.results import ScoredTrial, Verdict
 
 OUTPUT_WIDTH = 72
@@ -120,8 +121,6 @@ def engine_line(stats: Any) -> str:
 
 
 def _fails(outcome: Any) -> bool:
-    from goldband.bands.verdict import fails_item
-
     return fails_item(outcome.verdict, outcome.plan.case.band.inconclusive)
 
 

@@ -30,10 +30,11 @@ if TYPE_CHECKING:
     from goldband.watch.checks import TestRow, WindowCheck, check_window
     from goldband.watch.ingest import IngestReport, ingest_labels, ingest_predictions
     from goldband.watch.log import LogStats, PredictionLogger
-    from goldband.watch.overview import Status, status
+    from goldband.watch.overview import status
     from goldband.watch.reference import Reference, load_reference, register_reference
     from goldband.watch.runner import CheckReport, check
     from goldband.watch.saved import load_detector, save_detector
+    from goldband.watch.statusview import Status
     from goldband.watch.stream import DetectorWatch, EvalWatch
 
 __all__ = [
@@ -68,7 +69,7 @@ _WHERE = {
     "Reference": "reference", "load_reference": "reference", "register_reference": "reference",
     "CheckReport": "runner", "check": "runner",
     "load_detector": "saved", "save_detector": "saved",
-    "Status": "overview", "status": "overview",
+    "Status": "statusview", "status": "overview",
     "DetectorWatch": "stream", "EvalWatch": "stream",
 }
 

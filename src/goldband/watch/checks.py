@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from goldband.monitors import fdr
+from goldband.monitors.categorical import chi2
 from goldband.monitors.registry import BATCH_TESTS
 from goldband.watch.records import category_key, number
 
@@ -179,8 +181,6 @@ def _numeric(name: str, ref: npt.NDArray[np.float64], cur: npt.NDArray[np.float6
 
 
 def _categorical(name: str, ref: list[str | None], cur: list[str | None], cfg: ModelMonitorConfig) -> TestRow:
-    from goldband.monitors.categorical import chi2
-
     floor = cfg.effect_floor("chi2")
     result = chi2(ref, cur, alpha=cfg.alpha, min_effect=floor, nan_policy="omit")
     present = [c for c in cur if c is not None]
@@ -198,8 +198,6 @@ def _missing(name: str, ref_missing: int, ref_n: int, cur_missing: int, cur_n: i
 def _share_test(name: str, kind: str, ref_hits: int, ref_n: int, cur_hits: int, cur_n: int,
                 cfg: ModelMonitorConfig, what: str) -> TestRow:
     """Chi-square on a 2x2 table of (hit, miss) counts: a share that may only be flagged when it rises."""
-    from goldband.monitors.categorical import chi2
-
     floor = cfg.effect_floor("chi2")
     result = chi2({"hit": ref_hits, "miss": ref_n - ref_hits}, {"hit": cur_hits, "miss": cur_n - cur_hits},
                   alpha=cfg.alpha, min_effect=floor)
@@ -252,10 +250,8 @@ def _collapse(ref: list[Any] | None, cur: list[str | None], cfg: ModelMonitorCon
 
 def _adjust(tests: list[TestRow], alpha: float) -> list[TestRow]:
     """Benjamini-Hochberg adjusted p-values, and each test's drifted flag (adjusted p and effect)."""
-    from goldband.compare.stats import benjamini_hochberg
-
     with_p = {i: t.p_value for i, t in enumerate(tests) if t.p_value is not None and math.isfinite(t.p_value)}
-    values, _ = benjamini_hochberg(list(with_p.values()), alpha=alpha)
+    values, _ = fdr.adjust(list(with_p.values()), alpha=alpha)
     adjusted = {i: float(v) for i, v in zip(with_p, values, strict=True)}
     out = []
     for i, t in enumerate(tests):

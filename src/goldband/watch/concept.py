@@ -35,7 +35,8 @@ from goldband.clock import iso, parse_duration
 from goldband.monitors import make_detector
 from goldband.store.models import DriftEvent
 from goldband.watch import db
-from goldband.watch.records import category_key, number
+from goldband.watch.checks import input_drift, window_columns
+from goldband.watch.records import error_value
 from goldband.watch.stream import Detection, DetectorWatch
 
 if TYPE_CHECKING:
@@ -43,23 +44,10 @@ if TYPE_CHECKING:
     from goldband.watch.db import StoredPrediction
     from goldband.watch.reference import Reference
 
-__all__ = ["ConceptResult", "error_value", "run_concept"]
+__all__ = ["ConceptResult", "run_concept"]
 
 SCOPE = "concept"
 SOURCE = "classic-ml"
-
-
-def error_value(prediction: Any, label: Any, task: str) -> float | None:
-    """1.0 for a wrong class and 0.0 for a right one; the absolute error for regression; None if unreadable."""
-    if prediction is None or label is None:
-        return None
-    if task != "regression":
-        return 0.0 if category_key(prediction) == category_key(label) else 1.0
-    try:
-        p, y = number(prediction), number(label)
-    except ValueError:
-        return None
-    return None if p is None or y is None else abs(p - y)
 
 
 @dataclass
@@ -233,8 +221,6 @@ def _inputs_since(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorCon
     is the moment to test: predictions made since then, including those whose
     labels have not arrived, show whether the inputs had moved.
     """
-    from goldband.watch.checks import input_drift, window_columns
-
     recent = list(db.predictions_after(conn, ref.model, ref.version, (start, 0), limit=cfg.window))  # time >= start
     columns, _, _ = window_columns(ref, recent)
     return list(dict.fromkeys(t.name for t in input_drift(ref, columns, cfg) if t.drifted))

@@ -29,7 +29,9 @@ table and page (``status.html``) show it.
 from __future__ import annotations
 
 import csv
+import io
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +40,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from goldband.alerts.engine import AlertEngine, list_alerts
+from goldband.clock import ManualClock
+from goldband.config.alerts import AlertsConfig
+from goldband.config.monitors import ModelMonitorConfig, MonitorsConfig
+from goldband.errors import GoldbandError
+from goldband.store import Store, open_store
+from goldband.store.models import RunRow, SeriesPoint
+from goldband.store.writer import finish_run, insert_run, insert_series
+from goldband.watch.log import PredictionLogger
+from goldband.watch.overview import status
+from goldband.watch.page import write_status_page
+from goldband.watch.reference import register_reference
+from goldband.watch.runner import CheckReport, check
 
 __all__ = ["DemoResult", "main", "run_demo"]
 
@@ -125,8 +141,6 @@ class DemoResult:
 def run_demo(directory: Path | None = None, *, seed: int = 7, per_day: int = 500,
              echo: Callable[[str], None] = print) -> DemoResult:
     """Run the whole example into ``directory``; returns what happened (for tests and the CLI)."""
-    from goldband.clock import ManualClock
-
     folder = _prepare(directory)
     rng = np.random.default_rng(seed)
     result = DemoResult(folder, folder / "store.db", folder / "status.html")
@@ -146,8 +160,6 @@ def _prepare(directory: Path | None) -> Path:
     else:
         folder = directory.resolve()
         if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
-            from goldband.errors import GoldbandError
-
             raise GoldbandError("the directory is not empty", where=str(folder),
                                 expected="an empty directory, or one a previous demo wrote",
                                 fix="pass a new directory with --dir, or leave it out for a temporary one")
@@ -158,26 +170,15 @@ def _prepare(directory: Path | None) -> Path:
     return folder
 
 
-def _settings(folder: Path) -> tuple[Any, Any]:
-    from goldband.config.alerts import AlertsConfig
-    from goldband.config.monitors import ModelMonitorConfig, MonitorsConfig
-
+def _settings(folder: Path) -> tuple[MonitorsConfig, AlertsConfig]:
     monitors = MonitorsConfig(models={MODEL: ModelMonitorConfig(window=500, label_delay="4d")})
     alerts = AlertsConfig.model_validate({"cooldown": "2d", "sinks": [
         {"type": "log"}, {"type": "jsonl", "path": str(folder / "alerts.jsonl")}]})
     return monitors, alerts
 
 
-def _simulate(folder: Path, reference: Path, rng: np.random.Generator, clock: Any, per_day: int,
+def _simulate(folder: Path, reference: Path, rng: np.random.Generator, clock: ManualClock, per_day: int,
               result: DemoResult, echo: Callable[[str], None]) -> None:
-    import io
-
-    from goldband.alerts.engine import AlertEngine
-    from goldband.store import open_store
-    from goldband.watch.log import PredictionLogger
-    from goldband.watch.reference import register_reference
-    from goldband.watch.runner import check
-
     monitors, alerts = _settings(folder)
     sink_output = io.StringIO()
     pending: dict[int, list[tuple[str, int]]] = {}
@@ -222,11 +223,8 @@ def _log_labels(logger: Any, rng: np.random.Generator, labels: list[tuple[str, i
     return len(labels)
 
 
-def _nightly_evals(store: Any, rng: np.random.Generator, nights: Any) -> None:
+def _nightly_evals(store: Store, rng: np.random.Generator, nights: Any) -> None:
     """Complete nightly runs, each with the golden set's pass rate as its series point."""
-    from goldband.store.models import RunRow, SeriesPoint
-    from goldband.store.writer import finish_run, insert_run, insert_series
-
     for night in nights:
         started = (START + timedelta(days=night - 1, hours=2)).isoformat(timespec="milliseconds")
         run = RunRow(f"demo-night-{night + 100:03d}", "nightly", "running", started)
@@ -242,7 +240,7 @@ _TIMELINE_HEADER = ("day  phase            labels  input drift (window)         
                     "                error rate fed  new alerts\n" + "-" * 132)
 
 
-def _day_line(day: int, phase: str, labelled: int, report: Any, echo: Callable[[str], None]) -> dict[str, Any]:
+def _day_line(day: int, phase: str, labelled: int, report: CheckReport, echo: Callable[[str], None]) -> dict[str, Any]:
     model = next(m for m in report.models if m.model == MODEL)
     window = model.windows[-1] if model.windows else None
     concept = model.concept
@@ -259,12 +257,7 @@ def _day_line(day: int, phase: str, labelled: int, report: Any, echo: Callable[[
     return line
 
 
-def _finish(result: DemoResult, clock: Any, echo: Callable[[str], None]) -> None:
-    from goldband.alerts.engine import list_alerts
-    from goldband.store import open_store
-    from goldband.watch.overview import status
-    from goldband.watch.page import write_status_page
-
+def _finish(result: DemoResult, clock: ManualClock, echo: Callable[[str], None]) -> None:
     with open_store(result.store) as store:
         overview = status(store, clock=clock)
         result.alerts = list_alerts(store.conn, limit=None)
@@ -281,8 +274,6 @@ def _clip(text: str, width: int) -> str:
 
 def main() -> None:
     """``python -m goldband.watch.demo [DIR]``."""
-    import sys
-
     run_demo(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
 
 

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from goldband.clock import Clock, SystemClock, iso
 from goldband.config.monitors import ColumnsConfig
-from goldband.errors import MonitorError, RowRefused
+from goldband.errors import MonitorError, RowRefused, StoreError
 from goldband.watch import db
 from goldband.watch.records import Issue, LabelRow, PredictionRow, label_row, prediction_row
+from goldband.watch.reference import references
 from goldband.watch.tables import file_hash, read_rows
 
 if TYPE_CHECKING:
@@ -161,8 +162,6 @@ def _write(store: Store, model: str, path: Path, made: Iterator[Any], report: In
 
 
 def _commit(store: Store, model: str, path: Path, batch: list[Any], report: IngestReport, stamp: str) -> None:
-    from goldband.errors import StoreError
-
     predictions = [r for r in batch if isinstance(r, PredictionRow)]
     labels = [r for r in batch if isinstance(r, LabelRow)]
     found = [r for r in batch if isinstance(r, Issue)] + report.kept
@@ -186,8 +185,6 @@ def _commit(store: Store, model: str, path: Path, batch: list[Any], report: Inge
 
 def _column_warnings(store: Store, model: str, version: str | None, columns: list[str], cols: ColumnsConfig,
                      chosen: set[str] | None) -> list[str]:
-    from goldband.watch.reference import references
-
     refs = references(store, model)
     spec = refs.get(str(version or "1"), {}).get("spec") if refs else None
     if not spec:

@@ -45,6 +45,8 @@ from typing import Any
 
 from goldband.clock import Clock, iso
 from goldband.errors import GoldbandError, RowRefused
+from goldband.store import open_store
+from goldband.watch import db
 from goldband.watch.records import Issue, LabelRow, PredictionRow, label_row, prediction_row
 
 __all__ = ["LogStats", "PredictionLogger"]
@@ -83,8 +85,6 @@ class PredictionLogger:
     def __init__(self, model: str, *, store: str | Path = ".goldband/store.db", version: str = "1",
                  max_queue: int = 100_000, batch_size: int = 1000, flush_interval_s: float = 1.0,
                  retry_s: float = 1.0, clock: Clock | None = None) -> None:
-        from goldband.store import open_store
-
         if not isinstance(model, str) or not model.strip():
             raise GoldbandError(f"model name {model!r}", where="PredictionLogger", expected="a non-empty string")
         self.model, self.version = model, str(version)
@@ -269,8 +269,6 @@ class PredictionLogger:
                               confidence=confidence, proba=proba, issues=issues)
 
     def _commit(self) -> bool:
-        from goldband.watch import db
-
         rows, found = self._pending, self._pending_issues
         predictions = [r for r in rows if isinstance(r, PredictionRow)]
         labels = [r for r in rows if isinstance(r, LabelRow)]

@@ -1,10 +1,11 @@
 """What the monitors know now, per model and eval series, and what it means (``status``).
 
-Read from the store only (no tests are run). Per model version: the latest
-window's feature and output tests, the concept detectors' state (the error
-level before and after the last change), label coverage (waiting, late, for
-unknown ids), counted data issues and open alerts, and a **diagnosis** that
-tells the cases apart, since each needs a different response:
+Read from the store only (no tests are run) into a ``Status`` (defined, with
+its text and JSON views, in ``goldband.watch.statusview``). Per model version:
+the latest window's feature and output tests, the concept detectors' state
+(the error level before and after the last change), label coverage (waiting,
+late, for unknown ids), counted data issues and open alerts, and a
+**diagnosis** that tells the cases apart, since each needs a different response:
 
 =====================  ===========================================================  ==================================
 diagnosis              evidence                                                     response
@@ -25,103 +26,29 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from goldband.alerts.engine import list_alerts
 from goldband.clock import Clock, SystemClock, iso
+from goldband.config.monitors import MonitorsConfig
 from goldband.store.models import labels_key
 from goldband.watch import db
 from goldband.watch.checks import TestRow
-from goldband.watch.concept import concept_state, error_value
+from goldband.watch.concept import concept_state
+from goldband.watch.evaldrift import SCOPE as EVAL_SCOPE
+from goldband.watch.evaldrift import eval_series
+from goldband.watch.records import error_value
+from goldband.watch.statusview import EvalStatus, ModelStatus, Status
 
 if TYPE_CHECKING:
-    from goldband.config.monitors import MonitorsConfig
     from goldband.store import Store
 
 __all__ = ["EvalStatus", "ModelStatus", "Status", "status"]
-
-ADVICE = {
-    "stable": "no drift in the latest window",
-    "waiting": "fewer predictions than one window so far",
-    "no reference": "register a reference to test this version (goldband monitor reference)",
-    "input drift": "the inputs moved but the model's error has not risen: check the data pipeline and the new "
-                   "population; no retrain is needed while the error holds",
-    "input drift, error unknown": "the inputs moved; labels for these predictions have not arrived yet, so the "
-                                  "error is not known: check the data pipeline and watch the error",
-    "output drift": "the predictions moved while the monitored inputs did not: check unmonitored inputs, the "
-                    "deployed model artifact and its thresholds",
-    "concept drift": "the error rose while the inputs did not move: the same inputs now mean something else; "
-                     "retrain on recent labelled data",
-    "input + concept drift": "the error rose together with moved inputs: retrain on recent data, and find out why "
-                             "the inputs moved",
-}
-
-
-@dataclass
-class ModelStatus:
-    model: str
-    version: str
-    reference: dict[str, Any] | None
-    predictions: int = 0
-    labelled: int = 0
-    windows: int = 0
-    latest: dict[str, Any] | None = None  # the latest window: window, start, end, rows, input/output drifted
-    features: list[TestRow] = field(default_factory=list)
-    outputs: list[TestRow] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)  # recent windows: window, end, flags, drifted
-    concept: dict[str, Any] = field(default_factory=dict)
-    error_series: list[tuple[str, float]] = field(default_factory=list)
-    diagnosis: str = "waiting"
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    issues: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def advice(self) -> str:
-        return ADVICE.get(self.diagnosis, "")
-
-    @property
-    def drifted_features(self) -> list[str]:
-        return list(dict.fromkeys(t.name for t in self.features if t.drifted))
-
-
-@dataclass
-class EvalStatus:
-    target: str
-    goldenset: str
-    metric: str
-    kind: str
-    values: list[tuple[str, float]]
-    active: bool
-    scale: float | None
-    last_detection: dict[str, Any] | None
-
-
-@dataclass
-class Status:
-    generated_at: str
-    store: str
-    models: list[ModelStatus]
-    evals: list[EvalStatus]
-    alerts: list[dict[str, Any]]  # open and acknowledged, newest first
-    recent: list[dict[str, Any]] = field(default_factory=list)  # the latest alerts in any status (incident history)
-
-    def render(self) -> str:
-        from goldband.watch.overview_text import render
-
-        return render(self)
-
-    def to_json(self) -> dict[str, Any]:
-        from goldband.watch.overview_text import to_json
-
-        return to_json(self)
 
 
 def status(store: Store, monitors: MonitorsConfig | None = None, *, model: str | None = None,
            clock: Clock | None = None, history: int = 30) -> Status:
     """The current state of every monitored model and eval series in ``store``."""
-    from goldband.alerts.engine import list_alerts
-    from goldband.config.monitors import MonitorsConfig
-
     monitors = monitors or MonitorsConfig()
     conn = store.conn
     names = [model] if model else list(dict.fromkeys([*monitors.models, *db.models(conn)]))
@@ -244,11 +171,9 @@ def _diagnose(st: ModelStatus) -> str:
 
 
 def _evals(conn: sqlite3.Connection, monitors: MonitorsConfig) -> list[EvalStatus]:
-    from goldband.watch.evaldrift import SCOPE, eval_series
-
     found = []
     for model, metric, key, labels in eval_series(conn, monitors.eval):
-        state = db.get_state(conn, SCOPE, f"{model}|{metric}|{key}") or {}
+        state = db.get_state(conn, EVAL_SCOPE, f"{model}|{metric}|{key}") or {}
         values = [(t, v) for t, v in conn.execute(
             "SELECT time, value FROM series_points WHERE source = 'llm-eval' AND model = ? AND metric = ? AND "
             "labels_key = ? AND value IS NOT NULL ORDER BY time, id", [model, metric, key])]

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup
 
+from goldband import __version__
 from goldband.errors import GoldbandError
 from goldband.report import svg
 from goldband.report.html import csp_hash
 
 if TYPE_CHECKING:
-    from goldband.watch.overview import Status
+    from goldband.watch.statusview import Status
 
 __all__ = ["render_status_html", "write_status_page"]
 
@@ -38,8 +39,6 @@ def _environment() -> jinja2.Environment:
 
 
 def render_status_html(status: Status) -> str:
-    from goldband import __version__
-
     css = (ASSETS / "status.css").read_text(encoding="utf-8")
     plots = [{"error": svg.trend({"error rate": m.error_series}, label=f"error rate of {m.model}"),
               "drift": svg.trend({"features drifted": _drift_share(m)}, label=f"features drifted in {m.model}")}

@@ -31,6 +31,7 @@ __all__ = [
     "PredictionRow",
     "RowRefused",
     "category_key",
+    "error_value",
     "label_row",
     "number",
     "prediction_row",
@@ -127,6 +128,19 @@ def category_key(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     return category_key(scalar(value)) if not isinstance(value, int) else str(value)
+
+
+def error_value(prediction: Any, label: Any, task: str) -> float | None:
+    """1.0 for a wrong class and 0.0 for a right one; the absolute error for regression; None if unreadable."""
+    if prediction is None or label is None:
+        return None
+    if task != "regression":
+        return 0.0 if category_key(prediction) == category_key(label) else 1.0
+    try:
+        p, y = number(prediction), number(label)
+    except ValueError:
+        return None
+    return None if p is None or y is None else abs(p - y)
 
 
 def prediction_row(

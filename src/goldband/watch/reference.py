@@ -17,15 +17,17 @@ version, and ``proba_*``) are never features.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from goldband._util.runid import now
 from goldband.config.monitors import ColumnsConfig
 from goldband.errors import MonitorError
-from goldband.watch.records import category_key, dumps, number
+from goldband.watch.records import category_key, dumps, error_value, number
 from goldband.watch.tables import file_format, file_hash, read_rows
 
 if TYPE_CHECKING:
@@ -80,8 +82,6 @@ class Reference:
         """The model's error on its reference (needs predictions and labels there)."""
         if self.predictions is None or self.labels is None:
             return None
-        from goldband.watch.concept import error_value
-
         errors = [e for p, y in zip(self.predictions, self.labels, strict=True)
                   if p is not None and y is not None and (e := error_value(p, y, self.spec.task)) is not None]
         return sum(errors) / len(errors) if errors else None
@@ -243,8 +243,6 @@ def _safe_number(value: Any) -> float | None:
 
 
 def _store(store: Store, ref: Reference) -> None:
-    from goldband._util.runid import now
-
     with store.transaction() as conn:
         conn.execute("INSERT OR REPLACE INTO monitor_references (model, version, path, hash, format, spec, rows, "
                      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -253,7 +251,5 @@ def _store(store: Store, ref: Reference) -> None:
 
 
 def _json(text: str) -> dict[str, Any]:
-    import json
-
     data: dict[str, Any] = json.loads(text)
     return data

@@ -1,19 +1,96 @@
-"""The status as text for the terminal (``goldband monitor status``) and as JSON (``--json``)."""
+"""What ``status`` returns: the state of every model and eval series, as text and as JSON.
+
+The data (``Status``, ``ModelStatus``, ``EvalStatus``) and its two renderings
+live together: ``Status.render()`` is the terminal view (``goldband monitor
+status``), ``Status.to_json()`` the ``--json`` one. ``goldband.watch.overview``
+fills it from the store.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from goldband.report.fmt import spark, table
 from goldband.store.writer import finite
+from goldband.watch.checks import TestRow
 
-if TYPE_CHECKING:
-    from goldband.watch.checks import TestRow
-    from goldband.watch.overview import EvalStatus, ModelStatus, Status
+__all__ = ["ADVICE", "EvalStatus", "ModelStatus", "Status", "render", "to_json"]
 
-__all__ = ["render", "to_json"]
+ADVICE = {
+    "stable": "no drift in the latest window",
+    "waiting": "fewer predictions than one window so far",
+    "no reference": "register a reference to test this version (goldband monitor reference)",
+    "input drift": "the inputs moved but the model's error has not risen: check the data pipeline and the new "
+                   "population; no retrain is needed while the error holds",
+    "input drift, error unknown": "the inputs moved; labels for these predictions have not arrived yet, so the "
+                                  "error is not known: check the data pipeline and watch the error",
+    "output drift": "the predictions moved while the monitored inputs did not: check unmonitored inputs, the "
+                    "deployed model artifact and its thresholds",
+    "concept drift": "the error rose while the inputs did not move: the same inputs now mean something else; "
+                     "retrain on recent labelled data",
+    "input + concept drift": "the error rose together with moved inputs: retrain on recent data, and find out why "
+                             "the inputs moved",
+}
+
+
+@dataclass
+class ModelStatus:
+    model: str
+    version: str
+    reference: dict[str, Any] | None
+    predictions: int = 0
+    labelled: int = 0
+    windows: int = 0
+    latest: dict[str, Any] | None = None  # the latest window: window, start, end, rows, input/output drifted
+    features: list[TestRow] = field(default_factory=list)
+    outputs: list[TestRow] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)  # recent windows: window, end, flags, drifted
+    concept: dict[str, Any] = field(default_factory=dict)
+    error_series: list[tuple[str, float]] = field(default_factory=list)
+    diagnosis: str = "waiting"
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def advice(self) -> str:
+        return ADVICE.get(self.diagnosis, "")
+
+    @property
+    def drifted_features(self) -> list[str]:
+        return list(dict.fromkeys(t.name for t in self.features if t.drifted))
+
+
+@dataclass
+class EvalStatus:
+    target: str
+    goldenset: str
+    metric: str
+    kind: str
+    values: list[tuple[str, float]]
+    active: bool
+    scale: float | None
+    last_detection: dict[str, Any] | None
+
+
+@dataclass
+class Status:
+    generated_at: str
+    store: str
+    models: list[ModelStatus]
+    evals: list[EvalStatus]
+    alerts: list[dict[str, Any]]  # open and acknowledged, newest first
+    recent: list[dict[str, Any]] = field(default_factory=list)  # the latest alerts in any status (incident history)
+
+    def render(self) -> str:
+        """The terminal view: a summary table, each model's detail, the eval series, the open alerts."""
+        return render(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON view (``goldband monitor status --json``): NaN and infinities become null."""
+        return to_json(self)
+
 
 
 def render(st: Status) -> str:
