@@ -55,14 +55,14 @@ def test_history_of_one_case_shows_its_trend(store_path: Path) -> None:
 
 def test_history_of_an_unknown_case_is_a_clear_error(store_path: Path) -> None:
     code, out = invoke("history", "support::nope", "--store", str(store_path))
-    assert code == 1 and "no verdicts for case 'support::nope'" in out and "Traceback" not in out
+    assert code == 2 and "no verdicts for case 'support::nope'" in out and "Traceback" not in out
     code, out = invoke("history", "not-a-case", "--store", str(store_path))
-    assert code == 1 and "expected SET::CASE or SET::CASE[TARGET]" in out
+    assert code == 2 and "expected SET::CASE or SET::CASE[TARGET]" in out
 
 
 def test_show_lists_groups_and_the_cases_not_passing(store_path: Path) -> None:
     code, out = invoke("show", "2026110", "--store", str(store_path))
-    assert code == 1 and "ambiguous" in out
+    assert code == 2 and "ambiguous" in out
     code, out = invoke("show", "latest", "--store", str(store_path))
     assert code == 0
     assert out.startswith(f"run {RUN}  FAIL  (ci, complete)")
@@ -77,10 +77,10 @@ def test_show_lists_groups_and_the_cases_not_passing(store_path: Path) -> None:
 
 def test_unknown_run_and_missing_store_are_one_line_errors(store_path: Path, tmp_path: Path) -> None:
     code, out = invoke("show", "19990101", "--store", str(store_path))
-    assert code == 1 and out.startswith(f"Error: {store_path}: no run '19990101' in this store")
+    assert code == 2 and out.startswith(f"Error: {store_path}: no run '19990101' in this store")
     assert "fix: list runs with `goldband history`" in out
     code, out = invoke("history", "--store", str(tmp_path / "none.db"))
-    assert code == 1 and "no store here yet" in out and not (tmp_path / "none.db").exists()
+    assert code == 2 and "no store here yet" in out and not (tmp_path / "none.db").exists()
 
 
 def test_report_rerenders_a_past_run(store_path: Path, tmp_path: Path) -> None:
@@ -93,7 +93,7 @@ def test_report_rerenders_a_past_run(store_path: Path, tmp_path: Path) -> None:
     code, out = invoke("report", "latest", "--store", str(store_path), "--format", "md", "--stdout")
     assert code == 0 and out.startswith(f"### goldband ❌ FAIL · run `{RUN}`")
     code, out = invoke("report", "latest", "--store", str(store_path), "--stdout")
-    assert code == 1 and "add exactly one --format" in out
+    assert code == 2 and "add exactly one --format" in out
 
 
 def test_store_and_reports_follow_the_plugin_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

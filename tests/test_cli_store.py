@@ -78,9 +78,9 @@ def test_export_jsonl_and_csv(store_path: Path, tmp_path: Path) -> None:
 
 def test_export_rejects_unknown_tables(store_path: Path) -> None:
     code, out = invoke("store", "export", "--store", str(store_path), "--table", "nope")
-    assert code == 1 and "unknown table nope; expected one of:" in out
+    assert code == 2 and "unknown table nope; expected one of:" in out
     code, out = invoke("store", "export", "--store", str(store_path), "--out", "-")
-    assert code == 1 and "add exactly one --table" in out
+    assert code == 2 and "add exactly one --table" in out
 
 
 def test_cache_clear_removes_only_cache_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

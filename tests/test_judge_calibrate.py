@@ -177,7 +177,7 @@ def test_calibrate_with_a_malformed_row_names_its_line(tmp_path: Path, monkeypat
     make(tmp_path, '{"output": "x", "score": 4}\n{"output": "y", "score": 9}\n')
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["judge", "calibrate", "helpful"])
-    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.exit_code == 2 and "Traceback" not in result.output
     assert "rubrics/helpful.calibration.jsonl:2: score 9 is not a level of the scale 1-5" in result.output
 
 

@@ -48,7 +48,7 @@ def test_the_demo_noise_split_runs_offline(demo: Path) -> None:
 
 def test_noise_needs_a_judged_case(demo: Path) -> None:
     result = invoke("noise", "extract")
-    assert result.exit_code == 1 and "no case is checked by a rubric" in result.output
+    assert result.exit_code == 2 and "no case is checked by a rubric" in result.output
 
 
 def test_show_prints_the_fenced_messages(demo: Path) -> None:
@@ -98,4 +98,4 @@ def test_pairwise_bad_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.
     pairs.write_text('{"a": "x"}\n')
     monkeypatch.chdir(tmp_path)
     result = invoke("pairwise", "helpful", str(pairs))
-    assert result.exit_code == 1 and "pairs.jsonl:1: a pair needs text under 'a' and 'b'" in result.output
+    assert result.exit_code == 2 and "pairs.jsonl:1: a pair needs text under 'a' and 'b'" in result.output

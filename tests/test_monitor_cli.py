@@ -86,17 +86,17 @@ def test_the_alerts_commands(project: Path) -> None:
     (row,) = [json.loads(line) for line in invoke("alerts", "list", "--json")[1].splitlines()]
     assert (row["status"], row["acked_by"], row["note"]) == ("acked", "ana", "new campaign")
     code, _, err = invoke("alerts", "ack", "42")
-    assert code == 1 and "no alert #42" in err and "goldband alerts list --all" in err
+    assert code == 2 and "no alert #42" in err and "goldband alerts list --all" in err
 
 
 def test_bad_input_is_one_clear_line(project: Path, tmp_path: Path) -> None:
     code, _, err = invoke("monitor", "log", "churn", "missing.csv")
-    assert code == 1 and err.startswith("Error: missing.csv: no such file")
+    assert code == 2 and err.startswith("Error: missing.csv: no such file")
     code, _, err = invoke("monitor", "status", "--store", str(tmp_path / "nowhere.db"))
-    assert code == 1 and "no store here yet" in err
+    assert code == 2 and "no store here yet" in err
     (project / "goldband.yaml").write_text(CONFIG.replace("window: 200", "window: 2"))
     code, _, err = invoke("monitor", "check")
-    assert code == 1 and "goldband.yaml:6: monitors.models.churn.window" in err
+    assert code == 2 and "goldband.yaml:6: monitors.models.churn.window" in err
 
 
 def test_status_runs_as_a_real_process(project: Path) -> None:

@@ -63,7 +63,7 @@ def test_the_demo_status_and_files(demo: dict[str, Any]) -> None:
 def test_the_demo_refuses_a_directory_it_did_not_write(tmp_path: Path) -> None:
     (tmp_path / "mine.txt").write_text("keep me")
     result = CliRunner().invoke(main, ["monitor", "demo", "--dir", str(tmp_path)])
-    assert result.exit_code == 1 and "the directory is not empty" in result.output
+    assert result.exit_code == 2 and "the directory is not empty" in result.output
     assert (tmp_path / "mine.txt").read_text() == "keep me"
 
 

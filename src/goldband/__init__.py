@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from goldband._util.lazy import lazy_exports
+from goldband._version import __version__
 
 if TYPE_CHECKING:
     from goldband.engine.plan import Outcome
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
         Verdict,
     )
     from goldband.session.api import RunResult, run
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BaselineDelta",

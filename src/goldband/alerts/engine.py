@@ -37,7 +37,7 @@ from goldband.alerts.rules import AlertEvent, Observation, evaluate, fingerprint
 from goldband.alerts.sinks import Sink, build_sinks
 from goldband.clock import Clock, SystemClock, iso, parse_duration
 from goldband.config.alerts import AlertsConfig, RuleConfig
-from goldband.errors import GoldbandError
+from goldband.errors import UsageError
 
 if TYPE_CHECKING:
     from goldband.store import Store
@@ -192,14 +192,14 @@ def list_alerts(conn: sqlite3.Connection, *, status: Sequence[str] | None = None
 
 def ack(store: Store, ids: Sequence[int], *, by: str | None = None, note: str | None = None,
         clock: Clock | None = None) -> list[int]:
-    """Acknowledge open alerts: they stay deduplicated until they resolve. GoldbandError for unknown ids."""
+    """Acknowledge open alerts: they stay deduplicated until they resolve. UsageError for unknown ids."""
     now = iso((clock or SystemClock()).now())
     with store.transaction() as conn:
         found = {r[0]: r[1] for r in conn.execute(
             f"SELECT id, status FROM alerts WHERE id IN ({','.join('?' * len(ids))})", list(ids))}
         missing = [i for i in ids if i not in found]
         if missing:
-            raise GoldbandError(f"no alert {', '.join(f'#{i}' for i in missing)}", where="goldband alerts ack",
+            raise UsageError(f"no alert {', '.join(f'#{i}' for i in missing)}", where="goldband alerts ack",
                                 fix="`goldband alerts list --all` shows every alert's id")
         done = [i for i in ids if found[i] == "open"]
         conn.executemany("UPDATE alerts SET status = 'acked', acked_at = ?, acked_by = ?, note = ? WHERE id = ?",

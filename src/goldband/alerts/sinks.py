@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any, ClassVar, Protocol
 
 from goldband.alerts.rules import AlertEvent
-from goldband.errors import GoldbandError, SinkError
+from goldband.errors import ConfigError, SinkError
 
 __all__ = ["SINKS", "JsonlSink", "LogSink", "Sink", "SinkError", "WebhookSink", "build_sinks"]
 
@@ -85,7 +85,7 @@ class WebhookSink:
                  retries: int = 1, max_attempts: int = 3, name: str = "webhook", min_severity: str = "info",
                  backoff_s: float = 0.2) -> None:
         if (url is None) == (url_env is None):
-            raise GoldbandError("give exactly one of url or url_env", where="WebhookSink")
+            raise ConfigError("give exactly one of url or url_env", where="WebhookSink")
         self.url, self.url_env, self.timeout_s, self.retries = url, url_env, timeout_s, retries
         self.max_attempts, self.name, self.min_severity, self.backoff_s = max_attempts, name, min_severity, backoff_s
 

@@ -2,16 +2,46 @@
 
 Subcommand modules import heavy libraries inside their functions, so
 ``goldband --help`` stays fast. Register a new family with one ``add_command``.
+
+Exit status, the same for every command:
+
+- 0: done, and nothing failed;
+- 1: the command found what it looks for: a case that fails, a significant
+  regression, an alert at or above ``--fail-on``, agreement below its floor, a
+  damaged store (``goldband store check``);
+- 2: a usage error: a bad option or argument, goldband.yaml, golden set, rubric
+  or baseline, or a store that is missing, turned off or unusable; nothing ran
+  that needed it (click's own usage errors exit 2 too);
+- 3: goldband or its judge failed rather than the model: judge errors above
+  their limit (``judge: max_error_share``), or an internal error.
+
+A goldband error anywhere below ``main`` is one ``Error: ...`` line on stderr
+(where, what, expected, fix), never a traceback; its exit status is the
+error's own (``goldband.errors.GoldbandError.exit_status``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from goldband import __version__
+from goldband._version import __version__
+from goldband.errors import GoldbandError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Main(click.Group):
+    """The command group: turns a goldband error in any subcommand into its one-line message and exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GoldbandError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_status)
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="goldband")
 def main() -> None:
     """goldband: LLM regression testing with golden sets, repeats and honest verdicts."""

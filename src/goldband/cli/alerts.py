@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from goldband.cli.common import handles_errors, opened_store, store_option
+from goldband.cli.common import opened_store, store_option
 from goldband.report.fmt import table
 
 
@@ -25,7 +25,6 @@ def alerts() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @store_option
-@handles_errors
 def list_(show_all: bool, statuses: tuple[str, ...], model: str | None, limit: int, as_json: bool,
           store_path: Path | None) -> None:
     """Alerts, newest first: status, severity, rule, series, when, how often, and delivery results."""
@@ -61,7 +60,6 @@ def _clip(text: str, width: int) -> str:
 @click.option("--note", help="Why, or what is being done about it.")
 @click.option("--by", "by", help="Who acknowledges (default: the current user).")
 @store_option
-@handles_errors
 def ack(ids: tuple[int, ...], note: str | None, by: str | None, store_path: Path | None) -> None:
     """Acknowledge open alerts: they stay open (deduplicated, no new notifications) until they resolve."""
     from goldband.alerts.engine import ack as acknowledge

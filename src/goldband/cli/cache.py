@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from goldband.cli.common import find_root, handles_errors, project_path, store_option, store_or_off
+from goldband.cli.common import find_root, project_path, store_option, store_or_off
 
 
 def cache_dir(root: Path) -> Path:
@@ -35,7 +35,6 @@ def cache() -> None:
 @click.option("--judge/--no-judge", default=True, show_default=True, help="Cached judge verdicts.")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
 @store_option
-@handles_errors
 def clear(samples: bool, judge: bool, dry_run: bool, store_path: Path | None) -> None:
     """Remove cached samples and judgements, so the next `cached` run calls the providers again."""
     folder = cache_dir(find_root())

@@ -1,4 +1,4 @@
-"""What the store-facing commands share: finding the project, the store, and showing errors.
+"""What the store-facing commands share: finding the project and its store.
 
 The store path follows the plugin's precedence: ``--store`` (relative to the
 current directory), then ``GOLDBAND_STORE``, the ini key ``goldband_store``
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import configparser
 import contextlib
-import functools
 import os
 import tomllib
 from collections.abc import Callable, Iterator
@@ -23,28 +22,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from goldband.errors import GoldbandError
+from goldband.errors import GoldbandError, UsageError
 
 if TYPE_CHECKING:
     from goldband.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONFIG_KEYS = {"store": "store", "report": "reports"}  # the option's name -> its key in the project config
-
-
-class CliError(click.ClickException):
-    """A goldband error shown as one line on stderr (``Error: ...``), exit status 1, no traceback."""
-
-
-def handles_errors(fn: F) -> F:
-    """Turn GoldbandError (and OSError on files) into a clean CLI error."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except GoldbandError as exc:
-            raise CliError(str(exc)) from None
-    return wrapper  # type: ignore[return-value]
 
 
 def store_option(fn: F) -> F:
@@ -96,16 +80,16 @@ def resolve_store(option: Path | None) -> Path:
     """The configured store, for a command that needs one: an error when it is turned off."""
     path = configured("store", option)
     if path is None:
-        raise CliError("the store is turned off (store: off, GOLDBAND_STORE or --store); this command needs it; "
-                       "fix: point --store (or GOLDBAND_STORE, or 'store:' in goldband.yaml) at a store file")
+        raise UsageError("the store is turned off (store: off, GOLDBAND_STORE or --store); this command needs it",
+                         fix="point --store (or GOLDBAND_STORE, or 'store:' in goldband.yaml) at a store file")
     return path
 
 
 def resolve_reports(option: Path | None) -> Path:
     path = configured("report", option)
     if path is None:
-        raise CliError("reports are turned off (reports: off, GOLDBAND_REPORT or --report); "
-                       "fix: give --report DIR")
+        raise UsageError("reports are turned off (reports: off, GOLDBAND_REPORT or --report)",
+                         fix="give --report DIR")
     return path
 
 
@@ -114,11 +98,7 @@ def opened_store(option: Path | None, *, create: bool = False) -> Iterator[Store
     """The project's store, for a command; a clear error when it is missing or unusable."""
     from goldband.store import open_store
 
-    path = resolve_store(option)
-    try:
-        store = open_store(path, create=create)
-    except GoldbandError as exc:
-        raise CliError(str(exc)) from None
+    store = open_store(resolve_store(option), create=create)
     try:
         yield store
     finally:

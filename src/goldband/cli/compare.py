@@ -14,16 +14,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from goldband.errors import GoldbandError, UsageError
+
 if TYPE_CHECKING:
     from goldband.compare.cases import CaseStats, Comparison, Key
     from goldband.config.settings import Settings
     from goldband.session.premerge import PreMerge
-
-
-class BadInput(click.ClickException):
-    """Bad input exits 2, so that 1 always means 'a significant regression'."""
-
-    exit_code = 2
 
 
 @click.command()
@@ -47,14 +43,13 @@ def compare(base_ref: str | None, head_ref: str | None, baseline: str | None, mo
             targets: tuple[str, ...], concurrency: int | None, alpha: float, min_effect: float,
             markdown_path: Path, verbose: bool) -> None:
     """Run the golden sets on --base and --head and report per-case deltas with significance."""
-    from goldband.errors import GoldbandError
-
     if (base_ref is None) == (baseline is None):
-        raise BadInput("give exactly one of --base REF (re-run the base) or --baseline RUN|FILE")
+        raise UsageError("give exactly one of --base REF (re-run the base) or --baseline RUN|FILE",
+                         where="goldband compare")
     try:
         result = _run(base_ref, head_ref, baseline, _settings(mode, runs, targets, concurrency), alpha, min_effect)
-    except GoldbandError as exc:
-        raise BadInput(str(exc)) from None
+    except GoldbandError as exc:  # whatever went wrong exits 2, so that 1 always means 'a regression'
+        raise UsageError(str(exc)) from None
     _emit(result.comparison, markdown_path, verbose)
     sys.exit(1 if result.comparison.regressions else 0)
 
@@ -118,12 +113,8 @@ def baseline() -> None:
 def save(path: Path, run_ref: str) -> None:
     """Write a stored run's per-case results to PATH (JSON), for --goldband-baseline PATH."""
     from goldband.compare.baseline import write_baseline
-    from goldband.errors import GoldbandError
 
-    try:
-        stats, label = _stored_baseline(run_ref, Path.cwd())
-    except GoldbandError as exc:
-        raise click.ClickException(str(exc)) from None
+    stats, label = _stored_baseline(run_ref, Path.cwd())
     write_baseline(path, stats, source=label)
     click.echo(f"wrote {path}: {len(stats)} cases from {label}")
 

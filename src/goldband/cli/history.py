@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from goldband.cli.common import CliError, handles_errors, opened_store, store_option
+from goldband.cli.common import opened_store, store_option
+from goldband.errors import UsageError
 from goldband.report.fmt import rate, spark, table, usd
 from goldband.results import RUN_KINDS
 
@@ -32,7 +33,6 @@ COUNTED = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")  # the verdict columns of th
 @click.option("--goldenset", help="Only runs that included this golden set.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @store_option
-@handles_errors
 def history(case: str | None, target: str | None, limit: int, kind: str | None, branch: str | None,
             goldenset: str | None, as_json: bool, store_path: Path | None) -> None:
     """List recent runs, or show one CASE's verdicts across runs.
@@ -67,12 +67,12 @@ def _runs(store: Store, limit: int, kind: str | None, branch: str | None, golden
 def _case(store: Store, ref: str, target: str | None, limit: int, as_json: bool) -> None:
     match = CASE_REF.match(ref)
     if match is None:
-        raise CliError(f"'{ref}' is not a case reference; expected SET::CASE or SET::CASE[TARGET], "
+        raise UsageError(f"'{ref}' is not a case reference; expected SET::CASE or SET::CASE[TARGET], "
                        "e.g. support::refund-window[support-v1]")
     gs, case_id = match["set"], match["case"]
     targets = [target or match["target"]] if (target or match["target"]) else _targets_of(store, gs, case_id)
     if not targets:
-        raise CliError(f"no verdicts for case '{gs}::{case_id}' in {store.path}; fix: check the name with "
+        raise UsageError(f"no verdicts for case '{gs}::{case_id}' in {store.path}; fix: check the name with "
                        "`goldband show latest --all`")
     data = {t: store.case_history(gs, case_id, t, limit=limit) for t in targets}
     if as_json:
@@ -138,7 +138,6 @@ def _git(run: RunRow) -> str:
 @click.option("--all", "show_all", is_flag=True, help="List every case, not only those not passing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON (the report.json format).")
 @store_option
-@handles_errors
 def show(run_ref: str, show_all: bool, as_json: bool, store_path: Path | None) -> None:
     """Show one RUN: what ran, per golden set x target results, and the cases not passing.
 

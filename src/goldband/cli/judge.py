@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from goldband.cli.common import CliError, find_root, handles_errors, store_or_off
+from goldband.cli.common import find_root, store_or_off
+from goldband.errors import CommandFailed, UsageError
 
 if TYPE_CHECKING:
     from goldband.engine.plan import Services
@@ -65,7 +66,6 @@ def _rubric(name: str, root: Path) -> Any:
 @click.option("--record/--no-record", default=True, show_default=True,
               help="Write the result to rubrics/RUBRIC.agreement.json (what gating reads).")
 @click.option("--rows", "show_rows", is_flag=True, help="Show every row: human label, judge score, agreement.")
-@handles_errors
 def calibrate(rubric_name: str, mode: str | None, record: bool, show_rows: bool) -> None:
     """Measure the judge's agreement with the rubric's human-labelled calibration file.
 
@@ -90,7 +90,7 @@ def calibrate(rubric_name: str, mode: str | None, record: bool, show_rows: bool)
             path = cal.record(rubric, root, result, judge_hash=judge_hash, judge_model=model)
             click.echo(f"recorded {path.relative_to(root)}")
     if problems or result.errors:
-        raise CliError("below the agreement floor: " + "; ".join(problems) if problems
+        raise CommandFailed("below the agreement floor: " + "; ".join(problems) if problems
                        else f"{result.errors} calibration rows errored")
 
 
@@ -135,7 +135,6 @@ def _print_floor(rubric: Any, problems: list[str]) -> None:
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @click.option("-k", "case_filter", help="Only cases whose id contains this text.")
 @click.option("--mode", type=click.Choice(MODES), help="Where outputs and judgements come from.")
-@handles_errors
 def noise(goldensets: tuple[str, ...], rubric_names: tuple[str, ...], regenerate: int, rejudge: int,
           targets: tuple[str, ...], case_filter: str | None, mode: str | None) -> None:
     """Split rubric-score variance into judge noise and generation noise.
@@ -152,7 +151,7 @@ def noise(goldensets: tuple[str, ...], rubric_names: tuple[str, ...], regenerate
                  if not case_filter or case_filter in p.case.id]
         pairs = [(p, r) for p, r in rubrics_of(plans) if not rubric_names or r.name in rubric_names]
         if not pairs:
-            raise CliError("no case is checked by a rubric (check the golden set, --rubric and -k)")
+            raise UsageError("no case is checked by a rubric (check the golden set, --rubric and -k)")
         session.preflight([p for p, _ in pairs])
         rows = services.engine.submit(_gather(case_noise(runtime, services, p, r, rejudge) for p, r in pairs))
         results = rows.result()
@@ -172,7 +171,7 @@ def _goldenset_paths(names: tuple[str, ...]) -> list[Path]:
     paths = [Path(n) if Path(n).suffix in (".yaml", ".yml") else root / "goldensets" / f"{n}.yaml" for n in names]
     for path in paths:
         if not path.is_file():
-            raise CliError(f"golden set not found: {path}; expected a name in goldensets/ or a path to a .yaml file")
+            raise UsageError(f"golden set not found: {path}; expected a name in goldensets/ or a path to a .yaml file")
     return paths
 
 
@@ -197,7 +196,6 @@ def _print_noise(results: list[Any], overall: Any) -> None:
 @click.argument("rubric_name", metavar="RUBRIC")
 @click.argument("pairs_file", metavar="PAIRS.jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--mode", type=click.Choice(MODES), help="Where judgements come from.")
-@handles_errors
 def pairwise(rubric_name: str, pairs_file: Path, mode: str | None) -> None:
     """Compare output a with output b per line of PAIRS.jsonl, positions swapped.
 
@@ -234,10 +232,10 @@ def _pairs(path: Path) -> list[dict[str, Any]]:
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise CliError(f"{path}:{number}: malformed JSON: {exc.msg}; expected one object per line with "
+            raise UsageError(f"{path}:{number}: malformed JSON: {exc.msg}; expected one object per line with "
                            "'a' and 'b'; fix: correct that line") from None
         if not isinstance(data, dict) or not isinstance(data.get("a"), str) or not isinstance(data.get("b"), str):
-            raise CliError(f"{path}:{number}: a pair needs text under 'a' and 'b'; expected e.g. "
+            raise UsageError(f"{path}:{number}: a pair needs text under 'a' and 'b'; expected e.g. "
                            '{"id": "p1", "a": "...", "b": "..."}; fix: add both outputs')
         data.setdefault("id", f"line-{number}")
         pairs.append(data)
@@ -249,7 +247,6 @@ def _pairs(path: Path) -> list[dict[str, Any]]:
 @click.option("--output", "output_text", default="(the output under test)", help="An output to render.")
 @click.option("--input", "input_text", default=None, help="A case input to render.")
 @click.option("--reference", default=None, help="A reference answer to render.")
-@handles_errors
 def show(rubric_name: str, output_text: str, input_text: str | None, reference: str | None) -> None:
     """Show a rubric's hashes and the exact messages the judge receives."""
     from goldband.judge import prompt

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from goldband.cli.common import CliError, find_root, handles_errors, opened_store, store_option
+from goldband.cli.common import find_root, opened_store, store_option
+from goldband.errors import UsageError
 
 if TYPE_CHECKING:
     from goldband.config.monitors import ColumnsConfig
@@ -59,7 +60,6 @@ def _columns(cfg: ProjectConfig, model: str, options: dict[str, str | None]) -> 
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any row was refused.")
 @column_options
 @store_option
-@handles_errors
 def log(model: str, file: Path, labels: bool, version: str | None, features: str | None, strict: bool,
         store_path: Path | None, **columns: str | None) -> None:
     """Store a batch of predictions (or, with --labels, labels) from a CSV, JSONL or Parquet FILE.
@@ -104,7 +104,6 @@ def _version(cfg: ProjectConfig, model: str) -> str | None:
 @click.option("--replace", is_flag=True, help="Overwrite a different reference already registered for the version.")
 @column_options
 @store_option
-@handles_errors
 def reference(model: str, file: Path, version: str | None, numeric: str | None, categorical: str | None,
               task: str | None, replace: bool, store_path: Path | None, **columns: str | None) -> None:
     """Register FILE (CSV, JSONL, Parquet) as MODEL's reference (training) snapshot.
@@ -143,7 +142,6 @@ def reference(model: str, file: Path, version: str | None, numeric: str | None, 
 @click.option("--fail-on-alert", type=SEVERITY, help="Exit with status 1 when an alert of at least this severity "
                                                      "opened.")
 @store_option
-@handles_errors
 def check(models: tuple[str, ...], include_eval: bool, rebuild: bool, html: Path | None, fail_on_alert: str | None,
           store_path: Path | None) -> None:
     """Run the monitors over the store once: new windows, the error stream, the eval series, alerts."""
@@ -219,7 +217,6 @@ def _model_line(m: Any) -> str:
 @click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), help="Write the status page here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @store_option
-@handles_errors
 def status(model: str | None, html: Path | None, as_json: bool, store_path: Path | None) -> None:
     """Per model: drifting features with their statistic and effect size, output drift, concept drift, alerts."""
     from goldband.watch.overview import status as read
@@ -241,7 +238,6 @@ def status(model: str | None, html: Path | None, as_json: bool, store_path: Path
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Write the demo here (default: a new temporary directory).")
 @click.option("--seed", type=int, default=7, show_default=True)
-@handles_errors
 def demo(directory: Path | None, seed: int) -> None:
     """A seeded, offline example: a churn model meets covariate shift, then concept shift with late labels."""
     from goldband.watch.demo import run_demo
@@ -249,4 +245,4 @@ def demo(directory: Path | None, seed: int) -> None:
     try:
         run_demo(directory, seed=seed, echo=click.echo)
     except OSError as exc:
-        raise CliError(f"cannot write the demo: {exc}") from None
+        raise UsageError(f"cannot write the demo: {exc}") from None

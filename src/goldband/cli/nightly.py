@@ -30,12 +30,10 @@ def _nightly(ctx: click.Context, /, monitors: bool, fail_on_alert: str | None, *
 
     Takes every option of `goldband run`; extra arguments go to pytest.
     """
-    from goldband.cli.common import handles_errors
-
     code = _pytest_status(ctx, options)
     if monitors:
         click.echo("\ngoldband nightly: monitors")
-        handles_errors(_monitors)(options.get("store"), fail_on_alert, code)
+        _monitors(options.get("store"), fail_on_alert, code)
     raise SystemExit(code)
 
 

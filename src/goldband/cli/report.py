@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from goldband.cli.common import CliError, handles_errors, opened_store, resolve_reports, store_option
+from goldband.cli.common import opened_store, resolve_reports, store_option
+from goldband.errors import UsageError
 
 FORMAT_CHOICE = click.Choice(["html", "md", "json"])
 
@@ -20,7 +21,6 @@ FORMAT_CHOICE = click.Choice(["html", "md", "json"])
 @click.option("--stdout", "to_stdout", is_flag=True,
               help="Print one format to stdout instead (e.g. --format md --stdout >> $GITHUB_STEP_SUMMARY).")
 @store_option
-@handles_errors
 def report(run_ref: str, out: Path | None, formats: tuple[str, ...], to_stdout: bool, store_path: Path | None) -> None:
     """Write the HTML, Markdown and JSON reports of RUN (default: latest) into REPORTS/RUN/."""
     from goldband.report.data import load_report
@@ -29,7 +29,7 @@ def report(run_ref: str, out: Path | None, formats: tuple[str, ...], to_stdout: 
     with opened_store(store_path) as store:
         if to_stdout:
             if len(formats) != 1:
-                raise CliError("--stdout prints one format; add exactly one --format (html, md or json)")
+                raise UsageError("--stdout prints one format; add exactly one --format (html, md or json)")
             click.echo(render(load_report(store, run_ref), formats[0], store=str(store.path)), nl=False)
             return
         paths = write_reports(store, run_ref, resolve_reports(out), formats=formats or FORMATS)

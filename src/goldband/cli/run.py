@@ -57,7 +57,15 @@ def run(runs: int | None, targets: tuple[str, ...], mode: str | None, concurrenc
         code, events = run_pytest([sys.executable, "-m", "pytest", *args], Path(tmp) / "events.jsonl", bar=bar)
     if events.run is not None:
         _summary(events.run)
-    sys.exit(code)
+    sys.exit(exit_status(code))
+
+
+def exit_status(pytest_code: int) -> int:
+    """pytest's exit status as goldband's (see ``goldband.cli``): its usage error (4) and an empty
+    selection (5) are goldband's usage error, 2; 0, 1, 2 (collection errors) and 3 stay."""
+    if pytest_code == 5:
+        click.echo("goldband: no golden set case was selected (check the paths, -k and --target)", err=True)
+    return 2 if pytest_code in (4, 5) else pytest_code
 
 
 def _absolute(value: str | None) -> str | None:

@@ -11,7 +11,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from goldband.cli.common import CliError, handles_errors, opened_store, resolve_store, store_option
+from goldband.cli.common import opened_store, resolve_store, store_option
+from goldband.errors import CommandFailed, UsageError
 from goldband.report.fmt import table
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ def store() -> None:
 
 @store.command()
 @store_option
-@handles_errors
 def info(store_path: Path | None) -> None:
     """Where the store is, its schema version, and how many rows each table holds."""
     with opened_store(store_path) as db:
@@ -50,13 +50,12 @@ def info(store_path: Path | None) -> None:
 
 @store.command()
 @store_option
-@handles_errors
 def check(store_path: Path | None) -> None:
     """Run SQLite's integrity check; exit status 1 when the file is damaged."""
     with opened_store(store_path) as db:
         problems = [row[0] for row in db.conn.execute("PRAGMA integrity_check").fetchall()]
     if problems != ["ok"]:
-        raise CliError(f"{db.path}: the store is damaged: {'; '.join(problems[:5])}; fix: restore it from a "
+        raise CommandFailed(f"{db.path}: the store is damaged: {'; '.join(problems[:5])}; fix: restore it from a "
                        f"backup, or export what still reads with `goldband store export`")
     click.echo(f"{db.path}: ok")
 
@@ -64,7 +63,6 @@ def check(store_path: Path | None) -> None:
 @store.command()
 @click.option("--dry-run", is_flag=True, help="Only list the migrations that would run.")
 @store_option
-@handles_errors
 def migrate(dry_run: bool, store_path: Path | None) -> None:
     """Apply pending schema migrations (creating the store if it does not exist)."""
     from goldband.store import open_store
@@ -85,7 +83,6 @@ def migrate(dry_run: bool, store_path: Path | None) -> None:
 
 @store.command()
 @store_option
-@handles_errors
 def vacuum(store_path: Path | None) -> None:
     """Checkpoint the WAL and rebuild the file to reclaim space (needs no other writer)."""
     with opened_store(store_path) as db:
@@ -107,7 +104,6 @@ def _size(path: Path) -> int:
 @click.option("--out", default="goldband-export", show_default=True,
               help="Directory for TABLE.jsonl / TABLE.csv files, or - for stdout (one table).")
 @store_option
-@handles_errors
 def export(tables: tuple[str, ...], run_ref: str | None, fmt: str, out: str, store_path: Path | None) -> None:
     """Export tables as JSON Lines or CSV (JSON columns stay JSON text)."""
     with opened_store(store_path) as db:
@@ -115,9 +111,9 @@ def export(tables: tuple[str, ...], run_ref: str | None, fmt: str, out: str, sto
         chosen = list(tables) or known
         unknown = [t for t in chosen if t not in known]
         if unknown:
-            raise CliError(f"unknown table {', '.join(unknown)}; expected one of: {', '.join(known)}")
+            raise UsageError(f"unknown table {', '.join(unknown)}; expected one of: {', '.join(known)}")
         if out == "-" and len(chosen) != 1:
-            raise CliError("--out - writes one table to stdout; add exactly one --table")
+            raise UsageError("--out - writes one table to stdout; add exactly one --table")
         run_id = db.resolve_run(run_ref).id if run_ref else None
         for name in chosen:
             count = _export_table(db, name, run_id, fmt, out)

@@ -3,7 +3,7 @@
 Each workflow is an ``async`` function over a ``JudgeRuntime`` and an ``Engine``, so it
 honours the run mode (replay reads the judge cassettes, live/cached use the judge
 cache) exactly like the rubric check does. ``goldband.cli.judge`` drives them on
-a harness built from the project's ``goldband.yaml``.
+a session built from the project's ``goldband.yaml``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from goldband.engine.execute import run_case
+from goldband.engine.plan import CasePlan, Services
 from goldband.engine.scheduler import Engine
 from goldband.judge import pairwise, prompt
 from goldband.judge.calibrate import Judged, Row
@@ -21,6 +23,7 @@ from goldband.judge.noise import NoiseSplit, split
 from goldband.judge.rubric import Rubric
 from goldband.judge.runtime import JudgeRequest, JudgeRuntime, Subject
 from goldband.judge.scoring import combine, weighted
+from goldband.results import Trial
 
 
 async def judge_rows(runtime: JudgeRuntime, engine: Engine, rubric: Rubric, rows: Sequence[Row]) -> list[Judged]:
@@ -48,10 +51,9 @@ class CaseNoise:
     errors: int  # outputs left out: generation or judge errors
 
 
-async def case_noise(runtime: JudgeRuntime, services: Any, plan: Any, rubric: Rubric, rejudge: int) -> CaseNoise:
+async def case_noise(runtime: JudgeRuntime, services: Services, plan: CasePlan, rubric: Rubric,
+                     rejudge: int) -> CaseNoise:
     """Regenerate the plan's outputs (its runs), freeze them, judge each ``rejudge`` times."""
-    from goldband.engine.execute import run_case
-
     bare = replace(plan, case=replace(plan.case, checks=()))
     trials = (await run_case(services, bare)).trials
     rows = await asyncio.gather(*(_rejudged(runtime, services.engine, rubric, plan, t.trial, rejudge)
@@ -61,7 +63,7 @@ async def case_noise(runtime: JudgeRuntime, services: Any, plan: Any, rubric: Ru
     return CaseNoise(plan.goldenset, plan.case.id, plan.target.name, rubric.name, split(usable), errors)
 
 
-async def _rejudged(runtime: JudgeRuntime, engine: Engine, rubric: Rubric, plan: Any, trial: Any,
+async def _rejudged(runtime: JudgeRuntime, engine: Engine, rubric: Rubric, plan: CasePlan, trial: Trial,
                     rejudge: int) -> list[float] | None:
     data = prompt.judge_data(rubric, prompt.output_text(trial), plan.case.input, plan.case.reference)
     subject = Subject(plan.case.id, plan.target.name, plan.goldenset)

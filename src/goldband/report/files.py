@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from goldband import __version__
-from goldband.errors import GoldbandError
+from goldband._version import __version__
+from goldband.errors import UsageError
 from goldband.report.data import RunReport, case_json, load_report
 from goldband.report.html import render_html
 from goldband.report.markdown import render_markdown
@@ -69,7 +69,7 @@ def _write(path: Path, text: str) -> Path:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
-        raise GoldbandError(f"cannot write the report: {exc.strerror or exc}", where=str(path),
+        raise UsageError(f"cannot write the report: {exc.strerror or exc}", where=str(path),
                             fix="choose a writable directory with --goldband-report, `reports:` in goldband.yaml, "
                                 "or `goldband report --out`") from None
     return path

@@ -24,11 +24,11 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from goldband import __version__
 from goldband._util import yamlio
 from goldband._util.gitinfo import git_info
 from goldband._util.progress import Progress
 from goldband._util.runid import new_run_id, now
+from goldband._version import __version__
 from goldband.config.settings import OFF, Settings
 from goldband.engine.plan import CasePlan
 from goldband.errors import GoldbandError, StoreError

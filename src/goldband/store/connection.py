@@ -25,6 +25,7 @@ from typing import Self
 
 from sqlite_utils import Database
 
+from goldband._version import __version__
 from goldband.errors import StoreError
 from goldband.store import schema
 
@@ -193,8 +194,6 @@ def check_schema(path: Path, db: Database) -> list[str]:
     unknown = [name for name in done if name not in known]
     if unknown or user_version > len(known):
         version = max(len(done), user_version)
-        from goldband import __version__
-
         raise StoreError(
             f"the store's schema version {version} is newer than this goldband {__version__} understands "
             f"({len(known)}; unknown migrations: {', '.join(unknown) or 'none recorded'})", where=str(path),

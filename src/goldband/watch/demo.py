@@ -45,7 +45,7 @@ from goldband.alerts.engine import AlertEngine, list_alerts
 from goldband.clock import ManualClock
 from goldband.config.alerts import AlertsConfig
 from goldband.config.monitors import ModelMonitorConfig, MonitorsConfig
-from goldband.errors import GoldbandError
+from goldband.errors import UsageError
 from goldband.store import Store, open_store
 from goldband.store.models import RunRow, SeriesPoint
 from goldband.store.writer import finish_run, insert_run, insert_series
@@ -160,7 +160,7 @@ def _prepare(directory: Path | None) -> Path:
     else:
         folder = directory.resolve()
         if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
-            raise GoldbandError("the directory is not empty", where=str(folder),
+            raise UsageError("the directory is not empty", where=str(folder),
                                 expected="an empty directory, or one a previous demo wrote",
                                 fix="pass a new directory with --dir, or leave it out for a temporary one")
         if (folder / MARKER).exists():

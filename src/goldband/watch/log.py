@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from goldband.clock import Clock, iso
-from goldband.errors import GoldbandError, RowRefused
+from goldband.errors import ConfigError, GoldbandError, RowRefused
 from goldband.store import open_store
 from goldband.watch import db
 from goldband.watch.records import Issue, LabelRow, PredictionRow, label_row, prediction_row
@@ -86,7 +86,7 @@ class PredictionLogger:
                  max_queue: int = 100_000, batch_size: int = 1000, flush_interval_s: float = 1.0,
                  retry_s: float = 1.0, clock: Clock | None = None) -> None:
         if not isinstance(model, str) or not model.strip():
-            raise GoldbandError(f"model name {model!r}", where="PredictionLogger", expected="a non-empty string")
+            raise ConfigError(f"model name {model!r}", where="PredictionLogger", expected="a non-empty string")
         self.model, self.version = model, str(version)
         self.max_queue, self.batch_size = max_queue, batch_size
         self.flush_interval_s, self.retry_s = flush_interval_s, retry_s

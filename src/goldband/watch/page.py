@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup
 
-from goldband import __version__
-from goldband.errors import GoldbandError
+from goldband._version import __version__
+from goldband.errors import UsageError
 from goldband.report import svg
 from goldband.report.html import csp_hash
 
@@ -51,14 +51,14 @@ def render_status_html(status: Status) -> str:
 
 
 def write_status_page(status: Status, path: Path) -> Path:
-    """Write the page atomically (temporary name, then rename); GoldbandError when the path is not writable."""
+    """Write the page atomically (temporary name, then rename); UsageError when the path is not writable."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(render_status_html(status), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
-        raise GoldbandError(f"cannot write the status page: {exc.strerror or exc}", where=str(path),
+        raise UsageError(f"cannot write the status page: {exc.strerror or exc}", where=str(path),
                             fix="choose a writable path with --html") from None
     return path
 
