@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr
 
-from goldband._util.imports import CallableNotFound, import_callable
+from goldband._util.imports import import_callable
 from goldband.checks.base import CheckContext, CheckResult, CheckSpec, register
-from goldband.errors import CheckError
+from goldband.errors import CheckError, ConfigError
 
 
 @register("python")
@@ -30,7 +30,7 @@ class PythonCheck(CheckSpec):
     def prepare(self, base_dir: Path) -> None:
         try:
             self._func = import_callable(self.function, base_dir)
-        except CallableNotFound as exc:
+        except ConfigError as exc:
             raise CheckError(str(exc)) from None
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from goldband._util.hashing import canonical_hash
-from goldband._util.imports import CallableNotFound, import_callable
+from goldband._util.imports import import_callable
 from goldband.config.project import ProjectConfig, TargetConfig
 from goldband.errors import ConfigError
 
@@ -146,6 +146,6 @@ def _compile(text: str, source: str, where: str) -> None:
 def load_callable(ref: str, root: Path) -> Any:
     try:
         return import_callable(ref, root)
-    except CallableNotFound as exc:
+    except ConfigError as exc:
         raise ConfigError(str(exc), where=f"callable {ref}",
                           fix="make the module importable from the project root") from None
