@@ -68,3 +68,19 @@ def test_every_readme_command_runs(demo: Path) -> None:
         assert "Traceback" not in out.stdout + out.stderr, shown
     assert (demo / "step-summary.md").read_text().startswith("### goldband")
     assert (demo / "reports" / "latest" / "report.html").is_file()
+
+
+def test_the_readme_python_api_example_runs(demo_project: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The example under 'Running golden sets from Python' prints what its comments say, and records nothing."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Running golden sets from Python", 1)[1]
+    block = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    monkeypatch.chdir(demo_project)
+    exec(compile(block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    said = [re.search(r"#\s*([^:]+?)(:|$)", line).group(1).strip() for line in block.splitlines()
+            if line.startswith("print(") and "#" in line]
+    assert printed[:2] == said, (printed, said)
+    assert any("discount-injection" in line and "FAIL" in line for line in printed[2:])
+    assert not (demo_project / ".goldband").exists()
