@@ -7,9 +7,11 @@ shown escaped, never written raw to the terminal.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from goldband.bands.verdict import fails_item
+from goldband.engine.budget import Budget
+from goldband.engine.plan import Outcome
+from goldband.engine.scheduler import EngineStats
 from goldband.results import ScoredTrial, Verdict
 
 OUTPUT_WIDTH = 72
@@ -90,7 +92,8 @@ def safe(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
-def summary_lines(outcomes: Sequence[Any], seconds: float, budget: Any = None, engine: Any = None) -> list[str]:
+def summary_lines(outcomes: Sequence[Outcome], seconds: float, budget: Budget | None = None,
+                  engine: EngineStats | None = None) -> list[str]:
     """The verdict count line, then the provider traffic, the budget and any non-failing
     INCONCLUSIVE cases. ``engine`` is the run's ``EngineStats``, when calls were made."""
     counts: dict[str, int] = {}
@@ -110,7 +113,7 @@ def summary_lines(outcomes: Sequence[Any], seconds: float, budget: Any = None, e
     return lines
 
 
-def engine_line(stats: Any) -> str:
+def engine_line(stats: EngineStats) -> str:
     """``goldband engine: 100 requests for 300 samples · 3 retries (2 after a 429) · 1 call failed``."""
     text = f"goldband engine: {stats.requests} requests for {stats.samples} samples"
     if stats.retries:
@@ -120,7 +123,7 @@ def engine_line(stats: Any) -> str:
     return text
 
 
-def _fails(outcome: Any) -> bool:
+def _fails(outcome: Outcome) -> bool:
     return fails_item(outcome.verdict, outcome.plan.case.band.inconclusive)
 
 
