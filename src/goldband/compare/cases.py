@@ -19,7 +19,7 @@ from goldband._util.lazy import LazyModule
 
 if TYPE_CHECKING:
     from goldband.compare import stats as compare_stats
-else:  # scipy: imported when a comparison is made, not when the harness loads
+else:  # scipy: imported when a comparison is made, not when the session loads
     compare_stats = LazyModule("goldband.compare.stats")
 
 Key = tuple[str, str, str]  # (golden set, case id, target)

@@ -1,13 +1,14 @@
 """The run recorder: one pytest session's results into the store, as they happen.
 
-Lifecycle (driven by the harness; each step is a no-op when the store is off):
+Lifecycle (driven by the session; each step is a no-op when the store is off):
 
-``begin(items)``         main thread, after selection: open + migrate the store, create
-                         the run (or reopen a resumed one), record golden sets, targets,
-                         cases and the selected items; start the writer thread.
+``begin(items)``         main thread, after selection: open + migrate the session's store,
+                         create the run (or reopen a resumed one), record golden sets,
+                         targets, rubrics, cases and the selected items; start the writer.
 ``on_trials``            engine loop: queue each batch of scored trials (kept if killed).
 ``completed(plan)``      engine loop: a resumed run's stored trials, so they are not rerun.
-``finish_item``          main thread: queue the verdict.
+``finish_item``          main thread: queue the verdict (or, when the session compares with a
+                         baseline, ``write_verdict`` at the end, once, with its delta).
 ``session_finished``     flush; the controller process then marks the run complete or
                          incomplete, writes its series points and its reports.
 
