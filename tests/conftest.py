@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,3 +37,31 @@ def demo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                  "GOLDBAND_RUNS", "GOLDBAND_TARGET"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
+
+
+# What a golden-set run imports at run time (goldband loads itself lazily), what its warm-up thread imports,
+# and what the hypothesis plugin imports at the end of every pytest run.
+RUN_TIME_MODULES = ("goldband.plugin.collect", "goldband.session.session", "goldband.bands.decide",
+                    "goldband.bands.sprt", "jinja2", "jsonschema", "openai", "scipy.stats",
+                    "hypothesis.internal.observability")
+
+
+@pytest.fixture(scope="session")
+def run_time_modules() -> None:
+    """Import RUN_TIME_MODULES once, before any pytester exists (pytester drops what is imported while it lives)."""
+    for name in RUN_TIME_MODULES:
+        importlib.import_module(name)
+
+
+@pytest.fixture
+def pytester(run_time_modules: None, pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester, with what a golden-set run loads already loaded in this process.
+
+    An in-process run (``pytester.runpytest``) drops every module it imported from ``sys.modules`` when it
+    ends. Without this, each run would import goldband's session, jinja2, jsonschema, openai and hypothesis
+    again (a second or more); goldband's module-level caches (the jinja2 environment in engine/targets.py)
+    would outlive the modules they were built from, so the next run would catch the wrong jinja2 errors; and
+    the plugin's warm-up thread (session/session.py) could still be importing openai when a run ends, leaving
+    the next run a half-imported module.
+    """
+    return pytester

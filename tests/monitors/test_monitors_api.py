@@ -21,6 +21,7 @@ def test_importing_monitors_leaves_numpy_and_scipy_out() -> None:
     code = ("import sys, goldband.monitors as m; m.ADWIN().update(1.0); m.DDM().update(1);"
             "m.PageHinkley().update(1.0); print(sorted(k for k in ('numpy', 'scipy') "
             "if k in sys.modules))")
+    # A fresh interpreter: in this process numpy and scipy are loaded already.
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"

@@ -1,0 +1,78 @@
+"""``goldband run``: options reach pytest, a progress bar on a terminal, a summary of the stored run."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from goldband.cli.progress import Events
+from goldband.report.data import CROSS
+from goldband.store import open_store
+
+
+@pytest.fixture
+def demo(demo_project: Path) -> Path:
+    return demo_project
+
+
+def test_run_records_with_options_and_prints_a_summary(demo: Path) -> None:
+    # The `goldband` command as users type it: a process of its own (as in every test here).
+    out = subprocess.run([sys.executable, "-m", "goldband", "run", "--no-progress", "--store", "results.db",
+                          "--kind", "nightly", "--report", "out", "-k", "refund-window or express-shipping",
+                          "-p", "no:cacheprovider"], cwd=demo, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 1, out.stdout + out.stderr
+    with open_store(demo / "results.db", create=False) as store:
+        (run,) = store.runs()
+    assert run.kind == "nightly" and run.status == "complete"
+    lines = out.stdout.splitlines()
+    assert "1 failed, 1 passed" in out.stdout  # pytest's own output streams as usual
+    header = next(i for i, line in enumerate(lines) if line.startswith(f"golden set {CROSS} target"))
+    assert lines[header + 1].split()[:5] == ["support", CROSS, "support-v1", "2", "1"]
+    assert f"run {run.id} complete: FAIL · report out/{run.id}/report.html" in out.stdout
+    assert f"details: goldband show {run.id}" in out.stdout
+
+
+def test_a_terminal_gets_a_progress_bar_then_the_output(demo: Path) -> None:
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "goldband", "run", "-k", "refund-window", "-p",
+                             "no:cacheprovider"], cwd=demo, stdout=subprocess.PIPE, stderr=secondary,
+                            env={**os.environ, "COLUMNS": "120"})
+    os.close(secondary)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    stdout = proc.stdout.read() if proc.stdout else b""
+    proc.wait(timeout=120)
+    if proc.stdout:
+        proc.stdout.close()
+    os.close(primary)
+    shown = terminal.decode(errors="replace")
+    assert "goldband  [" in shown and "1/1 cases · 1 PASS" in shown
+    assert b"1 passed" in stdout and b"golden set \xc3\x97 target" in stdout
+
+
+def test_events_keep_the_largest_plan_and_count_verdicts(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    lines = [{"event": "plan", "cases": 10, "trials": 50}, {"event": "plan", "cases": 10, "trials": 50},
+             {"event": "trials", "n": 5}, {"event": "case", "status": "PASS"}, {"event": "trials", "n": 3}]
+    path.write_text("".join(json.dumps(e) + "\n" for e in lines) + '{"event": "ca')  # a line being written
+    events = Events(path)
+    events.read()
+    assert events.totals == {"cases": 10, "trials": 50} and events.trials == 8
+    assert events.status() == "1/10 cases · 1 PASS"
+    with path.open("a") as f:
+        f.write('se", "status": "FAIL"}\n')
+    events.read()
+    assert events.status() == "2/10 cases · 1 PASS, 1 FAIL"

@@ -1,0 +1,150 @@
+"""``goldband store ...`` and ``goldband cache clear`` (click's runner)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlite_utils import Database
+
+from goldband.cli import main
+from goldband.store import open_store, schema
+from storefixtures import demo_store
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    demo_store(tmp_path / "store.db", runs=2).close()
+    return tmp_path / "store.db"
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_info_shows_version_and_row_counts(store_path: Path) -> None:
+    code, out = invoke("store", "info", "--store", str(store_path))
+    assert code == 0
+    assert f"schema  version {len(schema.names())} ({', '.join(schema.names())})" in out
+    assert any(line.split() == ["verdicts", "10"] for line in out.splitlines())
+
+
+def test_check_reports_ok(store_path: Path) -> None:
+    assert invoke("store", "check", "--store", str(store_path)) == (0, f"{store_path}: ok\n")
+
+
+def test_migrate_upgrades_an_older_store(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
+    schema.MIGRATIONS.apply(db, stop_before="0002_judge_cache")
+    db.close()
+    pending = schema.names()[1:]
+    assert invoke("store", "migrate", "--dry-run", "--store", str(path)) == (
+        0, "".join(f"would apply {name}\n" for name in pending))
+    code, out = invoke("store", "migrate", "--store", str(path))
+    assert code == 0 and out.splitlines() == [*(f"applied {name}" for name in pending),
+                                              f"{path}: schema version {len(schema.names())}"]
+    assert invoke("store", "migrate", "--store", str(path))[1].endswith("(up to date)\n")
+
+
+def test_vacuum_keeps_the_data(store_path: Path) -> None:
+    code, out = invoke("store", "vacuum", "--store", str(store_path))
+    assert code == 0 and " MB -> " in out
+    with open_store(store_path) as store:
+        assert len(store.runs()) == 2
+
+
+def test_export_jsonl_and_csv(store_path: Path, tmp_path: Path) -> None:
+    code, out = invoke("store", "export", "--store", str(store_path), "--out", str(tmp_path / "x"))
+    assert code == 0 and f"wrote 48 rows to {tmp_path / 'x' / 'trials.jsonl'}" in out
+    first = json.loads((tmp_path / "x" / "verdicts.jsonl").read_text().splitlines()[0])
+    assert {"run_id", "status", "pass_rate", "details"} <= set(first)
+    code, out = invoke("store", "export", "--store", str(store_path), "--table", "verdicts", "--run", "20261102",
+                       "--format", "csv", "--out", "-")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == 5 and {r["run_id"] for r in rows} == {"20261102-120000-0002"}
+    code, out = invoke("store", "export", "--store", str(store_path), "--table", "scores", "--run", "20261101",
+                       "--out", "-")
+    assert len(out.splitlines()) == 38  # two scores per scored (not errored) trial of that run only
+
+
+def test_export_rejects_unknown_tables(store_path: Path) -> None:
+    code, out = invoke("store", "export", "--store", str(store_path), "--table", "nope")
+    assert code == 2 and "unknown table nope; expected one of:" in out
+    code, out = invoke("store", "export", "--store", str(store_path), "--out", "-")
+    assert code == 2 and "add exactly one --table" in out
+
+
+def test_cache_clear_removes_only_cache_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "p"
+    cache = project / ".goldband" / "cache"
+    (cache / "support").mkdir(parents=True)
+    (cache / "support" / "support-v1.jsonl").write_text("{}\n")
+    (cache / "keep.txt").write_text("not ours")
+    (project / "cassettes").mkdir()
+    (project / "cassettes" / "c.jsonl").write_text("{}\n")
+    (project / "goldband.yaml").write_text("targets: {}\n")
+    judge = sqlite3.connect(cache / "judge.sqlite")
+    judge.execute("CREATE TABLE judgements (key TEXT PRIMARY KEY, entry TEXT)")
+    judge.executemany("INSERT INTO judgements VALUES (?, '{}')", [("a",), ("b",)])
+    judge.commit()
+    judge.close()
+    with open_store(project / ".goldband" / "store.db") as store:
+        store.judge_cache_put("k", {"v": 1})
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("GOLDBAND_STORE", raising=False)
+    assert invoke("cache", "clear", "--dry-run")[1].splitlines() == [
+        f"would remove 1 sample cache file(s) from {cache}", "would remove 3 cached judgement(s)"]
+    assert (cache / "support" / "support-v1.jsonl").exists()
+    code, out = invoke("cache", "clear")
+    assert code == 0 and out.splitlines() == [f"removed 1 sample cache file(s) from {cache}",
+                                              "removed 3 cached judgement(s)"]
+    assert not (cache / "support").exists() and (cache / "keep.txt").exists()
+    assert (project / "cassettes" / "c.jsonl").exists()
+
+
+@pytest.mark.parametrize("off", ["off", "none", "false", "0"])
+def test_a_store_turned_off_is_never_created_as_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        off: str) -> None:
+    (tmp_path / "goldband.yaml").write_text(f"store: {off!r}\ntargets: {{}}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GOLDBAND_STORE", raising=False)
+    result = CliRunner().invoke(main, ["history"])
+    assert result.exit_code != 0
+    assert "the store is turned off" in result.output and "fix: point --store" in result.output
+    code, out = invoke("cache", "clear", "--judge")
+    assert code == 0 and out.splitlines()[-1] == "removed 0 cached judgement(s)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["goldband.yaml"]  # no file named 'off'
+
+
+def test_every_subcommand_has_help() -> None:
+    import click
+
+    def walk(group: click.Group, path: list[str]) -> list[list[str]]:
+        found = []
+        for name, command in group.commands.items():
+            found.append([*path, name])
+            if isinstance(command, click.Group):
+                found += walk(command, [*path, name])
+        return found
+
+    for args in walk(main, []):
+        result = CliRunner().invoke(main, [*args, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output, (args, result.output)
+
+
+def test_the_command_line_imports_light() -> None:
+    """`goldband --help` loads no store, config or report library: the commands import them when they run."""
+    code = ("import sys, goldband.cli; print([m for m in ('sqlite_utils', 'goldband.store', 'goldband.config.project', "
+            "'pydantic', 'jinja2') if m in sys.modules])")
+    # A fresh interpreter: in this process these modules are loaded already.
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

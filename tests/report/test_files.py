@@ -1,0 +1,113 @@
+"""Reports rendered from the store: golden files for Markdown and JSON, structure and safety of the HTML.
+
+The golden files live in ``tests/report/expected/``. Regenerate them after an intended change with
+``GOLDBAND_UPDATE_GOLDEN=1 pytest tests/report/test_files.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from goldband.report import html as html_report
+from goldband.report.data import CROSS, load_report
+from goldband.report.files import render, write_reports
+from goldband.report.markdown import MAX_CASES, escape_md, render_markdown
+from goldband.store import Store, open_store
+from storefixtures import CaseSpec, demo_store, write_run
+
+EXPECTED = Path(__file__).parent / "expected"
+RUN = "20261103-120000-0003"
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    for module in ("goldband.report.data", "goldband.store.writer"):
+        monkeypatch.setattr(f"{module}.now", lambda: "2026-11-04T00:00:00.000+00:00")
+    return demo_store(tmp_path / "store.db")
+
+
+def golden(name: str, text: str) -> None:
+    path = EXPECTED / name
+    if os.environ.get("GOLDBAND_UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed; see the module docstring to update it"
+
+
+def test_markdown_summary_matches_the_golden_file(store: Store) -> None:
+    golden("summary.md", render(load_report(store, RUN), "md"))
+
+
+def test_json_report_matches_the_golden_file(store: Store) -> None:
+    data = json.loads(render(load_report(store, RUN), "json"))
+    assert data["format"] == "goldband-report/1"
+    golden("report.json", json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def test_markdown_fits_a_pr_comment(tmp_path: Path) -> None:
+    cases = [CaseSpec(f"case-{i:03d}", "pff", "FAIL") for i in range(400)]
+    with open_store(tmp_path / "s.db") as store:
+        write_run(store, "r1", "2026-11-01T00:00:00.000+00:00", cases)
+        text = render_markdown(load_report(store, "r1"))
+    assert len(text) < 65_536
+    assert f"{400 - MAX_CASES} more in the HTML report" in text
+
+
+def test_markdown_escapes_user_text() -> None:
+    assert escape_md("a | b <script> [x](y) `z`\nnext") == r"a \| b \<script\> \[x\](y) \`z\` next"
+
+
+def test_html_escapes_everything_and_pins_its_own_script(store: Store) -> None:
+    payload = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+    write_run(store, "r-evil", "2026-11-05T00:00:00.000+00:00", [CaseSpec("evil", "pf", "FAIL", output=payload)])
+    page = render(load_report(store, "r-evil"), "html")
+    assert payload not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert re.findall(r"<script>", page) == ["<script>"]  # only the report's own
+    js = (html_report.ASSETS / "report.js").read_text()
+    css = (html_report.ASSETS / "report.css").read_text()
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert csp is not None
+    assert f"script-src '{html_report.csp_hash(js)}'" in csp.group(1)
+    assert f"style-src '{html_report.csp_hash(css)}'" in csp.group(1) and "default-src 'none'" in csp.group(1)
+    assert f"<script>{js}</script>" in page and f"<style>{css}</style>" in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
+
+
+def test_html_shows_the_run_the_groups_and_every_case(store: Store) -> None:
+    page = render(load_report(store, RUN), "html")
+    assert f"<title>goldband run {RUN}: FAIL</title>" in page
+    assert page.count('<tbody class="case"') == 5
+    assert f'data-group="support {CROSS} support-v1"' in page and f'data-group="extract {CROSS} extract-v1"' in page
+    assert f"last 3 runs of this golden set {CROSS} target" in page  # the trend reads past runs from the store
+    assert "timeout: no reply within 60 s" in page and "wrong answer 2" in page
+
+
+def test_long_outputs_are_clipped_in_html(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.db") as store:
+        write_run(store, "r1", "2026-11-01T00:00:00.000+00:00", [CaseSpec("long", "p", output="x" * 10_000)])
+        page = render(load_report(store, "r1"), "html")
+    assert "x" * html_report.OUTPUT_LIMIT in page and "x" * (html_report.OUTPUT_LIMIT + 1) not in page
+    assert "6,000 more characters in report.json" in page
+
+
+def test_reports_are_written_per_run_and_as_latest(store: Store, tmp_path: Path) -> None:
+    paths = write_reports(store, RUN, tmp_path / "reports")
+    assert [p.relative_to(tmp_path) for p in paths] == [Path(f"reports/{RUN}/{n}")
+                                                         for n in ("report.html", "summary.md", "report.json")]
+    for path in paths:
+        assert (tmp_path / "reports" / "latest" / path.name).read_bytes() == path.read_bytes()
+    assert not list((tmp_path / "reports").rglob("*.tmp"))
+
+
+def test_an_unfinished_case_is_reported_as_not_run(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.db") as store:
+        write_run(store, "r1", "2026-11-01T00:00:00.000+00:00", [CaseSpec("half", "pp")], verdicts=False,
+                  status="incomplete")
+        report = load_report(store, "r1")
+    assert [c.status for c in report.cases] == ["NOT RUN"] and report.verdict == "NOT RUN"
+    assert "not decided" in render_markdown(report)

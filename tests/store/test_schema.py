@@ -1,0 +1,210 @@
+"""The store's schema and its guard rails: migrations, version checks, and files we must not touch."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from goldband.errors import StoreError
+from goldband.store import open_store, schema
+from goldband.store.connection import applied
+
+EXPECTED_TABLES = {
+    "runs", "run_items", "goldensets", "cases", "prompts", "targets", "rubrics", "judges", "run_goldensets",
+    "run_targets", "run_rubrics", "trials", "scores", "verdicts", "series_points", "drift_events", "judge_cache",
+}
+LATEST = len(schema.names())  # every test below holds for whatever migrations come after 0002
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_new_store_has_every_table_and_the_latest_version(tmp_path: Path) -> None:
+    with open_store(tmp_path / "deep" / "dir" / "store.db") as store:
+        assert set(store.db.table_names()) >= EXPECTED_TABLES
+        assert store.schema_version == LATEST >= 2
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert "run_summary" in store.db.view_names()
+
+
+def test_migrations_are_named_and_recorded_in_order(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.db") as store:
+        assert applied(store.db)[:2] == ["0001_initial", "0002_judge_cache"]
+        assert applied(store.db) == schema.names()
+
+
+@pytest.mark.parametrize("version", range(1, LATEST))
+def test_upgrade_from_every_older_version_keeps_the_data(tmp_path: Path, version: int) -> None:
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
+    schema.MIGRATIONS.apply(db, stop_before=schema.names()[version])  # what goldband wrote at that version
+    db.conn.execute(f"PRAGMA user_version = {version}")
+    db.conn.execute("INSERT INTO runs (id, kind, status, started_at) VALUES ('r1', 'ci', 'complete', 'now')")
+    db.close()
+    with open_store(path) as store:
+        assert applied(store.db) == schema.names() and store.schema_version == LATEST
+        assert store.migrations == schema.names()
+        assert store.run("r1") is not None
+        store.judge_cache_put("k", {"score": 4})  # the tables added since work
+        assert store.judge_cache_get("k") == {"score": 4}
+
+
+def test_reopening_applies_nothing(tmp_path: Path) -> None:
+    open_store(tmp_path / "s.db").close()
+    with open_store(tmp_path / "s.db") as store:
+        rows = store.conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0]
+        assert rows == LATEST
+
+
+def test_a_failing_migration_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "s.db"
+    open_store(path).close()
+
+    def broken(db: Database) -> None:
+        db.table("half_done").create({"id": int}, pk="id")
+        raise RuntimeError("migration bug")
+
+    monkeypatch.setattr(schema, "_NAMES", [*schema.names(), "9999_broken"])
+    schema.MIGRATIONS(name="9999_broken")(broken)
+    try:
+        with pytest.raises(RuntimeError, match="migration bug"):
+            open_store(path)
+        monkeypatch.setattr(schema, "_NAMES", schema.names()[:LATEST])
+        with open_store(path) as store:
+            assert "half_done" not in store.db.table_names()
+            assert store.schema_version == LATEST
+    finally:
+        schema.MIGRATIONS._migrations.pop()
+
+
+def test_concurrent_openers_migrate_once(tmp_path: Path) -> None:
+    path, errors = tmp_path / "s.db", []
+
+    def opener() -> None:
+        try:
+            open_store(path).close()
+        except Exception as exc:  # pragma: no cover - the assertion below shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with open_store(path) as store:
+        assert store.conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0] == LATEST
+
+
+def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with open_store(path) as store:
+        store.conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                           "VALUES ('goldband', '9999_from_the_future', 'later')")
+        store.conn.execute(f"PRAGMA user_version = {LATEST + 1}")
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = digest(path)
+    with pytest.raises(StoreError) as info:
+        open_store(path)
+    message = str(info.value)
+    assert f"schema version {LATEST + 1} is newer than this goldband" in message
+    assert "9999_from_the_future" in message and "pip install -U goldband" in message
+    assert digest(path) == before
+
+
+def test_a_corrupt_file_is_reported_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    path.write_bytes(b"this is not a database at all\n" * 100)
+    before = digest(path)
+    with pytest.raises(StoreError) as info:
+        open_store(path)
+    assert "damaged or not a goldband store" in str(info.value)
+    assert f"mv {path} {path}.bad" in str(info.value)
+    assert digest(path) == before
+
+
+def test_a_damaged_database_page_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    open_store(path).close()
+    data = bytearray(path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the schema page, header intact
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="damaged or not a goldband store"):
+        open_store(path)
+
+
+def test_someone_elses_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    with pytest.raises(StoreError, match=r"other tables \(customers\)"):
+        open_store(path)
+    assert digest(path) == before
+
+
+def test_an_empty_file_becomes_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    path.touch()
+    with open_store(path) as store:
+        assert store.schema_version == LATEST
+
+
+def test_unwritable_and_missing_paths_are_clear_errors(tmp_path: Path) -> None:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot create the store's directory"):
+        open_store(blocker / "store.db")
+    with pytest.raises(StoreError, match="the store path is a directory"):
+        open_store(tmp_path)
+    with pytest.raises(StoreError, match="no store here yet"):
+        open_store(tmp_path / "missing.db", create=False)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_locked_store_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    open_store(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with open_store(path, timeout_s=0.2) as store, pytest.raises(StoreError) as info, store.transaction():
+            pass
+        assert "locked by another process" in str(info.value)
+        assert "GOLDBAND_STORE_TIMEOUT" in str(info.value)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def documented_columns() -> dict[str, set[str]]:
+    """Table name -> columns, from the '### `table`' sections of docs/store.md."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "store.md").read_text(encoding="utf-8")
+    found: dict[str, set[str]] = {}
+    for section in re.split(r"\n### ", text)[1:]:
+        names = re.findall(r"`([a-z_]+)`", section.splitlines()[0])
+        columns = set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.M))
+        for name in names:
+            found[name] = columns
+    return found
+
+
+def test_docs_describe_every_table_and_column(tmp_path: Path) -> None:
+    docs = documented_columns()
+    with open_store(tmp_path / "s.db") as store:
+        for table in store.db.tables:
+            if table.name.startswith("_"):
+                continue
+            assert table.name in docs, f"docs/store.md has no section for table {table.name}"
+            missing = {c.name for c in table.columns} - docs[table.name]
+            assert not missing, f"docs/store.md does not describe {table.name}: {sorted(missing)}"
