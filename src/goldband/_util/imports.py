@@ -19,9 +19,8 @@ def import_callable(ref: str, base_dir: Path) -> Callable[..., Any]:
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise ConfigError(f"expected 'module:function', found {ref!r}")
-    root = str(base_dir.resolve())
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    root = base_dir.resolve()
+    _project_first(root, module_name.partition(".")[0])
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -30,3 +29,27 @@ def import_callable(ref: str, base_dir: Path) -> Callable[..., Any]:
     if not callable(func):
         raise ConfigError(f"module {module_name!r} has no callable {attr!r}")
     return func  # type: ignore[no-any-return]
+
+
+def _project_first(root: Path, top: str) -> None:
+    """Make ``root`` the first place ``top`` is imported from.
+
+    ``root`` goes to the front of ``sys.path``; and when the project defines ``top``
+    itself but a module of that name is already loaded from elsewhere (another
+    project run earlier in this process, e.g. two ``goldband.run`` calls on two
+    projects that both have ``app.py``), that module and its submodules are
+    forgotten, so the project's own is imported instead of the stale one.
+    """
+    if str(root) in sys.path:
+        sys.path.remove(str(root))
+    sys.path.insert(0, str(root))
+    loaded = sys.modules.get(top)
+    here = (root / f"{top}.py").is_file() or (root / top / "__init__.py").is_file()
+    if loaded is None or not here or _inside(getattr(loaded, "__file__", None), root):
+        return
+    for name in [n for n in sys.modules if n == top or n.startswith(f"{top}.")]:
+        del sys.modules[name]
+
+
+def _inside(file: str | None, root: Path) -> bool:
+    return file is not None and Path(file).resolve().is_relative_to(root)

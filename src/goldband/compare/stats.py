@@ -3,7 +3,7 @@
 Repeats of one case share its prompt, its quirks and the run they ran in, so
 they are not independent samples of the golden set. Pooling all repeats into
 one two-proportion test treats them as if they were, and raises false alarms
-whenever anything is shared within a case's run (``tests/test_stats_simulation.py``
+whenever anything is shared within a case's run (``tests/compare/test_stats_simulation.py``
 shows it). Here, instead:
 
 * per case: :func:`compare_pass_counts` (Barnard's exact test, Newcombe interval)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import concurrent.futures
 import importlib
 import os
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -69,6 +70,7 @@ class Session:
     recorder: RunRecorder = field(init=False)
     _services: Services | None = None
     _budget: Budget | None = None
+    _warming: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         self.planner = Planner(self.settings, self.config, self.config_file, self.targets, self.mode, self.library,
@@ -126,7 +128,11 @@ class Session:
                 litellm_offline()  # the side thread imports litellm itself: it must not go online
                 modules.append("litellm")
         modules += ["goldband.bands.decide", "goldband.bands.sprt"]
-        threading.Thread(target=_import_quietly, args=(modules,), name="goldband-warmup", daemon=True).start()
+        missing = [m for m in modules if m not in sys.modules]
+        if missing:
+            self._warming = threading.Thread(target=_import_quietly, args=(missing,), name="goldband-warmup",
+                                             daemon=True)
+            self._warming.start()
 
     # running -------------------------------------------------------------------------------
 
@@ -264,6 +270,10 @@ class Session:
         return exitstatus
 
     def close(self) -> None:
+        """Stop the engine, release the judge, cassettes and store; wait for the warm-up imports to end
+        (an import still running when the interpreter or a pytester run winds down leaves a half module)."""
+        if self._warming is not None:
+            self._warming.join(timeout=30)
         if self.engine is not None:
             self.engine.close()
         if self.judge is not None:

@@ -15,7 +15,7 @@ application. Never edit or rename a migration that has shipped: stores in the
 field record it by name. Each migration runs inside the transaction that
 ``open_store`` holds while migrating, so a failing one leaves no trace; test a
 new one from an empty store and from the store of the previous version
-(``tests/test_store_schema.py`` does both for every migration). Document the
+(``tests/store/test_schema.py`` does both for every migration). Document the
 new tables and columns in ``docs/store.md``.
 """
 
