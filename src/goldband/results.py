@@ -6,8 +6,6 @@ with its evidence and never counted as a pass.
 
 This module imports nothing of goldband: the engine, the checks, the bands, the
 store and the reports all speak in these types, so it sits below all of them.
-``RUN_KINDS`` lives here too: it is the store's vocabulary for a run, and the
-options that validate ``--goldband-kind`` sit below the store.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 Outcome = Literal["pass", "fail", "error"]
-RUN_KINDS = ("ci", "pre-merge", "nightly", "manual")  # the kinds of run a store records
 
 
 @dataclass(frozen=True, slots=True)

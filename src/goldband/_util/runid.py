@@ -1,5 +1,5 @@
-"""Run ids and store timestamps (standard library only, so a session can name its run
-before, or without, opening the store)."""
+"""Runs' vocabulary: their ids, their kinds and the store's timestamps (standard library only, so
+the plugin's options, the command line and a session can use it before, or without, the store)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import secrets
 from datetime import UTC, datetime
 
 from goldband.clock import iso
+
+RUN_KINDS = ("ci", "pre-merge", "nightly", "manual")  # the kinds of run a store records
 
 
 def now() -> str:

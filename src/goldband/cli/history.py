@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from goldband._util.runid import RUN_KINDS
 from goldband.cli.common import opened_store, store_option
 from goldband.errors import UsageError
 from goldband.report.fmt import rate, spark, table, usd
-from goldband.results import RUN_KINDS
 
 if TYPE_CHECKING:
     from goldband.report.data import RunReport

@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
+from goldband._util.runid import RUN_KINDS
 from goldband.config.settings import MODES
-from goldband.results import RUN_KINDS
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

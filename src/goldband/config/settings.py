@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from goldband._util.runid import RUN_KINDS
 from goldband.errors import OptionError
-from goldband.results import RUN_KINDS
 
 MODES = ("live", "record", "replay", "cached")
 OFF = ("off", "none", "false", "0")  # values that turn the store or the reports off

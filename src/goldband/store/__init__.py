@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from goldband.results import RUN_KINDS
+from goldband._util.runid import RUN_KINDS
 from goldband.store.connection import StoreBase, check_schema, configure, connect, migrate, translate
 from goldband.store.models import (
     CaseCounts,
