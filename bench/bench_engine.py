@@ -106,10 +106,10 @@ def phases() -> dict[str, float]:
 
 
 def client_cpu(client: str, calls: int) -> float:
-    """CPU ms per call in this process (server elsewhere), through Harness + Engine."""
+    """CPU ms per call in this process (server elsewhere), through the Session and its Engine."""
     sys.path.insert(0, str(ROOT / "src"))
     from goldband.config.settings import Settings
-    from goldband.session.session import Harness
+    from goldband.session.session import Session
 
     proc, url = start_server(0.0)
     try:
@@ -118,17 +118,17 @@ def client_cpu(client: str, calls: int) -> float:
             write_project(root, url, cases=calls, runs=1, concurrency=50, supports_n=False, client=client)
             settings = Settings(rootpath=root, paths=(str(root / "goldensets"),), runs=None, targets=None,
                                 mode=None, concurrency=None, timeout_s=None, worker=False)
-            harness = Harness.create(settings)
-            plans = harness.plans(harness.load(root / "goldensets" / "bench.yaml"))
+            session = Session.create(settings)
+            plans = session.plans(session.load(root / "goldensets" / "bench.yaml"))
             warm = plans[:50]
-            harness.start([(f"w{i}", p) for i, p in enumerate(warm)])  # imports, connections
+            session.start([(f"w{i}", p) for i, p in enumerate(warm)])  # imports, connections
             for i, p in enumerate(warm):
-                harness.wait(f"w{i}", p)
+                session.wait(f"w{i}", p)
             cpu0 = time.process_time()
-            harness.start([(p.case.id, p) for p in plans])
-            results = [harness.wait(p.case.id, p).trials for p in plans]
+            session.start([(p.case.id, p) for p in plans])
+            results = [session.wait(p.case.id, p).trials for p in plans]
             cpu = time.process_time() - cpu0
-            harness.close()
+            session.close()
             errors = sum(t.trial.error is not None for r in results for t in r)
             if errors:
                 raise SystemExit(f"{errors} calls failed during the CPU benchmark")
