@@ -7,7 +7,9 @@ Every user-facing error says *where* (file:line, case id, target, option),
     ├── UsageError                 the user's input must change first (exit status 2 on the command line)
     │   ├── ConfigError            goldband.yaml, a golden set, rubric, template, lock or baseline file
     │   │   └── OptionError        a command-line option, ini key or GOLDBAND_* variable (an argparse error too)
-    │   └── MonitorError           bad input to a monitor: parameters, values, a saved state (a ValueError too)
+    │   ├── MonitorError           bad input to a monitor: parameters, values, a saved state (a ValueError too)
+    │   └── RegistryError          the registry refused: unknown model, alias or version, a changed artifact,
+    │                              a parked candidate, a lost race; nothing was changed
     ├── StoreError                 the store cannot be opened, migrated or written (exit status 2)
     ├── CommandFailed              a command ran and found a problem, e.g. agreement below its floor (exit 1)
     ├── CassetteMiss               replay mode found no recorded response
@@ -84,6 +86,10 @@ class OptionError(ConfigError, argparse.ArgumentTypeError):
 
 class MonitorError(UsageError, ValueError):
     """Bad input to a monitor: parameters, values, or a saved state."""
+
+
+class RegistryError(UsageError):
+    """The registry refused a request and left everything as it was."""
 
 
 class StoreError(GoldbandError):

@@ -192,8 +192,8 @@ def documented_columns() -> dict[str, set[str]]:
     text = (Path(__file__).resolve().parents[2] / "docs" / "store.md").read_text(encoding="utf-8")
     found: dict[str, set[str]] = {}
     for section in re.split(r"\n### ", text)[1:]:
-        names = re.findall(r"`([a-z_]+)`", section.splitlines()[0])
-        columns = set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.M))
+        names = re.findall(r"`([a-z0-9_]+)`", section.splitlines()[0])
+        columns = set(re.findall(r"^\| `([a-z0-9_]+)` \|", section, flags=re.M))
         for name in names:
             found[name] = columns
     return found

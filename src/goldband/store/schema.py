@@ -6,9 +6,9 @@ Applied migrations are recorded in ``_sqlite_migrations`` (set ``goldband``).
 
 Adding a migration (for a new table, index or column)::
 
-    @migration("0004_retrain_jobs")
-    def _retrain_jobs(db: Database) -> None:
-        db.table("retrain_jobs").create({"id": int, "model": str}, pk="id")
+    @migration("0005_gate_notes")
+    def _gate_notes(db: Database) -> None:
+        db.table("gate_notes").create({"id": int, "gate_id": int, "note": str}, pk="id")
 
 Append it at the end of this module: the order of definition is the order of
 application. Never edit or rename a migration that has shipped: stores in the
@@ -214,3 +214,61 @@ def _alerts(db: Database) -> None:
     db.table("alert_state").create({
         "fingerprint": TEXT, "rule": TEXT, "streak": INT, "clean": INT, "last_notified_at": TEXT, "updated_at": TEXT,
     }, pk="fingerprint", not_null=["rule"])
+
+
+@migration("0004_registry")
+def _registry(db: Database) -> None:
+    """The closed loop (goldband.registry): models, immutable versions, aliases and their append-only
+    event log, gate results, artifact checks, retrain requests and their steps; see docs/store.md."""
+    _registry_versions(db)
+    _registry_events(db)
+    _retrain(db)
+
+
+def _registry_versions(db: Database) -> None:
+    db.table("registry_models").create({
+        "name": TEXT, "kind": TEXT, "description": TEXT, "created_at": TEXT, "created_by": TEXT,
+    }, pk="name", not_null=["kind", "created_at"])
+    db.table("registry_versions").create({
+        "model": TEXT, "version": TEXT, "seq": INT, "artifact": TEXT, "artifact_kind": TEXT, "artifact_sha256": TEXT,
+        "artifact_bytes": INT, "data": TEXT, "features": TEXT, "params": TEXT, "target": TEXT, "code_version": TEXT,
+        "parent": TEXT, "description": TEXT, "created_at": TEXT, "created_by": TEXT,
+    }, pk=("model", "version"), not_null=["seq", "artifact_kind", "created_at"],
+        foreign_keys=[("model", "registry_models", "name")])
+    db.table("registry_versions").create_index(["model", "seq"], unique=True)
+    db.table("registry_artifact_checks").create({
+        "path": TEXT, "size": INT, "mtime_ns": INT, "sha256": TEXT, "checked_at": TEXT,
+    }, pk="path", not_null=["size", "mtime_ns", "sha256"])
+
+
+def _registry_events(db: Database) -> None:
+    db.table("registry_events").create({
+        "id": INT, "model": TEXT, "kind": TEXT, "alias": TEXT, "from_version": TEXT, "to_version": TEXT,
+        "time": TEXT, "actor": TEXT, "reason": TEXT, "evidence": TEXT, "forced": INT,
+    }, pk="id", not_null=["model", "kind", "time"], foreign_keys=[("model", "registry_models", "name")])
+    db.table("registry_events").create_index(["model", "id"])
+    db.table("registry_events").create_index(["model", "alias", "time"])
+    db.table("registry_aliases").create({
+        "model": TEXT, "alias": TEXT, "version": TEXT, "event_id": INT, "updated_at": TEXT,
+    }, pk=("model", "alias"), not_null=["version", "event_id"], foreign_keys=[("event_id", "registry_events", "id")])
+    db.table("registry_gates").create({
+        "id": INT, "model": TEXT, "candidate": TEXT, "champion": TEXT, "kind": TEXT, "status": TEXT,
+        "decision": TEXT, "policy": TEXT, "reasons": TEXT, "metrics": TEXT, "eval_set": TEXT, "details": TEXT,
+        "started_at": TEXT, "finished_at": TEXT, "actor": TEXT,
+    }, pk="id", not_null=["model", "candidate", "kind", "status", "started_at"])
+    db.table("registry_gates").create_index(["model", "candidate", "id"])
+
+
+def _retrain(db: Database) -> None:
+    db.table("retrain_requests").create({
+        "id": INT, "model": TEXT, "trigger": TEXT, "alert_id": INT, "reason": TEXT, "status": TEXT,
+        "candidate": TEXT, "gate_id": INT, "data_since": TEXT, "created_at": TEXT, "updated_at": TEXT,
+        "actor": TEXT, "owner": TEXT,
+    }, pk="id", not_null=["model", "trigger", "status", "created_at"])
+    db.table("retrain_requests").create_index(["alert_id"], unique=True)
+    db.table("retrain_requests").create_index(["model", "status", "id"])
+    db.table("retrain_steps").create({
+        "request_id": INT, "step": TEXT, "status": TEXT, "started_at": TEXT, "finished_at": TEXT, "log": TEXT,
+        "detail": TEXT, "attempts": INT,
+    }, pk=("request_id", "step"), not_null=["status", "started_at"],
+        foreign_keys=[("request_id", "retrain_requests", "id")])

@@ -1,0 +1,365 @@
+"""The model registry: immutable versions, aliases that point at them, and the event log behind the aliases.
+
+::
+
+    registry = Registry(store)                         # artifacts beside the store: .goldband/artifacts/
+    v = registry.register("churn", artifact="out/model.pkl", data="data/train.csv",
+                          features={"tenure": "numeric"}, reason="monthly retrain")
+    registry.promote("churn", v.version, reason="passed the gate", gate_id=7)
+    serving = registry.resolve("churn@production")     # the version, with a verified local artifact path
+    registry.rollback("churn", reason="complaints after the release")
+
+Every change is one transaction: the version or event, and the alias it moves,
+commit together, so nothing is ever half-promoted; an alias move checks the
+alias under the write lock, so of two promotions racing the second is refused
+(``expect``) instead of silently winning. Versions are never updated and events
+never deleted: ``serving(model, at=...)`` answers what served at any moment, and
+replaying the log reproduces the aliases.
+
+Promotion to ``production`` is the loop's gate: a version may serve only after
+a gate against the version serving now has passed (``goldband.registry.gate``),
+a parked version never without ``force`` (recorded as such).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from goldband._util.actor import actor as current_actor
+from goldband._util.gitinfo import git_info
+from goldband.clock import Clock, SystemClock, iso
+from goldband.errors import RegistryError
+from goldband.registry.artifacts import Artifact, ArtifactCheck, store_artifact, verify
+from goldband.registry.snapshots import data_snapshot
+from goldband.store import Store
+from goldband.store import registry as db
+from goldband.store.registry import EventRow, GateRow, ModelRow, VersionRow
+
+__all__ = ["PRODUCTION", "Registry", "Resolved", "parse_ref"]
+
+PRODUCTION = "production"
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$")
+KINDS = ("classic", "llm")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A resolved reference: the version, and its artifact as a verified local path (or its URI)."""
+
+    version: VersionRow
+    path: Path | None  # the local artifact (file or directory), verified against its sha256
+    uri: str | None = None  # an artifact referenced by URI (goldband cannot verify what it cannot read)
+
+    @property
+    def ref(self) -> str:
+        return self.version.ref
+
+
+def parse_ref(ref: str) -> tuple[str, str | None, str | None]:
+    """``model@alias`` -> (model, alias, None); ``model:version`` -> (model, None, version); ``model`` ->
+    (model, "production", None).
+
+    >>> parse_ref("churn@staging"), parse_ref("churn:3"), parse_ref("churn")
+    (('churn', 'staging', None), ('churn', None, '3'), ('churn', 'production', None))
+    """
+    if "@" in ref:
+        name, _, alias = ref.partition("@")
+        return name, alias, None
+    if ":" in ref:
+        name, _, number = ref.partition(":")
+        return name, None, number
+    return ref, PRODUCTION, None
+
+
+class Registry:
+    """Models, versions, aliases and events in one store; ``artifacts`` is the content-addressed folder."""
+
+    def __init__(self, store: Store, *, artifacts: Path | None = None, root: Path | None = None,
+                 clock: Clock | None = None, actor: str | None = None) -> None:
+        self.store = store
+        self.artifacts = (artifacts or store.path.parent / "artifacts").resolve()
+        self.root = root or Path.cwd()
+        self.clock = clock or SystemClock()
+        self.actor = actor or current_actor()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def model(self, name: str) -> ModelRow:
+        found = db.model(self.store.conn, name)
+        if found is None:
+            known = ", ".join(m.name for m in db.models(self.store.conn)) or "none yet"
+            raise RegistryError(f"unknown model '{name}'", where="registry", expected=f"one of: {known}",
+                                fix=f"register it first: goldband registry register {name} ...")
+        return found
+
+    def version(self, name: str, number: str) -> VersionRow:
+        self.model(name)
+        found = db.version(self.store.conn, name, number)
+        if found is None:
+            known = ", ".join(v.version for v in db.versions(self.store.conn, name)) or "none"
+            raise RegistryError(f"model '{name}' has no version '{number}'", where="registry",
+                                expected=f"one of its versions: {known}", fix="goldband registry list " + name)
+        return found
+
+    def aliases(self, name: str) -> dict[str, str]:
+        """alias -> version for one model."""
+        self.model(name)
+        return {alias: v for (_, alias), v in db.aliases(self.store.conn, name).items()}
+
+    def lookup(self, ref: str) -> VersionRow:
+        """The version a reference names (``model@alias``, ``model:version``, ``model``), unverified."""
+        name, alias, number = parse_ref(ref)
+        if number is not None:
+            return self.version(name, number)
+        assert alias is not None
+        pointed = self.aliases(name).get(alias)
+        if pointed is None:
+            known = ", ".join(sorted(self.aliases(name))) or "none yet"
+            raise RegistryError(f"model '{name}' has no alias '{alias}'", where=ref,
+                                expected=f"one of its aliases: {known}",
+                                fix=f"promote one first: goldband registry promote {name} VERSION --alias {alias}")
+        return self.version(name, pointed)
+
+    def resolve(self, ref: str) -> Resolved:
+        """The version ``ref`` names, its artifact checked against its sha256 (RegistryError if it changed)."""
+        found = self.lookup(ref)
+        if found.artifact_kind == "uri":
+            return Resolved(found, None, found.artifact)
+        if found.artifact_kind == "none" or found.artifact is None:
+            return Resolved(found, None)
+        path = self.artifacts / found.artifact
+        verify(path, found.artifact_sha256 or "", found.artifact_kind, self._check())
+        return Resolved(found, path)
+
+    def _check(self) -> ArtifactCheck:
+        def record(key: str, size: int, mtime_ns: int, sha: str) -> None:
+            try:
+                with self.store.transaction() as conn:
+                    db.put_artifact_check(conn, key, size, mtime_ns, sha, iso(self.clock.now()))
+            except Exception:  # a read-only store only means the next resolve hashes again
+                return
+
+        return ArtifactCheck(lambda key: db.artifact_check(self.store.conn, key), record)
+
+    def history(self, name: str, *, limit: int | None = None) -> list[EventRow]:
+        self.model(name)
+        return db.events(self.store.conn, name, limit=limit)
+
+    def serving(self, name: str, *, at: str | None = None, alias: str = PRODUCTION) -> VersionRow | None:
+        """The version ``alias`` pointed at, now or at time ``at`` (ISO 8601); None before any promotion."""
+        self.model(name)
+        number = (self.aliases(name).get(alias) if at is None
+                  else db.alias_at(self.store.conn, name, alias, iso(_parse_time(at))))
+        return self.version(name, number) if number else None
+
+    def parked(self, name: str, number: str) -> str | None:
+        """Why a version is parked (its last park's reason), or None when it is not."""
+        state: str | None = None
+        for event in db.events(self.store.conn, name):
+            if event.to_version == number and event.kind == "park":
+                state = event.reason or "parked"
+            elif event.to_version == number and event.kind in ("approve", "promote") and event.forced:
+                state = None
+        return state
+
+    def passed_gate(self, name: str, number: str, *, champion: str | None) -> GateRow | None:
+        """The latest completed, passing gate of version ``number`` against ``champion``."""
+        found = [g for g in db.gates(self.store.conn, name, number)
+                 if g.status == "complete" and g.decision == "pass" and g.champion == champion]
+        return found[-1] if found else None
+
+    def diff(self, name: str, a: str, b: str) -> dict[str, tuple[Any, Any]]:
+        """The fields in which two versions differ: field -> (a's value, b's value)."""
+        left, right = self.version(name, a), self.version(name, b)
+        skip = ("version", "seq", "created_at")
+        return {f: (getattr(left, f), getattr(right, f)) for f in left.__dataclass_fields__
+                if f not in skip and getattr(left, f) != getattr(right, f)}
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def register(self, name: str, *, kind: str = "classic", artifact: str | Path | None = None,
+                 uri: str | None = None, sha256: str | None = None, data: str | Path | None = None,
+                 features: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None,
+                 target: Mapping[str, Any] | None = None, description: str | None = None,
+                 parent: str | None = None, reason: str | None = None) -> VersionRow:
+        """Register a new immutable version (its id is the next number); see the module docstring."""
+        _check_name(name, kind)
+        stored = self._artifact(artifact, uri, sha256)
+        snapshot = data_snapshot(self._path(data)) if data is not None else None
+        with self.store.transaction() as conn:
+            known = db.model(conn, name)
+            if known is not None and known.kind != kind:
+                raise RegistryError(f"model '{name}' is a {known.kind} model, not {kind}", where="registry register",
+                                    fix=f"register it with --kind {known.kind}, or under another name")
+            return self._insert(conn, name, kind, stored, snapshot, features, params, target, description,
+                                parent, reason)
+
+    def _insert(self, conn: sqlite3.Connection, name: str, kind: str, stored: Artifact,
+                snapshot: dict[str, Any] | None, features: Mapping[str, str] | None,
+                params: Mapping[str, Any] | None, target: Mapping[str, Any] | None, description: str | None,
+                parent: str | None, reason: str | None) -> VersionRow:
+        stamp = iso(self.clock.now())
+        db.insert_model(conn, ModelRow(name, kind, description=None, created_at=stamp, created_by=self.actor))
+        parent = parent if parent is not None else _current(conn, name)
+        if parent is not None and db.version(conn, name, parent) is None:
+            raise RegistryError(f"parent version '{parent}' of model '{name}' does not exist", where="--parent")
+        seq = db.next_seq(conn, name)
+        row = VersionRow(name, str(seq), seq, stored.kind, stored.location, stored.sha256, stored.bytes,
+                         snapshot, dict(features) if features else None, dict(params or {}),
+                         dict(target) if target else None, _code_version(self.root), parent, description, stamp,
+                         self.actor)
+        db.insert_version(conn, row)
+        db.append_event(conn, EventRow(name, "register", stamp, to_version=row.version, actor=self.actor,
+                                       reason=reason, evidence={"artifact_sha256": stored.sha256}))
+        return row
+
+    def _artifact(self, artifact: str | Path | None, uri: str | None, sha256: str | None) -> Artifact:
+        if artifact is not None and uri is not None:
+            raise RegistryError("give an artifact path or a URI, not both", where="registry register")
+        if uri is not None:
+            if not sha256 or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+                raise RegistryError("an artifact referenced by URI needs its sha256 (64 hex digits)",
+                                    where=f"--uri {uri}", fix="pass --sha256 with the artifact's digest")
+            return Artifact("uri", uri, sha256)
+        if artifact is None:
+            return Artifact("none")
+        return store_artifact(self._path(artifact), self.artifacts)
+
+    def _path(self, value: str | Path) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+    def promote(self, name: str, number: str, *, alias: str = PRODUCTION, reason: str | None = None,
+                evidence: Mapping[str, Any] | None = None, force: bool = False,
+                expect: str | None = None) -> EventRow:
+        """Point ``alias`` at version ``number``. To ``production`` only after a passing gate against the
+        version serving now, never a parked version, unless ``force`` (recorded). ``expect``: the version the
+        caller saw serving; if another promotion moved the alias since, this one is refused."""
+        self.version(name, number)
+        with self.store.transaction() as conn:
+            current = db.aliases(conn, name).get((name, alias))
+            _expected(name, alias, current, expect)
+            if current == number:
+                raise RegistryError(f"{alias} of model '{name}' already points at version {number}",
+                                    where="registry promote", fix="nothing to do")
+            gate = self._may_serve(name, number, alias, current, force)
+            event = EventRow(name, "promote", iso(self.clock.now()), alias, current, number, self.actor, reason,
+                             {**(evidence or {}), **({"gate": gate.id} if gate else {})}, force)
+            return replace(event, id=db.append_event(conn, event))
+
+    def _may_serve(self, name: str, number: str, alias: str, current: str | None, force: bool) -> GateRow | None:
+        """The gate that lets ``number`` serve as ``alias`` (production only); RegistryError when none may."""
+        if alias != PRODUCTION:
+            return None
+        gate = self.passed_gate(name, number, champion=current)
+        if force:
+            return gate
+        if (why := self.parked(name, number)) is not None:
+            raise RegistryError(f"version {number} of model '{name}' is parked: {why}", where="registry promote",
+                                fix="register a better candidate, or pass --force (recorded as forced)")
+        if gate is None and current is not None:
+            raise RegistryError(f"version {number} of model '{name}' has no passing gate against version "
+                                f"{current}, which serves now", where="registry promote",
+                                fix=f"run `goldband gate {name} {number}` first, or pass --force (recorded)")
+        return gate
+
+    def park(self, name: str, number: str, *, reason: str, evidence: Mapping[str, Any] | None = None) -> EventRow:
+        """Mark a version as not fit to serve, with the reason (the gate's, usually)."""
+        self.version(name, number)
+        return self._event(EventRow(name, "park", iso(self.clock.now()), to_version=number, actor=self.actor,
+                                    reason=reason, evidence=dict(evidence or {})))
+
+    def approve(self, name: str, number: str, *, reason: str | None = None,
+                evidence: Mapping[str, Any] | None = None) -> EventRow:
+        """Record a person's approval of a candidate (manual retrain approval)."""
+        self.version(name, number)
+        return self._event(EventRow(name, "approve", iso(self.clock.now()), to_version=number, actor=self.actor,
+                                    reason=reason, evidence=dict(evidence or {})))
+
+    def _event(self, event: EventRow) -> EventRow:
+        with self.store.transaction() as conn:
+            return replace(event, id=db.append_event(conn, event))
+
+    def rollback(self, name: str, *, to: str | None = None, alias: str = PRODUCTION, reason: str | None = None,
+                 evidence: Mapping[str, Any] | None = None) -> EventRow:
+        """Point ``alias`` back at the version it served before (or at ``to``, which must have served as it
+        or passed a gate before)."""
+        self.model(name)
+        with self.store.transaction() as conn:
+            current = db.aliases(conn, name).get((name, alias))
+            target = to if to is not None else _previous(db.events(conn, name), alias, current)
+            self._check_rollback(conn, name, alias, current, target, to)
+            assert target is not None
+            event = EventRow(name, "rollback", iso(self.clock.now()), alias, current, target, self.actor, reason,
+                             dict(evidence or {}))
+            return replace(event, id=db.append_event(conn, event))
+
+    def _check_rollback(self, conn: sqlite3.Connection, name: str, alias: str, current: str | None,
+                        target: str | None, named: str | None) -> None:
+        if target is None:
+            raise RegistryError(f"model '{name}' has no earlier {alias} version to roll back to",
+                                where="registry rollback", fix="name one with --to VERSION")
+        self.version(name, target)
+        if target == current:
+            raise RegistryError(f"{alias} of model '{name}' already points at version {target}",
+                                where="registry rollback", fix="name another version with --to")
+        served = any(e.to_version == target and e.alias == alias and e.kind in db.ALIAS_EVENTS
+                     for e in db.events(conn, name))
+        gated = any(g.status == "complete" and g.decision == "pass" for g in db.gates(conn, name, target))
+        if named is not None and not (served or gated):
+            raise RegistryError(f"version {target} of model '{name}' never served as {alias} and never passed a "
+                                "gate", where=f"--to {target}", fix="gate it first, or roll back to a version "
+                                "that served (see goldband registry history)")
+
+
+def _check_name(name: str, kind: str) -> None:
+    if not NAME.match(name):
+        raise RegistryError(f"model name {name!r} is not allowed", where="registry register",
+                            expected="letters, digits, '.', '_' or '-', starting with a letter or digit")
+    if kind not in KINDS:
+        raise RegistryError(f"unknown model kind {kind!r}", where="registry register", expected="classic or llm")
+
+
+def _expected(name: str, alias: str, current: str | None, expect: str | None) -> None:
+    if expect is not None and current != expect:
+        raise RegistryError(f"{alias} of model '{name}' moved to version {current} while this promotion "
+                            f"expected {expect}", where="registry promote",
+                            fix="look at `goldband registry history` and decide again")
+
+
+def _current(conn: sqlite3.Connection, name: str) -> str | None:
+    return db.aliases(conn, name).get((name, PRODUCTION))
+
+
+def _previous(log: list[EventRow], alias: str, current: str | None) -> str | None:
+    """The version ``alias`` served before ``current``, newest first, skipping versions it was rolled
+    back from (a rollback after a rollback goes further back, never forward to the version it left)."""
+    moves = [e for e in log if e.alias == alias and e.kind in db.ALIAS_EVENTS]
+    left = {e.from_version for e in moves if e.kind == "rollback"}
+    for event in reversed(moves):
+        for candidate in (event.to_version, event.from_version):
+            if candidate and candidate != current and candidate not in left:
+                return candidate
+    return None
+
+
+def _code_version(root: Path) -> str | None:
+    info = git_info(root)
+    if info.sha is None:
+        return None
+    return info.sha + ("+dirty" if info.dirty else "")
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise RegistryError(f"not a time: {value!r}", where="--at",
+                            expected="ISO 8601, e.g. 2026-11-01T12:00 (UTC unless an offset is given)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

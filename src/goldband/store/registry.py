@@ -1,0 +1,395 @@
+"""SQL for the registry tables (migration ``0004_registry``, documented in docs/store.md).
+
+Plain row types and functions over an open connection; writers expect to run
+inside a transaction (``Store.transaction()``), so a registration, an alias move
+and its event commit together or not at all. Versions and events are only ever
+inserted: a version is immutable and the event log is append-only; the
+``registry_aliases`` table is the log's current state, kept in the same
+transaction as the event that moved it (``replay`` rebuilds it from the log).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ALIAS_EVENTS",
+    "EVENT_KINDS",
+    "EventRow",
+    "GateRow",
+    "ModelRow",
+    "RetrainRequest",
+    "StepRow",
+    "VersionRow",
+    "replay",
+]
+
+EVENT_KINDS = ("register", "promote", "rollback", "park", "approve")
+ALIAS_EVENTS = ("promote", "rollback")  # the events that move an alias
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    name: str
+    kind: str  # classic | llm
+    description: str | None = None
+    created_at: str = ""
+    created_by: str | None = None
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One immutable model version: what it is, what made it, where its artifact lives."""
+
+    model: str
+    version: str
+    seq: int
+    artifact_kind: str  # file | dir | uri | none
+    artifact: str | None = None  # a path in the artifact folder (file, dir) or a URI
+    artifact_sha256: str | None = None
+    artifact_bytes: int | None = None
+    data: dict[str, Any] | None = None  # the training-data snapshot: path or uri, sha256, rows, columns
+    features: dict[str, str] | None = None  # name -> type
+    params: dict[str, Any] = field(default_factory=dict)
+    target: dict[str, Any] | None = None  # an LLM version: the target's full configuration and its hash
+    code_version: str | None = None
+    parent: str | None = None
+    description: str | None = None
+    created_at: str = ""
+    created_by: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}:{self.version}"
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One entry of the append-only event log."""
+
+    model: str
+    kind: str  # see EVENT_KINDS
+    time: str
+    alias: str | None = None
+    from_version: str | None = None
+    to_version: str | None = None
+    actor: str | None = None
+    reason: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    forced: bool = False
+    id: int | None = None  # set when stored
+
+
+@dataclass(frozen=True)
+class GateRow:
+    """One gate decision: candidate against champion on one evaluation set."""
+
+    model: str
+    candidate: str
+    kind: str  # classic | llm
+    status: str  # running | complete | failed
+    started_at: str
+    champion: str | None = None
+    decision: str | None = None  # pass | fail
+    policy: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    eval_set: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    finished_at: str | None = None
+    actor: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class RetrainRequest:
+    model: str
+    trigger: str  # alert | manual
+    status: str  # queued | running | waiting | promoted | parked | failed | cancelled
+    created_at: str
+    alert_id: int | None = None
+    reason: str | None = None
+    candidate: str | None = None
+    gate_id: int | None = None
+    data_since: str | None = None
+    updated_at: str | None = None
+    actor: str | None = None
+    owner: str | None = None  # "host:pid" of the process running it
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class StepRow:
+    request_id: int
+    step: str
+    status: str  # running | done | failed | skipped
+    started_at: str
+    finished_at: str | None = None
+    log: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 1
+
+
+# --------------------------------------------------------------------------- models and versions
+
+
+def insert_model(conn: sqlite3.Connection, row: ModelRow) -> None:
+    conn.execute("INSERT OR IGNORE INTO registry_models (name, kind, description, created_at, created_by) "
+                 "VALUES (?, ?, ?, ?, ?)", [row.name, row.kind, row.description, row.created_at, row.created_by])
+
+
+def model(conn: sqlite3.Connection, name: str) -> ModelRow | None:
+    found = conn.execute("SELECT name, kind, description, created_at, created_by FROM registry_models "
+                         "WHERE name = ?", [name]).fetchone()
+    return ModelRow(*found) if found else None
+
+
+def models(conn: sqlite3.Connection) -> list[ModelRow]:
+    rows = conn.execute("SELECT name, kind, description, created_at, created_by FROM registry_models "
+                        "ORDER BY name").fetchall()
+    return [ModelRow(*r) for r in rows]
+
+
+def next_seq(conn: sqlite3.Connection, name: str) -> int:
+    return int(conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM registry_versions WHERE model = ?",
+                            [name]).fetchone()[0])
+
+
+_VERSION_COLUMNS = ("model", "version", "seq", "artifact_kind", "artifact", "artifact_sha256", "artifact_bytes",
+                    "data", "features", "params", "target", "code_version", "parent", "description", "created_at",
+                    "created_by")
+_JSON = ("data", "features", "params", "target")
+
+
+def insert_version(conn: sqlite3.Connection, row: VersionRow) -> None:
+    values = [_dumps(getattr(row, c)) if c in _JSON else getattr(row, c) for c in _VERSION_COLUMNS]
+    conn.execute(f"INSERT INTO registry_versions ({', '.join(_VERSION_COLUMNS)}) "
+                 f"VALUES ({', '.join('?' * len(_VERSION_COLUMNS))})", values)
+
+
+def _version_row(values: Sequence[Any]) -> VersionRow:
+    data = {c: (_loads(v) if c in _JSON else v) for c, v in zip(_VERSION_COLUMNS, values, strict=True)}
+    data["params"] = data["params"] or {}
+    return VersionRow(**data)
+
+
+def version(conn: sqlite3.Connection, name: str, number: str) -> VersionRow | None:
+    found = conn.execute(f"SELECT {', '.join(_VERSION_COLUMNS)} FROM registry_versions "
+                         "WHERE model = ? AND version = ?", [name, number]).fetchone()
+    return _version_row(found) if found else None
+
+
+def versions(conn: sqlite3.Connection, name: str) -> list[VersionRow]:
+    rows = conn.execute(f"SELECT {', '.join(_VERSION_COLUMNS)} FROM registry_versions WHERE model = ? "
+                        "ORDER BY seq", [name]).fetchall()
+    return [_version_row(r) for r in rows]
+
+
+# --------------------------------------------------------------------------- events and aliases
+
+_EVENT_COLUMNS = ("id", "model", "kind", "alias", "from_version", "to_version", "time", "actor", "reason",
+                  "evidence", "forced")
+
+
+def append_event(conn: sqlite3.Connection, event: EventRow) -> int:
+    """Append ``event``; an alias event also moves its alias (same transaction). Returns the event id."""
+    cursor = conn.execute(
+        "INSERT INTO registry_events (model, kind, alias, from_version, to_version, time, actor, reason, evidence, "
+        "forced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [event.model, event.kind, event.alias, event.from_version, event.to_version, event.time, event.actor,
+         event.reason, _dumps(event.evidence), int(event.forced)])
+    event_id = int(cursor.lastrowid or 0)
+    if event.kind in ALIAS_EVENTS and event.alias and event.to_version:
+        conn.execute("INSERT INTO registry_aliases (model, alias, version, event_id, updated_at) "
+                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, "
+                     "event_id = excluded.event_id, updated_at = excluded.updated_at",
+                     [event.model, event.alias, event.to_version, event_id, event.time])
+    return event_id
+
+
+def _event_row(values: Sequence[Any]) -> EventRow:
+    data = dict(zip(_EVENT_COLUMNS, values, strict=True))
+    data["evidence"] = _loads(data["evidence"]) or {}
+    data["forced"] = bool(data["forced"])
+    return EventRow(**data)
+
+
+def events(conn: sqlite3.Connection, name: str | None = None, *, limit: int | None = None,
+           until: str | None = None) -> list[EventRow]:
+    """The event log, oldest first (of one model when ``name``; up to time ``until``; the last ``limit``)."""
+    where, params = _event_filter(name, until)
+    order = "ORDER BY id DESC" if limit else "ORDER BY id"
+    rows = conn.execute(f"SELECT {', '.join(_EVENT_COLUMNS)} FROM registry_events {where} {order}"
+                        + (f" LIMIT {int(limit)}" if limit else ""), params).fetchall()
+    found = [_event_row(r) for r in rows]
+    return found[::-1] if limit else found
+
+
+def _event_filter(name: str | None, until: str | None) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if name is not None:
+        clauses.append("model = ?")
+        params.append(name)
+    if until is not None:
+        clauses.append("time <= ?")
+        params.append(until)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def aliases(conn: sqlite3.Connection, name: str | None = None) -> dict[tuple[str, str], str]:
+    """The current aliases: (model, alias) -> version."""
+    where, params = ("WHERE model = ?", [name]) if name else ("", [])
+    rows = conn.execute(f"SELECT model, alias, version FROM registry_aliases {where}", params).fetchall()
+    return {(m, a): v for m, a, v in rows}
+
+
+def alias_at(conn: sqlite3.Connection, name: str, alias: str, at: str) -> str | None:
+    """The version ``alias`` pointed at, at time ``at`` (the last alias event at or before it)."""
+    row = conn.execute("SELECT to_version FROM registry_events WHERE model = ? AND alias = ? AND kind IN "
+                       f"({', '.join('?' * len(ALIAS_EVENTS))}) AND time <= ? ORDER BY id DESC LIMIT 1",
+                       [name, alias, *ALIAS_EVENTS, at]).fetchone()
+    return row[0] if row else None
+
+
+def replay(log: Iterable[EventRow]) -> dict[tuple[str, str], str]:
+    """The aliases an event log leads to: (model, alias) -> version. Pure; equals ``aliases`` by design."""
+    state: dict[tuple[str, str], str] = {}
+    for event in log:
+        if event.kind in ALIAS_EVENTS and event.alias and event.to_version:
+            state[(event.model, event.alias)] = event.to_version
+    return state
+
+
+# --------------------------------------------------------------------------- gates
+
+_GATE_COLUMNS = ("id", "model", "candidate", "champion", "kind", "status", "decision", "policy", "reasons",
+                 "metrics", "eval_set", "details", "started_at", "finished_at", "actor")
+_GATE_JSON = ("reasons", "metrics", "eval_set", "details")
+
+
+def insert_gate(conn: sqlite3.Connection, gate: GateRow) -> int:
+    columns = [c for c in _GATE_COLUMNS if c != "id"]
+    values = [_dumps(getattr(gate, c)) if c in _GATE_JSON else getattr(gate, c) for c in columns]
+    cursor = conn.execute(f"INSERT INTO registry_gates ({', '.join(columns)}) VALUES "
+                          f"({', '.join('?' * len(columns))})", values)
+    return int(cursor.lastrowid or 0)
+
+
+def finish_gate(conn: sqlite3.Connection, gate_id: int, gate: GateRow) -> None:
+    """Record a gate's outcome (status, decision, reasons, metrics, details, finish time)."""
+    conn.execute("UPDATE registry_gates SET status = ?, decision = ?, reasons = ?, metrics = ?, eval_set = ?, "
+                 "details = ?, finished_at = ? WHERE id = ?",
+                 [gate.status, gate.decision, _dumps(gate.reasons), _dumps(gate.metrics), _dumps(gate.eval_set),
+                  _dumps(gate.details), gate.finished_at, gate_id])
+
+
+def _gate_row(values: Sequence[Any]) -> GateRow:
+    data = {c: (_loads(v) if c in _GATE_JSON else v) for c, v in zip(_GATE_COLUMNS, values, strict=True)}
+    for key, empty in (("reasons", []), ("metrics", {}), ("eval_set", {}), ("details", {})):
+        data[key] = data[key] if data[key] is not None else empty
+    return GateRow(**data)
+
+
+def gate(conn: sqlite3.Connection, gate_id: int) -> GateRow | None:
+    found = conn.execute(f"SELECT {', '.join(_GATE_COLUMNS)} FROM registry_gates WHERE id = ?", [gate_id]).fetchone()
+    return _gate_row(found) if found else None
+
+
+def gates(conn: sqlite3.Connection, name: str, candidate: str | None = None) -> list[GateRow]:
+    """A model's gates (of one candidate version), oldest first."""
+    where, params = ("WHERE model = ? AND candidate = ?", [name, candidate]) if candidate else (
+        "WHERE model = ?", [name])
+    rows = conn.execute(f"SELECT {', '.join(_GATE_COLUMNS)} FROM registry_gates {where} ORDER BY id",
+                        params).fetchall()
+    return [_gate_row(r) for r in rows]
+
+
+# --------------------------------------------------------------------------- artifact checks
+
+
+def artifact_check(conn: sqlite3.Connection, path: str) -> tuple[int, int, str] | None:
+    """(size, mtime_ns, sha256) recorded when ``path`` was last hashed, or None."""
+    row = conn.execute("SELECT size, mtime_ns, sha256 FROM registry_artifact_checks WHERE path = ?",
+                       [path]).fetchone()
+    return (int(row[0]), int(row[1]), str(row[2])) if row else None
+
+
+def put_artifact_check(conn: sqlite3.Connection, path: str, size: int, mtime_ns: int, sha256: str,
+                       stamp: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO registry_artifact_checks (path, size, mtime_ns, sha256, checked_at) "
+                 "VALUES (?, ?, ?, ?, ?)", [path, size, mtime_ns, sha256, stamp])
+
+
+# --------------------------------------------------------------------------- retrain requests and steps
+
+_REQUEST_COLUMNS = ("id", "model", "trigger", "alert_id", "reason", "status", "candidate", "gate_id", "data_since",
+                    "created_at", "updated_at", "actor", "owner")
+
+
+def insert_request(conn: sqlite3.Connection, request: RetrainRequest) -> int | None:
+    """Queue a retrain request; None when one already exists for the same alert (once per incident)."""
+    columns = [c for c in _REQUEST_COLUMNS if c != "id"]
+    cursor = conn.execute(f"INSERT OR IGNORE INTO retrain_requests ({', '.join(columns)}) VALUES "
+                          f"({', '.join('?' * len(columns))})", [getattr(request, c) for c in columns])
+    return int(cursor.lastrowid) if cursor.rowcount and cursor.lastrowid is not None else None
+
+
+def update_request(conn: sqlite3.Connection, request_id: int, **changes: Any) -> None:
+    unknown = set(changes) - set(_REQUEST_COLUMNS)
+    if unknown:
+        raise KeyError(f"unknown retrain request columns: {sorted(unknown)}")
+    sets = ", ".join(f"{c} = ?" for c in changes)
+    conn.execute(f"UPDATE retrain_requests SET {sets} WHERE id = ?", [*changes.values(), request_id])
+
+
+def requests(conn: sqlite3.Connection, name: str | None = None, *,
+             statuses: Sequence[str] | None = None) -> list[RetrainRequest]:
+    clauses, params = [], []
+    if name is not None:
+        clauses.append("model = ?")
+        params.append(name)
+    if statuses:
+        clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
+        params += list(statuses)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = conn.execute(f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM retrain_requests {where} ORDER BY id",
+                        params).fetchall()
+    return [RetrainRequest(**dict(zip(_REQUEST_COLUMNS, r, strict=True))) for r in rows]
+
+
+def request(conn: sqlite3.Connection, request_id: int) -> RetrainRequest | None:
+    row = conn.execute(f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM retrain_requests WHERE id = ?",
+                       [request_id]).fetchone()
+    return RetrainRequest(**dict(zip(_REQUEST_COLUMNS, row, strict=True))) if row else None
+
+
+_STEP_COLUMNS = ("request_id", "step", "status", "started_at", "finished_at", "log", "detail", "attempts")
+
+
+def put_step(conn: sqlite3.Connection, step: StepRow) -> None:
+    conn.execute(f"INSERT OR REPLACE INTO retrain_steps ({', '.join(_STEP_COLUMNS)}) VALUES "
+                 f"({', '.join('?' * len(_STEP_COLUMNS))})",
+                 [_dumps(step.detail) if c == "detail" else getattr(step, c) for c in _STEP_COLUMNS])
+
+
+def steps(conn: sqlite3.Connection, request_id: int) -> list[StepRow]:
+    rows = conn.execute(f"SELECT {', '.join(_STEP_COLUMNS)} FROM retrain_steps WHERE request_id = ? "
+                        "ORDER BY started_at, rowid", [request_id]).fetchall()
+    found = []
+    for r in rows:
+        data = dict(zip(_STEP_COLUMNS, r, strict=True))
+        data["detail"] = _loads(data["detail"]) or {}
+        found.append(StepRow(**data))
+    return found
