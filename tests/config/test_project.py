@@ -150,8 +150,8 @@ def test_config_must_be_a_mapping(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("target", "detail"),
     [
-        ("{model: m, callable: 'app:run'}", "give exactly one of 'model' (an LLM) or 'callable'"),
-        ("{params: {temperature: 0}}", "give exactly one of 'model' (an LLM) or 'callable'"),
+        ("{model: m, callable: 'app:run'}", "'callable' (module:function) or 'registry'"),
+        ("{params: {temperature: 0}}", "'callable' (module:function) or 'registry'"),
         ("{model: m, prompt: p.j2, messages: [{role: user, content: x}]}", "not both"),
         ("{callable: 'not a ref'}", "targets.t.callable"),
         ("{model: m, api_key_env: 'sk-abc-123'}", "targets.t.api_key_env"),

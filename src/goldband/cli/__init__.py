@@ -55,6 +55,7 @@ def _register() -> None:
     from goldband.cli.judge import judge
     from goldband.cli.monitor import monitor
     from goldband.cli.nightly import nightly
+    from goldband.cli.registry import registry
     from goldband.cli.report import report
     from goldband.cli.run import run, schema
     from goldband.cli.store import store
@@ -65,6 +66,7 @@ def _register() -> None:
         main.add_command(command)
     for command in (monitor, alerts, nightly):  # issue 6: monitors and alerts
         main.add_command(command)
+    main.add_command(registry)  # issue 9: the closed loop
 
 
 _register()

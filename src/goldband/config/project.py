@@ -15,6 +15,7 @@ from goldband._util import yamlio
 from goldband.config.alerts import AlertsConfig
 from goldband.config.base import Strict, parse
 from goldband.config.monitors import MonitorsConfig
+from goldband.config.registry import RegistryConfig
 from goldband.errors import ConfigError
 
 Mode = Literal["live", "record", "replay", "cached"]
@@ -64,12 +65,15 @@ class TargetConfig(Endpoint):
     system: str | None = None  # an inline system message template
     messages: list[Message] | None = None  # inline chat templates, instead of `prompt`
     callable_: str | None = Field(None, alias="callable", pattern=r"^[\w.]+:[\w.]+$")
+    registry: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*([@:][A-Za-z0-9_.\-]+)?$")
     description: str | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> TargetConfig:
-        if (self.model is None) == (self.callable_ is None):
-            raise ValueError("give exactly one of 'model' (an LLM) or 'callable' (module:function)")
+        kinds = [k for k in (self.model, self.callable_, self.registry) if k is not None]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of 'model' (an LLM), 'callable' (module:function) or 'registry' "
+                             "(a registered version, e.g. support@production)")
         if self.prompt and self.messages:
             raise ValueError("give 'prompt' (a template file) or 'messages' (inline), not both")
         return self
@@ -106,6 +110,7 @@ class ProjectConfig(Strict):
     judge: JudgeConfig | None = None
     monitors: MonitorsConfig = MonitorsConfig()  # classic-ML models and eval series (goldband.monitor)
     alerts: AlertsConfig = AlertsConfig()  # rules and sinks (goldband.alerts)
+    registry: RegistryConfig = RegistryConfig()  # the closed loop's models (goldband.registry)
 
 
 def find_config_file(root: Path) -> Path | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -110,13 +111,21 @@ def _template(text: str) -> Any:
     return _env().from_string(text)
 
 
-def build_targets(config: ProjectConfig, root: Path, config_file: Path | None) -> dict[str, Target]:
-    """Read prompt files and compile templates once, so errors surface before any call."""
-    return {name: _build(name, spec, root, config_file) for name, spec in config.targets.items()}
+Registered = Callable[[str], "Mapping[str, Any] | None"]  # a registry reference -> the stored target, or None
 
 
-def _build(name: str, spec: TargetConfig, root: Path, config_file: Path | None) -> Target:
+def build_targets(config: ProjectConfig, root: Path, config_file: Path | None,
+                  registered: Registered | None = None) -> dict[str, Target]:
+    """Read prompt files and compile templates once, so errors surface before any call. A target with
+    ``registry: model@alias`` takes the configuration stored with that version (``registered`` reads it)."""
+    return {name: _build(name, spec, root, config_file, registered) for name, spec in config.targets.items()}
+
+
+def _build(name: str, spec: TargetConfig, root: Path, config_file: Path | None,
+           registered: Registered | None = None) -> Target:
     where = f"{config_file or 'goldband.yaml'}: target '{name}'"
+    if spec.registry is not None:
+        return from_registry(name, spec.registry, root, where, registered)
     text = None
     if spec.prompt:
         path = root / spec.prompt
@@ -131,6 +140,35 @@ def _build(name: str, spec: TargetConfig, root: Path, config_file: Path | None) 
     if spec.system:
         _compile(spec.system, "system", where)
     return Target(name, spec, root, text)
+
+
+def from_registry(name: str, ref: str, root: Path, where: str, registered: Registered | None) -> Target:
+    """The target stored with a registered version: its configuration and prompt text as registered."""
+    stored = registered(ref) if registered is not None else None
+    if stored is None:
+        raise ConfigError(f"no registered version for '{ref}'", where=f"{where} (registry)",
+                          expected="a version of an llm model in the store's registry (model@alias or model:version)",
+                          fix="register and promote one (goldband registry register ... --target), or fix the name")
+    return stored_target(name, stored, root, where)
+
+
+def stored_target(name: str, stored: Mapping[str, Any], root: Path, where: str) -> Target:
+    """A Target from a registry version's ``target`` record (``target_record``), its templates compiled."""
+    spec = TargetConfig.model_validate(stored["config"])
+    text = stored.get("prompt_text")
+    for source, template in (("prompt", text), ("system", spec.system),
+                             *((f"messages[{i}]", m.content) for i, m in enumerate(spec.messages or []))):
+        if template:
+            _compile(template, source, where)
+    return Target(name, spec, root, text)
+
+
+def target_record(target: Target) -> dict[str, Any]:
+    """What the registry stores as an LLM version: the target's full configuration, its prompt text and
+    content hash, so the version serves (and is tested) exactly as registered."""
+    config = target.spec.model_dump(by_alias=True, exclude_none=True, exclude={"registry"})
+    return {"name": target.name, "config": config, "prompt_text": target.prompt_text,
+            "content_hash": target.content_hash}
 
 
 def _compile(text: str, source: str, where: str) -> None:

@@ -75,8 +75,11 @@ def dir_sha256(folder: Path) -> tuple[str, int]:
     return hashlib.sha256("\n".join(manifest).encode()).hexdigest(), total
 
 
-def store_artifact(source: Path, folder: Path) -> Artifact:
-    """Copy ``source`` (a file or directory) into the content-addressed ``folder``; the copy's Artifact."""
+def store_artifact(source: Path, folder: Path, *, sha256: str | None = None) -> Artifact:
+    """Copy ``source`` (a file or directory) into the content-addressed ``folder``; the copy's Artifact.
+
+    ``sha256``: the digest the caller expects; bytes that hash otherwise are refused before anything is copied.
+    """
     if not source.exists():
         raise RegistryError("the artifact does not exist", where=str(source),
                             expected="a file or directory written by training", fix="check the path")
@@ -84,6 +87,9 @@ def store_artifact(source: Path, folder: Path) -> Artifact:
         sha, size, kind = *dir_sha256(source), "dir"
     else:
         sha, size, kind = file_sha256(source), source.stat().st_size, "file"
+    if sha256 is not None and sha != sha256:
+        raise RegistryError(f"the artifact's sha256 is {sha[:12]}…, not the {sha256[:12]}… given", where=str(source),
+                            expected="the bytes the digest was taken of", fix="check the path, or the --sha256 value")
     relative = Path(sha[:2]) / sha / source.name
     destination = folder / relative
     if not destination.exists():
@@ -101,7 +107,13 @@ def _copy_into_place(source: Path, destination: Path) -> None:
             shutil.copytree(source, copy)
         else:
             shutil.copy2(source, copy)
-        os.replace(copy, destination)
+        try:
+            os.replace(copy, destination)
+        except OSError:
+            if not destination.exists():
+                raise
+            # another registration of the same bytes renamed its copy into place first (a non-empty directory
+            # cannot be replaced): that copy is identical, keep it
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -111,6 +123,11 @@ def verify(path: Path, expected: str, kind: str, check: ArtifactCheck | None = N
     if not path.exists():
         raise RegistryError("the artifact is missing", where=str(path), expected=f"sha256 {expected[:12]}…",
                             fix="restore the artifact folder from a backup, or register the model again")
+    if path.is_dir() != (kind == "dir"):
+        raise RegistryError(f"the artifact changed since it was registered (a {kind} then, a "
+                            f"{'dir' if path.is_dir() else 'file'} now)", where=str(path),
+                            expected="the bytes that were registered: versions are immutable",
+                            fix="register the changed artifact as a new version, or restore the original")
     key, size, mtime_ns = _stat(path, kind)
     cached = check.lookup(key) if check else None
     if cached == (size, mtime_ns, expected):

@@ -190,13 +190,13 @@ class Registry:
                  parent: str | None = None, reason: str | None = None) -> VersionRow:
         """Register a new immutable version (its id is the next number); see the module docstring."""
         _check_name(name, kind)
-        stored = self._artifact(artifact, uri, sha256)
+        _check_kind(db.model(self.store.conn, name), name, kind)  # refuse before copying anything
+        if parent is not None:
+            _check_parent(self.store.conn, name, parent)
         snapshot = data_snapshot(self._path(data)) if data is not None else None
+        stored = self._artifact(artifact, uri, sha256)  # last: a refused registration copies nothing
         with self.store.transaction() as conn:
-            known = db.model(conn, name)
-            if known is not None and known.kind != kind:
-                raise RegistryError(f"model '{name}' is a {known.kind} model, not {kind}", where="registry register",
-                                    fix=f"register it with --kind {known.kind}, or under another name")
+            _check_kind(db.model(conn, name), name, kind)
             return self._insert(conn, name, kind, stored, snapshot, features, params, target, description,
                                 parent, reason)
 
@@ -207,8 +207,8 @@ class Registry:
         stamp = iso(self.clock.now())
         db.insert_model(conn, ModelRow(name, kind, description=None, created_at=stamp, created_by=self.actor))
         parent = parent if parent is not None else _current(conn, name)
-        if parent is not None and db.version(conn, name, parent) is None:
-            raise RegistryError(f"parent version '{parent}' of model '{name}' does not exist", where="--parent")
+        if parent is not None:
+            _check_parent(conn, name, parent)
         seq = db.next_seq(conn, name)
         row = VersionRow(name, str(seq), seq, stored.kind, stored.location, stored.sha256, stored.bytes,
                          snapshot, dict(features) if features else None, dict(params or {}),
@@ -220,16 +220,24 @@ class Registry:
         return row
 
     def _artifact(self, artifact: str | Path | None, uri: str | None, sha256: str | None) -> Artifact:
+        """The artifact to record; a ``sha256`` given with a local path must match its bytes (checked
+        before anything is copied)."""
         if artifact is not None and uri is not None:
             raise RegistryError("give an artifact path or a URI, not both", where="registry register")
+        sha256 = sha256.strip().lower() if sha256 else None
+        if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise RegistryError(f"not a sha256: {sha256!r}", where="--sha256", expected="64 hex digits")
         if uri is not None:
-            if not sha256 or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            if sha256 is None:
                 raise RegistryError("an artifact referenced by URI needs its sha256 (64 hex digits)",
                                     where=f"--uri {uri}", fix="pass --sha256 with the artifact's digest")
             return Artifact("uri", uri, sha256)
         if artifact is None:
+            if sha256 is not None:
+                raise RegistryError("a sha256 without an artifact", where="--sha256",
+                                    fix="give the artifact too (--artifact PATH or --uri URI)")
             return Artifact("none")
-        return store_artifact(self._path(artifact), self.artifacts)
+        return store_artifact(self._path(artifact), self.artifacts, sha256=sha256)
 
     def _path(self, value: str | Path) -> Path:
         path = Path(value).expanduser()
@@ -239,8 +247,10 @@ class Registry:
                 evidence: Mapping[str, Any] | None = None, force: bool = False,
                 expect: str | None = None) -> EventRow:
         """Point ``alias`` at version ``number``. To ``production`` only after a passing gate against the
-        version serving now, never a parked version, unless ``force`` (recorded). ``expect``: the version the
-        caller saw serving; if another promotion moved the alias since, this one is refused."""
+        version serving now, never a parked version, unless ``force`` (the event is marked forced when force
+        overrode either). ``expect``: the version the caller saw serving; if another promotion moved the alias
+        since, this one is refused. ``alias``: a name like a model's (letters, digits, '.', '_', '-')."""
+        _check_alias(alias, "registry promote")
         self.version(name, number)
         with self.store.transaction() as conn:
             current = db.aliases(conn, name).get((name, alias))
@@ -248,26 +258,31 @@ class Registry:
             if current == number:
                 raise RegistryError(f"{alias} of model '{name}' already points at version {number}",
                                     where="registry promote", fix="nothing to do")
-            gate = self._may_serve(name, number, alias, current, force)
+            gate, forced = self._may_serve(name, number, alias, current, force)
             event = EventRow(name, "promote", iso(self.clock.now()), alias, current, number, self.actor, reason,
-                             {**(evidence or {}), **({"gate": gate.id} if gate else {})}, force)
+                             {**(evidence or {}), **({"gate": gate.id} if gate else {})}, forced)
             return replace(event, id=db.append_event(conn, event))
 
-    def _may_serve(self, name: str, number: str, alias: str, current: str | None, force: bool) -> GateRow | None:
-        """The gate that lets ``number`` serve as ``alias`` (production only); RegistryError when none may."""
+    def _may_serve(self, name: str, number: str, alias: str, current: str | None,
+                   force: bool) -> tuple[GateRow | None, bool]:
+        """The gate that lets ``number`` serve as ``alias`` (production only), and whether ``force`` had to
+        override a parked state or a missing gate (what the event records as forced); RegistryError when
+        it may not serve."""
         if alias != PRODUCTION:
-            return None
+            return None, False
         gate = self.passed_gate(name, number, champion=current)
+        why = self.parked(name, number)
+        ungated = gate is None and current is not None
         if force:
-            return gate
-        if (why := self.parked(name, number)) is not None:
+            return gate, why is not None or ungated
+        if why is not None:
             raise RegistryError(f"version {number} of model '{name}' is parked: {why}", where="registry promote",
                                 fix="register a better candidate, or pass --force (recorded as forced)")
-        if gate is None and current is not None:
+        if ungated:
             raise RegistryError(f"version {number} of model '{name}' has no passing gate against version "
                                 f"{current}, which serves now", where="registry promote",
                                 fix=f"run `goldband gate {name} {number}` first, or pass --force (recorded)")
-        return gate
+        return gate, False
 
     def park(self, name: str, number: str, *, reason: str, evidence: Mapping[str, Any] | None = None) -> EventRow:
         """Mark a version as not fit to serve, with the reason (the gate's, usually)."""
@@ -289,10 +304,17 @@ class Registry:
     def rollback(self, name: str, *, to: str | None = None, alias: str = PRODUCTION, reason: str | None = None,
                  evidence: Mapping[str, Any] | None = None) -> EventRow:
         """Point ``alias`` back at the version it served before (or at ``to``, which must have served as it
-        or passed a gate before)."""
+        or passed a gate before). "Before" follows the stack of served versions: a promotion pushes, a
+        rollback pops, so rolling back twice goes two steps back, never forward to a version rolled back
+        from or skipped by ``to``. Nothing serving, or nothing earlier: RegistryError."""
+        _check_alias(alias, "registry rollback")
         self.model(name)
         with self.store.transaction() as conn:
             current = db.aliases(conn, name).get((name, alias))
+            if current is None:
+                raise RegistryError(f"{alias} of model '{name}' has never pointed at a version: nothing to roll "
+                                    "back", where="registry rollback",
+                                    fix=f"promote one first: goldband registry promote {name} VERSION --alias {alias}")
             target = to if to is not None else _previous(db.events(conn, name), alias, current)
             self._check_rollback(conn, name, alias, current, target, to)
             assert target is not None
@@ -318,6 +340,24 @@ class Registry:
                                 "that served (see goldband registry history)")
 
 
+def _check_alias(alias: str, where: str) -> None:
+    if not NAME.match(alias):
+        raise RegistryError(f"alias name {alias!r} is not allowed", where=where,
+                            expected="letters, digits, '.', '_' or '-', starting with a letter or digit")
+
+
+def _check_kind(known: ModelRow | None, name: str, kind: str) -> None:
+    if known is not None and known.kind != kind:
+        raise RegistryError(f"model '{name}' is a {known.kind} model, not {kind}", where="registry register",
+                            fix=f"register it with --kind {known.kind}, or under another name")
+
+
+def _check_parent(conn: sqlite3.Connection, name: str, parent: str) -> None:
+    if db.version(conn, name, parent) is None:
+        raise RegistryError(f"parent version '{parent}' of model '{name}' does not exist", where="--parent",
+                            fix=f"see its versions: goldband registry list {name}")
+
+
 def _check_name(name: str, kind: str) -> None:
     if not NAME.match(name):
         raise RegistryError(f"model name {name!r} is not allowed", where="registry register",
@@ -328,8 +368,9 @@ def _check_name(name: str, kind: str) -> None:
 
 def _expected(name: str, alias: str, current: str | None, expect: str | None) -> None:
     if expect is not None and current != expect:
-        raise RegistryError(f"{alias} of model '{name}' moved to version {current} while this promotion "
-                            f"expected {expect}", where="registry promote",
+        now = f"moved to version {current}" if current is not None else "points at no version"
+        raise RegistryError(f"{alias} of model '{name}' {now} while this promotion expected {expect}",
+                            where="registry promote",
                             fix="look at `goldband registry history` and decide again")
 
 
@@ -338,15 +379,33 @@ def _current(conn: sqlite3.Connection, name: str) -> str | None:
 
 
 def _previous(log: list[EventRow], alias: str, current: str | None) -> str | None:
-    """The version ``alias`` served before ``current``, newest first, skipping versions it was rolled
-    back from (a rollback after a rollback goes further back, never forward to the version it left)."""
-    moves = [e for e in log if e.alias == alias and e.kind in db.ALIAS_EVENTS]
-    left = {e.from_version for e in moves if e.kind == "rollback"}
-    for event in reversed(moves):
-        for candidate in (event.to_version, event.from_version):
-            if candidate and candidate != current and candidate not in left:
-                return candidate
-    return None
+    """The version ``alias`` served before ``current``: the nearest one below it on the stack of served
+    versions that was not rolled back from since it last came to serve (so a rollback after a rollback
+    goes further back, never forward to a version it left or skipped over with ``to``)."""
+    stack, left = _served(log, alias)
+    return next((v for v in reversed(stack) if v != current and v not in left), None)
+
+
+def _served(log: list[EventRow], alias: str) -> tuple[list[str], set[str]]:
+    """The versions ``alias`` served, as a stack (a promotion pushes its version; a rollback pops back to
+    its version when that is on the stack below the top, else replaces the top with it), and the versions
+    rolled back from and not promoted or rolled back to since."""
+    stack: list[str] = []
+    left: set[str] = set()
+    for event in log:
+        if event.alias != alias or event.kind not in db.ALIAS_EVENTS or not event.to_version:
+            continue
+        if event.kind == "rollback" and event.from_version:
+            left.add(event.from_version)
+        left.discard(event.to_version)
+        below = stack[:-1]
+        if event.kind == "rollback" and event.to_version in below:
+            del stack[len(below) - below[::-1].index(event.to_version):]
+        else:
+            if event.kind == "rollback" and stack:
+                stack.pop()
+            stack.append(event.to_version)
+    return stack, left
 
 
 def _code_version(root: Path) -> str | None:

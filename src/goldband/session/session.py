@@ -19,9 +19,10 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from goldband._util import yamlio
 from goldband.bands.history import Point
@@ -47,6 +48,7 @@ from goldband.session.planning import Planner, band_option
 from goldband.session.recorder import RunRecorder, resolve_path
 from goldband.session.settle import settle
 from goldband.session.storage import StoreHandle
+from goldband.store import registry as registry_rows
 
 Item = tuple[str, CasePlan]  # (node id, plan)
 
@@ -83,7 +85,8 @@ class Session:
         config, path = load_config(settings.rootpath)
         shown = yamlio.relative(path, settings.rootpath) if path else None
         store = StoreHandle(resolve_path(settings.store or config.store, settings.rootpath))
-        session = cls(settings, config, shown, build_targets(config, settings.rootpath, shown), store)
+        targets = build_targets(config, settings.rootpath, shown, registered=_registered(store))
+        session = cls(settings, config, shown, targets, store)
         session.planner.check_target_option()
         session._warm_up()
         return session
@@ -281,6 +284,17 @@ class Session:
         self.library.close()
         self.recorder.close()
         self.store.close()
+
+
+def _registered(store: StoreHandle) -> Callable[[str], Mapping[str, Any] | None]:
+    """Reads a ``registry: model@alias`` target's stored configuration from the session's store."""
+
+    def read(ref: str) -> Mapping[str, Any] | None:
+        found = store.existing()
+        version = registry_rows.lookup(found.conn, ref) if found is not None else None
+        return version.target if version is not None else None
+
+    return read
 
 
 def _import_quietly(modules: list[str]) -> None:

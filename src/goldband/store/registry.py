@@ -25,7 +25,9 @@ __all__ = [
     "RetrainRequest",
     "StepRow",
     "VersionRow",
+    "lookup",
     "replay",
+    "split_ref",
 ]
 
 EVENT_KINDS = ("register", "promote", "rollback", "park", "approve")
@@ -195,6 +197,30 @@ def versions(conn: sqlite3.Connection, name: str) -> list[VersionRow]:
     rows = conn.execute(f"SELECT {', '.join(_VERSION_COLUMNS)} FROM registry_versions WHERE model = ? "
                         "ORDER BY seq", [name]).fetchall()
     return [_version_row(r) for r in rows]
+
+
+def split_ref(ref: str, default_alias: str = "production") -> tuple[str, str | None, str | None]:
+    """``model@alias`` -> (model, alias, None); ``model:version`` -> (model, None, version); ``model`` ->
+    (model, default_alias, None).
+
+    >>> split_ref("churn@staging"), split_ref("churn:3"), split_ref("churn")
+    (('churn', 'staging', None), ('churn', None, '3'), ('churn', 'production', None))
+    """
+    if "@" in ref:
+        name, _, alias = ref.partition("@")
+        return name, alias, None
+    if ":" in ref:
+        name, _, number = ref.partition(":")
+        return name, None, number
+    return ref, default_alias, None
+
+
+def lookup(conn: sqlite3.Connection, ref: str) -> VersionRow | None:
+    """The version ``ref`` names (``model@alias``, ``model:version``, ``model``), or None."""
+    name, alias, number = split_ref(ref)
+    if number is None:
+        number = aliases(conn, name).get((name, alias or "production"))
+    return version(conn, name, number) if number is not None else None
 
 
 # --------------------------------------------------------------------------- events and aliases

@@ -1,0 +1,590 @@
+"""``goldband registry register | list | show | promote | rollback | history | serving | park | diff``:
+the model registry (``goldband.registry.registry``) from the command line; the group's help says how.
+
+The store comes from ``--store``, ``GOLDBAND_STORE`` or goldband.yaml like every other command's; the
+artifact folder from goldband.yaml's ``registry: artifacts:``, else ``artifacts/`` beside the store. Paths
+typed on the command line (``--artifact``, ``--data``) are relative to the current directory, like
+``--store``; the code version (git commit) is read at the project root (``find_root``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from goldband.cli.common import find_root, opened_store, project_path, store_option
+from goldband.errors import CommandFailed, RegistryError, UsageError
+from goldband.report.fmt import table
+
+if TYPE_CHECKING:
+    from goldband.registry.registry import Registry
+    from goldband.store.registry import EventRow, GateRow, VersionRow
+
+PRODUCTION = "production"  # goldband.registry.registry.PRODUCTION, without importing the store
+TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
+ALIAS_HELP = "The alias to move or read."
+
+
+@click.group()
+def registry() -> None:
+    """Model versions, the aliases that serve them, and the event log behind the aliases.
+
+    A version is MODEL:VERSION (churn:3), an alias MODEL@ALIAS (churn@staging); MODEL alone is
+    MODEL@production. Promotion to production needs a passing gate against the version serving now
+    (the first version needs none); a parked version needs --force, which the log records.
+
+    Exit status: 0 done; 1 nothing served (serving) or a changed artifact (show --verify); 2 the registry
+    refused (unknown model, alias or version, a bad option, a parked or ungated version, an alias that
+    moved under --expect) and nothing changed.
+    """
+
+
+# --------------------------------------------------------------------------- the one place a registry is made
+
+
+@contextlib.contextmanager
+def opened_registry(store_path: Path | None, *, create: bool = False) -> Iterator[Registry]:
+    """The project's registry: its store (created when ``create``), its artifact folder, the project root."""
+    from goldband.registry.registry import Registry
+
+    root = find_root()
+    with opened_store(store_path, create=create) as store:
+        yield Registry(store, artifacts=_artifact_folder(root), root=root)
+
+
+def _artifact_folder(root: Path) -> Path | None:
+    """goldband.yaml's ``registry: artifacts:`` (relative to the project root); None: beside the store."""
+    from goldband.config.project import load_config
+
+    section = getattr(load_config(root)[0], "registry", None)
+    folder = getattr(section, "artifacts", None)
+    return project_path(root, folder) if isinstance(folder, str) and folder else None
+
+
+def promote_version(registry: Registry, name: str, number: str, *, alias: str, reason: str, force: bool,
+                    expect: str | None) -> EventRow:
+    """What ``goldband registry promote`` does: move the alias (the loop's side effects hook in here)."""
+    return registry.promote(name, number, alias=alias, reason=reason, force=force, expect=expect)
+
+
+def rollback_version(registry: Registry, name: str, *, to: str | None, alias: str, reason: str) -> EventRow:
+    """What ``goldband registry rollback`` does: move the alias back (the loop's side effects hook in here)."""
+    return registry.rollback(name, to=to, alias=alias, reason=reason)
+
+
+# --------------------------------------------------------------------------- register
+
+
+@registry.command()
+@click.argument("model")
+@click.option("--artifact", type=click.Path(path_type=Path),
+              help="The trained model: a file or directory, copied into the artifact folder by its sha256.")
+@click.option("--uri", help="Or: where the artifact lives (s3://..., https://...), with --sha256.")
+@click.option("--sha256", "sha256", metavar="HEX",
+              help="The artifact's sha256: required with --uri; with --artifact, checked against the file.")
+@click.option("--data", type=click.Path(path_type=Path),
+              help="The training data (CSV, JSONL, Parquet: rows and columns are recorded; else its hash).")
+@click.option("--feature", "features", multiple=True, metavar="NAME=TYPE",
+              help="A feature and its type, e.g. tenure=numeric (repeatable).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A hyperparameter or fact (repeatable); VALUE is read as JSON when it parses (0.1, true, "
+                   "[1, 2]), else kept as text.")
+@click.option("--kind", type=click.Choice(["classic", "llm"]), default="classic", show_default=True,
+              help="A classic-ML model (an artifact) or an LLM (a target configuration).")
+@click.option("--parent", metavar="VERSION", help="The version this one replaces (default: production's).")
+@click.option("--description", help="What this version is, in words.")
+@click.option("--reason", help="Why it was registered (kept in the event log).")
+@click.option("--json", "as_json", is_flag=True, help="Print the new version as JSON.")
+@store_option
+def register(model: str, artifact: Path | None, uri: str | None, sha256: str | None, data: Path | None,
+             features: tuple[str, ...], params: tuple[str, ...], kind: str, parent: str | None,
+             description: str | None, reason: str | None, as_json: bool, store_path: Path | None) -> None:
+    """Register a new immutable version of MODEL (its id is the next number: 1, 2, 3 ...).
+
+    Paths are relative to the current directory. Prints the new version and its artifact's sha256.
+
+    \b
+    goldband registry register churn --artifact out/model.pkl --data data/train.csv \\
+        --feature tenure=numeric --feature plan=categorical --param max_depth=6 --reason "monthly retrain"
+    """
+    feature_types = _features(features)
+    param_values = _params(params)
+    with opened_registry(store_path, create=True) as reg:
+        row = reg.register(model, kind=kind, artifact=_here(artifact), uri=uri, sha256=sha256, data=_here(data),
+                           features=feature_types, params=param_values, description=description,
+                           parent=parent, reason=reason)
+    if as_json:
+        _echo_json(_version_json(row))
+        return
+    click.echo(f"registered {row.ref} ({_artifact_text(row)})")
+    if row.data:
+        click.echo(f"  data    {_data_text(row.data)}")
+    if row.parent:
+        click.echo(f"  parent  {row.parent}")
+
+
+def _here(path: Path | None) -> Path | None:
+    """A path typed on the command line: relative to the current directory."""
+    return None if path is None else Path.cwd() / path.expanduser()
+
+
+def _pairs(option: str, values: tuple[str, ...], shape: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for given in values:
+        key, sep, value = given.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise UsageError(f"not {shape}: {given!r}", where=option, expected=f"{shape}, e.g. {option} "
+                             + ("tenure=numeric" if shape == "NAME=TYPE" else "max_depth=6"))
+        if key.strip() in found:
+            raise UsageError(f"{key.strip()!r} is given twice", where=option, fix="give each name once")
+        found[key.strip()] = value.strip()
+    return found
+
+
+def _features(values: tuple[str, ...]) -> dict[str, str]:
+    found = _pairs("--feature", values, "NAME=TYPE")
+    for name, kind in found.items():
+        if not TYPE_NAME.match(kind):
+            raise UsageError(f"feature {name!r} has type {kind!r}, which is not a type name", where="--feature",
+                             expected="a word such as numeric, categorical, text, boolean or datetime")
+    return found
+
+
+def _params(values: tuple[str, ...]) -> dict[str, Any]:
+    return {key: _value(text) for key, text in _pairs("--param", values, "KEY=VALUE").items()}
+
+
+def _value(text: str) -> Any:
+    """JSON when it parses to finite numbers and text (0.1, true, [1, 2], {"a": 1}), else the text itself."""
+    def refuse(constant: str) -> Any:
+        raise ValueError(constant)
+
+    try:
+        value = json.loads(text, parse_constant=refuse)
+    except ValueError:
+        return text
+    return text if isinstance(value, float) and not math.isfinite(value) else value
+
+
+# --------------------------------------------------------------------------- list and show
+
+
+@registry.command(name="list")
+@click.argument("model", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@store_option
+def list_(model: str | None, as_json: bool, store_path: Path | None) -> None:
+    """The registered models (their aliases and how many versions), or MODEL's versions.
+
+    A version's row: when and by whom it was registered, its artifact, its parent, the aliases that point
+    at it, and whether it is parked.
+    """
+    with opened_registry(store_path) as reg:
+        if model is None:
+            _list_models(reg, as_json)
+        else:
+            _list_versions(reg, model, as_json)
+
+
+def _list_models(reg: Registry, as_json: bool) -> None:
+    from goldband.store import registry as db
+
+    found = []
+    for m in db.models(reg.store.conn):
+        versions = db.versions(reg.store.conn, m.name)
+        found.append({**dataclasses.asdict(m), "versions": len(versions),
+                      "latest": versions[-1].version if versions else None, "aliases": reg.aliases(m.name)})
+    if as_json:
+        _echo_json(found)
+        return
+    if not found:
+        click.echo(f"no models registered in {reg.store.path} yet (goldband registry register MODEL --artifact PATH)")
+        return
+    rows = [[f["name"], f["kind"], str(f["versions"]), f["latest"] or "-", _aliases_text(f["aliases"]),
+             _when(f["created_at"])] for f in found]
+    click.echo(table(rows, ["model", "kind", "versions", "latest", "aliases", "created (UTC)"], right={2}))
+
+
+def _list_versions(reg: Registry, name: str, as_json: bool) -> None:
+    from goldband.store import registry as db
+
+    reg.model(name)
+    versions = db.versions(reg.store.conn, name)
+    pointing = _pointing(reg.aliases(name))
+    parked = {v.version: reg.parked(name, v.version) for v in versions}
+    if as_json:
+        _echo_json([{**_version_json(v), "aliases": pointing.get(v.version, []), "parked": parked[v.version]}
+                    for v in versions])
+        return
+    rows = [[v.version, _when(v.created_at), v.created_by or "-", _artifact_text(v, short=True), v.parent or "-",
+             ", ".join(pointing.get(v.version, [])) or "-", "parked" if parked[v.version] is not None else "-"]
+            for v in versions]
+    click.echo(table(rows, ["version", "created (UTC)", "by", "artifact", "parent", "aliases", "parked"],
+                     right={0}))
+
+
+@registry.command()
+@click.argument("ref", metavar="MODEL[:VERSION|@ALIAS]")
+@click.option("--verify", is_flag=True, help="Also hash the artifact: exit status 1 if it changed since it was "
+                                             "registered.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@store_option
+def show(ref: str, verify: bool, as_json: bool, store_path: Path | None) -> None:
+    """Everything about one version: artifact, training data, features, params, code version, parent,
+    the aliases pointing at it, the events that touched it and its gates.
+
+    MODEL alone shows the version serving as production.
+    """
+    from goldband.store import registry as db
+
+    with opened_registry(store_path) as reg:
+        row = reg.lookup(ref)
+        checked = _verified(reg, row) if verify else None
+        info = {**_version_json(row), "model_kind": reg.model(row.model).kind, "artifact_path": _local(reg, row),
+                "aliases": _pointing(reg.aliases(row.model)).get(row.version, []),
+                "parked": reg.parked(row.model, row.version),
+                "events": [e for e in reg.history(row.model) if row.version in (e.to_version, e.from_version)],
+                "gates": db.gates(reg.store.conn, row.model, row.version)}
+    if as_json:
+        _echo_json({**info, "verified": checked is None if verify and info["artifact_path"] else None})
+    else:
+        click.echo(_show_text(row, info))
+    if checked is not None:
+        raise CommandFailed(checked)
+    if verify and not as_json:
+        click.echo("artifact verified: its bytes match the registered sha256" if info["artifact_path"]
+                   else f"nothing to verify: {'a URI goldband cannot read' if row.artifact else 'no artifact'}")
+
+
+def _verified(reg: Registry, row: VersionRow) -> str | None:
+    """None when the artifact still hashes to its sha256; else what is wrong (``show --verify``)."""
+    try:
+        reg.resolve(row.ref)
+    except RegistryError as exc:
+        return str(exc)
+    return None
+
+
+def _local(reg: Registry, row: VersionRow) -> str | None:
+    return str(reg.artifacts / row.artifact) if row.artifact_kind in ("file", "dir") and row.artifact else None
+
+
+def _show_text(row: VersionRow, info: dict[str, Any]) -> str:
+    head = f"{row.ref}  ({info['model_kind']})"
+    if info["aliases"]:
+        head += "  " + ", ".join(info["aliases"])
+    if info["parked"] is not None:
+        head += f"  PARKED: {info['parked']}"
+    fields = [("created", f"{_when(row.created_at)} UTC by {row.created_by or '?'}"),
+              ("description", row.description), ("artifact", _artifact_detail(row)),
+              ("", info["artifact_path"]), ("data", _data_text(row.data) if row.data else None),
+              ("features", _mapping_text(row.features)), ("params", _mapping_text(row.params)),
+              ("target", json.dumps(row.target, sort_keys=True) if row.target else None),
+              ("code", row.code_version or "- (not registered from a git checkout)"), ("parent", row.parent)]
+    lines = [head, *(f"  {name:<12}{value}" for name, value in fields if value)]
+    lines += ["", "events", _events_table(info["events"]) if info["events"] else "  none"]
+    lines += ["", "gates", _gates_table(info["gates"]) if info["gates"] else "  none"]
+    return "\n".join(lines)
+
+
+def _gates_table(gates: list[GateRow]) -> str:
+    rows = [[f"#{g.id}", g.champion or "-", g.status, g.decision or "-", g.policy or "-", _when(g.started_at),
+             _clip("; ".join(g.reasons), 70) or "-"] for g in gates]
+    return table(rows, ["gate", "against", "status", "decision", "policy", "started (UTC)", "reasons"])
+
+
+# --------------------------------------------------------------------------- moving aliases
+
+
+@registry.command()
+@click.argument("model")
+@click.argument("version")
+@click.option("--alias", default=PRODUCTION, show_default=True, metavar="NAME", help=ALIAS_HELP)
+@click.option("--reason", required=True, help="Why (kept in the event log).")
+@click.option("--force", is_flag=True, help="Promote a parked or ungated version anyway (the log records it as "
+                                            "forced).")
+@click.option("--expect", metavar="VERSION", help="The version you saw serving: refuse if the alias moved since "
+                                                  "(another promotion won the race).")
+@click.option("--json", "as_json", is_flag=True, help="Print the event as JSON.")
+@store_option
+def promote(model: str, version: str, alias: str, reason: str, force: bool, expect: str | None, as_json: bool,
+            store_path: Path | None) -> None:
+    """Point MODEL's alias (production) at VERSION.
+
+    To production only after a passing gate against the version serving now (the first version needs
+    none), and never a parked version, unless --force.
+    """
+    with opened_registry(store_path) as reg:
+        event = promote_version(reg, model, version, alias=alias, reason=reason, force=force, expect=expect)
+    if as_json:
+        _echo_json(event)
+        return
+    notes = [f"was {event.from_version}" if event.from_version else "the first to serve", *_gate_note(event)]
+    click.echo(f"promoted {model}:{version} to {alias} ({'; '.join(notes)})"
+               + ("; forced: recorded in the event log" if event.forced else ""))
+
+
+def _gate_note(event: EventRow) -> list[str]:
+    gate = event.evidence.get("gate")
+    return [f"gate #{gate}"] if gate is not None else []
+
+
+@registry.command()
+@click.argument("model")
+@click.option("--to", "to", metavar="VERSION", help="The version to go back to (default: the one served before; "
+                                                    "it must have served as the alias or passed a gate).")
+@click.option("--alias", default=PRODUCTION, show_default=True, metavar="NAME", help=ALIAS_HELP)
+@click.option("--reason", required=True, help="Why (kept in the event log).")
+@click.option("--json", "as_json", is_flag=True, help="Print the event as JSON.")
+@store_option
+def rollback(model: str, to: str | None, alias: str, reason: str, as_json: bool, store_path: Path | None) -> None:
+    """Point MODEL's alias (production) back at the version it served before.
+
+    Rolling back twice goes two steps back, never forward to a version rolled back from.
+    """
+    with opened_registry(store_path) as reg:
+        event = rollback_version(reg, model, to=to, alias=alias, reason=reason)
+    if as_json:
+        _echo_json(event)
+        return
+    click.echo(f"rolled back {model} {alias}: {event.from_version} → {event.to_version}")
+
+
+@registry.command()
+@click.argument("model")
+@click.argument("version")
+@click.option("--reason", required=True, help="Why it must not serve (kept in the event log).")
+@click.option("--json", "as_json", is_flag=True, help="Print the event as JSON.")
+@store_option
+def park(model: str, version: str, reason: str, as_json: bool, store_path: Path | None) -> None:
+    """Mark MODEL:VERSION as not fit to serve: promoting it to production then needs --force.
+
+    Parking moves no alias: a parked version that serves keeps serving until a rollback or promotion.
+    """
+    with opened_registry(store_path) as reg:
+        event = reg.park(model, version, reason=reason)
+        serving = reg.aliases(model).get(PRODUCTION)
+    if as_json:
+        _echo_json(event)
+        return
+    click.echo(f"parked {model}:{version}: {reason}")
+    if serving == version:
+        click.echo(f"  it still serves as {PRODUCTION}: roll back with `goldband registry rollback {model} "
+                   "--reason ...`")
+
+
+# --------------------------------------------------------------------------- the log, and what served when
+
+
+@registry.command()
+@click.argument("model")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="The last N events.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@store_option
+def history(model: str, limit: int, as_json: bool, store_path: Path | None) -> None:
+    """MODEL's event log, oldest first: every registration, promotion, rollback, park and approval, with
+    who, when, why, and whether it was forced."""
+    with opened_registry(store_path) as reg:
+        events = reg.history(model)
+    shown = events[-limit:]
+    if as_json:
+        _echo_json(shown)
+        return
+    if not shown:
+        click.echo(f"no events for {model}")
+        return
+    click.echo(_events_table(shown))
+    if len(shown) < len(events):
+        click.echo(f"(the last {len(shown)} of {len(events)} events; --limit {len(events)} shows all)")
+
+
+def _events_table(events: list[EventRow]) -> str:
+    rows = [[str(e.id), _when(e.time), e.kind, e.alias or "-", _change(e), e.actor or "-",
+             _clip(e.reason or "", 50) or "-", _clip(_mapping_text(e.evidence) or "", 30) or "-",
+             "forced" if e.forced else ""] for e in events]
+    return table(rows, ["id", "time (UTC)", "kind", "alias", "from → to", "actor", "reason", "evidence", "forced"],
+                 right={0})
+
+
+def _change(event: EventRow) -> str:
+    if event.kind in ("promote", "rollback"):
+        return f"{event.from_version or '-'} → {event.to_version}"
+    return event.to_version or "-"
+
+
+@registry.command()
+@click.argument("model")
+@click.option("--at", "at", metavar="TIME", help="When (ISO 8601, UTC unless an offset is given; default: now).")
+@click.option("--alias", default=PRODUCTION, show_default=True, metavar="NAME", help=ALIAS_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the version (null when none) and the event "
+                                                      "that put it there.")
+@store_option
+def serving(model: str, at: str | None, alias: str, as_json: bool, store_path: Path | None) -> None:
+    """Which version of MODEL served as the alias (production) at a time, or now: the audit question.
+
+    Exit status 1 when nothing served then (before the first promotion): a deploy script asking what to
+    load must not go on with nothing. Unknown models and bad times exit 2.
+    """
+    with opened_registry(store_path) as reg:
+        row = reg.serving(model, at=at, alias=alias)
+        moves = [e for e in reg.history(model) if e.alias == alias and e.kind in ("promote", "rollback")]
+    since = _moved_by(moves, row, at)
+    when = f"at {at}" if at else "now"
+    if as_json:
+        _echo_json({"model": model, "alias": alias, "at": at, "version": _version_json(row) if row else None,
+                    "since": since})
+    elif row is None:
+        click.echo(f"nothing served {model} as {alias} {when}" if at else f"nothing serves {model} as {alias} "
+                   "(no promotion yet)")
+    else:
+        click.echo(f"{row.ref} served as {alias} {when}" if at else f"{row.ref} serves as {alias}")
+        if since is not None:
+            click.echo(f"  since {_when(since.time)} UTC: {since.kind} by {since.actor or '?'}"
+                       + (f": {since.reason}" if since.reason else "") + f" (event #{since.id})")
+    if row is None:
+        click.get_current_context().exit(1)
+
+
+def _moved_by(moves: list[EventRow], row: VersionRow | None, at: str | None) -> EventRow | None:
+    """The alias event that put ``row`` in place (the last at or before ``at``)."""
+    if row is None:
+        return None
+    if at is not None:
+        from datetime import UTC, datetime
+
+        from goldband.clock import iso
+
+        moment = datetime.fromisoformat(at)  # valid: Registry.serving read it first
+        limit = iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+        moves = [e for e in moves if e.time <= limit]
+    return moves[-1] if moves else None
+
+
+# --------------------------------------------------------------------------- diff
+
+
+@registry.command()
+@click.argument("model")
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: field -> [A's value, B's value].")
+@store_option
+def diff(model: str, a: str, b: str, as_json: bool, store_path: Path | None) -> None:
+    """How versions A and B of MODEL differ: artifact, data, features, params, code version, parent ...
+
+    Maps (data, features, params) are compared key by key (params.max_depth). Exit status 0 either way.
+    """
+    with opened_registry(store_path) as reg:
+        fields = reg.diff(model, a, b)
+    flat = {key: pair for field, (left, right) in fields.items() for key, pair in _flatten(field, left, right)}
+    if as_json:
+        _echo_json({"model": model, "a": a, "b": b, "fields": {k: list(v) for k, v in flat.items()}})
+        return
+    if not flat:
+        click.echo(f"{model}:{a} and {model}:{b} differ only in their version number and registration time")
+        return
+    click.echo(table([[key, _cell(left), _cell(right)] for key, (left, right) in flat.items()],
+                     ["field", f"{model}:{a}", f"{model}:{b}"]))
+
+
+def _flatten(field: str, left: Any, right: Any) -> list[tuple[str, tuple[Any, Any]]]:
+    if not (isinstance(left, dict | None) and isinstance(right, dict | None)) or left is right is None:
+        return [(field, (left, right))]
+    left, right = left or {}, right or {}
+    return [(f"{field}.{key}", (left.get(key), right.get(key))) for key in sorted({*left, *right}, key=str)
+            if left.get(key) != right.get(key)]
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _echo_json(value: Any) -> None:
+    def plain(found: Any) -> Any:  # the registry's rows are dataclasses
+        return dataclasses.asdict(found) if dataclasses.is_dataclass(found) and not isinstance(found, type) \
+            else str(found)
+
+    click.echo(json.dumps(value, indent=1, ensure_ascii=False, default=plain))
+
+
+def _version_json(row: VersionRow) -> dict[str, Any]:
+    return {"ref": row.ref, **dataclasses.asdict(row)}
+
+
+def _pointing(aliases: dict[str, str]) -> dict[str, list[str]]:
+    """version -> the aliases pointing at it (sorted)."""
+    found: dict[str, list[str]] = {}
+    for alias, number in sorted(aliases.items()):
+        found.setdefault(number, []).append(alias)
+    return found
+
+
+def _aliases_text(aliases: dict[str, str]) -> str:
+    return ", ".join(f"{alias}={number}" for alias, number in sorted(aliases.items())) or "-"
+
+
+def _artifact_text(row: VersionRow, *, short: bool = False) -> str:
+    sha = f"sha256 {(row.artifact_sha256 or '?')[:12]}…"
+    size = f", {_size(row.artifact_bytes)}" if row.artifact_bytes is not None else ""
+    if row.artifact_kind == "file":
+        return f"{sha}{size}" if short else f"artifact {sha}{size}"
+    if row.artifact_kind == "dir":
+        return f"dir {sha}{size}" if short else f"artifact directory {sha}{size}"
+    if row.artifact_kind == "uri":
+        return f"{row.artifact}" if short else f"artifact {row.artifact}, {sha}"
+    return "-" if short else "no artifact"
+
+
+def _artifact_detail(row: VersionRow) -> str:
+    """The artifact in full (``show``): kind, sha256, size, URI."""
+    if row.artifact_kind == "none":
+        return "none"
+    where = f"{row.artifact}, " if row.artifact_kind == "uri" else ""
+    size = f", {_size(row.artifact_bytes)}" if row.artifact_bytes is not None else ""
+    return f"{row.artifact_kind}: {where}sha256 {row.artifact_sha256}{size}"
+
+
+def _data_text(data: dict[str, Any]) -> str:
+    text = f"{data.get('path') or data.get('uri') or '?'} (sha256 {str(data.get('sha256', '?'))[:12]}…"
+    if "rows" in data:
+        text += f", {data['rows']:,} rows"
+    if data.get("columns"):
+        text += ", columns " + ", ".join(f"{n} ({k})" for n, k in data["columns"].items())
+    elif data.get("bytes") is not None:
+        text += f", {_size(data['bytes'])}"
+    return text + ")"
+
+
+def _mapping_text(mapping: dict[str, Any] | None) -> str | None:
+    if not mapping:
+        return None
+    return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v, sort_keys=True)}"
+                     for k, v in mapping.items())
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return _clip(value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str), 60)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _when(stamp: str | None) -> str:
+    return (stamp or "-")[:19].replace("T", " ")

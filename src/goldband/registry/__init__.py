@@ -1,0 +1,1 @@
+"""The closed loop: model registry, evaluation gate, retrain pipeline and rollback."""
