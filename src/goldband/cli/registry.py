@@ -25,6 +25,7 @@ from goldband.errors import CommandFailed, RegistryError, UsageError
 from goldband.report.fmt import table
 
 if TYPE_CHECKING:
+    from goldband.registry.loop import Moved
     from goldband.registry.registry import Registry
     from goldband.store.registry import EventRow, GateRow, VersionRow
 
@@ -70,14 +71,31 @@ def _artifact_folder(root: Path) -> Path | None:
 
 
 def promote_version(registry: Registry, name: str, number: str, *, alias: str, reason: str, force: bool,
-                    expect: str | None) -> EventRow:
-    """What ``goldband registry promote`` does: move the alias (the loop's side effects hook in here)."""
-    return registry.promote(name, number, alias=alias, reason=reason, force=force, expect=expect)
+                    expect: str | None) -> Moved:
+    """What ``goldband registry promote`` does: move the alias, then the loop's side effects (the monitors'
+    reference, the alert sinks: ``goldband.registry.loop``)."""
+    from goldband.config.project import load_config
+    from goldband.registry import loop
+
+    return loop.promote(registry, load_config(registry.root)[0], name, number, alias=alias, reason=reason,
+                        force=force, expect=expect)
 
 
-def rollback_version(registry: Registry, name: str, *, to: str | None, alias: str, reason: str) -> EventRow:
-    """What ``goldband registry rollback`` does: move the alias back (the loop's side effects hook in here)."""
-    return registry.rollback(name, to=to, alias=alias, reason=reason)
+def rollback_version(registry: Registry, name: str, *, to: str | None, alias: str, reason: str) -> Moved:
+    """What ``goldband registry rollback`` does: move the alias back, then the loop's side effects."""
+    from goldband.config.project import load_config
+    from goldband.registry import loop
+
+    return loop.rollback(registry, load_config(registry.root)[0], name, to=to, alias=alias, reason=reason)
+
+
+def _followed(moved: Moved) -> None:
+    """What followed an alias move: the monitors' reference and the notifications."""
+    if moved.reference:
+        click.echo(f"  monitors: {moved.reference}")
+    for sink, result in moved.notified.items():
+        if result != "ok":
+            click.echo(f"  notify {sink}: {result}", err=True)
 
 
 # --------------------------------------------------------------------------- register
@@ -323,13 +341,15 @@ def promote(model: str, version: str, alias: str, reason: str, force: bool, expe
     none), and never a parked version, unless --force.
     """
     with opened_registry(store_path) as reg:
-        event = promote_version(reg, model, version, alias=alias, reason=reason, force=force, expect=expect)
+        moved = promote_version(reg, model, version, alias=alias, reason=reason, force=force, expect=expect)
+    event = moved.event
     if as_json:
         _echo_json(event)
         return
     notes = [f"was {event.from_version}" if event.from_version else "the first to serve", *_gate_note(event)]
     click.echo(f"promoted {model}:{version} to {alias} ({'; '.join(notes)})"
                + ("; forced: recorded in the event log" if event.forced else ""))
+    _followed(moved)
 
 
 def _gate_note(event: EventRow) -> list[str]:
@@ -351,11 +371,13 @@ def rollback(model: str, to: str | None, alias: str, reason: str, as_json: bool,
     Rolling back twice goes two steps back, never forward to a version rolled back from.
     """
     with opened_registry(store_path) as reg:
-        event = rollback_version(reg, model, to=to, alias=alias, reason=reason)
+        moved = rollback_version(reg, model, to=to, alias=alias, reason=reason)
+    event = moved.event
     if as_json:
         _echo_json(event)
         return
     click.echo(f"rolled back {model} {alias}: {event.from_version} → {event.to_version}")
+    _followed(moved)
 
 
 @registry.command()

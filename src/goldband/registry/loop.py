@@ -61,11 +61,12 @@ def _follow(registry: Registry, config: ProjectConfig, event: EventRow, stream: 
     return moved
 
 
-def switch_reference(registry: Registry, config: ProjectConfig, version: VersionRow) -> str:
-    """Register the version's training snapshot as the monitors' reference for that version."""
+def switch_reference(registry: Registry, config: ProjectConfig, version: VersionRow) -> str | None:
+    """Register the version's training snapshot as the monitors' reference for that version; what happened
+    (None when the model is not monitored: nothing to switch)."""
     monitor = config.monitors.models.get(version.model)
     if monitor is None:
-        return f"model '{version.model}' is not monitored (monitors.models): no reference to switch"
+        return None
     path = (version.data or {}).get("path")
     if not path:
         return f"{version.ref} has no training-data snapshot: the monitors keep their reference"
