@@ -14,6 +14,7 @@ from goldband.errors import UsageError
 if TYPE_CHECKING:
     from goldband.config.monitors import ColumnsConfig
     from goldband.config.project import ProjectConfig
+    from goldband.store import Store
     from goldband.watch.overview import Status
     from goldband.watch.runner import CheckReport
 
@@ -165,7 +166,21 @@ def run_check(store_path: Path | None, models: list[str] | None, *, include_eval
     with opened_store(store_path, create=True) as store:
         report = run(store, cfg.monitors, cfg.alerts, models=models, include_eval=include_eval, rebuild=rebuild,
                      root=root)
+        _queue_retrains(store, cfg)
         return report, read(store, cfg.monitors) if with_status else None
+
+
+def _queue_retrains(store: Store, cfg: ProjectConfig) -> None:
+    """The closed loop: a retrain request for every alert a model's ``retrain.on`` listens to (once per
+    incident); ``goldband retrain run`` runs them."""
+    if not any(m.retrain for m in cfg.registry.models.values()):
+        return
+    from goldband._util.actor import actor
+    from goldband.registry.trigger import queue_from_alerts
+
+    for queued in queue_from_alerts(store, cfg.registry.models, actor=actor()):
+        click.echo(f"queued retrain #{queued.request_id} of {queued.model}: {queued.reason}"
+                   if queued.status == "queued" else f"skipped a retrain of {queued.model}: {queued.reason}")
 
 
 def exit_on_alerts(report: CheckReport, floor: str | None) -> None:

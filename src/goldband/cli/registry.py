@@ -117,14 +117,18 @@ def _followed(moved: Moved) -> None:
                    "[1, 2]), else kept as text.")
 @click.option("--kind", type=click.Choice(["classic", "llm"]), default="classic", show_default=True,
               help="A classic-ML model (an artifact) or an LLM (a target configuration).")
+@click.option("--target", "target_name", metavar="TARGET",
+              help="An llm version: the goldband.yaml target whose full configuration (prompt text, system, "
+                   "model, params) becomes the version (implies --kind llm).")
 @click.option("--parent", metavar="VERSION", help="The version this one replaces (default: production's).")
 @click.option("--description", help="What this version is, in words.")
 @click.option("--reason", help="Why it was registered (kept in the event log).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new version as JSON.")
 @store_option
 def register(model: str, artifact: Path | None, uri: str | None, sha256: str | None, data: Path | None,
-             features: tuple[str, ...], params: tuple[str, ...], kind: str, parent: str | None,
-             description: str | None, reason: str | None, as_json: bool, store_path: Path | None) -> None:
+             features: tuple[str, ...], params: tuple[str, ...], kind: str, target_name: str | None,
+             parent: str | None, description: str | None, reason: str | None, as_json: bool,
+             store_path: Path | None) -> None:
     """Register a new immutable version of MODEL (its id is the next number: 1, 2, 3 ...).
 
     Paths are relative to the current directory. Prints the new version and its artifact's sha256.
@@ -136,9 +140,10 @@ def register(model: str, artifact: Path | None, uri: str | None, sha256: str | N
     feature_types = _features(features)
     param_values = _params(params)
     with opened_registry(store_path, create=True) as reg:
-        row = reg.register(model, kind=kind, artifact=_here(artifact), uri=uri, sha256=sha256, data=_here(data),
-                           features=feature_types, params=param_values, description=description,
-                           parent=parent, reason=reason)
+        target = _target_record(reg, target_name) if target_name else None
+        row = reg.register(model, kind="llm" if target else kind, artifact=_here(artifact), uri=uri, sha256=sha256,
+                           data=_here(data), features=feature_types, params=param_values, target=target,
+                           description=description, parent=parent, reason=reason)
     if as_json:
         _echo_json(_version_json(row))
         return
@@ -147,6 +152,27 @@ def register(model: str, artifact: Path | None, uri: str | None, sha256: str | N
         click.echo(f"  data    {_data_text(row.data)}")
     if row.parent:
         click.echo(f"  parent  {row.parent}")
+
+
+def _target_record(reg: Registry, name: str) -> dict[str, Any]:
+    """The goldband.yaml target ``name`` as an llm version stores it (``goldband.engine.targets.target_record``)."""
+    from goldband.config.project import load_config
+    from goldband.engine.targets import build_target, target_record
+    from goldband.store import registry as db
+
+    root = reg.root
+    config, path = load_config(root)
+    if name not in config.targets:
+        raise UsageError(f"unknown target '{name}'", where="--target",
+                         expected=f"one of: {', '.join(sorted(config.targets)) or '(none configured)'}",
+                         fix="declare it under 'targets:' in goldband.yaml")
+    shown = path.relative_to(root) if path else None
+
+    def registered(ref: str) -> Any:
+        found = db.lookup(reg.store.conn, ref)
+        return found.target if found else None
+
+    return target_record(build_target(name, config.targets[name], root, shown, registered))
 
 
 def _here(path: Path | None) -> Path | None:

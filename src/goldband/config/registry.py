@@ -30,7 +30,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -98,6 +98,14 @@ class RetrainConfig(Strict):
 
     _durations = field_validator("cooldown", "timeout")(_duration)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        """YAML 1.1 reads an unquoted ``on:`` key as ``true``: take it back as ``on``."""
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data
+
     @model_validator(mode="after")
     def _one_way_to_train(self) -> RetrainConfig:
         if (self.command is None) == (self.callable_ is None):
@@ -123,6 +131,9 @@ class RegistryModelConfig(Strict):
     def _kind_needs(self) -> RegistryModelConfig:
         if self.kind == "llm" and self.target is None:
             raise ValueError("an llm model needs 'target': the goldband.yaml target its versions replace")
+        if self.kind == "llm" and self.retrain is not None:
+            raise ValueError("an llm model is not retrained by a command: register its changed target "
+                             "(goldband registry register NAME --target TARGET) and gate it")
         if self.kind == "classic" and self.gate is not None and (self.predict is None or self.eval is None):
             raise ValueError("a classic model's gate needs 'predict' (module:function) and 'eval' (the holdout)")
         return self

@@ -118,11 +118,12 @@ def build_targets(config: ProjectConfig, root: Path, config_file: Path | None,
                   registered: Registered | None = None) -> dict[str, Target]:
     """Read prompt files and compile templates once, so errors surface before any call. A target with
     ``registry: model@alias`` takes the configuration stored with that version (``registered`` reads it)."""
-    return {name: _build(name, spec, root, config_file, registered) for name, spec in config.targets.items()}
+    return {name: build_target(name, spec, root, config_file, registered) for name, spec in config.targets.items()}
 
 
-def _build(name: str, spec: TargetConfig, root: Path, config_file: Path | None,
-           registered: Registered | None = None) -> Target:
+def build_target(name: str, spec: TargetConfig, root: Path, config_file: Path | None,
+                 registered: Registered | None = None) -> Target:
+    """One target, its prompt file read and its templates compiled (a ConfigError naming it otherwise)."""
     where = f"{config_file or 'goldband.yaml'}: target '{name}'"
     if spec.registry is not None:
         return from_registry(name, spec.registry, root, where, registered)

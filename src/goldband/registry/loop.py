@@ -25,7 +25,8 @@ from goldband.watch.reference import register_reference
 
 __all__ = ["Moved", "notify", "promote", "rollback", "switch_reference"]
 
-SEVERITY = {"promote": "info", "rollback": "warning", "park": "warning", "approve": "info"}
+SEVERITY = {"promote": "info", "rollback": "warning", "park": "warning", "approve": "info", "promoted": "info",
+            "parked": "warning", "failed": "warning", "waiting": "info"}
 
 
 @dataclass
@@ -101,7 +102,8 @@ def notify(registry: Registry, config: ProjectConfig, event: EventRow, *,
 
 
 def _summary(event: EventRow) -> str:
-    moved = f"{event.alias} {event.from_version or '-'} -> {event.to_version}" if event.alias else \
-        f"version {event.to_version}"
+    if not event.alias:
+        return event.reason or f"{event.kind} version {event.to_version}"
     forced = " (forced)" if event.forced else ""
-    return f"{event.kind} {moved}{forced}" + (f": {event.reason}" if event.reason else "")
+    moved = f"{event.kind} {event.alias} {event.from_version or '-'} -> {event.to_version}{forced}"
+    return moved + (f": {event.reason}" if event.reason else "")
