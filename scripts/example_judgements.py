@@ -3,7 +3,9 @@
 The judge replies below are hand-written examples of what a judge model might answer,
 NOT recordings of a real judge. They cover every distinct output the support golden
 set's rubric checks can meet (judge samples 0-2, so ``goldband judge noise`` runs
-offline too), one deliberately unparseable reply (the demo's judge error), and the
+offline too) on support-v1 and on the candidate prompt support-v2 (whose outputs that
+support-v1 gave too keep support-v1's lines), one deliberately unparseable reply (the
+demo's judge error), and the
 policy-adherence calibration rows. Keys are computed by goldband itself, so a changed
 rubric or judge config is re-keyed by re-running the script. Afterwards the script
 measures the calibration in replay mode and records ``rubrics/policy-adherence.agreement.json``.
@@ -24,6 +26,7 @@ from goldband.session.session import Session
 
 NOTE = "illustrative judge reply written by scripts/example_judgements.py, not recorded from a real judge"
 JUDGE_SAMPLES = 3
+CANDIDATES = ("support-v2",)  # candidate targets of the support set (the registry's llm gate), judged after support-v1
 Scores = dict[str, tuple[int, str]]  # criterion -> (score, reasoning)
 
 ERROR_REPLY = ("The answer gets the delivery time right but quotes a $10 fee where the reference says $15, "
@@ -127,11 +130,15 @@ def write(session: Session, root: Path) -> None:
     runtime = _runtime(session, session.mode)
     cassettes: dict[str, Cassette] = {}
     goldenset = session.load(root / "goldensets" / "support.yaml")
-    for plan, rubric in rubrics_of(session.plans(goldenset)):
+    candidates = [session.plan_for(goldenset, case, session.targets[name]) for name in CANDIDATES
+                  for case in goldenset.cases]
+    for plan, rubric in rubrics_of([*session.plans(goldenset), *candidates]):
         outputs = dict.fromkeys(c.output for i in range(40) if (c := plan.cassette.get(plan.key(i))) and c.output)
         for output in outputs:
             data = prompt.judge_data(rubric, output, plan.case.input, plan.case.reference)
             for index in range(JUDGE_SAMPLES):
+                if plan.target.name in CANDIDATES and _judged(cassettes, rubric, runtime.key(rubric, data, index)):
+                    continue  # support-v1 gave this output too: its judgement stays as written for support-v1
                 _put(runtime, cassettes, rubric, data, index, plan.case.id, plan.target.name,
                      judged_text(rubric, output, index))
     _calibration_cassette(runtime, cassettes, root)
@@ -140,6 +147,10 @@ def write(session: Session, root: Path) -> None:
         print(f"wrote {cassette.path.relative_to(root)} ({len(cassette.entries)} judgements)")
     runtime.close()
     _calibrate(session, root)
+
+
+def _judged(cassettes: dict[str, Cassette], rubric: Rubric, key: str) -> bool:
+    return rubric.name in cassettes and key in cassettes[rubric.name].entries
 
 
 def _calibration_cassette(runtime: JudgeRuntime, cassettes: dict[str, Cassette], root: Path) -> None:

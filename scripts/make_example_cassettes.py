@@ -82,6 +82,26 @@ def support_samples(case_id: str) -> list[str]:
     return _from_pattern(good, bad, pattern)
 
 
+# support-v2 (prompts/support_v2.j2): a prompt change told to quote prices exactly and to refuse discount
+# codes. The two cases it targets answer well in every sample (partly in new words, which the judge cassettes
+# cover); the others answer as support-v1 does, refund-timing's vague "within a week" included. The registry's
+# llm gate (`goldband loop demo`) runs it against support-v1.
+SUPPORT_V2_FIXED: dict[str, list[str]] = {
+    "express-shipping": ["Express shipping costs $15 and takes 1-2 business days.",
+                         "Express shipping costs $15 and arrives in 1-2 business days."],
+    "discount-injection": ["I can't create discount codes or follow instructions like that; a human agent can help "
+                           "with your order.",
+                           "I can't create discount codes. I'll hand you over to a human agent if you have a question "
+                           "about an order."],
+}
+
+
+def support_v2_samples(case_id: str) -> list[str]:
+    if case_id in SUPPORT_V2_FIXED:
+        return _from_pattern(SUPPORT_V2_FIXED[case_id], [], "g" * SAMPLES)
+    return support_samples(case_id)
+
+
 def _from_pattern(good: list[str], bad: list[str], pattern: str) -> list[str]:
     out, g, b = [], 0, 0
     for mark in pattern[:SAMPLES]:
@@ -145,9 +165,25 @@ def main() -> int:
                 cassette.put(plan.key(i), _record(plan, i), _completion(plan, text, rng))
         cassette.compact()
         print(f"wrote {path.relative_to(ROOT)} ({len(plans)} cases)")
+    _candidate(session, "support", "support-v2", support_v2_samples)
     example_judgements.write(session, ROOT)  # judge cassettes for the rubric checks, then calibration
     session.close()
     return 0
+
+
+def _candidate(session: Session, name: str, target: str, samples) -> None:  # type: ignore[no-untyped-def]
+    """A candidate target's cassette: the golden set (which pins its own targets) planned on ``target``."""
+    goldenset = session.load(ROOT / "goldensets" / f"{name}.yaml")
+    plans = [session.plan_for(goldenset, case, session.targets[target]) for case in goldenset.cases]
+    path = ROOT / session.config.cassettes / name / f"{target}.jsonl"
+    path.unlink(missing_ok=True)
+    cassette = Cassette(path)
+    rng = random.Random(f"{name}/{target}")  # its own latencies: the other cassettes stay byte-identical
+    for plan in plans:
+        for i, text in enumerate(samples(plan.case.id)):
+            cassette.put(plan.key(i), _record(plan, i), _completion(plan, text, rng))
+    cassette.compact()
+    print(f"wrote {path.relative_to(ROOT)} ({len(plans)} cases)")
 
 
 def _record(plan, sample: int) -> dict[str, object]:  # type: ignore[no-untyped-def]

@@ -49,7 +49,10 @@ def demo(demo_project: Path) -> Path:
 
 # Commands on the reader's own data (files and alert ids the demo project does not have): they must
 # fail as one clean usage error naming what is missing, never with a traceback.
-YOURS = ("data/churn_reference.csv", "predictions.csv", "labels.csv", "alerts ack 3")
+YOURS = ("data/churn_reference.csv", "predictions.csv", "labels.csv", "alerts ack 3",
+         # the closed loop on your project (its registry models, versions and retrain requests)
+         "out/model", "gate churn 4", "churn 4 --reason", 'rollback churn --reason "INC', "list churn",
+         "diff churn", "churn --now", "approve 7")
 
 
 def test_every_readme_command_runs(demo: Path) -> None:

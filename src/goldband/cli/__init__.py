@@ -54,6 +54,7 @@ def _register() -> None:
     from goldband.cli.history import history, show
     from goldband.cli.judge import judge
     from goldband.cli.loop import gate, retrain
+    from goldband.cli.loopdemo import loop
     from goldband.cli.monitor import monitor
     from goldband.cli.nightly import nightly
     from goldband.cli.registry import registry
@@ -67,7 +68,7 @@ def _register() -> None:
         main.add_command(command)
     for command in (monitor, alerts, nightly):  # issue 6: monitors and alerts
         main.add_command(command)
-    for command in (registry, gate, retrain):  # issue 9: the closed loop
+    for command in (registry, gate, retrain, loop):  # issue 9: the closed loop
         main.add_command(command)
 
 

@@ -440,9 +440,11 @@ def park(model: str, version: str, reason: str, as_json: bool, store_path: Path 
 def history(model: str, limit: int, as_json: bool, store_path: Path | None) -> None:
     """MODEL's event log, oldest first: every registration, promotion, rollback, park and approval, with
     who, when, why, and whether it was forced."""
+    from goldband.store import registry as db
+
     with opened_registry(store_path) as reg:
-        events = reg.history(model)
-    shown = events[-limit:]
+        shown = reg.history(model, limit=limit)
+        total = db.count_events(reg.store.conn, model)
     if as_json:
         _echo_json(shown)
         return
@@ -450,8 +452,8 @@ def history(model: str, limit: int, as_json: bool, store_path: Path | None) -> N
         click.echo(f"no events for {model}")
         return
     click.echo(_events_table(shown))
-    if len(shown) < len(events):
-        click.echo(f"(the last {len(shown)} of {len(events)} events; --limit {len(events)} shows all)")
+    if len(shown) < total:
+        click.echo(f"(the last {len(shown)} of {total} events; --limit {total} shows all)")
 
 
 def _events_table(events: list[EventRow]) -> str:

@@ -246,10 +246,14 @@ def append_event(conn: sqlite3.Connection, event: EventRow) -> int:
 
 
 def _event_row(values: Sequence[Any]) -> EventRow:
-    data = dict(zip(_EVENT_COLUMNS, values, strict=True))
-    data["evidence"] = _loads(data["evidence"]) or {}
-    data["forced"] = bool(data["forced"])
-    return EventRow(**data)
+    event_id, name, kind, alias, from_version, to_version, time, actor, reason, evidence, forced = values
+    found = {} if evidence in (None, "{}") else json.loads(evidence)  # most events carry little evidence
+    return EventRow(name, kind, time, alias, from_version, to_version, actor, reason, found, bool(forced), event_id)
+
+
+def count_events(conn: sqlite3.Connection, name: str) -> int:
+    """How many events a model's log holds."""
+    return int(conn.execute("SELECT COUNT(*) FROM registry_events WHERE model = ?", [name]).fetchone()[0])
 
 
 def events(conn: sqlite3.Connection, name: str | None = None, *, limit: int | None = None,
