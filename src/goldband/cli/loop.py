@@ -27,6 +27,7 @@ from goldband.errors import CommandFailed
 
 if TYPE_CHECKING:
     from goldband.config.project import ProjectConfig
+    from goldband.registry.registry import Registry
     from goldband.store.registry import RetrainRequest
 
 MODES = ["live", "record", "replay", "cached"]
@@ -85,7 +86,11 @@ def retrain() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the requests run as JSON.")
 @store_option
 def run(model: str | None, now: bool, reason: str, mode: str | None, as_json: bool, store_path: Path | None) -> None:
-    """Queue retrains for matching alerts, then run every queued (or interrupted) pipeline to its end."""
+    """Queue retrains for matching alerts, then run every queued (or interrupted) pipeline to its end.
+
+    One pipeline runs per model: while another process retrains MODEL this is refused (nothing is
+    queued); without MODEL, a model retrained elsewhere is left to that process.
+    """
     from goldband.errors import UsageError
     from goldband.registry import pipeline, trigger
 
@@ -93,16 +98,29 @@ def run(model: str | None, now: bool, reason: str, mode: str | None, as_json: bo
         raise UsageError("--now needs the MODEL to retrain", where="goldband retrain run --now")
     with opened_registry(store_path, create=True) as reg:
         config = _config(reg.root)
+        if model is not None:
+            pipeline.check_idle(reg, model)  # one pipeline per model: refused before anything is queued
         queued = trigger.queue_from_alerts(reg.store, config.registry.models, actor=reg.actor)
         if now and model is not None:
             queued.append(trigger.queue_manual(reg.store, model, _retrain_config(config, model), reason=reason,
                                                actor=reg.actor))
         _print_queued(queued, as_json)
-        todo = [r for r in trigger.active(reg.store, model, statuses=("queued", "running"))]
-        done = [pipeline.run_request(reg, config, r.id or 0, mode=mode) for r in todo]
+        done = [pipeline.run_request(reg, config, r.id or 0, mode=mode)
+                for r in trigger.active(reg.store, model, statuses=("queued", "running")) if _idle(reg, r)]
     _print_requests(done, as_json, empty="nothing to retrain")
     if any(r.status == "failed" for r in done):
         raise SystemExit(1)
+
+
+def _idle(reg: Registry, request: RetrainRequest) -> bool:
+    """Whether ``request``'s model is free to retrain here; a model another process retrains is left to it."""
+    from goldband.registry.pipeline import running_elsewhere
+
+    other = running_elsewhere(reg, request.model)
+    if other is not None:
+        what = "runs" if other.id == request.id else f"waits: request #{other.id} of the same model runs"
+        click.echo(f"retrain #{request.id} of {request.model} {what} in {other.owner}", err=True)
+    return other is None
 
 
 def _retrain_config(config: ProjectConfig, model: str) -> Any:

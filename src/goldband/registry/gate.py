@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,10 @@ def run_gate(registry: Registry, config: ProjectConfig, name: str, candidate: st
         found = _evaluate(registry, model_config, cand, champion, mode, store)
     except GoldbandError as exc:
         _finish(registry, gate_id, "failed", None, [str(exc)], {}, {}, {"error": type(exc).__name__})
+        raise _unfinished(gate_id, cand, exc) from None
+    except BaseException as exc:  # a bug or an interrupt: the gate is still recorded as failed, never left running
+        _finish(registry, gate_id, "failed", None, [f"{type(exc).__name__}: {exc}"], {}, {},
+                {"error": type(exc).__name__})
         raise
     _finish(registry, gate_id, "complete", found.passed, list(found.reasons), found.metrics, found.eval_set,
             {"failures": list(found.failures)})
@@ -74,6 +79,15 @@ def run_gate(registry: Registry, config: ProjectConfig, name: str, candidate: st
         registry.park(name, candidate, reason=park_reason(found.failures), evidence={"gate": gate_id})
     return GateOutcome(gate_id, name, candidate, champion.version if champion else None, found.passed,
                        tuple(found.reasons), tuple(found.failures), found.metrics)
+
+
+def _unfinished(gate_id: int, cand: VersionRow, exc: GoldbandError) -> RegistryError:
+    """The error of a gate that could not finish: which gate of which version, the cause, what to do."""
+    cause = f"{exc.where}: {exc.what}" if exc.where else exc.what
+    again = f"then run `goldband gate {cand.model} {cand.version}` again"
+    return RegistryError(f"gate #{gate_id} of {cand.ref} could not finish (recorded as failed; no alias moved): "
+                         f"{cause}", expected=exc.expected,
+                         fix=f"{exc.fix}; {again}" if exc.fix else f"correct the cause, {again}")
 
 
 def park_reason(failures: Sequence[str]) -> str:
@@ -124,7 +138,7 @@ def _evaluate(registry: Registry, config: RegistryModelConfig, cand: VersionRow,
     if config.kind == "llm":
         settings = gate_settings(registry.root, mode=mode, runs=config.runs, store=store)
         result = llm_gate(settings, config, cand, champion)
-        return _Found(result.passed, result.reasons, () if result.passed else result.reasons, result.metrics(),
+        return _Found(result.passed, result.reasons, result.failures, result.metrics(),
                       {"goldensets": config.goldensets or "by target", "runs": config.runs})
     return _classic(registry, config, cand, champion)
 
@@ -164,10 +178,20 @@ def _truth(labels: list[Any], task: str) -> Any:
     import numpy as np
 
     if task == "regression":
-        return np.asarray([float(y) for y in labels])
+        return np.asarray([_label_number(y, row) for row, y in enumerate(labels, start=1)])
     keys = [category_key(y) for y in labels]
     numbers = _integers(keys)
     return np.asarray(numbers if numbers is not None else keys)
+
+
+def _label_number(value: Any, row: int) -> float:
+    try:
+        found = float(value)
+    except (TypeError, ValueError):
+        raise RegistryError(f"the label of example {row} is {value!r}, not a number", where="registry gate eval set",
+                            expected="a numeric label in every row for a regression model",
+                            fix="correct the label, or set task: classification") from None
+    return found
 
 
 def _integers(keys: list[str | None]) -> list[int] | None:
@@ -182,12 +206,15 @@ def _outputs(values: list[Any], config: RegistryModelConfig, truth: Any) -> _Out
 
     if config.task == "regression":
         return _Outputs(np.asarray([_number(v) for v in values]), None)
-    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-    probabilities = len(numbers) == len(values) and all(0.0 <= float(v) <= 1.0 for v in numbers) and any(
-        float(v) not in (0.0, 1.0) for v in numbers)
+    reals = [float(v) for v in values if isinstance(v, Real) and not isinstance(v, bool)]  # numpy's too
+    if any(math.isnan(v) for v in reals):
+        raise RegistryError("predict returned NaN", where="registry gate",
+                            expected="a class label or a probability of the positive class per row")
+    probabilities = len(reals) == len(values) and all(0.0 <= v <= 1.0 for v in reals) and any(
+        v not in (0.0, 1.0) for v in reals)
     threshold = config.gate.threshold if config.gate else 0.5
     if probabilities:
-        scores = np.asarray(numbers, dtype=float)
+        scores = np.asarray(reals, dtype=float)
         return _Outputs((scores >= threshold).astype(int), scores)
     keys = [category_key(v) for v in values]
     classes = _integers(keys) if truth.dtype.kind in "iu" else None
@@ -234,7 +261,7 @@ def _floors_only(gate: GateConfig, truth: Any, ours: _Outputs, evalset: EvalSet)
     metrics: dict[str, Any] = {}
     for metric, rule in gate.metrics.items():
         spec = stats.metric_spec(metric)
-        value = spec(truth, _inputs(spec, ours))
+        value = _value(spec, truth, _inputs(spec, ours))
         metrics[metric] = {"candidate": value, "better": spec.better}
         if rule.floor is None:
             reasons.append(f"{metric}: candidate {value:.4g} (no floor; nothing serves to compare with)")
@@ -245,6 +272,14 @@ def _floors_only(gate: GateConfig, truth: Any, ours: _Outputs, evalset: EvalSet)
         failures += [] if ok else [reasons[-1]]
     reasons.append(f"first version: no champion to beat; {evalset.rows} evaluation rows")
     return _Found(not failures, reasons, failures, metrics, evalset.source)
+
+
+def _value(spec: stats.MetricSpec, truth: Any, predicted: Any) -> float:
+    try:
+        return spec(truth, predicted)
+    except ValueError as exc:
+        raise RegistryError(f"metric {spec.name} cannot be computed on this evaluation set: {exc}",
+                            where="registry gate") from None
 
 
 def _result_json(result: stats.PairedResult) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class LlmGate:
     verdicts: dict[tuple[str, str], Verdict]  # (golden set, case) -> the candidate's verdict
     comparison: Comparison | None
     cases: int
+    failures: tuple[str, ...] = ()  # the reasons that blocked it (empty when it passed)
 
     def metrics(self) -> dict[str, Any]:
         """What the gate stores: counts of verdicts and changes, and each regression."""
@@ -108,16 +109,17 @@ def _compare(champion: dict[Any, CaseStats], candidate: dict[Any, CaseStats], co
 def _decide(verdicts: dict[tuple[str, str], Verdict], comparison: Comparison | None, cases: int) -> LlmGate:
     failing = [f"{gs}::{case} {v.status}" for (gs, case), v in sorted(verdicts.items())
                if v.gating and v.status in ("FAIL", "ERROR")]
-    reasons = [f"{len(failing)} gating FAIL or ERROR verdict(s): {', '.join(failing[:5])}" if failing
-               else f"no gating FAIL or ERROR among {cases} cases"]
+    checks = [(not failing, f"{len(failing)} gating FAIL or ERROR verdict(s): {', '.join(failing[:5])}" if failing
+               else f"no gating FAIL or ERROR among {cases} cases")]
     regressed = comparison.regressions if comparison is not None else ()
     if comparison is not None:
-        reasons.append(f"{len(regressed)} case(s) regressed significantly against the champion: "
+        checks.append((not regressed, f"{len(regressed)} case(s) regressed significantly against the champion: "
                        + ", ".join(f"{c.key[0]}::{c.key[1]} {c.delta:+.2f} (BH p {c.p_adjusted:.3g})"
                                    for c in regressed[:5]) if regressed
                        else f"no case regressed significantly against the champion "
-                            f"({comparison.count('improved')} improved)")
-    return LlmGate(not failing and not regressed, tuple(reasons), verdicts, comparison, cases)
+                            f"({comparison.count('improved')} improved)"))
+    failures = tuple(reason for ok, reason in checks if not ok)
+    return LlmGate(not failures, tuple(reason for _, reason in checks), verdicts, comparison, cases, failures)
 
 
 def gate_settings(root: Path, *, mode: str | None, runs: int, store: str | None) -> Settings:

@@ -25,12 +25,14 @@ passing gate of this very candidate. One pipeline runs per model at a time
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -50,7 +52,7 @@ from goldband.store import registry as db
 from goldband.store.models import process_alive
 from goldband.store.registry import EventRow, RetrainRequest, StepRow
 
-__all__ = ["STEPS", "approve", "cancel", "run_request"]
+__all__ = ["STEPS", "approve", "cancel", "check_idle", "run_request", "running_elsewhere"]
 
 STEPS = ("train", "register", "gate", "decide", "reference", "notify")
 FINAL = ("promoted", "parked", "failed", "cancelled", "skipped")
@@ -120,19 +122,44 @@ def _context(registry: Registry, config: ProjectConfig, request_id: int, mode: s
 
 def _claim(ctx: Context) -> None:
     """Own the request; refuse while another live process runs a pipeline for the same model."""
-    me = f"{socket.gethostname()}:{os.getpid()}"
     with ctx.registry.store.transaction() as conn:
         request = db.request(conn, ctx.request.id or 0)
         assert request is not None
         if request.status not in ("queued", "running"):
             return
-        for other in db.requests(conn, request.model, statuses=("running",)):
-            if other.owner and other.owner != me and _alive(other.owner):
-                raise RegistryError(f"a retrain of model '{request.model}' is running (request #{other.id}, "
-                                    f"{other.owner})", where="goldband retrain run",
-                                    fix="wait for it; a killed one is resumed by the next run")
-        db.update_request(conn, request.id or 0, status="running", owner=me, updated_at=ctx._now())
+        other = _running_elsewhere(conn, request.model)
+        if other is not None:
+            raise _busy(other)
+        db.update_request(conn, request.id or 0, status="running", owner=_me(), updated_at=ctx._now())
     ctx.refresh()
+
+
+def running_elsewhere(registry: Registry, model: str) -> RetrainRequest | None:
+    """The request of ``model`` whose pipeline another live process runs now, if any (one per model)."""
+    return _running_elsewhere(registry.store.conn, model)
+
+
+def check_idle(registry: Registry, model: str) -> None:
+    """RegistryError when another live process runs a pipeline of ``model``: check before changing anything."""
+    other = running_elsewhere(registry, model)
+    if other is not None:
+        raise _busy(other)
+
+
+def _me() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _running_elsewhere(conn: sqlite3.Connection, model: str) -> RetrainRequest | None:
+    me = _me()
+    found = [r for r in db.requests(conn, model, statuses=("running",))
+             if r.owner and r.owner != me and _alive(r.owner)]
+    return found[0] if found else None
+
+
+def _busy(other: RetrainRequest) -> RegistryError:
+    return RegistryError(f"a retrain of model '{other.model}' is running (request #{other.id}, {other.owner})",
+                         where="goldband retrain", fix="wait for it; a killed one is resumed by the next run")
 
 
 def _alive(owner: str) -> bool:
@@ -153,13 +180,19 @@ def _run_step(ctx: Context, step: str) -> bool:
     try:
         status, detail, log = STEP_FUNCTIONS[step](ctx)
     except GoldbandError as exc:
-        _record(ctx, StepRow(ctx.request.id or 0, step, "failed", started, ctx._now(), None,
+        _record(ctx, StepRow(ctx.request.id or 0, step, "failed", started, ctx._now(), _log_of(ctx, step),
                              {"error": str(exc)}, attempts))
         ctx.update(status="failed", reason=_append(ctx.request.reason, f"{step} failed: {exc}"))
         _notify(ctx, "failed", f"retrain #{ctx.request.id} failed at {step}: {exc}")
         return False
     _record(ctx, StepRow(ctx.request.id or 0, step, status, started, ctx._now(), log, detail, attempts))
     return ctx.request.status == "running"
+
+
+def _log_of(ctx: Context, step: str) -> str | None:
+    """The step's log file, when it wrote one (a failed training's output is where to look first)."""
+    log = ctx.workspace / "train.log"
+    return str(log) if step == "train" and log.exists() else None
 
 
 def _record(ctx: Context, row: StepRow) -> None:
@@ -177,12 +210,13 @@ StepResult = tuple[str, dict[str, Any], "str | None"]  # status, detail, log pat
 
 
 def _train(ctx: Context) -> StepResult:
+    _end_leftover(ctx.workspace / "train.pid")  # a killed pipeline's training must not write into this attempt
     artifact, data, log = _fresh_workspace(ctx.workspace)
     values = {"artifact_dir": str(artifact), "data_path": str(data), "data_since": ctx.request.data_since or "",
               "model": ctx.request.model, "request": str(ctx.request.id), "root": str(ctx.registry.root)}
     started = time.monotonic()
     code = _execute(_command(ctx.retrain, values), log, ctx.registry.root, parse_duration(ctx.retrain.timeout),
-                    values)
+                    values, ctx.workspace / "train.pid")
     files = sorted(p.relative_to(artifact).as_posix() for p in artifact.rglob("*") if p.is_file())
     detail = {"exit_code": code, "seconds": round(time.monotonic() - started, 3), "artifact_files": files[:20]}
     if code != 0:
@@ -222,19 +256,61 @@ _CALLABLE = ("import json, sys, pathlib; from goldband._util.imports import impo
              "('artifact_dir', 'data_path', 'data_since', 'model', 'request')})")
 
 
-def _execute(command: list[str] | str, log: Path, cwd: Path, timeout_s: float, values: dict[str, str]) -> int:
-    """Run the training in its own process group, output to ``log``; kill the group at the timeout."""
+def _execute(command: list[str] | str, log: Path, cwd: Path, timeout_s: float, values: dict[str, str],
+             pidfile: Path) -> int:
+    """Run the training in its own process group, output to ``log``; kill the group at the timeout, or when
+    the pipeline is interrupted. ``pidfile`` names the group while it runs: if this process is killed, the
+    next attempt ends the training it leaves behind (``_end_leftover``)."""
     env = {**os.environ, **{f"GOLDBAND_{k.upper()}": v for k, v in values.items()}}
     with log.open("ab") as out:
         proc = subprocess.Popen(command, shell=isinstance(command, str), cwd=cwd, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        pidfile.write_text(f"{socket.gethostname()} {proc.pid} {_started(proc.pid) or '-'}\n", encoding="utf-8")
         try:
             return proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _kill_group(proc)
             raise RegistryError(f"training ran past its timeout ({timeout_s:g} s) and was killed", where=str(log),
                                 fix="raise retrain.timeout, or make the training faster") from None
+        except BaseException:  # interrupted: the training never outlives the pipeline that started it
+            _kill_group(proc)
+            raise
+        finally:
+            pidfile.unlink(missing_ok=True)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or None when it is gone, a zombie,
+    or this system has no /proc: with its pid it identifies a process for sure (pids are reused)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rpartition(")")[2].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _end_leftover(pidfile: Path) -> None:
+    """End the training that a killed pipeline left running (its whole process group), and wait for it.
+
+    Only a process this host identifies as that very training (same pid and start time) is killed; where
+    there is no /proc to tell, it is left alone."""
+    try:
+        host, pid, started = pidfile.read_text(encoding="utf-8").split()
+    except (OSError, ValueError):
+        return
+    if host == socket.gethostname() and pid.isdigit() and started != "-" and _started(int(pid)) == started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(int(pid), signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _started(int(pid)) == started and time.monotonic() < deadline:
+            time.sleep(0.02)
+    pidfile.unlink(missing_ok=True)
 
 
 def _register(ctx: Context) -> StepResult:
@@ -327,10 +403,17 @@ def _notify_step(ctx: Context) -> StepResult:
 
 
 def _notify(ctx: Context, kind: str, summary: str) -> dict[str, str]:
-    event = EventRow(ctx.request.model, kind, ctx._now(), to_version=ctx.request.candidate,
-                     actor=ctx.registry.actor, reason=summary, evidence=_evidence(ctx, ctx.request.gate_id),
-                     id=ctx.request.id)
+    event = EventRow(ctx.request.model, kind, ctx._now(), from_version=_replaced(ctx),
+                     to_version=ctx.request.candidate, actor=ctx.registry.actor, reason=summary,
+                     evidence=_evidence(ctx, ctx.request.gate_id), id=ctx.request.id)
     return loop.notify(ctx.registry, ctx.config, event, stream=ctx.stream)
+
+
+def _replaced(ctx: Context) -> str | None:
+    """The version the candidate was to replace: its gate's champion, else the one serving now."""
+    conn, name = ctx.registry.store.conn, ctx.request.model
+    gate = db.gate(conn, ctx.request.gate_id) if ctx.request.gate_id else None
+    return gate.champion if gate is not None else db.aliases(conn, name).get((name, PRODUCTION))
 
 
 STEP_FUNCTIONS: dict[str, Callable[[Context], StepResult]] = {
@@ -350,6 +433,7 @@ def approve(registry: Registry, config: ProjectConfig, request_id: int, *, reaso
         state = request.status if request else "missing"
         raise RegistryError(f"retrain request #{request_id} is not waiting for approval ({state})",
                             where="goldband retrain approve", fix="goldband retrain status shows what waits")
+    check_idle(registry, request.model)  # the pipeline it finishes would be refused: approve nothing yet
     registry.approve(request.model, request.candidate, reason=reason,
                      evidence={"retrain_request": request_id, "gate": request.gate_id})
     with registry.store.transaction() as conn:
