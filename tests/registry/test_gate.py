@@ -62,10 +62,10 @@ def test_a_first_version_must_clear_every_floor(project: Path) -> None:
         bad = reg.register("churn", artifact=project / "out" / "bad").version
         outcome = run_gate(reg, config(project), "churn", bad)
     assert not outcome.passed and outcome.champion is None
-    assert outcome.failures == ("roc_auc: candidate 0.5499 is not at least the floor 0.6",)
-    assert "accuracy: candidate 0.6333 is at least the floor 0.6" in outcome.reasons
+    assert outcome.failures == ("roc_auc: candidate 0.55 is below the floor 0.6",)
+    assert "accuracy: candidate 0.633 clears the floor 0.6" in outcome.reasons
     assert outcome.reasons[-1] == "first version: no champion to beat; 300 evaluation rows"
-    assert parked(project, bad) == "gate: roc_auc: candidate 0.5499 is not at least the floor 0.6"
+    assert parked(project, bad) == "gate: roc_auc: candidate 0.55 is below the floor 0.6"
     assert "is parked" in refused(2, "registry", "promote", "churn", bad, "--reason", "try")
     good = register(project, "v1")
     assert ok("gate", "churn", good).splitlines()[0] == (
@@ -168,7 +168,7 @@ def test_a_regression_model_is_gated_on_rmse_and_mae(project: Path) -> None:
     with registry(project) as reg:
         versions = {n: reg.register("sales", artifact=project / "out" / n).version for n in ("s15", "s20", "s10")}
         first = run_gate(reg, config(project), "sales", versions["s15"])
-        assert first.passed and re.fullmatch(r"rmse: candidate 0\.\d+ is at most the floor 0\.5", first.reasons[0])
+        assert first.passed and re.fullmatch(r"rmse: candidate 0\.\d+ clears the floor 0\.5", first.reasons[0])
         reg.promote("sales", versions["s15"], reason="first")
         better = run_gate(reg, config(project), "sales", versions["s20"])
         worse = run_gate(reg, config(project), "sales", versions["s10"])
@@ -230,7 +230,6 @@ CANNOT_FINISH = {
     "predict miscounts": (_both(_write("short.py", SHORT), _yaml(predict="short:predict")),
                           "churn:2 (predict): predict returned 299 predictions for 300 rows"),
     "missing eval file": (_yaml(eval_path="data/gone.csv"), "data/gone.csv: no such file"),
-    "unknown metric": (_yaml(gate=GATE.replace("log_loss:", "f_1:")), "unknown metric 'f_1'"),
     "row without a label": (_unlabel, "holdout.csv:6: row has no label in column 'label'"),
     "predict returns NaN": (_both(_write("nan.py", NAN), _yaml(predict="nan:predict")),
                             "registry gate: predict returned NaN"),
@@ -239,6 +238,21 @@ CANNOT_FINISH = {
                                   "labels"),
     "a label that is not a number": (_both(_text_label, _yaml(gate=REGRESSION_GATE)), "'yes'"),
 }
+
+
+@pytest.mark.parametrize(("gate", "message"), [
+    (GATE.replace("log_loss:", "f_1:"), "registry.models.churn.gate.metrics.f_1"),
+    (GATE.replace("log_loss:", "rmse:"), "not a classification metric: rmse"),
+    (GATE.replace("log_loss: {margin: 0.02}", "log_loss: {min_improvement: 0.01}"),
+     "min_improvement applies to the primary metric only (roc_auc), not to log_loss"),
+])
+def test_a_gate_configuration_goldband_cannot_compute_is_refused_when_goldband_yaml_loads(
+        project: Path, gate: str, message: str) -> None:
+    """An unknown metric, one that does not fit the task, or a secondary min_improvement: goldband.yaml:LINE, before
+    any version is registered or gated."""
+    _yaml(gate=gate)(project)
+    line = refused(2, "gate", "churn", "1")
+    assert line.startswith("Error: goldband.yaml:") and message in line, line
 
 
 @pytest.mark.parametrize("case", list(CANNOT_FINISH))
@@ -364,3 +378,15 @@ def test_an_unknown_registry_ref_is_a_usage_error(llm_project: Path, capfd: pyte
     result = cli("run", "--target", "support-v1", "--runs", "3")  # pytest in a child process: a usage error
     assert result.exit_code == 2, result.output
     assert "no registered version for 'support@staging'" in capfd.readouterr().err
+
+
+def test_goldband_yaml_knows_every_gate_metric_and_its_task() -> None:
+    """config/registry.py names the metrics (it loads before the registry); registry/stats.py computes them."""
+    from typing import get_args
+
+    from goldband.config.registry import CLASSIFICATION_METRICS, REGRESSION_METRICS, MetricName
+    from goldband.registry.stats import METRICS
+
+    assert set(get_args(MetricName)) == set(METRICS)
+    assert set(CLASSIFICATION_METRICS) == {m for m, spec in METRICS.items() if spec.task == "classification"}
+    assert set(REGRESSION_METRICS) == {m for m, spec in METRICS.items() if spec.task == "regression"}

@@ -359,5 +359,6 @@ def test_a_bad_retrain_killed_in_its_gate_is_parked_exactly_once(tmp_path: Path,
     assert [e["to_version"] for e in events(root, "park")] == ["2"] and serving(root) == "1"
     assert [e["to_version"] for e in events(root, "promote")] == ["1"]
     assert [(g["candidate"], g["status"], g["decision"]) for g in gate_rows(root)[1:]] == [
-        ("2", "running", None), ("2", "complete", "fail")]  # the killed gate never counts as a decision
+        ("2", "failed", None), ("2", "complete", "fail")]  # the killed gate is closed as failed on resume
+    assert gate_rows(root)[1]["reasons"] == ["interrupted: its process was killed"]
     assert versions_of_request(root, 1) == ["2"]

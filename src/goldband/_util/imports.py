@@ -6,6 +6,7 @@ import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from goldband.errors import ConfigError
@@ -44,12 +45,14 @@ def _project_first(root: Path, top: str) -> None:
         sys.path.remove(str(root))
     sys.path.insert(0, str(root))
     loaded = sys.modules.get(top)
-    here = (root / f"{top}.py").is_file() or (root / top / "__init__.py").is_file()
-    if loaded is None or not here or _inside(getattr(loaded, "__file__", None), root):
+    here = (root / f"{top}.py").is_file() or (root / top).is_dir()  # a module, a package or a namespace package
+    if loaded is None or not here or _from(loaded, root):
         return
     for name in [n for n in sys.modules if n == top or n.startswith(f"{top}.")]:
         del sys.modules[name]
 
 
-def _inside(file: str | None, root: Path) -> bool:
-    return file is not None and Path(file).resolve().is_relative_to(root)
+def _from(module: ModuleType, root: Path) -> bool:
+    """Whether ``module`` was loaded from ``root`` (a namespace package: any of its folders)."""
+    places = [module.__file__] if getattr(module, "__file__", None) else list(getattr(module, "__path__", []))
+    return any(Path(p).resolve().is_relative_to(root) for p in places if p)

@@ -90,6 +90,8 @@ class AlertEvent(_Picklable):
     def text(self) -> str:
         """One line for people (and Slack's ``text`` field)."""
         where = self.model + (f" {dict(self.labels)}" if self.labels else "")
+        if self.source == "registry":  # the closed loop's news (goldband.registry.loop.notify): no alert id
+            return f"goldband {self.severity.upper()} registry [{self.metric}] {where}: {self.summary}"
         return f"goldband {self.severity.upper()} alert #{self.id} [{self.rule}] {where}: {self.summary}"
 
     def to_json(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from goldband.cli import registrytext as text
 from goldband.cli.common import find_root, opened_store, project_path, store_option
 from goldband.errors import CommandFailed, RegistryError, UsageError
 from goldband.report.fmt import table
@@ -145,11 +146,11 @@ def register(model: str, artifact: Path | None, uri: str | None, sha256: str | N
                            data=_here(data), features=feature_types, params=param_values, target=target,
                            description=description, parent=parent, reason=reason)
     if as_json:
-        _echo_json(_version_json(row))
+        text.echo_json(text.version_json(row))
         return
-    click.echo(f"registered {row.ref} ({_artifact_text(row)})")
+    click.echo(f"registered {row.ref} ({text.artifact_text(row)})")
     if row.data:
-        click.echo(f"  data    {_data_text(row.data)}")
+        click.echo(f"  data    {text.data_text(row.data)}")
     if row.parent:
         click.echo(f"  parent  {row.parent}")
 
@@ -247,13 +248,13 @@ def _list_models(reg: Registry, as_json: bool) -> None:
         found.append({**dataclasses.asdict(m), "versions": len(versions),
                       "latest": versions[-1].version if versions else None, "aliases": reg.aliases(m.name)})
     if as_json:
-        _echo_json(found)
+        text.echo_json(found)
         return
     if not found:
         click.echo(f"no models registered in {reg.store.path} yet (goldband registry register MODEL --artifact PATH)")
         return
-    rows = [[f["name"], f["kind"], str(f["versions"]), f["latest"] or "-", _aliases_text(f["aliases"]),
-             _when(f["created_at"])] for f in found]
+    rows = [[f["name"], f["kind"], str(f["versions"]), f["latest"] or "-", text.aliases_text(f["aliases"]),
+             text.when(f["created_at"])] for f in found]
     click.echo(table(rows, ["model", "kind", "versions", "latest", "aliases", "created (UTC)"], right={2}))
 
 
@@ -262,13 +263,14 @@ def _list_versions(reg: Registry, name: str, as_json: bool) -> None:
 
     reg.model(name)
     versions = db.versions(reg.store.conn, name)
-    pointing = _pointing(reg.aliases(name))
+    pointing = text.pointing(reg.aliases(name))
     parked = {v.version: reg.parked(name, v.version) for v in versions}
     if as_json:
-        _echo_json([{**_version_json(v), "aliases": pointing.get(v.version, []), "parked": parked[v.version]}
+        text.echo_json([{**text.version_json(v), "aliases": pointing.get(v.version, []), "parked": parked[v.version]}
                     for v in versions])
         return
-    rows = [[v.version, _when(v.created_at), v.created_by or "-", _artifact_text(v, short=True), v.parent or "-",
+    rows = [[v.version, text.when(v.created_at), v.created_by or "-", text.artifact_text(v, short=True),
+             v.parent or "-",
              ", ".join(pointing.get(v.version, [])) or "-", "parked" if parked[v.version] is not None else "-"]
             for v in versions]
     click.echo(table(rows, ["version", "created (UTC)", "by", "artifact", "parent", "aliases", "parked"],
@@ -292,13 +294,13 @@ def show(ref: str, verify: bool, as_json: bool, store_path: Path | None) -> None
     with opened_registry(store_path) as reg:
         row = reg.lookup(ref)
         checked = _verified(reg, row) if verify else None
-        info = {**_version_json(row), "model_kind": reg.model(row.model).kind, "artifact_path": _local(reg, row),
-                "aliases": _pointing(reg.aliases(row.model)).get(row.version, []),
+        info = {**text.version_json(row), "model_kind": reg.model(row.model).kind, "artifact_path": _local(reg, row),
+                "aliases": text.pointing(reg.aliases(row.model)).get(row.version, []),
                 "parked": reg.parked(row.model, row.version),
                 "events": [e for e in reg.history(row.model) if row.version in (e.to_version, e.from_version)],
                 "gates": db.gates(reg.store.conn, row.model, row.version)}
     if as_json:
-        _echo_json({**info, "verified": checked is None if verify and info["artifact_path"] else None})
+        text.echo_json({**info, "verified": checked is None if verify and info["artifact_path"] else None})
     else:
         click.echo(_show_text(row, info))
     if checked is not None:
@@ -327,10 +329,10 @@ def _show_text(row: VersionRow, info: dict[str, Any]) -> str:
         head += "  " + ", ".join(info["aliases"])
     if info["parked"] is not None:
         head += f"  PARKED: {info['parked']}"
-    fields = [("created", f"{_when(row.created_at)} UTC by {row.created_by or '?'}"),
-              ("description", row.description), ("artifact", _artifact_detail(row)),
-              ("", info["artifact_path"]), ("data", _data_text(row.data) if row.data else None),
-              ("features", _mapping_text(row.features)), ("params", _mapping_text(row.params)),
+    fields = [("created", f"{text.when(row.created_at)} UTC by {row.created_by or '?'}"),
+              ("description", row.description), ("artifact", text.artifact_detail(row)),
+              ("", info["artifact_path"]), ("data", text.data_text(row.data) if row.data else None),
+              ("features", text.mapping_text(row.features)), ("params", text.mapping_text(row.params)),
               ("target", json.dumps(row.target, sort_keys=True) if row.target else None),
               ("code", row.code_version or "- (not registered from a git checkout)"), ("parent", row.parent)]
     lines = [head, *(f"  {name:<12}{value}" for name, value in fields if value)]
@@ -340,8 +342,8 @@ def _show_text(row: VersionRow, info: dict[str, Any]) -> str:
 
 
 def _gates_table(gates: list[GateRow]) -> str:
-    rows = [[f"#{g.id}", g.champion or "-", g.status, g.decision or "-", g.policy or "-", _when(g.started_at),
-             _clip("; ".join(g.reasons), 70) or "-"] for g in gates]
+    rows = [[f"#{g.id}", g.champion or "-", g.status, g.decision or "-", g.policy or "-", text.when(g.started_at),
+             text.clip("; ".join(g.reasons), 70) or "-"] for g in gates]
     return table(rows, ["gate", "against", "status", "decision", "policy", "started (UTC)", "reasons"])
 
 
@@ -370,7 +372,7 @@ def promote(model: str, version: str, alias: str, reason: str, force: bool, expe
         moved = promote_version(reg, model, version, alias=alias, reason=reason, force=force, expect=expect)
     event = moved.event
     if as_json:
-        _echo_json(event)
+        text.echo_json(event)
         return
     notes = [f"was {event.from_version}" if event.from_version else "the first to serve", *_gate_note(event)]
     click.echo(f"promoted {model}:{version} to {alias} ({'; '.join(notes)})"
@@ -400,7 +402,7 @@ def rollback(model: str, to: str | None, alias: str, reason: str, as_json: bool,
         moved = rollback_version(reg, model, to=to, alias=alias, reason=reason)
     event = moved.event
     if as_json:
-        _echo_json(event)
+        text.echo_json(event)
         return
     click.echo(f"rolled back {model} {alias}: {event.from_version} → {event.to_version}")
     _followed(moved)
@@ -421,7 +423,7 @@ def park(model: str, version: str, reason: str, as_json: bool, store_path: Path 
         event = reg.park(model, version, reason=reason)
         serving = reg.aliases(model).get(PRODUCTION)
     if as_json:
-        _echo_json(event)
+        text.echo_json(event)
         return
     click.echo(f"parked {model}:{version}: {reason}")
     if serving == version:
@@ -446,7 +448,7 @@ def history(model: str, limit: int, as_json: bool, store_path: Path | None) -> N
         shown = reg.history(model, limit=limit)
         total = db.count_events(reg.store.conn, model)
     if as_json:
-        _echo_json(shown)
+        text.echo_json(shown)
         return
     if not shown:
         click.echo(f"no events for {model}")
@@ -457,8 +459,8 @@ def history(model: str, limit: int, as_json: bool, store_path: Path | None) -> N
 
 
 def _events_table(events: list[EventRow]) -> str:
-    rows = [[str(e.id), _when(e.time), e.kind, e.alias or "-", _change(e), e.actor or "-",
-             _clip(e.reason or "", 50) or "-", _clip(_mapping_text(e.evidence) or "", 30) or "-",
+    rows = [[str(e.id), text.when(e.time), e.kind, e.alias or "-", _change(e), e.actor or "-",
+             text.clip(e.reason or "", 50) or "-", text.clip(text.mapping_text(e.evidence) or "", 30) or "-",
              "forced" if e.forced else ""] for e in events]
     return table(rows, ["id", "time (UTC)", "kind", "alias", "from → to", "actor", "reason", "evidence", "forced"],
                  right={0})
@@ -489,7 +491,7 @@ def serving(model: str, at: str | None, alias: str, as_json: bool, store_path: P
     since = _moved_by(moves, row, at)
     when = f"at {at}" if at else "now"
     if as_json:
-        _echo_json({"model": model, "alias": alias, "at": at, "version": _version_json(row) if row else None,
+        text.echo_json({"model": model, "alias": alias, "at": at, "version": text.version_json(row) if row else None,
                     "since": since})
     elif row is None:
         click.echo(f"nothing served {model} as {alias} {when}" if at else f"nothing serves {model} as {alias} "
@@ -497,7 +499,7 @@ def serving(model: str, at: str | None, alias: str, as_json: bool, store_path: P
     else:
         click.echo(f"{row.ref} served as {alias} {when}" if at else f"{row.ref} serves as {alias}")
         if since is not None:
-            click.echo(f"  since {_when(since.time)} UTC: {since.kind} by {since.actor or '?'}"
+            click.echo(f"  since {text.when(since.time)} UTC: {since.kind} by {since.actor or '?'}"
                        + (f": {since.reason}" if since.reason else "") + f" (event #{since.id})")
     if row is None:
         click.get_current_context().exit(1)
@@ -536,12 +538,12 @@ def diff(model: str, a: str, b: str, as_json: bool, store_path: Path | None) -> 
         fields = reg.diff(model, a, b)
     flat = {key: pair for field, (left, right) in fields.items() for key, pair in _flatten(field, left, right)}
     if as_json:
-        _echo_json({"model": model, "a": a, "b": b, "fields": {k: list(v) for k, v in flat.items()}})
+        text.echo_json({"model": model, "a": a, "b": b, "fields": {k: list(v) for k, v in flat.items()}})
         return
     if not flat:
         click.echo(f"{model}:{a} and {model}:{b} differ only in their version number and registration time")
         return
-    click.echo(table([[key, _cell(left), _cell(right)] for key, (left, right) in flat.items()],
+    click.echo(table([[key, text.cell(left), text.cell(right)] for key, (left, right) in flat.items()],
                      ["field", f"{model}:{a}", f"{model}:{b}"]))
 
 
@@ -551,90 +553,3 @@ def _flatten(field: str, left: Any, right: Any) -> list[tuple[str, tuple[Any, An
     left, right = left or {}, right or {}
     return [(f"{field}.{key}", (left.get(key), right.get(key))) for key in sorted({*left, *right}, key=str)
             if left.get(key) != right.get(key)]
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def _echo_json(value: Any) -> None:
-    def plain(found: Any) -> Any:  # the registry's rows are dataclasses
-        return dataclasses.asdict(found) if dataclasses.is_dataclass(found) and not isinstance(found, type) \
-            else str(found)
-
-    click.echo(json.dumps(value, indent=1, ensure_ascii=False, default=plain))
-
-
-def _version_json(row: VersionRow) -> dict[str, Any]:
-    return {"ref": row.ref, **dataclasses.asdict(row)}
-
-
-def _pointing(aliases: dict[str, str]) -> dict[str, list[str]]:
-    """version -> the aliases pointing at it (sorted)."""
-    found: dict[str, list[str]] = {}
-    for alias, number in sorted(aliases.items()):
-        found.setdefault(number, []).append(alias)
-    return found
-
-
-def _aliases_text(aliases: dict[str, str]) -> str:
-    return ", ".join(f"{alias}={number}" for alias, number in sorted(aliases.items())) or "-"
-
-
-def _artifact_text(row: VersionRow, *, short: bool = False) -> str:
-    sha = f"sha256 {(row.artifact_sha256 or '?')[:12]}…"
-    size = f", {_size(row.artifact_bytes)}" if row.artifact_bytes is not None else ""
-    if row.artifact_kind == "file":
-        return f"{sha}{size}" if short else f"artifact {sha}{size}"
-    if row.artifact_kind == "dir":
-        return f"dir {sha}{size}" if short else f"artifact directory {sha}{size}"
-    if row.artifact_kind == "uri":
-        return f"{row.artifact}" if short else f"artifact {row.artifact}, {sha}"
-    return "-" if short else "no artifact"
-
-
-def _artifact_detail(row: VersionRow) -> str:
-    """The artifact in full (``show``): kind, sha256, size, URI."""
-    if row.artifact_kind == "none":
-        return "none"
-    where = f"{row.artifact}, " if row.artifact_kind == "uri" else ""
-    size = f", {_size(row.artifact_bytes)}" if row.artifact_bytes is not None else ""
-    return f"{row.artifact_kind}: {where}sha256 {row.artifact_sha256}{size}"
-
-
-def _data_text(data: dict[str, Any]) -> str:
-    text = f"{data.get('path') or data.get('uri') or '?'} (sha256 {str(data.get('sha256', '?'))[:12]}…"
-    if "rows" in data:
-        text += f", {data['rows']:,} rows"
-    if data.get("columns"):
-        text += ", columns " + ", ".join(f"{n} ({k})" for n, k in data["columns"].items())
-    elif data.get("bytes") is not None:
-        text += f", {_size(data['bytes'])}"
-    return text + ")"
-
-
-def _mapping_text(mapping: dict[str, Any] | None) -> str | None:
-    if not mapping:
-        return None
-    return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v, sort_keys=True)}"
-                     for k, v in mapping.items())
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    return _clip(value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str), 60)
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _when(stamp: str | None) -> str:
-    return (stamp or "-")[:19].replace("T", " ")

@@ -37,8 +37,22 @@ from pydantic import Field, field_validator, model_validator
 from goldband.clock import parse_duration
 from goldband.config.base import Strict
 
-__all__ = ["TRIGGERS", "EvalSetConfig", "GateConfig", "MetricRuleConfig", "RegistryConfig", "RegistryModelConfig",
-           "RetrainConfig"]
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "REGRESSION_METRICS",
+    "TRIGGERS",
+    "EvalSetConfig",
+    "GateConfig",
+    "MetricRuleConfig",
+    "RegistryConfig",
+    "RegistryModelConfig",
+    "RetrainConfig",
+]
+
+# The gate's metrics, by the task they fit (goldband.registry.stats.METRICS computes them; a test keeps both equal)
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+MetricName = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "rmse", "mae", "r2"]
 
 # What may trigger a retrain: the monitors' alert metrics, any other classic-ML alert (performance), and the
 # LLM eval series' drift.
@@ -71,8 +85,8 @@ class EvalSetConfig(Strict):
 
 
 class GateConfig(Strict):
-    primary: str
-    metrics: dict[str, MetricRuleConfig]
+    primary: MetricName
+    metrics: dict[MetricName, MetricRuleConfig]
     confidence: float = Field(0.9, gt=0.5, lt=1)
     policy: Literal["superior", "non_inferior"] = "superior"
     resamples: int = Field(2000, ge=100, le=100_000)  # paired bootstrap resamples
@@ -83,6 +97,10 @@ class GateConfig(Strict):
     def _primary_is_a_metric(self) -> GateConfig:
         if self.primary not in self.metrics:
             raise ValueError(f"primary metric {self.primary!r} is not among metrics: {', '.join(self.metrics)}")
+        improving = [m for m, rule in self.metrics.items() if rule.min_improvement and m != self.primary]
+        if improving:
+            raise ValueError(f"min_improvement applies to the primary metric only ({self.primary}), not to "
+                             f"{', '.join(improving)}: give the others a non-inferiority margin instead")
         return self
 
 
@@ -90,7 +108,9 @@ class RetrainConfig(Strict):
     """When and how to retrain: the alerts that trigger it, the training command, approval and cooldown."""
 
     on: list[Trigger] = Field(min_length=1)
-    command: str | None = None  # a shell command; {artifact_dir} {data_path} {data_since} {model} {request}
+    # a shell command; placeholders {python} {artifact_dir} {data_path} {data_since} {fresh_since} {model}
+    # {request} {root}; an llm model's training writes {artifact_dir}/target.yaml (goldband.registry.candidates)
+    command: str | None = None
     callable_: str | None = Field(None, alias="callable", pattern=r"^[\w.]+:[\w.]+$")
     approval: Literal["auto", "manual"] = "auto"
     cooldown: str = "7d"  # no new request within this time of the last one
@@ -131,11 +151,13 @@ class RegistryModelConfig(Strict):
     def _kind_needs(self) -> RegistryModelConfig:
         if self.kind == "llm" and self.target is None:
             raise ValueError("an llm model needs 'target': the goldband.yaml target its versions replace")
-        if self.kind == "llm" and self.retrain is not None:
-            raise ValueError("an llm model is not retrained by a command: register its changed target "
-                             "(goldband registry register NAME --target TARGET) and gate it")
         if self.kind == "classic" and self.gate is not None and (self.predict is None or self.eval is None):
             raise ValueError("a classic model's gate needs 'predict' (module:function) and 'eval' (the holdout)")
+        fits = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
+        misfits = [m for m in (self.gate.metrics if self.gate else ()) if m not in fits]
+        if misfits:
+            raise ValueError(f"not a {self.task} metric: {', '.join(misfits)}; a {self.task} gate uses "
+                             f"{', '.join(fits)}")
         return self
 
 

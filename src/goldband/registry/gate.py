@@ -264,12 +264,11 @@ def _floors_only(gate: GateConfig, truth: Any, ours: _Outputs, evalset: EvalSet)
         value = _value(spec, truth, _inputs(spec, ours))
         metrics[metric] = {"candidate": value, "better": spec.better}
         if rule.floor is None:
-            reasons.append(f"{metric}: candidate {value:.4g} (no floor; nothing serves to compare with)")
+            reasons.append(f"{metric}: candidate {value:.3g} (no floor; nothing serves to compare with)")
             continue
-        ok = value >= rule.floor if spec.better == "higher" else value <= rule.floor
-        side = "at least" if spec.better == "higher" else "at most"
-        reasons.append(f"{metric}: candidate {value:.4g} is {'' if ok else 'not '}{side} the floor {rule.floor:g}")
-        failures += [] if ok else [reasons[-1]]
+        ok, sentence = stats.floor_check(metric, spec.better, value, rule.floor)
+        reasons.append(sentence)
+        failures += [] if ok else [sentence]
     reasons.append(f"first version: no champion to beat; {evalset.rows} evaluation rows")
     return _Found(not failures, reasons, failures, metrics, evalset.source)
 

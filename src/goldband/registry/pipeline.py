@@ -37,7 +37,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,6 +46,7 @@ from goldband.config.project import ProjectConfig
 from goldband.config.registry import RegistryModelConfig, RetrainConfig
 from goldband.errors import ConfigError, GoldbandError, RegistryError
 from goldband.registry import loop
+from goldband.registry.candidates import register_candidate
 from goldband.registry.gate import park_reason, run_gate
 from goldband.registry.registry import PRODUCTION, Registry
 from goldband.store import registry as db
@@ -213,7 +214,8 @@ def _train(ctx: Context) -> StepResult:
     _end_leftover(ctx.workspace / "train.pid")  # a killed pipeline's training must not write into this attempt
     artifact, data, log = _fresh_workspace(ctx.workspace)
     values = {"artifact_dir": str(artifact), "data_path": str(data), "data_since": ctx.request.data_since or "",
-              "model": ctx.request.model, "request": str(ctx.request.id), "root": str(ctx.registry.root)}
+              "fresh_since": _fresh_since(ctx), "model": ctx.request.model, "request": str(ctx.request.id),
+              "root": str(ctx.registry.root), "python": sys.executable}
     started = time.monotonic()
     code = _execute(_command(ctx.retrain, values), log, ctx.registry.root, parse_duration(ctx.retrain.timeout),
                     values, ctx.workspace / "train.pid")
@@ -226,6 +228,19 @@ def _train(ctx: Context) -> StepResult:
         raise RegistryError("training wrote no artifact", where=str(artifact),
                             expected="the trained model written into {artifact_dir}", fix="check the command")
     return "done", detail, str(log)
+
+
+def _fresh_since(ctx: Context) -> str:
+    """The time of the oldest production prediction the gate will judge on (its ``fresh`` rows): training data
+    from that time on would be judged on itself. Empty when the gate takes no fresh rows."""
+    fresh = ctx.model.eval.fresh if ctx.model.eval else 0
+    if not fresh:
+        return ""
+    row = ctx.registry.store.conn.execute(
+        "SELECT MIN(time) FROM (SELECT p.time FROM monitor_predictions p JOIN monitor_labels l ON l.model = p.model "
+        "AND l.prediction_id = p.prediction_id WHERE p.model = ? ORDER BY p.time DESC, p.id DESC LIMIT ?)",
+        [ctx.request.model, fresh]).fetchone()
+    return str(row[0] or "")
 
 
 def _fresh_workspace(workspace: Path) -> tuple[Path, Path, Path]:
@@ -245,15 +260,17 @@ def _command(config: RetrainConfig, values: dict[str, str]) -> list[str] | str:
         except (KeyError, IndexError, ValueError) as exc:
             raise ConfigError(f"the retrain command names an unknown placeholder: {exc}",
                               where="goldband.yaml (retrain.command)",
-                              expected="placeholders among {artifact_dir} {data_path} {data_since} {model} "
-                                       "{request} {root}") from None
+                              expected="placeholders among {python} {artifact_dir} {data_path} {data_since} "
+                                       "{fresh_since} {model} {request} {root}") from None
     return [sys.executable, "-c", _CALLABLE, config.callable_ or "", json.dumps(values)]
 
 
-_CALLABLE = ("import json, sys, pathlib; from goldband._util.imports import import_callable; "
-             "v = json.loads(sys.argv[2]); "
-             "import_callable(sys.argv[1], pathlib.Path(v['root']))(**{k: v[k] for k in "
-             "('artifact_dir', 'data_path', 'data_since', 'model', 'request')})")
+# A callable gets the placeholders its signature names (all of them with **kwargs), in its own process.
+_CALLABLE = ("import inspect, json, sys, pathlib; from goldband._util.imports import import_callable; "
+             "v = json.loads(sys.argv[2]); f = import_callable(sys.argv[1], pathlib.Path(v['root'])); "
+             "p = inspect.signature(f).parameters; "
+             "every = any(x.kind is inspect.Parameter.VAR_KEYWORD for x in p.values()); "
+             "f(**{k: x for k, x in v.items() if every or k in p})")
 
 
 def _execute(command: list[str] | str, log: Path, cwd: Path, timeout_s: float, values: dict[str, str],
@@ -314,16 +331,7 @@ def _end_leftover(pidfile: Path) -> None:
 
 
 def _register(ctx: Context) -> StepResult:
-    existing = [v for v in db.versions(ctx.registry.store.conn, ctx.request.model)
-                if v.params.get("retrain_request") == ctx.request.id]
-    if existing:  # registered before a kill: never a second version for one request
-        version = existing[0]
-    else:
-        data = ctx.workspace / "data.csv"
-        version = ctx.registry.register(
-            ctx.request.model, artifact=ctx.workspace / "artifact", data=data if data.exists() else None,
-            params={"retrain_request": ctx.request.id, "trigger": ctx.request.trigger,
-                    "alert": ctx.request.alert_id}, reason=f"retrain #{ctx.request.id}: {ctx.request.reason}")
+    version = register_candidate(ctx.registry, ctx.model, ctx.request, ctx.workspace)
     ctx.update(candidate=version.version)
     return "done", {"version": version.version, "artifact_sha256": version.artifact_sha256}, None
 
@@ -333,11 +341,24 @@ def _gate(ctx: Context) -> StepResult:
     if previous is not None and previous.status == "complete" and previous.candidate == ctx.request.candidate:
         return "done", {"gate": previous.id, "decision": previous.decision}, None
     assert ctx.request.candidate is not None
+    _close_interrupted_gates(ctx)
     outcome = run_gate(ctx.registry, ctx.config, ctx.request.model, ctx.request.candidate, mode=ctx.mode,
                        park=False)
     ctx.update(gate_id=outcome.id)
     return "done", {"gate": outcome.id, "decision": "pass" if outcome.passed else "fail",
                     "champion": outcome.champion, "reasons": list(outcome.reasons)}, None
+
+
+def _close_interrupted_gates(ctx: Context) -> None:
+    """A gate of this candidate still 'running' was killed with its pipeline (one pipeline per model runs):
+    record it failed, so it never reads as undecided."""
+    stale = [g for g in db.gates(ctx.registry.store.conn, ctx.request.model, ctx.request.candidate)
+             if g.status == "running" and g.id is not None]
+    if stale:
+        with ctx.registry.store.transaction() as conn:
+            for g in stale:
+                db.finish_gate(conn, g.id or 0, replace(g, status="failed", finished_at=ctx._now(),
+                                                        reasons=["interrupted: its process was killed"]))
 
 
 def _decide(ctx: Context) -> StepResult:
@@ -405,7 +426,7 @@ def _notify_step(ctx: Context) -> StepResult:
 def _notify(ctx: Context, kind: str, summary: str) -> dict[str, str]:
     event = EventRow(ctx.request.model, kind, ctx._now(), from_version=_replaced(ctx),
                      to_version=ctx.request.candidate, actor=ctx.registry.actor, reason=summary,
-                     evidence=_evidence(ctx, ctx.request.gate_id), id=ctx.request.id)
+                     evidence=_evidence(ctx, ctx.request.gate_id))
     return loop.notify(ctx.registry, ctx.config, event, stream=ctx.stream)
 
 

@@ -559,10 +559,19 @@ def _rules(rules: Iterable[MetricRule], by_metric: Mapping[str, PairedResult], p
 
 
 def _floor(result: PairedResult, floor: float) -> tuple[bool, str]:
-    higher = result.better == "higher"
-    ok = result.candidate >= floor if higher else result.candidate <= floor
+    return floor_check(result.metric, result.better, result.candidate, floor)
+
+
+def floor_check(metric: str, better: Better, value: float, floor: float) -> tuple[bool, str]:
+    """Whether ``value`` clears ``floor`` in the metric's good direction, and the sentence that says so.
+
+    >>> floor_check("log_loss", "lower", 0.47, 0.45)
+    (False, 'log_loss: candidate 0.47 is above the floor 0.45')
+    """
+    higher = better == "higher"
+    ok = value >= floor if higher else value <= floor
     verdict = "clears" if ok else ("is below" if higher else "is above")
-    return ok, f"{result.metric}: candidate {_num(result.candidate)} {verdict} the floor {_num(floor)}"
+    return ok, f"{metric}: candidate {_num(value)} {verdict} the floor {_num(floor)}"
 
 
 def _superiority(result: PairedResult, rule: MetricRule) -> tuple[bool, str]:

@@ -103,7 +103,7 @@ def queue_manual(store: Store, name: str, config: RegistryModelConfig, *, reason
 
 
 def _last_request(conn: sqlite3.Connection, name: str) -> RetrainRequest | None:
-    found = [r for r in db.requests(conn, name) if r.status != "skipped"]
+    found = [r for r in db.requests(conn, name) if r.status not in ("skipped", "failed", "cancelled")]
     return found[-1] if found else None
 
 
