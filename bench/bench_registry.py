@@ -382,8 +382,8 @@ def write_doc(resolve: dict[str, Any], rollback: dict[str, Any], gate: dict[str,
         f"## History of a model with {history['events']:,} events", "",
         "`Registry.history` reads the model's whole event log (evidence parsed from JSON), or its last `limit` "
         "events. The command (`goldband registry history h --store ...`, run in process through click) reads the "
-        "whole log too (to say how many events it did not show), then renders the last 50 (its default "
-        "`--limit`) or all of them as a table.", "",
+        "last 50 events (its default `--limit`) and counts the rest, or reads all of them, and renders them as a "
+        "table.", "",
         "| what | median | p95 | max | n | target |", "|---|---|---|---|---|---|",
         *[f"| {label} | {_ms(history[key])} | {_ms(history[key], 'p95_ms')} | {_ms(history[key], 'max_ms')} | "
           f"{history[key]['n']} | < 50 ms: {verdict(history[key]['median_ms'] < 50)} |"
