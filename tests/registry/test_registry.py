@@ -643,3 +643,14 @@ def test_of_two_processes_promoting_with_the_same_expectation_exactly_one_wins(r
     assert len(promotions) == 1 + rounds  # the initial one, and one per round
     assert [e.to_version for e in promotions[1:]] == [o[1] for o in sorted(outcomes) if o[2] == "won"]
     assert db.replay(db.events(store.conn)) == db.aliases(store.conn)
+
+
+def test_training_data_by_uri_needs_its_sha256_and_is_recorded_as_given(reg: Registry, tmp_path: Path) -> None:
+    digest = "ab" * 32
+    with pytest.raises(RegistryError, match="needs its sha256"):
+        reg.register("churn", data_uri="s3://lake/churn/2026-11.parquet")
+    with pytest.raises(RegistryError, match="a path or a URI, not both"):
+        reg.register("churn", data=write(tmp_path / "t.csv", "a\n1\n"), data_uri="s3://x", data_sha256=digest)
+    row = reg.register("churn", data_uri="s3://lake/churn/2026-11.parquet", data_sha256=digest.upper())
+    assert row.data == {"uri": "s3://lake/churn/2026-11.parquet", "sha256": digest}
+    assert row.version == "1"  # the refused registrations left nothing behind

@@ -111,6 +111,8 @@ def _followed(moved: Moved) -> None:
               help="The artifact's sha256: required with --uri; with --artifact, checked against the file.")
 @click.option("--data", type=click.Path(path_type=Path),
               help="The training data (CSV, JSONL, Parquet: rows and columns are recorded; else its hash).")
+@click.option("--data-uri", metavar="URI", help="Or: where the training data lives, with --data-sha256.")
+@click.option("--data-sha256", metavar="HEX", help="The training data's sha256 (with --data-uri).")
 @click.option("--feature", "features", multiple=True, metavar="NAME=TYPE",
               help="A feature and its type, e.g. tenure=numeric (repeatable).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
@@ -127,9 +129,9 @@ def _followed(moved: Moved) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the new version as JSON.")
 @store_option
 def register(model: str, artifact: Path | None, uri: str | None, sha256: str | None, data: Path | None,
-             features: tuple[str, ...], params: tuple[str, ...], kind: str, target_name: str | None,
-             parent: str | None, description: str | None, reason: str | None, as_json: bool,
-             store_path: Path | None) -> None:
+             data_uri: str | None, data_sha256: str | None, features: tuple[str, ...], params: tuple[str, ...],
+             kind: str, target_name: str | None, parent: str | None, description: str | None, reason: str | None,
+             as_json: bool, store_path: Path | None) -> None:
     """Register a new immutable version of MODEL (its id is the next number: 1, 2, 3 ...).
 
     Paths are relative to the current directory. Prints the new version and its artifact's sha256.
@@ -144,7 +146,8 @@ def register(model: str, artifact: Path | None, uri: str | None, sha256: str | N
         target = _target_record(reg, target_name) if target_name else None
         row = reg.register(model, kind="llm" if target else kind, artifact=_here(artifact), uri=uri, sha256=sha256,
                            data=_here(data), features=feature_types, params=param_values, target=target,
-                           description=description, parent=parent, reason=reason)
+                           description=description, parent=parent, reason=reason, data_uri=data_uri,
+                           data_sha256=data_sha256)
     if as_json:
         text.echo_json(text.version_json(row))
         return

@@ -187,13 +187,15 @@ class Registry:
                  uri: str | None = None, sha256: str | None = None, data: str | Path | None = None,
                  features: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None,
                  target: Mapping[str, Any] | None = None, description: str | None = None,
-                 parent: str | None = None, reason: str | None = None) -> VersionRow:
-        """Register a new immutable version (its id is the next number); see the module docstring."""
+                 parent: str | None = None, reason: str | None = None,
+                 data_uri: str | None = None, data_sha256: str | None = None) -> VersionRow:
+        """Register a new immutable version (its id is the next number); see the module docstring. The training
+        data is a local ``data`` path (hashed, its rows and columns read) or a ``data_uri`` with its sha256."""
         _check_name(name, kind)
         _check_kind(db.model(self.store.conn, name), name, kind)  # refuse before copying anything
         if parent is not None:
             _check_parent(self.store.conn, name, parent)
-        snapshot = data_snapshot(self._path(data)) if data is not None else None
+        snapshot = self._snapshot(data, data_uri, data_sha256)
         stored = self._artifact(artifact, uri, sha256)  # last: a refused registration copies nothing
         with self.store.transaction() as conn:
             _check_kind(db.model(conn, name), name, kind)
@@ -218,6 +220,16 @@ class Registry:
         db.append_event(conn, EventRow(name, "register", stamp, to_version=row.version, actor=self.actor,
                                        reason=reason, evidence={"artifact_sha256": stored.sha256}))
         return row
+
+    def _snapshot(self, data: str | Path | None, uri: str | None, sha256: str | None) -> dict[str, Any] | None:
+        if data is not None and uri is not None:
+            raise RegistryError("give the training data as a path or a URI, not both", where="registry register")
+        if uri is None:
+            return data_snapshot(self._path(data)) if data is not None else None
+        if not sha256 or not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+            raise RegistryError("training data referenced by URI needs its sha256 (64 hex digits)",
+                                where=f"--data-uri {uri}", fix="pass --data-sha256 with the data's digest")
+        return {"uri": uri, "sha256": sha256.lower()}
 
     def _artifact(self, artifact: str | Path | None, uri: str | None, sha256: str | None) -> Artifact:
         """The artifact to record; a ``sha256`` given with a local path must match its bytes (checked
