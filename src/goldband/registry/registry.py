@@ -62,19 +62,8 @@ class Resolved:
 
 
 def parse_ref(ref: str) -> tuple[str, str | None, str | None]:
-    """``model@alias`` -> (model, alias, None); ``model:version`` -> (model, None, version); ``model`` ->
-    (model, "production", None).
-
-    >>> parse_ref("churn@staging"), parse_ref("churn:3"), parse_ref("churn")
-    (('churn', 'staging', None), ('churn', None, '3'), ('churn', 'production', None))
-    """
-    if "@" in ref:
-        name, _, alias = ref.partition("@")
-        return name, alias, None
-    if ":" in ref:
-        name, _, number = ref.partition(":")
-        return name, None, number
-    return ref, PRODUCTION, None
+    """``model@alias``, ``model:version`` or ``model`` (= ``model@production``): see ``store.registry.split_ref``."""
+    return db.split_ref(ref, PRODUCTION)
 
 
 class Registry:
