@@ -15,7 +15,6 @@ classification; label metrics threshold it), or a number (regression).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from goldband.config.registry import EvalSetConfig
 from goldband.errors import ConfigError, RegistryError
 from goldband.registry.artifacts import file_sha256
 from goldband.store import Store
+from goldband.watch.db import latest_labelled
 from goldband.watch.tables import read_rows
 
 __all__ = ["EvalSet", "Predict", "load_eval_set", "predict_with", "predictions"]
@@ -73,11 +73,7 @@ def _example(row: dict[str, Any], line: int, config: EvalSetConfig, path: Path) 
 
 def _fresh(store: Store, model: str, limit: int) -> list[tuple[dict[str, Any], Any]]:
     """The most recent labelled production predictions of ``model`` (any version), oldest first."""
-    rows = store.conn.execute(
-        "SELECT p.features, l.label FROM monitor_predictions p JOIN monitor_labels l "
-        "ON l.model = p.model AND l.prediction_id = p.prediction_id WHERE p.model = ? "
-        "ORDER BY p.time DESC, p.id DESC LIMIT ?", [model, int(limit)]).fetchall()
-    return [(json.loads(features), json.loads(label)) for features, label in reversed(rows)]
+    return [(features, label) for _, features, label in latest_labelled(store.conn, model, limit)]
 
 
 def predict_with(ref: str, root: Path) -> Predict:

@@ -52,6 +52,7 @@ from goldband.registry.registry import PRODUCTION, Registry
 from goldband.store import registry as db
 from goldband.store.models import process_alive
 from goldband.store.registry import EventRow, RetrainRequest, StepRow
+from goldband.watch.db import latest_labelled
 
 __all__ = ["STEPS", "approve", "cancel", "check_idle", "run_request", "running_elsewhere"]
 
@@ -236,11 +237,8 @@ def _fresh_since(ctx: Context) -> str:
     fresh = ctx.model.eval.fresh if ctx.model.eval else 0
     if not fresh:
         return ""
-    row = ctx.registry.store.conn.execute(
-        "SELECT MIN(time) FROM (SELECT p.time FROM monitor_predictions p JOIN monitor_labels l ON l.model = p.model "
-        "AND l.prediction_id = p.prediction_id WHERE p.model = ? ORDER BY p.time DESC, p.id DESC LIMIT ?)",
-        [ctx.request.model, fresh]).fetchone()
-    return str(row[0] or "")
+    rows = latest_labelled(ctx.registry.store.conn, ctx.request.model, fresh)
+    return str(rows[0][0]) if rows else ""
 
 
 def _fresh_workspace(workspace: Path) -> tuple[Path, Path, Path]:

@@ -24,6 +24,7 @@ __all__ = [
     "insert_labels",
     "insert_predictions",
     "issues",
+    "latest_labelled",
     "put_state",
 ]
 
@@ -147,6 +148,16 @@ def predictions_after(conn: sqlite3.Connection, model: str, version: str, after:
     for pid, ext, time, features, prediction, confidence, label in conn.execute(sql, params):
         yield StoredPrediction(pid, ext, time, json.loads(features), json.loads(prediction), confidence,
                                None if label is None else json.loads(label), label is not None)
+
+
+def latest_labelled(conn: sqlite3.Connection, model: str, limit: int) -> list[tuple[str, Any, Any]]:
+    """The ``limit`` most recent labelled predictions of ``model`` (any version) as (time, features, label),
+    oldest first: the gate's ``fresh`` rows, and the time training data must stop before."""
+    rows = conn.execute(
+        "SELECT p.time, p.features, l.label FROM monitor_predictions p JOIN monitor_labels l "
+        "ON l.model = p.model AND l.prediction_id = p.prediction_id WHERE p.model = ? "
+        "ORDER BY p.time DESC, p.id DESC LIMIT ?", [model, int(limit)]).fetchall()
+    return [(time, json.loads(features), json.loads(label)) for time, features, label in reversed(rows)]
 
 
 def versions(conn: sqlite3.Connection, model: str) -> list[str]:
