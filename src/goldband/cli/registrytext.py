@@ -72,7 +72,7 @@ def mapping_text(mapping: dict[str, Any] | None) -> str | None:
     if not mapping:
         return None
     return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v, sort_keys=True)}"
-                     for k, v in mapping.items())
+                     for k, v in sorted(mapping.items()))
 
 
 def byte_size(n: int) -> str:

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from goldband.store.writer import dumps
+
 __all__ = [
     "ALIAS_EVENTS",
     "EVENT_KINDS",
@@ -32,10 +34,6 @@ __all__ = [
 
 EVENT_KINDS = ("register", "promote", "rollback", "park", "approve")
 ALIAS_EVENTS = ("promote", "rollback")  # the events that move an alias
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _loads(text: str | None) -> Any:
@@ -176,7 +174,7 @@ _JSON = ("data", "features", "params", "target")
 
 
 def insert_version(conn: sqlite3.Connection, row: VersionRow) -> None:
-    values = [_dumps(getattr(row, c)) if c in _JSON else getattr(row, c) for c in _VERSION_COLUMNS]
+    values = [dumps(getattr(row, c)) if c in _JSON else getattr(row, c) for c in _VERSION_COLUMNS]
     conn.execute(f"INSERT INTO registry_versions ({', '.join(_VERSION_COLUMNS)}) "
                  f"VALUES ({', '.join('?' * len(_VERSION_COLUMNS))})", values)
 
@@ -235,7 +233,7 @@ def append_event(conn: sqlite3.Connection, event: EventRow) -> int:
         "INSERT INTO registry_events (model, kind, alias, from_version, to_version, time, actor, reason, evidence, "
         "forced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [event.model, event.kind, event.alias, event.from_version, event.to_version, event.time, event.actor,
-         event.reason, _dumps(event.evidence), int(event.forced)])
+         event.reason, dumps(event.evidence), int(event.forced)])
     event_id = int(cursor.lastrowid or 0)
     if event.kind in ALIAS_EVENTS and event.alias and event.to_version:
         conn.execute("INSERT INTO registry_aliases (model, alias, version, event_id, updated_at) "
@@ -311,7 +309,7 @@ _GATE_JSON = ("reasons", "metrics", "eval_set", "details")
 
 def insert_gate(conn: sqlite3.Connection, gate: GateRow) -> int:
     columns = [c for c in _GATE_COLUMNS if c != "id"]
-    values = [_dumps(getattr(gate, c)) if c in _GATE_JSON else getattr(gate, c) for c in columns]
+    values = [dumps(getattr(gate, c)) if c in _GATE_JSON else getattr(gate, c) for c in columns]
     cursor = conn.execute(f"INSERT INTO registry_gates ({', '.join(columns)}) VALUES "
                           f"({', '.join('?' * len(columns))})", values)
     return int(cursor.lastrowid or 0)
@@ -321,8 +319,8 @@ def finish_gate(conn: sqlite3.Connection, gate_id: int, gate: GateRow) -> None:
     """Record a gate's outcome (status, decision, reasons, metrics, details, finish time)."""
     conn.execute("UPDATE registry_gates SET status = ?, decision = ?, reasons = ?, metrics = ?, eval_set = ?, "
                  "details = ?, finished_at = ? WHERE id = ?",
-                 [gate.status, gate.decision, _dumps(gate.reasons), _dumps(gate.metrics), _dumps(gate.eval_set),
-                  _dumps(gate.details), gate.finished_at, gate_id])
+                 [gate.status, gate.decision, dumps(gate.reasons), dumps(gate.metrics), dumps(gate.eval_set),
+                  dumps(gate.details), gate.finished_at, gate_id])
 
 
 def _gate_row(values: Sequence[Any]) -> GateRow:
@@ -411,7 +409,7 @@ _STEP_COLUMNS = ("request_id", "step", "status", "started_at", "finished_at", "l
 def put_step(conn: sqlite3.Connection, step: StepRow) -> None:
     conn.execute(f"INSERT OR REPLACE INTO retrain_steps ({', '.join(_STEP_COLUMNS)}) VALUES "
                  f"({', '.join('?' * len(_STEP_COLUMNS))})",
-                 [_dumps(step.detail) if c == "detail" else getattr(step, c) for c in _STEP_COLUMNS])
+                 [dumps(step.detail) if c == "detail" else getattr(step, c) for c in _STEP_COLUMNS])
 
 
 def steps(conn: sqlite3.Connection, request_id: int) -> list[StepRow]:
