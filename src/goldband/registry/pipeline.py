@@ -392,9 +392,9 @@ def _evidence(ctx: Context, gate_id: int | None) -> dict[str, Any]:
 
 
 def _approved(ctx: Context) -> bool:
-    return any(e.kind == "approve" and e.to_version == ctx.request.candidate
-               and e.evidence.get("retrain_request") == ctx.request.id
-               for e in db.events(ctx.registry.store.conn, ctx.request.model))
+    approvals = db.events(ctx.registry.store.conn, ctx.request.model, version=ctx.request.candidate,
+                          kinds=("approve",))
+    return any(e.evidence.get("retrain_request") == ctx.request.id for e in approvals)
 
 
 def _outcome(ctx: Context) -> str:
@@ -404,8 +404,9 @@ def _outcome(ctx: Context) -> str:
 
 
 def _reference(ctx: Context) -> StepResult:
-    if _outcome(ctx) != "promoted":
-        return "skipped", {"why": f"the candidate was {_outcome(ctx) or 'not decided'}"}, None
+    outcome = _outcome(ctx)
+    if outcome != "promoted":
+        return "skipped", {"why": f"the candidate was {outcome or 'not decided'}"}, None
     version = ctx.registry.version(ctx.request.model, ctx.request.candidate or "")
     note = loop.switch_reference(ctx.registry, ctx.config, version)
     return "done", {"reference": note}, None

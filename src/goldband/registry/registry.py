@@ -150,10 +150,10 @@ class Registry:
     def parked(self, name: str, number: str) -> str | None:
         """Why a version is parked (its last park's reason), or None when it is not."""
         state: str | None = None
-        for event in db.events(self.store.conn, name):
-            if event.to_version == number and event.kind == "park":
+        for event in db.events(self.store.conn, name, version=number, kinds=("park", "approve", "promote")):
+            if event.kind == "park":
                 state = event.reason or "parked"
-            elif event.to_version == number and event.kind in ("approve", "promote") and event.forced:
+            elif event.forced:
                 state = None
         return state
 
@@ -316,7 +316,8 @@ class Registry:
                 raise RegistryError(f"{alias} of model '{name}' has never pointed at a version: nothing to roll "
                                     "back", where="registry rollback",
                                     fix=f"promote one first: goldband registry promote {name} VERSION --alias {alias}")
-            target = to if to is not None else _previous(db.events(conn, name), alias, current)
+            target = to if to is not None else _previous(db.events(conn, name, alias=alias, kinds=db.ALIAS_EVENTS),
+                                                         alias, current)
             self._check_rollback(conn, name, alias, current, target, to)
             assert target is not None
             event = EventRow(name, "rollback", iso(self.clock.now()), alias, current, target, self.actor, reason,
@@ -332,8 +333,7 @@ class Registry:
         if target == current:
             raise RegistryError(f"{alias} of model '{name}' already points at version {target}",
                                 where="registry rollback", fix="name another version with --to")
-        served = any(e.to_version == target and e.alias == alias and e.kind in db.ALIAS_EVENTS
-                     for e in db.events(conn, name))
+        served = bool(db.events(conn, name, version=target, alias=alias, kinds=db.ALIAS_EVENTS, limit=1))
         gated = any(g.status == "complete" and g.decision == "pass" for g in db.gates(conn, name, target))
         if named is not None and not (served or gated):
             raise RegistryError(f"version {target} of model '{name}' never served as {alias} and never passed a "

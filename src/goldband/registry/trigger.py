@@ -109,7 +109,7 @@ def _last_request(conn: sqlite3.Connection, name: str) -> RetrainRequest | None:
 
 def _since(conn: sqlite3.Connection, name: str) -> str | None:
     """Fresh data starts where the serving version was promoted (None: all data)."""
-    moves = [e for e in db.events(conn, name) if e.alias == "production" and e.kind in db.ALIAS_EVENTS]
+    moves = db.events(conn, name, alias="production", kinds=db.ALIAS_EVENTS, limit=1)
     return moves[-1].time if moves else None
 
 

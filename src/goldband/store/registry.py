@@ -255,9 +255,11 @@ def count_events(conn: sqlite3.Connection, name: str) -> int:
 
 
 def events(conn: sqlite3.Connection, name: str | None = None, *, limit: int | None = None,
-           until: str | None = None) -> list[EventRow]:
-    """The event log, oldest first (of one model when ``name``; up to time ``until``; the last ``limit``)."""
-    where, params = _event_filter(name, until)
+           until: str | None = None, kinds: Sequence[str] | None = None, version: str | None = None,
+           alias: str | None = None) -> list[EventRow]:
+    """The event log, oldest first: of one model when ``name``, up to time ``until``, of these ``kinds``, moving
+    to ``version``, on ``alias``; the last ``limit`` of them."""
+    where, params = _event_filter(name, until, kinds, version, alias)
     order = "ORDER BY id DESC" if limit else "ORDER BY id"
     rows = conn.execute(f"SELECT {', '.join(_EVENT_COLUMNS)} FROM registry_events {where} {order}"
                         + (f" LIMIT {int(limit)}" if limit else ""), params).fetchall()
@@ -265,14 +267,19 @@ def events(conn: sqlite3.Connection, name: str | None = None, *, limit: int | No
     return found[::-1] if limit else found
 
 
-def _event_filter(name: str | None, until: str | None) -> tuple[str, list[Any]]:
+def _event_filter(name: str | None, until: str | None, kinds: Sequence[str] | None, version: str | None,
+                  alias: str | None) -> tuple[str, list[Any]]:
     clauses, params = [], []
-    if name is not None:
-        clauses.append("model = ?")
-        params.append(name)
+    for column, value in (("model", name), ("to_version", version), ("alias", alias)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
     if until is not None:
         clauses.append("time <= ?")
         params.append(until)
+    if kinds is not None:
+        clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
+        params.extend(kinds)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -285,10 +292,8 @@ def aliases(conn: sqlite3.Connection, name: str | None = None) -> dict[tuple[str
 
 def alias_at(conn: sqlite3.Connection, name: str, alias: str, at: str) -> str | None:
     """The version ``alias`` pointed at, at time ``at`` (the last alias event at or before it)."""
-    row = conn.execute("SELECT to_version FROM registry_events WHERE model = ? AND alias = ? AND kind IN "
-                       f"({', '.join('?' * len(ALIAS_EVENTS))}) AND time <= ? ORDER BY id DESC LIMIT 1",
-                       [name, alias, *ALIAS_EVENTS, at]).fetchone()
-    return row[0] if row else None
+    last = events(conn, name, until=at, kinds=ALIAS_EVENTS, alias=alias, limit=1)
+    return last[0].to_version if last else None
 
 
 def replay(log: Iterable[EventRow]) -> dict[tuple[str, str], str]:
