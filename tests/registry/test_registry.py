@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,6 @@ from goldband.store.registry import GateRow
 TABLES = ("registry_models", "registry_versions", "registry_events", "registry_aliases", "registry_gates",
           "registry_artifact_checks")
 START = "2026-11-01T00:00:00+00:00"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path / "store.db") as opened:
-        yield opened
 
 
 @pytest.fixture

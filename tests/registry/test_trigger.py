@@ -5,7 +5,6 @@ to, through the stored alerts (so a check killed before it queued still triggers
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,6 @@ DAY = 86400.0
 def model(on: str = "[concept_drift]", cooldown: str = "7d") -> RegistryModelConfig:
     return RegistryModelConfig.model_validate({"retrain": {"on": on.strip("[]").split(", "), "command": "true",
                                                            "cooldown": cooldown}})
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path / "store.db") as opened:
-        yield opened
 
 
 @pytest.fixture
