@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 import numpy as np
+from machine import cores, load_average, meets
 
 from goldband.clock import ManualClock
 from goldband.config.project import load_config
@@ -306,7 +307,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats; print, do not write docs")
     args = parser.parse_args()
     size_mb, repeats, holdout, events = (10, 40, 10_000, 2_000) if args.quick else (100, 200, 100_000, 10_000)
-    load = _load()
+    load = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         resolve = bench_resolve(root, size_mb, repeats)
@@ -330,10 +331,9 @@ def write_doc(resolve: dict[str, Any], rollback: dict[str, Any], gate: dict[str,
               load: str) -> None:
     import sklearn
 
-    verdict = lambda ok: "meets the target" if ok else "**misses the target**"  # noqa: E731
     lines = [
         "# Registry and closed-loop benchmarks", "",
-        f"Machine: {platform.machine()}, {_cores()} cores, Python {platform.python_version()}, numpy "
+        f"Machine: {platform.machine()}, {cores()} cores, Python {platform.python_version()}, numpy "
         f"{np.__version__}, scikit-learn {sklearn.__version__}, {datetime.now(UTC):%Y-%m-%d}, load average {load} at "
         "the start (the machine is shared; numbers vary by about 1.5x with load). Times are medians of the runs "
         "counted in each table (n); a target is judged on the median. Reproduce: "
@@ -348,7 +348,7 @@ def write_doc(resolve: dict[str, Any], rollback: dict[str, Any], gate: dict[str,
         *[f"| {label} | {_ms(resolve[f'{kind}_first'])} | {resolve[f'{kind}_first']['n']} | "
           f"{_ms(resolve[f'{kind}_cached'])} | {_ms(resolve[f'{kind}_cached'], 'p95_ms')} | "
           f"{_ms(resolve[f'{kind}_cached'], 'max_ms')} | {resolve[f'{kind}_cached']['n']} | "
-          f"< 5 ms cached: {verdict(resolve[f'{kind}_cached']['median_ms'] < 5)} |"
+          f"< 5 ms cached: {meets(resolve[f'{kind}_cached']['median_ms'] < 5)} |"
           for kind, label in (("file", f"one file, {resolve['size_mb']} MB"),
                               ("dir", f"a directory of 100 files, {resolve['size_mb']} MB"))], "",
         "## Rollback end to end", "",
@@ -360,7 +360,7 @@ def write_doc(resolve: dict[str, Any], rollback: dict[str, Any], gate: dict[str,
         f"imports included. {rollback['notifications']} notifications were written in all.", "",
         "| what | median | p95 | max | n | target |", "|---|---|---|---|---|---|",
         *[f"| {label} | {_ms(rollback[key])} | {_ms(rollback[key], 'p95_ms')} | {_ms(rollback[key], 'max_ms')} | "
-          f"{rollback[key]['n']} | < 1 s: {verdict(rollback[key]['median_ms'] < 1000)} |"
+          f"{rollback[key]['n']} | < 1 s: {meets(rollback[key]['median_ms'] < 1000)} |"
           for key, label in (("in_process", "in process, a short log"),
                              ("long_log", f"in process, {rollback['long_log_events']:,} events in the log"),
                              ("cli", "the command (a new process)"))], "",
@@ -372,9 +372,9 @@ def write_doc(resolve: dict[str, Any], rollback: dict[str, Any], gate: dict[str,
         "imports scikit-learn.", "",
         "| what | median | max | n | target |", "|---|---|---|---|---|",
         f"| the first gate in the process | {_ms(gate['first'])} | {_ms(gate['first'], 'max_ms')} | 1 | "
-        f"< 10 s: {verdict(gate['first']['max_ms'] < 10_000)} |",
+        f"< 10 s: {meets(gate['first']['max_ms'] < 10_000)} |",
         f"| a gate | {_ms(gate['gate'])} | {_ms(gate['gate'], 'max_ms')} | {gate['gate']['n']} | "
-        f"< 10 s: {verdict(gate['gate']['median_ms'] < 10_000)} |",
+        f"< 10 s: {meets(gate['gate']['median_ms'] < 10_000)} |",
         f"| of which: reading the holdout | {_ms(gate['read'])} | {_ms(gate['read'], 'max_ms')} | "
         f"{gate['read']['n']} | |",
         f"| of which: one version's predict | {_ms(gate['predict'])} | {_ms(gate['predict'], 'max_ms')} | "
@@ -386,7 +386,7 @@ def write_doc(resolve: dict[str, Any], rollback: dict[str, Any], gate: dict[str,
         "table.", "",
         "| what | median | p95 | max | n | target |", "|---|---|---|---|---|---|",
         *[f"| {label} | {_ms(history[key])} | {_ms(history[key], 'p95_ms')} | {_ms(history[key], 'max_ms')} | "
-          f"{history[key]['n']} | < 50 ms: {verdict(history[key]['median_ms'] < 50)} |"
+          f"{history[key]['n']} | < 50 ms: {meets(history[key]['median_ms'] < 50)} |"
           for key, label in (("api", "`Registry.history` (all events)"),
                              ("api_50", "`Registry.history(limit=50)` (the last 50)"),
                              ("cli_last_50", "the command, last 50 shown"),
@@ -394,14 +394,6 @@ def write_doc(resolve: dict[str, Any], rollback: dict[str, Any], gate: dict[str,
     ]
     OUT.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {OUT.relative_to(ROOT)}")
-
-
-def _load() -> str:
-    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "n/a"
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 if __name__ == "__main__":

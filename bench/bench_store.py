@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from machine import cores, load_average, meets
+
 from goldband.results import Completion, Score, ScoredTrial, Trial, Verdict
 from goldband.store import RunRow, SeriesPoint, Store, StoredVerdict, open_store
 from goldband.store.queries import CASE_HISTORY_SQL
@@ -167,7 +169,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes; print, do not write docs")
     args = parser.parse_args()
     trials, runs, cases = (20_000, 100, 100) if args.quick else (200_000, 1000, 500)
-    load = _load()
+    load = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         insert = bench_insert(root / "insert.db", trials, 5)
@@ -183,10 +185,9 @@ def main() -> None:
 def write_doc(insert: dict[str, float], history: dict[str, float], report: dict[str, float], load: str) -> None:
     import sqlite3
 
-    verdict = lambda ok: "meets the target" if ok else "**misses the target**"  # noqa: E731
     lines = [
         "# Store and report benchmarks", "",
-        f"Machine: {platform.machine()}, {_cores()} cores, Python {platform.python_version()}, SQLite "
+        f"Machine: {platform.machine()}, {cores()} cores, Python {platform.python_version()}, SQLite "
         f"{sqlite3.sqlite_version}, {datetime.now(UTC):%Y-%m-%d}, load average {load} at the start (the "
         "machine is shared; numbers vary by about 1.5x with load). Reproduce: `python bench/bench_store.py`.", "",
         "## Insert 1,000,000 score rows", "",
@@ -194,7 +195,7 @@ def write_doc(insert: dict[str, float], history: dict[str, float], report: dict[
         "per transaction, WAL, `synchronous=NORMAL`, foreign keys on.", "",
         "| score rows | seconds | score rows/s | all rows/s (trials + scores) | target |", "|---|---|---|---|---|",
         f"| {insert['score_rows']:,.0f} | {insert['seconds']:.2f} | {insert['rows_per_s']:,.0f} | "
-        f"{insert['all_rows_per_s']:,.0f} | >= 100,000/s: {verdict(insert['rows_per_s'] >= 100_000)} |", "",
+        f"{insert['all_rows_per_s']:,.0f} | >= 100,000/s: {meets(insert['rows_per_s'] >= 100_000)} |", "",
         "## One case's history across 1,000 runs", "",
         f"`Store.case_history(..., limit=1000)` in a store of {history['verdicts']:,.0f} verdicts (1,000 runs x "
         f"500 cases), 1,000 points returned; 200 queries over random cases, the first right after a WAL "
@@ -205,29 +206,17 @@ def write_doc(insert: dict[str, float], history: dict[str, float], report: dict[
         "| first (cold) | median | p95 | p99 | worst | target |", "|---|---|---|---|---|---|",
         f"| {history['cold_ms']:.1f} ms | {history['median_ms']:.1f} ms | {history['p95_ms']:.1f} ms | "
         f"{history['p99_ms']:.1f} ms | {history['max_ms']:.1f} ms | < 50 ms: "
-        f"{verdict(max(history['p99_ms'], history['cold_ms']) < 50)} |", "",
+        f"{meets(max(history['p99_ms'], history['cold_ms']) < 50)} |", "",
         "## HTML report of a 1,000-case run", "",
         "5 trials per case (~300-character outputs, 3 scores each), trends over 30 past runs. Time = load "
         "from the store + render the page.", "",
         "| load | load + render | report.html | summary.md | report.json | target |", "|---|---|---|---|---|---|",
         f"| {report['load_s']:.2f} s | {report['total_s']:.2f} s | {report['report.html_bytes'] / 1e6:.1f} MB | "
         f"{report['summary.md_bytes'] / 1e3:.1f} kB | {report['report.json_bytes'] / 1e6:.1f} MB | "
-        f"< 2 s: {verdict(report['total_s'] < 2)} |", "",
+        f"< 2 s: {meets(report['total_s'] < 2)} |", "",
     ]
     (ROOT / "docs" / "bench-store.md").write_text("\n".join(lines), encoding="utf-8")
     print("wrote docs/bench-store.md")
-
-
-def _load() -> str:
-    import os
-
-    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "n/a"
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 if __name__ == "__main__":
