@@ -11,14 +11,14 @@ example of how to configure the closed loop: targets, ``monitors:``,
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
+from goldband._util.scratch import demo_folder, marker
 from goldband.errors import UsageError
 
 __all__ = ["CONFIG", "FRESH", "MARKER", "bundled_source", "copy_project", "prepare", "write_config"]
 
-MARKER = ".goldband-loop-demo"
+MARKER = marker("loop demo")
 FRESH = 500  # the gate's fresh rows: the newest labelled production predictions
 CHURN_FILES = ("examples/churn/model.py", "examples/churn/train.py")
 LLM_FILES = ("goldensets/support.yaml", "goldensets/support.lock", "prompts/support_v1.j2", "prompts/support_v2.j2",
@@ -41,19 +41,7 @@ def bundled_source() -> Path:
 
 
 def prepare(directory: Path | None) -> Path:
-    if directory is None:
-        folder = Path(tempfile.mkdtemp(prefix="goldband-loop-demo-"))
-    else:
-        folder = directory.resolve()
-        if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
-            raise UsageError("the directory is not empty", where=str(folder),
-                             expected="an empty directory, or one a previous loop demo wrote",
-                             fix="pass a new directory with --dir, or leave it out for a temporary one")
-        if (folder / MARKER).exists():
-            shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / MARKER).write_text("written by goldband loop demo; safe to delete\n", encoding="utf-8")
-    return folder
+    return demo_folder(directory, "loop demo")
 
 
 def copy_project(origin: Path, folder: Path) -> None:

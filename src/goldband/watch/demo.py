@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,11 +39,11 @@ from typing import Any
 
 import numpy as np
 
+from goldband._util.scratch import demo_folder
 from goldband.alerts.engine import AlertEngine, list_alerts
 from goldband.clock import ManualClock
 from goldband.config.alerts import AlertsConfig
 from goldband.config.monitors import ModelMonitorConfig, MonitorsConfig
-from goldband.errors import UsageError
 from goldband.store import Store, open_store
 from goldband.store.models import RunRow, SeriesPoint
 from goldband.store.writer import finish_run, insert_run, insert_series
@@ -60,7 +58,6 @@ __all__ = ["DemoResult", "main", "run_demo"]
 CONTRACTS = ("month-to-month", "one-year", "two-year")
 PAYMENTS = ("card", "bank", "electronic", "mail")
 START = datetime.fromisoformat("2026-03-02T00:00:00+00:00")
-MARKER = ".goldband-monitor-demo"
 MODEL, VERSION = "churn", "1"
 PHASES = (("as in training", 4), ("covariate shift", 4), ("concept shift", 8))
 LABEL_LAG_DAYS = 3
@@ -141,7 +138,7 @@ class DemoResult:
 def run_demo(directory: Path | None = None, *, seed: int = 7, per_day: int = 500,
              echo: Callable[[str], None] = print) -> DemoResult:
     """Run the whole example into ``directory``; returns what happened (for tests and the CLI)."""
-    folder = _prepare(directory)
+    folder = demo_folder(directory, "monitor demo")
     rng = np.random.default_rng(seed)
     result = DemoResult(folder, folder / "store.db", folder / "status.html")
     clock = ManualClock(START - timedelta(days=1))
@@ -152,22 +149,6 @@ def run_demo(directory: Path | None = None, *, seed: int = 7, per_day: int = 500
     _simulate(folder, reference, rng, clock, per_day, result, echo)
     _finish(result, clock, echo)
     return result
-
-
-def _prepare(directory: Path | None) -> Path:
-    if directory is None:
-        folder = Path(tempfile.mkdtemp(prefix="goldband-monitor-demo-"))
-    else:
-        folder = directory.resolve()
-        if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
-            raise UsageError("the directory is not empty", where=str(folder),
-                                expected="an empty directory, or one a previous demo wrote",
-                                fix="pass a new directory with --dir, or leave it out for a temporary one")
-        if (folder / MARKER).exists():
-            shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / MARKER).write_text("written by goldband monitor demo; safe to delete\n", encoding="utf-8")
-    return folder
 
 
 def _settings(folder: Path) -> tuple[MonitorsConfig, AlertsConfig]:
