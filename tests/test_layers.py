@@ -82,7 +82,7 @@ def test_the_public_face_is_sorted_lazy_and_complete() -> None:
 
 
 @pytest.mark.parametrize("face", ["goldband.monitors", "goldband.monitor", "goldband.watch", "goldband.alerts",
-                                  "goldband.checks", "goldband.testing"])
+                                  "goldband.checks", "goldband.testing", "goldband.registry"])
 def test_every_public_face_has_a_sorted_all(face: str) -> None:
     names = list(__import__(face, fromlist=["__all__"]).__all__)
     assert names == sorted(names, key=isort_style), face

@@ -10,9 +10,9 @@ The public Python API: ``run`` (golden sets from Python, see
 (``Verdict``, ``ScoredTrial``, ``Score``, ``Trial``, ``Completion``, ...) and the
 error tree (``GoldbandError`` and its subclasses, see ``goldband.errors``). The
 monitors (``goldband.monitors``), the monitoring application
-(``goldband.monitor``), alerts (``goldband.alerts``), check registration
-(``goldband.checks``) and test helpers (``goldband.testing``) are their own
-public packages.
+(``goldband.monitor``), alerts (``goldband.alerts``), the registry and its
+gate (``goldband.registry``), check registration (``goldband.checks``) and
+test helpers (``goldband.testing``) are their own public packages.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         GoldbandError,
         MonitorError,
         OptionError,
+        RegistryError,
         ReplyError,
         RowRefused,
         SinkError,
@@ -65,6 +66,7 @@ __all__ = [
     "MonitorError",
     "OptionError",
     "Outcome",
+    "RegistryError",
     "ReplyError",
     "RowRefused",
     "RunResult",
@@ -83,8 +85,8 @@ __all__ = [
 
 _WHERE = {
     **dict.fromkeys(["CallFailed", "CaseFailed", "CassetteMiss", "CheckError", "CommandFailed", "ConfigError",
-                     "GoldbandError", "MonitorError", "OptionError", "ReplyError", "RowRefused", "SinkError",
-                     "StoreError", "UsageError"], "errors"),
+                     "GoldbandError", "MonitorError", "OptionError", "RegistryError", "ReplyError", "RowRefused",
+                     "SinkError", "StoreError", "UsageError"], "errors"),
     **dict.fromkeys(["BaselineDelta", "Completion", "Score", "ScoredTrial", "Status", "ToolCall", "Trial",
                      "Verdict"], "results"),
     "Outcome": "engine.plan",

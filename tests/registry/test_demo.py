@@ -220,3 +220,16 @@ def test_the_readme_registry_configuration_validates() -> None:
     registry = RegistryConfig.model_validate(blocks[0]["registry"])
     assert registry.models["churn"].retrain is not None and registry.models["support"].kind == "llm"
     assert TargetConfig.model_validate(blocks[1]["targets"]["support-prod"]).registry == "support@production"
+
+
+def test_the_readme_python_example_resolves_what_the_demo_left_serving(demo: dict[str, Any],
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """README's 'From Python' block, run beside the demo's folder, prints what its comment says."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "Registry(store)" in b]
+    folder: Path = demo["result"].store.parent.parent
+    monkeypatch.chdir(folder.parent)
+    exec(compile(block.replace("loop-demo/", f"{folder.name}/"), "README.md", "exec"), {})
+    said = block.strip().splitlines()[-1].split("#", 1)[1].strip().split(": ")[0]  # churn:1 ['weights.json']
+    assert capsys.readouterr().out.strip() == said

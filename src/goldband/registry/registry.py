@@ -5,7 +5,7 @@
     registry = Registry(store)                         # artifacts beside the store: .goldband/artifacts/
     v = registry.register("churn", artifact="out/model.pkl", data="data/train.csv",
                           features={"tenure": "numeric"}, reason="monthly retrain")
-    registry.promote("churn", v.version, reason="passed the gate", gate_id=7)
+    registry.promote("churn", v.version, reason="passed gate #7")  # needs that passing gate (or force)
     serving = registry.resolve("churn@production")     # the version, with a verified local artifact path
     registry.rollback("churn", reason="complaints after the release")
 
