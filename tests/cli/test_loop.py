@@ -102,7 +102,8 @@ def test_retrain_status_json_lists_requests_with_their_steps(project: Path) -> N
     assert text[0] == "retrain #1 churn: waiting churn:2 gate #2 (manual: by hand)"
     assert [line.split()[:2] for line in text[1:]] == [["train", "done"], ["register", "done"], ["gate", "done"],
                                                        ["decide", "waiting"]]
-    ok("retrain", "approve", "1")
+    [approved] = json.loads(ok("retrain", "approve", "1", "--json"))
+    assert (approved["id"], approved["status"], approved["candidate"]) == (1, "promoted", "2")
     assert json.loads(ok("retrain", "status", "--json")) == []
     assert [r["status"] for r in json.loads(ok("retrain", "status", "--all", "--json"))] == ["promoted"]
 
@@ -116,6 +117,10 @@ def test_retrain_cancel_ends_a_waiting_request_and_refuses_a_finished_one(projec
         "Error: goldband retrain cancel: retrain request #1 cannot be cancelled (cancelled)")
     assert "is not waiting for approval (cancelled)" in refused(2, "retrain", "approve", "1")
     ok("retrain", "run", "churn", "--now")  # a new request, a new candidate (churn:2 stays as it was)
+    ok("retrain", "run", "churn", "--now")  # and one more, cancelled by a script
+    [cancelled] = json.loads(ok("retrain", "cancel", "3", "--json"))
+    assert (cancelled["id"], cancelled["status"]) == (3, "cancelled")
+    assert cancelled["reason"] == "by hand; cancelled: by hand"
     ok("retrain", "approve", "2")
     assert serving(project) == "3"
     assert refused(2, "retrain", "cancel", "2") == (

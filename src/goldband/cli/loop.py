@@ -27,6 +27,7 @@ from goldband.errors import CommandFailed
 
 if TYPE_CHECKING:
     from goldband.config.project import ProjectConfig
+    from goldband.config.registry import RegistryModelConfig
     from goldband.registry.registry import Registry
     from goldband.store.registry import RetrainRequest
 
@@ -123,7 +124,7 @@ def _idle(reg: Registry, request: RetrainRequest) -> bool:
     return other is None
 
 
-def _retrain_config(config: ProjectConfig, model: str) -> Any:
+def _retrain_config(config: ProjectConfig, model: str) -> RegistryModelConfig:
     from goldband.errors import ConfigError
 
     found = config.registry.models.get(model)
@@ -181,14 +182,15 @@ def status(model: str | None, show_all: bool, as_json: bool, store_path: Path | 
 @click.argument("request_id", type=int, metavar="ID")
 @click.option("--reason", help="Why (kept in the event log).")
 @click.option("--mode", type=click.Choice(MODES), help="An llm gate's samples: where they come from.")
+@click.option("--json", "as_json", is_flag=True, help="Print the request as it ended, as JSON.")
 @store_option
-def approve(request_id: int, reason: str | None, mode: str | None, store_path: Path | None) -> None:
+def approve(request_id: int, reason: str | None, mode: str | None, as_json: bool, store_path: Path | None) -> None:
     """Approve a request waiting after its gate passed (approval: manual), then promote, switch, notify."""
     from goldband.registry import pipeline
 
     with opened_registry(store_path) as reg:
         done = pipeline.approve(reg, _config(reg.root), request_id, reason=reason, mode=mode)
-    _print_requests([done], False, empty="")
+    _print_requests([done], as_json, empty="")
     if done.status == "failed":
         raise CommandFailed(f"retrain #{request_id} failed after approval", fix="goldband retrain status")
 
@@ -196,11 +198,12 @@ def approve(request_id: int, reason: str | None, mode: str | None, store_path: P
 @retrain.command("cancel")
 @click.argument("request_id", type=int, metavar="ID")
 @click.option("--reason", help="Why (kept with the request).")
+@click.option("--json", "as_json", is_flag=True, help="Print the cancelled request as JSON.")
 @store_option
-def cancel(request_id: int, reason: str | None, store_path: Path | None) -> None:
+def cancel(request_id: int, reason: str | None, as_json: bool, store_path: Path | None) -> None:
     """Cancel a queued or waiting request (or one whose process died)."""
     from goldband.registry import pipeline
 
     with opened_registry(store_path) as reg:
         done = pipeline.cancel(reg, request_id, reason=reason)
-    _print_requests([done], False, empty="")
+    _print_requests([done], as_json, empty="")
