@@ -111,6 +111,8 @@ def test_auto_approval_promotes_and_records_every_step(tmp_path: Path, monkeypat
     assert events(root, "promote")[-1]["evidence"] == {"gate": 2, "retrain_request": 1}
     data = json.loads(query(root, "SELECT data FROM registry_versions WHERE version = '2'")[0][0])
     assert data["path"] == str(workspace(root) / "data.csv") and data["rows"] == 300
+    features = json.loads(query(root, "SELECT features FROM registry_versions WHERE version = '2'")[0][0])
+    assert features == {k: v for k, v in data["columns"].items() if k != "label"} and len(features) == 5
     assert references(root) == {"2": str(workspace(root) / "data.csv")}  # the monitors now watch churn:2
     assert found["reference"][3]["reference"].startswith("the monitors now compare churn:2's predictions with ")
     assert found["notify"][3] == {"notified": {"webhook": "ok"}}

@@ -187,6 +187,22 @@ def test_the_data_snapshot_records_rows_and_columns(reg: Registry, tmp_path: Pat
         reg.register("churn", data="data/missing.csv")
 
 
+def test_the_features_are_the_training_tables_columns_but_its_label(reg: Registry, store: Store,
+                                                                      tmp_path: Path) -> None:
+    csv = write(tmp_path / "train.csv", "tenure,plan,churned\n3,basic,1\n10,pro,0\n")
+    assert reg.register("churn", data=csv, label="churned").features == {"tenure": "numeric", "plan": "text"}
+    given = reg.register("churn", data=csv, label="churned", features={"tenure": "numeric"})
+    assert given.features == {"tenure": "numeric"}  # stated features win
+    assert reg.register("churn", data=csv).features is None  # without the label, no guess at which column it is
+    folder = write(tmp_path / "shards" / "part-0.bin", "xyz").parent
+    assert reg.register("churn", data=folder, label="churned").features is None  # not a table: no columns
+    before, kept = counts(store), files_under(reg.artifacts)
+    with pytest.raises(RegistryError, match="no label column 'label'") as refused:
+        reg.register("churn", artifact=write(tmp_path / "m.pkl", "m"), data=csv, label="label")
+    assert "tenure, plan, churned" in str(refused.value)
+    assert (counts(store), files_under(reg.artifacts)) == (before, kept)  # refused before copying anything
+
+
 def test_the_parent_defaults_to_the_version_serving_production(reg: Registry, store: Store,
                                                                tmp_path: Path) -> None:
     first = reg.register("churn", artifact=write(tmp_path / "a.pkl", "a"))

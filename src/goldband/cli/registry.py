@@ -115,6 +115,9 @@ def _followed(moved: Moved) -> None:
 @click.option("--data-sha256", metavar="HEX", help="The training data's sha256 (with --data-uri).")
 @click.option("--feature", "features", multiple=True, metavar="NAME=TYPE",
               help="A feature and its type, e.g. tenure=numeric (repeatable).")
+@click.option("--label", metavar="COLUMN",
+              help="The training data's label column: without --feature, its other columns (and the types "
+                   "read) are the features.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="A hyperparameter or fact (repeatable); VALUE is read as JSON when it parses (0.1, true, "
                    "[1, 2]), else kept as text.")
@@ -129,7 +132,8 @@ def _followed(moved: Moved) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the new version as JSON.")
 @store_option
 def register(model: str, artifact: Path | None, uri: str | None, sha256: str | None, data: Path | None,
-             data_uri: str | None, data_sha256: str | None, features: tuple[str, ...], params: tuple[str, ...],
+             data_uri: str | None, data_sha256: str | None, features: tuple[str, ...], label: str | None,
+             params: tuple[str, ...],
              kind: str, target_name: str | None, parent: str | None, description: str | None, reason: str | None,
              as_json: bool, store_path: Path | None) -> None:
     """Register a new immutable version of MODEL (its id is the next number: 1, 2, 3 ...).
@@ -147,7 +151,7 @@ def register(model: str, artifact: Path | None, uri: str | None, sha256: str | N
         row = reg.register(model, kind="llm" if target else kind, artifact=_here(artifact), uri=uri, sha256=sha256,
                            data=_here(data), features=feature_types, params=param_values, target=target,
                            description=description, parent=parent, reason=reason, data_uri=data_uri,
-                           data_sha256=data_sha256)
+                           data_sha256=data_sha256, label=label)
     if as_json:
         text.echo_json(text.version_json(row))
         return

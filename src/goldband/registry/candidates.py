@@ -47,8 +47,9 @@ def register_candidate(registry: Registry, config: RegistryModelConfig, request:
     if config.kind == "llm":
         return registry.register(request.model, kind="llm", target=_target(artifact, config), params=params,
                                  reason=reason)
+    label = config.eval.label if config.eval else None  # the training rows share the holdout's label column
     return registry.register(request.model, artifact=artifact, data=data if data.exists() else None,
-                             params=params, reason=reason)
+                             params=params, reason=reason, label=label)
 
 
 def _target(folder: Path, config: RegistryModelConfig) -> dict[str, Any]:

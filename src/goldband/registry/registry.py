@@ -177,14 +177,17 @@ class Registry:
                  features: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None,
                  target: Mapping[str, Any] | None = None, description: str | None = None,
                  parent: str | None = None, reason: str | None = None,
-                 data_uri: str | None = None, data_sha256: str | None = None) -> VersionRow:
+                 data_uri: str | None = None, data_sha256: str | None = None,
+                 label: str | None = None) -> VersionRow:
         """Register a new immutable version (its id is the next number); see the module docstring. The training
-        data is a local ``data`` path (hashed, its rows and columns read) or a ``data_uri`` with its sha256."""
+        data is a local ``data`` path (hashed, its rows and columns read) or a ``data_uri`` with its sha256.
+        Without ``features``, a table's columns but ``label`` are the features (with the types read)."""
         _check_name(name, kind)
         _check_kind(db.model(self.store.conn, name), name, kind)  # refuse before copying anything
         if parent is not None:
             _check_parent(self.store.conn, name, parent)
         snapshot = self._snapshot(data, data_uri, data_sha256)
+        features = features if features or label is None else features_of(snapshot, label)
         stored = self._artifact(artifact, uri, sha256)  # last: a refused registration copies nothing
         with self.store.transaction() as conn:
             _check_kind(db.model(conn, name), name, kind)
@@ -339,6 +342,18 @@ class Registry:
             raise RegistryError(f"version {target} of model '{name}' never served as {alias} and never passed a "
                                 "gate", where=f"--to {target}", fix="gate it first, or roll back to a version "
                                 "that served (see goldband registry history)")
+
+
+def features_of(snapshot: Mapping[str, Any] | None, label: str) -> dict[str, str] | None:
+    """The training table's columns but ``label``, with their types; None when the data is not a table."""
+    snapshot = snapshot or {}
+    columns = snapshot.get("columns")
+    if not columns:
+        return None
+    if label not in columns:
+        raise RegistryError(f"the training data has no label column '{label}'", where=str(snapshot.get("path")),
+                            expected=f"one of its columns: {', '.join(columns)}", fix="name the label column")
+    return {name: kind for name, kind in columns.items() if name != label}
 
 
 def _check_alias(alias: str, where: str) -> None:
