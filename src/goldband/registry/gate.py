@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from numbers import Real
-from pathlib import Path
 from typing import Any
 
 from goldband.clock import iso
@@ -128,9 +127,9 @@ def _finish(registry: Registry, gate_id: int, status: str, passed: bool | None, 
     with registry.store.transaction() as conn:
         current = db.gate(conn, gate_id)
         assert current is not None
-        db.finish_gate(conn, gate_id, GateRow(
-            current.model, current.candidate, current.kind, status, current.started_at, current.champion,
-            decision, current.policy, reasons, metrics, eval_set, details, iso(registry.clock.now())))
+        db.finish_gate(conn, gate_id, replace(current, status=status, decision=decision, reasons=reasons,
+                                              metrics=metrics, eval_set=eval_set, details=details,
+                                              finished_at=iso(registry.clock.now())))
 
 
 def _evaluate(registry: Registry, config: RegistryModelConfig, cand: VersionRow, champion: VersionRow | None,
@@ -282,11 +281,6 @@ def _value(spec: stats.MetricSpec, truth: Any, predicted: Any) -> float:
 
 
 def _result_json(result: stats.PairedResult) -> dict[str, Any]:
-    return {"candidate": result.candidate, "champion": result.champion, "delta": result.delta,
-            "low": result.low, "high": result.high, "confidence": result.confidence, "p_better": result.p_better,
-            "p_value": result.p_value, "test": result.test, "n": result.n, "better": result.better}
+    """What the gate stores of one metric's comparison (keyed by the metric already)."""
+    return {k: v for k, v in asdict(result).items() if k != "metric"}
 
-
-def gate_store_path(config: ProjectConfig, root: Path) -> str:
-    """The store the gate's sessions use (the judge cache of an llm gate lives there)."""
-    return str(root / config.store)
