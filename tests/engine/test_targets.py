@@ -84,6 +84,20 @@ def test_inline_messages_templates(built: dict[str, Target]) -> None:
     ]
 
 
+def test_inline_messages_get_the_system_message_unless_they_bring_one(tmp_path: Path) -> None:
+    """``system:`` beside inline ``messages:`` was once dropped without a word."""
+    found = targets(tmp_path, """
+        targets:
+          agent:
+            model: openai/gpt-4o-mini
+            system: "You work for {{ company }}."
+            messages:
+              - {role: user, content: "{{ question }}"}
+    """)
+    assert found["agent"].render({"company": "ACME", "question": "Refund?"}, where=CASE_WHERE) == [
+        {"role": "system", "content": "You work for ACME."}, {"role": "user", "content": "Refund?"}]
+
+
 def test_chat_message_input_gets_the_system_message(built: dict[str, Target]) -> None:
     chat = [{"role": "user", "content": "hi"}]
     assert built["bare"].render(chat, where=CASE_WHERE) == chat

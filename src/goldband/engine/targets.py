@@ -58,8 +58,9 @@ class Target:
         if isinstance(case_input, list):
             return self._with_system(list(case_input), case_input, where)
         if self.spec.messages:
-            return [{"role": m.role, "content": self._fill(m.content, case_input, where, "messages")}
-                    for m in self.spec.messages]
+            inline = [{"role": m.role, "content": self._fill(m.content, case_input, where, "messages")}
+                      for m in self.spec.messages]
+            return self._with_system(inline, case_input, where)
         if self.prompt_text is None:
             raise ConfigError(
                 "this target has no prompt template, so the case input must be chat messages",
