@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +30,15 @@ def invoke(*args: str) -> Any:
 
 
 def test_the_demo_calibration_replays_offline_and_meets_its_floor(demo: Path) -> None:
-    before = json.loads((demo / "rubrics" / "policy-adherence.agreement.json").read_text())
+    path = demo / "rubrics" / "policy-adherence.agreement.json"
+    before = (path.read_bytes(), path.stat().st_mtime_ns, path.stat().st_ino)
     result = invoke("calibrate", "policy-adherence")
     assert result.exit_code == 0, result.output
     assert "kappa for the floor: 0.91 (quadratic-weighted kappa on scores)" in result.output
     assert "floor (kappa >= 0.6, accuracy >= 0.8): met" in result.output
-    after = json.loads((demo / "rubrics" / "policy-adherence.agreement.json").read_text())
-    assert {k: v for k, v in after.items() if k != "measured_at"} == \
-        {k: v for k, v in before.items() if k != "measured_at"}  # the committed record is reproducible
+    # the committed record is reproducible, so it is not rewritten for a new timestamp
+    assert "agreement unchanged: rubrics/policy-adherence.agreement.json" in result.output
+    assert (path.read_bytes(), path.stat().st_mtime_ns, path.stat().st_ino) == before
 
 
 def test_the_demo_noise_split_runs_offline(demo: Path) -> None:
@@ -44,6 +49,33 @@ def test_the_demo_noise_split_runs_offline(demo: Path) -> None:
     # refund-timing: outputs g,g,g,g,b; the bad one is judged 3.25, 2.5, 3.25 across three judge samples
     assert rows["refund-timing[support-v1]"][2:4] == ["5", "3"]
     assert result.output.splitlines()[-1].startswith("overall: judge variance")
+
+
+def test_noise_shows_progress_on_a_terminal_only(demo: Path) -> None:
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "goldband", "judge", "noise", "support", "--rubric",
+                             "factual-accuracy", "-k", "refund"], cwd=demo, stdout=subprocess.PIPE,
+                            stderr=secondary, env={**os.environ, "COLUMNS": "120"})
+    os.close(secondary)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    stdout = proc.stdout.read().decode() if proc.stdout else ""
+    assert proc.wait(timeout=120) == 0
+    if proc.stdout:
+        proc.stdout.close()
+    os.close(primary)
+    shown = terminal.decode(errors="replace")
+    assert "judge noise: 2 case(s) x 5 outputs, each judged 3x  [" in shown and "10/10" in shown
+    assert stdout.splitlines()[-1].startswith("overall: judge variance") and "judge noise" not in stdout
+    quiet = invoke("noise", "support", "--rubric", "factual-accuracy", "-k", "refund")  # stderr is no terminal
+    assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout.splitlines()[-1] == stdout.splitlines()[-1]
 
 
 def test_noise_needs_a_judged_case(demo: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -64,9 +65,13 @@ def test_the_monitor_commands_from_batch_to_alert(project: Path) -> None:
     code, out, _ = invoke("monitor", "log", "churn", "labels.csv", "--labels")
     assert code == 0 and "stored 800 of 800 labels" in out
     code, out, err = invoke("monitor", "check", "--html", "status.html", "--fail-on-alert", "warning")
-    assert code == 1, out  # an input-drift alert (warning) opened
+    assert code == 6, out  # an input-drift alert (warning) opened: "alerts fired", not "cases failed"
     assert "churn v1: 4 new window(s), 2 with input drift (monthly_charges, payment_method, tenure_months)" in out
-    assert "alert #1 warning [input-drift] -> log ok, jsonl ok" in out
+    assert "  rule input-drift (warning, flagged by the monitor) on input_drift: FIRING: alert #1 opened: " in out
+    assert "  rule concept-drift (critical, flagged by the monitor) on concept_drift: not firing" in out
+    assert "alert #1 warning [input-drift]: sent to log, jsonl" in out
+    assert out.splitlines()[-1] == ("goldband monitor check: exit 6: 1 new alert(s) at or above warning fired "
+                                    "(#1 warning [input-drift])")
     assert "ALERT goldband WARNING alert #1 [input-drift]" in err
     assert (project / "status.html").read_text().count("<script") == 0
     assert (project / ".goldband" / "alerts.jsonl").read_text().count("\n") == 1
@@ -120,3 +125,53 @@ def test_the_monitoring_migration_upgrades_an_older_store(tmp_path: Path) -> Non
         assert store.run("r1") is not None
         assert {"monitor_predictions", "monitor_labels", "alerts", "alert_state"} <= set(store.db.table_names())
         assert store.conn.execute("SELECT COUNT(*) FROM monitor_predictions").fetchone()[0] == 0
+
+
+EVAL_CONFIG = """\
+store: .goldband/store.db
+alerts:
+  rules:
+    - {name: floor, source: llm-eval, metric: pass_rate, below: 0.8, severity: critical}
+    - {name: eval-drift, source: llm-eval, severity: critical}
+"""
+
+
+def test_each_eval_series_names_its_detector_state_and_each_rule_state(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass rate sliding for weeks (the detector and both rules agree) beside a steady one under the floor
+    (the rule fires while the detector rightly sees no change: two named statements, not a contradiction)."""
+    import numpy as np
+
+    from goldband.store import RunRow, SeriesPoint
+    from goldband.store.writer import finish_run, insert_run, insert_series
+
+    (tmp_path / "goldband.yaml").write_text(EVAL_CONFIG)
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(8)
+    with open_store(tmp_path / ".goldband" / "store.db", create=True) as store:
+        for i in range(50):
+            started = f"2026-{1 + i // 28:02d}-{1 + i % 28:02d}T03:00:00.000+00:00"
+            run = RunRow(f"run-{i:03d}", "nightly", "running", started, host="elsewhere", pid=1)
+            sliding = rng.binomial(240, 0.88 - max(0, i - 30) * 0.008) / 240
+            steady = rng.binomial(240, 0.75) / 240
+            with store.transaction() as conn:
+                insert_run(conn, run)
+                insert_series(conn, [SeriesPoint("llm-eval", target, "pass_rate", value, started,
+                                                 {"goldenset": "support", "target": target, "kind": "nightly"},
+                                                 run.id) for target, value in (("slide", sliding),
+                                                                               ("steady", steady))])
+                finish_run(conn, run.id, status="complete", exit_status=0)
+    code, out, _ = invoke("monitor", "check", "--fail-on-alert", "critical")
+    lines = out.splitlines()
+    assert code == 6, out
+    slide = lines[lines.index(next(x for x in lines if x.startswith("slide pass_rate"))):][:4]
+    assert slide[1] == "  drift detector (page_hinkley): DRIFT DETECTED: degraded", slide
+    assert slide[2].startswith("    slide on support: pass rate fell from ")
+    steady = lines[lines.index(next(x for x in lines if x.startswith("steady pass_rate"))):][:4]
+    assert steady[1] == "  drift detector (page_hinkley): no drift detected over 50 runs"
+    assert re.fullmatch(r"  rule floor \(critical, pass rate below 0.8\): FIRING: alert #\d opened: pass rate 0.771 is "
+                        r"below 0.8", steady[2]), steady
+    assert steady[3] == "  rule eval-drift (critical, flagged by the monitor): not firing: pass rate not flagged"
+    rules = [x for x in lines if x.startswith("  rule eval-drift") and "FIRING" in x]
+    assert len(rules) == 1 and "slide on support: pass rate" in rules[0]
+    assert lines[-1].startswith("goldband monitor check: exit 6: ") and "[eval-drift]" in lines[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pty
@@ -76,3 +77,27 @@ def test_events_keep_the_largest_plan_and_count_verdicts(tmp_path: Path) -> None
         f.write('se", "status": "FAIL"}\n')
     events.read()
     assert events.status() == "2/10 cases · 1 PASS, 1 FAIL"
+
+
+def test_resuming_a_complete_run_says_so_and_changes_nothing(demo: Path) -> None:
+    def goldband(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "goldband", "run", "--no-progress", "-k", "refund-window",
+                               "-p", "no:cacheprovider", *args], cwd=demo, capture_output=True, text=True, timeout=180)
+
+    assert goldband().returncode == 0
+    store = demo / ".goldband" / "store.db"
+    with open_store(store, create=False) as db:
+        (run,) = db.runs()
+        rows = {t: db.conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in db.table_counts()}
+    assert run.status == "complete" and run.sessions == 1
+    report = demo / "reports" / run.id / "report.html"
+    before = (hashlib.sha256(store.read_bytes()).hexdigest(), report.stat().st_mtime_ns, report.read_bytes())
+    for ref in ("latest", run.id[:10]):
+        out = goldband("--resume", ref)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert out.stdout.startswith(f"run {run.id} is complete: nothing to resume ("), out.stdout
+        assert "passed" not in out.stdout and out.stderr == ""  # pytest never started
+    assert (hashlib.sha256(store.read_bytes()).hexdigest(), report.stat().st_mtime_ns, report.read_bytes()) == before
+    with open_store(store, create=False) as db:
+        assert {t: db.conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in db.table_counts()} == rows
+        assert db.run(run.id).sessions == 1  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -55,11 +56,35 @@ def test_migrate_upgrades_an_older_store(tmp_path: Path) -> None:
     assert invoke("store", "migrate", "--store", str(path))[1].endswith("(up to date)\n")
 
 
-def test_vacuum_keeps_the_data(store_path: Path) -> None:
-    code, out = invoke("store", "vacuum", "--store", str(store_path))
-    assert code == 0 and " MB -> " in out
+SIZES = re.compile(r"([\d.]+) (kB|MB) \(main ([\d.]+) \2 \+ WAL ([\d.]+) \2(?: \+ shm ([\d.]+) \2)?\)")
+
+
+def test_vacuum_keeps_the_data_and_reports_main_file_plus_wal_on_both_sides(store_path: Path) -> None:
+    other = sqlite3.connect(store_path, isolation_level=None)  # another (idle) connection keeps the WAL on disk
+    other.execute("PRAGMA wal_autocheckpoint=0")
+    other.execute("CREATE TABLE scratch (x BLOB)")
+    other.executemany("INSERT INTO scratch VALUES (?)", [(b"x" * 4000,) for _ in range(500)])  # 2 MB ...
+    other.execute("DROP TABLE scratch")  # ... freed, still in the WAL and the main file's free pages
+    wal_before = Path(f"{store_path}-wal").stat().st_size
+    try:
+        code, out = invoke("store", "vacuum", "--store", str(store_path))
+        main_after = store_path.stat().st_size
+        wal_after = Path(f"{store_path}-wal").stat().st_size
+    finally:
+        other.close()
+    assert code == 0, out
+    before, after = (m.groups() for m in SIZES.finditer(out))
+    assert out.startswith(f"{store_path}: ") and " -> " in out and before[1] == after[1]  # one unit on the line
+    scale = {"kB": 1e3, "MB": 1e6}[before[1]]
+    for total, _, main_file, wal, shm in (before, after):
+        assert float(total) == pytest.approx(float(main_file) + float(wal) + float(shm or 0), abs=0.011)
+    assert float(before[3]) == pytest.approx(wal_before / scale, abs=0.006) and wal_before > 2_000_000
+    assert (float(after[2]), float(after[3])) == pytest.approx((main_after / scale, wal_after / scale), abs=0.006)
+    assert wal_after == 0 and float(after[0]) < float(before[0]) - 1.9e6 / scale  # the 2 MB came back
     with open_store(store_path) as store:
         assert len(store.runs()) == 2
+    code, out = invoke("store", "info", "--store", str(store_path))
+    assert SIZES.search(out.splitlines()[0]), out
 
 
 def test_export_jsonl_and_csv(store_path: Path, tmp_path: Path) -> None:

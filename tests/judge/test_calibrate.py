@@ -161,6 +161,30 @@ def test_calibrate_command_measures_prints_and_records(tmp_path: Path, openai_se
     assert (tmp_path / ".goldband" / "store.db").is_file()
 
 
+def test_a_recalibration_that_only_changes_the_time_leaves_the_record_alone(tmp_path: Path, openai_server: FakeOpenAI,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    project(tmp_path, openai_server.url, judge_extra="  cache: false\n")  # the judge is asked every time
+    make(tmp_path)
+    serve_by_quality(openai_server)
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "rubrics" / "helpful.agreement.json"
+    first = CliRunner().invoke(main, ["judge", "calibrate", "helpful"])
+    assert first.exit_code == 0 and "recorded rubrics/helpful.agreement.json" in first.output, first.output
+    before = (path.read_bytes(), path.stat().st_mtime_ns, path.stat().st_ino)
+    again = CliRunner().invoke(main, ["judge", "calibrate", "helpful"])
+    assert again.exit_code == 0, again.output
+    assert len(judge_requests(openai_server)) == 12  # measured again, by the judge itself
+    assert "agreement unchanged: rubrics/helpful.agreement.json (only its measurement time would change: not " \
+           "rewritten)" in again.output and "recorded" not in again.output
+    assert (path.read_bytes(), path.stat().st_mtime_ns, path.stat().st_ino) == before
+    openai_server.reset()
+    openai_server.add_rule(contains="MID", replies=[reply(4, 4)])  # the judge now grades the middle answer higher
+    serve_by_quality(openai_server)
+    changed = CliRunner().invoke(main, ["judge", "calibrate", "helpful"])
+    assert changed.exit_code == 0 and "recorded rubrics/helpful.agreement.json" in changed.output, changed.output
+    assert json.loads(path.read_bytes())["agreement"] != json.loads(before[0])["agreement"]
+
+
 def test_calibrate_below_the_floor_exits_1(tmp_path: Path, openai_server: FakeOpenAI,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     project(tmp_path, openai_server.url)

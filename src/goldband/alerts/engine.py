@@ -35,6 +35,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from goldband.alerts.rules import AlertEvent, Observation, evaluate, fingerprint, plain, severity_at_least
 from goldband.alerts.sinks import Sink, build_sinks
+from goldband.alerts.states import ACTIVE, RuleStep
 from goldband.clock import Clock, SystemClock, iso, parse_duration
 from goldband.config.alerts import AlertsConfig, RuleConfig
 from goldband.errors import UsageError
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["AlertEngine", "Delivered", "ack", "list_alerts"]
 
 LOG = logging.getLogger("goldband.alerts")
-ACTIVE = ("open", "acked")
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class AlertEngine:
         self.cooldown_s = parse_duration(config.cooldown)
         self.sinks = list(sinks) if sinks is not None else build_sinks(config.sinks, root=root, stream=stream)
         self.opened: list[int] = []  # ids of the alerts this engine opened
+        self.steps: dict[str, RuleStep] = {}  # per fingerprint: the last step, with every event this engine saw
 
     def process(self, observations: Iterable[Observation]) -> list[Delivered]:
         """``observe`` in its own transaction, then ``deliver``."""
@@ -90,21 +91,27 @@ class AlertEngine:
     def _step(self, conn: sqlite3.Connection, rule: RuleConfig, obs: Observation, flagged: bool) -> int | None:
         key, now = fingerprint(rule, obs), iso(self.clock.now())
         streak, clean, notified = _state(conn, key)
-        latest, active = _latest(conn, key)
-        current = latest if active else None
-        opened = None
+        latest, status, since = _latest(conn, key)
+        current = latest if status in ACTIVE else None
+        opened: int | None = None
+        events: tuple[str, ...] = ()  # what this step did to the fingerprint's alert
         if flagged:
             streak, clean = streak + 1, 0
             if current is not None:
                 _touch(conn, current, obs, now)
             elif streak >= rule.sustained:
                 opened, notified = self._open(conn, rule, obs, key, now, notified, streak, latest)
+                latest, status, since = _latest(conn, key)
+                events = ("opened",) if opened is not None else ("reopened",)
         else:
             streak, clean = 0, clean + 1
             if current is not None and clean >= rule.resolve_after:
                 conn.execute("UPDATE alerts SET status = 'resolved', resolved_at = ? WHERE id = ?", [now, current])
+                status, events = "resolved", ("resolved",)
         conn.execute("INSERT OR REPLACE INTO alert_state (fingerprint, rule, streak, clean, last_notified_at, "
                      "updated_at) VALUES (?, ?, ?, ?, ?, ?)", [key, rule.name, streak, clean, notified, now])
+        before = self.steps[key].events if key in self.steps else ()
+        self.steps[key] = RuleStep(rule, obs, flagged, streak, clean, latest, status, before + events, since)
         return opened
 
     def _open(self, conn: sqlite3.Connection, rule: RuleConfig, obs: Observation, key: str, now: str,
@@ -224,10 +231,11 @@ def _state(conn: sqlite3.Connection, key: str) -> tuple[int, int, str | None]:
     return (int(row[0]), int(row[1]), row[2]) if row else (0, 0, None)
 
 
-def _latest(conn: sqlite3.Connection, key: str) -> tuple[int | None, bool]:
-    """The fingerprint's latest alert (None if it has none) and whether it is still active (open or acked)."""
-    row = conn.execute("SELECT id, status FROM alerts WHERE fingerprint = ? ORDER BY id DESC LIMIT 1", [key]).fetchone()
-    return (None, False) if row is None else (int(row[0]), row[1] in ACTIVE)
+def _latest(conn: sqlite3.Connection, key: str) -> tuple[int | None, str | None, str | None]:
+    """The fingerprint's latest alert, its status and when it opened (all None when it has none)."""
+    row = conn.execute("SELECT id, status, opened_at FROM alerts WHERE fingerprint = ? ORDER BY id DESC LIMIT 1",
+                       [key]).fetchone()
+    return (None, None, None) if row is None else (int(row[0]), row[1], row[2])
 
 
 def _touch(conn: sqlite3.Connection, alert_id: int, obs: Observation, now: str) -> None:

@@ -7,13 +7,17 @@ Exit status, the same for every command:
 
 - 0: done, and nothing failed;
 - 1: the command found what it looks for: a case that fails, a significant
-  regression, an alert at or above ``--fail-on``, agreement below its floor, a
-  damaged store (``goldband store check``);
+  regression, agreement below its floor, a damaged store (``goldband store check``);
 - 2: a usage error: a bad option or argument, goldband.yaml, golden set, rubric
   or baseline, or a store that is missing, turned off or unusable; nothing ran
   that needed it (click's own usage errors exit 2 too);
 - 3: goldband or its judge failed rather than the model: judge errors above
-  their limit (``judge: max_error_share``), or an internal error.
+  their limit (``judge: max_error_share``), or an internal error;
+- 6: alerts fired: ``goldband monitor check`` or ``goldband nightly`` with
+  ``--fail-on-alert SEVERITY`` opened an alert of at least that severity, and
+  no case failed;
+- 7: ``goldband nightly``: a case failed and such an alert opened
+  (``goldband.cli.checktext``). 4 and 5 are pytest's own.
 
 A goldband error anywhere below ``main`` is one ``Error: ...`` line on stderr
 (where, what, expected, fix), never a traceback; its exit status is the

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,7 +65,8 @@ def _rubric(name: str, root: Path) -> Any:
 @click.argument("rubric_name", metavar="RUBRIC")
 @click.option("--mode", type=click.Choice(MODES), help="Where judgements come from (default: goldband.yaml).")
 @click.option("--record/--no-record", default=True, show_default=True,
-              help="Write the result to rubrics/RUBRIC.agreement.json (what gating reads).")
+              help="Write the result to rubrics/RUBRIC.agreement.json (what gating reads); left alone when "
+                   "only its measurement time would change.")
 @click.option("--rows", "show_rows", is_flag=True, help="Show every row: human label, judge score, agreement.")
 def calibrate(rubric_name: str, mode: str | None, record: bool, show_rows: bool) -> None:
     """Measure the judge's agreement with the rubric's human-labelled calibration file.
@@ -87,8 +89,10 @@ def calibrate(rubric_name: str, mode: str | None, record: bool, show_rows: bool)
         model, judge_hash = runtime.endpoint(rubric).model, runtime.judge_hash(rubric)
         _print_agreement(rubric, model, judge_hash, result, problems, judged, show_rows)
         if record:
-            path = cal.record(rubric, root, result, judge_hash=judge_hash, judge_model=model)
-            click.echo(f"recorded {path.relative_to(root)}")
+            path, written = cal.record(rubric, root, result, judge_hash=judge_hash, judge_model=model)
+            click.echo(f"recorded {path.relative_to(root)}" if written else
+                       f"agreement unchanged: {path.relative_to(root)} (only its measurement time would change: "
+                       "not rewritten)")
     if problems or result.errors:
         raise CommandFailed("below the agreement floor: " + "; ".join(problems) if problems
                        else f"{result.errors} calibration rows errored")
@@ -135,13 +139,17 @@ def _print_floor(rubric: Any, problems: list[str]) -> None:
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @click.option("-k", "case_filter", help="Only cases whose id contains this text.")
 @click.option("--mode", type=click.Choice(MODES), help="Where outputs and judgements come from.")
+@click.option("--progress/--no-progress", default=None,
+              help="A progress bar on stderr while outputs are generated and judged (default: when stderr is a "
+                   "terminal).")
 def noise(goldensets: tuple[str, ...], rubric_names: tuple[str, ...], regenerate: int, rejudge: int,
-          targets: tuple[str, ...], case_filter: str | None, mode: str | None) -> None:
+          targets: tuple[str, ...], case_filter: str | None, mode: str | None, progress: bool | None) -> None:
     """Split rubric-score variance into judge noise and generation noise.
 
     For every judged case, generates N outputs, freezes them and judges each M
     times; prints per case and overall how much of the variance is the judge's.
     """
+    from goldband.cli.progress import Tally, wait
     from goldband.judge.noise import pooled
     from goldband.judge.workflows import case_noise
     from goldband.session.judging import rubrics_of
@@ -153,8 +161,12 @@ def noise(goldensets: tuple[str, ...], rubric_names: tuple[str, ...], regenerate
         if not pairs:
             raise UsageError("no case is checked by a rubric (check the golden set, --rubric and -k)")
         session.preflight([p for p, _ in pairs])
-        rows = services.engine.submit(_gather(case_noise(runtime, services, p, r, rejudge) for p, r in pairs))
-        results = rows.result()
+        tally = Tally()
+        rows = services.engine.submit(_gather(case_noise(runtime, services, p, r, rejudge, done=tally.add)
+                                              for p, r in pairs))
+        results = wait(rows, total=sum(p.runs.max for p, _ in pairs), tally=tally,
+                       label=f"judge noise: {len(pairs)} case(s) x {regenerate} outputs, each judged {rejudge}x",
+                       bar=sys.stderr.isatty() if progress is None else progress)
     _print_noise(results, pooled([r.split for r in results]))
 
 

@@ -12,11 +12,10 @@ from goldband.cli.common import find_root, opened_store, store_option
 from goldband.errors import UsageError
 
 if TYPE_CHECKING:
+    from goldband.cli.checktext import Checked
     from goldband.config.monitors import ColumnsConfig
     from goldband.config.project import ProjectConfig
     from goldband.store import Store
-    from goldband.watch.overview import Status
-    from goldband.watch.runner import CheckReport
 
 SEVERITY = click.Choice(["info", "warning", "critical"])
 
@@ -140,34 +139,48 @@ def reference(model: str, file: Path, version: str | None, numeric: str | None, 
 @click.option("--rebuild", is_flag=True, help="Forget windows and detector states and replay everything "
                                               "(e.g. after raising label_delay).")
 @click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), help="Also write the status page.")
-@click.option("--fail-on-alert", type=SEVERITY, help="Exit with status 1 when an alert of at least this severity "
-                                                     "opened.")
+@click.option("--fail-on-alert", type=SEVERITY, help="Exit with status 6 when an alert of at least this severity "
+                                                     "opened (see the README's exit status table).")
 @store_option
 def check(models: tuple[str, ...], include_eval: bool, rebuild: bool, html: Path | None, fail_on_alert: str | None,
           store_path: Path | None) -> None:
-    """Run the monitors over the store once: new windows, the error stream, the eval series, alerts."""
-    report, after = run_check(store_path, list(models) or None, include_eval=include_eval, rebuild=rebuild,
-                              with_status=html is not None)
-    print_check(report)
-    if html is not None and after is not None:
+    """Run the monitors over the store once: new windows, the error stream, the eval series, alerts.
+
+    Prints each detector's state and each alert rule's state per series. With
+    --fail-on-alert, exits 6 when an alert of at least that severity opened.
+    """
+    from goldband.cli.checktext import check_status, print_check
+
+    done = run_check(store_path, list(models) or None, include_eval=include_eval, rebuild=rebuild,
+                     with_status=html is not None)
+    print_check(done)
+    if html is not None and done.status is not None:
         from goldband.watch.page import write_status_page
 
-        click.echo(f"status page {write_status_page(after, html)}")
-    exit_on_alerts(report, fail_on_alert)
+        click.echo(f"status page {write_status_page(done.status, html)}")
+    code = check_status("goldband monitor check", done, fail_on_alert)
+    if code:
+        raise SystemExit(code)
 
 
 def run_check(store_path: Path | None, models: list[str] | None, *, include_eval: bool = True,
-              rebuild: bool = False, with_status: bool = False) -> tuple[CheckReport, Status | None]:
+              rebuild: bool = False, with_status: bool = False) -> Checked:
     """One check over the store and, with ``with_status``, the status after it (read from the same open store)."""
+    from goldband.alerts.engine import AlertEngine, list_alerts
+    from goldband.cli.checktext import Checked
     from goldband.watch.overview import status as read
     from goldband.watch.runner import check as run
 
     cfg, root = _project()
     with opened_store(store_path, create=True) as store:
+        engine = AlertEngine(store, cfg.alerts, root=root)
         report = run(store, cfg.monitors, cfg.alerts, models=models, include_eval=include_eval, rebuild=rebuild,
-                     root=root)
+                     root=root, engine=engine)
         _queue_retrains(store, cfg)
-        return report, read(store, cfg.monitors) if with_status else None
+        active = tuple((a["id"], a["severity"], a["rule"]) for a in list_alerts(store.conn, status=["open", "acked"],
+                                                                                   limit=None))
+        return Checked(report, list(engine.steps.values()), cfg.monitors.eval,
+                       read(store, cfg.monitors) if with_status else None, active)
 
 
 def _queue_retrains(store: Store, cfg: ProjectConfig) -> None:
@@ -181,50 +194,6 @@ def _queue_retrains(store: Store, cfg: ProjectConfig) -> None:
     for queued in queue_from_alerts(store, cfg.registry.models, actor=actor()):
         click.echo(f"queued retrain #{queued.request_id} of {queued.model}: {queued.reason}"
                    if queued.status == "queued" else f"skipped a retrain of {queued.model}: {queued.reason}")
-
-
-def exit_on_alerts(report: CheckReport, floor: str | None) -> None:
-    from goldband.alerts.rules import severity_at_least
-
-    if floor and any(severity_at_least(d.event.severity, floor) for d in report.delivered
-                     if d.event.id in report.opened):
-        raise SystemExit(1)
-
-
-def print_check(report: CheckReport) -> None:
-    """What one check found, a line per model version and eval series that had news."""
-    for m in report.models:
-        for problem in m.problems:
-            click.echo(f"{m.model} v{m.version}: {problem}", err=True)
-        click.echo(_model_line(m))
-        for found in (m.concept.detections if m.concept else []):
-            click.echo(f"  {found['summary']}")
-    for s in (report.eval.series if report.eval else []):
-        if s.fed or s.detections:
-            state = "DEGRADED" if s.active else "ok"
-            value = "-" if s.last_value is None else f"{s.last_value:.3f}"
-            click.echo(f"{s.model} {s.metric} [{s.labels.get('goldenset', '?')}]: {s.fed} new run(s), last {value}, "
-                       f"{state}")
-            for found in s.detections:
-                click.echo(f"  {found['summary']}")
-    for d in report.delivered:
-        results = ", ".join(f"{sink} {'ok' if r == 'ok' else 'FAILED: ' + r}" for sink, r in d.results.items())
-        click.echo(f"alert #{d.event.id} {d.event.severity} [{d.event.rule}] -> {results or 'no sink'}")
-    if not report.delivered:
-        click.echo("no new alerts")
-
-
-def _model_line(m: Any) -> str:
-    drifted = [w for w in m.windows if w.input_drifted]
-    text = f"{m.model} v{m.version}: {len(m.windows)} new window(s)"
-    if drifted:
-        names = sorted({f for w in drifted for f in w.drifted_features})
-        text += f", {len(drifted)} with input drift ({', '.join(names)})"
-    if m.concept and m.concept.mean_error is not None:
-        text += f"; {m.concept.fed:,} labelled predictions fed (error {m.concept.mean_error:.3f})"
-    if m.late_predictions:
-        text += f"; {m.late_predictions:,} late predictions not tested"
-    return text
 
 
 @monitor.command()

@@ -3,19 +3,27 @@
 It accepts every ``goldband run`` option (and pytest arguments), records the run
 with kind ``nightly``, then runs ``goldband monitor check`` over the store: the
 eval series get the new night's points, the classic-ML models their new
-windows and labels, and the alert rules fire. The exit status is pytest's
-(1 when a case failed its band), or 1 when ``--fail-on-alert`` is given and an
-alert of at least that severity opened.
+windows and labels, and the alert rules fire. The last line says why it exits
+with its status (see ``goldband.cli.checktext`` and the README's table):
+
+- 0: every case passed its band, and no alert at or above ``--fail-on-alert`` opened;
+- 1: a case failed (FAIL, ERROR, or INCONCLUSIVE under ``inconclusive: fail``), no such alert;
+- 6: such an alert opened, and no case failed;
+- 7: a case failed and such an alert opened;
+- 2 and 3 as for ``goldband run`` (usage error, goldband or its judge failed), alerts or not.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from goldband.cli.run import run
+
+if TYPE_CHECKING:
+    from goldband.cli.checktext import Checked
 
 _OWN = {"kind"}  # fixed to nightly
 
@@ -29,12 +37,23 @@ def _nightly(ctx: click.Context, /, monitors: bool, fail_on_alert: str | None, *
     """Run the golden sets as a nightly run, then the drift monitors over the store (eval series and models).
 
     Takes every option of `goldband run`; extra arguments go to pytest.
+
+    \b
+    Exit status (the last line says which and why):
+      0  every case passed, no alert at or above --fail-on-alert opened
+      1  a case failed its band (FAIL, ERROR, or INCONCLUSIVE under inconclusive: fail)
+      6  an alert at or above --fail-on-alert opened, and no case failed
+      7  a case failed and such an alert opened
+      2  usage error; 3 goldband or its judge failed (whatever the alerts)
     """
+    from goldband.cli.checktext import nightly_status
+
     code = _pytest_status(ctx, options)
+    checked = None
     if monitors:
         click.echo("\ngoldband nightly: monitors")
-        _monitors(options.get("store"), fail_on_alert, code)
-    raise SystemExit(code)
+        checked = _monitors(options.get("store"))
+    raise SystemExit(nightly_status(code, checked, fail_on_alert))
 
 
 def _pytest_status(ctx: click.Context, options: dict[str, Any]) -> int:
@@ -45,17 +64,18 @@ def _pytest_status(ctx: click.Context, options: dict[str, Any]) -> int:
     return 0
 
 
-def _monitors(store: str | None, fail_on_alert: str | None, code: int) -> None:
-    from goldband.cli.monitor import exit_on_alerts, print_check, run_check
+def _monitors(store: str | None) -> Checked | None:
+    """Run the check and print what it found; None when the store is off (nothing to monitor)."""
+    from goldband.cli.checktext import print_check
+    from goldband.cli.monitor import run_check
     from goldband.config.settings import OFF
 
     if store is not None and store.strip().lower() in OFF:  # the values the run's recorder takes for "off"
         click.echo("the store is off: nothing to monitor")
-        return
-    report, _ = run_check(Path(store) if store else None, None)
-    print_check(report)
-    if code == 0:
-        exit_on_alerts(report, fail_on_alert)
+        return None
+    done = run_check(Path(store) if store else None, None)
+    print_check(done)
+    return done
 
 
 nightly = click.Command(
@@ -64,4 +84,5 @@ nightly = click.Command(
     params=[*_params(),
             click.Option(["--monitors/--no-monitors"], default=True, help="Run the monitors after the golden sets."),
             click.Option(["--fail-on-alert"], type=click.Choice(["info", "warning", "critical"]),
-                         help="Exit with status 1 when an alert of at least this severity opened.")])
+                         help="Exit with status 6 (7 when a case failed too) when an alert of at least this "
+                              "severity opened.")])

@@ -1,4 +1,4 @@
-"""``goldband run``'s live view: a progress bar fed by the plugin's events, then a summary.
+"""Progress bars on stderr: ``goldband run``'s, fed by the plugin's events, and one for in-process work.
 
 pytest runs in a child process (so the plugin loads exactly as in any pytest
 run). The plugin appends JSON events to a file named by ``GOLDBAND_PROGRESS``
@@ -6,10 +6,17 @@ run). The plugin appends JSON events to a file named by ``GOLDBAND_PROGRESS``
 output is held back and printed after the bar, so the two never interleave;
 without one (not a terminal, or ``--no-progress``) pytest's output streams
 as usual and only the summary is added.
+
+Commands whose work runs on the engine's loop in this process (``goldband
+judge noise``) count finished units in a ``Tally`` (from any thread) and
+``wait`` for the engine's future: the bar is drawn from the waiting thread
+only, every ``POLL_S``. Like ``goldband run``, they show it by default only
+when stderr is a terminal.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -19,7 +26,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import click
 from click._termui_impl import ProgressBar
@@ -27,6 +34,7 @@ from click._termui_impl import ProgressBar
 from goldband._util.progress import ENV
 
 POLL_S = 0.1
+T = TypeVar("T")
 
 
 @dataclass
@@ -123,3 +131,37 @@ def _draw(proc: subprocess.Popen[bytes], events: Events) -> None:
         events.read()
         progress.update(max(0, events.trials - progress.pos), None)
         progress.render_progress()
+
+
+class Tally:
+    """A count of finished units of work, safe to add to from any thread (the engine's loop)."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int = 1) -> None:
+        with self._lock:
+            self._n += n
+
+    @property
+    def value(self) -> int:
+        with self._lock:
+            return self._n
+
+
+def wait(future: concurrent.futures.Future[T], *, total: int, tally: Tally, label: str, bar: bool) -> T:
+    """``future.result()``; meanwhile, with ``bar``, a progress bar on stderr of ``tally`` out of ``total``."""
+    if not bar:
+        return future.result()
+    progress: ProgressBar[int]
+    with click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_pos=True,
+                           show_eta=True) as progress:
+        while True:
+            try:
+                result = future.result(timeout=POLL_S)
+            except concurrent.futures.TimeoutError:
+                progress.update(min(tally.value, total) - progress.pos, None)
+                continue
+            progress.update(max(0, min(tally.value, total) - progress.pos), None)
+            return result

@@ -41,8 +41,8 @@ def store() -> None:
 def info(store_path: Path | None) -> None:
     """Where the store is, its schema version, and how many rows each table holds."""
     with opened_store(store_path) as db:
-        size = db.path.stat().st_size
-        click.echo(f"store   {db.path} ({size / 1e6:.1f} MB)")
+        sizes = disk_sizes(db.path)
+        click.echo(f"store   {db.path}: {_sizes_text(sizes, _unit(sum(sizes.values())))}")
         click.echo(f"schema  version {db.schema_version} ({', '.join(db.migrations)})")
         counts = db.table_counts()
         click.echo(table([[name, f"{n:,}"] for name, n in counts.items()], ["table", "rows"], right={1}))
@@ -84,17 +84,41 @@ def migrate(dry_run: bool, store_path: Path | None) -> None:
 @store.command()
 @store_option
 def vacuum(store_path: Path | None) -> None:
-    """Checkpoint the WAL and rebuild the file to reclaim space (needs no other writer)."""
+    """Checkpoint the WAL and rebuild the file to reclaim space (needs no other writer).
+
+    Prints the size on disk before and after as the main file plus its WAL (and
+    shared-memory index, when present), the same way on both sides.
+    """
     with opened_store(store_path) as db:
-        before = _size(db.path)
+        before = disk_sizes(db.path)
         db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        db.conn.execute("VACUUM")
+        db.conn.execute("VACUUM")  # in WAL mode the rebuilt pages land in the WAL ...
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # ... so move them into the main file
         db.conn.execute("PRAGMA optimize")
-        click.echo(f"{db.path}: {before / 1e6:.2f} MB -> {_size(db.path) / 1e6:.2f} MB")
+        after = disk_sizes(db.path)
+    unit = _unit(max(sum(before.values()), sum(after.values())))
+    click.echo(f"{db.path}: {_sizes_text(before, unit)} -> {_sizes_text(after, unit)}")
 
 
-def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+def disk_sizes(path: Path) -> dict[str, int]:
+    """The store's bytes on disk: the main file, its WAL, and the shared-memory index when present."""
+    sizes = {"main": path.stat().st_size}
+    for part, suffix in (("WAL", "-wal"), ("shm", "-shm")):
+        other = Path(f"{path}{suffix}")
+        if other.exists() or part == "WAL":
+            sizes[part] = other.stat().st_size if other.exists() else 0
+    return sizes
+
+
+def _unit(n: int) -> tuple[str, float]:
+    return next(((u, scale) for u, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)) if n >= scale), ("kB", 1e3))
+
+
+def _sizes_text(sizes: dict[str, int], unit: tuple[str, float]) -> str:
+    """``1.23 MB (main 1.10 MB + WAL 0.13 MB)``: every number in one unit, so the parts add up on the page."""
+    name, scale = unit
+    parts = " + ".join(f"{part} {n / scale:.2f} {name}" for part, n in sizes.items())
+    return f"{sum(sizes.values()) / scale:.2f} {name} ({parts})"
 
 
 @store.command()

@@ -209,8 +209,17 @@ def shortfalls(result: Agreement, floor: FloorModel | None) -> list[str]:
     return out
 
 
-def record(rubric: Rubric, root: Path, result: Agreement, *, judge_hash: str, judge_model: str | None) -> Path:
-    """Write ``rubrics/NAME.agreement.json`` (atomically): the last measurement and its hashes."""
+VOLATILE = ("measured_at",)  # fields of an agreement record that change on every measurement
+
+
+def record(rubric: Rubric, root: Path, result: Agreement, *, judge_hash: str,
+           judge_model: str | None) -> tuple[Path, bool]:
+    """Write ``rubrics/NAME.agreement.json`` (atomically): the last measurement and its hashes.
+
+    Returns the path and whether it was written: a record that differs from the
+    one on disk only in its ``VOLATILE`` fields (the time) is left alone, so a
+    committed file does not change when nothing it says changed.
+    """
     assert rubric.calibration is not None
     problems = shortfalls(result, rubric.floor)
     data = {"rubric": rubric.name, "rubric_version": rubric.version, "rubric_hash": rubric.content_hash,
@@ -222,11 +231,20 @@ def record(rubric: Rubric, root: Path, result: Agreement, *, judge_hash: str, ju
             "floor": rubric.floor.model_dump(exclude_none=True) if rubric.floor else None,
             "meets_floor": not problems, "shortfalls": problems}
     path = rubric.agreement_path(root)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if _same(read_record(rubric, root), json.loads(text)):
+        return path, False
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        handle.write(text)
     os.replace(tmp, path)
-    return path
+    return path, True
+
+
+def _same(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    """Whether two records say the same, their volatile fields aside."""
+    return old is not None and {k: v for k, v in old.items() if k not in VOLATILE} == \
+        {k: v for k, v in new.items() if k not in VOLATILE}
 
 
 def read_record(rubric: Rubric, root: Path) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -52,12 +52,23 @@ class CaseNoise:
 
 
 async def case_noise(runtime: JudgeRuntime, services: Services, plan: CasePlan, rubric: Rubric,
-                     rejudge: int) -> CaseNoise:
-    """Regenerate the plan's outputs (its runs), freeze them, judge each ``rejudge`` times."""
+                     rejudge: int, *, done: Callable[[int], None] | None = None) -> CaseNoise:
+    """Regenerate the plan's outputs (its runs), freeze them, judge each ``rejudge`` times.
+
+    ``done(n)`` (for a progress bar) hears of outputs as they are finished with: judged ``rejudge`` times,
+    or failed to generate; ``plan.runs.max`` in all.
+    """
+    tick = done or (lambda n: None)
     bare = replace(plan, case=replace(plan.case, checks=()))
     trials = (await run_case(services, bare)).trials
-    rows = await asyncio.gather(*(_rejudged(runtime, services.engine, rubric, plan, t.trial, rejudge)
-                                  for t in trials if t.trial.error is None))
+    tick(plan.runs.max - sum(1 for t in trials if t.trial.error is None))  # nothing to judge for these
+
+    async def judged(trial: Trial) -> list[float] | None:
+        row = await _rejudged(runtime, services.engine, rubric, plan, trial, rejudge)
+        tick(1)
+        return row
+
+    rows = await asyncio.gather(*(judged(t.trial) for t in trials if t.trial.error is None))
     usable = [r for r in rows if r is not None]
     errors = len(trials) - len(usable)
     return CaseNoise(plan.goldenset, plan.case.id, plan.target.name, rubric.name, split(usable), errors)
