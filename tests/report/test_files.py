@@ -28,6 +28,8 @@ RUN = "20261103-120000-0003"
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
     for module in ("goldband.report.data", "goldband.store.writer"):
         monkeypatch.setattr(f"{module}.now", lambda: "2026-11-04T00:00:00.000+00:00")
+    for name in ("GOLDBAND_REPORT_URL", "GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)  # the summary's link comes from CI's environment
     return demo_store(tmp_path / "store.db")
 
 
@@ -111,3 +113,13 @@ def test_an_unfinished_case_is_reported_as_not_run(tmp_path: Path) -> None:
         report = load_report(store, "r1")
     assert [c.status for c in report.cases] == ["NOT RUN"] and report.verdict == "NOT RUN"
     assert "not decided" in render_markdown(report)
+
+
+def test_html_rule_column_names_the_failing_checks(store: Store) -> None:
+    write_run(store, "r-why", "2026-11-05T00:00:00.000+00:00", [CaseSpec("wrong-window", "pff", "FAIL")])
+    page = render(load_report(store, "r-why"), "html")
+    row = re.search(r'<tbody class="case".*?</tr>', page, re.S)
+    assert row is not None
+    rule = row.group(0).rsplit("<td>", 1)[1]  # the row's last cell
+    assert rule.startswith("pass rate 1/3<div class=\"failed-check\">✗ contains &#34;30 days&#34;: "
+                           "not found: &#39;30 days&#39; (2/3 trials)</div>")

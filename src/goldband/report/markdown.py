@@ -1,41 +1,52 @@
 """The Markdown summary: short enough for a PR comment or a CI step summary.
 
+Each non-passing case names *why*: the statistical rule, the failing checks
+with their detail and in how many trials each failed, and one shortened
+failing output (``report.why``). Everything user-written or model-written is
+escaped (``report.escape.escape_md``) so it cannot break the tables, link,
+embed, mention or inject HTML.
+
 GitHub caps a comment at 65,536 characters; the summary stays under
-``MAX_CHARS`` by listing at most ``MAX_CASES`` non-passing cases and saying
-how many it left out. Model output is not included (it is in the HTML);
-everything user-written is escaped so it cannot break the tables or inject
-links and HTML.
+``MAX_CHARS`` by listing at most ``MAX_CASES`` non-passing cases, fewer when
+their rows would not fit, and saying how many it left out.
 """
 
 from __future__ import annotations
 
-import re
-
 from goldband.report.data import CROSS, STATUS_ORDER, CaseResult, Group, RunReport, group_name
+from goldband.report.escape import code_md, escape_md
 from goldband.report.fmt import ms, rate, spark, usd
+from goldband.report.links import ReportLink
+from goldband.report.why import failing_output, why_markdown
+
+__all__ = ["ICONS", "MAX_CASES", "MAX_CHARS", "escape_md", "render_markdown"]
 
 MAX_CASES = 50
 MAX_CHARS = 60_000
-_SPECIAL = re.compile(r"([\\`*_\[\]|<>~])")
 ICONS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "❔", "ERROR": "💥", "EMPTY": "-", "NOT RUN": "⏸"}
+CASE_HEADER = ("verdict", "case", "pass rate", "rule", "failing checks", "a failing output")
 
 
-def escape_md(text: object) -> str:
-    """Text safe inside a Markdown table cell: specials escaped, newlines flattened."""
-    flat = " ".join(str(text).split())
-    return _SPECIAL.sub(r"\\\1", flat)
-
-
-def render_markdown(report: RunReport, *, html_name: str | None = None) -> str:
+def render_markdown(report: RunReport, *, html_name: str | None = None, link: ReportLink | None = None) -> str:
+    """The summary of one run; ``link`` (``report.links.report_link``) points at the full report in CI."""
     run = report.run
-    lines = [f"### goldband {ICONS.get(report.verdict, '')} {report.verdict} · run `{run.id}`", "",
-             f"{run.kind} · {run.status} · {_git(report)} · {report.trials} trials · cost {usd(report.cost_usd)}", ""]
-    lines += _groups_table(report.groups)
-    lines += _problem_cases(report)
-    if html_name:
-        lines += ["", f"Full report: `{html_name}` (trial outputs, plots, filters)."]
-    text = "\n".join(lines) + "\n"
+    head = [f"### goldband {ICONS.get(report.verdict, '')} {report.verdict} · run `{run.id}`", "",
+            f"{run.kind} · {run.status} · {_git(report)} · {report.trials} trials · cost {usd(report.cost_usd)}", ""]
+    head += _groups_table(report.groups)
+    foot = _footer(html_name, link)
+    room = MAX_CHARS - _size(head) - _size(foot)
+    text = "\n".join(head + _problem_cases(report, room) + foot) + "\n"
     return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 40] + "\n\n… (summary truncated)\n"
+
+
+def _size(lines: list[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
+def _footer(html_name: str | None, link: ReportLink | None) -> list[str]:
+    if link is not None:
+        return ["", link.markdown(html_name or "report.html")]
+    return ["", f"Full report: `{html_name}` (trial outputs, plots, filters)."] if html_name else []
 
 
 def _git(report: RunReport) -> str:
@@ -56,15 +67,24 @@ def _groups_table(groups: list[Group]) -> list[str]:
     return lines
 
 
-def _problem_cases(report: RunReport) -> list[str]:
+def _problem_cases(report: RunReport, room: int) -> list[str]:
+    """The non-passing cases, worst first, as many rows as fit in ``room`` characters (and MAX_CASES)."""
     bad = [c for c in report.cases if c.status != "PASS"]
     if not bad:
         return ["", "Every case passed."]
-    lines = ["", f"**{len(bad)} case(s) not passing**", "", "| verdict | case | pass rate | rule |",
-             "|---|---|---|---|"]
-    lines += [_case_line(c) for c in bad[:MAX_CASES]]
-    if len(bad) > MAX_CASES:
-        lines.append(f"| … | {len(bad) - MAX_CASES} more in the HTML report | | |")
+    lines = ["", f"**{len(bad)} case(s) not passing**", "", "| " + " | ".join(CASE_HEADER) + " |",
+             "|" + "---|" * len(CASE_HEADER)]
+    room -= _size(lines) + 100  # the "more" line
+    shown = 0
+    for case in bad[:MAX_CASES]:
+        line = _case_line(case)
+        if len(line) + 1 > room:
+            break
+        lines.append(line)
+        room -= len(line) + 1
+        shown += 1
+    if shown < len(bad):
+        lines.append(f"| … | {len(bad) - shown} more in the HTML report |" + " |" * (len(CASE_HEADER) - 2))
     return lines
 
 
@@ -75,8 +95,10 @@ def _case_line(case: CaseResult) -> str:
         passed += f" [{v.pass_rate_low:.2f}, {v.pass_rate_high:.2f}]"
     gating = "" if v is None or v.gating else " (not gating)"
     reason = v.reason if v else "not decided: the run stopped before this case"
-    return (f"| {ICONS.get(case.status, '')} {case.status}{gating} | `{case.title.replace('`', '')}` | {passed} | "
-            f"{escape_md(reason)} |")
+    output = failing_output(case.trials)
+    cells = [f"{ICONS.get(case.status, '')} {case.status}{gating}", code_md(case.title), passed, escape_md(reason),
+             why_markdown(case.trials) or "-", f"“{escape_md(output)}”" if output is not None else "-"]
+    return "| " + " | ".join(cells) + " |"
 
 
 def _spark(values: list[float]) -> str:

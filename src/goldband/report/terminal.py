@@ -1,7 +1,8 @@
 """The compact domain report shown for a failing item, instead of a traceback.
 
 Model output is untrusted: control characters (terminal escapes included) are
-shown escaped, never written raw to the terminal.
+shown escaped (``report.escape.visible``), never written raw to the terminal.
+A non-passing case names its failing checks (``report.why``) beside the rule.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from goldband.bands.verdict import fails_item
 from goldband.engine.budget import Budget
 from goldband.engine.plan import Outcome
 from goldband.engine.scheduler import EngineStats
+from goldband.report.escape import visible
+from goldband.report.why import why_text
 from goldband.results import ScoredTrial, Verdict
 
 OUTPUT_WIDTH = 72
@@ -21,6 +24,8 @@ def failure_report(title: str, where: str, verdict: Verdict, trials: Sequence[Sc
                    *, all_trials: bool = False, bar: float | None = None) -> str:
     """The compact table; passing trials beyond the first are folded unless ``all_trials`` (-v)."""
     lines = [f"{verdict.status} {title}  ({where})", f"  rule    {verdict.reason}"]
+    if why := why_text(trials):
+        lines.append(f"  why     {why}")
     if (rate := _rate_line(verdict, bar)) is not None:
         lines.append(f"  rate    {rate}")
     lines += [f"  trials  {_tally(verdict, trials)}", *(f"  note    {n}" for n in verdict.notes), "",
@@ -89,7 +94,7 @@ def shorten(text: str | None, width: int = OUTPUT_WIDTH) -> str:
 
 def safe(text: str) -> str:
     """Escape control characters so model output cannot drive the terminal."""
-    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
+    return visible(text)
 
 
 def summary_lines(outcomes: Sequence[Outcome], seconds: float, budget: Budget | None = None,
@@ -108,9 +113,15 @@ def summary_lines(outcomes: Sequence[Outcome], seconds: float, budget: Budget | 
     if budget is not None:
         lines.append(f"goldband {budget.describe()}")
     lines += [f"goldband: {o.verdict.status} (not failing the run) {o.plan.goldenset}::{o.plan.case.id}"
-              f"[{o.plan.target.name}]: {o.verdict.reason}" for o in outcomes
+              f"[{o.plan.target.name}]: {_reason(o)}" for o in outcomes
               if o.verdict.status in ("INCONCLUSIVE", "QUARANTINED") and not _fails(o)]
     return lines
+
+
+def _reason(outcome: Outcome) -> str:
+    """The verdict's rule, then the failing checks (if any): ``rule — contains "x": missing (2/9 trials)``."""
+    why = why_text(outcome.trials)
+    return f"{outcome.verdict.reason} — {why}" if why else outcome.verdict.reason
 
 
 def engine_line(stats: EngineStats) -> str:
