@@ -69,9 +69,15 @@ def verdict_of(spec: CaseSpec) -> Verdict:
                    runs_planned=n, baseline=spec.baseline)
 
 
+def goldenset_hash(goldenset: str, version: str = "3") -> str:
+    """The demo golden sets' content hashes (another version, another hash)."""
+    base = GS_HASH if goldenset == "support" else "sha256:" + goldenset
+    return base if version == "3" else f"{base}-v{version}"
+
+
 def write_run(store: Store, run_id: str, started_at: str, cases: list[CaseSpec], *, kind: str = "ci",
-              status: str = "complete", verdicts: bool = True, branch: str = "main") -> RunRow:
-    """A whole run: identities, items, trials, verdicts, finish, series points."""
+              status: str = "complete", verdicts: bool = True, branch: str = "main", version: str = "3") -> RunRow:
+    """A whole run: identities, items, trials, verdicts, finish, series points; ``version``: of its golden sets."""
     run = RunRow(run_id, kind, "running", started_at, git_sha="0123456789abcdef", git_branch=branch,
                  git_dirty=False, goldband_version="0.1.0", command="pytest goldensets", root="/project",
                  host="elsewhere", pid=1, mode="replay")
@@ -82,8 +88,8 @@ def write_run(store: Store, run_id: str, started_at: str, cases: list[CaseSpec],
                       "input": {"question": f"question about {c.case_id}"}, "reference": "30 days",
                       "checks": ['contains "30 days"'], "runs": len(c.outcomes), "band": {"min_pass_rate": 0.8}}
                      for i, c in enumerate(cases) if c.goldenset == gs]
-            insert_goldenset(conn, run_id, GoldenSetRecord(GS_HASH if gs == "support" else "sha256:" + gs,
-                                                           gs, "3", f"goldensets/{gs}.yaml", metas))
+            insert_goldenset(conn, run_id, GoldenSetRecord(goldenset_hash(gs, version), gs, version,
+                                                           f"goldensets/{gs}.yaml", metas))
         for target in sorted({c.target for c in cases}):
             insert_target(conn, run_id, TargetRecord(TARGET_HASH if target == "support-v1" else "sha256:" + target,
                                                      target, "model", "openai/gpt-4o-mini", None, "Q: {{ q }}",
@@ -93,7 +99,8 @@ def write_run(store: Store, run_id: str, started_at: str, cases: list[CaseSpec],
         for c in cases:
             insert_trials(conn, run_id, c.goldenset, scored(c))
             if verdicts:
-                insert_verdict(conn, run_id, StoredVerdict(c.goldenset, c.case_id, c.target, None, GS_HASH,
+                gs_hash = GS_HASH if version == "3" else goldenset_hash(c.goldenset, version)
+                insert_verdict(conn, run_id, StoredVerdict(c.goldenset, c.case_id, c.target, None, gs_hash,
                                                            TARGET_HASH, verdict_of(c)))
         if status != "running":
             finish_run(conn, run_id, status=status, exit_status=0)

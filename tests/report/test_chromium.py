@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
+import agentkit
+import goldband
 from goldband.report.files import write_reports
 from goldband.store import open_store
+from goldband.testing import FakeOpenAI
 from storefixtures import CaseSpec, demo_cases, write_run
 
 CHROMIUM = next((p for name in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(name))), None)
@@ -99,3 +102,28 @@ def test_filters_apply_from_the_address(report: Path, tmp_path: Path) -> None:
     assert all(("hidden" in row) != ('data-status="FAIL"' in row) for row in rows)
     dom = dump_dom(report.as_uri() + "#q=order-id", tmp_path / "profile")
     assert "showing 1 of 6 cases" in dom
+
+
+def test_an_agent_run_shows_the_messages_sent_and_the_tool_calls_grouped(
+        tmp_path: Path, openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(agentkit.KEY_ENV, agentkit.KEY)
+    root = agentkit.project(tmp_path / "project", openai_server.url, runs=4)
+    agentkit.serve(openai_server)
+    result = goldband.run(root=root, store="store.db", report="reports")
+    assert result.run_id is not None and openai_server.requests[0].body["tools"][0]["function"]["name"] == \
+        "lookup_order"
+    dom = dump_dom((root / "reports" / result.run_id / "report.html").as_uri(), tmp_path / "profile")
+    assert 'data-ready="1"' in body_tag(dom)
+    case = dom[dom.index("orders::where-is-a17<"):]
+    case = case[:case.index('<tbody class="case"')] if '<tbody class="case"' in case else case
+    assert ('<li class="message" data-role="system"><small class="role">system</small><pre>You are the support '
+            "agent of Acme Shoes. Look orders up with the lookup_order tool.</pre></li>") in case
+    assert ('<li class="message" data-role="user"><small class="role">user</small><pre>Where is my order A-17?</pre>'
+            "</li>") in case
+    assert "1 tool offered" in case and "<summary><code>lookup_order</code></summary>" in case
+    calls, refusal = re.findall(r'<tr class="trial"[^>]*>.*?</tr>', case, flags=re.S)
+    assert '<b class="times">\u00d73</b>' in calls and "#0, 1, 2" in calls and "3 pass" in calls
+    assert '<code class="tool-name">lookup_order</code>' in calls
+    assert '"order_id": "A-17"' in calls and '"include": [\n  "status",\n  "eta"\n ]' in calls
+    assert "#3" in refusal and "I cannot look that up." in refusal and "no call to lookup_order" in refusal
+    assert "4 trials, 2 distinct outputs" in case

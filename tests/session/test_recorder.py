@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
+import agentkit
+from goldband._util.hashing import canonical_hash
 from goldband.store import open_store
+from goldband.testing import FakeOpenAI
 
 APP = '''
 import os, time
@@ -89,6 +92,7 @@ def test_a_run_is_recorded_with_its_trials_verdicts_series_and_reports(project: 
         assert metrics == {"pass_rate", "mean_score", "error_rate", "inconclusive_share", "latency_p50_ms",
                            "latency_p95_ms"}  # a callable target has no cost
         assert store.run_goldensets(only.id)["support"].startswith("sha256:")
+        assert store.renderings(only.id) == {}  # a callable target is sent no messages
     report = project.path / "reports" / only.id / "report.html"
     assert report.is_file() and (project.path / "reports" / "latest" / "summary.md").is_file()
     result.stdout.fnmatch_lines([f"goldband: run {only.id} complete · store .goldband/store.db · "
@@ -279,3 +283,31 @@ def test_under_xdist_a_bad_store_stops_the_controller_before_workers(project: py
     assert "damaged or not a goldband store" in result.stderr.str()
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     assert path.read_bytes() == b"garbage" * 1000
+
+
+def test_each_distinct_rendering_is_stored_once_and_every_trial_refers_to_it(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, openai_server: FakeOpenAI) -> None:
+    for name in ("CI", "GOLDBAND_STORE", "GOLDBAND_REPORT", "GOLDBAND_KIND", "GOLDBAND_RESUME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(agentkit.KEY_ENV, agentkit.KEY)
+    agentkit.project(pytester.path, openai_server.url, runs=3, targets=("agent", "agent-warm"))
+    agentkit.serve(openai_server)
+    assert run_xdist(pytester, "-n", "2").ret in (0, 1)  # two workers write the same renderings
+    assert run(pytester).ret in (0, 1)  # and a second run sends them again
+    with open_store(store_of(pytester), create=False) as store:
+        assert store.conn.execute("SELECT COUNT(*) FROM rendered_messages").fetchone()[0] == 2  # one per case
+        assert store.conn.execute("SELECT COUNT(*) FROM trials WHERE messages_hash IS NULL").fetchone()[0] == 0
+        first = store.runs()[-1].id
+        sent = store.renderings(first)
+    assert sorted(sent) == [("orders", case, target) for case in ("where-is-a17", "where-is-b2")
+                            for target in ("agent", "agent-warm")]
+    (a17,) = sent[("orders", "where-is-a17", "agent")]
+    assert sent[("orders", "where-is-a17", "agent-warm")] == [a17]  # equal messages and tools: one hash
+    assert a17.samples == (0, 1, 2) and a17.messages == [
+        {"role": "system", "content": "You are the support agent of Acme Shoes. Look orders up with the lookup_order "
+                                      "tool."},
+        {"role": "user", "content": "Where is my order A-17?"}]
+    assert a17.tools is not None and a17.tools[0]["function"]["name"] == "lookup_order"
+    assert a17.hash == canonical_hash({"messages": a17.messages, "tools": a17.tools})
+    for path in store_of(pytester).parent.iterdir():  # the store keeps what was sent, never the key
+        assert agentkit.KEY.encode() not in path.read_bytes(), path

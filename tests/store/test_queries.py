@@ -11,8 +11,8 @@ import pytest
 
 from goldband.errors import StoreError
 from goldband.results import BaselineDelta, Completion, Score, ScoredTrial, ToolCall, Trial
-from goldband.store import DriftEvent, SeriesPoint, Store, open_store
-from goldband.store.writer import insert_trials
+from goldband.store import DriftEvent, Rendering, SeriesPoint, Store, open_store
+from goldband.store.writer import insert_rendering, insert_trials
 from storefixtures import CaseSpec, demo_store, scored, verdict_of, write_run
 
 
@@ -111,6 +111,40 @@ def test_a_trial_is_never_stored_twice(store: Store) -> None:
     with store.transaction() as conn:
         assert insert_trials(conn, "20261103-120000-0003", "support", scored(spec)) == 0
     assert store.case_counts("20261103-120000-0003")[("support", "refund-window", "support-v1")].n == 5
+
+
+def test_renderings_are_stored_once_and_read_back_per_case(store: Store) -> None:
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Where is A-17?"}]
+    sent = Rendering("sha256:" + "c" * 64, messages, [{"type": "function", "function": {"name": "lookup"}}])
+    batches = [scored(CaseSpec("m1", "pp")), scored(CaseSpec("m1", "pp", target="v2")), scored(CaseSpec("m2", "f"))]
+    write_run(store, "r-msg", "2026-11-04T12:00:00.000+00:00", [])
+    for _ in range(2):  # a resumed run or a second xdist worker writes the same again
+        with store.transaction() as conn:
+            for batch in batches:
+                insert_rendering(conn, sent)
+                insert_trials(conn, "r-msg", "support", batch, messages_hash=sent.hash)
+    assert store.conn.execute("SELECT COUNT(*) FROM rendered_messages").fetchone()[0] == 1
+    assert store.conn.execute("SELECT COUNT(*) FROM trials WHERE run_id = 'r-msg'").fetchone()[0] == 5
+    found = store.renderings("r-msg")
+    assert found == {("support", "m1", "support-v1"): [Rendering(sent.hash, messages, sent.tools, (0, 1))],
+                     ("support", "m1", "v2"): [Rendering(sent.hash, messages, sent.tools, (0, 1))],
+                     ("support", "m2", "support-v1"): [Rendering(sent.hash, messages, sent.tools, (0,))]}
+    assert store.renderings("20261103-120000-0003") == {}  # trials that sent no messages (or were stored before)
+
+
+def test_runs_and_case_history_filter_by_golden_set_version(store: Store) -> None:
+    write_run(store, "20261104-120000-0004", "2026-11-04T12:00:00.000+00:00", [CaseSpec("refund-window", "pp")],
+              kind="nightly", version="4")
+    assert [r.id for r in store.runs(version="4")] == ["20261104-120000-0004"]
+    assert len(store.runs(version="3", goldenset="extract")) == 3 and store.runs(version="4", goldenset="extract") == []
+    assert store.goldenset_versions(["20261104-120000-0004", "20261101-120000-0001", "nope"]) == {
+        "20261104-120000-0004": {"support": "4"}, "20261101-120000-0001": {"extract": "3", "support": "3"},
+        "nope": {}}
+    history = store.case_history("support", "refund-window", "support-v1", version="3")
+    assert [p.run_id for p in history] == ["20261103-120000-0003", "20261102-120000-0002", "20261101-120000-0001"]
+    assert [p.run_id for p in store.case_history("support", "refund-window", "support-v1", kind="nightly")] == [
+        "20261104-120000-0004"]
+    assert store.case_history("support", "refund-window", "support-v1", kind="ci", version="4") == []
 
 
 def test_series_are_shared_by_llm_evals_and_classic_ml(store: Store) -> None:

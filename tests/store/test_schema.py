@@ -18,6 +18,7 @@ from goldband.store.connection import applied
 EXPECTED_TABLES = {
     "runs", "run_items", "goldensets", "cases", "prompts", "targets", "rubrics", "judges", "run_goldensets",
     "run_targets", "run_rubrics", "trials", "scores", "verdicts", "series_points", "drift_events", "judge_cache",
+    "rendered_messages",
 }
 LATEST = len(schema.names())  # every test below holds for whatever migrations come after 0002
 
@@ -55,6 +56,22 @@ def test_upgrade_from_every_older_version_keeps_the_data(tmp_path: Path, version
         assert store.run("r1") is not None
         store.judge_cache_put("k", {"score": 4})  # the tables added since work
         assert store.judge_cache_get("k") == {"score": 4}
+
+
+def test_trials_stored_before_rendered_messages_read_back_without_them(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
+    schema.MIGRATIONS.apply(db, stop_before="0005_rendered_messages")
+    db.conn.execute("PRAGMA user_version = 4")
+    db.conn.execute("INSERT INTO runs (id, kind, status, started_at) VALUES ('r1', 'ci', 'complete', 'now')")
+    db.conn.execute("INSERT INTO trials (run_id, goldenset, case_id, target, sample, outcome, output, cached) "
+                    "VALUES ('r1', 's', 'c', 't', 0, 'pass', 'old output', 0)")
+    db.close()
+    with open_store(path) as store:
+        assert "messages_hash" in store.db.table("trials").columns_dict
+        assert store.renderings("r1") == {}
+        (trial,) = store.scored_trials("r1")[("s", "c", "t")]
+        assert trial.trial.output == "old output"
 
 
 def test_reopening_applies_nothing(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 CASE_REF = re.compile(r"^(?:.*\.ya?ml::)?(?P<set>[^:\[\]]+)::(?P<case>[^:\[\]]+)(?:\[(?P<target>[^\]]+)\])?$")
 KINDS = click.Choice(RUN_KINDS)
+RUN_STATUSES = ("running", "complete", "incomplete")  # as a run reads (a killed run reads as incomplete)
 COUNTED = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")  # the verdict columns of the tables (PASS FAIL INC ERR)
 
 
@@ -29,42 +30,70 @@ COUNTED = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")  # the verdict columns of th
 @click.option("--target", help="The target of CASE (default: every target the case ran on).")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs.")
 @click.option("--kind", type=KINDS, help="Only runs of this kind.")
+@click.option("--version", "version", metavar="V",
+              help="Only runs that used version V of a golden set (of --goldenset when given; of CASE's golden set).")
+@click.option("--goldenset", help="Only runs that included this golden set (its version is then the one shown).")
 @click.option("--branch", help="Only runs on this git branch.")
-@click.option("--goldenset", help="Only runs that included this golden set.")
+@click.option("--status", type=click.Choice(RUN_STATUSES), help="Only runs with this status.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @store_option
-def history(case: str | None, target: str | None, limit: int, kind: str | None, branch: str | None,
-            goldenset: str | None, as_json: bool, store_path: Path | None) -> None:
-    """List recent runs, or show one CASE's verdicts across runs.
+def history(case: str | None, target: str | None, limit: int, kind: str | None, version: str | None,
+            goldenset: str | None, branch: str | None, status: str | None, as_json: bool,
+            store_path: Path | None) -> None:
+    """List recent runs with their kind and golden set versions, or show one CASE's verdicts across runs.
 
     CASE is SET::CASE or SET::CASE[TARGET] (as pytest names the item), e.g.
-    ``goldband history support::refund-window[support-v1]``.
+    ``goldband history support::refund-window[support-v1] --kind nightly --version 3``.
+    A version change can move a case's numbers without any change to the target:
+    filter by ``--version`` to compare like with like.
     """
     with opened_store(store_path) as store:
         if case is None:
-            _runs(store, limit, kind, branch, goldenset, as_json)
+            _runs(store, RunFilters(limit, kind, version, goldenset, branch, status), as_json)
         else:
-            _case(store, case, target, limit, as_json)
+            _case(store, case, target, RunFilters(limit, kind, version), as_json)
 
 
-def _runs(store: Store, limit: int, kind: str | None, branch: str | None, goldenset: str | None,
-          as_json: bool) -> None:
-    runs = store.runs(limit=limit, kind=kind, branch=branch, goldenset=goldenset)
+@dataclasses.dataclass(frozen=True)
+class RunFilters:
+    """What ``goldband history`` narrows the runs to."""
+
+    limit: int
+    kind: str | None = None
+    version: str | None = None
+    goldenset: str | None = None
+    branch: str | None = None
+    status: str | None = None
+
+
+def _runs(store: Store, f: RunFilters, as_json: bool) -> None:
+    runs = store.runs(limit=f.limit, kind=f.kind, branch=f.branch, goldenset=f.goldenset, status=f.status,
+                      version=f.version)
     counts = _verdict_counts(store, [r.id for r in runs])
+    versions = store.goldenset_versions(r.id for r in runs)
     if as_json:
-        click.echo(json.dumps([{**dataclasses.asdict(r), "verdicts": counts.get(r.id, {})} for r in runs], indent=1))
+        click.echo(json.dumps([{**dataclasses.asdict(r), "goldensets": versions.get(r.id, {}),
+                                "verdicts": counts.get(r.id, {})} for r in runs], indent=1))
         return
     if not runs:
-        click.echo(f"no runs in {store.path} yet (run `goldband run` or pytest on your golden sets)")
+        narrowed = any(v is not None for v in dataclasses.astuple(f)[1:])
+        click.echo(f"no runs match these filters in {store.path}" if narrowed else
+                   f"no runs in {store.path} yet (run `goldband run` or pytest on your golden sets)")
         return
     rows = [[r.id, r.kind, r.status, _when(r.started_at), _duration(r), _git(r),
-             *(str(counts.get(r.id, {}).get(s, 0)) for s in COUNTED)]
+             _versions(versions.get(r.id, {}), f.goldenset), *(str(counts.get(r.id, {}).get(s, 0)) for s in COUNTED)]
             for r in runs]
-    click.echo(table(rows, ["run", "kind", "status", "started (UTC)", "took", "git", "PASS", "FAIL", "INC", "ERR"],
-                     right={4, 6, 7, 8, 9}))
+    click.echo(table(rows, ["run", "kind", "status", "started (UTC)", "took", "git", "golden sets", "PASS", "FAIL",
+                            "INC", "ERR"], right={4, 7, 8, 9, 10}))
 
 
-def _case(store: Store, ref: str, target: str | None, limit: int, as_json: bool) -> None:
+def _versions(versions: dict[str, str], only: str | None) -> str:
+    """``support@3, extract@1``: each golden set the run used at its version (only ``only``'s when given)."""
+    shown = [f"{name}@{version}" for name, version in versions.items() if only is None or name == only]
+    return ", ".join(shown) or "-"
+
+
+def _case(store: Store, ref: str, target: str | None, f: RunFilters, as_json: bool) -> None:
     match = CASE_REF.match(ref)
     if match is None:
         raise UsageError(f"'{ref}' is not a case reference; expected SET::CASE or SET::CASE[TARGET], "
@@ -74,23 +103,26 @@ def _case(store: Store, ref: str, target: str | None, limit: int, as_json: bool)
     if not targets:
         raise UsageError(f"no verdicts for case '{gs}::{case_id}' in {store.path}; fix: check the name with "
                        "`goldband show latest --all`")
-    data = {t: store.case_history(gs, case_id, t, limit=limit) for t in targets}
+    data = {t: store.case_history(gs, case_id, t, limit=f.limit, kind=f.kind, version=f.version) for t in targets}
+    versions = store.goldenset_versions({p.run_id for points in data.values() for p in points})
     if as_json:
-        click.echo(json.dumps({t: [vars(p) for p in points] for t, points in data.items()}, indent=1))
+        click.echo(json.dumps({t: [{**vars(p), "version": versions.get(p.run_id, {}).get(gs)} for p in points]
+                               for t, points in data.items()}, indent=1))
         return
     for name, points in data.items():
-        _case_table(gs, case_id, name, points)
+        _case_table(gs, case_id, name, points, {run: v.get(gs, "-") for run, v in versions.items()})
 
 
-def _case_table(gs: str, case_id: str, target: str, points: list[Any]) -> None:
+def _case_table(gs: str, case_id: str, target: str, points: list[Any], versions: dict[str, str]) -> None:
     oldest_first = list(reversed(points))
     click.echo(f"{gs}::{case_id}[{target}]  pass rate {spark([p.pass_rate for p in oldest_first])}  "
                f"(oldest → newest, {len(points)} runs)")
-    rows = [[p.run_id, p.kind, _when(p.time), p.status, f"{p.passes}/{p.n}", rate(p.pass_rate),
+    rows = [[p.run_id, p.kind, versions.get(p.run_id, "-"), _when(p.time), p.status, f"{p.passes}/{p.n}",
+             rate(p.pass_rate),
              f"[{rate(p.pass_rate_low)}, {rate(p.pass_rate_high)}]" if p.pass_rate_low is not None else "-",
              rate(p.mean_score)] for p in points]
-    click.echo(table(rows, ["run", "kind", "started (UTC)", "verdict", "passed", "rate", "interval", "score"],
-                     right={4, 5, 7}))
+    click.echo(table(rows, ["run", "kind", "version", "started (UTC)", "verdict", "passed", "rate", "interval",
+                            "score"], right={5, 6, 8}))
     click.echo("")
 
 
@@ -134,14 +166,14 @@ def _git(run: RunRow) -> str:
 
 
 @click.command()
-@click.argument("run_ref", metavar="RUN")
+@click.argument("run_ref", metavar="[RUN]", default="latest")
 @click.option("--all", "show_all", is_flag=True, help="List every case, not only those not passing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON (the report.json format).")
 @store_option
 def show(run_ref: str, show_all: bool, as_json: bool, store_path: Path | None) -> None:
     """Show one RUN: what ran, per golden set x target results, and the cases not passing.
 
-    RUN is a run id, a unique prefix of one, or ``latest``.
+    RUN is a run id, a unique prefix of one, or ``latest`` (the default, as for ``goldband report``).
     """
     from goldband.report.data import load_report
     from goldband.report.files import render
@@ -171,7 +203,8 @@ def _show_text(report: RunReport, show_all: bool) -> str:
     lines = [f"run {run.id}  {report.verdict}  ({run.kind}, {run.status}"
              + (f", {run.sessions} sessions" if run.sessions > 1 else "") + ")",
              f"  started {_when(run.started_at)} UTC · took {_duration(run)} · git {_git(run)} · mode {run.mode}",
-             f"  command {run.command or '-'}", "", groups_table(report)]
+             f"  golden sets {_versions(report.versions, None)}", f"  command {run.command or '-'}", "",
+             groups_table(report)]
     cases = report.cases if show_all else [c for c in report.cases if c.status != "PASS"]
     if cases:
         lines += ["", "cases" if show_all else "not passing"]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from goldband._util.runid import now
 from goldband.results import ScoredTrial
-from goldband.store import RunRow, SeriesPoint, Store
+from goldband.store import Rendering, RunRow, SeriesPoint, Store
 from goldband.store.series import SOURCE, run_points
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ class CaseResult:
     verdict: Verdict | None  # None: the run stopped before this item was decided
     trials: list[ScoredTrial]
     meta: dict[str, Any]  # file, line, tags, input, reference, description, checks (from the golden set)
+    renderings: tuple[Rendering, ...] = ()  # the messages its trials sent (none: a callable, or an older store)
 
     @property
     def status(self) -> str:
@@ -58,6 +59,7 @@ class TrendPoint:
     run_id: str
     time: str
     value: float
+    version: str | None = None  # the golden set's version in that run: a trend marks where it changed
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class RunReport:
     groups: list[Group]
     generated_at: str
     problems: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)  # golden set name -> version
 
     @property
     def cases(self) -> list[CaseResult]:
@@ -125,6 +128,7 @@ def load_report(store: Store, run_id: str, *, trend_runs: int = 30) -> RunReport
     run = store.resolve_run(run_id)
     verdicts = store.verdicts(run.id)
     trials = store.scored_trials(run.id)
+    sent = store.renderings(run.id)
     hashes = store.run_goldensets(run.id)
     metas = {name: store.cases(digest) for name, digest in hashes.items()}
     keys = sorted({*verdicts, *trials, *((i["goldenset"], i["case_id"], i["target"]) for i in store.run_items(run.id))})
@@ -134,9 +138,11 @@ def load_report(store: Store, run_id: str, *, trend_runs: int = 30) -> RunReport
         stored = verdicts.get((gs, case, target))
         groups.setdefault((gs, target), []).append(CaseResult(
             gs, case, target, stored.nodeid if stored else None, stored.verdict if stored else None,
-            trials.get((gs, case, target), []), metas.get(gs, {}).get(case, {})))
+            trials.get((gs, case, target), []), metas.get(gs, {}).get(case, {}),
+            tuple(sent.get((gs, case, target), ()))))
     built = [_group(store, run, gs, target, cases, points, trend_runs) for (gs, target), cases in groups.items()]
-    return RunReport(run, hashes, store.run_targets(run.id), built, now())
+    return RunReport(run, hashes, store.run_targets(run.id), built, now(),
+                     versions=store.goldenset_versions([run.id])[run.id])
 
 
 def _group(store: Store, run: RunRow, goldenset: str, target: str, cases: list[CaseResult],
@@ -149,14 +155,18 @@ def _group(store: Store, run: RunRow, goldenset: str, target: str, cases: list[C
 
 def _trend(store: Store, run: RunRow, goldenset: str, target: str, metric: str, current: float | None,
            limit: int) -> list[TrendPoint]:
-    """This metric over the previous runs of the same golden set x target (any kind), then this run."""
+    """This metric over the previous runs of the same golden set x target (any kind), then this run;
+    each point with the golden set's version in that run."""
     rows = store.conn.execute(
         "SELECT run_id, time, value FROM series_points WHERE source = ? AND model = ? AND metric = ? "
         "AND json_extract(labels, '$.goldenset') = ? AND time <= ? AND run_id != ? "
         "ORDER BY time DESC, id DESC LIMIT ?",
         [SOURCE, target, metric, goldenset, run.started_at, run.id, max(0, limit - 1)]).fetchall()
-    past = [TrendPoint(r, t, v) for r, t, v in reversed(rows) if v is not None]
-    return past + ([TrendPoint(run.id, run.started_at, current)] if current is not None else [])
+    versions = store.goldenset_versions([run.id, *(r for r, _, _ in rows if r)])
+    past = [TrendPoint(r, t, v, versions.get(r, {}).get(goldenset)) for r, t, v in reversed(rows) if v is not None]
+    if current is not None:
+        past.append(TrendPoint(run.id, run.started_at, current, versions[run.id].get(goldenset)))
+    return past
 
 
 def case_json(case: CaseResult) -> dict[str, Any]:
@@ -166,6 +176,8 @@ def case_json(case: CaseResult) -> dict[str, Any]:
         "status": case.status, "where": case.where, "verdict": case.verdict.to_json() if case.verdict else None,
         "tags": case.meta.get("tags") or [], "input": case.meta.get("input"),
         "reference": case.meta.get("reference"),
+        "messages": [{"hash": r.hash, "messages": r.messages, "tools": r.tools, "samples": list(r.samples)}
+                     for r in case.renderings],
         "trials": [trial_json(t) for t in case.trials],
     }
 

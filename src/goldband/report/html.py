@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,9 @@ import jinja2
 from markupsafe import Markup
 
 from goldband.report import fmt, svg
-from goldband.report.data import STATUS_ORDER, CaseResult, RunReport, TrendPoint, group_name, pretty
+from goldband.report.data import STATUS_ORDER, CaseResult, Group, RunReport, TrendPoint, group_name, pretty
+from goldband.report.outputs import OutputGroup, Sent, arguments, group_outputs, messages_sent
+from goldband.report.why import failing_checks
 
 ASSETS = Path(__file__).parent / "assets"
 OUTPUT_LIMIT = 4000  # characters of one output shown; report.json has the rest
@@ -32,6 +35,9 @@ class Row:
     strip: Markup
     input: str
     reference: str
+    outputs: list[OutputGroup]  # identical trials once, with a count
+    sent: list[Sent]  # the rendered messages the trials were sent
+    why: tuple[str, ...] = ()  # the failing checks, each "label: detail (k/n trials)" (report.why)
 
 
 def csp_hash(text: str) -> str:
@@ -42,7 +48,8 @@ def csp_hash(text: str) -> str:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(ASSETS), autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(rate=fmt.rate, pct=fmt.pct, usd=fmt.usd, ms=fmt.ms, css=_css, clip=_clip)
+    env.filters.update(rate=fmt.rate, pct=fmt.pct, usd=fmt.usd, ms=fmt.ms, css=_css, clip=_clip,
+                       arguments=arguments)
     return env
 
 
@@ -58,17 +65,40 @@ def render_html(report: RunReport, *, store: str = "", version: str = "") -> str
     return _environment().get_template("report.html.j2").render(
         report=report, run=report.run, version=version, store=store, statuses=STATUS_ORDER,
         css=Markup(css), js=Markup(js), style_hash=csp_hash(css), script_hash=csp_hash(js),
-        trends=[_trend(g.trend) for g in groups],
+        trends=[_trend(g) for g in groups],
         histograms=[svg.histogram([t.score for c in g.cases for t in c.trials if t.score is not None],
                                   label=f"trial scores of {group_name(g.goldenset, g.target)}") for g in groups],
         rows=[_row(c) for g in groups for c in g.cases], limit=OUTPUT_LIMIT,
     )
 
 
-def _trend(trend: dict[str, list[TrendPoint]]) -> Markup:
-    series = {name.replace("_", " "): [(p.run_id, p.value) for p in points] for name, points in trend.items()
+def _trend(group: Group) -> Markup:
+    """The group's metrics over runs: axes, each run's id, time and golden set version on hover, and a
+    marker where the version changed (a step there may be the new cases, not the target)."""
+    runs = _runs(group.trend)
+    series = {name.replace("_", " "): [(p.run_id, p.value) for p in points] for name, points in group.trend.items()
               if points}
-    return svg.trend(series, label="pass rate, mean score and error rate over runs")
+    notes = {p.run_id: _when(p.time) + (f" \u00b7 {group.goldenset} version {p.version}" if p.version else "")
+             for p in runs}
+    ends = (runs[0].time[:10], runs[-1].time[:10]) if runs else None
+    return svg.trend(series, label="pass rate, mean score and error rate over runs", order=[p.run_id for p in runs],
+                     notes=notes, markers=_version_changes(group.goldenset, runs), ends=ends, unit="run")
+
+
+def _version_changes(goldenset: str, runs: list[TrendPoint]) -> list[tuple[str, str, str]]:
+    """(run id, label, hover text) of each run whose golden set version differs from the run before."""
+    return [(b.run_id, f"v{b.version}", f"{goldenset} version {a.version} \u2192 {b.version} from run {b.run_id}")
+            for a, b in itertools.pairwise(runs) if a.version and b.version and a.version != b.version]
+
+
+def _runs(trend: dict[str, list[TrendPoint]]) -> list[TrendPoint]:
+    """One point per run across the metrics, oldest first: the trend's x axis."""
+    by_run = {p.run_id: p for points in trend.values() for p in points}
+    return sorted(by_run.values(), key=lambda p: (p.time, p.run_id))
+
+
+def _when(stamp: str) -> str:
+    return stamp[:16].replace("T", " ") + " UTC"
 
 
 def _row(case: CaseResult) -> Row:
@@ -78,7 +108,9 @@ def _row(case: CaseResult) -> Row:
                             v.pass_rate_high if v else None, bar, label=f"pass rate of {case.title}")
     scores = [t.score for t in case.trials]
     strip = svg.strip(scores, [t.outcome for t in case.trials], label=f"trial scores of {case.title}")
-    return Row(case, interval, strip, pretty(case.meta.get("input")), pretty(case.meta.get("reference")))
+    return Row(case, interval, strip, pretty(case.meta.get("input")), pretty(case.meta.get("reference")),
+               group_outputs(case.trials), messages_sent(case.renderings),
+               tuple(c.text for c in failing_checks(case.trials)))
 
 
 def _bar(case: CaseResult) -> float | None:

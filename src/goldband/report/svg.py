@@ -8,11 +8,12 @@ the result can be inserted into the page as markup. Axes are fixed to [0, 1]
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
 
 from markupsafe import Markup
 
-PASS, FAIL, INK, MUTED = "#2e7d32", "#c62828", "#37474f", "#b0bec5"
+PASS, FAIL, INK, MUTED, GRID = "#2e7d32", "#c62828", "#37474f", "#b0bec5", "#eceff1"
 SERIES_COLOURS = ("#1565c0", "#6a1b9a", "#ef6c00")
 
 
@@ -61,25 +62,104 @@ def histogram(values: Sequence[float], *, bins: int = 10, width: int = 220, heig
     return _svg(width, height, bars + axis, label)
 
 
-def trend(series: Mapping[str, Sequence[tuple[str, float]]], *, width: int = 320, height: int = 90,
-          label: str = "trend") -> Markup:
-    """Lines over runs (x: run order, y: [0, 1]); ``series`` maps a name to (run id, value) points."""
+@dataclass(frozen=True)
+class _Frame:
+    """The plot area of a chart on [0, 1]: margins leave room for the axes' labels."""
+
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+
+    def x(self, i: float, n: int) -> float:
+        return self.x0 + i / (n - 1) * (self.x1 - self.x0) if n > 1 else (self.x0 + self.x1) / 2
+
+    def y(self, value: float) -> float:
+        return self.y0 + (1 - max(0.0, min(1.0, value))) * (self.y1 - self.y0)
+
+
+def trend(series: Mapping[str, Sequence[tuple[str, float]]], *, width: int = 320, height: int = 110,
+          label: str = "trend", order: Sequence[str] | None = None, notes: Mapping[str, str] | None = None,
+          markers: Sequence[tuple[str, str, str]] = (), ends: tuple[str, str] | None = None,
+          unit: str | None = None) -> Markup:
+    """Lines over runs on [0, 1] with axes: y ticks at 0, 0.5 and 1; x from oldest to newest.
+
+    ``series`` maps a name to (key, value) points, oldest first. A point's x is its key's place
+    in ``order``; without one the series are right-aligned, newest last. Hovering a dot shows the
+    series, value, key and ``notes[key]`` (e.g. the run's time and golden set version).
+    ``markers`` are (key, label, hover text): a dashed line just before that key's point, e.g.
+    where the golden set's version changed. ``ends`` labels the two ends of the x axis (dates);
+    ``unit`` names what a point is (``run``) for the x axis' caption, ``3 runs, oldest → newest``.
+    """
     longest = max((len(points) for points in series.values()), default=0)
-    plot_h = height - 16
-    span = max(1, longest - 1)
-    parts = [f'<line x1="2" y1="{2 + plot_h:.1f}" x2="{width - 2}" y2="{2 + plot_h:.1f}" stroke="{MUTED}"/>']
+    keys = list(order) if order is not None else next((_keys(p) for p in series.values() if len(p) == longest), [])
+    n = len(keys) if order is not None else longest
+    frame = _Frame(26.0, width - 8.0, 14.0, height - 30.0)
+    parts = [_axes(frame, n, ends, unit)]
+    parts += [_marker(frame, keys.index(key), n, text, title) for key, text, title in markers if key in keys[1:]]
+    place = {key: i for i, key in enumerate(keys)} if order is not None else None
     for k, (name, points) in enumerate(series.items()):
         colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
-        offset = longest - len(points)
-        xy = [(2 + (offset + i) / span * (width - 4) if longest > 1 else width / 2,
-               2 + plot_h * (1 - max(0.0, min(1.0, v)))) for i, (_, v) in enumerate(points)]
-        if len(xy) > 1:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
-            parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
-        parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"><title>{escape(run)}: '
-                     f'{escape(name)} {v:.3f}</title></circle>' for (x, y), (run, v) in zip(xy, points, strict=True))
-        parts.append(f'<text x="{4 + k * 100}" y="{height - 2}" font-size="9" fill="{colour}">{escape(name)}</text>')
+        drawn = [(frame.x(i, n), frame.y(v), key, v) for i, (key, v) in zip(_places(points, place, longest), points,
+                                                                             strict=True) if i is not None]
+        parts.append(_line(drawn, name, colour, notes or {}))
+        parts.append(f'<text x="{frame.x0 + k * 100:.0f}" y="{height - 3}" font-size="9" fill="{colour}">'
+                     f'{escape(name)}</text>')
     return _svg(width, height, "".join(parts), label)
+
+
+def _keys(points: Sequence[tuple[str, float]]) -> list[str]:
+    return [key for key, _ in points]
+
+
+def _places(points: Sequence[tuple[str, float]], place: Mapping[str, int] | None, longest: int) -> list[int | None]:
+    """Each point's x index: its key's place in the order (None: not in it), or right-aligned without one."""
+    if place is not None:
+        return [place.get(key) for key, _ in points]
+    return [longest - len(points) + i for i in range(len(points))]
+
+
+def _axes(frame: _Frame, n: int, ends: tuple[str, str] | None, unit: str | None) -> str:
+    """Grid lines and labels at 0, 0.5 and 1; the x axis with its ends and how many points it spans."""
+    parts = []
+    for tick, text in ((0.0, "0"), (0.5, "0.5"), (1.0, "1")):
+        y = frame.y(tick)
+        parts.append(f'<line x1="{frame.x0:.1f}" y1="{y:.1f}" x2="{frame.x1:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
+                     f'<text x="{frame.x0 - 3:.1f}" y="{y + 3:.1f}" font-size="9" fill="{INK}" '
+                     f'text-anchor="end">{text}</text>')
+    parts.append(f'<line x1="{frame.x0:.1f}" y1="{frame.y0:.1f}" x2="{frame.x0:.1f}" y2="{frame.y1:.1f}" '
+                 f'stroke="{MUTED}"/><line x1="{frame.x0:.1f}" y1="{frame.y1:.1f}" x2="{frame.x1:.1f}" '
+                 f'y2="{frame.y1:.1f}" stroke="{MUTED}"/>')
+    below = frame.y1 + 11
+    if unit is not None:
+        parts.append(f'<text x="{(frame.x0 + frame.x1) / 2:.1f}" y="{below:.1f}" font-size="9" fill="{INK}" '
+                     f'text-anchor="middle">{n} {escape(unit)}{"" if n == 1 else "s"}, oldest \u2192 newest</text>')
+    if ends is not None:
+        parts.append(f'<text x="{frame.x0:.1f}" y="{below:.1f}" font-size="9" fill="{INK}">{escape(ends[0])}</text>'
+                     f'<text x="{frame.x1:.1f}" y="{below:.1f}" font-size="9" fill="{INK}" text-anchor="end">'
+                     f'{escape(ends[1])}</text>')
+    return "".join(parts)
+
+
+def _marker(frame: _Frame, i: int, n: int, text: str, title: str) -> str:
+    """A dashed vertical line between point ``i - 1`` and point ``i``, labelled above the plot."""
+    x = frame.x(i - 0.5, n)
+    return (f'<g class="marker"><title>{escape(title)}</title><line x1="{x:.1f}" y1="{frame.y0:.1f}" x2="{x:.1f}" '
+            f'y2="{frame.y1:.1f}" stroke="{INK}" stroke-dasharray="3,2"/><text x="{x:.1f}" y="{frame.y0 - 4:.1f}" '
+            f'font-size="9" fill="{INK}" text-anchor="middle">{escape(text)}</text></g>')
+
+
+def _line(drawn: Sequence[tuple[float, float, str, float]], name: str, colour: str, notes: Mapping[str, str]) -> str:
+    """One series: its polyline and a dot per point whose title is what hovering shows."""
+    parts = []
+    if len(drawn) > 1:
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in drawn)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+    for x, y, key, v in drawn:
+        note = f" \u00b7 {notes[key]}" if key in notes else ""
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"><title>{escape(name)} {v:.3f} '
+                     f'\u00b7 {escape(key)}{escape(note)}</title></circle>')
+    return "".join(parts)
 
 
 def strip(scores: Sequence[float | None], outcomes: Sequence[str], *, width: int = 120, height: int = 16,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from goldband._util import yamlio
-from goldband._util.gitinfo import git_info
+from goldband._util.gitinfo import GitInfo, git_info
 from goldband._util.progress import Progress
 from goldband._util.runid import new_run_id, now
 from goldband._version import __version__
@@ -41,10 +41,11 @@ from goldband.session.resume import check_resumable, check_stopped, reap_dead_ru
 from goldband.session.storage import StoreHandle
 from goldband.session.writer import BackgroundWriter, Op
 from goldband.store import RunRow
-from goldband.store.models import StoredVerdict
+from goldband.store.models import Rendering, StoredVerdict
 from goldband.store.writer import (
     insert_goldenset,
     insert_items,
+    insert_rendering,
     insert_rubric,
     insert_run,
     insert_target,
@@ -89,9 +90,11 @@ class RunRecorder:
         self.finished: FinishedRun | None = None
         self.failed: GoldbandError | None = None  # an xdist worker's store problem, reported by each item
         self.warnings: list[str] = []
+        self.git: GitInfo | None = None  # what the run records; default: the root's checkout (pre-merge sets it)
         self._writer: BackgroundWriter | None = None
         self._kept: dict[tuple[str, str, str], list[ScoredTrial]] = {}
         self._seen: set[tuple[str, ...]] = set()
+        self._renderings: dict[tuple[str, str, str], Rendering | None] = {}
         self.goldenset_hashes: dict[str, str] = {}  # name -> content hash, for the verdicts
         self.rubric_hashes: dict[str, str] = {}  # check label -> rubric hash, for the scores
 
@@ -148,10 +151,22 @@ class RunRecorder:
             raise
 
     def on_trials(self, plan: CasePlan, scored: list[ScoredTrial]) -> None:
+        """Queue a batch of one item's trials, after the messages they were sent (stored once per rendering)."""
         if self._writer is not None:
+            sent = self._rendering(plan)
+            if sent is not None and not self.seen(("rendering", sent.hash)):
+                self._writer.put(functools.partial(insert_rendering, record=sent))
             self._writer.put(functools.partial(insert_trials, run_id=self.run_id, goldenset=plan.goldenset,
-                                               scored=list(scored), rubric_hashes=self.rubric_hashes))
+                                               scored=list(scored), rubric_hashes=self.rubric_hashes,
+                                               messages_hash=sent.hash if sent else None))
         self.progress.emit("trials", n=len(scored))
+
+    def _rendering(self, plan: CasePlan) -> Rendering | None:
+        """The plan's rendering, hashed once per item (an item's trials arrive in several batches)."""
+        key = (plan.goldenset, plan.case.id, plan.target.name)
+        if key not in self._renderings:
+            self._renderings[key] = records.rendering(plan)
+        return self._renderings[key]
 
     def completed(self, plan: CasePlan) -> list[ScoredTrial]:
         return list(self._kept.get((plan.goldenset, plan.case.id, plan.target.name), ()))
@@ -229,7 +244,7 @@ class RunRecorder:
         self.began = True
 
     def _run_row(self) -> RunRow:
-        git = git_info(self.settings.rootpath)
+        git = self.git or git_info(self.settings.rootpath)
         s = self.settings
         return RunRow(self.run_id, self.kind, "running", self.started_at, git_sha=git.sha, git_branch=git.branch,
                       git_dirty=git.dirty, goldband_version=__version__, command=self.command,

@@ -10,8 +10,10 @@ import dataclasses
 from typing import Any
 
 from goldband._util.hashing import canonical_hash
+from goldband.engine.plan import CasePlan
 from goldband.engine.targets import Target
 from goldband.golden.goldenset import Case, GoldenSet
+from goldband.store.models import Rendering
 from goldband.store.writer import GoldenSetRecord, TargetRecord
 
 
@@ -38,6 +40,19 @@ def target_record(target: Target) -> TargetRecord:
         prompt_hash=canonical_hash(prompt) if prompt is not None else None, system=spec.system,
         messages=[m.model_dump() for m in spec.messages] if spec.messages else None, params=dict(spec.params),
     )
+
+
+def rendering(plan: CasePlan) -> Rendering | None:
+    """What the plan's trials send: its rendered messages and the target's tool definitions, under the
+    hash of both (equal renderings, one row). None for a callable target, which is sent no messages.
+
+    Only the request's content is kept: the key lives in the environment, never in messages or params.
+    """
+    if plan.messages is None:
+        return None
+    tools = plan.target.spec.params.get("tools")
+    tools = list(tools) if isinstance(tools, list | tuple) else None
+    return Rendering(canonical_hash({"messages": plan.messages, "tools": tools}), plan.messages, tools)
 
 
 def jsonable(value: Any) -> Any:

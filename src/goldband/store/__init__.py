@@ -13,7 +13,7 @@ Open it with ``open_store``; it checks, migrates and returns a ``Store``::
 
 Reads (``goldband.store.queries``): ``run``, ``resolve_run``, ``runs``,
 ``latest_run``, ``case_counts``, ``case_history``, ``verdicts``,
-``scored_trials``, ``series``, ``drift_events``, ``judge_cache_get``.
+``scored_trials``, ``renderings``, ``series``, ``drift_events``, ``judge_cache_get``.
 Writes (``goldband.store.writer``): ``append_series``, ``replace_run_series``,
 ``record_drift_event``, ``judge_cache_put``; runs, trials, verdicts and the
 rubrics that scored them are written by the run recorder (``goldband.session.recorder``)
@@ -31,6 +31,7 @@ from goldband.store.models import (
     CaseKey,
     DriftEvent,
     HistoryPoint,
+    Rendering,
     RunRow,
     SeriesPoint,
     StoredVerdict,
@@ -76,6 +77,7 @@ __all__ = [
     "CaseKey",
     "DriftEvent",
     "HistoryPoint",
+    "Rendering",
     "RunRow",
     "SeriesPoint",
     "Store",

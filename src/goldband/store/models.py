@@ -119,6 +119,20 @@ class StoredVerdict:
 
 
 @dataclass(frozen=True)
+class Rendering:
+    """What one case's trials sent a model target: the rendered chat messages and the tool definitions
+    offered with them, stored once under ``hash`` (the canonical hash of both).
+
+    ``samples`` (read back only): which of the case's trials in a run were sent it.
+    """
+
+    hash: str
+    messages: list[dict[str, Any]]
+    tools: list[Any] | None = None
+    samples: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class HistoryPoint:
     """One case's verdict in one past run, for trends."""
 

@@ -22,6 +22,7 @@ from goldband.store.models import (
     CaseKey,
     DriftEvent,
     HistoryPoint,
+    Rendering,
     RunRow,
     SeriesPoint,
     StoredVerdict,
@@ -36,8 +37,12 @@ CASE_HISTORY_SQL = (
     "SELECT v.run_id, r.started_at, r.kind, r.status AS run_status, r.host, r.pid, v.status, v.n, "
     "v.passes, v.pass_rate, v.pass_rate_low, v.pass_rate_high, v.mean_score "
     "FROM verdicts v JOIN runs r ON r.id = v.run_id "
-    "WHERE v.goldenset = ? AND v.case_id = ? AND v.target = ? "
+    "WHERE v.goldenset = ? AND v.case_id = ? AND v.target = ?{also} "
     "ORDER BY r.started_at DESC, v.run_id DESC LIMIT ?")
+CASE_HISTORY_FILTERS = {  # the optional filters of ``case_history``
+    "kind": " AND r.kind = ?",
+    "version": " AND v.goldenset_hash IN (SELECT hash FROM goldensets WHERE name = v.goldenset AND version = ?)",
+}
 
 
 class Queries:
@@ -82,9 +87,10 @@ class Queries:
                          fix="list runs with `goldband history`")
 
     def runs(self, *, limit: int | None = 20, kind: str | None = None, branch: str | None = None,
-             goldenset: str | None = None, status: str | None = None) -> list[RunRow]:
-        """Runs, newest first, filtered; ``status`` compares the effective status."""
-        where, params = _run_filters(kind, branch, goldenset, status)
+             goldenset: str | None = None, status: str | None = None, version: str | None = None) -> list[RunRow]:
+        """Runs, newest first, filtered; ``status`` compares the effective status, ``version`` the version
+        of a golden set the run used (of ``goldenset`` when that is given too)."""
+        where, params = _run_filters(kind, branch, goldenset, status, version)
         exact = status not in STORED_AS  # the stored status is the effective one: SQL can stop at the limit
         sql = f"SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC"
         if exact and limit is not None:
@@ -103,6 +109,19 @@ class Queries:
         """Golden set name -> content hash, as the run used them."""
         rows = self._rows("SELECT name, goldenset_hash FROM run_goldensets WHERE run_id = ?", [run_id])
         return {r["name"]: r["goldenset_hash"] for r in rows}
+
+    def goldenset_versions(self, run_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Run id -> golden set name -> version, as each run used them (for history lists and trends)."""
+        ids = list(run_ids)
+        found: dict[str, dict[str, str]] = {run_id: {} for run_id in ids}
+        for start in range(0, len(ids), 500):  # well under SQLite's limit of bound parameters
+            chunk = ids[start:start + 500]
+            for run_id, name, version in self._fetch(
+                    "SELECT rg.run_id, rg.name, g.version FROM run_goldensets rg "
+                    "JOIN goldensets g ON g.hash = rg.goldenset_hash "
+                    f"WHERE rg.run_id IN ({', '.join('?' * len(chunk))}) ORDER BY rg.name", chunk):
+                found[run_id][name] = version
+        return found
 
     def run_targets(self, run_id: str) -> dict[str, str]:
         """Target name -> content hash, as the run used them."""
@@ -125,9 +144,13 @@ class Queries:
             grouped.setdefault((gs, case, target), []).append((outcome, score))
         return {key: _counts(values) for key, values in grouped.items()}
 
-    def case_history(self, goldenset: str, case_id: str, target: str, *, limit: int = 50) -> list[HistoryPoint]:
-        """One case's verdicts across runs, newest first (index: verdicts(goldenset, case_id, target))."""
-        rows = self._rows(CASE_HISTORY_SQL, [goldenset, case_id, target, limit])
+    def case_history(self, goldenset: str, case_id: str, target: str, *, limit: int = 50, kind: str | None = None,
+                     version: str | None = None) -> list[HistoryPoint]:
+        """One case's verdicts across runs, newest first (index: verdicts(goldenset, case_id, target)),
+        only of runs of ``kind`` and of the golden set's ``version`` when given."""
+        given = {name: value for name, value in (("kind", kind), ("version", version)) if value is not None}
+        sql = CASE_HISTORY_SQL.format(also="".join(CASE_HISTORY_FILTERS[name] for name in given))
+        rows = self._rows(sql, [goldenset, case_id, target, *given.values(), limit])
         return [HistoryPoint(r["run_id"], r["started_at"], r["kind"],
                              effective_status(r["run_status"], r["host"], r["pid"]), r["status"], r["n"], r["passes"],
                              r["pass_rate"], r["pass_rate_low"], r["pass_rate_high"], r["mean_score"]) for r in rows]
@@ -154,6 +177,22 @@ class Queries:
             key = (row["goldenset"], row["case_id"], row["target"])
             found.setdefault(key, []).append(ScoredTrial(trial_from_row(row), tuple(scores.get(row["id"], ()))))
         return found
+
+    def renderings(self, run_id: str) -> dict[CaseKey, list[Rendering]]:
+        """Per case of a run: the distinct rendered messages its trials sent, each with the samples that
+        sent it (trials stored before the store kept them, and callable targets, have none)."""
+        samples: dict[CaseKey, dict[str, list[int]]] = {}
+        for gs, case, target, sample, digest in self._fetch(
+                "SELECT goldenset, case_id, target, sample, messages_hash FROM trials "
+                "WHERE run_id = ? AND messages_hash IS NOT NULL ORDER BY goldenset, case_id, target, sample",
+                [run_id]):
+            samples.setdefault((gs, case, target), {}).setdefault(digest, []).append(sample)
+        stored = {digest: (json.loads(messages), json.loads(tools) if tools else None)
+                  for digest, messages, tools in self._fetch(
+                      "SELECT hash, messages, tools FROM rendered_messages WHERE hash IN "
+                      "(SELECT DISTINCT messages_hash FROM trials WHERE run_id = ?)", [run_id])}
+        return {key: [Rendering(d, *stored[d], samples=tuple(s)) for d, s in by_hash.items() if d in stored]
+                for key, by_hash in samples.items()}
 
     def cases(self, goldenset_hash: str) -> dict[str, dict[str, Any]]:
         """Case metadata of a golden set version (file, line, tags, input, reference, checks)."""
@@ -214,8 +253,8 @@ def _like_prefix(ref: str) -> str:
     return ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _run_filters(kind: str | None, branch: str | None, goldenset: str | None,
-                 status: str | None) -> tuple[str, list[Any]]:
+def _run_filters(kind: str | None, branch: str | None, goldenset: str | None, status: str | None,
+                 version: str | None = None) -> tuple[str, list[Any]]:
     clauses, params = [], []
     for column, value in (("kind", kind), ("git_branch", branch)):
         if value is not None:
@@ -228,6 +267,11 @@ def _run_filters(kind: str | None, branch: str | None, goldenset: str | None,
     if goldenset is not None:
         clauses.append("id IN (SELECT run_id FROM run_goldensets WHERE name = ?)")
         params.append(goldenset)
+    if version is not None:
+        named = " AND rg.name = ?" if goldenset is not None else ""
+        clauses.append("id IN (SELECT rg.run_id FROM run_goldensets rg JOIN goldensets g "
+                       f"ON g.hash = rg.goldenset_hash WHERE g.version = ?{named})")
+        params.extend([version, goldenset] if goldenset is not None else [version])
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 

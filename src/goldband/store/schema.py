@@ -6,7 +6,7 @@ Applied migrations are recorded in ``_sqlite_migrations`` (set ``goldband``).
 
 Adding a migration (for a new table, index or column)::
 
-    @migration("0005_gate_notes")
+    @migration("0006_gate_notes")
     def _gate_notes(db: Database) -> None:
         db.table("gate_notes").create({"id": int, "gate_id": int, "note": str}, pk="id")
 
@@ -272,3 +272,13 @@ def _retrain(db: Database) -> None:
         "detail": TEXT, "attempts": INT,
     }, pk=("request_id", "step"), not_null=["status", "started_at"],
         foreign_keys=[("request_id", "retrain_requests", "id")])
+
+
+@migration("0005_rendered_messages")
+def _rendered_messages(db: Database) -> None:
+    """What each trial sent: the rendered chat messages (and tool definitions), stored once per distinct
+    rendering under its content hash, and referenced from each trial (NULL for older trials and for
+    callable targets, which are sent no messages); see docs/store.md."""
+    db.table("rendered_messages").create({"hash": TEXT, "messages": TEXT, "tools": TEXT, "first_seen": TEXT},
+                                         pk="hash", not_null=["messages"])
+    db.table("trials").add_column("messages_hash", TEXT)

@@ -23,7 +23,7 @@ from typing import Any
 
 from goldband._util.runid import now
 from goldband.results import ScoredTrial
-from goldband.store.models import DriftEvent, RunRow, SeriesPoint, StoredVerdict, labels_key, to_time
+from goldband.store.models import DriftEvent, Rendering, RunRow, SeriesPoint, StoredVerdict, labels_key, to_time
 
 
 def dumps(value: Any) -> str | None:
@@ -163,25 +163,27 @@ def _cell(value: Any) -> Any:
 
 TRIAL_COLUMNS = ("id, run_id, goldenset, case_id, target, sample, outcome, score, output, tool_calls, latency_ms, "
                  "prompt_tokens, completion_tokens, cost_usd, system_fingerprint, finish_reason, error, error_kind, "
-                 "cached, attempts, created_at")
-TRIAL_SQL = f"INSERT OR IGNORE INTO trials ({TRIAL_COLUMNS}) VALUES ({', '.join('?' * 21)})"
+                 "cached, attempts, created_at, messages_hash")
+TRIAL_SQL = f"INSERT OR IGNORE INTO trials ({TRIAL_COLUMNS}) VALUES ({', '.join('?' * 22)})"
 SCORE_SQL = ("INSERT INTO scores (trial_id, idx, check_name, kind, outcome, score, detail, evidence, rubric_hash, "
              "gating, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 def insert_trials(conn: sqlite3.Connection, run_id: str, goldenset: str, scored: Iterable[ScoredTrial],
-                  rubric_hashes: dict[str, str] | None = None) -> int:
+                  rubric_hashes: dict[str, str] | None = None, messages_hash: str | None = None) -> int:
     """Trials with their scores; a trial already stored (same sample) is skipped. Returns trials written.
 
-    Batched (two ``executemany``): ids are assigned here, which is safe because
-    the caller holds the write lock (``BEGIN IMMEDIATE``) for the transaction.
+    ``messages_hash`` names the batch's rendered messages (``insert_rendering``; one
+    case's trials on one target share them). Batched (two ``executemany``): ids are
+    assigned here, which is safe because the caller holds the write lock
+    (``BEGIN IMMEDIATE``) for the transaction.
     """
     batch = list(scored)
     if not batch:
         return 0
     first = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()[0]
     stamp, hashes = now(), rubric_hashes or {}
-    conn.executemany(TRIAL_SQL, [_trial_values(first + i, run_id, goldenset, st, stamp)
+    conn.executemany(TRIAL_SQL, [(*_trial_values(first + i, run_id, goldenset, st, stamp), messages_hash)
                                  for i, st in enumerate(batch)])
     kept = {row[0] for row in conn.execute("SELECT id FROM trials WHERE id >= ?", [first])}
     conn.executemany(SCORE_SQL, [
@@ -190,6 +192,13 @@ def insert_trials(conn: sqlite3.Connection, run_id: str, goldenset: str, scored:
          json.dumps(s.meta, default=str) if s.meta else None)
         for i, st in enumerate(batch) if first + i in kept for k, s in enumerate(st.scores)])
     return len(kept)
+
+
+def insert_rendering(conn: sqlite3.Connection, record: Rendering) -> None:
+    """Rendered messages (and tool definitions) under their content hash, once however many trials,
+    runs, resumes or xdist workers send them (``INSERT OR IGNORE``)."""
+    conn.execute("INSERT OR IGNORE INTO rendered_messages (hash, messages, tools, first_seen) VALUES (?, ?, ?, ?)",
+                 [record.hash, dumps(record.messages), dumps(record.tools), now()])
 
 
 def _rubric_hash(hashes: dict[str, str], label: str, kind: str) -> str | None:

@@ -1,0 +1,147 @@
+"""What a case sent and what came back, shaped for reading: the HTML report's trial view.
+
+Ten samples of a steady case often give one or two distinct answers; one row
+per trial hides that, and buries the one odd sample among copies. So trials
+that came back identical (same output text, same tool calls with the same
+arguments, same error) are one ``OutputGroup`` with a count, their samples and
+their outcomes. The messages sent are shown as stored (``Store.renderings``),
+each with its role, so a template bug is visible as the model saw it.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from goldband.report.data import pretty
+from goldband.results import Score, ScoredTrial, ToolCall, Trial
+from goldband.store import Rendering
+
+OUTCOMES = ("pass", "fail", "error")
+
+
+@dataclass(frozen=True)
+class OutputGroup:
+    """Trials of one case that came back identical, in sample order."""
+
+    trials: tuple[ScoredTrial, ...]
+
+    @property
+    def first(self) -> Trial:
+        return self.trials[0].trial
+
+    @property
+    def count(self) -> int:
+        return len(self.trials)
+
+    @property
+    def samples(self) -> str:
+        """The trials' sample indices, e.g. ``0, 2, 5``."""
+        return ", ".join(str(t.trial.sample) for t in self.trials)
+
+    @property
+    def outcomes(self) -> str:
+        """How the identical trials were scored, e.g. ``3 pass`` or ``2 pass · 1 fail`` (a judge may differ)."""
+        counts: Counter[str] = Counter(t.outcome for t in self.trials)
+        return " \u00b7 ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o])
+
+    @property
+    def outcome(self) -> str:
+        """The group's outcome for styling and filtering: the worst one among its trials."""
+        found = {t.outcome for t in self.trials}
+        return next((o for o in ("error", "fail") if o in found), "pass")
+
+    @property
+    def score(self) -> float | None:
+        known = [t.score for t in self.trials if t.score is not None]
+        return statistics.fmean(known) if known else None
+
+    @property
+    def latency_ms(self) -> float | None:
+        """The median latency of the group's trials."""
+        known = [t.trial.latency_ms for t in self.trials if t.trial.latency_ms is not None]
+        return statistics.median(known) if known else None
+
+    @property
+    def cost_usd(self) -> float | None:
+        known = [t.trial.completion.cost_usd for t in self.trials
+                 if t.trial.completion is not None and t.trial.completion.cost_usd is not None]
+        return sum(known) if known else None
+
+    @property
+    def cached(self) -> bool:
+        return all(t.trial.cached for t in self.trials)
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return self.first.completion.tool_calls if self.first.completion else ()
+
+    @property
+    def failed_checks(self) -> list[Score]:
+        """Failed checks of the group's trials, each (check, detail, evidence) once."""
+        seen: dict[tuple[str, str, str | None], Score] = {}
+        for t in self.trials:
+            for s in t.failed_checks:
+                seen.setdefault((s.check, s.detail, s.evidence), s)
+        return list(seen.values())
+
+
+def group_outputs(trials: Sequence[ScoredTrial]) -> list[OutputGroup]:
+    """Identical trials together, groups in the order of their first sample."""
+    groups: dict[str, list[ScoredTrial]] = {}
+    for st in trials:
+        groups.setdefault(_identity(st.trial), []).append(st)
+    return [OutputGroup(tuple(found)) for found in groups.values()]
+
+
+def _identity(trial: Trial) -> str:
+    calls = [[c.name, c.arguments] for c in (trial.completion.tool_calls if trial.completion else ())]
+    return json.dumps([trial.output, calls, trial.error], sort_keys=True, ensure_ascii=False, default=str)
+
+
+def arguments(call: ToolCall) -> str:
+    """A tool call's arguments as readable JSON (the raw text when the model sent no valid JSON)."""
+    if isinstance(call.arguments, str):
+        return call.arguments
+    return json.dumps(call.arguments, indent=1, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message as sent: its role, its text, and any other fields (name, tool calls) as JSON."""
+
+    role: str
+    text: str
+    extra: str
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One distinct rendering a case's trials were sent: messages, the tools offered, which samples."""
+
+    rendering: Rendering
+    messages: list[Message]
+    tools: list[tuple[str, str]]  # (name, the definition as JSON)
+
+
+def messages_sent(renderings: Sequence[Rendering]) -> list[Sent]:
+    """The renderings as the report shows them."""
+    return [Sent(r, [_message(m) for m in r.messages], [_tool(t) for t in r.tools or []]) for r in renderings]
+
+
+def _message(message: Any) -> Message:
+    if not isinstance(message, dict):
+        return Message("?", pretty(message), "")
+    rest = {k: v for k, v in message.items() if k not in ("role", "content")}
+    return Message(str(message.get("role", "?")), pretty(message.get("content")), pretty(rest) if rest else "")
+
+
+def _tool(tool: Any) -> tuple[str, str]:
+    """A tool definition's name (OpenAI's ``{"type": "function", "function": {"name": ...}}``) and JSON."""
+    function = tool.get("function") if isinstance(tool, dict) else None
+    name = function.get("name") if isinstance(function, dict) else tool.get("name") if isinstance(tool, dict) else None
+    return str(name or "?"), json.dumps(tool, indent=1, ensure_ascii=False, default=str)
