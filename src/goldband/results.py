@@ -125,7 +125,7 @@ STATUSES: tuple[Status, ...] = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR", "QUARAN
 class BaselineDelta:
     """This case against its baseline (the case is the unit)."""
 
-    outcome: Literal["regressed", "improved", "unchanged", "new", "removed"]
+    outcome: Literal["regressed", "improved", "not significant", "same content", "new", "removed"]
     baseline_run: str | None = None
     delta: float | None = None  # head pass rate minus base pass rate
     low: float | None = None

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from goldband.bands.spec import Runs
 from goldband.compare.baseline import BASELINE_FORMAT, read_baseline, stats_from_outcomes, write_baseline
 from goldband.compare.cases import CaseStats
 from goldband.errors import ConfigError, GoldbandError
@@ -27,7 +28,7 @@ def test_baseline_round_trip(tmp_path):
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["goldband_baseline"] == BASELINE_FORMAT and data["source"] == "run 42"
     assert data["cases"][0] == {"goldenset": "extract", "case": "b", "target": "claude", "n": 3, "passes": 3,
-                                "errors": 0, "scores": []}
+                                "errors": 0, "scores": [], "looks": 1}
 
 
 def test_baseline_rows_may_omit_errors_and_scores(tmp_path):
@@ -87,9 +88,13 @@ def test_baseline_malformed_rows(tmp_path, cases):
 # --------------------------------------------------------------------------- stats_from_outcomes
 
 
+FIXED = Runs(3, 3, adaptive=False)
+
+
 def _outcome(goldenset: str, case: str, target: str, *, n: int, passes: int, errors: int,
-             scores: list[float | None]) -> SimpleNamespace:
-    plan = SimpleNamespace(goldenset=goldenset, case=SimpleNamespace(id=case), target=SimpleNamespace(name=target))
+             scores: list[float | None], runs: Runs = FIXED) -> SimpleNamespace:
+    plan = SimpleNamespace(goldenset=goldenset, case=SimpleNamespace(id=case), target=SimpleNamespace(name=target),
+                           runs=runs)
     verdict = SimpleNamespace(n=n, passes=passes, errors=errors)
     return SimpleNamespace(plan=plan, verdict=verdict, trials=[SimpleNamespace(score=s) for s in scores])
 
@@ -97,11 +102,12 @@ def _outcome(goldenset: str, case: str, target: str, *, n: int, passes: int, err
 def test_stats_from_outcomes():
     outcomes = [
         _outcome("support", "refund", "gpt", n=3, passes=2, errors=1, scores=[1.0, 0.5, None]),
-        _outcome("support", "refund", "claude", n=2, passes=0, errors=2, scores=[None, None]),
+        _outcome("support", "refund", "claude", n=2, passes=0, errors=2, scores=[None, None],
+                 runs=Runs(2, 10, adaptive=True)),
     ]
     assert stats_from_outcomes(outcomes) == {
         ("support", "refund", "gpt"): CaseStats(3, 2, 1, (1.0, 0.5)),
-        ("support", "refund", "claude"): CaseStats(2, 0, 2, ()),
+        ("support", "refund", "claude"): CaseStats(2, 0, 2, (), looks=9),  # it could have stopped at 2..10
     }
     assert stats_from_outcomes([]) == {}
 

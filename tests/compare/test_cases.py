@@ -28,11 +28,11 @@ def test_each_outcome():
             key("fresh"): CaseStats(10, 10)}
     result = compare(base, head)
     outcomes = {c.key[1]: c.outcome for c in result.changes}
-    assert outcomes == {"drop": "regressed", "rise": "improved", "same": "unchanged", "gone": "removed",
+    assert outcomes == {"drop": "regressed", "rise": "improved", "same": "not significant", "gone": "removed",
                         "fresh": "new"}
     assert [c.key for c in result.changes] == sorted(c.key for c in result.changes)
     assert [c.key[1] for c in result.regressions] == ["drop"]
-    assert (result.count("regressed"), result.count("improved"), result.count("unchanged")) == (1, 1, 1)
+    assert (result.count("regressed"), result.count("improved"), result.count("not significant")) == (1, 1, 1)
 
 
 def test_a_regression_carries_its_evidence():
@@ -59,7 +59,7 @@ def test_new_and_removed_have_no_statistics():
 def test_min_effect_floor_ignores_small_significant_changes():
     base, head = {key("a"): CaseStats(400, 400)}, {key("a"): CaseStats(400, 370)}  # 1.00 -> 0.925
     assert compare(base, head).changes[0].p_adjusted < 0.05
-    assert compare(base, head, min_effect=0.1).changes[0].outcome == "unchanged"
+    assert compare(base, head, min_effect=0.1).changes[0].outcome == "not significant"
     assert compare(base, head, min_effect=0.05).changes[0].outcome == "regressed"
 
 
@@ -67,14 +67,14 @@ def test_alpha_is_the_significance_level():
     base, head = {key("a"): CaseStats(10, 10)}, {key("a"): CaseStats(10, 6)}
     p = compare(base, head).changes[0].p_value
     assert 0.01 < p < 0.1
-    assert compare(base, head, alpha=0.01).changes[0].outcome == "unchanged"
+    assert compare(base, head, alpha=0.01).changes[0].outcome == "not significant"
     assert compare(base, head, alpha=0.1).changes[0].outcome == "regressed"
 
 
 def test_two_hundred_identical_cases_give_no_regressions():
     cases = {key(f"case-{i:03}"): CaseStats(10, 8) for i in range(200)}
     result = compare(cases, dict(cases))
-    assert result.count("unchanged") == 200 and not result.regressions
+    assert result.count("not significant") == 200 and not result.regressions
     assert result.overall is not None and result.overall.n_cases == 200 and result.overall.n_changed == 0
     assert result.overall.p_value == 1.0
 
@@ -88,7 +88,7 @@ def test_bh_adjustment_across_cases():
     head = {key("x"): borderline[1], **{key(f"c{i}"): CaseStats(10, 8) for i in range(30)}}
     crowd = {c.key: c for c in compare(base, head).changes}
     x = crowd[key("x")]
-    assert x.outcome == "unchanged"
+    assert x.outcome == "not significant"
     p_values = [crowd[k].p_value for k in sorted(crowd)]
     adjusted, _ = compare_stats.benjamini_hochberg(p_values)
     assert [crowd[k].p_adjusted for k in sorted(crowd)] == pytest.approx(list(adjusted))
@@ -105,7 +105,7 @@ def test_cases_without_scored_trials_are_not_compared():
     assert by["all-err-head"].outcome == "new" and by["all-err-head"].p_value is None
     assert by["all-err-head"].base == CaseStats(5, 5)  # the base side is kept for the report
     assert by["all-err-base"].outcome == "new" and by["all-err-base"].delta is None
-    assert by["ok"].outcome == "unchanged"
+    assert by["ok"].outcome == "not significant"
     assert result.overall is not None and result.overall.n_cases == 1  # only the comparable case
 
 
@@ -130,3 +130,23 @@ def test_score_comparison_needs_two_scores_a_side():
 def test_empty_comparison():
     result = compare({}, {})
     assert result.changes == () and result.overall is None and result.regressions == ()
+
+
+def test_an_adaptive_side_has_its_p_value_corrected_for_its_stopping_points():
+    """french-hello 14/18 -> 1/5 from the issue: 'significant' only if n had been fixed in advance."""
+    fixed = compare({key("a"): CaseStats(18, 14)}, {key("a"): CaseStats(5, 1)}).changes[0]
+    adaptive = compare({key("a"): CaseStats(18, 14)}, {key("a"): CaseStats(5, 1, looks=18)}).changes[0]
+    assert fixed.p_value is not None and adaptive.p_value is not None
+    assert adaptive.p_value == pytest.approx(min(1.0, 18 * fixed.p_value))
+    assert adaptive.looks == 18 and adaptive.outcome == "not significant"
+    assert adaptive.low is not None and fixed.low is not None and adaptive.low < fixed.low  # a wider interval
+
+
+def test_same_content_cases_are_reported_and_take_no_part_in_the_tests():
+    base = {key("a"): CaseStats(10, 10), key("b"): CaseStats(10, 10)}
+    head = {key("a"): CaseStats(10, 0)}
+    result = compare(base, head, same_content=[key("b")])
+    by = {c.key[1]: c for c in result.changes}
+    assert by["b"].outcome == "same content" and by["b"].p_value is None
+    assert by["a"].outcome == "regressed" and by["a"].p_adjusted == by["a"].p_value  # BH over one test
+    assert result.overall is not None and result.overall.n_cases == 1

@@ -139,10 +139,10 @@ def test_benjamini_hochberg_edge_cases():
     [
         (-0.3, 0.01, "regressed"),
         (0.3, 0.01, "improved"),
-        (-0.3, 0.2, "unchanged"),  # not significant
-        (-0.05, 0.001, "unchanged"),  # significant but below the minimum effect
-        (math.nan, 0.01, "unchanged"),
-        (-0.3, math.nan, "unchanged"),
+        (-0.3, 0.2, "not significant"),  # not significant
+        (-0.05, 0.001, "not significant"),  # significant but below the minimum effect
+        (math.nan, 0.01, "not significant"),
+        (-0.3, math.nan, "not significant"),
     ],
 )
 def test_classify_change(delta, p, change):

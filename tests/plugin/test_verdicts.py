@@ -152,7 +152,7 @@ def test_a_significant_regression_against_the_baseline_fails_the_run(project: py
     result = run(project, "--goldband-baseline", "base.json", "--junitxml=out.xml")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["goldband compare: baseline file base.json -> run *",
-                                 "4 cases: 1 regressed, 3 unchanged", "*s::a*20/20 (1.00)*0/20 (0.00)*regressed"])
+                                 "4 cases: 1 regressed, 3 not significant", "*s::a*20/20 (1.00)*0/20 (0.00)*regressed"])
 
 
 def test_no_regression_against_the_baseline_passes(project: pytest.Pytester) -> None:
@@ -161,7 +161,7 @@ def test_no_regression_against_the_baseline_passes(project: pytest.Pytester) -> 
     result = run(project, "--goldband-baseline", "base.json", "--deselect", "goldensets/s.yaml::s::d[app]")
     assert result.ret == pytest.ExitCode.OK
     out = result.stdout.str()
-    assert "4 cases: 1 removed, 3 unchanged" in out  # 'gone' left the golden set
+    assert "4 cases: 1 removed, 3 not significant" in out  # 'gone' left the golden set
     assert "s::d " not in out  # deselected, so neither compared nor 'removed'
     assert "s::gone  app     20/20 (1.00)  -" in out
 

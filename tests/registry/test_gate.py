@@ -340,7 +340,7 @@ def test_an_llm_gate_runs_the_golden_set_offline_and_decides_from_its_verdicts(l
         "1 gating FAIL or ERROR verdict(s): support::express-shipping ERROR",
         "no case regressed significantly against the champion (0 improved)"]
     assert against["failures"] == against["reasons"][:1]  # only what blocked it, and so the park reason
-    assert against["metrics"]["changes"] == {"regressed": 0, "improved": 0, "unchanged": 12, "new": 0}
+    assert against["metrics"]["changes"] == {"regressed": 0, "improved": 0, "not significant": 12, "new": 0}
     with registry(llm_project) as reg:
         assert reg.parked("support", "2") == ("gate: 1 gating FAIL or ERROR verdict(s): "
                                               "support::express-shipping ERROR")

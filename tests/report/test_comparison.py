@@ -40,7 +40,7 @@ def case_column(text: str) -> list[str]:
 def test_terminal_heading_lines(mixed):
     lines = terminal(mixed).splitlines()
     assert lines[0] == "goldband compare: main -> feature"
-    assert lines[1] == "7 cases: 2 regressed, 1 improved, 1 new, 1 removed, 2 unchanged" == headline(mixed)
+    assert lines[1] == "7 cases: 2 regressed, 1 improved, 1 new, 1 removed, 2 not significant" == headline(mixed)
     assert lines[2] == overall(mixed) and lines[2].startswith("mean per-case pass-rate change ")
     assert "over 5 cases (3 moved)" in lines[2]
     assert lines[4].split("  ")[0].strip() == "case" and "p (BH-adjusted)" in lines[4]
@@ -50,7 +50,7 @@ def test_terminal_regressions_first_biggest_drop_first_and_unchanged_folded(mixe
     text = terminal(mixed)
     assert case_column(text) == ["support::drop-big", "support::drop-small", "support::rise", "support::fresh",
                                  "support::gone"]
-    assert text.splitlines()[-1] == "(2 unchanged cases not shown; -v shows them)"
+    assert text.splitlines()[-1] == "(2 not significant not shown; -v shows them)"
     assert "support::same " not in text
 
 
@@ -83,7 +83,7 @@ def test_new_and_removed_rows_have_blank_statistics(mixed):
 def test_terminal_nothing_to_compare():
     text = terminal(compare({}, {}))
     assert text.splitlines()[1:3] == ["0 cases: none", "no case ran on both sides"]
-    assert "unchanged cases not shown" not in text
+    assert "not shown" not in text
 
 
 # --------------------------------------------------------------------------- markdown

@@ -84,7 +84,7 @@ def test_each_verdict_is_written_once_with_its_baseline_delta(tmp_path: Path, op
     with open_store(store, create=False) as db:
         stored = db.verdicts(result.run_id or "")
     assert {key[1]: v.verdict.baseline.outcome for key, v in stored.items() if v.verdict.baseline} == {
-        "a": "unchanged", "b": "unchanged", "c": "unchanged"}
+        "a": "not significant", "b": "not significant", "c": "not significant"}
 
 
 def test_goldband_run_returns_every_outcome_and_the_exit_status(tmp_path: Path) -> None:

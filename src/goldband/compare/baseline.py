@@ -31,8 +31,9 @@ def stats_from_outcomes(outcomes: Iterable[Any]) -> dict[Key, CaseStats]:
     out: dict[Key, CaseStats] = {}
     for o in outcomes:
         scores = tuple(s for t in o.trials if (s := t.score) is not None)
-        v = o.verdict
-        out[(o.plan.goldenset, o.plan.case.id, o.plan.target.name)] = CaseStats(v.n, v.passes, v.errors, scores)
+        v, runs = o.verdict, o.plan.runs
+        out[(o.plan.goldenset, o.plan.case.id, o.plan.target.name)] = CaseStats(
+            v.n, v.passes, v.errors, scores, CaseStats.looks_of(runs.min, runs.max, runs.adaptive))
     return out
 
 
@@ -44,7 +45,9 @@ def write_baseline(path: Path, cases: Mapping[Key, CaseStats], *, source: str) -
 
 
 def read_baseline(path: Path) -> dict[Key, CaseStats]:
-    """Read a committed baseline file; a bad file is a ConfigError naming it."""
+    """Read a committed baseline file; a bad file is a ConfigError naming it.
+
+    Files written before ``looks`` was recorded count as fixed-n runs."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -61,7 +64,8 @@ def read_baseline(path: Path) -> dict[Key, CaseStats]:
     try:
         return {(r["goldenset"], r["case"], r["target"]): CaseStats(int(r["n"]), int(r["passes"]),
                                                                     int(r.get("errors", 0)),
-                                                                    tuple(float(x) for x in r.get("scores", ())))
+                                                                    tuple(float(x) for x in r.get("scores", ())),
+                                                                    max(1, int(r.get("looks", 1))))
                 for r in data["cases"]}
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"malformed baseline row: {exc}", where=str(path),
@@ -87,7 +91,9 @@ def load_baseline(spec: str, *, root: Path, store: StoreSource,
         raise ConfigError(f"no store at {store.path or '(the store is off)'} to find baseline run '{spec}' in",
                           where="--goldband-baseline", fix="run once to record a baseline, or give a baseline file")
     run = _pick(found, spec, exclude_run)
-    stats = {key: CaseStats(c.n, c.passes, c.errors, tuple(s for s in c.scores if s is not None))
+    looks = {(i["goldenset"], i["case_id"], i["target"]): CaseStats.looks_of(i["min_runs"] or 1, i["max_runs"] or 1)
+             for i in found.run_items(run.id)}
+    stats = {key: CaseStats(c.n, c.passes, c.errors, tuple(s for s in c.scores if s is not None), looks.get(key, 1))
              for key, c in found.case_counts(run.id).items()}
     return stats, f"run {run.id}" + (f" ({run.git_branch})" if run.git_branch else "")
 

@@ -33,7 +33,7 @@ from scipy import stats
 from goldband.bands.intervals import NAN_INTERVAL, Interval, no_spread, wilson_interval
 from goldband.monitors import fdr
 
-Change = Literal["regressed", "improved", "unchanged"]
+Change = Literal["regressed", "improved", "not significant"]
 
 
 def _sample(values: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -184,12 +184,12 @@ def classify_change(
     """regressed / improved when significant *and* at least ``min_effect`` in size.
 
     The effect floor keeps a tiny but significant shift (possible with many
-    repeats) from being reported as a change. A NaN delta or p is "unchanged".
+    repeats) from being reported as a change. A NaN delta or p is "not significant".
     """
     if min_effect < 0.0:
         raise ValueError(f"min_effect must be >= 0, got {min_effect!r}")
     if not p_adjusted <= alpha or not abs(delta) >= min_effect or delta == 0.0:
-        return "unchanged"
+        return "not significant"
     return "improved" if delta > 0 else "regressed"
 
 

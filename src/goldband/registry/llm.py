@@ -48,7 +48,8 @@ class LlmGate:
             counts[v.status] = counts.get(v.status, 0) + 1
         found: dict[str, Any] = {"cases": self.cases, "verdicts": counts}
         if self.comparison is not None:
-            found["changes"] = {o: self.comparison.count(o) for o in ("regressed", "improved", "unchanged", "new")}
+            found["changes"] = {o: self.comparison.count(o)
+                                for o in ("regressed", "improved", "not significant", "new")}
             found["regressions"] = [{"case": f"{c.key[0]}::{c.key[1]}", "delta": c.delta, "p_adjusted": c.p_adjusted}
                                     for c in self.comparison.regressions]
         return found
