@@ -35,6 +35,7 @@ PAYLOADS = [
     "\"><svg onload=\"document.body.setAttribute('data-pwned','2')\">",
     "<div id=\"pwned-div\">injected</div>",
     "javascript:alert(1)</pre><iframe src=\"https://example.com\"></iframe>",
+    "Total: \u202e\u2066 5$ \u2069 refund approved\x1b[31m\x07",  # bidi overrides and C0 controls
 ]
 
 
@@ -92,6 +93,14 @@ def test_model_output_executes_nothing(report: Path, tmp_path: Path) -> None:
     assert '<div id="pwned-div">' not in dom and "<iframe" not in dom and "<svg onload" not in dom
     assert "&lt;script&gt;document.title='pwned-script'&lt;/script&gt;" in dom  # shown as text
     assert "&lt;img src=x onerror=" in dom
+
+
+def test_bidi_overrides_and_control_characters_are_shown_not_obeyed(report: Path, tmp_path: Path) -> None:
+    """A right-to-left override in model output must not reorder what a reviewer reads (as the terminal shows it)."""
+    dom = dump_dom(report.as_uri(), tmp_path / "profile")
+    body = dom.split("<body", 1)[1]
+    assert not any(ch in body for ch in "\u202e\u2066\u2069\x1b\x07")
+    assert "Total: \\u202e\\u2066 5$ \\u2069 refund approved\\x1b[31m\\x07" in body
 
 
 def test_filters_apply_from_the_address(report: Path, tmp_path: Path) -> None:

@@ -40,6 +40,15 @@ def visible(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
+def visible_lines(text: str) -> str:
+    r"""``visible`` with newlines and tabs kept: for a ``<pre>`` block, where the layout is part of what was said.
+
+    >>> visible_lines("Total: \u202e5$\u2069 refund\n\x07done")
+    'Total: \\u202e5$\\u2069 refund\n\\x07done'
+    """
+    return "".join(ch if ch.isprintable() or ch in " \n\t" else ascii(ch)[1:-1] for ch in text)
+
+
 def flat(text: object) -> str:
     """One line: every run of whitespace (newlines included) becomes one space."""
     return " ".join(str(text).split())

@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from goldband.report import fmt, svg
 from goldband.report.data import STATUS_ORDER, CaseResult, Group, RunReport, TrendPoint, group_name, pretty
+from goldband.report.escape import visible_lines
 from goldband.report.outputs import OutputGroup, Sent, arguments, group_outputs, messages_sent
 from goldband.report.why import failing_checks
 
@@ -47,7 +48,7 @@ def csp_hash(text: str) -> str:
 @functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(ASSETS), autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True, finalize=_shown)
     env.filters.update(rate=fmt.rate, pct=fmt.pct, usd=fmt.usd, ms=fmt.ms, css=_css, clip=_clip,
                        arguments=arguments)
     return env
@@ -117,6 +118,15 @@ def _bar(case: CaseResult) -> float | None:
     band = case.meta.get("band")
     value = band.get("min_pass_rate") if isinstance(band, dict) else None
     return float(value) if isinstance(value, int | float) else None
+
+
+def _shown(value: object) -> object:
+    """Every printed text (model output, inputs, details, names) with control and bidi characters made
+    visible, as the terminal shows them: a right-to-left override cannot reorder what a reviewer reads.
+    The page's own markup (``Markup``: the SVGs, style and script) is left alone."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible_lines(value)
+    return value
 
 
 def _css(status: str) -> str:

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
+from html import escape as _html_escape
 
 from markupsafe import Markup
+
+from goldband.report.escape import visible
+
+
+def escape(text: str) -> str:
+    """Text for an SVG attribute or element: HTML-escaped, control and bidi characters made visible."""
+    return _html_escape(visible(text))
 
 PASS, FAIL, INK, MUTED, GRID = "#2e7d32", "#c62828", "#37474f", "#b0bec5", "#eceff1"
 SERIES_COLOURS = ("#1565c0", "#6a1b9a", "#ef6c00")
