@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +13,7 @@ from click.testing import CliRunner
 from goldband.cli import main
 from goldband.testing import FakeOpenAI, Reply
 from judgekit import project
+from ptykit import goldband_on_terminal
 
 
 @pytest.fixture
@@ -52,26 +49,9 @@ def test_the_demo_noise_split_runs_offline(demo: Path) -> None:
 
 
 def test_noise_shows_progress_on_a_terminal_only(demo: Path) -> None:
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "goldband", "judge", "noise", "support", "--rubric",
-                             "factual-accuracy", "-k", "refund"], cwd=demo, stdout=subprocess.PIPE,
-                            stderr=secondary, env={**os.environ, "COLUMNS": "120"})
-    os.close(secondary)
-    terminal = b""
-    while True:
-        try:
-            chunk = os.read(primary, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        terminal += chunk
-    stdout = proc.stdout.read().decode() if proc.stdout else ""
-    assert proc.wait(timeout=120) == 0
-    if proc.stdout:
-        proc.stdout.close()
-    os.close(primary)
-    shown = terminal.decode(errors="replace")
+    shown_on = goldband_on_terminal(demo, "judge", "noise", "support", "--rubric", "factual-accuracy", "-k", "refund")
+    assert shown_on.code == 0
+    shown, stdout = shown_on.terminal, shown_on.stdout.decode()
     assert "judge noise: 2 case(s) x 5 outputs, each judged 3x  [" in shown and "10/10" in shown
     assert stdout.splitlines()[-1].startswith("overall: judge variance") and "judge noise" not in stdout
     quiet = invoke("noise", "support", "--rubric", "factual-accuracy", "-k", "refund")  # stderr is no terminal

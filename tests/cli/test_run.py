@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +13,7 @@ import pytest
 from goldband.cli.progress import Events
 from goldband.report.data import CROSS
 from goldband.store import open_store
+from ptykit import goldband_on_terminal
 
 
 @pytest.fixture
@@ -40,26 +39,8 @@ def test_run_records_with_options_and_prints_a_summary(demo: Path) -> None:
 
 
 def test_a_terminal_gets_a_progress_bar_then_the_output(demo: Path) -> None:
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "goldband", "run", "-k", "refund-window", "-p",
-                             "no:cacheprovider"], cwd=demo, stdout=subprocess.PIPE, stderr=secondary,
-                            env={**os.environ, "COLUMNS": "120"})
-    os.close(secondary)
-    terminal = b""
-    while True:
-        try:
-            chunk = os.read(primary, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        terminal += chunk
-    stdout = proc.stdout.read() if proc.stdout else b""
-    proc.wait(timeout=120)
-    if proc.stdout:
-        proc.stdout.close()
-    os.close(primary)
-    shown = terminal.decode(errors="replace")
+    shown_on = goldband_on_terminal(demo, "run", "-k", "refund-window", "-p", "no:cacheprovider")
+    shown, stdout = shown_on.terminal, shown_on.stdout
     assert "goldband  [" in shown and "1/1 cases · 1 PASS" in shown
     assert b"1 passed" in stdout and b"golden set \xc3\x97 target" in stdout
 
