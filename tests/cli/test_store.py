@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sqlite_utils import Database
 
+from damagekit import damage_store, digest
 from goldband.cli import main
 from goldband.store import open_store, schema
 from storefixtures import demo_store
@@ -173,3 +174,58 @@ def test_the_command_line_imports_light() -> None:
     # A fresh interpreter: in this process these modules are loaded already.
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# a store damaged past its header (issue 17) ---------------------------------------------------------------
+
+
+@pytest.fixture
+def damaged(store_path: Path) -> Path:
+    """The demo store with 4 KB of random bytes over the middle page of its trials."""
+    damage_store(store_path)
+    return store_path
+
+
+def test_check_reports_damage_as_a_finding_and_writes_nothing(damaged: Path) -> None:
+    before = digest(damaged)
+    code, out = invoke("store", "check", "--store", str(damaged))
+    assert code == 1, out
+    assert out.startswith(f"Error: {damaged}: the store is damaged: SQLite's integrity check found: ")
+    assert "fix: goldband leaves it untouched; restore it from a backup" in out
+    assert digest(damaged) == before
+
+
+@pytest.mark.parametrize("command", [("store", "vacuum"), ("store", "migrate"), ("store", "migrate", "--dry-run")])
+def test_vacuum_and_migrate_refuse_a_damaged_store_and_write_nothing(damaged: Path, command: tuple[str, ...]) -> None:
+    before = digest(damaged)
+    code, out = invoke(*command, "--store", str(damaged))
+    assert code == 2, out
+    assert out.startswith(f"Error: {damaged}: the store is damaged or not a goldband store: SQLite's quick check "
+                          "found: ") and f"mv {damaged} {damaged}.bad" in out
+    assert "up to date" not in out
+    assert digest(damaged) == before
+
+
+@pytest.mark.parametrize(("command", "btree"), [(("history",), "runs"), (("history", "--json"), "runs"),
+                                                (("show", "latest"), "runs"), (("report", "latest"), "runs"),
+                                                (("store", "info"), "_sqlite_migrations")])
+def test_reading_a_damaged_page_is_one_error_never_a_traceback(store_path: Path, tmp_path: Path,
+                                                              command: tuple[str, ...], btree: str) -> None:
+    damage_store(store_path, btree=btree)  # a page the command reads
+    before = digest(store_path)
+    out_dir = ["--out", str(tmp_path / "reports")] if command[0] == "report" else []
+    code, out = invoke(*command, *out_dir, "--store", str(store_path))  # catch_exceptions=False: a traceback raises
+    assert code == 2, out
+    assert out.startswith(f"Error: {store_path}: the store is damaged or not a goldband store: ")
+    assert "fix: goldband leaves it untouched" in out
+    assert digest(store_path) == before
+    assert not (tmp_path / "reports").exists()
+
+
+def test_export_saves_what_still_reads_from_a_damaged_store(damaged: Path, tmp_path: Path) -> None:
+    before = digest(damaged)
+    code, out = invoke("store", "export", "--store", str(damaged), "--table", "verdicts", "--out", str(tmp_path / "x"))
+    assert code == 0 and "wrote 10 rows" in out
+    code, out = invoke("store", "export", "--store", str(damaged), "--table", "trials", "--out", str(tmp_path / "x"))
+    assert code == 2 and "the store is damaged or not a goldband store" in out
+    assert digest(damaged) == before

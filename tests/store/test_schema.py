@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from goldband.errors import StoreError
 from goldband.store import open_store, schema
 from goldband.store.connection import applied
+from goldband.store.writer import finish_run
 
 EXPECTED_TABLES = {
     "runs", "run_items", "goldensets", "cases", "prompts", "targets", "rubrics", "judges", "run_goldensets",
@@ -72,6 +73,26 @@ def test_trials_stored_before_rendered_messages_read_back_without_them(tmp_path:
         assert store.renderings("r1") == {}
         (trial,) = store.scored_trials("r1")[("s", "c", "t")]
         assert trial.trial.output == "old output"
+
+
+def test_runs_finished_before_run_problems_read_back_without_any(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
+    schema.MIGRATIONS.apply(db, stop_before="0006_run_problems")
+    db.conn.execute("PRAGMA user_version = 5")
+    db.conn.execute("INSERT INTO runs (id, kind, status, started_at, exit_status) "
+                    "VALUES ('r1', 'ci', 'incomplete', 'now', 1)")
+    db.close()
+    with open_store(path) as store:
+        assert "problems" in store.db.table("runs").columns_dict
+        run = store.run("r1")
+        assert run is not None and (run.status, run.problems) == ("incomplete", [])
+        with store.transaction() as conn:
+            finish_run(conn, "r1", status="incomplete", exit_status=3, problems=["2 store writes lost"])
+        assert store.run("r1").problems == ["2 store writes lost"]  # type: ignore[union-attr]
+        with store.transaction() as conn:
+            finish_run(conn, "r1", status="complete", exit_status=0)
+        assert store.conn.execute("SELECT problems FROM runs").fetchone()[0] is None
 
 
 def test_reopening_applies_nothing(tmp_path: Path) -> None:

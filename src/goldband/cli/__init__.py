@@ -12,7 +12,8 @@ Exit status, the same for every command:
   or baseline, or a store that is missing, turned off or unusable; nothing ran
   that needed it (click's own usage errors exit 2 too);
 - 3: goldband or its judge failed rather than the model: judge errors above
-  their limit (``judge: max_error_share``), or an internal error;
+  their limit (``judge: max_error_share``), a write the store lost during a
+  run or reports not written (the run is incomplete), or an internal error;
 - 6: alerts fired: ``goldband monitor check`` or ``goldband nightly`` with
   ``--fail-on-alert SEVERITY`` opened an alert of at least that severity, and
   no case failed;

@@ -94,13 +94,16 @@ def resolve_reports(option: Path | None) -> Path:
 
 
 @contextlib.contextmanager
-def opened_store(option: Path | None, *, create: bool = False) -> Iterator[Store]:
-    """The project's store, for a command; a clear error when it is missing or unusable."""
+def opened_store(option: Path | None, *, create: bool = False, check: bool = False) -> Iterator[Store]:
+    """The project's store, for a command; a clear error when it is missing or unusable, or when a read
+    reaches a damaged page (never a traceback). ``check``: refuse a store damaged anywhere, before any write."""
     from goldband.store import open_store
+    from goldband.store.connection import translate
 
-    store = open_store(resolve_store(option), create=create)
+    store = open_store(resolve_store(option), create=create, check=check)
     try:
-        yield store
+        with translate(store.path, "read"):
+            yield store
     finally:
         store.close()
 

@@ -106,9 +106,10 @@ def _summary(run: dict[str, Any]) -> None:
     from goldband.errors import GoldbandError
     from goldband.report.data import load_report
     from goldband.store import open_store
+    from goldband.store.connection import translate
 
     try:
-        with open_store(run["store"], create=False) as store:
+        with open_store(run["store"], create=False) as store, translate(store.path, "read"):
             report = load_report(store, run["id"])
     except GoldbandError as exc:
         click.echo(f"goldband: cannot summarize run {run['id']}: {exc}", err=True)

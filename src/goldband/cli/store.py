@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from goldband.cli.common import opened_store, resolve_store, store_option
-from goldband.errors import CommandFailed, UsageError
+from goldband.errors import CommandFailed, StoreError, UsageError
 from goldband.report.fmt import table
 
 if TYPE_CHECKING:
@@ -51,26 +51,37 @@ def info(store_path: Path | None) -> None:
 @store.command()
 @store_option
 def check(store_path: Path | None) -> None:
-    """Run SQLite's integrity check; exit status 1 when the file is damaged."""
-    with opened_store(store_path) as db:
-        problems = [row[0] for row in db.conn.execute("PRAGMA integrity_check").fetchall()]
-    if problems != ["ok"]:
-        raise CommandFailed(f"{db.path}: the store is damaged: {'; '.join(problems[:5])}; fix: restore it from a "
-                       f"backup, or export what still reads with `goldband store export`")
-    click.echo(f"{db.path}: ok")
+    """Run SQLite's integrity check; exit status 1 when the file is damaged (nothing is written to it)."""
+    from goldband.store import open_store
+    from goldband.store.connection import DAMAGED, damage, is_damaged, translate
+
+    path = resolve_store(store_path)
+    try:  # no migration: the integrity check reads every page before anything could be written
+        with open_store(path, create=False, migrate_schema=False) as db, translate(path, "check"):
+            problems = [f"SQLite's integrity check found: {'; '.join(found[:5])}"
+                        for found in [damage(db.conn, full=True)] if found]
+    except StoreError as exc:
+        if not is_damaged(exc):
+            raise
+        problems = [exc.what.removeprefix(f"{DAMAGED}: ")]
+    if problems:
+        raise CommandFailed(f"{path}: the store is damaged: {problems[0]}; fix: goldband leaves it "
+                            f"untouched; restore it from a backup, or move it aside (mv {path} {path}.bad) and "
+                            "export what still reads with `goldband store export --store FILE`")
+    click.echo(f"{path}: ok")
 
 
 @store.command()
 @click.option("--dry-run", is_flag=True, help="Only list the migrations that would run.")
 @store_option
 def migrate(dry_run: bool, store_path: Path | None) -> None:
-    """Apply pending schema migrations (creating the store if it does not exist)."""
+    """Apply pending schema migrations (creating the store if it does not exist); a damaged store is refused."""
     from goldband.store import open_store
     from goldband.store.connection import check_schema
     from goldband.store.connection import migrate as apply
 
     path = resolve_store(store_path)
-    with open_store(path, create=not dry_run, migrate_schema=False) as db:
+    with open_store(path, create=not dry_run, migrate_schema=False, check=True) as db:
         pending = check_schema(path, db.db)
         if dry_run:
             click.echo("\n".join(f"would apply {name}" for name in pending) or "up to date")
@@ -87,9 +98,10 @@ def vacuum(store_path: Path | None) -> None:
     """Checkpoint the WAL and rebuild the file to reclaim space (needs no other writer).
 
     Prints the size on disk before and after as the main file plus its WAL (and
-    shared-memory index, when present), the same way on both sides.
+    shared-memory index, when present), the same way on both sides. A damaged
+    store is refused before anything is written to it (``goldband store check``).
     """
-    with opened_store(store_path) as db:
+    with opened_store(store_path, check=True) as db:
         before = disk_sizes(db.path)
         db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db.conn.execute("VACUUM")  # in WAL mode the rebuilt pages land in the WAL ...
@@ -129,8 +141,13 @@ def _sizes_text(sizes: dict[str, int], unit: tuple[str, float]) -> str:
               help="Directory for TABLE.jsonl / TABLE.csv files, or - for stdout (one table).")
 @store_option
 def export(tables: tuple[str, ...], run_ref: str | None, fmt: str, out: str, store_path: Path | None) -> None:
-    """Export tables as JSON Lines or CSV (JSON columns stay JSON text)."""
-    with opened_store(store_path) as db:
+    """Export tables as JSON Lines or CSV (JSON columns stay JSON text); nothing is written to the store,
+    so a damaged one exports what still reads."""
+    from goldband.store import open_store
+    from goldband.store.connection import translate
+
+    path = resolve_store(store_path)
+    with open_store(path, create=False, migrate_schema=False) as db, translate(path, "read"):
         known = [n for n in db.table_counts() if not n.startswith("_")]
         chosen = list(tables) or known
         unknown = [t for t in chosen if t not in known]

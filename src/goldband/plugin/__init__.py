@@ -158,6 +158,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = existing_session(session.config)
     if run is not None:
         session.exitstatus = run.session_finished(int(session.exitstatus))
+        if hasattr(session.config, "workeroutput"):  # xdist worker: its lost writes fail the controller's run
+            session.config.workeroutput.update(run.recorder.worker_output())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: a worker finished; count the writes its store lost (see pytest_sessionfinish)."""
+    run = existing_session(node.config)
+    output = getattr(node, "workeroutput", None) or {}
+    if run is not None and output.get("goldband_lost_writes"):
+        run.recorder.write_failed(int(output["goldband_lost_writes"]), list(output.get("goldband_write_errors", [])))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -1,23 +1,38 @@
-"""Finishing a run: its final status, its series points, its reports.
+"""Finishing a run: its series points, its reports, and last its final status.
 
 Done once, by the process that owns the run (the xdist controller, or the
 only pytest process), from what the store holds, so every worker's results
 and every resumed session count.
+
+The run's status, exit status and series points are written in one write
+transaction, and its reports are rendered inside it (from that transaction's
+view, so they show the final status) and put on disk before it commits. A
+process killed anywhere before the commit leaves the run ``running`` (read as
+``incomplete`` once its process is gone; ``--goldband-resume`` finishes it):
+a run never reads ``complete`` without its series points and reports.
+
+A run is ``complete`` when every selected item has a verdict and goldband
+failed nothing: a write the store lost during the run, or reports that could
+not be written, make it ``incomplete`` with the reason in ``runs.problems``
+and its exit status 3 (``failed_status``): goldband failed, not the model.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from goldband._util.progress import Progress
+from goldband.errors import StoreError
 from goldband.report.files import write_reports
 from goldband.store import Store
 from goldband.store.models import CaseKey
 from goldband.store.series import run_points
-from goldband.store.writer import finish_run
+from goldband.store.writer import finish_run, replace_series
+
+GOLDBAND_FAILED = 3  # the exit status when goldband failed (a lost store write, a report not written)
 
 
 @dataclass(frozen=True)
@@ -28,34 +43,59 @@ class FinishedRun:
     reports: list[Path] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     trials: int = 0
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what goldband failed to write (runs.problems)
+    exit_status: int = 0
 
 
-def run_status(store: Store, run_id: str, decided: Iterable[CaseKey], *, failed_writes: bool) -> str:
-    """complete: every selected item has a verdict and nothing failed to write; else incomplete."""
+def failed_status(status: int) -> int:
+    """The exit status of a run goldband failed: 3 in place of 0 or 1; an interrupt or a usage error keeps its own."""
+    return GOLDBAND_FAILED if int(status) in (0, 1) else int(status)
+
+
+def run_status(store: Store, run_id: str, decided: Iterable[CaseKey], *, failed: bool) -> str:
+    """complete: every selected item has a verdict and goldband failed nothing; else incomplete."""
     planned = {(i["goldenset"], i["case_id"], i["target"]) for i in store.run_items(run_id)}
-    return "complete" if planned <= set(decided) and not failed_writes else "incomplete"
+    return "complete" if planned <= set(decided) and not failed else "incomplete"
 
 
 def finalize(store: Store, run_id: str, exitstatus: int, reports_dir: Path | None, progress: Progress, *,
-             failed_writes: bool) -> FinishedRun | None:
+             problems: Sequence[str] = ()) -> FinishedRun | None:
+    """Finish the run (see the module docstring); ``problems``: what already failed (lost writes).
+
+    StoreError when the store cannot record the finish at all (the run then stays ``running``,
+    and reads as ``incomplete``)."""
     if store.run(run_id) is None:  # nothing was recorded (no items ran)
         return None
-    verdicts = store.verdicts(run_id)
-    status = run_status(store, run_id, verdicts, failed_writes=failed_writes)
-    with store.transaction() as conn:
-        finish_run(conn, run_id, status=status, exit_status=exitstatus)
-    run = store.run(run_id)
-    assert run is not None
-    store.replace_run_series(run_id, run_points(store, run))
-    reports: list[Path] = []
-    problems: list[str] = []
-    if reports_dir is not None:
-        try:
-            reports = write_reports(store, run_id, reports_dir)
-        except Exception as exc:  # the run is recorded; a report problem must not hide that
-            problems.append(f"goldband: reports for run {run_id} not written: {type(exc).__name__}: {exc}")
-    counts = Counter(str(v.verdict.status) for v in verdicts.values())
+    found = list(problems)
+    try:
+        status, code, reports = _finish(store, run_id, exitstatus, reports_dir, found)
+    except StoreError as exc:  # nothing of the finish was committed: record at least that the run is incomplete
+        found.append(f"series points and reports not written: {exc.what}")
+        status, code, reports = "incomplete", failed_status(exitstatus), []
+        with store.transaction() as conn:
+            finish_run(conn, run_id, status=status, exit_status=code, problems=found)
+    counts = Counter(str(v.verdict.status) for v in store.verdicts(run_id).values())
     trials = store.conn.execute("SELECT COUNT(*) FROM trials WHERE run_id = ?", [run_id]).fetchone()[0]
     progress.emit("run", id=run_id, status=status, store=str(store.path), reports=[str(p) for p in reports])
-    return FinishedRun(run_id, status, store.path, reports, dict(counts), int(trials), problems)
+    return FinishedRun(run_id, status, store.path, reports, dict(counts), int(trials), found, code)
+
+
+def _finish(store: Store, run_id: str, exitstatus: int, reports_dir: Path | None,
+            problems: list[str]) -> tuple[str, int, list[Path]]:
+    """Status, series points and reports in one transaction; ``problems`` gets a report failure."""
+    with store.transaction() as conn:
+        status = run_status(store, run_id, store.verdicts(run_id), failed=bool(problems))
+        code = failed_status(exitstatus) if problems else int(exitstatus)
+        finish_run(conn, run_id, status=status, exit_status=code, problems=problems)
+        run = store.run(run_id)
+        assert run is not None
+        replace_series(conn, run_id, run_points(store, run))
+        if reports_dir is None:
+            return status, code, []
+        try:
+            return status, code, write_reports(store, run_id, reports_dir)
+        except Exception as exc:  # the run is recorded; a report problem must not hide that
+            problems.append(f"reports not written: {type(exc).__name__}: {exc}")
+            status, code = "incomplete", failed_status(exitstatus)
+            finish_run(conn, run_id, status=status, exit_status=code, problems=problems)
+            return status, code, []

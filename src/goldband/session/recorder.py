@@ -9,8 +9,12 @@ Lifecycle (driven by the session; each step is a no-op when the store is off):
 ``completed(plan)``      engine loop: a resumed run's stored trials, so they are not rerun.
 ``finish_item``          main thread: queue the verdict (or, when the session compares with a
                          baseline, ``write_verdict`` at the end, once, with its delta).
-``session_finished``     flush; the controller process then marks the run complete or
-                         incomplete, writes its series points and its reports.
+``session_finished``     flush; the controller process then writes the run's series points
+                         and reports, and last marks it complete or incomplete
+                         (``goldband.session.finish``).
+``exit_status``          the session's exit status, 3 when goldband failed the run: a write
+                         the store lost (here or on an xdist worker), reports not written,
+                         a finish the store could not record.
 
 Under pytest-xdist every worker records its own items into the run its
 controller named (``shared_info`` travels in ``workerinput``); the controller,
@@ -36,7 +40,7 @@ from goldband.errors import GoldbandError, StoreError
 from goldband.golden.goldenset import GoldenSet
 from goldband.results import ScoredTrial, Verdict
 from goldband.session import records
-from goldband.session.finish import FinishedRun, finalize
+from goldband.session.finish import FinishedRun, failed_status, finalize
 from goldband.session.resume import check_resumable, check_stopped, reap_dead_runs
 from goldband.session.storage import StoreHandle
 from goldband.session.writer import BackgroundWriter, Op
@@ -90,6 +94,9 @@ class RunRecorder:
         self.finished: FinishedRun | None = None
         self.failed: GoldbandError | None = None  # an xdist worker's store problem, reported by each item
         self.warnings: list[str] = []
+        self.lost_writes = 0  # writes the store lost: this process's, and (controller) its workers'
+        self.unfinished = False  # the store could not record the run's finish
+        self._status = 0  # the exit status the session finished with, before goldband's own failures
         self.git: GitInfo | None = None  # what the run records; default: the root's checkout (pre-merge sets it)
         self._writer: BackgroundWriter | None = None
         self._kept: dict[tuple[str, str, str], list[ScoredTrial]] = {}
@@ -188,16 +195,33 @@ class RunRecorder:
 
     def session_finished(self, exitstatus: int) -> FinishedRun | None:
         """Flush this process's writes; the controller then finalizes the run."""
+        self._status = int(exitstatus)
         if self._writer is not None:
             self._writer.close()
-            self.warnings.extend(f"goldband: store write failed: {e}" for e in self._writer.errors[:3])
+            self.write_failed(self._writer.lost, [str(e) for e in self._writer.errors[:3]])
         if self.settings.worker or not (self.began or self.handed_out) or not self.store.enabled:
             return None
         try:
-            self.finished = self._finalize(exitstatus)
+            self.finished = self._finalize(self.exit_status(exitstatus))
         except GoldbandError as exc:
+            self.unfinished = True
             self.warnings.append(f"goldband: could not finish run {self.run_id}: {exc}")
         return self.finished
+
+    def write_failed(self, lost: int, errors: list[str]) -> None:
+        """``lost`` writes did not reach the store (this process's writer, or an xdist worker's)."""
+        self.lost_writes += lost
+        self.warnings.extend(f"goldband: store write failed: {e}" for e in errors)
+
+    def worker_output(self) -> dict[str, Any]:
+        """What an xdist worker tells its controller (``workeroutput``): the writes its store lost."""
+        errors = [str(e) for e in self._writer.errors[:3]] if self._writer is not None else []
+        return {"goldband_lost_writes": self.lost_writes, "goldband_write_errors": errors}
+
+    def exit_status(self, status: int) -> int:
+        """The session's exit status: 3 in place of 0 or 1 when goldband failed the run (``failed_status``)."""
+        failed = self.lost_writes or self.unfinished or (self.finished is not None and self.finished.problems)
+        return failed_status(status) if failed else int(status)
 
     def close(self) -> None:
         """Stop the writer (what is queued is committed); the session closes the store."""
@@ -212,9 +236,11 @@ class RunRecorder:
     def summary_lines(self, *, with_counts: bool = False) -> list[str]:
         """Warnings, then where the run went; ``with_counts`` (xdist controller): its verdict counts too."""
         lines = list(self.warnings)
+        failed = self._failure_line()
+        if failed:
+            lines.append(failed)
         run = self.finished
         if run is not None:
-            lines.extend(run.problems)
             if with_counts and run.counts:
                 order = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR", "QUARANTINED")
                 counts = ", ".join(f"{run.counts[k]} {k}" for k in order if run.counts.get(k))
@@ -224,6 +250,19 @@ class RunRecorder:
             lines.append(f"goldband: run {run.id} {run.status} · store {yamlio.relative(run.store, root)}"
                          + (f" · report {shown[0]}" if shown else ""))
         return lines
+
+    def _failure_line(self) -> str | None:
+        """One line saying what goldband failed to write, that the run is incomplete, and the exit status."""
+        what = list(self.finished.problems) if self.finished is not None else []
+        if self.lost_writes and not what:  # the finish itself failed: its problems were not recorded
+            what.append(f"{self.lost_writes} store write{'s' * (self.lost_writes != 1)} lost")
+        if self.unfinished:
+            what.append("its finish was not recorded")
+        if not what:
+            return None
+        store = self.lost_writes or self.unfinished or any(w.startswith("series") for w in what)
+        return (f"goldband: {'store write failed: ' if store else ''}run {self.run_id} is incomplete: "
+                f"{'; '.join(what)} (exit status {self.exit_status(self._status)}: goldband failed, not the model)")
 
     # opening ----------------------------------------------------------------------------------
 
@@ -302,9 +341,10 @@ class RunRecorder:
             return None
         if self.resume_ref is not None and not self.began:  # an xdist controller: its workers resolved it
             self.run_id = store.resolve_run(self.resume_ref).id
+        lost = self.lost_writes
         try:
             return finalize(store, self.run_id, exitstatus, self.reports_dir, self.progress,
-                            failed_writes=bool(self._writer and self._writer.errors))
+                            problems=[f"{lost} store write{'s' * (lost != 1)} lost"] if lost else [])
         except StoreError:
             raise
         except Exception as exc:  # a report bug must not turn a finished run into a crash

@@ -28,7 +28,7 @@ from goldband._util import yamlio
 from goldband.bands.history import Point
 from goldband.compare.baseline import compare_run, load_baseline
 from goldband.compare.cases import CaseStats, Comparison, Key
-from goldband.config.project import ProjectConfig, load_config
+from goldband.config.project import ProjectConfig, read_config
 from goldband.config.settings import Settings
 from goldband.engine.budget import Budget, parse_budget
 from goldband.engine.cassettes import CassetteLibrary
@@ -82,10 +82,11 @@ class Session:
     @classmethod
     def create(cls, settings: Settings) -> Session:
         """The session of a project (``settings.rootpath``); a bad config or option is a ConfigError."""
-        config, path = load_config(settings.rootpath)
+        config, path, lines = read_config(settings.rootpath)
         shown = yamlio.relative(path, settings.rootpath) if path else None
-        store = StoreHandle(resolve_path(settings.store or config.store, settings.rootpath))
-        targets = build_targets(config, settings.rootpath, shown, registered=_registered(store))
+        store = StoreHandle(resolve_path(settings.store or config.store, settings.rootpath),
+                            check=not settings.worker)  # the controller checked it for its workers
+        targets = build_targets(config, settings.rootpath, shown, registered=_registered(store), lines=lines)
         session = cls(settings, config, shown, targets, store)
         session.planner.check_target_option()
         session._warm_up()
@@ -263,14 +264,15 @@ class Session:
     def session_finished(self, exitstatus: int) -> int:
         """All items ran: compare with the baseline, settle the exit status, flush the store
         (the controller finishes the run and its reports). Returns the exit status:
-        1 for a significant regression against the baseline, 3 when judge errors exceed their limit."""
+        1 for a significant regression against the baseline, 3 when judge errors exceed their limit
+        or goldband failed the run (a write the store lost, reports not written)."""
         if not self.settings.worker:
             self.apply_baseline()
             if self.comparison is not None and self.comparison.regressions and exitstatus == 0:
                 exitstatus = 1
         exitstatus = judging.exit_status(exitstatus, self.judge_health())
         self.recorder.session_finished(exitstatus)
-        return exitstatus
+        return self.recorder.exit_status(exitstatus)
 
     def close(self) -> None:
         """Stop the engine, release the judge, cassettes and store; wait for the warm-up imports to end

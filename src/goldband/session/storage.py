@@ -17,10 +17,18 @@ from goldband.store import Store, open_store
 
 
 class StoreHandle:
-    """Opens the store once, on the first call that needs it, from any thread."""
+    """Opens the store once, on the first call that needs it, from any thread.
 
-    def __init__(self, path: Path | None) -> None:
+    ``check``: the first open runs SQLite's quick check and refuses a store damaged anywhere
+    (``goldband.store.connection.check_sound``). That open comes before any provider call (the
+    run's planning or its recorder), so a damaged store stops the run before it spends a call
+    and before anything is written into the file. An xdist worker does not check: its
+    controller did, moments before it started the workers.
+    """
+
+    def __init__(self, path: Path | None, *, check: bool = True) -> None:
         self.path = path
+        self.check = check
         self._store: Store | None = None
         self._lock = threading.Lock()
 
@@ -35,7 +43,7 @@ class StoreHandle:
                 if self.path is None:
                     raise StoreError("the store is turned off", where="store: off",
                                      fix="point --goldband-store (or 'store:' in goldband.yaml) at a store file")
-                self._store = open_store(self.path, create=create)
+                self._store = open_store(self.path, create=create, check=self.check)
             return self._store
 
     def existing(self) -> Store | None:

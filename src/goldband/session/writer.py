@@ -7,8 +7,10 @@ commits everything waiting in one transaction (group commit): a burst of
 trials costs one commit, and a trial is on disk a few milliseconds after it
 was scored, so a killed run keeps it.
 
-A failed write is recorded (``errors``) and the thread keeps going: a broken
-store never breaks the run; the session reports it at the end.
+A failed write is recorded (``errors``, and ``lost`` counts the writes it lost)
+and the thread keeps going: a broken store never stops the run's calls midway;
+at the end the session reports it, marks the run incomplete and exits with
+status 3 (``goldband.session.finish``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class BackgroundWriter:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.errors: list[StoreError] = []
+        self.lost = 0  # writes that did not reach the store
         self._queue: queue.SimpleQueue[Op | None] = queue.SimpleQueue()  # None: commit what is queued, stop
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="goldband-store", daemon=True)
@@ -48,6 +51,10 @@ class BackgroundWriter:
         self._closed = True
         self._queue.put(None)
         self._thread.join(timeout)
+        if self._thread.is_alive():  # still waiting on the store: what is queued now will not be written
+            self.lost += max(1, self._queue.qsize())
+            self.errors.append(StoreError(f"the store's writer did not finish within {timeout or 0:g} s",
+                                          where=str(self.store.path)))
 
     def _run(self) -> None:
         self._loop(self.store)
@@ -73,11 +80,13 @@ class BackgroundWriter:
         except Exception as exc:
             if isinstance(exc, StoreError) and "locked" in exc.what:  # one by one would only wait longer
                 self.errors.append(exc)
+                self.lost += len(ops)
                 return
             for op in ops:
                 try:
                     _apply(store, [op])
                 except Exception as exc:
+                    self.lost += 1
                     self.errors.append(exc if isinstance(exc, StoreError) else StoreError(
                         f"a write failed: {type(exc).__name__}: {exc}", where=str(self.store.path)))
 

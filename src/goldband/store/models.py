@@ -56,6 +56,7 @@ class RunRow:
     sessions: int = 1
     exit_status: int | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # what goldband failed to write (an incomplete run)
 
     @property
     def alive(self) -> bool:

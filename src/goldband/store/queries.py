@@ -236,6 +236,7 @@ class Queries:
 def run_row(row: dict[str, Any]) -> RunRow:
     data: dict[str, Any] = {f.name: row.get(f.name) for f in fields(RunRow)}
     data["settings"] = json.loads(row.get("settings") or "{}")
+    data["problems"] = json.loads(row.get("problems") or "[]")
     data["git_dirty"] = None if row.get("git_dirty") is None else bool(row["git_dirty"])
     data["sessions"] = row.get("sessions") or 1
     data["status"] = effective_status(row["status"], row.get("host"), row.get("pid"))

@@ -6,7 +6,7 @@ Applied migrations are recorded in ``_sqlite_migrations`` (set ``goldband``).
 
 Adding a migration (for a new table, index or column)::
 
-    @migration("0006_gate_notes")
+    @migration("0007_gate_notes")
     def _gate_notes(db: Database) -> None:
         db.table("gate_notes").create({"id": int, "gate_id": int, "note": str}, pk="id")
 
@@ -282,3 +282,10 @@ def _rendered_messages(db: Database) -> None:
     db.table("rendered_messages").create({"hash": TEXT, "messages": TEXT, "tools": TEXT, "first_seen": TEXT},
                                          pk="hash", not_null=["messages"])
     db.table("trials").add_column("messages_hash", TEXT)
+
+
+@migration("0006_run_problems")
+def _run_problems(db: Database) -> None:
+    """Why a run is incomplete when goldband itself failed it: writes the store lost, series points or
+    reports not written (a JSON list of sentences; NULL when nothing failed); see docs/store.md."""
+    db.table("runs").add_column("problems", TEXT)

@@ -64,14 +64,18 @@ def reopen_run(conn: sqlite3.Connection, run_id: str, *, host: str, pid: int) ->
     """A resumed run is running again, owned by this process: one more session
     (counted once, however many xdist workers reopen it)."""
     conn.execute("UPDATE runs SET sessions = sessions + (CASE WHEN status = 'running' AND host = ? AND pid = ? "
-                 "THEN 0 ELSE 1 END), status = 'running', host = ?, pid = ?, updated_at = ?, finished_at = NULL "
+                 "THEN 0 ELSE 1 END), status = 'running', host = ?, pid = ?, updated_at = ?, finished_at = NULL, "
+                 "problems = NULL "
                  "WHERE id = ?", [host, pid, host, pid, now(), run_id])
 
 
-def finish_run(conn: sqlite3.Connection, run_id: str, *, status: str, exit_status: int | None) -> None:
+def finish_run(conn: sqlite3.Connection, run_id: str, *, status: str, exit_status: int | None,
+               problems: Sequence[str] = ()) -> None:
+    """The run's final status; ``problems``: what goldband failed to write (NULL when nothing)."""
     stamp = now()
-    conn.execute("UPDATE runs SET status = ?, exit_status = ?, finished_at = ?, updated_at = ? WHERE id = ?",
-                 [status, exit_status, stamp, stamp, run_id])
+    conn.execute("UPDATE runs SET status = ?, exit_status = ?, finished_at = ?, updated_at = ?, problems = ? "
+                 "WHERE id = ?", [status, exit_status, stamp, stamp, dumps(list(problems)) if problems else None,
+                                  run_id])
 
 
 def mark_dead_runs(conn: sqlite3.Connection, dead: Sequence[str]) -> None:
@@ -245,6 +249,12 @@ def insert_series(conn: sqlite3.Connection, points: Iterable[SeriesPoint]) -> in
     return len(rows)
 
 
+def replace_series(conn: sqlite3.Connection, run_id: str, points: Iterable[SeriesPoint]) -> int:
+    """A run's series points, replacing any it wrote before (a resumed run finishes again)."""
+    conn.execute("DELETE FROM series_points WHERE run_id = ?", [run_id])
+    return insert_series(conn, points)
+
+
 def insert_drift_event(conn: sqlite3.Connection, event: DriftEvent) -> int:
     cursor = conn.execute(
         "INSERT INTO drift_events (detector, source, model, metric, labels, labels_key, time, statistic, p_value, "
@@ -269,8 +279,7 @@ class Writes:
     def replace_run_series(self, run_id: str, points: Iterable[SeriesPoint]) -> int:
         """A run's series points, replacing any it wrote before (a resumed run finishes again)."""
         with self.transaction() as conn:
-            conn.execute("DELETE FROM series_points WHERE run_id = ?", [run_id])
-            return insert_series(conn, points)
+            return replace_series(conn, run_id, points)
 
     def record_drift_event(self, event: DriftEvent) -> int:
         """Store one drift event; returns its id."""
