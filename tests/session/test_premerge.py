@@ -184,6 +184,20 @@ def test_both_sides_are_recorded_as_pre_merge_runs_with_a_report(repo: Path) -> 
     assert head.id in history.output and "pre-merge" in history.output
 
 
+def test_a_lost_store_write_exits_3_never_0(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from goldband.session import recorder
+
+    def malformed(conn: object, **kwargs: object) -> None:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(recorder, "insert_trials", malformed)
+    result = CliRunner().invoke(main, ["compare", "--base", "HEAD~1", "--head", "HEAD", "--runs", "2"])
+    assert result.exit_code == 3, result.output  # the regressions were found, but the record is not whole
+    assert "store writes lost (exit status 3: goldband failed, not the model)" in result.stderr
+
+
 def test_progress_goes_to_stderr(repo: Path) -> None:
     result = CliRunner().invoke(main, ["compare", "--base", "HEAD~1", "--head", "HEAD", "--runs", "2"])
     assert "goldband compare: 24 trials planned" in result.stderr

@@ -1,9 +1,9 @@
 """``goldband compare``: the pre-merge check of a prompt or target change.
 
 Exit status: 0 when no case regressed significantly, 1 when one did, 2 on
-bad input. The Markdown summary goes to ``--markdown`` (default
-``reports/compare.md``) and is appended to ``$GITHUB_STEP_SUMMARY`` when set;
-progress goes to stderr.
+bad input, 3 when goldband failed to record a side (a lost store write). The
+Markdown summary goes to ``--markdown`` (default ``reports/compare.md``) and
+is appended to ``$GITHUB_STEP_SUMMARY`` when set; progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ def compare(base_ref: str | None, head_ref: str | None, baseline: str | None, mo
     finally:
         bar.close()
     _emit(result, markdown_path, verbose)
-    sys.exit(1 if result.comparison.regressions else 0)
+    for problem in result.problems:
+        click.echo(f"goldband compare: {problem} (exit status 3: goldband failed, not the model)", err=True)
+    sys.exit(3 if result.problems else 1 if result.comparison.regressions else 0)
 
 
 class TrialBar:

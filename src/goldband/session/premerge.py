@@ -70,6 +70,7 @@ class SideResult:
     trials: dict[Key, list[ScoredTrial]] = field(default_factory=dict)
     run_id: str | None = None  # the run recorded in the store, if any
     reports: tuple[Path, ...] = ()
+    problems: tuple[str, ...] = ()  # what goldband failed to record (lost store writes, reports not written)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ class PreMerge:
     comparison: Comparison
     base: SideResult | None  # None when the base came from a stored run or file
     head: SideResult
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What goldband failed to record on either side: the check then exits 3, never 0."""
+        return tuple(p for side in (self.base, self.head) if side is not None for p in side.problems)
 
 
 def key_of(plan: CasePlan) -> Key:
@@ -279,7 +285,7 @@ def finish(side: Session, plans: Sequence[CasePlan], result: SideResult, exitsta
     done = side.recorder.session_finished(exitstatus)
     if done is None:
         return result
-    return replace(result, run_id=done.id, reports=tuple(done.reports))
+    return replace(result, run_id=done.id, reports=tuple(done.reports), problems=tuple(done.problems))
 
 
 def deltas_of(comparison: Comparison, label: str) -> dict[Key, BaselineDelta]:
