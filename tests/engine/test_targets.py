@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ import pytest
 
 from goldband._util import yamlio
 from goldband.config.project import load_config
-from goldband.engine.targets import Target, build_targets
+from goldband.engine import templates
+from goldband.engine.targets import Target, build_targets, stored_target, target_record
 from goldband.errors import ConfigError
 from goldband.golden.goldenset import load as load_goldenset
 
@@ -127,7 +129,7 @@ def test_undefined_variable_names_the_variable_and_the_case(built: dict[str, Tar
 
 
 def test_undefined_variable_in_inline_messages(built: dict[str, Target]) -> None:
-    expected = r"template messages of target 'chat' .* 'name' is undefined"
+    expected = r"template messages\[1\] of target 'chat' .* 'name' is undefined"
     with pytest.raises(ConfigError, match=expected):
         built["chat"].render({"question": "?"}, where=CASE_WHERE)
 
@@ -261,3 +263,119 @@ def test_inline_messages_hash_changes_with_their_text(tmp_path: Path) -> None:
 
     assert digest("Hi {{ q }}") == digest("Hi {{ q }}")
     assert digest("Hi {{ q }}") != digest("Hello {{ q }}")
+
+
+# --- sandboxed templates: includes from the prompts folder, limits named with the case -----------
+
+INCLUDING = "targets:\n  t:\n    model: m\n    prompt: prompts/main.j2\n"
+
+
+def test_a_prompt_includes_files_from_its_folder(tmp_path: Path) -> None:
+    built = targets(tmp_path, INCLUDING, {"prompts/main.j2": "{% include 'parts/intro.j2' %} {{ q }}",
+                                          "prompts/parts/intro.j2": "You help {{ company }}."})
+    assert built["t"].render({"q": "Refund?", "company": "ACME"}, where=CASE_WHERE) == [
+        {"role": "user", "content": "You help ACME. Refund?"}]
+
+
+def test_inline_templates_include_from_the_prompts_folder(tmp_path: Path) -> None:
+    built = targets(tmp_path, "targets:\n  t:\n    model: m\n    system: \"{% include 'rules.j2' %}\"\n"
+                              "    messages: [{role: user, content: '{{ q }}'}]\n",
+                    {"prompts/rules.j2": "Be terse."})
+    assert built["t"].render({"q": "hi"}, where=CASE_WHERE)[0] == {"role": "system", "content": "Be terse."}
+
+
+@pytest.mark.parametrize(("include", "why"), [
+    ("/etc/passwd", "an absolute path: templates may include only files inside their prompts folder"),
+    ("../goldband.yaml", "a path with '..': templates may include only files inside their prompts folder"),
+])
+def test_a_literal_include_out_of_the_folder_is_refused_when_the_target_is_built(
+    tmp_path: Path, include: str, why: str
+) -> None:
+    message = target_error(tmp_path, INCLUDING, {"prompts/main.j2": f"{{% include '{include}' %}}"})
+    assert message == (f"goldband.yaml: target 't': template prompts/main.j2 includes '{include}', {why}; "
+                       "fix: put the file inside prompts/ and name it relative to that folder")
+
+
+def test_a_computed_include_out_of_the_folder_is_refused_naming_the_case(tmp_path: Path) -> None:
+    built = targets(tmp_path, INCLUDING, {"prompts/main.j2": "{% include doc %}"})
+    with pytest.raises(ConfigError) as info:
+        built["t"].render({"doc": "/etc/passwd"}, where=CASE_WHERE)
+    assert str(info.value).startswith(
+        f"{CASE_WHERE}: template prompts/main.j2 of target 't' includes '/etc/passwd', an absolute path")
+    with pytest.raises(ConfigError) as info:
+        built["t"].render({"doc": "elsewhere.j2"}, where=CASE_WHERE)
+    assert str(info.value) == (f"{CASE_WHERE}: template prompts/main.j2 of target 't' includes 'elsewhere.j2', "
+                               "which is not in the prompts folder prompts/; "
+                               "fix: put the file inside prompts/ and name it relative to that folder")
+
+
+@pytest.mark.parametrize(("template", "what"), [
+    ("{% for x in range(10**9) %}{% endfor %}", "calls range() with 1,000,000,000 items, over the limit of 10,000"),
+    ("{{ 7*'x'*99999999 }}", "would build a value of 699,999,993 items with '*', over the limit of 5,000,000"),
+    ("{% for i in range(10000) %}{{ text }}{% endfor %}", "renders more than 5,000,000 characters"),
+])
+def test_a_template_over_a_limit_is_refused_naming_template_case_and_limit(
+    tmp_path: Path, template: str, what: str
+) -> None:
+    built = targets(tmp_path, INCLUDING, {"prompts/main.j2": template})
+    with pytest.raises(ConfigError) as info:
+        built["t"].render({"text": "x" * 1000}, where=CASE_WHERE)
+    assert str(info.value).startswith(f"{CASE_WHERE}: template prompts/main.j2 of target 't' {what}; fix: ")
+    assert "templates are sandboxed (README.md, 'Prompt templates')" in str(info.value)
+
+
+def test_a_slow_template_is_refused_at_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(templates, "RENDER_TIMEOUT_S", 0.2)
+    built = targets(tmp_path, INCLUDING, {
+        "prompts/main.j2": "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"})
+    with pytest.raises(ConfigError, match=r"of target 't' took more than 0\.2 s to render; fix: make the template"):
+        built["t"].render({}, where=CASE_WHERE)
+
+
+def test_a_template_error_of_python_is_a_located_config_error(tmp_path: Path) -> None:
+    built = targets(tmp_path, INCLUDING, {"prompts/main.j2": "{{ 1 / n }}"})
+    with pytest.raises(ConfigError) as info:
+        built["t"].render({"n": 0}, where=CASE_WHERE)
+    assert str(info.value) == (f"{CASE_WHERE}: template prompts/main.j2 of target 't' failed: "
+                               "ZeroDivisionError: division by zero")
+
+
+def test_the_hash_covers_included_files(tmp_path: Path) -> None:
+    files = {"prompts/main.j2": "{% include 'part.j2' %}", "prompts/part.j2": "v1", "prompts/other.j2": "x"}
+    before = targets(tmp_path, INCLUDING, files)["t"].content_hash
+    assert targets(tmp_path, INCLUDING, {**files, "prompts/other.j2": "y"})["t"].content_hash == before
+    assert targets(tmp_path, INCLUDING, {**files, "prompts/part.j2": "v2"})["t"].content_hash != before
+
+
+def test_the_hash_of_a_target_without_includes_is_what_it_was(tmp_path: Path) -> None:
+    """Stored results keep matching: the hash only gains the included files when there are some."""
+    from goldband._util.hashing import canonical_hash
+
+    built = targets(tmp_path, INCLUDING, {"prompts/main.j2": "Q: {{ q }}"})["t"]
+    assert built.content_hash == canonical_hash({"model": "m", "prompt": "Q: {{ q }}", "system": None,
+                                                 "messages": [], "params": {}})
+
+
+def test_a_registered_target_keeps_its_included_files(tmp_path: Path) -> None:
+    files = {"prompts/main.j2": "{% include 'part.j2' %} {{ q }}", "prompts/part.j2": "Hello"}
+    built = targets(tmp_path, INCLUDING, files)["t"]
+    record = json.loads(json.dumps(target_record(built)))  # as the registry stores it
+    (tmp_path / "prompts" / "part.j2").write_text("Changed since", encoding="utf-8")
+    again = stored_target("t", record, tmp_path, "registry")
+    assert again.content_hash == built.content_hash
+    assert again.render({"q": "?"}, where=CASE_WHERE)[0]["content"] == "Hello ?"
+
+
+def test_a_run_with_a_runaway_template_is_a_collection_error_naming_the_case(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", goldband="targets:\n  t:\n    model: openai/x\n    prompt: prompts/p.j2\n")
+    (pytester.path / "prompts").mkdir()
+    (pytester.path / "prompts" / "p.j2").write_text("{% for x in range(10**9) %}{{ q }}{% endfor %}")
+    pytester.mkdir("goldensets")
+    (pytester.path / "goldensets" / "s.yaml").write_text(
+        "name: s\nversion: 1\ncases:\n  - id: c1\n    input: {q: hi}\n")
+    result = pytester.runpytest("-p", "no:randomly", "--goldband-mode", "replay")
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert ("goldensets/s.yaml:4: case 'c1': template prompts/p.j2 of target 't' calls range() with "
+            "1,000,000,000 items, over the limit of 10,000") in out
+    assert "Traceback" not in out and "templates.py" not in out

@@ -2,23 +2,29 @@
 
 A target is a prompt template + a litellm model string + pinned params, or a
 Python callable ``module:function`` for a whole app. Each has a content hash
-(prompt text + model + params, or the callable's source) so every stored result
-can say exactly what produced it.
+(prompt text and the text of the files it can include + model + params, or the
+callable's source) so every stored result can say exactly what produced it.
+Templates render in a sandbox with bounded work (``goldband.engine.templates``).
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import jinja2
+from jinja2.exceptions import SecurityError
+
+from goldband._util import textio, yamlio
 from goldband._util.hashing import canonical_hash
 from goldband._util.imports import import_callable
 from goldband.config.project import ProjectConfig, TargetConfig
+from goldband.engine import templates
+from goldband.engine.templates import PromptsFolder
 from goldband.errors import ConfigError
 
 Messages = list[dict[str, str]]
@@ -30,6 +36,7 @@ class Target:
     spec: TargetConfig
     root: Path
     prompt_text: str | None  # the template file's text, read once
+    folder: PromptsFolder = field(default_factory=lambda: PromptsFolder("prompts/"))  # what it can include
 
     @property
     def is_callable(self) -> bool:
@@ -39,12 +46,14 @@ class Target:
     def content_hash(self) -> str:
         if self.spec.callable_:
             return canonical_hash({"callable": self.spec.callable_, "source": self._callable_source()})
+        included = {"included": dict(self.folder.files)} if self.folder.files else {}  # old hashes unchanged
         return canonical_hash({
             "model": self.spec.model,
             "prompt": self.prompt_text,
             "system": self.spec.system,
             "messages": [m.model_dump() for m in self.spec.messages or []],
             "params": self.spec.params,
+            **included,
         })
 
     def _callable_source(self) -> str | None:
@@ -58,8 +67,8 @@ class Target:
         if isinstance(case_input, list):
             return self._with_system(list(case_input), case_input, where)
         if self.spec.messages:
-            inline = [{"role": m.role, "content": self._fill(m.content, case_input, where, "messages")}
-                      for m in self.spec.messages]
+            inline = [{"role": m.role, "content": self._fill(m.content, case_input, where, f"messages[{i}]")}
+                      for i, m in enumerate(self.spec.messages)]
             return self._with_system(inline, case_input, where)
         if self.prompt_text is None:
             raise ConfigError(
@@ -78,51 +87,43 @@ class Target:
                 *messages]
 
     def _fill(self, template: str, variables: dict[str, Any], where: str, source: str) -> str:
-        import jinja2
-
+        named = f"template {source} of target '{self.name}'"
         try:
-            return str(_template(template).render(**variables))
+            return templates.render(self.folder, template, variables)
+        except ConfigError as exc:  # over a limit, or out of the prompts folder
+            raise ConfigError(f"{named} {exc.what}", where=where, fix=exc.fix) from None
+        except jinja2.TemplateNotFound as exc:
+            raise ConfigError(f"{named} {templates.missing(exc, self.folder.label)}", where=where,
+                              fix=templates.include_fix(self.folder.label)) from None
         except jinja2.UndefinedError as exc:
             raise ConfigError(
-                f"template {source} of target '{self.name}' needs a variable the case does not give: {exc.message}",
+                f"{named} needs a variable the case does not give: {exc.message}",
                 where=where,
                 expected=f"input keys: {', '.join(sorted(variables)) or '(none)'} to cover the template",
                 fix="add the variable to the case's 'input', or remove it from the template",
             ) from None
+        except SecurityError as exc:
+            raise ConfigError(f"{named} is refused by the sandbox: {exc}", where=where,
+                              fix="use the case's variables, filters and tests, not Python internals") from None
         except jinja2.TemplateError as exc:
-            raise ConfigError(f"template {source} of target '{self.name}' failed: {exc}", where=where) from None
-
-
-_ENV: Any = None
-
-
-def _env() -> Any:
-    global _ENV
-    if _ENV is None:
-        import jinja2
-
-        _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                                  autoescape=False)
-    return _ENV
-
-
-@functools.lru_cache(maxsize=256)
-def _template(text: str) -> Any:
-    """Compile each template text once, not once per case."""
-    return _env().from_string(text)
+            raise ConfigError(f"{named} failed: {exc}", where=where) from None
+        except Exception as exc:  # a template is code: 1/0, a bad int(), deep recursion
+            raise ConfigError(f"{named} failed: {type(exc).__name__}: {exc}", where=where) from None
 
 
 Registered = Callable[[str], "Mapping[str, Any] | None"]  # a registry reference -> the stored target, or None
 
 
 def build_targets(config: ProjectConfig, root: Path, config_file: Path | None,
-                  registered: Registered | None = None) -> dict[str, Target]:
+                  registered: Registered | None = None, lines: yamlio.Lines | None = None) -> dict[str, Target]:
     """Read prompt files and compile templates once, so errors surface before any call. A target with
-    ``registry: model@alias`` takes the configuration stored with that version (``registered`` reads it)."""
-    return {name: build_target(name, spec, root, config_file, registered) for name, spec in config.targets.items()}
+    ``registry: model@alias`` takes the configuration stored with that version (``registered`` reads it).
+    ``lines`` (of the config file): errors name the target's line."""
+    return {name: build_target(name, spec, root, lines.where(("targets", name)) if lines else config_file, registered)
+            for name, spec in config.targets.items()}
 
 
-def build_target(name: str, spec: TargetConfig, root: Path, config_file: Path | None,
+def build_target(name: str, spec: TargetConfig, root: Path, config_file: Path | str | None,
                  registered: Registered | None = None) -> Target:
     """One target, its prompt file read and its templates compiled (a ConfigError naming it otherwise)."""
     where = f"{config_file or 'goldband.yaml'}: target '{name}'"
@@ -132,16 +133,20 @@ def build_target(name: str, spec: TargetConfig, root: Path, config_file: Path | 
     if spec.prompt:
         path = root / spec.prompt
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except OSError as exc:
             raise ConfigError(f"cannot read prompt template {spec.prompt}: {exc.strerror}", where=where,
                               fix="check the 'prompt:' path (relative to the project root)") from None
-        _compile(text, f"{spec.prompt}", where)
-    for i, m in enumerate(spec.messages or []):
-        _compile(m.content, f"messages[{i}]", where)
-    if spec.system:
-        _compile(spec.system, "system", where)
-    return Target(name, spec, root, text)
+        text = textio.text(data, spec.prompt)  # UTF-8, no control characters: else an error at the byte
+    folder, label = templates.folder_of(spec.prompt, root)
+    return Target(name, spec, root, text, templates.snapshot(folder, label, _sources(spec, text), where))
+
+
+def _sources(spec: TargetConfig, prompt_text: str | None) -> list[tuple[str, str]]:
+    """(name, text) of each template of a target: its prompt file, inline messages and system message."""
+    named = [(spec.prompt or "prompt", prompt_text), ("system", spec.system),
+             *((f"messages[{i}]", m.content) for i, m in enumerate(spec.messages or []))]
+    return [(source, text) for source, text in named if text]
 
 
 def from_registry(name: str, ref: str, root: Path, where: str, registered: Registered | None) -> Target:
@@ -158,29 +163,21 @@ def stored_target(name: str, stored: Mapping[str, Any], root: Path, where: str) 
     """A Target from a registry version's ``target`` record (``target_record``), its templates compiled."""
     spec = TargetConfig.model_validate(stored["config"])
     text = stored.get("prompt_text")
-    for source, template in (("prompt", text), ("system", spec.system),
-                             *((f"messages[{i}]", m.content) for i, m in enumerate(spec.messages or []))):
-        if template:
-            _compile(template, source, where)
-    return Target(name, spec, root, text)
+    included = stored.get("included") or {}
+    folder = PromptsFolder(included.get("folder", "prompts/"), tuple(sorted(included.get("files", {}).items())))
+    for source, template in _sources(spec, text):
+        templates.check_syntax(template, source, where)
+    return Target(name, spec, root, text, folder)
 
 
 def target_record(target: Target) -> dict[str, Any]:
     """What the registry stores as an LLM version: the target's full configuration, its prompt text and
     content hash, so the version serves (and is tested) exactly as registered."""
     config = target.spec.model_dump(by_alias=True, exclude_none=True, exclude={"registry"})
-    return {"name": target.name, "config": config, "prompt_text": target.prompt_text,
+    included = ({"included": {"folder": target.folder.label, "files": dict(target.folder.files)}}
+                if target.folder.files else {})
+    return {"name": target.name, "config": config, "prompt_text": target.prompt_text, **included,
             "content_hash": target.content_hash}
-
-
-def _compile(text: str, source: str, where: str) -> None:
-    import jinja2
-
-    try:
-        _env().parse(text)
-    except jinja2.TemplateSyntaxError as exc:
-        raise ConfigError(f"template syntax error in {source} line {exc.lineno}: {exc.message}",
-                          where=where, fix="correct the Jinja2 syntax") from None
 
 
 def load_callable(ref: str, root: Path) -> Any:
