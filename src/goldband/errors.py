@@ -46,6 +46,7 @@ class GoldbandError(Exception):
     """
 
     exit_status = 1
+    max_part: int | None = None  # where, what, expected and fix are each clipped to this length (``clip``)
 
     def __init__(
         self,
@@ -62,18 +63,24 @@ class GoldbandError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        parts = [f"{self.where}: {self.what}" if self.where else self.what]
-        if self.expected:
-            parts.append(f"expected {self.expected}")
-        if self.fix:
-            parts.append(f"fix: {self.fix}")
+        where, what, expected, fix = (clip(p, self.max_part) if p and self.max_part else p
+                                      for p in (self.where, self.what, self.expected, self.fix))
+        parts = [f"{where}: {what}" if where else str(what)]
+        if expected:
+            parts.append(f"expected {expected}")
+        if fix:
+            parts.append(f"fix: {fix}")
         return "; ".join(parts)
 
 
 class UsageError(GoldbandError):
-    """The user's input is wrong and must change before goldband can do its job."""
+    """The user's input is wrong and must change before goldband can do its job.
+
+    Its parts are clipped (see ``clip``): a 10 MB value in a project file never
+    becomes a 10 MB error line."""
 
     exit_status = 2
+    max_part = 400
 
 
 class ConfigError(UsageError):
@@ -154,6 +161,31 @@ class RowRefused(GoldbandError, ValueError):
 
 class SinkError(GoldbandError):
     """An alert sink could not deliver an alert."""
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """A value for a message: ``text`` cut after ``limit`` characters, saying how many were left out.
+
+    >>> shorten("abc")
+    'abc'
+    >>> shorten("x" * 1000, 10)
+    'xxxxxxxxxx… (990 more characters)'
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def clip(text: str, limit: int) -> str:
+    """One part of a message kept to about ``limit`` characters: its start and its end, the middle left out.
+
+    >>> clip("goldensets/s.yaml:3: name: " + "x" * 10_000 + " is too long", 60)
+    'goldensets/s.yaml:3: name: xxxxxxxxxxxxx … (9,979 characters left out) … xxxxxxxx is too long'
+    """
+    if len(text) <= limit:
+        return text
+    head, tail = limit * 2 // 3, limit // 3
+    return f"{text[:head]} … ({len(text) - head - tail:,} characters left out) … {text[-tail:]}"
 
 
 def where(path: object, line: int | None = None, *, case: str | None = None,

@@ -646,7 +646,7 @@ def test_missing_schema_file(tmp_path: Path) -> None:
 def test_schema_file_that_is_not_a_json_object(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{oops", encoding="utf-8")
     (tmp_path / "list.json").write_text("[]", encoding="utf-8")
-    assert "is not JSON" in build_error({"json_schema": "bad.json"}, tmp_path)
+    assert "schema file bad.json:1:2: malformed JSON" in build_error({"json_schema": "bad.json"}, tmp_path)
     assert "must hold a JSON object" in build_error({"json_schema": "list.json"}, tmp_path)
 
 

@@ -41,9 +41,9 @@ def test_baseline_rows_may_omit_errors_and_scores(tmp_path):
 def test_baseline_not_json_names_the_line(tmp_path):
     path = tmp_path / "b.json"
     path.write_text('{\n "goldband_baseline": 1,\n "cases": [\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"b\.json:\d+: baseline file is not JSON") as info:
+    with pytest.raises(ConfigError, match=r"b\.json:\d+:\d+: baseline file is not JSON") as info:
         read_baseline(path)
-    assert info.value.where == f"{path}:4"
+    assert info.value.where == f"{path}:4:1"  # line and column
 
 
 def test_baseline_missing_file(tmp_path):
@@ -59,7 +59,7 @@ def test_baseline_wrong_format_marker(tmp_path, content):
     with pytest.raises(ConfigError) as info:
         read_baseline(path)
     message = str(info.value)
-    assert message.startswith(f"{path}: not a goldband baseline file")
+    assert message.startswith(f"{path}:1: not a goldband baseline file")
     assert '"goldband_baseline": 1' in message and "goldband baseline save" in message
 
 

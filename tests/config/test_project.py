@@ -127,7 +127,7 @@ def test_unknown_target_key_names_the_line_and_path(tmp_path: Path) -> None:
 def test_unknown_key_in_pyproject_names_the_file(tmp_path: Path) -> None:
     write(tmp_path / "pyproject.toml", "[tool.goldband]\nbogus = 1\n")
     message = config_error(tmp_path)
-    assert message.startswith("pyproject.toml: unknown key 'bogus'")
+    assert message.startswith("pyproject.toml:2: unknown key 'bogus'")  # tomllib keeps no lines: found by key
 
 
 def test_malformed_toml(tmp_path: Path) -> None:
@@ -144,7 +144,7 @@ def test_malformed_config_yaml(tmp_path: Path) -> None:
 def test_config_must_be_a_mapping(tmp_path: Path) -> None:
     write(tmp_path / "goldband.yaml", "- a\n- b\n")
     message = config_error(tmp_path)
-    assert message.startswith("goldband.yaml: the config must be a mapping")
+    assert message.startswith("goldband.yaml:1: the config must be a mapping")
 
 
 @pytest.mark.parametrize(
@@ -200,3 +200,51 @@ def test_bad_mode_and_concurrency(tmp_path: Path) -> None:
     assert "'replay'" in message
     write(tmp_path / "goldband.yaml", "concurrency: 0\n")
     assert "concurrency: Input should be greater than or equal to 1" in config_error(tmp_path)
+
+
+# --- api_base: credentials refused, never echoed -------------------------------------------------
+
+CREDENTIALS_REFUSED = ("credentials (user:password@) are not allowed in api_base; remove them and name the "
+                       "environment variable holding the key in 'api_key_env'")
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://alice:hunter2@127.0.0.1:8000/v1", "http://***@127.0.0.1:8000/v1"),
+    ("https://alice@llm.example.com/v1", "https://***@llm.example.com/v1"),
+    ("https://alice:p%40ss@word@llm.example.com/v1?x=1", "https://***@llm.example.com/v1?x=1"),
+    ("alice:hunter2@localhost:8000/v1", "***@localhost:8000/v1"),
+])
+def test_api_base_credentials_are_refused_and_never_echoed(tmp_path: Path, url: str, shown: str) -> None:
+    write(tmp_path / "goldband.yaml", f"targets:\n  support:\n    model: openai/m\n    api_base: '{url}'\n")
+    message = config_error(tmp_path)
+    assert message.startswith(f"goldband.yaml:4: targets.support.api_base: {CREDENTIALS_REFUSED}")
+    assert f"(found '{shown}')" in message
+    assert "alice" not in message and "hunter2" not in message and "p%40ss" not in message
+
+
+def test_judge_api_base_credentials_are_refused(tmp_path: Path) -> None:
+    write(tmp_path / "goldband.yaml", "judge:\n  model: m\n  api_base: https://bob:s3cret@judge.example.com/v1\n")
+    message = config_error(tmp_path)
+    assert message.startswith(f"goldband.yaml:3: judge.api_base: {CREDENTIALS_REFUSED}")
+    assert "bob" not in message and "s3cret" not in message
+
+
+def test_api_base_credentials_are_not_in_pydantics_own_error_either() -> None:
+    """A rubric's judge and a registered target are validated outside goldband.yaml, by pydantic directly."""
+    from pydantic import ValidationError
+
+    from goldband.judge.rubric import RubricJudge
+
+    for model in (RubricJudge, ProjectConfig):
+        raw = ({"api_base": "https://bob:s3cret@h/v1"} if model is RubricJudge
+               else {"targets": {"t": {"model": "m", "api_base": "https://bob:s3cret@h/v1"}}})
+        with pytest.raises(ValidationError) as info:
+            model.model_validate(raw)
+        assert "s3cret" not in str(info.value) and "bob" not in str(info.value)
+        assert "https://***@h/v1" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/v1", "https://llm.example.com/v1/@models", "http://h/v1?u=a@b"])
+def test_api_base_without_credentials_is_kept_as_written(tmp_path: Path, url: str) -> None:
+    write(tmp_path / "goldband.yaml", f"targets:\n  t:\n    model: m\n    api_base: '{url}'\n")
+    assert load_config(tmp_path)[0].targets["t"].api_base == url

@@ -269,14 +269,14 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
             input: question: "hi"
     """
     message = load_error(tmp_path, text)
-    assert message.startswith(f"{SHOWN}:{line_of(text, 'input:')}: malformed YAML: ")
-    assert "mapping values are not allowed here" in message
+    assert message.startswith(f"{SHOWN}:{line_of(text, 'input:')}:20: malformed YAML: ")  # line and column
+    assert "mapping values are not allowed in this context" in message
     assert "fix: correct the syntax at that line" in message
 
 
 def test_empty_file_is_not_a_golden_set(tmp_path: Path) -> None:
     message = load_error(tmp_path, "# nothing yet\n")
-    assert message.startswith(f"{SHOWN}: a golden set must be a mapping")
+    assert message.startswith(f"{SHOWN}:1: a golden set must be a mapping")
     assert "expected keys name, version, cases" in message
 
 
@@ -496,8 +496,8 @@ def test_malformed_jsonl_line_names_its_line(tmp_path: Path) -> None:
     cases.parent.mkdir(parents=True)
     cases.write_text('{"id": "a", "input": {"q": 1}}\n\n{"id": "b", "input": {"q": 2}\n')
     message = load_error(tmp_path, "name: support\nversion: 1\ncases: support.cases.jsonl\n")
-    assert message.startswith("goldensets/support.cases.jsonl:3: malformed JSON: ")
-    assert "Expecting ',' delimiter at column 30" in message  # the end of that line
+    assert message.startswith("goldensets/support.cases.jsonl:3:30: malformed JSON: ")  # the end of that line
+    assert "Expecting ',' delimiter" in message
     assert "fix: correct that line" in message
 
 

@@ -131,9 +131,9 @@ def test_other_versions_are_kept_in_order(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "detail"),
     [
-        ("versions: {1: [\n", "malformed lock file: "),
-        ("- just\n- a list\n", "malformed lock file"),
-        ("name: s\nversions: [1, 2]\n", "malformed lock file"),
+        ("versions: {1: [\n", ":2:1: malformed lock file: did not find expected node content"),
+        ("- just\n- a list\n", ":1: malformed lock file"),
+        ("name: s\nversions: [1, 2]\n", ":2: malformed lock file"),
     ],
 )
 def test_malformed_lock_file_is_a_clear_error(tmp_path: Path, text: str, detail: str) -> None:
@@ -142,7 +142,7 @@ def test_malformed_lock_file_is_a_clear_error(tmp_path: Path, text: str, detail:
     with pytest.raises(ConfigError) as info:
         check_and_record(path, "s", "1", HASH_A, 2)
     message = str(info.value)
-    assert message.startswith(f"{lock_path(path)}: {detail}")
+    assert message.startswith(f"{lock_path(path)}{detail}")  # the line of the problem
     assert "fix: restore it from version control, or delete it to re-record" in message
 
 

@@ -44,8 +44,8 @@ def test_rows_load(tmp_path: Path) -> None:
 
 
 BAD_ROWS = {
-    "malformed JSON": ('{"output": "x", "score": 4\n', "rubrics/helpful.calibration.jsonl:1: malformed JSON: "
-                       "Expecting ',' delimiter at column 27; expected one JSON object per line"),
+    "malformed JSON": ('{"output": "x", "score": 4\n', "rubrics/helpful.calibration.jsonl:1:27: malformed JSON: "
+                       "Expecting ',' delimiter; expected one JSON object per line"),
     "not an object": ('["x", 4]\n', ":1: a calibration row must be a JSON object, found list"),
     "an unknown key": ('{"output": "x", "scroe": 4}\n', ":1: unknown key 'scroe' in a calibration row; "
                        "expected keys among: id, input, label, note, output, reference, score"),

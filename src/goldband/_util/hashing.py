@@ -17,5 +17,21 @@ def canonical_hash(obj: Any) -> str:
     >>> canonical_hash("x")[:15]
     'sha256:ba2df490'
     """
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    try:
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    except TypeError:  # keys of mixed types ({1: .., "a": ..} in YAML) do not sort: sort them as JSON names them
+        text = json.dumps(_named(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _named(obj: Any) -> Any:
+    """``obj`` with every mapping key as JSON names it; equal data whose keys sort today hashes as before.
+
+    >>> _named({1: {None: True}, "a": [{False: 0}]})
+    {'1': {'null': True}, 'a': [{'false': 0}]}
+    """
+    if isinstance(obj, dict):
+        return {k if isinstance(k, str) else json.dumps(k, default=str): _named(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_named(v) for v in obj]
+    return obj

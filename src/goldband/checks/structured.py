@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from pydantic import ConfigDict, Field, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 
+from goldband._util import jsonio
 from goldband.checks.base import CheckContext, CheckResult, CheckSpec, register
-from goldband.errors import CheckError
+from goldband.errors import CheckError, ConfigError, shorten
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
 
@@ -57,23 +59,27 @@ class JsonSchema(CheckSpec):
         from jsonschema import exceptions, validators
 
         schema = self._load(base_dir)
-        cls = validators.validator_for(schema)
         try:
-            cls.check_schema(schema)
+            with warnings.catch_warnings():  # a pattern's FutureWarning ('possible nested set') is not an error
+                warnings.simplefilter("ignore")
+                cls = validators.validator_for(schema, default=validators.Draft202012Validator)  # unknown $schema
+                cls.check_schema(schema)
         except exceptions.SchemaError as exc:
-            raise CheckError(f"invalid JSON Schema: {exc.message}") from None
+            raise CheckError(f"invalid JSON Schema: {shorten(exc.message, 200)}") from None
+        except RecursionError:
+            raise CheckError("invalid JSON Schema: nested too deeply to check") from None
+        except Exception as exc:  # jsonschema trusts the schema's shape: "$schema": true is an AttributeError
+            raise CheckError(f"invalid JSON Schema: {type(exc).__name__}: {shorten(str(exc), 200)}") from None
         self._resolved = schema
 
     def _load(self, base_dir: Path) -> dict[str, Any]:
         if isinstance(self.schema_, dict):
             return self.schema_
         path = base_dir / self.schema_
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise CheckError(f"cannot read schema file {path}: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise CheckError(f"schema file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+        try:  # the one safe loader: bad bytes, deep nesting, malformed JSON name the schema file's line
+            loaded = jsonio.load(path, self.schema_, cannot="cannot read schema file")
+        except ConfigError as exc:
+            raise CheckError(f"schema file {exc.render()}") from None
         if not isinstance(loaded, dict):
             raise CheckError(f"schema file {path} must hold a JSON object")
         return loaded
@@ -85,7 +91,7 @@ class JsonSchema(CheckSpec):
 
         if self._resolved is None:
             raise CheckError("schema was not prepared")
-        return validators.validator_for(self._resolved)(self._resolved)
+        return validators.validator_for(self._resolved, default=validators.Draft202012Validator)(self._resolved)
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         if self._resolved is None:  # rebuilt from its parameters, not through build_check

@@ -17,8 +17,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
+from goldband._util import jsonio
 from goldband.compare.cases import CaseStats, Comparison, Key, compare
-from goldband.errors import ConfigError, StoreError
+from goldband.errors import ConfigError, StoreError, shorten
 from goldband.golden.goldenset import GoldenSet
 from goldband.results import BaselineDelta
 from goldband.store import RunRow, Store
@@ -48,17 +49,16 @@ def read_baseline(path: Path) -> dict[Key, CaseStats]:
     """Read a committed baseline file; a bad file is a ConfigError naming it.
 
     Files written before ``looks`` was recorded count as fixed-n runs."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError("baseline file is not text", where=str(path), fix="give a JSON baseline file") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read baseline file: {exc.strerror}", where=str(path),
-                          fix="give a run id, 'latest', or an existing baseline file") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"baseline file is not JSON: {exc.msg}", where=f"{path}:{exc.lineno}") from None
+    try:  # the one safe loader: bad bytes, deep nesting and malformed JSON name file:line:column
+        data = jsonio.load(path, cannot="cannot read baseline file",
+                           fix="give a run id, 'latest', or an existing baseline file")
+    except ConfigError as exc:
+        if not exc.what.startswith("malformed JSON"):
+            raise
+        raise ConfigError(exc.what.replace("malformed JSON", "baseline file is not JSON", 1), where=exc.where,
+                          expected=exc.expected, fix=exc.fix) from None
     if not isinstance(data, dict) or data.get("goldband_baseline") != BASELINE_FORMAT:
-        raise ConfigError("not a goldband baseline file", where=str(path),
+        raise ConfigError("not a goldband baseline file", where=f"{path}:1",
                           expected=f"a JSON object with \"goldband_baseline\": {BASELINE_FORMAT}",
                           fix="write one with 'goldband baseline save'")
     try:
@@ -67,8 +67,8 @@ def read_baseline(path: Path) -> dict[Key, CaseStats]:
                                                                     tuple(float(x) for x in r.get("scores", ())),
                                                                     max(1, int(r.get("looks", 1))))
                 for r in data["cases"]}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"malformed baseline row: {exc}", where=str(path),
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise ConfigError(f"malformed baseline row: {shorten(str(exc))}", where=str(path),
                           expected="rows with goldenset, case, target, n, passes") from None
 
 

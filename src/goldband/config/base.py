@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from goldband._util import yamlio
-from goldband.errors import ConfigError
+from goldband.errors import ConfigError, shorten
 
 
 class Strict(BaseModel):
@@ -43,7 +43,7 @@ def _describe(kind: str, msg: str, field: str, found: Any) -> str:
     if kind == "missing":
         return f"missing required key '{field}'"
     shown = repr(found) if not isinstance(found, dict) else "a mapping"
-    return f"{field}: {msg.removeprefix('Value error, ')} (found {shown[:60]})"
+    return f"{field}: {shorten(msg.removeprefix('Value error, '), 200)} (found {shorten(shown)})"
 
 
 def _fix(kind: str, field: str) -> str:

@@ -5,13 +5,13 @@ Parsed into frozen pydantic models; unknown keys are errors with file:line.
 
 from __future__ import annotations
 
-import tomllib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from goldband._util import yamlio
+from goldband._util import jsonio, yamlio
 from goldband.config.alerts import AlertsConfig
 from goldband.config.base import Strict, parse
 from goldband.config.monitors import MonitorsConfig
@@ -35,6 +35,20 @@ class Message(Strict):
     content: str
 
 
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)?(?P<userinfo>[^/?#]*)@")
+
+
+def hide_credentials(url: str) -> str:
+    """The URL with any ``user:password@`` shown as ``***@``.
+
+    >>> hide_credentials("https://bob:s3cret@llm.example.com/v1")
+    'https://***@llm.example.com/v1'
+    >>> hide_credentials("http://127.0.0.1:8000/v1")
+    'http://127.0.0.1:8000/v1'
+    """
+    return _USERINFO.sub(lambda m: f"{m['scheme'] or ''}***@", url, count=1)
+
+
 class Endpoint(Strict):
     """How to reach a model: shared by targets and the judge."""
 
@@ -48,6 +62,22 @@ class Endpoint(Strict):
     max_retries: int = Field(3, ge=0, le=20)
     backoff_s: float = Field(0.5, ge=0, le=60)  # first retry waits up to this (full jitter), doubling
     price: Price | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hide_credentials(cls, data: Any) -> Any:
+        """Credentials in ``api_base`` are refused (below); hidden first, so no error message can echo them."""
+        if isinstance(data, dict) and isinstance(data.get("api_base"), str):
+            return {**data, "api_base": hide_credentials(data["api_base"])}
+        return data
+
+    @field_validator("api_base")
+    @classmethod
+    def _no_credentials(cls, url: str | None) -> str | None:
+        if url is not None and _USERINFO.match(url):
+            raise ValueError("credentials (user:password@) are not allowed in api_base; remove them and name the "
+                             "environment variable holding the key in 'api_key_env' (sent as a bearer token)")
+        return url
 
     @field_validator("params")
     @classmethod
@@ -118,28 +148,33 @@ def find_config_file(root: Path) -> Path | None:
         if (root / name).is_file():
             return root / name
     pyproject = root / "pyproject.toml"
-    if pyproject.is_file() and "tool" in (data := _toml(pyproject)) and "goldband" in data["tool"]:
+    if pyproject.is_file() and isinstance(tool := _toml(pyproject).get("tool"), dict) and "goldband" in tool:
         return pyproject
     return None
 
 
 def load_config(root: Path) -> tuple[ProjectConfig, Path | None]:
     """Load the project's config; an absent file gives the defaults."""
+    config, path, _ = read_config(root)
+    return config, path
+
+
+def read_config(root: Path) -> tuple[ProjectConfig, Path | None, yamlio.Lines | None]:
+    """``load_config``, and the lines of the config's keys, for messages about what it names (targets)."""
     path = find_config_file(root)
     if path is None:
-        return ProjectConfig(), None
+        return ProjectConfig(), None, None
     if path.suffix == ".toml":
-        raw, lines = _toml(path)["tool"]["goldband"], yamlio.Lines(yamlio.relative(path, root))
+        data, lines = jsonio.load_toml(path, yamlio.relative(path, root), ("tool", "goldband"))
+        raw = data["tool"]["goldband"]
     else:
         raw, lines = yamlio.load(path, yamlio.relative(path, root))
         raw = {} if raw is None else raw
     if not isinstance(raw, dict):
-        raise ConfigError("the config must be a mapping", where=str(lines.file), expected="keys like 'targets:'")
-    return parse(ProjectConfig, raw, lines), path
+        raise ConfigError("the config must be a mapping", where=f"{lines.file}:{lines.line(()) or 1}",
+                          expected="keys like 'targets:'")
+    return parse(ProjectConfig, raw, lines), path, lines
 
 
 def _toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"malformed TOML: {exc}", where=str(path)) from None
+    return jsonio.load_toml(path, path)[0]

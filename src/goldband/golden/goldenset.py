@@ -15,13 +15,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from goldband._util import yamlio
+from goldband._util import jsonio, yamlio
 from goldband._util.hashing import canonical_hash
 from goldband.bands.spec import Band, BandSpec, Runs, merge_band, resolve_runs
 from goldband.checks.base import CheckSpec, build_check
 from goldband.config.base import Strict, parse
 from goldband.config.project import Message
-from goldband.errors import ConfigError
+from goldband.errors import ConfigError, shorten
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -106,7 +106,7 @@ def load(path: Path, *, base_dir: Path) -> GoldenSet:
     raw, lines = yamlio.load(path, yamlio.relative(path, base_dir))
     if not isinstance(raw, dict):
         raise ConfigError(
-            "a golden set must be a mapping", where=str(lines.file),
+            "a golden set must be a mapping", where=f"{lines.file}:{lines.line(()) or 1}",
             expected="keys name, version, cases", fix="see goldensets/support.yaml for an example",
         )
     _validate_schema(raw, lines, _validator("set"))
@@ -157,7 +157,7 @@ def _case_records(model: GoldenSetModel, path: Path, lines: yamlio.Lines, base_d
             where=lines.where(("cases",)),
             fix="create it beside the golden set, or put the cases inline under 'cases:'",
         )
-    records, jsonl_lines = yamlio.load_jsonl(jsonl, display)
+    records, jsonl_lines = jsonio.load_jsonl(jsonl, display)
     return records, jsonl_lines, display, ()
 
 
@@ -194,7 +194,7 @@ def _in_case(exc: ConfigError, case_id: Any) -> ConfigError:
     """Name the case in a case-level error, when it has a usable id."""
     if not isinstance(case_id, str) or not case_id or exc.where is None:
         return exc
-    return ConfigError(exc.what, where=f"{exc.where}: case '{case_id}'", expected=exc.expected,
+    return ConfigError(exc.what, where=f"{exc.where}: case '{shorten(case_id, 60)}'", expected=exc.expected,
                        fix=exc.fix)
 
 
@@ -245,9 +245,9 @@ def _validate_schema(raw: Any, lines: yamlio.Lines, validator: Any, prefix: tupl
         raise ConfigError(f"missing required key '{key}'", where=lines.where(path),
                           fix=f"add '{key}:' (see the golden set reference in README.md)")
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        extra = sorted((str(k) for k in error.instance if k not in error.schema.get("properties", {})), key=str)
         known = ", ".join(sorted(error.schema.get("properties", {})))
-        raise ConfigError(f"unknown key '{extra[0]}'", where=lines.where((*path, extra[0])),
+        raise ConfigError(f"unknown key '{shorten(extra[0])}'", where=lines.where((*path, extra[0])),
                           expected=f"one of: {known}", fix="remove it or correct its spelling")
     field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
     raise ConfigError(f"{field}: {_explain(error)}", where=lines.where(path),
@@ -260,10 +260,16 @@ def _explain(error: Any) -> str:
         branches = [e for e in error.context if e.schema.get("type") != "null"]
         kinds = sorted({str(e.schema["type"]) for e in branches if "type" in e.schema})
         if kinds:
-            return f"expected {' or '.join(kinds)}, found {error.instance!r}"
+            return f"expected {' or '.join(kinds)}, found {shorten(repr(error.instance))}"
         if branches:
-            return str(branches[0].message)
-    return str(error.message)
+            return _message(branches[0])
+    return _message(error)
+
+
+def _message(error: Any) -> str:
+    """jsonschema's message, whose value (``'xxx…' is too long``) is shortened: it can be megabytes long."""
+    shown = repr(error.instance)
+    return shorten(str(error.message).replace(shown, shorten(shown)), 200)
 
 
 @cache

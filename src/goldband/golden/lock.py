@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from goldband._util import yamlio
 from goldband.errors import ConfigError
 
 HEADER = (
@@ -32,7 +33,7 @@ def check_and_record(path: Path, name: str, version: str, content_hash: str,
     """Raise if ``version`` was recorded with another hash; record it if new."""
     shown = display or path
     lock = lock_path(path)
-    data = _read(lock)
+    data = _read(lock, lock_path(shown))
     versions: dict[str, str] = {str(k): str(v) for k, v in (data.get("versions") or {}).items()}
     recorded = versions.get(version)
     if recorded == content_hash:
@@ -50,16 +51,20 @@ def check_and_record(path: Path, name: str, version: str, content_hash: str,
     _write(lock, {"name": name, "versions": versions})
 
 
-def _read(lock: Path) -> dict[str, Any]:
+def _read(lock: Path, shown: Path) -> dict[str, Any]:
+    """The lock's data, read by the one safe loader (``goldband._util.yamlio``); errors name its line."""
     if not lock.exists():
         return {}
     try:
-        data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"malformed lock file: {exc}", where=str(lock),
+        data, lines = yamlio.load(lock, shown)
+    except ConfigError as exc:
+        raise ConfigError(f"malformed lock file: {exc.what.removeprefix('malformed YAML: ')}", where=exc.where,
+                          expected=exc.expected,
                           fix="restore it from version control, or delete it to re-record") from None
+    data = data or {}
     if not isinstance(data, dict) or not isinstance(data.get("versions") or {}, dict):
-        raise ConfigError("malformed lock file", where=str(lock),
+        at = ("versions",) if isinstance(data, dict) else ()
+        raise ConfigError("malformed lock file", where=lines.where(at) if lines.line(at) else f"{shown}:1",
                           expected="keys name and versions (a mapping of version to hash)",
                           fix="restore it from version control, or delete it to re-record")
     return data

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from goldband._util import yamlio
+from goldband._util import jsonio, textio, yamlio
 from goldband.errors import ConfigError
 from goldband.judge import agreement
 from goldband.judge.rubric import FloorModel, Rubric
@@ -92,9 +92,10 @@ def load_rows(rubric: Rubric, root: Path) -> list[Row]:
     display = yamlio.relative(rubric.calibration, root)
     rows: list[Row] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(rubric.calibration.read_text(encoding="utf-8").splitlines(), start=1):
+    text = textio.read(rubric.calibration, display, cannot="cannot read calibration file")
+    for number, raw in enumerate(text.split("\n"), start=1):  # only \n ends a row (U+2028 may sit in a string)
         if raw.strip():
-            row = _row(raw, f"{display}:{number}", number, rubric)
+            row = _row(raw.removesuffix("\r"), display, number, rubric)
             if row.id in seen:
                 raise ConfigError(f"duplicate row id '{row.id}' (first at line {seen[row.id]})",
                                   where=f"{display}:{number}", expected="unique ids", fix="rename one of them")
@@ -107,13 +108,14 @@ def load_rows(rubric: Rubric, root: Path) -> list[Row]:
     return rows
 
 
-def _row(raw: str, where: str, number: int, rubric: Rubric) -> Row:
+def _row(raw: str, display: Path, number: int, rubric: Rubric) -> Row:
     example = '{"id": "r1", "output": "...", "score": 4}'
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"malformed JSON: {exc.msg} at column {exc.colno}", where=where,
-                          expected=f"one JSON object per line, e.g. {example}", fix="correct that line") from None
+    where = f"{display}:{number}"
+    try:  # the one safe loader: deep nesting and values Python cannot hold name the line and column
+        data = jsonio.loads(raw, display, number)
+    except ConfigError as exc:
+        raise ConfigError(exc.what, where=exc.where, expected=f"one JSON object per line, e.g. {example}",
+                          fix="correct that line") from None
     if not isinstance(data, dict):
         raise ConfigError(f"a calibration row must be a JSON object, found {type(data).__name__}", where=where,
                           expected=f"e.g. {example}", fix="write the row as an object")
@@ -248,9 +250,8 @@ def _same(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
 
 
 def read_record(rubric: Rubric, root: Path) -> dict[str, Any] | None:
-    path = rubric.agreement_path(root)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    try:  # unreadable or damaged (bad bytes, malformed JSON): as if there were none
+        data = jsonio.load(rubric.agreement_path(root))
+    except ConfigError:
         return None
     return data if isinstance(data, dict) else None

@@ -205,7 +205,7 @@ def load_file(path: Path, root: Path) -> Rubric:
     display = yamlio.relative(path, root)
     raw, lines = yamlio.load(path, display)
     if not isinstance(raw, dict):
-        raise ConfigError("a rubric must be a mapping", where=str(display),
+        raise ConfigError("a rubric must be a mapping", where=f"{display}:{lines.line(()) or 1}",
                           expected="keys name, version, scale, criteria, pass", fix="see rubrics/helpfulness.yaml")
     _require_criteria(raw, lines)
     model: RubricModel = parse(RubricModel, raw, lines)

@@ -93,7 +93,8 @@ class Planner:
                     fix=f"declare it under 'targets:' in {self.config_file or 'goldband.yaml'}, or fix the name",
                 )
         if not names:
-            raise ConfigError("no targets to run", where=str(goldenset.path),
+            shown = yamlio.relative(goldenset.path, self.settings.rootpath)
+            raise ConfigError("no targets to run", where=f"{shown}:{goldenset.targets_line or 1}",
                               fix="declare targets in goldband.yaml (see README.md, Configuration)")
         chosen = self.settings.targets
         return [n for n in names if chosen is None or n in chosen]
