@@ -111,3 +111,6 @@ def test_pairwise_bad_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.chdir(tmp_path)
     result = invoke("pairwise", "helpful", str(pairs))
     assert result.exit_code == 2 and "pairs.jsonl:1: a pair needs text under 'a' and 'b'" in result.output
+    pairs.write_bytes(b'{"a": "x", "b": "y"}\n{"a": "\xff"}\n')  # not UTF-8: located, no traceback
+    result = invoke("pairwise", "helpful", str(pairs))
+    assert result.exit_code == 2 and "pairs.jsonl:2:" in result.output and "Traceback" not in result.output

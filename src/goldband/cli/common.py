@@ -125,7 +125,7 @@ def _ini(root: Path, key: str) -> str | None:
 
 def _cfg(path: Path, section: str, key: str) -> str | None:
     parser = configparser.ConfigParser(interpolation=None)
-    with contextlib.suppress(configparser.Error, OSError):
+    with contextlib.suppress(configparser.Error, OSError, UnicodeDecodeError):  # the config loader says what
         parser.read(path, encoding="utf-8")
         return parser.get(section, key, fallback=None) or None
     return None
@@ -134,5 +134,5 @@ def _cfg(path: Path, section: str, key: str) -> str | None:
 def _toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, OSError):
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):  # the config loader reports it, located
         return {}

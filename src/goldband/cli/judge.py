@@ -8,7 +8,6 @@ and cache), so ``--mode replay`` works offline from the judge cassettes and
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import sys
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from goldband.cli.common import find_root, store_or_off
-from goldband.errors import CommandFailed, UsageError
+from goldband.errors import CommandFailed, GoldbandError, UsageError
 
 if TYPE_CHECKING:
     from goldband.engine.plan import Services
@@ -237,18 +236,19 @@ def pairwise(rubric_name: str, pairs_file: Path, mode: str | None) -> None:
 
 
 def _pairs(path: Path) -> list[dict[str, Any]]:
+    """The pairs file (JSONL) through the safe loader: bad bytes or JSON are a located usage error."""
+    from goldband._util.jsonio import load_jsonl
+
+    try:
+        records, lines = load_jsonl(path, cannot="cannot read pairs file", fix="give a JSONL file of pairs")
+    except GoldbandError as exc:
+        raise UsageError(str(exc)) from None
     pairs = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}:{number}: malformed JSON: {exc.msg}; expected one object per line with "
-                           "'a' and 'b'; fix: correct that line") from None
+    for index, data in enumerate(records):
+        number = lines.by_path.get((index,), index + 1)
         if not isinstance(data, dict) or not isinstance(data.get("a"), str) or not isinstance(data.get("b"), str):
             raise UsageError(f"{path}:{number}: a pair needs text under 'a' and 'b'; expected e.g. "
-                           '{"id": "p1", "a": "...", "b": "..."}; fix: add both outputs')
+                             '{"id": "p1", "a": "...", "b": "..."}; fix: add both outputs')
         data.setdefault("id", f"line-{number}")
         pairs.append(data)
     return pairs
