@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from goldband.cli import main
 from goldband.session import finish, recorder
 from goldband.store import open_store
-from tests.session.test_recorder import APP, CONFIG, goldenset, run, run_xdist, store_of
+from tests.session.test_recorder import goldenset, make_project, run, run_xdist, store_of
 
 LOST = '''
 import sqlite3
@@ -52,14 +52,7 @@ finish.write_reports = killed_after_reports
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for name in ("CI", "GOLDBAND_STORE", "GOLDBAND_REPORT", "GOLDBAND_KIND", "GOLDBAND_RESUME"):
-        monkeypatch.delenv(name, raising=False)
-    pytester.makefile(".yaml", goldband=CONFIG)
-    pytester.makepyfile(app=APP)
-    pytester.mkdir("goldensets")
-    (pytester.path / "goldensets" / "support.yaml").write_text(goldenset(4, 3))
-    pytester.syspathinsert()
-    return pytester
+    return make_project(pytester, monkeypatch, goldenset(4, 3))
 
 
 def _malformed(*args: Any, **kwargs: Any) -> None:

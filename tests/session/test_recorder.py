@@ -43,17 +43,22 @@ def goldenset(cases: int, runs: int, *, version: int = 1, bad: tuple[int, ...] =
             f"  checks:\n    - contains: '30 days'\ncases:\n{body}")
 
 
-@pytest.fixture
-def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    monkeypatch.delenv("CI", raising=False)
-    for name in ("GOLDBAND_STORE", "GOLDBAND_REPORT", "GOLDBAND_KIND", "GOLDBAND_RESUME"):
+def make_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, golden: str,
+                 app: str = APP) -> pytest.Pytester:
+    """A project of one golden set on the callable target ``app``, free of the caller's goldband variables."""
+    for name in ("CI", "GOLDBAND_STORE", "GOLDBAND_REPORT", "GOLDBAND_KIND", "GOLDBAND_RESUME"):
         monkeypatch.delenv(name, raising=False)
     pytester.makefile(".yaml", goldband=CONFIG)
-    pytester.makepyfile(app=APP)
+    pytester.makepyfile(app=app)
     pytester.mkdir("goldensets")
-    (pytester.path / "goldensets" / "support.yaml").write_text(goldenset(4, 3, bad=(3,)))
+    (pytester.path / "goldensets" / "support.yaml").write_text(golden)
     pytester.syspathinsert()
     return pytester
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    return make_project(pytester, monkeypatch, goldenset(4, 3, bad=(3,)))
 
 
 def run(p: pytest.Pytester, *args: str) -> pytest.RunResult:

@@ -14,19 +14,13 @@ from goldband.errors import StoreError
 from goldband.session.storage import StoreHandle
 from goldband.store import open_store
 from storefixtures import demo_store
-from tests.session.test_recorder import APP, CONFIG, goldenset, run, run_xdist, store_of
+from tests.session.test_recorder import goldenset, make_project, run, run_xdist, store_of
 
 
 @pytest.fixture
 def damaged(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A project whose store, written by a real run, has 4 KB of random bytes over a middle page of its trials."""
-    for name in ("CI", "GOLDBAND_STORE", "GOLDBAND_REPORT", "GOLDBAND_KIND", "GOLDBAND_RESUME"):
-        monkeypatch.delenv(name, raising=False)
-    pytester.makefile(".yaml", goldband=CONFIG)
-    pytester.makepyfile(app=APP)
-    pytester.mkdir("goldensets")
-    (pytester.path / "goldensets" / "support.yaml").write_text(goldenset(40, 3))
-    pytester.syspathinsert()
+    make_project(pytester, monkeypatch, goldenset(40, 3))
     run(pytester).assert_outcomes(passed=40)
     run(pytester).assert_outcomes(passed=40)
     damage_store(store_of(pytester))
