@@ -186,3 +186,21 @@ def test_a_run_killed_while_finishing_is_not_complete_and_resume_finishes_it(pro
 
 def test_the_exit_status_of_a_failed_run_keeps_an_interrupt_or_usage_error() -> None:
     assert [finish.failed_status(s) for s in (0, 1, 2, 4, 5)] == [3, 3, 2, 4, 5]
+
+
+def test_pytest_resume_of_a_complete_run_changes_nothing(project: pytest.Pytester) -> None:
+    """The pytest path, like `goldband run --resume`: no session, no verdict, no report rewritten."""
+    assert run(project).ret == 0
+    store = store_of(project)
+    with open_store(store, create=False) as db:
+        (done,) = db.runs()
+    report = project.path / "reports" / done.id / "report.html"
+    before = (store.read_bytes(), report.stat().st_mtime_ns)
+    for args in (("--goldband-resume", "latest"), ("--goldband-resume", done.id[:10], "-n", "2")):
+        result = (run_xdist if "-n" in args else run)(project, *args)
+        assert result.ret == 0
+        result.stdout.fnmatch_lines([f"*goldband: run {done.id} is complete: nothing to resume*"])
+        assert "passed" not in result.stdout.str()
+    assert (store.read_bytes(), report.stat().st_mtime_ns) == before
+    with open_store(store, create=False) as db:
+        assert db.run(done.id).sessions == 1  # type: ignore[union-attr]

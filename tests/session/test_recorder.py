@@ -195,6 +195,7 @@ def test_resume_refuses_a_changed_golden_set_and_unknown_runs(project: pytest.Py
     run(project)
     with open_store(store_of(project), create=False) as store:
         run_id = store.runs()[0].id
+        store.conn.execute("UPDATE runs SET status = 'incomplete'")  # as if killed: there is something to resume
     (project.path / "goldensets" / "support.yaml").write_text(goldenset(5, 3, version=2))
     before = hashlib.sha256(store_of(project).read_bytes()).hexdigest()
     result = run(project, "--goldband-resume", run_id)

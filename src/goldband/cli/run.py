@@ -7,7 +7,6 @@ line and a run inside CI's ``pytest`` behave identically.
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -43,8 +42,9 @@ def run(runs: int | None, targets: tuple[str, ...], mode: str | None, concurrenc
     from goldband.cli.progress import run_pytest
 
     if resume is not None and (done := _complete_run(resume, store)) is not None:
-        click.echo(f"run {done} is complete: nothing to resume (nothing ran or changed; drop --resume to start "
-                   "a new run)")
+        from goldband.session.resume import nothing_to_resume
+
+        click.echo(nothing_to_resume(done))
         return
     names_path = any(Path(a.split("::")[0]).exists() for a in pytest_args if not a.startswith("-"))
     args = list(pytest_args) if names_path else ["goldensets", *pytest_args]
@@ -74,22 +74,16 @@ def exit_status(pytest_code: int) -> int:
 
 
 def _complete_run(ref: str, store: str | None) -> str | None:
-    """The id of the run ``ref`` names when it is complete (nothing to resume); else None, and the run goes
-    ahead (pytest then reports an unknown run, a turned-off or unusable store as it always does). Reads the
-    store without writing to it: no migration, no reaping of dead runs."""
+    """The id of the run ``ref`` names when it is complete (``goldband.session.resume.complete_run``)."""
     from goldband.cli.common import store_or_off
     from goldband.errors import GoldbandError
-    from goldband.store import open_store
+    from goldband.session.resume import complete_run
 
     try:
         path = store_or_off(Path(store) if store is not None else None)
-        if path is None or not path.is_file():
-            return None
-        with open_store(path, create=False, migrate_schema=False) as db:
-            run = db.resolve_run(ref)
-    except (GoldbandError, sqlite3.Error):
+    except GoldbandError:
         return None
-    return run.id if run.status == "complete" else None
+    return complete_run(path, ref)
 
 
 def _absolute(value: str | None) -> str | None:

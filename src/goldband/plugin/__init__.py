@@ -79,8 +79,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     settings: gs.Settings = session.config.stash[SETTINGS_KEY]
     if any(Path(p).is_dir() for p in settings.paths):
         run = _session(session.config)
+        if settings.resume and not settings.worker:
+            _stop_if_complete(run, settings.resume)
         if session.config.pluginmanager.has_plugin("dsession"):  # xdist controller: check the store now
             _preflight(run)
+
+
+def _stop_if_complete(run: Session, ref: str) -> None:
+    """``--goldband-resume`` of a complete run: say so and stop before anything runs or is written."""
+    from goldband.session.resume import complete_run, nothing_to_resume
+
+    if (done := complete_run(run.store.path, ref)) is not None:
+        pytest.exit(f"goldband: {nothing_to_resume(done)}", returncode=0)
 
 
 def _preflight(run: Session) -> None:

@@ -7,10 +7,13 @@ anything else would mix results of two different experiments under one id.
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from goldband.engine.plan import CasePlan
-from goldband.errors import ConfigError, StoreError
+from goldband.errors import ConfigError, GoldbandError, StoreError
 from goldband.golden.goldenset import GoldenSet
-from goldband.store import RunRow, Store
+from goldband.store import RunRow, Store, open_store
 from goldband.store.models import process_alive
 from goldband.store.writer import mark_dead_runs
 
@@ -57,3 +60,22 @@ def _mismatch(run: RunRow, kind: str, name: str, used: dict[str, str], digest: s
     return ConfigError(what, where=where, expected=f"the {kind}s the run started with, unchanged",
                        fix=f"start a new run (drop --goldband-resume), select only the run's items with -k, "
                            f"or restore the files the run used{sha}")
+
+
+def complete_run(path: Path | None, ref: str) -> str | None:
+    """The id of the run ``ref`` names in the store at ``path`` when it is complete: nothing to resume.
+
+    None otherwise, and the resume goes ahead (an unknown run, or a missing, turned-off or unusable store,
+    is then reported as it always is). Reads without writing: no migration, no reaping of dead runs."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        with open_store(path, create=False, migrate_schema=False) as db:
+            run = db.resolve_run(ref)
+    except (GoldbandError, sqlite3.Error):
+        return None
+    return run.id if run.status == "complete" else None
+
+
+def nothing_to_resume(run_id: str) -> str:
+    return f"run {run_id} is complete: nothing to resume (nothing ran or changed; drop --resume to start a new run)"
