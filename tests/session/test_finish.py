@@ -90,6 +90,8 @@ def test_a_write_the_store_loses_fails_the_run_and_says_so(project: pytest.Pytes
         f"goldband: store write failed: run {only.id} is incomplete: {problem} (exit status 3: goldband failed, "
         "not the model)",
         f"goldband: run {only.id} incomplete · store .goldband/store.db · report reports/{only.id}/report.html"])
+    shown = CliRunner().invoke(main, ["show", "--store", str(store_of(project))])
+    assert shown.exit_code == 0 and f"  problem: {problem}" in shown.output  # goldband show says it too
 
 
 def test_under_xdist_a_workers_lost_writes_fail_the_controllers_run(project: pytest.Pytester) -> None:

@@ -203,8 +203,8 @@ def _show_text(report: RunReport, show_all: bool) -> str:
     lines = [f"run {run.id}  {report.verdict}  ({run.kind}, {run.status}"
              + (f", {run.sessions} sessions" if run.sessions > 1 else "") + ")",
              f"  started {_when(run.started_at)} UTC · took {_duration(run)} · git {_git(run)} · mode {run.mode}",
-             f"  golden sets {_versions(report.versions, None)}", f"  command {run.command or '-'}", "",
-             groups_table(report)]
+             f"  golden sets {_versions(report.versions, None)}", f"  command {run.command or '-'}",
+             *(f"  problem: {problem}" for problem in run.problems), "", groups_table(report)]
     cases = report.cases if show_all else [c for c in report.cases if c.status != "PASS"]
     if cases:
         lines += ["", "cases" if show_all else "not passing"]
