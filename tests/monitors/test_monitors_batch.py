@@ -87,6 +87,82 @@ def test_psi_bands_and_a_constant_reference() -> None:
     assert psi(np.ones(50), np.zeros(80)).drifted
 
 
+# -- values outside the reference's range (issue 11) ---------------------------------------
+
+
+def _folded(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """The old binning: reference deciles, values beyond the range folded into the edge bins."""
+    edges = np.unique(np.quantile(ref, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+    return tuple(np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)
+                 for x in (ref, cur))  # type: ignore[return-value]
+
+
+def _psi_of(r_counts: np.ndarray, c_counts: np.ndarray, eps: float = 1e-4) -> float:
+    r, c = np.maximum(r_counts / r_counts.sum(), eps), np.maximum(c_counts / c_counts.sum(), eps)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def _evidently_psi(ref: np.ndarray, cur: np.ndarray, n_bins: int = 30) -> float:
+    """Evidently's PSI by hand: equal-width bins over both samples, empty bins set to 0.0001."""
+    edges = np.histogram_bin_edges(np.r_[ref, cur], bins=n_bins)
+    r = np.histogram(ref, edges)[0] / len(ref)
+    c = np.histogram(cur, edges)[0] / len(cur)
+    np.place(r, r == 0, 0.0001)
+    np.place(c, c == 0, 0.0001)
+    return float(np.sum((r - c) * np.log(r / c)))
+
+
+@pytest.mark.parametrize("share", [0.1, 0.5])
+def test_values_outside_the_reference_range_count_fully(share: float, rng: np.random.Generator) -> None:
+    n_out = int(1_000 * share)
+    ref = rng.normal(size=1_000)
+    cur = np.r_[rng.normal(size=1_000 - n_out), rng.normal(6.0, 1.0, n_out)]
+    old_psi = _psi_of(*_folded(ref, cur))
+    old_js = float(distance.jensenshannon(*_folded(ref, cur), base=2))
+    new_psi, new_js = psi(ref, cur), jensen_shannon(ref, cur)
+    outside = float(np.mean((cur < ref.min()) | (cur > ref.max())))
+    assert new_psi.out_of_range_share == new_js.out_of_range_share == pytest.approx(outside)
+    assert outside == pytest.approx(share, abs=0.02)
+    # a share s beyond the range alone adds about s * ln(s / eps) to PSI
+    assert new_psi.statistic > max(4 * old_psi, share * math.log(share / 1e-4))
+    assert new_js.statistic > old_js + 0.1
+    assert new_psi.statistic > _evidently_psi(ref, cur)  # at least as loud as Evidently's
+    assert old_psi < _evidently_psi(ref, cur) / 2  # the old binning was the quiet one
+    assert f"out of reference range {outside:.1%}" in new_psi.detail
+
+
+def test_drift_inside_the_reference_range_is_unchanged(rng: np.random.Generator) -> None:
+    ref, cur = rng.normal(size=5_000), rng.normal(0.3, 1.0, 5_000)
+    new_psi, new_js = psi(ref, cur), jensen_shannon(ref, cur)
+    assert new_psi.out_of_range_share is not None and new_psi.out_of_range_share < 0.01
+    assert new_psi.statistic == pytest.approx(_psi_of(*_folded(ref, cur)), rel=0.1)
+    assert new_js.statistic == pytest.approx(distance.jensenshannon(*_folded(ref, cur), base=2), rel=0.1)
+    inside = np.clip(cur, ref.min(), ref.max())  # nothing outside: the same as the old binning exactly
+    assert psi(ref, inside).statistic == pytest.approx(_psi_of(*_folded(ref, inside)), rel=1e-12)
+    assert psi(ref, inside).out_of_range_share == 0.0
+
+
+def test_out_of_range_shares_below_and_above_are_in_the_detail() -> None:
+    result = psi(np.arange(10.0), [-5.0, -1.0, 0.0, 5.0, 9.0, 12.0, 15.0, 20.0])
+    assert result.out_of_range_share == pytest.approx(5 / 8)
+    assert "out of reference range 62.5% (25.0% below, 37.5% above)" in result.detail
+    assert psi([1.0], [2.0]).out_of_range_share == 1.0
+    assert psi([], [1.0]).out_of_range_share is None  # undefined: not measured
+
+
+def test_chi2_pools_unseen_categories_into_one_bin_counted_fully() -> None:
+    ref = {"a": 500, "b": 500}
+    many_new = {"a": 400, "b": 400, **{f"id{i}": 5 for i in range(40)}}  # 200 values, 40 new labels
+    result = chi2(ref, many_new)
+    pooled = stats.chi2_contingency(np.array([[500, 500, 0], [400, 400, 200]]), correction=False)
+    assert result.statistic == pytest.approx(pooled.statistic, rel=1e-12)
+    assert result.p_value == pytest.approx(pooled.pvalue, rel=1e-10)  # df 2, not 41
+    assert result.unseen_share == pytest.approx(0.2) and result.drifted
+    assert "1 unseen bin (40 new label(s)), unseen 20.0%" in result.detail
+    assert chi2(["a", "b"] * 5, ["a"] * 3).unseen_share == 0.0
+    assert chi2(["a"], []).unseen_share is None
+
+
 # -- chi-square -----------------------------------------------------------------------
 
 
@@ -106,7 +182,8 @@ def test_chi2_takes_counts_and_handles_unseen_categories() -> None:
     table = np.array([[60, 40, 0], [30, 30, 40]])
     theirs = stats.chi2_contingency(table, correction=False)
     assert ours.statistic == pytest.approx(theirs.statistic, rel=1e-12)
-    assert "1 not in the reference" in ours.detail and ours.drifted
+    assert "1 unseen bin (1 new label(s)), unseen 40.0%" in ours.detail and ours.drifted
+    assert ours.unseen_share == pytest.approx(0.4)
     lone = chi2(["x"] * 10, ["x"] * 5)
     assert (lone.statistic, lone.p_value, lone.effect_size, lone.drifted) == (0.0, 1.0, 0.0, False)
 
@@ -138,12 +215,15 @@ def test_jensen_shannon_matches_scipy_on_reference_quantile_bins(
 ) -> None:
     ref, cur = rng.normal(size=10_000), rng.normal(0.4, 1.2, 8_000)
     edges = np.quantile(ref, [0.25, 0.5, 0.75])
-    counts = [np.bincount(np.searchsorted(edges, x, side="right"), minlength=4)
-              for x in (ref, cur)]
-    expected = distance.jensenshannon(counts[0], counts[1], base=2)
+    below, above = cur < ref.min(), cur > ref.max()
+    inside = [ref, cur[~(below | above)]]
+    counts = [np.bincount(np.searchsorted(edges, x, side="right"), minlength=4) for x in inside]
+    expected = distance.jensenshannon(np.r_[0, counts[0], 0], np.r_[below.sum(), counts[1], above.sum()], base=2)
     result = jensen_shannon(ref, cur, bins=4)
     assert result.statistic == pytest.approx(expected, rel=1e-12)
     assert result.drifted and 0.0 < result.statistic < 1.0
+    assert result.out_of_range_share == pytest.approx((below.sum() + above.sum()) / len(cur))
+    assert "6 bins" in result.detail
 
 
 # -- Benjamini-Hochberg ----------------------------------------------------------------

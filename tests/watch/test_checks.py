@@ -69,6 +69,37 @@ def test_other_numeric_tests_can_decide(ref: Reference, test: str) -> None:
     assert tenure.test == test and tenure.p_value is None and tenure.drifted
 
 
+@pytest.mark.parametrize("test", ["ks", "psi", "jensen_shannon"])
+def test_values_never_seen_in_the_reference_are_shown_per_feature(ref: Reference, test: str) -> None:
+    from goldband.watch.runner import _describe
+    from goldband.watch.statusview import _tests
+
+    rows = window(phase(500, "as in training", seed=8))
+    for r in rows[:200]:  # 40% far beyond the reference's range, 30% a payment method never seen
+        r.features["tenure_months"] = 10_000.0
+    for r in rows[200:350]:
+        r.features["payment_method"] = "crypto"
+    result = check_window(ref, rows, CFG.model_copy(update={"numeric_test": test}))
+    by_name = {t.name: t for t in result.features if t.kind != "missing"}
+    tenure, payment = by_name["tenure_months"], by_name["payment_method"]
+    assert tenure.out_of_range_share == pytest.approx(0.4) and tenure.unseen_share is None
+    assert payment.unseen_share == pytest.approx(0.3) and payment.out_of_range_share is None
+    assert tenure.drifted and payment.drifted
+    assert tenure.value.endswith(", 40.0% out of range") and payment.value.endswith(", 30.0% unseen")
+    assert "40.0% out of range vs mean" in _describe(tenure)  # the window summary and the alert text
+    shown = _tests(list(by_name.values()))
+    header, *lines = shown.splitlines()
+    assert "unseen" in header
+    assert any("tenure_months" in line and "40.0%" in line for line in lines)
+    assert any("payment_method" in line and "30.0%" in line for line in lines)
+    quiet = check_window(ref, window(phase(500, "as in training", seed=5)), CFG)
+    assert all(t.out_of_range_share is not None and t.out_of_range_share < 0.02
+               for t in quiet.features if t.kind == "numeric")
+    assert all(t.unseen_share == 0.0 for t in quiet.features if t.kind == "categorical")
+    back = type(tenure).from_json(tenure.to_json())
+    assert back.out_of_range_share == tenure.out_of_range_share
+
+
 def test_a_rise_in_missing_values_is_drift_of_that_feature(ref: Reference) -> None:
     rows = window(phase(500, "as in training", seed=7))
     for r in rows[:150]:

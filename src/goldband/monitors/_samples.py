@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -96,3 +97,49 @@ def bin_counts(values: Floats, edges: Floats) -> Counts:
     counts: Counts = np.bincount(np.searchsorted(edges, values, side="right"),
                                  minlength=len(edges) + 1)
     return counts
+
+
+@dataclass(frozen=True)
+class RangeBins:
+    """Both samples counted on reference-quantile bins plus two out-of-range bins.
+
+    ``reference`` and ``current`` are counts per bin: *below the reference's
+    minimum*, then the quantile bins over ``[min, max]``, then *above the
+    reference's maximum*. The reference is 0 in the two outer bins by
+    construction, so current values never seen in the reference's range count
+    as their own mass instead of being folded into the edge bins.
+    """
+
+    reference: Counts
+    current: Counts
+    below: float  # share of the current sample below the reference's minimum
+    above: float  # share of the current sample above the reference's maximum
+
+    @property
+    def out_of_range(self) -> float:
+        """Share of the current sample outside the reference's range (below + above)."""
+        return self.below + self.above
+
+    @property
+    def n_bins(self) -> int:
+        """Number of bins, the two out-of-range bins included."""
+        return len(self.reference)
+
+    def note(self) -> str:
+        """The detail fragment for the out-of-range share."""
+        return (f"out of reference range {self.out_of_range:.1%} "
+                f"({self.below:.1%} below, {self.above:.1%} above)")
+
+
+def range_bins(reference: Floats, current: Floats, bins: int, *, test: str) -> RangeBins:
+    """Count both (non-empty) samples on ``quantile_edges`` inside the reference's range, plus the outer bins."""
+    edges = quantile_edges(reference, bins, test=test)
+    lo, hi = float(reference.min()), float(reference.max())
+    below, above = current < lo, current > hi
+    inside = current[~(below | above)]
+    n_below, n_above = int(below.sum()), int(above.sum())
+    zero = np.zeros(1, dtype=np.int64)
+    ref_counts: Counts = np.concatenate([zero, bin_counts(reference, edges), zero])
+    cur_counts: Counts = np.concatenate([np.array([n_below], dtype=np.int64), bin_counts(inside, edges),
+                                         np.array([n_above], dtype=np.int64)])
+    return RangeBins(ref_counts, cur_counts, n_below / len(current), n_above / len(current))

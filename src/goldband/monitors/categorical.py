@@ -27,12 +27,16 @@ def chi2(
     """Chi-square test that ``current``'s categories are distributed as ``reference``'s.
 
     Each side is a sample of labels (strings, ints, ...) or a mapping from label to
-    count. The two count vectors over the union of labels form a 2 x k table for
-    ``scipy.stats.chi2_contingency`` (without Yates' correction), so a category
-    never seen in the reference is handled: it simply has a zero reference count.
-    The effect size is Cramér's V, ``sqrt(chi2 / n)`` for two rows, in [0, 1];
-    ``drifted`` needs ``p < alpha`` and ``V >= min_effect`` (default 0.1, a
-    small effect by Cohen's convention). A single category overall gives
+    count. The two count vectors over the reference's labels, plus one *unseen*
+    bin holding every current label the reference never had, form a 2 x k table
+    for ``scipy.stats.chi2_contingency`` (without Yates' correction). The unseen
+    bin has a zero reference count, so values never seen in training count fully
+    (pooling them changes neither the statistic nor V, only the degrees of
+    freedom: many rare new labels are one bin, not many); their share of the
+    current sample is ``unseen_share`` and is in ``detail``. The effect size is
+    Cramér's V, ``sqrt(chi2 / n)`` for two rows, in [0, 1]; ``drifted`` needs
+    ``p < alpha`` and ``V >= min_effect`` (default 0.1, a small effect by
+    Cohen's convention). A single category overall gives
     statistic 0 and p-value 1 (nothing can differ).
 
     Empty input gives an undefined result (NaN, never drifted). Missing labels
@@ -40,8 +44,10 @@ def chi2(
     ``nan_policy="omit"``; negative or fractional counts always raise.
 
     >>> r = chi2(["a"] * 50 + ["b"] * 50, ["a"] * 80 + ["b"] * 20)
-    >>> round(r.statistic, 3), round(r.effect_size, 3), r.drifted
-    (19.78, 0.314, True)
+    >>> round(r.statistic, 3), round(r.effect_size, 3), r.drifted, r.unseen_share
+    (19.78, 0.314, True, 0.0)
+    >>> chi2(["a", "b"] * 50, ["a", "b"] * 40 + ["c", "d"] * 10).unseen_share
+    0.2
     """
     check_knobs("chi2", alpha=alpha, min_effect=min_effect)
     check_nan_policy(nan_policy, test="chi2")
@@ -49,10 +55,16 @@ def chi2(
     cur, n_bad_cur = _counts(current, "current", nan_policy)
     if empty := empty_reason(ref.total(), cur.total()):
         return undefined("chi2", empty, has_p_value=True)
-    labels = sorted(set(ref) | set(cur), key=repr)
-    table = np.array([[ref[k] for k in labels], [cur[k] for k in labels]], dtype=np.float64)
+    labels = sorted(ref, key=repr)
+    unseen = [k for k in cur if not ref[k]]
+    n_unseen = sum(cur[k] for k in unseen)
+    rows = [[ref[k] for k in labels], [cur[k] for k in labels]]
+    if unseen:
+        rows[0].append(0)
+        rows[1].append(n_unseen)
+    table = np.array(rows, dtype=np.float64)
     n = float(table.sum())
-    if len(labels) < 2:
+    if table.shape[1] < 2:
         stat, p = 0.0, 1.0
     else:
         from scipy import stats
@@ -60,12 +72,13 @@ def chi2(
         res = stats.chi2_contingency(table, correction=False)
         stat, p = float(res.statistic), float(res.pvalue)
     v = math.sqrt(stat / n)
-    unseen = [k for k in labels if not ref[k]]
-    detail = (f"chi2={stat:.4g}, p={p:.3g}, Cramér's V={v:.3g}, {len(labels)} categories"
-              + (f" ({len(unseen)} not in the reference)" if unseen else "")
-              + f", n_ref={int(table[0].sum())}, n_cur={int(table[1].sum())}"
+    share = n_unseen / cur.total()
+    detail = (f"chi2={stat:.4g}, p={p:.3g}, Cramér's V={v:.3g}, {len(labels)} reference categories"
+              + (f" + 1 unseen bin ({len(unseen)} new label(s))" if unseen else "")
+              + f", unseen {share:.1%}, n_ref={int(table[0].sum())}, n_cur={int(table[1].sum())}"
               + dropped_note(n_bad_ref, n_bad_cur))
-    return decide("chi2", stat, p, v, alpha=alpha, min_effect=min_effect, detail=detail)
+    return decide("chi2", stat, p, v, alpha=alpha, min_effect=min_effect, detail=detail,
+                  unseen_share=share)
 
 
 def _counts(side: Any, name: str, nan_policy: str) -> tuple[Counter[Hashable], int]:

@@ -23,6 +23,12 @@ class DriftResult:
     ``effect_size >= min_effect``: with a million rows every negligible shift is
     significant, so significance alone would alarm every night. Undefined
     results (NaN) are never drifted. ``detail`` says why, in one line.
+
+    ``out_of_range_share`` (binned numeric tests: PSI, Jensen-Shannon) is the
+    share of the current sample below the reference's minimum or above its
+    maximum; ``unseen_share`` (chi-square) is the share of the current sample
+    in categories the reference never had. ``None`` where the test does not
+    measure it or the result is undefined.
     """
 
     test: str
@@ -31,6 +37,8 @@ class DriftResult:
     effect_size: float
     drifted: bool
     detail: str = ""
+    out_of_range_share: float | None = None
+    unseen_share: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-ready dict (NaN stays NaN; the store decides)."""
@@ -55,6 +63,8 @@ def decide(
     alpha: float | None = None,
     min_effect: float,
     detail: str,
+    out_of_range_share: float | None = None,
+    unseen_share: float | None = None,
 ) -> DriftResult:
     """Build the result; ``drifted`` by the rule in ``DriftResult``'s docstring."""
     significant = p_value is None or (alpha is not None and p_value < alpha)
@@ -68,7 +78,8 @@ def decide(
     else:
         verdict = f"no drift: p {p_value:.3g} >= alpha {alpha:g}"
     return DriftResult(test, float(statistic), None if p_value is None else float(p_value),
-                       float(effect_size), verdict == "drifted", f"{detail}; {verdict}")
+                       float(effect_size), verdict == "drifted", f"{detail}; {verdict}",
+                       out_of_range_share, unseen_share)
 
 
 def undefined(test: str, why: str, *, has_p_value: bool) -> DriftResult:

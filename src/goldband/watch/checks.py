@@ -17,6 +17,12 @@ table, flagged only when it rises), and collapse: one class taking at least
 ``collapse_share`` of the window's predictions when it did not in the
 reference. Benjamini-Hochberg again across the output tests.
 
+Values never seen in the reference. Every numeric row carries
+``out_of_range_share`` (the window's share below the reference's minimum or
+above its maximum) and every categorical row ``unseen_share`` (the share in
+labels the reference never had); a share above 0 is also in the row's
+``value`` text, so the check summary and the status view show it.
+
 Pure functions: rows in, results out; the caller reads and writes the store.
 """
 
@@ -61,6 +67,8 @@ class TestRow:
     value: str = ""  # the window's side, for people: "mean 18.2", "'monthly' 71%"
     reference: str = ""  # the reference's side
     n: int = 0
+    out_of_range_share: float | None = None  # numeric: share of the window outside the reference's [min, max]
+    unseen_share: float | None = None  # categorical: share of the window in labels the reference never had
 
     def to_json(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
@@ -175,9 +183,13 @@ def _numeric(name: str, ref: npt.NDArray[np.float64], cur: npt.NDArray[np.float6
     elif test in ("psi", "jensen_shannon"):
         knobs["bins"] = cfg.bins
     result = BATCH_TESTS[test](ref, cur, **knobs)
-    shown = cur[~np.isnan(cur)]
+    shown, ref_shown = cur[~np.isnan(cur)], ref[~np.isnan(ref)]
+    outside = result.out_of_range_share
+    if outside is None and len(shown) and len(ref_shown):  # KS, Wasserstein: measured here
+        outside = float(np.mean((shown < ref_shown.min()) | (shown > ref_shown.max())))
     return TestRow(name, "numeric", test, result.statistic, result.p_value, result.effect_size, floor,
-                   value=f"mean {_g(shown)}", reference=f"mean {_g(ref[~np.isnan(ref)])}", n=len(shown))
+                   value=f"mean {_g(shown)}" + _share_note(outside, "out of range"),
+                   reference=f"mean {_g(ref_shown)}", n=len(shown), out_of_range_share=outside)
 
 
 def _categorical(name: str, ref: list[str | None], cur: list[str | None], cfg: ModelMonitorConfig) -> TestRow:
@@ -185,7 +197,9 @@ def _categorical(name: str, ref: list[str | None], cur: list[str | None], cfg: M
     result = chi2(ref, cur, alpha=cfg.alpha, min_effect=floor, nan_policy="omit")
     present = [c for c in cur if c is not None]
     return TestRow(name, "categorical", "chi2", result.statistic, result.p_value, result.effect_size, floor,
-                   value=_top(present), reference=_top([c for c in ref if c is not None]), n=len(present))
+                   value=_top(present) + _share_note(result.unseen_share, "unseen"),
+                   reference=_top([c for c in ref if c is not None]), n=len(present),
+                   unseen_share=result.unseen_share)
 
 
 def _missing(name: str, ref_missing: int, ref_n: int, cur_missing: int, cur_n: int,
@@ -272,6 +286,11 @@ def _safe(value: Any) -> float:
 
 def _g(values: npt.NDArray[np.float64]) -> str:
     return f"{float(values.mean()):.4g}" if len(values) else "-"
+
+
+def _share_note(share: float | None, what: str) -> str:
+    """``", 12.5% out of range"`` for a share above 0, else ''."""
+    return f", {share:.1%} {what}" if share else ""
 
 
 def _top(values: list[str]) -> str:

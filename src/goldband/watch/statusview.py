@@ -154,9 +154,15 @@ def _detail(m: ModelStatus) -> str:
 
 def _tests(tests: list[TestRow]) -> str:
     rows = [[("* " if t.drifted else "  ") + t.name, t.kind, t.test, _f(t.statistic), _p(t.p_adjusted),
-             _f(t.effect), f">= {t.threshold:g}", t.value, t.reference] for t in tests]
-    return table(rows, ["  test on", "kind", "test", "statistic", "p adj.", "effect", "drifts at", "window",
-                        "reference"], right={3, 4, 5})
+             _f(t.effect), f">= {t.threshold:g}", _new(t), t.value, t.reference] for t in tests]
+    return table(rows, ["  test on", "kind", "test", "statistic", "p adj.", "effect", "drifts at", "unseen",
+                        "window", "reference"], right={3, 4, 5, 7})
+
+
+def _new(t: TestRow) -> str:
+    """The window's share never seen in the reference: out of range (numeric) or unseen labels (categorical)."""
+    share = t.out_of_range_share if t.out_of_range_share is not None else t.unseen_share
+    return "-" if share is None else f"{share:.1%}"
 
 
 def _timeline(history: list[dict[str, Any]]) -> str:
