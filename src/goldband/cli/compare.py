@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from goldband.errors import GoldbandError, UsageError
 
 if TYPE_CHECKING:
+    from goldband.cli.progress import CountBar
     from goldband.compare.cases import CaseStats, Key
     from goldband.config.settings import Settings
     from goldband.session.premerge import Options, PreMerge
@@ -77,7 +77,9 @@ def compare(base_ref: str | None, head_ref: str | None, baseline: str | None, mo
     options = Options(alpha=alpha, min_effect=min_effect, detect=detect, max_runs=max_runs, runs=runs,
                       adaptive=adaptive, rerun_same=rerun_unchanged)
     settings = _settings(mode, targets, concurrency, store_path, report_dir)
-    bar = TrialBar(progress)
+    from goldband.cli.progress import CountBar
+
+    bar = CountBar("goldband compare", enabled=progress is not False)
     try:
         result = _run(base_ref, head_ref, baseline, settings, options, bar)
     except GoldbandError as exc:  # whatever went wrong exits 2, so that 1 always means 'a regression'
@@ -88,40 +90,6 @@ def compare(base_ref: str | None, head_ref: str | None, baseline: str | None, mo
     for problem in result.problems:
         click.echo(f"goldband compare: {problem} (exit status 3: goldband failed, not the model)", err=True)
     sys.exit(3 if result.problems else 1 if result.comparison.regressions else 0)
-
-
-class TrialBar:
-    """Trials done out of trials planned, on stderr: a bar on a terminal, else (a CI log) a line per tenth."""
-
-    def __init__(self, enabled: bool | None) -> None:
-        self.enabled = True if enabled is None else enabled
-        self.total = self.done = self._shown = 0
-        self._lock = threading.Lock()
-        self._bar: Any = None
-
-    def plan(self, total: int) -> None:
-        self.total = total
-        if not (self.enabled and total):
-            return
-        if sys.stderr.isatty():
-            self._bar = click.progressbar(length=total, label="goldband compare", file=sys.stderr, show_pos=True)
-            self._bar.render_progress()
-        else:
-            click.echo(f"goldband compare: {total} trials planned", err=True)
-
-    def __call__(self, n: int) -> None:
-        with self._lock:
-            self.done += n
-            if self._bar is not None:
-                self._bar.update(n)
-            elif self.enabled and self.total and (tenth := 10 * self.done // self.total) > self._shown:
-                self._shown = tenth
-                click.echo(f"goldband compare: {self.done}/{self.total} trials", err=True)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.render_finish()
-            self._bar = None
 
 
 def _settings(mode: str | None, targets: tuple[str, ...], concurrency: int | None, store: Path | None,
@@ -139,7 +107,7 @@ def _settings(mode: str | None, targets: tuple[str, ...], concurrency: int | Non
 
 
 def _run(base_ref: str | None, head_ref: str | None, baseline: str | None, settings: Settings, options: Options,
-         bar: TrialBar) -> PreMerge:
+         bar: CountBar) -> PreMerge:
     from goldband.session import premerge
 
     repo = Path.cwd()

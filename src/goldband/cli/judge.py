@@ -148,7 +148,7 @@ def noise(goldensets: tuple[str, ...], rubric_names: tuple[str, ...], regenerate
     For every judged case, generates N outputs, freezes them and judges each M
     times; prints per case and overall how much of the variance is the judge's.
     """
-    from goldband.cli.progress import Tally, wait
+    from goldband.cli.progress import CountBar
     from goldband.judge.noise import pooled
     from goldband.judge.workflows import case_noise
     from goldband.session.judging import rubrics_of
@@ -160,12 +160,14 @@ def noise(goldensets: tuple[str, ...], rubric_names: tuple[str, ...], regenerate
         if not pairs:
             raise UsageError("no case is checked by a rubric (check the golden set, --rubric and -k)")
         session.preflight([p for p, _ in pairs])
-        tally = Tally()
-        rows = services.engine.submit(_gather(case_noise(runtime, services, p, r, rejudge, done=tally.add)
-                                              for p, r in pairs))
-        results = wait(rows, total=sum(p.runs.max for p, _ in pairs), tally=tally,
-                       label=f"judge noise: {len(pairs)} case(s) x {regenerate} outputs, each judged {rejudge}x",
-                       bar=sys.stderr.isatty() if progress is None else progress)
+        bar = CountBar(f"judge noise: {len(pairs)} case(s) x {regenerate} outputs, each judged {rejudge}x",
+                       enabled=sys.stderr.isatty() if progress is None else progress, lines=False)
+        bar.plan(sum(p.runs.max for p, _ in pairs))
+        try:
+            results = services.engine.submit(_gather(case_noise(runtime, services, p, r, rejudge, done=bar)
+                                                     for p, r in pairs)).result()
+        finally:
+            bar.close()
     _print_noise(results, pooled([r.split for r in results]))
 
 

@@ -16,7 +16,6 @@ when stderr is a terminal.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 import subprocess
@@ -26,7 +25,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import click
 from click._termui_impl import ProgressBar
@@ -34,7 +33,6 @@ from click._termui_impl import ProgressBar
 from goldband._util.progress import ENV
 
 POLL_S = 0.1
-T = TypeVar("T")
 
 
 @dataclass
@@ -133,35 +131,37 @@ def _draw(proc: subprocess.Popen[bytes], events: Events) -> None:
         progress.render_progress()
 
 
-class Tally:
-    """A count of finished units of work, safe to add to from any thread (the engine's loop)."""
+class CountBar:
+    """Units done out of units planned, on stderr, fed from any thread (the engine's loop calls it with
+    each batch): a bar on a terminal; elsewhere (a CI log), with ``lines``, a line per tenth, else nothing."""
 
-    def __init__(self) -> None:
-        self._n = 0
+    def __init__(self, label: str, *, enabled: bool = True, lines: bool = True, unit: str = "trials") -> None:
+        self.label, self.enabled, self.lines, self.unit = label, enabled, lines, unit
+        self.total = self.done = self._shown = 0
         self._lock = threading.Lock()
+        self._bar: ProgressBar[int] | None = None
 
-    def add(self, n: int = 1) -> None:
+    def plan(self, total: int) -> None:
+        self.total = total
+        if not (self.enabled and total):
+            return
+        if sys.stderr.isatty():
+            self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_pos=True,
+                                          show_eta=True)
+            self._bar.render_progress()
+        elif self.lines:
+            click.echo(f"{self.label}: {total} {self.unit} planned", err=True)
+
+    def __call__(self, n: int = 1) -> None:
         with self._lock:
-            self._n += n
+            self.done += n
+            if self._bar is not None:
+                self._bar.update(n)
+            elif self.enabled and self.lines and self.total and (tenth := 10 * self.done // self.total) > self._shown:
+                self._shown = tenth
+                click.echo(f"{self.label}: {self.done}/{self.total} {self.unit}", err=True)
 
-    @property
-    def value(self) -> int:
-        with self._lock:
-            return self._n
-
-
-def wait(future: concurrent.futures.Future[T], *, total: int, tally: Tally, label: str, bar: bool) -> T:
-    """``future.result()``; meanwhile, with ``bar``, a progress bar on stderr of ``tally`` out of ``total``."""
-    if not bar:
-        return future.result()
-    progress: ProgressBar[int]
-    with click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_pos=True,
-                           show_eta=True) as progress:
-        while True:
-            try:
-                result = future.result(timeout=POLL_S)
-            except concurrent.futures.TimeoutError:
-                progress.update(min(tally.value, total) - progress.pos, None)
-                continue
-            progress.update(max(0, min(tally.value, total) - progress.pos), None)
-            return result
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.render_finish()
+            self._bar = None
