@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from goldband.compare.cases import CaseChange, Comparison, Key
 from goldband.report.escape import code_md, escape_md
-from goldband.report.why import failing_output, why_markdown, why_text
+from goldband.report.why import cause
 from goldband.results import ScoredTrial
 
 ORDER = {"regressed": 0, "improved": 1, "new": 2, "removed": 3, "not significant": 4, "same content": 5}
@@ -79,8 +79,8 @@ def terminal(c: Comparison, *, verbose: bool = False, why: Mapping[Key, Sequence
     lines.append("  ".join(cell.ljust(w) for cell, w in zip(HEADER, widths, strict=True)).rstrip())
     for ch, r in zip(chosen(c, include_folded=verbose), table[1:], strict=True):
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
-        if why is not None and ch.outcome == "regressed" and (cause := _why_line(why.get(ch.key, ()))):
-            lines.append(f"  ↳ {cause}")
+        if why is not None and ch.outcome == "regressed" and (found := cause(why.get(ch.key, ()))):
+            lines.append(f"  ↳ {found}")
     if any(ch.looks > 1 for ch in chosen(c, include_folded=verbose)):
         lines.append(ADAPTIVE)
     if not verbose and (text := folded(c)):
@@ -115,19 +115,9 @@ def markdown(c: Comparison, *, why: Mapping[Key, str] | None = None, link: str |
     return "\n".join(lines)
 
 
-def _why_line(trials: Sequence[ScoredTrial]) -> str:
-    output = failing_output(trials)
-    return " · ".join(part for part in (why_text(trials), f"“{output}”" if output is not None else "") if part)
-
-
 def why_cells(trials: Mapping[Key, Sequence[ScoredTrial]]) -> dict[Key, str]:
     """Per case, its failing checks and one failing output as Markdown for the head's column."""
-    cells = {}
-    for key, found in trials.items():
-        checks, output = why_markdown(found), failing_output(found)
-        shown = [part for part in (checks, f"“{escape_md(output)}”" if output is not None else "") if part]
-        cells[key] = " · ".join(shown) or "-"
-    return cells
+    return {key: cause(found, markdown=True) or "-" for key, found in trials.items()}
 
 
 def _md_row(ch: CaseChange, why: Mapping[Key, str] | None) -> str:

@@ -37,7 +37,7 @@ DETAIL_LIMIT = 120
 MAX_CHECKS = 3  # failing checks named in one line; the rest are counted
 EMPTY_OUTPUT = "(empty output)"
 
-__all__ = ["FailingCheck", "escape_md", "failing_checks", "failing_output", "why_markdown", "why_text"]
+__all__ = ["FailingCheck", "cause", "escape_md", "failing_checks", "failing_output", "why_markdown", "why_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,3 +137,14 @@ def why_text(trials: Sequence[ScoredTrial], *, max_checks: int = MAX_CHECKS) -> 
 def why_markdown(trials: Sequence[ScoredTrial], *, max_checks: int = MAX_CHECKS) -> str:
     """``why_text`` escaped for a GitHub Markdown table cell (see ``report.escape.escape_md``)."""
     return escape_md(why_text(trials, max_checks=max_checks))
+
+
+def cause(trials: Sequence[ScoredTrial], *, markdown: bool = False) -> str:
+    """The failing checks and one quoted failing output in one line (``""`` when the trials show none);
+    ``markdown``: escaped for a GitHub table cell."""
+    output = failing_output(trials)
+    if markdown:
+        parts = (why_markdown(trials), f"“{escape_md(output)}”" if output is not None else "")
+    else:
+        parts = (why_text(trials), f"“{output}”" if output is not None else "")
+    return " · ".join(part for part in parts if part)
