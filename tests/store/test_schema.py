@@ -43,14 +43,21 @@ def test_migrations_are_named_and_recorded_in_order(tmp_path: Path) -> None:
         assert applied(store.db) == schema.names()
 
 
+def old_store(path: Path, version: int, *rows: str) -> Path:
+    """A store as goldband wrote it at schema ``version`` (its first ``version`` migrations), with ``rows`` (SQL)."""
+    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
+    schema.MIGRATIONS.apply(db, stop_before=schema.names()[version])
+    db.conn.execute(f"PRAGMA user_version = {version}")
+    for row in rows:
+        db.conn.execute(row)
+    db.close()
+    return path
+
+
 @pytest.mark.parametrize("version", range(1, LATEST))
 def test_upgrade_from_every_older_version_keeps_the_data(tmp_path: Path, version: int) -> None:
-    path = tmp_path / "old.db"
-    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
-    schema.MIGRATIONS.apply(db, stop_before=schema.names()[version])  # what goldband wrote at that version
-    db.conn.execute(f"PRAGMA user_version = {version}")
-    db.conn.execute("INSERT INTO runs (id, kind, status, started_at) VALUES ('r1', 'ci', 'complete', 'now')")
-    db.close()
+    path = old_store(tmp_path / "old.db", version,
+                     "INSERT INTO runs (id, kind, status, started_at) VALUES ('r1', 'ci', 'complete', 'now')")
     with open_store(path) as store:
         assert applied(store.db) == schema.names() and store.schema_version == LATEST
         assert store.migrations == schema.names()
@@ -60,14 +67,10 @@ def test_upgrade_from_every_older_version_keeps_the_data(tmp_path: Path, version
 
 
 def test_trials_stored_before_rendered_messages_read_back_without_them(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
-    schema.MIGRATIONS.apply(db, stop_before="0005_rendered_messages")
-    db.conn.execute("PRAGMA user_version = 4")
-    db.conn.execute("INSERT INTO runs (id, kind, status, started_at) VALUES ('r1', 'ci', 'complete', 'now')")
-    db.conn.execute("INSERT INTO trials (run_id, goldenset, case_id, target, sample, outcome, output, cached) "
-                    "VALUES ('r1', 's', 'c', 't', 0, 'pass', 'old output', 0)")
-    db.close()
+    path = old_store(tmp_path / "old.db", schema.names().index("0005_rendered_messages"),
+                     "INSERT INTO runs (id, kind, status, started_at) VALUES ('r1', 'ci', 'complete', 'now')",
+                     "INSERT INTO trials (run_id, goldenset, case_id, target, sample, outcome, output, cached) "
+                     "VALUES ('r1', 's', 'c', 't', 0, 'pass', 'old output', 0)")
     with open_store(path) as store:
         assert "messages_hash" in store.db.table("trials").columns_dict
         assert store.renderings("r1") == {}
@@ -76,13 +79,9 @@ def test_trials_stored_before_rendered_messages_read_back_without_them(tmp_path:
 
 
 def test_runs_finished_before_run_problems_read_back_without_any(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
-    schema.MIGRATIONS.apply(db, stop_before="0006_run_problems")
-    db.conn.execute("PRAGMA user_version = 5")
-    db.conn.execute("INSERT INTO runs (id, kind, status, started_at, exit_status) "
-                    "VALUES ('r1', 'ci', 'incomplete', 'now', 1)")
-    db.close()
+    path = old_store(tmp_path / "old.db", schema.names().index("0006_run_problems"),
+                     "INSERT INTO runs (id, kind, status, started_at, exit_status) "
+                     "VALUES ('r1', 'ci', 'incomplete', 'now', 1)")
     with open_store(path) as store:
         assert "problems" in store.db.table("runs").columns_dict
         run = store.run("r1")
