@@ -313,7 +313,8 @@ def premerge(repo: Path, *, base_ref: str, head_ref: str | None, settings: Setti
         plans = head_plans(head)
         others = base_plans(base, head, plans, f"base {base_ref}")
         same = set() if options.rerun_same else same_content(
-            plans, others, code_changed=python_changed(repo, base_ref, head_ref))
+            plans, others, code_changed=any(p.target.is_callable for p in plans)
+            and python_changed(repo, base_ref, head_ref))  # git is asked only when a callable target could differ
         h_plans, planned = sized([p for p in plans if key_of(p) not in same], options)
         b_plans, _ = sized([p for p in others if key_of(p) not in same], options)
         head.preflight(h_plans + b_plans)
