@@ -245,3 +245,28 @@ def test_a_base_ref_without_the_prompt_file_is_named(repo: Path) -> None:
     result = CliRunner().invoke(main, ["compare", "--base", "HEAD", "--head", "HEAD~1"])
     assert result.exit_code == 2, result.output
     assert "base HEAD: " in result.output and "cannot read prompt template prompts/bot2.j2" in result.output
+
+
+def test_a_callable_target_reruns_when_any_tracked_python_file_changed(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A callable's own source is in its hash; what it calls is not, so any *.py change means run it."""
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "config", "user.email", "t@example.com")
+    git(tmp_path, "config", "user.name", "t")
+    (tmp_path / "goldband.yaml").write_text("targets:\n  app:\n    callable: app:answer\n")
+    (tmp_path / "app.py").write_text("from helper import WORDS\n\n\ndef answer(case_input):\n    return WORDS\n")
+    (tmp_path / "helper.py").write_text("WORDS = 'the policy says yes'\n")
+    (tmp_path / "goldensets").mkdir()
+    (tmp_path / "goldensets" / "s.yaml").write_text(
+        "name: s\nversion: 1\ndefaults:\n  checks: [{contains: 'policy'}]\ncases:\n  - id: a\n    input: {q: x}\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "v1")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    same = CliRunner().invoke(main, ["compare", "--base", "HEAD", "--runs", "2"])
+    assert same.exit_code == 0 and "1 cases: 1 same content" in same.output, same.output
+    (tmp_path / "helper.py").write_text("WORDS = 'no idea'\n")  # the callable's own source is unchanged
+    changed = CliRunner().invoke(main, ["compare", "--base", "HEAD", "--runs", "2", "-v"])
+    assert changed.exit_code == 0 and "1 cases: 1 not significant" in changed.output, changed.output
+    assert "2/2 (1.00)  0/2 (0.00)" in changed.stdout  # each side ran its own helper.py

@@ -39,7 +39,10 @@ def _project_first(root: Path, top: str) -> None:
     itself but a module of that name is already loaded from elsewhere (another
     project run earlier in this process, e.g. two ``goldband.run`` calls on two
     projects that both have ``app.py``), that module and its submodules are
-    forgotten, so the project's own is imported instead of the stale one.
+    forgotten, so the project's own is imported instead of the stale one; so are the
+    stale project's other modules that this project has too (``helper.py`` beside
+    ``app.py``: two checkouts of one repository, as ``goldband compare`` runs them),
+    else the fresh ``app`` would import the other checkout's ``helper``.
     """
     if str(root) in sys.path:
         sys.path.remove(str(root))
@@ -48,8 +51,28 @@ def _project_first(root: Path, top: str) -> None:
     here = (root / f"{top}.py").is_file() or (root / top).is_dir()  # a module, a package or a namespace package
     if loaded is None or not here or _from(loaded, root):
         return
-    for name in [n for n in sys.modules if n == top or n.startswith(f"{top}.")]:
+    stale = _root_of(loaded)
+    for name in [n for n, m in list(sys.modules.items())
+                 if n == top or n.startswith(f"{top}.") or (stale is not None and _shadowed(m, stale, root))]:
         del sys.modules[name]
+
+
+def _root_of(module: ModuleType) -> Path | None:
+    """The folder a top-level module (``app.py``) or package (``app/__init__.py``) was imported from."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return None
+    path = Path(file).resolve()
+    return path.parents[1] if path.name == "__init__.py" else path.parent
+
+
+def _shadowed(module: ModuleType | None, stale: Path, root: Path) -> bool:
+    """Whether ``module`` was loaded from the ``stale`` project and ``root`` has a file at the same place."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return False
+    path = Path(file).resolve()
+    return path.is_relative_to(stale) and not path.is_relative_to(root) and (root / path.relative_to(stale)).exists()
 
 
 def _from(module: ModuleType, root: Path) -> bool:
