@@ -94,6 +94,28 @@ def test_runs_finished_before_run_problems_read_back_without_any(tmp_path: Path)
         assert store.conn.execute("SELECT problems FROM runs").fetchone()[0] is None
 
 
+def test_predictions_logged_before_compact_features_read_back_and_new_ones_are_compact(tmp_path: Path) -> None:
+    from goldband.watch import db as watch_db
+    from goldband.watch.records import PredictionRow
+
+    path = old_store(tmp_path / "old.db", schema.names().index("0007_compact_features"),
+                     "INSERT INTO monitor_predictions (model, version, prediction_id, time, features, prediction) "
+                     "VALUES ('m', '1', 'old', '2026-01-01T00:00:00.000Z', '{\"age\":30,\"plan\":\"pro\"}', "
+                     "'\"yes\"')")
+    with open_store(path) as store:
+        assert "layout" in store.db.table("monitor_predictions").columns_dict
+        with store.transaction() as conn:
+            watch_db.insert_predictions(conn, [PredictionRow("m", "1", "new", "2026-01-01T00:00:01.000Z",
+                                                             {"age": 31, "plan": None}, "no", None, None)])
+        rows = list(watch_db.predictions_after(store.conn, "m", "1", ("", 0)))
+        assert [(r.prediction_id, r.features) for r in rows] == [("old", {"age": 30, "plan": "pro"}),
+                                                                  ("new", {"age": 31, "plan": None})]
+        stored = store.conn.execute("SELECT features, layout FROM monitor_predictions ORDER BY id").fetchall()
+        assert stored[0] == ('{"age":30,"plan":"pro"}', None) and stored[1][0] == "[31,null]"
+        names = store.conn.execute("SELECT names FROM monitor_layouts WHERE id = ?", [stored[1][1]]).fetchone()[0]
+        assert names == '["age","plan"]'
+
+
 def test_reopening_applies_nothing(tmp_path: Path) -> None:
     open_store(tmp_path / "s.db").close()
     with open_store(tmp_path / "s.db") as store:

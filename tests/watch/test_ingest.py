@@ -95,9 +95,10 @@ def test_a_csv_batch_is_stored_and_bad_rows_are_refused_with_their_line(tmp_path
                                  "or a Unix timestamp"
     assert any("already logged" in p for p in report.problems)
     assert "stored 2 of 5 predictions, refused 3" in report.summary()
-    row = store.conn.execute("SELECT features, prediction, confidence, proba FROM monitor_predictions "
+    row = store.conn.execute("SELECT features, layout, prediction, confidence, proba FROM monitor_predictions "
                              "WHERE prediction_id = 'a'").fetchone()
-    assert json.loads(row[0]) == {"age": "30", "plan": "pro"} and json.loads(row[1]) == "yes" and row[2] == 0.8
+    assert db.decode_features(db.layouts(store.conn), row[1], row[0]) == {"age": "30", "plan": "pro"}
+    assert json.loads(row[2]) == "yes" and row[3] == 0.8
     assert {(i["kind"], i["count"]) for i in db.issues(store.conn)} >= {("bad_time", 1), ("duplicate_id", 1)}
 
 

@@ -19,9 +19,12 @@ from goldband.watch import PredictionLogger, db
 
 def stored(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[tuple[str, str], int]]:
     with open_store(path) as store:
-        preds = [dict(zip(("prediction_id", "features", "prediction", "confidence", "time"), r, strict=True))
-                 for r in store.conn.execute("SELECT prediction_id, features, prediction, confidence, time "
-                                             "FROM monitor_predictions ORDER BY id")]
+        known = db.layouts(store.conn)
+        preds = [{"prediction_id": pid, "features": json.dumps(db.decode_features(known, layout, features)),
+                  "prediction": prediction, "confidence": confidence, "time": time}
+                 for pid, features, layout, prediction, confidence, time in store.conn.execute(
+                     "SELECT prediction_id, features, layout, prediction, confidence, time "
+                     "FROM monitor_predictions ORDER BY id")]
         labels = {r[0]: json.loads(r[1]) for r in store.conn.execute(
             "SELECT prediction_id, label FROM monitor_labels")}
         issues = {(i["kind"], i["field"]): i["count"] for i in db.issues(store.conn)}

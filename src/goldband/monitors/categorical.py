@@ -15,6 +15,9 @@ from goldband.monitors.result import DriftResult, check_knobs, decide, undefined
 
 __all__ = ["chi2"]
 
+_CACHE_MIN, _CACHE_MAX, _CACHE_SIZE = 5000, 1_000_000, 16  # samples this long have their counts remembered, 16 of them
+_COUNTED: dict[tuple[Hashable, ...], tuple[Counter[Hashable], int]] = {}
+
 
 def chi2(
     reference: Iterable[Hashable] | Mapping[Hashable, int],
@@ -90,10 +93,9 @@ def _counts(side: Any, name: str, nan_policy: str) -> tuple[Counter[Hashable], i
                 raise MonitorError(f"the {name} count for {label!r} is {count!r}",
                                    where="chi2()", expected="a non-negative integer")
             counts[label] = int(count)
+        counts, n_missing = _present(counts)
     else:
-        counts = Counter(side.tolist() if isinstance(side, np.ndarray) else side)
-    missing = [k for k in counts if k is None or (isinstance(k, float) and math.isnan(k))]
-    n_missing = sum(counts[k] for k in missing)
+        counts, n_missing = _sample_counts(side)
     if n_missing and nan_policy == "raise":
         raise MonitorError(
             f"the {name} sample has {n_missing} missing label(s) (None or NaN)",
@@ -101,6 +103,31 @@ def _counts(side: Any, name: str, nan_policy: str) -> tuple[Counter[Hashable], i
             expected="a label for every value",
             fix="map missing values to a label such as 'missing', or pass nan_policy='omit'",
         )
+    return counts, n_missing
+
+
+def _sample_counts(side: Any) -> tuple[Counter[Hashable], int]:
+    """Counts of present labels and the number missing; remembered for a large sample (a reference is the same
+    in every window: comparing it with the remembered one is much cheaper than counting it again)."""
+    values = tuple(side.tolist() if isinstance(side, np.ndarray) else side)
+    if not _CACHE_MIN <= len(values) <= _CACHE_MAX:
+        return _count(values)
+    found = _COUNTED.get(values)
+    if found is None:
+        found = _COUNTED[values] = _count(values)
+        while len(_COUNTED) > _CACHE_SIZE:
+            del _COUNTED[next(iter(_COUNTED))]  # the oldest
+    return Counter(found[0]), found[1]
+
+
+def _count(values: tuple[Hashable, ...]) -> tuple[Counter[Hashable], int]:
+    return _present(Counter(values))
+
+
+def _present(counts: Counter[Hashable]) -> tuple[Counter[Hashable], int]:
+    """The counts of present labels (none zero), and how many were missing (None or NaN)."""
+    missing = [k for k in counts if k is None or (isinstance(k, float) and math.isnan(k))]
+    n_missing = sum(counts[k] for k in missing)
     for k in missing:
         del counts[k]
     return +counts, n_missing

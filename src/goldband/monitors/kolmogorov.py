@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import zlib
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
     from goldband.monitors._samples import Floats
 
 __all__ = ["ks"]
+
+_CACHE_MIN, _CACHE_BYTES = 5000, 64 << 20  # references this large keep a sorted copy, up to 64 MB of them
+_SORTED: dict[tuple[int, int, int], Floats] = {}  # (count, hash, CRC-32) of the values -> them sorted, read-only
 
 
 def ks(
@@ -53,20 +57,44 @@ def ks(
     if max(len(ref), len(cur)) <= exact_max_n:
         d, p, method = _exact(ref, cur)
     else:
-        d = _statistic(np.sort(ref), np.sort(cur))
+        d = _statistic(_sorted(ref), np.sort(cur))
         p, method = _asymptotic(d, len(ref), len(cur)), "asymptotic"
     detail = f"D={d:.4g}, p={p:.3g} ({method}), n_ref={len(ref)}, n_cur={len(cur)}{dropped}"
     return decide("ks", d, p, d, alpha=alpha, min_effect=min_effect, detail=detail)
 
 
 def _statistic(a: Floats, b: Floats) -> float:
-    """``max |F_a - F_b|`` over all observed points; ``a`` and ``b`` sorted."""
+    """``max |F_a - F_b|`` over all observed points; ``a`` and ``b`` sorted.
+
+    Evaluated only at the points of the smaller sample, at each point and just below it: between two of
+    its points its ECDF is flat, so the other's largest gap there is reached just below the next point.
+    The same integer counts over the same sizes as scipy's pooled evaluation, so the same float, in
+    O(k log n) for k points against n (a window of 500 against a reference of 20,000 never touches the
+    reference's points one by one).
+    """
+    if len(a) < len(b):
+        a, b = b, a
     na, nb = len(a), len(b)
-    at_a = _ranks(a) / na - np.searchsorted(b, a, side="right") / nb
-    at_b = np.searchsorted(a, b, side="right") / na - _ranks(b) / nb
-    high = max(float(at_a.max()), float(at_b.max()))
-    low = min(float(at_a.min()), float(at_b.min()))
+    below = np.searchsorted(a, b, side="left") / na - np.searchsorted(b, b, side="left") / nb
+    at = np.searchsorted(a, b, side="right") / na - _ranks(b) / nb
+    high = max(float(at.max()), float(below.max()))
+    low = min(float(at.min()), float(below.min()))
     return max(high, min(max(-low, 0.0), 1.0))
+
+
+def _sorted(x: Floats) -> Floats:
+    """``np.sort(x)``, remembered by content for a large reference: it is the same in every window."""
+    if not _CACHE_MIN <= len(x) <= _CACHE_BYTES // 16:
+        return np.sort(x)
+    data = np.ascontiguousarray(x).tobytes()
+    key = (len(x), hash(data), zlib.crc32(data))  # 96 bits: a cryptographic hash costs as much as the sort
+    found = _SORTED.get(key)
+    if found is None:
+        found = _SORTED[key] = np.sort(x)
+        found.flags.writeable = False
+        while sum(v.nbytes for v in _SORTED.values()) > _CACHE_BYTES:
+            del _SORTED[next(iter(_SORTED))]  # the oldest
+    return found
 
 
 def _ranks(x: Floats) -> npt.NDArray[np.intp]:

@@ -56,6 +56,7 @@ from goldband.registry.registry import PRODUCTION, Registry
 from goldband.store import Store, open_store
 from goldband.store import registry as db
 from goldband.store.registry import GateRow, RetrainRequest
+from goldband.watch import db as monitor_db
 from goldband.watch.demo import START, rows
 from goldband.watch.log import PredictionLogger
 from goldband.watch.runner import CheckReport, check
@@ -290,19 +291,20 @@ class _Loop:
         self._export(since)
         self._pipeline(request_id)
 
-    def _labelled_since(self, since: str) -> list[tuple[str, str]]:
+    def _labelled_since(self, since: str) -> list[tuple[dict[str, Any], str]]:
         """Labelled production predictions (features, label as JSON) made since ``since``, oldest first."""
         found = self.store.conn.execute(
-            "SELECT p.features, l.label FROM monitor_predictions p JOIN monitor_labels l ON l.model = p.model AND "
-            "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.time >= ? ORDER BY p.time, p.id",
-            [MODEL, since]).fetchall()
-        return [(str(f), str(y)) for f, y in found]
+            "SELECT p.features, p.layout, l.label FROM monitor_predictions p JOIN monitor_labels l "
+            "ON l.model = p.model AND l.prediction_id = p.prediction_id WHERE p.model = ? AND p.time >= ? "
+            "ORDER BY p.time, p.id", [MODEL, since]).fetchall()
+        known = monitor_db.layouts(self.store.conn)
+        return [(monitor_db.decode_features(known, layout, f), str(y)) for f, layout, y in found]
 
     def _export(self, since: str) -> int:
         """The labelled production predictions made since the change the detector dated, less the newest
         ``FRESH`` (the gate's fresh rows: the candidate never trains on what it is judged on)."""
         found = self._labelled_since(since)
-        kept = [{"features": json.loads(f), "label": json.loads(y)} for f, y in found[:max(0, len(found) - FRESH)]]
+        kept = [{"features": f, "label": json.loads(y)} for f, y in found[:max(0, len(found) - FRESH)]]
         _write_rows(self.folder / "data" / "training_rows.csv", kept)
         self.say(f"data/training_rows.csv: {len(kept):,} labelled predictions made since {_minute(since)} (the change "
                  f"as the detector dated it), less the newest {FRESH} (the gate's fresh rows)")

@@ -289,3 +289,13 @@ def _run_problems(db: Database) -> None:
     """Why a run is incomplete when goldband itself failed it: writes the store lost, series points or
     reports not written (a JSON list of sentences; NULL when nothing failed); see docs/store.md."""
     db.table("runs").add_column("problems", TEXT)
+
+
+@migration("0007_compact_features")
+def _compact_features(db: Database) -> None:
+    """Logged features as a JSON array of values under a shared layout (the feature names, stored once)
+    instead of a JSON object repeating every name on every prediction; rows written before keep their
+    object (``layout`` NULL) and read back the same; see docs/store.md."""
+    db.table("monitor_layouts").create({"id": INT, "names": TEXT, "created_at": TEXT}, pk="id", not_null=["names"])
+    db.table("monitor_layouts").create_index(["names"], unique=True)
+    db.table("monitor_predictions").add_column("layout", INT)

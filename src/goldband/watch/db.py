@@ -1,4 +1,9 @@
-"""SQL for the monitor tables (migration ``0003_monitoring``, documented in docs/store.md).
+"""SQL for the monitor tables (migrations ``0003_monitoring`` and ``0007_compact_features``; docs/store.md).
+
+A prediction's features are stored as a JSON array of values (``[34, "pro"]``) with the id of its
+*layout*, the JSON array of their names stored once in ``monitor_layouts``: about half the bytes of a
+JSON object repeating every name (bench/bench_monitor_volume.py measures it). Rows written before
+``0007_compact_features`` keep their JSON object (``layout`` NULL); every reader here decodes both.
 
 Plain functions over an open connection; writers expect to run inside a
 transaction (``Store.transaction()``), so callers group a window's results,
@@ -20,11 +25,13 @@ from goldband.watch.records import Issue, LabelRow, PredictionRow, dumps
 __all__ = [
     "StoredPrediction",
     "add_issues",
+    "decode_features",
     "get_state",
     "insert_labels",
     "insert_predictions",
     "issues",
     "latest_labelled",
+    "layouts",
     "put_state",
 ]
 
@@ -55,6 +62,7 @@ def insert_predictions(conn: sqlite3.Connection, rows: Sequence[PredictionRow], 
     by_model: dict[str, list[PredictionRow]] = {}
     for row in rows:
         by_model.setdefault(row.model, []).append(row)
+    ids = _layout_ids(conn, {tuple(row.features) for row in rows})
     for model, group in by_model.items():
         seen = _existing(conn, model, [r.prediction_id for r in group])
         for row in group:
@@ -63,12 +71,34 @@ def insert_predictions(conn: sqlite3.Connection, rows: Sequence[PredictionRow], 
                                      f"prediction id {row.prediction_id!r} is already logged; the new one was refused"))
                 continue
             seen.add(row.prediction_id)
-            fresh.append((row.model, row.version, row.prediction_id, row.time, dumps(row.features),
-                          dumps(row.prediction), row.confidence, None if row.proba is None else dumps(row.proba),
-                          stamp))
-    conn.executemany("INSERT INTO monitor_predictions (model, version, prediction_id, time, features, prediction, "
-                     "confidence, proba, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh)
+            fresh.append((row.model, row.version, row.prediction_id, row.time, dumps(list(row.features.values())),
+                          ids[tuple(row.features)], dumps(row.prediction), row.confidence,
+                          None if row.proba is None else dumps(row.proba), stamp))
+    conn.executemany("INSERT INTO monitor_predictions (model, version, prediction_id, time, features, layout, "
+                     "prediction, confidence, proba, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh)
     return len(fresh), refused
+
+
+def _layout_ids(conn: sqlite3.Connection, found: set[tuple[str, ...]]) -> dict[tuple[str, ...], int]:
+    """The layout id of each tuple of feature names, adding the new ones (a batch usually has one)."""
+    ids = {}
+    for names in found:
+        text = dumps(list(names))
+        conn.execute("INSERT OR IGNORE INTO monitor_layouts (names, created_at) VALUES (?, ?)", [text, now()])
+        ids[names] = conn.execute("SELECT id FROM monitor_layouts WHERE names = ?", [text]).fetchone()[0]
+    return ids
+
+
+def layouts(conn: sqlite3.Connection) -> dict[int, tuple[str, ...]]:
+    """Every layout: its id and its feature names (for ``decode_features``)."""
+    return {i: tuple(json.loads(names)) for i, names in conn.execute("SELECT id, names FROM monitor_layouts")}
+
+
+def decode_features(known: dict[int, tuple[str, ...]], layout: int | None, text: str) -> dict[str, Any]:
+    """A stored ``features`` cell as ``{name: value}``: values under a layout, or (layout NULL) an older row's
+    JSON object. ``known`` is ``layouts(conn)``, read once per query."""
+    values = json.loads(text)
+    return values if layout is None else dict(zip(known[layout], values, strict=True))
 
 
 def _existing(conn: sqlite3.Connection, model: str, ids: list[str]) -> set[str]:
@@ -141,23 +171,29 @@ def predictions_after(conn: sqlite3.Connection, model: str, version: str, after:
         params.append(before_time)
     if labelled_only:
         clauses.append("l.label IS NOT NULL")
-    sql = ("SELECT p.id, p.prediction_id, p.time, p.features, p.prediction, p.confidence, l.label "
+    sql = ("SELECT p.id, p.prediction_id, p.time, p.features, p.layout, p.prediction, p.confidence, l.label "
            "FROM monitor_predictions p LEFT JOIN monitor_labels l "
            "ON l.model = p.model AND l.prediction_id = p.prediction_id "
            f"WHERE {' AND '.join(clauses)} ORDER BY p.time, p.id" + (f" LIMIT {int(limit)}" if limit else ""))
-    for pid, ext, time, features, prediction, confidence, label in conn.execute(sql, params):
-        yield StoredPrediction(pid, ext, time, json.loads(features), json.loads(prediction), confidence,
-                               None if label is None else json.loads(label), label is not None)
+    known, loads = layouts(conn), json.loads
+    for pid, ext, time, features, layout, prediction, confidence, label in conn.execute(sql, params):
+        values = loads(features)
+        if layout is not None:
+            values = dict(zip(known[layout], values, strict=True))
+        yield StoredPrediction(pid, ext, time, values, loads(prediction), confidence,
+                               None if label is None else loads(label), label is not None)
 
 
 def latest_labelled(conn: sqlite3.Connection, model: str, limit: int) -> list[tuple[str, Any, Any]]:
     """The ``limit`` most recent labelled predictions of ``model`` (any version) as (time, features, label),
     oldest first: the gate's ``fresh`` rows, and the time training data must stop before."""
     rows = conn.execute(
-        "SELECT p.time, p.features, l.label FROM monitor_predictions p JOIN monitor_labels l "
+        "SELECT p.time, p.features, p.layout, l.label FROM monitor_predictions p JOIN monitor_labels l "
         "ON l.model = p.model AND l.prediction_id = p.prediction_id WHERE p.model = ? "
         "ORDER BY p.time DESC, p.id DESC LIMIT ?", [model, int(limit)]).fetchall()
-    return [(time, json.loads(features), json.loads(label)) for time, features, label in reversed(rows)]
+    known = layouts(conn)
+    return [(time, decode_features(known, layout, features), json.loads(label))
+            for time, features, layout, label in reversed(rows)]
 
 
 def versions(conn: sqlite3.Connection, model: str) -> list[str]:

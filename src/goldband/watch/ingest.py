@@ -16,6 +16,7 @@ reported (its values count as missing).
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["IngestReport", "ingest_labels", "ingest_predictions"]
 
 BATCH = 5000
+_Roles = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]  # feature columns, (probability column, class)
 SHOWN = 10  # refused rows listed one by one in a report
 
 
@@ -71,11 +73,13 @@ def ingest_predictions(store: Store, model: str, path: str | Path, *, version: s
     path, cols = Path(path), columns or ColumnsConfig()
     rows, names = _read(path, [(cols.prediction, "prediction", "--prediction-column")])
     report = IngestReport(str(path), "predictions")
-    chosen = None if features is None else set(features)
+    chosen = None if features is None else frozenset(features)
     default_id, stamp = file_hash(path)[7:19], iso((clock or SystemClock()).now())
-    report.warnings = _column_warnings(store, model, version, names, cols, chosen)
-    made = (_prediction(model, version, line, row, cols, chosen, default_id, stamp, report) for line, row in rows)
+    plans: dict[tuple[str, ...], _Roles] = {}
+    made = (_prediction(model, version, line, row, cols, chosen, default_id, stamp, report, plans)
+            for line, row in rows)
     _write(store, model, path, made, report, stamp)
+    report.warnings = _column_warnings(store, model, version, list(names), cols, chosen)
     return report
 
 
@@ -91,33 +95,46 @@ def ingest_labels(store: Store, model: str, path: str | Path, *, columns: Column
     return report
 
 
-def _read(path: Path, required: list[tuple[str, str, str]]) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
-    """The file's ``(line, row)`` pairs and its column names.
+def _read(path: Path, required: list[tuple[str, str, str]]) -> tuple[Iterator[tuple[int, dict[str, Any]]],
+                                                                       dict[str, None]]:
+    """The file's ``(line, row)`` pairs, streamed, and its column names (filled in as the rows pass).
 
-    MonitorError when it has no rows or lacks one of the ``required`` ``(column, what, option)``.
+    Only the first row is read up front, so memory does not grow with the file. MonitorError when the file
+    has no rows or no row has one of the ``required`` ``(column, what, option)`` (CSV and Parquet rows carry
+    every column; a JSON Lines file whose first row lacks one is scanned once more for it).
     """
-    rows = list(read_rows(path))
-    if not rows:
+    rows = read_rows(path)
+    first = next(rows, None)
+    if first is None:
         raise MonitorError("empty batch: the file has no rows", where=str(path),
                            expected="at least one row after the header", fix="check the export that wrote it")
-    names = list(dict.fromkeys(k for _, row in rows for k in row))
+    names = dict.fromkeys(first[1])
+    if any(name not in names for name, _, _ in required):
+        names = dict.fromkeys(k for _, row in read_rows(path) for k in row)  # the rare case: a second pass
     for name, what, option in required:
         if name not in names:
-            near = difflib.get_close_matches(name, names, n=1)
+            near = difflib.get_close_matches(name, list(names), n=1)
             raise MonitorError(f"no {what} column {name!r}", where=str(path), expected=f"a column named {name!r}",
                                fix=f"name it with {option}" + (f" (did you mean {near[0]!r}?)" if near else ""))
-    return rows, names
+    return _noting(itertools.chain([first], rows), names), names
+
+
+def _noting(rows: Iterator[tuple[int, dict[str, Any]]], names: dict[str, None]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The rows unchanged, adding to ``names`` any column a row has that earlier rows did not (JSON Lines)."""
+    for line, row in rows:
+        if not row.keys() <= names.keys():
+            names.update(dict.fromkeys(row))
+        yield line, row
 
 
 def _prediction(model: str, version: str | None, line: int, row: dict[str, Any], cols: ColumnsConfig,
-                chosen: set[str] | None, default_id: str, stamp: str,
-                report: IngestReport) -> PredictionRow | Issue | None:
+                chosen: frozenset[str] | None, default_id: str, stamp: str,
+                report: IngestReport, plans: dict[tuple[str, ...], _Roles]) -> PredictionRow | Issue | None:
     report.rows += 1
-    special = cols.special()
-    proba = {k[len(cols.proba_prefix):]: v for k, v in row.items()
-             if k.startswith(cols.proba_prefix) and v is not None}
-    feats = {k: v for k, v in row.items() if k not in special and not k.startswith(cols.proba_prefix)
-             and (chosen is None or k in chosen)}
+    keys = tuple(row)
+    names, probas = plans.get(keys) or plans.setdefault(keys, _roles(keys, cols, chosen))
+    proba = {label: row[k] for k, label in probas if row[k] is not None}
+    feats = {k: row[k] for k in names}
     found: list[Issue] = []
     try:
         made = prediction_row(model, str(row.get(cols.version) or version or "1"), feats, row.get(cols.prediction),
@@ -130,6 +147,14 @@ def _prediction(model: str, version: str | None, line: int, row: dict[str, Any],
         report.issues[issue.kind] += 1
     report.kept.extend(found)
     return made
+
+
+def _roles(keys: tuple[str, ...], cols: ColumnsConfig, chosen: frozenset[str] | None) -> _Roles:
+    """A row's feature columns and its ``(column, class)`` probability columns: worked out once per header."""
+    special, prefix = cols.special(), cols.proba_prefix
+    probas = tuple((k, k[len(prefix):]) for k in keys if k.startswith(prefix))
+    names = tuple(k for k in keys if k not in special and not k.startswith(prefix) and (chosen is None or k in chosen))
+    return names, probas
 
 
 def _label(model: str, line: int, row: dict[str, Any], cols: ColumnsConfig, stamp: str,
@@ -184,7 +209,7 @@ def _commit(store: Store, model: str, path: Path, batch: list[Any], report: Inge
 
 
 def _column_warnings(store: Store, model: str, version: str | None, columns: list[str], cols: ColumnsConfig,
-                     chosen: set[str] | None) -> list[str]:
+                     chosen: frozenset[str] | None) -> list[str]:
     refs = references(store, model)
     spec = refs.get(str(version or "1"), {}).get("spec") if refs else None
     if not spec:
