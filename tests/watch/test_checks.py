@@ -71,7 +71,7 @@ def test_other_numeric_tests_can_decide(ref: Reference, test: str) -> None:
 
 @pytest.mark.parametrize("test", ["ks", "psi", "jensen_shannon"])
 def test_values_never_seen_in_the_reference_are_shown_per_feature(ref: Reference, test: str) -> None:
-    from goldband.watch.runner import _describe
+    from goldband.watch.findings import describe as _describe
     from goldband.watch.statusview import _tests
 
     rows = window(phase(500, "as in training", seed=8))

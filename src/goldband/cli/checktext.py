@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from goldband.config.monitors import EvalMonitorConfig
     from goldband.watch.evaldrift import SeriesResult
     from goldband.watch.overview import Status
-    from goldband.watch.runner import CheckReport, ModelReport
+    from goldband.watch.runner import CheckReport, ModelReport, WindowSummary
 
 ALERTS_FIRED = 6  # an alert at or above --fail-on-alert opened, and no case failed
 FAILED_AND_ALERTS = 7  # goldband nightly: a case failed and such an alert opened
@@ -53,6 +53,11 @@ def print_check(checked: Checked) -> None:
         for problem in m.problems:
             click.echo(f"{m.model} v{m.version}: {problem}", err=True)
         click.echo(_model_line(m))
+        for note in m.notes:
+            click.echo(f"  note: {note}")
+        for w in m.windows:  # empty and too-small calendar windows, drifted segments, broken quality rules
+            if w.status != "tested" or w.segments_drifted or w.quality_violated:
+                click.echo(f"  {w.summary}")
         for found in (m.concept.detections if m.concept else []):
             click.echo(f"  concept drift detector: {found['summary']}")
         _rules([s for s in steps if s.obs.source == "classic-ml" and s.obs.model == m.model
@@ -124,12 +129,19 @@ def _model_line(m: ModelReport) -> str:
     text = f"{m.model} v{m.version}: {len(m.windows)} new window(s)"
     if drifted:
         names = sorted({f for w in drifted for f in w.drifted_features})
-        text += f", {len(drifted)} with input drift ({', '.join(names)})"
+        shown = [name + _new_share(name, drifted) for name in names]
+        text += f", {len(drifted)} with input drift ({', '.join(shown)})"
     if m.concept and m.concept.mean_error is not None:
         text += f"; {m.concept.fed:,} labelled predictions fed (error {m.concept.mean_error:.3f})"
     if m.late_predictions:
         text += f"; {m.late_predictions:,} late predictions not tested"
     return text
+
+
+def _new_share(feature: str, windows: list[WindowSummary]) -> str:
+    """`` 12.5% out of range`` from the latest of ``windows`` where ``feature`` had never-seen values, else ''."""
+    shares = [w.new_values[feature] for w in windows if feature in w.new_values]
+    return f": {shares[-1]}" if shares else ""
 
 
 # -- the exit status of alerts -------------------------------------------------------------------

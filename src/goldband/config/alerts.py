@@ -110,6 +110,8 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     RuleConfig(name="input-drift", source="classic-ml", metric="input_drift", severity="warning"),
     RuleConfig(name="output-drift", source="classic-ml", metric="output_drift", severity="warning"),
     RuleConfig(name="concept-drift", source="classic-ml", metric="concept_drift", severity="critical"),
+    RuleConfig(name="data-quality", source="classic-ml", metric="data_quality", severity="warning"),
+    RuleConfig(name="estimated-performance", source="classic-ml", metric="estimated_*", severity="warning"),
     RuleConfig(name="eval-drift", source="llm-eval", metric="*", severity="critical"),
 )
 

@@ -10,8 +10,10 @@ series are watched, and a model is watched as soon as it has a reference::
           version: "3"
           features: {tenure_months: numeric, contract: categorical}   # default: inferred
           columns: {prediction: predicted, label: churned}
-          window: 500                # predictions per input-drift window
+          window: 500                # predictions per input-drift window, or a calendar period: 1d, 6h, 7d
           label_delay: 7d            # how long to wait for a prediction's label
+          segments: [country]        # also test each window per value of these columns
+          quality: {infer: true, rules: {age: {min: 0, max: 120}}}   # data-quality rules
       eval:
         metrics: {pass_rate: down, mean_score: down}   # the direction that is bad
         kinds: [nightly]
@@ -26,14 +28,26 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from goldband.clock import parse_duration
 from goldband.monitors import make_detector
 
-__all__ = ["ColumnsConfig", "EvalMonitorConfig", "ModelMonitorConfig", "MonitorsConfig"]
+__all__ = [
+    "ColumnsConfig",
+    "EvalMonitorConfig",
+    "ModelMonitorConfig",
+    "MonitorsConfig",
+    "QualityConfig",
+    "QualityRuleConfig",
+]
 
 FeatureKind = Literal["numeric", "categorical"]
 NumericTest = Literal["ks", "psi", "wasserstein", "jensen_shannon"]
 ConceptDetector = Literal["adwin", "ddm"]
 Direction = Literal["up", "down"]
+EstimatedMetric = Literal["accuracy", "f1", "roc_auc", "mae", "rmse"]
+Multivariate = Literal["pca", "mmd", "off"]
 EvalDetector = Literal["page_hinkley", "adwin"]
 DEFAULT_MIN_EFFECT = {"ks": 0.1, "chi2": 0.1, "psi": 0.2, "wasserstein": 0.1, "jensen_shannon": 0.1}
+MIN_WINDOW_ROWS, MAX_WINDOW_ROWS = 20, 10_000_000
+MIN_PERIOD_S = 60.0
+ROWS_FOR_PERIOD = 500  # a calendar-windowed model's count where a number of rows is needed (the concept monitor)
 
 
 def _detectors() -> dict[ConceptDetector, dict[str, Any]]:
@@ -77,6 +91,59 @@ class ColumnsConfig(_Strict):
         return frozenset({self.id, self.time, self.prediction, self.confidence, self.label, self.version})
 
 
+def _window(value: Any) -> int | str:
+    """A count of predictions (an int, or digits) or a calendar period ('1d'): anything else is refused here."""
+    expected = (f"a number of predictions ({MIN_WINDOW_ROWS:,} to {MAX_WINDOW_ROWS:,}) or a calendar period "
+                "such as 1h, 6h, 1d or 7d")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"expected {expected}, found {value!r}")
+    if isinstance(value, int):
+        if not MIN_WINDOW_ROWS <= value <= MAX_WINDOW_ROWS:
+            raise ValueError(f"expected {expected}, found {value:,}")
+        return value
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        raise ValueError(f"expected {expected}, found {value!r}") from None
+    if seconds < MIN_PERIOD_S:
+        raise ValueError(f"a calendar window must last at least 1m, found {value!r}")
+    return value.strip()
+
+
+class QualityRuleConfig(_Strict):
+    """Data-quality rules of one feature; ``tolerance`` is the share of rows that may break min/max/categories."""
+
+    min: float | None = None
+    max: float | None = None
+    categories: list[str | int | bool] | None = None
+    max_missing: float | None = Field(None, ge=0, le=1)  # the share of missing values allowed
+    tolerance: float = Field(0.0, ge=0, lt=1)  # default 0: one row out of bounds is flagged (a hard constraint)
+
+    @model_validator(mode="after")
+    def _some_rule(self) -> QualityRuleConfig:
+        if self.min is None and self.max is None and self.categories is None and self.max_missing is None:
+            raise ValueError("give at least one of min, max, categories, max_missing")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is above max ({self.max:g})")
+        if self.categories is not None and (self.min is not None or self.max is not None):
+            raise ValueError("categories are for a categorical feature, min/max for a numeric one: not both")
+        if self.categories is not None and not self.categories:
+            raise ValueError("categories is empty: list the allowed values")
+        return self
+
+
+class QualityConfig(_Strict):
+    """Data-quality rules: declared per feature, and (``infer``) from the reference for every feature."""
+
+    infer: bool = False
+    rules: dict[str, QualityRuleConfig] = Field(default_factory=dict)
+    infer_tolerance: float = Field(0.01, ge=0, lt=1)  # share beyond an inferred range / category set allowed
+    infer_missing_margin: float = Field(0.05, ge=0, le=1)  # inferred max_missing: the reference's share + this
+    infer_alpha: float = Field(0.001, gt=0, lt=1)  # an inferred rule breaks only when its count is this improbable
+
+
 class ModelMonitorConfig(_Strict):
     """One deployed classic-ML model: its reference and how its drift is judged."""
 
@@ -85,7 +152,12 @@ class ModelMonitorConfig(_Strict):
     task: Literal["classification", "regression"] = "classification"
     features: dict[str, FeatureKind] | None = None
     columns: ColumnsConfig = ColumnsConfig()
-    window: int = Field(500, ge=20, le=10_000_000)
+    window: int | str = 500  # predictions per window, or a calendar period (1h, 6h, 1d, 7d) aligned to UTC midnight
+    window_grace: str = "1h"  # a calendar window is tested this long after its end (late-logged rows)
+    min_window_rows: int = Field(30, ge=1)  # a calendar window with fewer rows is recorded as too small to test
+    segments: list[str] = Field(default_factory=list)  # columns whose values are also tested one by one
+    min_segment_rows: int = Field(50, ge=10)  # a segment with fewer rows (window or reference) is not tested
+    quality: QualityConfig = QualityConfig()
     numeric_test: NumericTest = "ks"
     alpha: float = Field(0.05, gt=0, lt=1)
     min_effect: float | None = Field(None, ge=0)  # default: per test, DEFAULT_MIN_EFFECT
@@ -95,9 +167,26 @@ class ModelMonitorConfig(_Strict):
     low_confidence: float = Field(0.6, ge=0, le=1)
     collapse_share: float = Field(0.95, gt=0, le=1)
     label_delay: str = "7d"
+    stable_windows: int = Field(3, ge=1)  # label windows with no detection that close a concept-drift incident
+    multivariate: Multivariate = "pca"  # the joint input-drift test (docs/monitor.md, Multivariate drift)
+    multivariate_min_effect: float | None = Field(None, ge=0)  # default per method: pca 0.04, mmd 0.002
+    estimate: bool = True  # estimate performance without labels per window (CBPE, DLE: goldband.watch.estimate)
+    estimate_metrics: list[EstimatedMetric] | None = None  # default: accuracy, f1, roc_auc | mae, rmse
+    calibration_alpha: float = Field(0.05, gt=0, lt=1)  # recalibrate the reference's probabilities below this p
+    estimate_k: float = Field(3.0, gt=0)  # an estimate outside reference mean -+ k sd is flagged
+    min_labels: int = Field(100, ge=1)  # labels of a window (or all of a smaller one) before its error is known
     concept_detectors: dict[ConceptDetector, dict[str, Any]] = Field(default_factory=lambda: _detectors())
 
-    _check_delay = field_validator("label_delay", mode="before")(_duration)
+    _check_delay = field_validator("label_delay", "window_grace", mode="before")(_duration)
+    _check_window = field_validator("window", mode="before")(_window)
+
+    @field_validator("segments")
+    @classmethod
+    def _unique_segments(cls, value: list[str]) -> list[str]:
+        twice = sorted({v for v in value if value.count(v) > 1})
+        if twice:
+            raise ValueError(f"segment columns must be unique (repeated: {', '.join(twice)})")
+        return value
 
     @field_validator("concept_detectors")
     @classmethod
@@ -115,6 +204,21 @@ class ModelMonitorConfig(_Strict):
             raise ValueError("ddm watches a 0/1 error stream: use it with task: classification, "
                              "or only adwin for regression")
         return self
+
+    @property
+    def window_rows(self) -> int | None:
+        """The window's size in predictions; None for a calendar window."""
+        return self.window if isinstance(self.window, int) else None
+
+    @property
+    def window_period(self) -> float | None:
+        """The calendar window's length in seconds; None for a window counted in predictions."""
+        return None if isinstance(self.window, int) else parse_duration(self.window)
+
+    @property
+    def test_rows(self) -> int:
+        """A number of predictions to test where one is needed: ``window``, or 500 for a calendar window."""
+        return self.window if isinstance(self.window, int) else ROWS_FOR_PERIOD
 
     def effect_floor(self, test: str) -> float:
         """The minimum effect size for ``test``: ``min_effect`` when set, else the test's default."""

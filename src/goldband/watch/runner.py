@@ -3,11 +3,16 @@
 For each classic-ML model (``monitors.models`` in goldband.yaml, plus any
 model with a registered reference), for each version with predictions:
 
-1. every complete window of ``window`` new predictions (time order) is
-   tested against the version's reference (``goldband.watch.checks``); its
-   results, series points, drift events, alert observations and the advanced
-   cursor commit in **one transaction** per window, so a killed check resumes
-   at the next window and never half-records one;
+1. every complete window of ``window`` new predictions (time order), or,
+   with ``window: 1d`` (any period), every calendar period the clock has
+   passed by ``window_grace``, is tested against the version's reference
+   (``goldband.watch.checks``), with its data-quality rules
+   (``goldband.watch.quality``) and per segment (``goldband.watch.segments``);
+   its results, series points, drift events, alert observations and the
+   advanced cursor commit in **one transaction** per window, so a killed
+   check resumes at the next window and never half-records one. An empty
+   calendar period (or a run of them) and one with fewer than
+   ``min_window_rows`` predictions are recorded as such, not tested;
 2. the labelled predictions behind the label watermark feed the concept
    detectors (``goldband.watch.concept``), in one transaction.
 
@@ -26,26 +31,33 @@ windows and detector states and replays everything.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from goldband.alerts.engine import AlertEngine, Delivered
 from goldband.alerts.rules import Observation
-from goldband.clock import Clock, SystemClock, iso
+from goldband.clock import Clock, SystemClock, iso, parse_duration
 from goldband.config.monitors import ModelMonitorConfig, MonitorsConfig
 from goldband.errors import MonitorError
-from goldband.store.models import DriftEvent, SeriesPoint, labels_key
+from goldband.store.models import DriftEvent, labels_key
 from goldband.store.writer import insert_drift_event, insert_series
-from goldband.watch import db
-from goldband.watch.checks import TestRow, WindowCheck, check_window
+from goldband.watch import db, findings
+from goldband.watch.checks import check_window, window_columns
 from goldband.watch.concept import ConceptResult, run_concept
+from goldband.watch.estimate import Estimator, WindowEstimate, build_estimator
 from goldband.watch.evaldrift import EvalResult, run_eval
+from goldband.watch.findings import Tested, WindowSummary
+from goldband.watch.quality import Rule, evaluate, resolve_rules
 from goldband.watch.records import Issue, dumps
 from goldband.watch.reference import Reference, load_reference, references, register_reference
+from goldband.watch.segments import SegmentPlan, check_segments, plan_segments
+from goldband.watch.sizing import reference_warning
 
 if TYPE_CHECKING:
     from goldband.config.alerts import AlertsConfig
@@ -56,21 +68,9 @@ __all__ = ["CheckReport", "ModelReport", "WindowSummary", "check"]
 
 LOG = logging.getLogger("goldband.monitor")
 SOURCE = "classic-ml"
+_ESTIMATORS: dict[tuple[Any, ...], Estimator] = {}
 WINDOWS = "windows"
-
-
-@dataclass(frozen=True)
-class WindowSummary:
-    window: int
-    start: str
-    end: str
-    rows: int
-    input_drifted: bool
-    output_drifted: bool
-    drifted_features: list[str]
-    drifted_outputs: list[str]
-    title: str  # "churn v1 window 6 (500 predictions to 2026-05-01T12:00)"
-    summary: str  # the title and what drifted
+ANCHOR = datetime(1970, 1, 5, tzinfo=UTC)  # a Monday, 00:00 UTC: 1d windows start at midnight, 7d ones on Mondays
 
 
 @dataclass
@@ -81,6 +81,7 @@ class ModelReport:
     concept: ConceptResult | None = None
     late_predictions: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what limits this check: a small reference, no estimation
 
 
 @dataclass
@@ -106,7 +107,7 @@ def check(store: Store, monitors: MonitorsConfig | None = None, alerts: AlertsCo
     if include_eval and monitors.eval.enabled:
         with store.transaction() as conn:
             report.eval = run_eval(conn, monitors.eval, rebuild=rebuild)
-            _record(conn, report.eval.events, [], report.eval.observations, engine)
+            _record(conn, report.eval.events, report.eval.observations, engine, series=False)
     report.delivered = engine.deliver()
     report.opened = list(engine.opened)
     return report
@@ -131,13 +132,15 @@ def _check_model(store: Store, name: str, cfg: ModelMonitorConfig, engine: Alert
         ref = _reference(store, name, version, root, report)
         if ref is None:
             continue
+        plan = _plan(ref, cfg, root)
+        report.notes = [n for n in (reference_warning(ref, cfg),
+                                    plan.estimator.describe() if plan.estimator and plan.estimator.off else None) if n]
         if rebuild:
             _forget(store, name, version)
-        _windows(store, ref, cfg, engine, clock, report)
+        _windows(store, plan, engine, clock, report, latest=version == versions[-1])
         with store.transaction() as conn:
             report.concept = run_concept(conn, ref, cfg, clock.now(), rebuild=rebuild)
-            _record(conn, report.concept.events, _points(report.concept.observations), report.concept.observations,
-                    engine)
+            _record(conn, report.concept.events, report.concept.observations, engine)
     return reports
 
 
@@ -161,38 +164,100 @@ def _forget(store: Store, name: str, version: str) -> None:
         conn.execute("DELETE FROM monitor_windows WHERE model = ? AND version = ?", [name, version])
         conn.execute("DELETE FROM monitor_state WHERE scope IN ('windows', 'concept') AND key = ?", [key])
         key_labels = labels_key({"version": version})
-        conn.execute("DELETE FROM series_points WHERE source = ? AND model = ? AND labels_key = ?",
-                     [SOURCE, name, key_labels])
-        conn.execute("DELETE FROM drift_events WHERE source = ? AND model = ? AND labels_key = ?",
-                     [SOURCE, name, key_labels])
+        segment_labels = '{"segment":%,"version":' + json.dumps(version, ensure_ascii=False) + "}"
+        for table in ("series_points", "drift_events"):
+            conn.execute(f"DELETE FROM {table} WHERE source = ? AND model = ? AND (labels_key = ? OR labels_key "
+                         "LIKE ?)", [SOURCE, name, key_labels, segment_labels])
 
 
 # -- windows ------------------------------------------------------------------------------------
 
 
-def _windows(store: Store, ref: Reference, cfg: ModelMonitorConfig, engine: AlertEngine, clock: Clock,
-             report: ModelReport) -> None:
-    key = f"{ref.model}|{ref.version}"
-    report.late_predictions = _late(store, ref, key)
-    state = db.get_state(store.conn, WINDOWS, key) or _new_cursor()
+@dataclass(frozen=True)
+class _Plan:
+    """What every window of one model version is tested with: the reference, the config, rules, segments."""
+
+    ref: Reference
+    cfg: ModelMonitorConfig
+    rules: list[Rule]
+    segments: list[SegmentPlan]
+    estimator: Estimator | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.ref.model}|{self.ref.version}"
+
+
+def _plan(ref: Reference, cfg: ModelMonitorConfig, root: Path | None) -> _Plan:
+    """Resolve the rules and cut the reference by segment; a config naming what the reference lacks raises."""
+    where = f"goldband.yaml: monitors.models.{ref.model}"
+    rules = resolve_rules(ref, cfg.quality, where=f"{where}.quality")
+    segments = plan_segments(ref, cfg.segments, min_rows=cfg.min_segment_rows, root=root,
+                             where=f"{where}.segments") if cfg.segments else []
+    return _Plan(ref, cfg, rules, segments, _estimator(ref, cfg))
+
+
+def _estimator(ref: Reference, cfg: ModelMonitorConfig) -> Estimator | None:
+    """The fitted performance estimator of a reference (reused across checks in one process: the fit is costly)."""
+    if not cfg.estimate:
+        return None
+    key = (ref.model, ref.version, ref.hash, tuple(cfg.estimate_metrics or ()), cfg.calibration_alpha, cfg.estimate_k)
+    if key not in _ESTIMATORS:
+        _ESTIMATORS.clear()  # one reference at a time is enough for a check loop; never grows
+        _ESTIMATORS[key] = build_estimator(ref, metrics=cfg.estimate_metrics, alpha=cfg.calibration_alpha,
+                                           k=cfg.estimate_k)
+    return _ESTIMATORS[key]
+
+
+def _test(plan: _Plan, rows: list[StoredPrediction]) -> Tested:
+    parsed = window_columns(plan.ref, rows)  # once, for the tests and the quality rules
+    result = check_window(plan.ref, rows, plan.cfg, parsed)
+    quality = evaluate(plan.rules, parsed[0]) if plan.rules else []
+    segments = check_segments(plan.segments, rows, plan.cfg, plan.rules) if plan.segments else []
+    return Tested(result, quality, segments)
+
+
+def _windows(store: Store, plan: _Plan, engine: AlertEngine, clock: Clock, report: ModelReport,
+             latest: bool) -> None:
+    report.late_predictions = _late(store, plan.ref, plan.key)
+    if plan.cfg.window_period is not None:
+        _calendar_windows(store, plan, engine, clock, report, latest)
+        return
+    size = plan.cfg.test_rows
+    state = db.get_state(store.conn, WINDOWS, plan.key) or _new_cursor()
     while True:
         cursor = (str(state["cursor"][0]), int(state["cursor"][1]))
-        rows = list(db.predictions_after(store.conn, ref.model, ref.version, cursor, limit=cfg.window))
-        if len(rows) < cfg.window:
+        rows = list(db.predictions_after(store.conn, plan.ref.model, plan.ref.version, cursor, limit=size))
+        if len(rows) < size:
             break
         seen = state["window"]
         state["window"] += 1
-        result = check_window(ref, rows, cfg)
-        summary = _window_summary(ref, state["window"], rows, result)
+        title = (f"{plan.ref.model} v{plan.ref.version} window {state['window']} ({len(rows)} predictions to "
+                 f"{rows[-1].time[:16]})")
+        tested = _test(plan, rows)
+        summary = findings.window_summary(plan.ref, state["window"], rows, tested, title)
         state["cursor"] = [rows[-1].time, rows[-1].id]
-        with store.transaction() as conn:
-            if (db.get_state(conn, WINDOWS, key) or {}).get("window", 0) != seen:
-                break  # another check (an overlapping cron job) took this window first: leave the rest to it
-            _store_window(conn, ref, summary, rows, result, clock)
-            observations = _window_observations(ref, summary, result)
-            _record(conn, _window_events(ref, summary, result), _points(observations), observations, engine)
-            db.put_state(conn, WINDOWS, key, state)
+        if not _commit(store, plan, seen, state, summary, rows, tested, clock, engine):
+            break  # another check (an overlapping cron job) took this window first: leave the rest to it
         report.windows.append(summary)
+
+
+def _commit(store: Store, plan: _Plan, seen: int, state: dict[str, Any], summary: WindowSummary,
+            rows: list[StoredPrediction], tested: Tested | None, clock: Clock, engine: AlertEngine) -> bool:
+    """Record one window (tested, empty or too small) and advance the cursor in one transaction."""
+    with store.transaction() as conn:
+        if (db.get_state(conn, WINDOWS, plan.key) or {}).get("window", 0) != seen:
+            return False
+        estimate = plan.estimator.window(conn, rows, time=summary.end) if plan.estimator and tested else None
+        _store_window(conn, plan.ref, summary, rows, tested, clock, estimate)
+        if tested is not None:
+            observations = findings.observations(plan.ref, summary, tested)
+            if estimate is not None:
+                observations += estimate.observations
+                db.add_issues(conn, plan.ref.model, estimate.issues)
+            _record(conn, findings.events(plan.ref, summary, tested), observations, engine)
+        db.put_state(conn, WINDOWS, plan.key, state)
+    return True
 
 
 def _new_cursor() -> dict[str, Any]:
@@ -218,84 +283,131 @@ def _late(store: Store, ref: Reference, key: str) -> int:
     return int(row[0])
 
 
-def _window_summary(ref: Reference, index: int, rows: list[StoredPrediction], result: WindowCheck) -> WindowSummary:
-    parts = [_describe(t) for t in result.features if t.drifted]
-    outputs = [_describe(t) for t in result.outputs if t.drifted]
-    title = f"{ref.model} v{ref.version} window {index} ({len(rows)} predictions to {rows[-1].time[:16]})"
-    text = title
-    if result.input_drifted:
-        text += f": input drift in {len(result.drifted_features)} of {len(ref.spec.features)} features: " + \
-                "; ".join(parts)
-    if result.output_drifted:
-        text += ("; " if result.input_drifted else ": ") + "output drift: " + "; ".join(outputs)
-    if not (result.input_drifted or result.output_drifted):
-        text += ": no drift"
-    return WindowSummary(index, rows[0].time, rows[-1].time, len(rows), result.input_drifted, result.output_drifted,
-                         result.drifted_features, result.drifted_outputs, title, text)
+# -- calendar windows ----------------------------------------------------------------------------
 
 
-def _describe(t: TestRow) -> str:
-    what = f"{t.name} missing share" if t.kind == "missing" else t.name
-    p = f", p={t.p_adjusted:.2g}" if t.p_adjusted is not None else ""
-    return f"{what} ({t.test} {t.statistic:.3g}, effect {t.effect:.3g}{p}; {t.value} vs {t.reference})"
+def _calendar_windows(store: Store, plan: _Plan, engine: AlertEngine, clock: Clock, report: ModelReport,
+                      latest: bool) -> None:
+    """Windows of ``window`` (a period) aligned to UTC midnight, tested once the clock is past end + grace.
+
+    A run of periods without predictions is recorded as one empty window; for the newest
+    version the run reaches the last complete period (a model that stopped logging shows),
+    for an older one it stops at its last prediction.
+    """
+    period = timedelta(seconds=plan.cfg.window_period or 0.0)
+    done_before = clock.now() - timedelta(seconds=parse_duration(plan.cfg.window_grace))
+    state = db.get_state(store.conn, WINDOWS, plan.key) or _new_cursor()
+    start = _first_period(store, plan, state, period)
+    while start is not None and start + period <= done_before:
+        cursor = (str(state["cursor"][0]), int(state["cursor"][1]))
+        end = start + period
+        rows = list(db.predictions_after(store.conn, plan.ref.model, plan.ref.version, max((iso(start), 0), cursor),
+                                         before_time=iso(end)))
+        if not rows:  # one record for the run of empty periods up to the next prediction (or now)
+            following = _next_time(store, plan, cursor)
+            if following is None and not latest:
+                break
+            complete = _floor(done_before, period)
+            end = max(end, complete if following is None else min(_floor(following, period), complete))
+        seen = state["window"]
+        state["window"] += 1
+        state["cursor"], state["next_start"] = [iso(end), 0], iso(end)
+        summary, tested = _period(plan, state["window"], start, end, period, rows)
+        if not _commit(store, plan, seen, state, summary, rows, tested, clock, engine):
+            break
+        report.windows.append(summary)
+        start = end
+
+
+def _first_period(store: Store, plan: _Plan, state: dict[str, Any], period: timedelta) -> datetime | None:
+    """Where the next calendar window starts: after the last one, else the period of the next prediction."""
+    if state.get("next_start"):
+        return datetime.fromisoformat(state["next_start"])
+    following = _next_time(store, plan, (str(state["cursor"][0]), int(state["cursor"][1])))
+    return None if following is None else _floor(following, period)
+
+
+def _next_time(store: Store, plan: _Plan, cursor: tuple[str, int]) -> datetime | None:
+    first = next(db.predictions_after(store.conn, plan.ref.model, plan.ref.version, cursor, limit=1), None)
+    return None if first is None else datetime.fromisoformat(first.time)
+
+
+def _floor(moment: datetime, period: timedelta) -> datetime:
+    """The start of the period holding ``moment``: periods tile time from Monday 1970-01-05 00:00 UTC."""
+    steps = (moment - ANCHOR) // period
+    return ANCHOR + steps * period
+
+
+def _period(plan: _Plan, index: int, start: datetime, end: datetime, period: timedelta,
+            rows: list[StoredPrediction]) -> tuple[WindowSummary, Tested | None]:
+    """The summary of one calendar window, tested when it has at least ``min_window_rows`` predictions."""
+    name = _period_name(start, end, period)
+    head = f"{plan.ref.model} v{plan.ref.version} window {name}"
+    if not rows:
+        text = f"{head} has no predictions" if end - start <= period else f"{head} have no predictions"
+        return WindowSummary(index, iso(start), iso(end), 0, False, False, [], [], head, text, status="empty"), None
+    if len(rows) < plan.cfg.min_window_rows:
+        text = (f"{head}: {len(rows)} predictions, too few to test (min_window_rows: {plan.cfg.min_window_rows})")
+        return WindowSummary(index, iso(start), iso(end), len(rows), False, False, [], [], head, text,
+                             status="too_small"), None
+    tested = _test(plan, rows)
+    summary = findings.window_summary(plan.ref, index, rows, tested, f"{head} ({len(rows)} predictions)")
+    return replace(summary, start=iso(start), end=iso(end)), tested
+
+
+def _period_name(start: datetime, end: datetime, period: timedelta) -> str:
+    """``2026-03-04``; ``2026-03-04T06:00``; a run of empty periods: ``2026-03-04 to 2026-03-06 (3 periods)``."""
+    daily = period % timedelta(days=1) == timedelta(0)
+    def show(moment: datetime) -> str:
+        text = iso(moment)
+        return text[:10] if daily else text[:16]
+    count = (end - start) // period
+    if count <= 1:
+        return show(start)
+    return f"{show(start)} to {show(end - period)} ({count} periods)"
+
+
+# -- what a window found -------------------------------------------------------------------------
 
 
 def _store_window(conn: sqlite3.Connection, ref: Reference, s: WindowSummary, rows: list[StoredPrediction],
-                  result: WindowCheck, clock: Clock) -> None:
+                  tested: Tested | None, clock: Clock, estimate: WindowEstimate | None = None) -> None:
+    results = tested.to_json() if tested is not None else {"n": s.rows, "status": s.status, "features": [],
+                                                          "outputs": []}
+    if estimate is not None and estimate.n:
+        results["estimate"] = {"n": estimate.n, "metrics": estimate.metrics,
+                               "sampling_error": estimate.sampling_error,
+                               "flagged": [o.metric for o in estimate.observations if o.flagged]}
+    first, last = (rows[0].id, rows[-1].id) if rows else (None, None)
     conn.execute(
         "INSERT OR REPLACE INTO monitor_windows (model, version, window, start_time, end_time, rows, first_id, "
         "last_id, input_drifted, output_drifted, drifted, results, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "?, ?, ?)", [ref.model, ref.version, s.window, s.start, s.end, s.rows, rows[0].id, rows[-1].id,
+        "?, ?, ?)", [ref.model, ref.version, s.window, s.start, s.end, s.rows, first, last,
                      int(s.input_drifted), int(s.output_drifted), dumps(s.drifted_features + s.drifted_outputs),
-                     dumps(result.to_json()), iso(clock.now())])
-    for kind, by_field in result.issues.items():
+                     dumps(results), iso(clock.now())])
+    if tested is None:
+        kind = "empty_window" if s.status == "empty" else "small_window"
+        db.add_issues(conn, ref.model, [Issue(kind, "window", s.summary)])
+        return
+    for kind, by_field in tested.result.issues.items():
         for name, n in by_field.items():
-            example = result.examples.get(kind, f"{kind}: {name}")
+            example = tested.result.examples.get(kind, f"{kind}: {name}")
             db.add_issues(conn, ref.model, [Issue(kind, name, f"window {s.window}: {example}")], times=n)
-
-
-def _window_observations(ref: Reference, s: WindowSummary, result: WindowCheck) -> list[Observation]:
-    labels, obs = {"version": ref.version}, []
-    details = {"window": s.window, "start": s.start, "rows": s.rows}
-    for name in dict.fromkeys(t.name for t in result.features):
-        tests = [t for t in result.features if t.name == name]
-        main = next((t for t in tests if t.kind != "missing"), tests[0])
-        hit = next((t for t in tests if t.drifted), None)
-        obs.append(Observation(SOURCE, ref.model, f"feature:{name}", s.end, main.effect, hit is not None, labels,
-                               (hit or main).test, f"{s.title}: " + _describe(hit or main), details))
-    for t in result.outputs:
-        obs.append(Observation(SOURCE, ref.model, f"output:{t.name}", s.end, t.effect, t.drifted, labels, t.test,
-                               f"{s.title}: " + _describe(t), details))
-    share = len(result.drifted_features) / max(1, len(ref.spec.features))
-    obs.append(Observation(SOURCE, ref.model, "input_drift", s.end, share, s.input_drifted, labels,
-                           None, s.summary, {**details, "features": s.drifted_features}))
-    alone = s.output_drifted and not s.input_drifted  # outputs that follow moved inputs are that incident
-    obs.append(Observation(SOURCE, ref.model, "output_drift", s.end, float(len(s.drifted_outputs)), alone,
-                           labels, None, s.summary, {**details, "outputs": s.drifted_outputs}))
-    return obs
-
-
-def _window_events(ref: Reference, s: WindowSummary, result: WindowCheck) -> list[DriftEvent]:
-    events = []
-    for t in [*result.features, *result.outputs]:
-        if t.drifted:
-            metric = f"output:{t.name}" if t.kind == "output" else f"feature:{t.name}"
-            events.append(DriftEvent(t.test, SOURCE, ref.model, metric, t.statistic, s.end, {"version": ref.version},
-                                     t.p_adjusted, t.threshold, {"window": s.window, **t.to_json()}))
-    return events
+    for g in tested.segments:
+        if g.status == "unseen":
+            db.add_issues(conn, ref.model, [Issue("unseen_segment", g.column, f"window {s.window}: {g.label} is not "
+                                                  f"in the reference ({g.rows} rows); not tested")], times=g.rows)
 
 
 # -- writing --------------------------------------------------------------------------------------
 
 
-def _points(observations: list[Observation]) -> list[SeriesPoint]:
-    return [SeriesPoint(o.source, o.model, o.metric, o.value, o.time, dict(o.labels)) for o in observations
-            if o.value is not None and o.metric != "concept_drift"]
-
-
-def _record(conn: sqlite3.Connection, events: list[DriftEvent], points: list[SeriesPoint],
-            observations: list[Observation], engine: AlertEngine) -> None:
+def _record(conn: sqlite3.Connection, events: list[DriftEvent], observations: list[Observation],
+            engine: AlertEngine, *, series: bool = True) -> None:
+    """Drift events, series points (``series``: off for the eval watch, whose points the runs wrote) and alert
+    observations, in the caller's transaction."""
     for event in events:
         insert_drift_event(conn, event)
-    insert_series(conn, points)
+    if series:
+        insert_series(conn, findings.points(observations))
     engine.observe(conn, observations)
