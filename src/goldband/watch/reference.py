@@ -40,6 +40,7 @@ __all__ = ["CATEGORICAL_MAX_LEVELS", "Reference", "load_reference", "register_re
 
 CATEGORICAL_MAX_LEVELS = 5
 MIN_ROWS = 30
+_LOADED: dict[tuple[str, ...], Reference] = {}  # the last reference parsed (see load_reference)
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,17 @@ class Spec:
     columns: dict[str, str]
     task: str = "classification"
     error_rate: float | None = None  # the model's error on the reference, when it has predictions and labels
+    levels: dict[str, int] = field(default_factory=dict)  # categorical feature -> distinct values (for sizing)
+    classes: int | None = None  # distinct predicted classes on the reference (classification; for sizing)
 
     def to_json(self) -> dict[str, Any]:
-        return {"features": self.features, "columns": self.columns, "task": self.task, "error_rate": self.error_rate}
+        return {"features": self.features, "columns": self.columns, "task": self.task, "error_rate": self.error_rate,
+                "levels": self.levels, "classes": self.classes}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Spec:
         return cls(dict(data["features"]), dict(data["columns"]), str(data.get("task", "classification")),
-                   data.get("error_rate"))
+                   data.get("error_rate"), dict(data.get("levels") or {}), data.get("classes"))
 
 
 @dataclass
@@ -76,6 +80,7 @@ class Reference:
     predictions: list[Any] | None = None  # category keys (classification) or floats (regression)
     confidence: npt.NDArray[np.float64] | None = None
     labels: list[Any] | None = None
+    proba: dict[str, npt.NDArray[np.float64]] | None = None  # class key -> probabilities (NaN = missing)
 
     @property
     def error_rate(self) -> float | None:
@@ -128,10 +133,12 @@ def load_reference(store: Store, model: str, version: str, *, root: Path | None 
             f"({row[1][:19]}…, now {digest[:19]}…)", where=str(shown),
             expected="the registered file, byte for byte",
             fix="restore the file, or register the new snapshot under a new model version")
-    spec = Spec.from_json(_json(row[2]))
-    ref = _parse(model, version, full, digest, ColumnsConfig(**spec.columns), spec.features, spec.task)
-    ref.path = str(shown)
-    return ref
+    key = (model, version, str(full), digest, row[2])
+    if key not in _LOADED:  # parsed once per process: a check loop re-reads an unchanged file (hash checked above)
+        spec = Spec.from_json(_json(row[2]))
+        _LOADED.clear()
+        _LOADED[key] = _parse(model, version, full, digest, ColumnsConfig(**spec.columns), spec.features, spec.task)
+    return replace(_LOADED[key], path=str(shown))
 
 
 def references(store: Store, model: str) -> dict[str, dict[str, Any]]:
@@ -154,7 +161,10 @@ def _parse(model: str, version: str, path: Path, digest: str, columns: ColumnsCo
     spec = Spec(_features(path, names, rows, columns, declared), columns.model_dump(), task)
     ref = Reference(model, version, str(path), digest, file_format(path), spec, len(rows))
     _fill(ref, rows, columns, path)
-    ref.spec = replace(spec, error_rate=ref.error_rate)
+    levels = {name: len({v for v in values if v is not None}) for name, values in ref.categorical.items()}
+    classes = (len({p for p in ref.predictions if p is not None})
+               if ref.predictions is not None and task != "regression" else None)
+    ref.spec = replace(spec, error_rate=ref.error_rate, levels=levels, classes=classes)
     return ref
 
 
@@ -201,6 +211,7 @@ def _fill(ref: Reference, rows: list[dict[str, Any]], columns: ColumnsConfig, pa
     if any(columns.label in row for row in rows):
         ref.labels = [_output(row.get(columns.label), ref.spec.task) for row in rows]
     ref.confidence = _confidence(rows, columns)
+    ref.proba = _proba(rows, columns)
 
 
 def _num(value: Any, name: str, path: Path) -> float:
@@ -233,6 +244,23 @@ def _confidence(rows: list[dict[str, Any]], columns: ColumnsConfig) -> npt.NDArr
         value = _safe_number(raw)
         values.append(value if value is not None and 0.0 <= value <= 1.0 else math.nan)
     return np.array(values, dtype=np.float64)
+
+
+def _proba(rows: list[dict[str, Any]], columns: ColumnsConfig) -> dict[str, npt.NDArray[np.float64]] | None:
+    """The ``proba_<class>`` columns by class key (as ``category_key`` makes it); NaN where unreadable or
+    outside [0, 1]; None when the reference has none."""
+    import numpy as np
+
+    prefix = columns.proba_prefix
+    names = sorted({k for row in rows for k in row if k.startswith(prefix) and len(k) > len(prefix)})
+    if not names:
+        return None
+    found: dict[str, npt.NDArray[np.float64]] = {}
+    for name in names:
+        values = [_safe_number(row.get(name)) for row in rows]
+        found[str(category_key(name[len(prefix):]))] = np.array(
+            [v if v is not None and 0.0 <= v <= 1.0 else math.nan for v in values], dtype=np.float64)
+    return found
 
 
 def _safe_number(value: Any) -> float | None:
