@@ -15,6 +15,10 @@ Batch tests (reference sample, current sample -> ``DriftResult``)::
     >>> r.test, r.statistic, r.drifted
     ('ks', 1.0, True)
 
+Multivariate tests (all features together: ``reconstruction_drift``, ``mmd``),
+performance estimation without labels (``CBPE``, ``DLE``) and the minimum
+reference size (``minimum_reference``) live beside them.
+
 ``DETECTORS`` and ``BATCH_TESTS`` list them by name. Importing this package
 imports neither numpy nor scipy; the batch tests and ``update_many`` load them on
 first use. Errors in input are ``MonitorError`` (a ``GoldbandError`` and a
@@ -36,36 +40,54 @@ from goldband.monitors.result import DriftResult
 
 if TYPE_CHECKING:
     from goldband.monitors.categorical import chi2
+    from goldband.monitors.cbpe import CBPE
     from goldband.monitors.distance import jensen_shannon, wasserstein
+    from goldband.monitors.dle import DLE
     from goldband.monitors.fdr import benjamini_hochberg
     from goldband.monitors.kolmogorov import ks
+    from goldband.monitors.multivariate import MMDDrift, ReconstructionDrift, mmd, reconstruction_drift
+    from goldband.monitors.sizing import minimum_reference
     from goldband.monitors.stability import psi, psi_band
 
 __all__ = [
     "ADWIN",
     "BATCH_TESTS",
+    "CBPE",
     "DDM",
     "DETECTORS",
+    "DLE",
     "BatchTest",
     "DriftResult",
+    "MMDDrift",
     "MonitorError",
     "PageHinkley",
+    "ReconstructionDrift",
     "StreamingDetector",
     "benjamini_hochberg",
     "chi2",
     "jensen_shannon",
     "ks",
     "make_detector",
+    "minimum_reference",
+    "mmd",
     "psi",
     "psi_band",
+    "reconstruction_drift",
     "wasserstein",
 ]
 
 _LAZY = {
+    "CBPE": "cbpe",
+    "DLE": "dle",
+    "MMDDrift": "multivariate",
+    "ReconstructionDrift": "multivariate",
     "benjamini_hochberg": "fdr",
     "chi2": "categorical",
     "jensen_shannon": "distance",
     "ks": "kolmogorov",
+    "minimum_reference": "sizing",
+    "mmd": "multivariate",
+    "reconstruction_drift": "multivariate",
     "psi": "stability",
     "psi_band": "stability",
     "wasserstein": "distance",

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,7 +39,9 @@ import numpy as np
 from goldband.monitors import fdr
 from goldband.monitors.categorical import chi2
 from goldband.monitors.registry import BATCH_TESTS
+from goldband.watch.joint import joint_drift
 from goldband.watch.records import category_key, number
+from goldband.watch.rows import TestRow
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -48,37 +50,9 @@ if TYPE_CHECKING:
     from goldband.watch.db import StoredPrediction
     from goldband.watch.reference import Reference
 
+Parsed = tuple[dict[str, Any], dict[str, dict[str, int]], dict[str, str]]  # what window_columns returns
+
 __all__ = ["TestRow", "WindowCheck", "check_window", "input_drift", "window_columns"]
-
-
-@dataclass(frozen=True)
-class TestRow:
-    """One test in one window."""
-
-    name: str  # the feature, or prediction | confidence | low_confidence_share | collapse
-    kind: str  # numeric | categorical | missing | output
-    test: str  # ks, chi2, psi, ..., rule (collapse)
-    statistic: float
-    p_value: float | None
-    effect: float
-    threshold: float
-    drifted: bool = False
-    p_adjusted: float | None = None
-    value: str = ""  # the window's side, for people: "mean 18.2", "'monthly' 71%"
-    reference: str = ""  # the reference's side
-    n: int = 0
-    out_of_range_share: float | None = None  # numeric: share of the window outside the reference's [min, max]
-    unseen_share: float | None = None  # categorical: share of the window in labels the reference never had
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TestRow:
-        values: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
-        for key in ("statistic", "effect", "threshold"):
-            values[key] = math.nan if values[key] is None else values[key]
-        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -92,6 +66,7 @@ class WindowCheck:
     output_drifted: bool
     issues: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> field -> rows
     examples: dict[str, str] = field(default_factory=dict)  # kind -> one message
+    joint: TestRow | None = None  # the multivariate test of all features together; None when switched off
 
     @property
     def drifted_features(self) -> list[str]:
@@ -103,20 +78,43 @@ class WindowCheck:
 
     def to_json(self) -> dict[str, Any]:
         return {"n": self.n, "features": [r.to_json() for r in self.features],
-                "outputs": [r.to_json() for r in self.outputs], "issues": self.issues, "examples": self.examples}
+                "outputs": [r.to_json() for r in self.outputs], "issues": self.issues, "examples": self.examples,
+                "joint": None if self.joint is None else self.joint.to_json()}
 
 
-def check_window(ref: Reference, rows: Sequence[StoredPrediction], cfg: ModelMonitorConfig) -> WindowCheck:
-    """Input drift and output tests of ``rows`` against ``ref``."""
-    columns, issues, examples = window_columns(ref, rows)
-    features = input_drift(ref, columns, cfg)
-    drifted = len({r.name for r in features if r.drifted}) >= cfg.min_drifted_features
+def check_window(ref: Reference, rows: Sequence[StoredPrediction], cfg: ModelMonitorConfig,
+                 parsed: Parsed | None = None) -> WindowCheck:
+    """Input drift (per feature, and jointly) and output tests of ``rows`` against ``ref``.
+
+    ``parsed``: ``window_columns(ref, rows)`` when the caller already has it. The
+    joint test's p-value joins the features' Benjamini-Hochberg family, so
+    adding it does not raise the window's false-alarm rate; a window has input
+    drift when ``min_drifted_features`` features drift **or** the joint test
+    does (significant after the correction, and at least its minimum effect).
+    """
+    columns, issues, examples = parsed or window_columns(ref, rows)
+    tests = feature_tests(ref, columns, cfg)
+    joint = None if cfg.multivariate == "off" else joint_drift(
+        ref, columns, alpha=cfg.alpha, min_effect=cfg.multivariate_min_effect, method=cfg.multivariate, seed=0)
+    if joint is not None and joint.p_value is None:  # skipped (too few rows or features): kept, never drifted
+        tests = _adjust(tests, cfg.alpha)
+    else:
+        tests = _adjust(tests + ([joint] if joint is not None else []), cfg.alpha)
+        joint = tests.pop() if joint is not None else None
+    features = tests
+    drifted = len({r.name for r in features if r.drifted}) >= cfg.min_drifted_features or bool(joint and joint.drifted)
     outputs = _output_tests(ref, rows, cfg)
-    return WindowCheck(len(rows), features, outputs, drifted, any(r.drifted for r in outputs), issues, examples)
+    return WindowCheck(len(rows), features, outputs, drifted, any(r.drifted for r in outputs), issues, examples,
+                       joint)
 
 
 def input_drift(ref: Reference, columns: dict[str, Any], cfg: ModelMonitorConfig) -> list[TestRow]:
     """The feature tests (distribution and missing share), Benjamini-Hochberg across them."""
+    return _adjust(feature_tests(ref, columns, cfg), cfg.alpha)
+
+
+def feature_tests(ref: Reference, columns: dict[str, Any], cfg: ModelMonitorConfig) -> list[TestRow]:
+    """The feature tests (distribution and missing share) before the multiple-testing correction."""
     tests: list[TestRow | None] = []
     for name, kind in ref.spec.features.items():
         if kind == "numeric":
@@ -125,9 +123,9 @@ def input_drift(ref: Reference, columns: dict[str, Any], cfg: ModelMonitorConfig
                                   int(np.isnan(columns[name]).sum()), len(columns[name]), cfg))
         else:
             tests.append(_categorical(name, ref.categorical[name], columns[name], cfg))
-            tests.append(_missing(name, ref.categorical[name].count(None), len(ref.categorical[name]),
+            tests.append(_missing(name, _reference_facts(ref.categorical[name])[1], len(ref.categorical[name]),
                                   columns[name].count(None), len(columns[name]), cfg))
-    return _adjust([t for t in tests if t is not None], cfg.alpha)
+    return [t for t in tests if t is not None]
 
 
 # -- reading a window ------------------------------------------------------------------------
@@ -135,28 +133,44 @@ def input_drift(ref: Reference, columns: dict[str, Any], cfg: ModelMonitorConfig
 
 def window_columns(ref: Reference, rows: Sequence[StoredPrediction]) -> tuple[dict[str, Any], dict[str, dict[str, int]],
                                                                          dict[str, str]]:
-    """Per feature, the window's values (NaN/None for missing); and the data issues found."""
+    """Per feature, the window's values (NaN/None for missing); and the data issues found.
+
+    Column at a time: a numeric column converts in one pass (``_numeric_column``), and only a column with a
+    value that is not a number goes value by value to count it.
+    """
     spec = ref.spec.features
     issues: dict[str, Counter[str]] = {"unknown_feature": Counter(), "wrong_type": Counter()}
     examples: dict[str, str] = {}
-    numeric: dict[str, list[float]] = {n: [] for n, k in spec.items() if k == "numeric"}
-    categorical: dict[str, list[str | None]] = {n: [] for n, k in spec.items() if k == "categorical"}
-    for row in rows:
-        for name in row.features.keys() - spec.keys():
-            issues["unknown_feature"][name] += 1
-        for name, values in numeric.items():
-            values.append(_numeric_value(row, name, issues["wrong_type"], examples))
-        for name, labels in categorical.items():
-            labels.append(category_key(row.features.get(name)))
-    if rows and spec and not any(name in row.features for row in rows for name in spec):
+    feats = [row.features for row in rows]
+    extra = {name for names in {tuple(f) for f in feats} for name in names} - spec.keys()  # few key sets
+    for name in sorted(extra):
+        issues["unknown_feature"][name] += sum(1 for f in feats if name in f)
+    columns: dict[str, Any] = {}
+    for name, kind in spec.items():
+        raw = [f.get(name) for f in feats]
+        if kind == "numeric":
+            columns[name] = _numeric_column(rows, name, raw, issues["wrong_type"], examples)
+        else:
+            columns[name] = [v if type(v) is str else category_key(v) for v in raw]
+    if rows and spec and not any(name in f for f in feats for name in spec):
         examples["schema_mismatch"] = (f"none of the reference's features ({', '.join(list(spec)[:5])}) are in the "
                                        f"logged predictions ({', '.join(sorted(rows[0].features)[:5])})")
         issues["schema_mismatch"] = Counter({"": len(rows)})
     for name, count in issues["unknown_feature"].items():
         examples.setdefault("unknown_feature", f"feature {name!r} is not in the reference ({count} rows)")
-    columns: dict[str, Any] = {n: np.array(v, dtype=np.float64) for n, v in numeric.items()}
-    columns.update(categorical)
     return columns, {k: dict(v) for k, v in issues.items() if v}, examples
+
+
+def _numeric_column(rows: Sequence[StoredPrediction], name: str, raw: list[Any], wrong: Counter[str],
+                    examples: dict[str, str]) -> npt.NDArray[np.float64]:
+    """One numeric feature as float64, NaN for missing or non-finite (``float()`` as ``number()`` does);
+    a value that is not a number is counted as ``wrong_type`` by ``_numeric_value``."""
+    try:
+        values = np.array([math.nan if v is None else float(v) for v in raw], dtype=np.float64)
+    except (TypeError, ValueError):  # '' or a word: the slow path finds and counts it
+        return np.array([_numeric_value(row, name, wrong, examples) for row in rows], dtype=np.float64)
+    values[~np.isfinite(values)] = math.nan
+    return values
 
 
 def _numeric_value(row: StoredPrediction, name: str, wrong: Counter[str], examples: dict[str, str]) -> float:
@@ -198,8 +212,24 @@ def _categorical(name: str, ref: list[str | None], cur: list[str | None], cfg: M
     present = [c for c in cur if c is not None]
     return TestRow(name, "categorical", "chi2", result.statistic, result.p_value, result.effect_size, floor,
                    value=_top(present) + _share_note(result.unseen_share, "unseen"),
-                   reference=_top([c for c in ref if c is not None]), n=len(present),
-                   unseen_share=result.unseen_share)
+                   reference=_reference_facts(ref)[0], n=len(present), unseen_share=result.unseen_share)
+
+
+_FACTS: dict[int, tuple[list[str | None], str, int]] = {}  # id -> (the reference column, its top label, missing)
+
+
+def _reference_facts(values: list[str | None]) -> tuple[str, int]:
+    """A reference column's most common label (as text) and its missing count, counted once, not per window.
+
+    Keyed by identity; the entry holds the list itself, so its id cannot be reused while cached.
+    """
+    hit = _FACTS.get(id(values))
+    if hit is not None and hit[0] is values:
+        return hit[1], hit[2]
+    if len(_FACTS) > 256:
+        _FACTS.clear()
+    _FACTS[id(values)] = (values, _top([c for c in values if c is not None]), values.count(None))
+    return _FACTS[id(values)][1], _FACTS[id(values)][2]
 
 
 def _missing(name: str, ref_missing: int, ref_n: int, cur_missing: int, cur_n: int,
