@@ -76,3 +76,16 @@ def test_a_state_saved_before_min_errors_existed_loads() -> None:
 
 def test_ddm_is_not_a_default_concept_detector() -> None:
     assert list(ModelMonitorConfig().concept_detectors) == ["adwin"]
+
+
+@pytest.mark.parametrize("rate", [0.001, 0.01, 0.1, 0.3, 0.5])
+def test_the_default_concept_detector_stays_quiet_on_healthy_streams_at_every_error_rate(rate: float) -> None:
+    """ADWIN as configured by default (docs/bench-concept.md sweeps 500 to 1,000,000 labels; this is its quick
+    form): 100 unchanged streams of 5,000 labels each, not one alarm."""
+    from goldband.monitors import make_detector
+
+    (name, params), = ModelMonitorConfig().concept_detectors.items()
+    rng = np.random.default_rng(3)
+    alarms = sum(bool(make_detector(name, **params).update_many((rng.random(5_000) < rate) * 1.0))
+                 for _ in range(100))
+    assert alarms == 0

@@ -124,6 +124,7 @@ def test_labels_for_unknown_predictions_are_kept_and_counted(tmp_path: Path) -> 
     with open_store(path) as store:
         log_labels(store, [("never-logged", 1), ("nor-this", 0)])
         assert status(store).models[0].concept["orphan_labels"] == 2
+        assert "2 for unknown prediction ids (e.g. 'never-logged': kept, joined if" in status(store).render()
 
 
 def test_a_model_version_without_reference_is_reported_not_fatal(tmp_path: Path) -> None:

@@ -42,7 +42,8 @@ def test_the_demo_tells_input_drift_concept_drift_and_eval_drift_apart(demo: dic
     assert set(alerts) == {"input-drift", "concept-drift", "eval-drift"}  # output drift followed the inputs
     assert alerts["input-drift"]["status"] == "resolved"  # the inputs went back to normal on day 9
     concept = alerts["concept-drift"]
-    assert concept["status"] == "open" and json.loads(concept["details"])["kind"] == "concept"
+    # the error settled at its new level for three label windows: the incident closed, the diagnosis stays
+    assert concept["status"] == "resolved" and json.loads(concept["details"])["kind"] == "concept"
     assert "while features did not move: concept drift" in concept["summary"]
     assert concept["first_time"] >= "2026-03-10"  # detected in the concept phase, from late labels
     assert alerts["eval-drift"]["status"] == "open" and "pass rate fell" in alerts["eval-drift"]["summary"]
@@ -52,12 +53,21 @@ def test_the_demo_status_and_files(demo: dict[str, Any]) -> None:
     (model,) = demo["status"].models
     assert model.diagnosis == "concept drift" and model.windows == 16 and model.predictions == 8000
     assert model.concept["late_labels"] == 0 and model.concept["orphan_labels"] == 0
+    assert model.concept["settled"]["windows"] == 3 and model.concept["above_reference"]
+    assert "then settled at" in demo["output"] and "still above the reference" in demo["output"]
+    # blind windows get an estimate; labelled ones show the realised value beside it (CBPE assumes no concept
+    # drift, so after day 9 the estimate stays near the reference's accuracy while the realised one falls)
+    estimated = model.performance[-1]
+    assert estimated["window"] == 16 and estimated["metrics"]["accuracy"] > 0.7 and not estimated.get("realised")
+    realised = [w["realised"]["value"] for w in model.performance if w.get("realised")]
+    assert realised and max(realised) < 0.7 and "estimated  window 16: accuracy" in demo["output"]
     assert "CONCEPT DRIFT" in demo["output"] and "DEGRADED" in demo["output"]
     folder = demo["folder"]
     assert len((folder / "alerts.jsonl").read_text().splitlines()) == 3
     page = (folder / "status.html").read_text()
     assert "Content-Security-Policy" in page and "<script" not in page and "https://" not in page
     assert 'data-diagnosis="concept drift"' in page and "<svg" in page
+    assert "window 16 (no labels needed): accuracy" in page and "realised: window" in page
 
 
 def test_the_demo_refuses_a_directory_it_did_not_write(tmp_path: Path) -> None:

@@ -112,7 +112,9 @@ def reference(model: str, file: Path, version: str | None, numeric: str | None, 
     changed file under the same version is refused. Feature kinds are inferred unless
     --numeric/--categorical name them (then only those columns are features).
     """
+    from goldband.config.monitors import ModelMonitorConfig
     from goldband.watch.reference import register_reference
+    from goldband.watch.sizing import reference_warning
 
     cfg, _ = _project()
     model_cfg = cfg.monitors.models.get(model)
@@ -131,6 +133,9 @@ def reference(model: str, file: Path, version: str | None, numeric: str | None, 
                                          ("labels", ref.labels is not None)) if present]
     click.echo(f"  with {', '.join(extras)}" if extras else "  without predictions, confidences or labels: "
                "output drift needs the model's predictions on the reference")
+    small = reference_warning(ref, model_cfg or ModelMonitorConfig())
+    if small:
+        click.echo(f"  warning: {small}", err=True)
 
 
 @monitor.command()

@@ -20,6 +20,14 @@ reference like a window. If features moved, it is **input + concept drift**
 (the inputs shifted and the model got worse on them); if they did not, it is
 **concept drift** (the same inputs now mean something else: retrain on recent
 labels). Input drift without an error rise is reported by the window checks.
+
+An incident (an error rise) ends in one of two ways: a detected fall (the
+error is **back down**), or ``stable_windows`` complete label windows in a
+row with no detection at all (the error has **settled** at its new level:
+the detectors adapted to it and nothing is getting worse; the status keeps
+that level beside the reference's error, so a settled but higher error is
+not mistaken for health). Either way the ``concept_drift`` series stops
+being flagged, so its alert can resolve.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from goldband.clock import iso, parse_duration
 from goldband.monitors import make_detector
 from goldband.store.models import DriftEvent
 from goldband.watch import db
-from goldband.watch.checks import input_drift, window_columns
+from goldband.watch.checks import check_window
 from goldband.watch.records import error_value
 from goldband.watch.stream import Detection, DetectorWatch
 
@@ -96,7 +104,7 @@ def _new_state(ref: Reference, cfg: ModelMonitorConfig) -> dict[str, Any]:
                for name, params in cfg.concept_detectors.items()}
     return {"cursor": ["", 0], "watches": watches, "active": False, "since": None, "by": None, "kind": None,
             "before": None, "after": None, "chunk": [0, 0.0], "fed": 0, "errors": 0.0, "late_labels": 0,
-            "last_check": None, "scale": _scale(ref)}
+            "last_check": None, "scale": _scale(ref), "quiet": _quiet(), "settled": None}
 
 
 def _scale(ref: Reference) -> float | None:
@@ -153,8 +161,8 @@ def _feed(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig, sta
         while at < len(found) and found[at].index == i:
             _detected(conn, ref, cfg, state, found[at], result)
             at += 1
-        if state["chunk"][0] >= cfg.window:
-            _chunk_done(ref, state, times[i], result)
+        if state["chunk"][0] >= cfg.test_rows:
+            _chunk_done(ref, cfg, state, times[i], result)
     state["watches"] = {name: w.get_state() for name, w in watches.items()}
     result.fed, result.error_sum = len(values), float(sum(values))
     state["fed"] += result.fed
@@ -184,12 +192,14 @@ def _detected(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig,
     summary += {"input+concept": f" while features moved ({', '.join(drifted)}): input + concept drift",
                 "concept": " while features did not move: concept drift",
                 "recovered": ": the error is back down"}[kind]
+    state["quiet"] = {**_quiet(), "hit": True}  # the window holding a detection is not a stable one
     if d.bad and state["active"]:  # another detector (or a further rise) in the same incident: keep its start
         state.update(after=d.after, kind="input+concept" if "input+concept" in (kind, state["kind"]) else kind)
     elif d.bad:
-        state.update(active=True, since=d.time, by=d.detector, kind=kind, before=d.before, after=d.after)
+        state.update(active=True, since=d.time, by=d.detector, kind=kind, before=d.before, after=d.after,
+                     settled=None)
     elif state["active"]:
-        state.update(active=False, kind=None, after=d.after)
+        state.update(active=False, kind=None, after=d.after, settled=None)
     details = {**d.to_json(), "kind": kind, "drifted_features": drifted, "version": ref.version}
     result.detections.append({**details, "summary": summary})
     result.events.append(DriftEvent(d.detector, SOURCE, ref.model, "concept_drift", d.after, d.time,
@@ -198,13 +208,16 @@ def _detected(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig,
                                            {"version": ref.version}, d.detector, summary, details))
 
 
-def _chunk_done(ref: Reference, state: dict[str, Any], time: str, result: ConceptResult) -> None:
+def _chunk_done(ref: Reference, cfg: ModelMonitorConfig, state: dict[str, Any], time: str,
+                result: ConceptResult) -> None:
     n, total = state["chunk"]
     rate = total / n
     labels = {"version": ref.version}
     result.observations.append(Observation(SOURCE, ref.model, "error_rate", time, rate, False, labels,
                                            summary=f"{ref.model} v{ref.version}: error rate {rate:.3f} over the "
                                                    f"last {n} labelled predictions"))
+    if state["active"]:
+        _settle(ref, cfg, state, time, n, total, result)
     summary = (f"{ref.model} v{ref.version}: error still {rate:.3f} (was {state['before']:.3f} before "
                f"{state['since']})" if state["active"] and state["before"] is not None else
                f"{ref.model} v{ref.version}: error rate {rate:.3f}")
@@ -214,6 +227,37 @@ def _chunk_done(ref: Reference, state: dict[str, Any], time: str, result: Concep
     state["chunk"] = [0, 0.0]
 
 
+def _quiet() -> dict[str, Any]:
+    """Complete label windows with no detection since the last one: count, labels, error sum, and whether the
+    current window holds a detection."""
+    return {"windows": 0, "n": 0, "sum": 0.0, "hit": False}
+
+
+def _settle(ref: Reference, cfg: ModelMonitorConfig, state: dict[str, Any], time: str, n: int, total: float,
+            result: ConceptResult) -> None:
+    """Count a window with no detection; after ``stable_windows`` of them, close the incident as settled."""
+    quiet = state.get("quiet") or _quiet()
+    if quiet["hit"]:
+        state["quiet"] = _quiet()
+        return
+    quiet = {"windows": quiet["windows"] + 1, "n": quiet["n"] + n, "sum": quiet["sum"] + total, "hit": False}
+    state["quiet"] = quiet
+    if quiet["windows"] < cfg.stable_windows:
+        return
+    level, before = quiet["sum"] / quiet["n"], state["before"]
+    what = "error rate" if ref.spec.task != "regression" else "scaled error"
+    summary = (f"{ref.model} v{ref.version}: {what} stable at {level:.3f} for {quiet['windows']} windows "
+               f"({quiet['n']:,} labelled predictions) since the change of {str(state['since'])[:16]}"
+               + (f" (it was {before:.3f} before)" if before is not None else "")
+               + ": incident closed, the error has settled at its new level")
+    state["settled"] = {"time": time, "level": level, "before": before, "since": state["since"], "by": state["by"],
+                        "windows": quiet["windows"], "kind": state["kind"]}
+    state.update(active=False, kind=None, after=level, quiet=_quiet())
+    result.detections.append({"kind": "settled", "time": time, "level": level, "before": before,
+                              "windows": quiet["windows"], "version": ref.version, "bad": False,
+                              "summary": summary})
+
+
 def _inputs_since(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig, start: str) -> list[str]:
     """Features that drifted in the first ``window`` predictions (labelled or not) from the change on.
 
@@ -221,7 +265,7 @@ def _inputs_since(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorCon
     is the moment to test: predictions made since then, including those whose
     labels have not arrived, show whether the inputs had moved.
     """
-    recent = list(db.predictions_after(conn, ref.model, ref.version, (start, 0), limit=cfg.window))  # time >= start
-    columns, _, _ = window_columns(ref, recent)
-    return list(dict.fromkeys(t.name for t in input_drift(ref, columns, cfg) if t.drifted))
+    recent = list(db.predictions_after(conn, ref.model, ref.version, (start, 0), limit=cfg.test_rows))  # time >= start
+    found = check_window(ref, recent, cfg)  # per feature and jointly (a moved correlation is moved inputs too)
+    return found.drifted_features + (["joint"] if found.joint is not None and found.joint.drifted else [])
 

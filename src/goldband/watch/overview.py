@@ -11,8 +11,13 @@ late, for unknown ids), counted data issues and open alerts, and a
 diagnosis              evidence                                                     response
 =====================  ===========================================================  ==================================
 stable                 no test flagged
-input drift            features moved; the error has not risen (or labels pending)   check the data pipeline and the
+input drift            features moved; the error is known and has not risen         check the data pipeline and the
                                                                                      population; the model still holds
+input drift, error     features moved; too few labels of the window yet (fewer      check the data pipeline; watch
+unknown                than ``min_labels``, default 100, or all of a smaller window) the error as labels arrive
+input drift, error     features moved; the window's labels show an error above      prepare a retrain; the detectors
+rising                 the reference's (Wilson 99 % lower bound) before the          confirm or clear it
+                       detectors are sure
 output drift           predictions or confidences moved, features did not            check unmonitored inputs, the model
                                                                                      artifact, thresholds
 concept drift          the error rose while the features did not move               retrain on recent labels: the same
@@ -20,17 +25,29 @@ concept drift          the error rose while the features did not move           
 input + concept drift  the error rose together with moved features                  retrain on recent data, and find
                                                                                      out why the inputs moved
 =====================  ===========================================================  ==================================
+
+The error of a window is **known** once ``min_labels`` of its predictions
+(or all of a smaller window) have labels, whether or not the detectors'
+watermark has reached it (one missing label holds the watermark back up to
+``label_delay``). A concept-drift incident that **settled** (no detection
+for ``stable_windows`` label windows, ``goldband.watch.concept``) closes its
+alert; the diagnosis stays concept drift while the recent error is still
+above the reference's (Wilson 99 % lower bound; regression: always, since
+the detectors saw a rise and no fall), so a settled but worse model is
+not reported healthy.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 from goldband.alerts.engine import list_alerts
 from goldband.clock import Clock, SystemClock, iso
-from goldband.config.monitors import MonitorsConfig
+from goldband.config.monitors import ModelMonitorConfig, MonitorsConfig
 from goldband.store.models import labels_key
 from goldband.watch import db
 from goldband.watch.checks import TestRow
@@ -38,6 +55,7 @@ from goldband.watch.concept import concept_state
 from goldband.watch.evaldrift import SCOPE as EVAL_SCOPE
 from goldband.watch.evaldrift import eval_series
 from goldband.watch.records import error_value
+from goldband.watch.sizing import size_warning
 from goldband.watch.statusview import EvalStatus, ModelStatus, Status
 
 if TYPE_CHECKING:
@@ -53,8 +71,8 @@ def status(store: Store, monitors: MonitorsConfig | None = None, *, model: str |
     conn = store.conn
     names = [model] if model else list(dict.fromkeys([*monitors.models, *db.models(conn)]))
     alerts = list_alerts(conn, status=("open", "acked"), limit=None)
-    models = [_model(conn, name, version, history, alerts) for name in names
-              for version in (db.versions(conn, name) or [_default_version(monitors, name)])]
+    models = [_model(conn, name, version, history, alerts, monitors.models.get(name) or ModelMonitorConfig())
+              for name in names for version in (db.versions(conn, name) or [_default_version(monitors, name)])]
     evals = [] if model else _evals(conn, monitors)
     recent = list_alerts(conn, limit=20)
     return Status(iso((clock or SystemClock()).now()), str(store.path), models, evals, alerts, recent)
@@ -66,12 +84,17 @@ def _default_version(monitors: MonitorsConfig, name: str) -> str:
 
 
 def _model(conn: sqlite3.Connection, name: str, version: str, history: int,
-           alerts: list[dict[str, Any]]) -> ModelStatus:
+           alerts: list[dict[str, Any]], cfg: ModelMonitorConfig) -> ModelStatus:
     ref = _reference(conn, name, version)
     st = ModelStatus(name, version, ref)
     st.predictions, st.labelled = _counts(conn, name, version)
     _windows(conn, st, history)
     _concept(conn, st)
+    st.window_error = _window_error(conn, st, cfg.min_labels)
+    for p in st.performance:
+        p["realised"] = _realised(conn, st, p, cfg.min_labels)
+    if ref is not None:
+        ref["warning"] = _size_warning(ref, cfg, st)
     st.alerts = [a for a in alerts if a["model"] == name and a["labels"].get("version", version) == version]
     st.issues = db.issues(conn, name)
     st.diagnosis = _diagnose(st)
@@ -83,6 +106,15 @@ def _reference(conn: sqlite3.Connection, name: str, version: str) -> dict[str, A
                        "version = ?", [name, version]).fetchone()
     return None if row is None else {"path": row[0], "hash": row[1], "rows": row[2], "created_at": row[3],
                                      "spec": json.loads(row[4])}
+
+
+def _size_warning(ref: dict[str, Any], cfg: ModelMonitorConfig, st: ModelStatus) -> str | None:
+    """The reference-too-small warning (calendar windows: sized by the latest window's rows)."""
+    window = cfg.window_rows or (st.latest or {}).get("rows")
+    spec = ref["spec"]
+    if not window:
+        return None
+    return size_warning(ref["rows"], spec["features"], spec.get("levels") or {}, cfg, window, spec.get("classes"))
 
 
 def _counts(conn: sqlite3.Connection, name: str, version: str) -> tuple[int, int]:
@@ -98,26 +130,40 @@ def _windows(conn: sqlite3.Connection, st: ModelStatus, history: int) -> None:
                         [st.model, st.version, history]).fetchall()
     st.windows = int(conn.execute("SELECT COUNT(*) FROM monitor_windows WHERE model = ? AND version = ?",
                                   [st.model, st.version]).fetchone()[0])
+    results = [json.loads(r[7] or "{}") for r in reversed(rows)]
     st.history = [{"window": r[0], "start": r[1], "end": r[2], "rows": r[3], "input_drifted": bool(r[4]),
-                   "output_drifted": bool(r[5]), "drifted": json.loads(r[6] or "[]")} for r in reversed(rows)]
-    if rows:
-        st.latest = st.history[-1]
-        results = json.loads(rows[0][7] or "{}")
-        st.features = [TestRow.from_json(t) for t in results.get("features", [])]
-        st.outputs = [TestRow.from_json(t) for t in results.get("outputs", [])]
+                   "output_drifted": bool(r[5]), "drifted": json.loads(r[6] or "[]"),
+                   "status": res.get("status", "tested")} for r, res in zip(reversed(rows), results, strict=True)]
+    tested = [i for i, h in enumerate(st.history) if h["status"] == "tested"]
+    if not tested:  # only empty or too small calendar windows so far
+        return
+    st.latest, latest = st.history[tested[-1]], results[tested[-1]]
+    st.features = [TestRow.from_json(t) for t in latest.get("features", [])]
+    st.outputs = [TestRow.from_json(t) for t in latest.get("outputs", [])]
+    st.joint = TestRow.from_json(latest["joint"]) if latest.get("joint") else None
+    st.quality = [q for q in latest.get("quality", []) if q.get("violated")]
+    st.segments = latest.get("segments", [])
+    st.performance = [{"window": st.history[i]["window"], "start": st.history[i]["start"],
+                       "end": st.history[i]["end"], "rows": st.history[i]["rows"], **results[i]["estimate"]}
+                      for i in tested[-5:] if results[i].get("estimate")]
 
 
 def _concept(conn: sqlite3.Connection, st: ModelStatus) -> None:
     state = concept_state(conn, st.model, st.version) or {}
     cursor = state.get("cursor") or ["", 0]
     st.concept = {k: state.get(k) for k in ("active", "kind", "since", "by", "before", "after", "fed",
-                                            "late_labels", "last_check")}
+                                            "late_labels", "last_check", "settled")}
     st.concept["cursor_time"] = cursor[0] or None
-    st.concept["error_now"] = _recent_error(conn, st, cursor)
+    wrong, seen = _recent_errors(conn, st, cursor)
+    st.concept["error_now"] = wrong / seen if seen else None
+    st.concept["error_now_n"] = seen
+    st.concept["above_reference"] = _above(st, wrong, seen)
     st.concept["error_reference"] = _reference_error(st)
-    st.concept["orphan_labels"] = int(conn.execute(
-        "SELECT COUNT(*) FROM monitor_labels l LEFT JOIN monitor_predictions p ON p.model = l.model AND "
-        "p.prediction_id = l.prediction_id WHERE l.model = ? AND p.id IS NULL", [st.model]).fetchone()[0])
+    orphans = conn.execute(
+        "SELECT COUNT(*), MIN(l.prediction_id) FROM monitor_labels l LEFT JOIN monitor_predictions p ON "
+        "p.model = l.model AND p.prediction_id = l.prediction_id WHERE l.model = ? AND p.id IS NULL",
+        [st.model]).fetchone()
+    st.concept["orphan_labels"], st.concept["orphan_example"] = int(orphans[0]), orphans[1]
     st.concept["waiting"] = st.predictions - st.labelled
     key = labels_key({"version": st.version})
     st.concept["last_detection"] = _last_event(conn, "classic-ml", st.model, "concept_drift", key)
@@ -126,20 +172,76 @@ def _concept(conn: sqlite3.Connection, st: ModelStatus) -> None:
         "AND labels_key = ? ORDER BY time, id", [st.model, key])]
 
 
-def _recent_error(conn: sqlite3.Connection, st: ModelStatus, cursor: list[Any], n: int = 500) -> float | None:
-    """The error rate over the last ``n`` labelled predictions the detectors have seen."""
-    if not cursor[0]:
-        return None
-    task = (st.reference or {}).get("spec", {}).get("task", "classification")
-    if task == "regression":
-        return None
+def _recent_errors(conn: sqlite3.Connection, st: ModelStatus, cursor: list[Any], n: int = 500) -> tuple[float, int]:
+    """The errors (sum, count) of the last ``n`` labelled predictions the detectors have seen."""
+    if not cursor[0] or _task(st) == "regression":
+        return 0.0, 0
     rows = conn.execute(
         "SELECT p.prediction, l.label FROM monitor_predictions p JOIN monitor_labels l ON l.model = p.model AND "
         "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND (p.time < ? OR (p.time = ? AND "
         "p.id <= ?)) ORDER BY p.time DESC, p.id DESC LIMIT ?", [st.model, st.version, cursor[0], cursor[0],
                                                                 cursor[1], n]).fetchall()
+    return _errors(rows, "classification")
+
+
+def _window_error(conn: sqlite3.Connection, st: ModelStatus, min_labels: int) -> dict[str, Any] | None:
+    """The latest window's labelled share and error, and whether enough labels arrived to call it known."""
+    if not st.latest:
+        return None
+    rows = conn.execute(
+        "SELECT p.prediction, l.label FROM monitor_predictions p JOIN monitor_labels l ON l.model = p.model AND "
+        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND p.time >= ? AND p.time <= ?",
+        [st.model, st.version, st.latest["start"], st.latest["end"]]).fetchall()
+    total, labelled = _errors(rows, _task(st))
+    need = min(min_labels, int(st.latest["rows"]))
+    error = total / labelled if labelled else None
+    higher = _task(st) != "regression" and _above(st, total, labelled)
+    return {"rows": st.latest["rows"], "labelled": labelled, "error": error, "need": need,
+            "known": labelled >= need, "above_reference": higher}
+
+
+def _realised(conn: sqlite3.Connection, st: ModelStatus, window: dict[str, Any],
+              min_labels: int) -> dict[str, Any] | None:
+    """A window's realised accuracy (classification) or MAE (regression) once its error is known, for the
+    status to show beside (and in place of) the estimate."""
+    rows = conn.execute(
+        "SELECT p.prediction, l.label FROM monitor_predictions p JOIN monitor_labels l ON l.model = p.model AND "
+        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND p.time >= ? AND p.time <= ?",
+        [st.model, st.version, window["start"], window["end"]]).fetchall()
+    total, labelled = _errors(rows, _task(st))
+    if not labelled or labelled < min(min_labels, int(window["rows"])):
+        return None
+    metric, value = ("mae", total / labelled) if _task(st) == "regression" else ("accuracy", 1 - total / labelled)
+    return {"metric": metric, "value": value, "labelled": labelled}
+
+
+def _errors(rows: list[tuple[str, str]], task: str) -> tuple[float, int]:
     errors = [e for p, y in rows if (e := error_value(json.loads(p), json.loads(y), task)) is not None]
-    return sum(errors) / len(errors) if errors else None
+    return float(sum(errors)), len(errors)
+
+
+def _above(st: ModelStatus, wrong: float, seen: int) -> bool:
+    """Whether ``wrong`` errors of ``seen`` labelled predictions are above the reference's error rate (Wilson 99 %
+    lower bound; classification only)."""
+    ref = _reference_error(st)
+    if ref is None or not seen or _task(st) == "regression":
+        return False
+    return _wilson_low(wrong / seen, seen, NormalDist().inv_cdf(0.99)) > ref
+
+
+def _wilson_low(rate: float, n: int, z: float) -> float:
+    """The Wilson score interval's lower bound (closed form; status must not import scipy.stats for it).
+
+    >>> round(_wilson_low(0.3, 100, 1.96), 4)  # scipy's binomtest(30, 100).proportion_ci(0.95, "wilson").low
+    0.2189
+    """
+    centre = rate + z * z / (2 * n)
+    spread = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n)
+
+
+def _task(st: ModelStatus) -> str:
+    return str((st.reference or {}).get("spec", {}).get("task", "classification"))
 
 
 def _reference_error(st: ModelStatus) -> float | None:
@@ -162,9 +264,15 @@ def _diagnose(st: ModelStatus) -> str:
     inputs, outputs = bool(latest.get("input_drifted")), bool(latest.get("output_drifted"))
     if st.concept.get("active"):
         return "input + concept drift" if inputs or st.concept.get("kind") == "input+concept" else "concept drift"
+    settled = st.concept.get("settled")
+    if settled and (_task(st) == "regression" or st.concept.get("above_reference")):
+        return "input + concept drift" if settled.get("kind") == "input+concept" else "concept drift"
     if inputs:
+        window = st.window_error or {}
         covered = (st.concept.get("cursor_time") or "") >= latest.get("end", "~")
-        return "input drift" if covered else "input drift, error unknown"
+        if not (covered or window.get("known")):
+            return "input drift, error unknown"
+        return "input drift, error rising" if window.get("above_reference") else "input drift"
     if outputs:
         return "output drift"
     return "stable" if st.windows else "waiting"

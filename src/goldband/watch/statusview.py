@@ -24,8 +24,11 @@ ADVICE = {
     "no reference": "register a reference to test this version (goldband monitor reference)",
     "input drift": "the inputs moved but the model's error has not risen: check the data pipeline and the new "
                    "population; no retrain is needed while the error holds",
-    "input drift, error unknown": "the inputs moved; labels for these predictions have not arrived yet, so the "
-                                  "error is not known: check the data pipeline and watch the error",
+    "input drift, error unknown": "the inputs moved; too few labels for these predictions have arrived yet, so "
+                                  "the error is not known: check the data pipeline and watch the error",
+    "input drift, error rising": "the inputs moved and the labels that arrived for them show an error above the "
+                                 "reference's, which the concept detectors have not confirmed yet: prepare a "
+                                 "retrain on recent data and watch the next check",
     "output drift": "the predictions moved while the monitored inputs did not: check unmonitored inputs, the "
                     "deployed model artifact and its thresholds",
     "concept drift": "the error rose while the inputs did not move: the same inputs now mean something else; "
@@ -46,9 +49,14 @@ class ModelStatus:
     latest: dict[str, Any] | None = None  # the latest window: window, start, end, rows, input/output drifted
     features: list[TestRow] = field(default_factory=list)
     outputs: list[TestRow] = field(default_factory=list)
+    joint: TestRow | None = None  # the latest window's multivariate test
     history: list[dict[str, Any]] = field(default_factory=list)  # recent windows: window, end, flags, drifted
     concept: dict[str, Any] = field(default_factory=dict)
     error_series: list[tuple[str, float]] = field(default_factory=list)
+    window_error: dict[str, Any] | None = None  # the latest window's labels: rows, labelled, error, need, known
+    quality: list[dict[str, Any]] = field(default_factory=list)  # the latest tested window's broken rules
+    segments: list[dict[str, Any]] = field(default_factory=list)  # the latest tested window's segments
+    performance: list[dict[str, Any]] = field(default_factory=list)  # recent windows' estimates (+ realised)
     diagnosis: str = "waiting"
     alerts: list[dict[str, Any]] = field(default_factory=list)
     issues: list[dict[str, Any]] = field(default_factory=list)
@@ -118,12 +126,13 @@ def _summary(models: list[ModelStatus]) -> str:
 
 def _inputs(m: ModelStatus) -> str:
     total = len((m.reference or {}).get("spec", {}).get("features", {}))
-    return f"{len(m.drifted_features)} of {total} features" if m.latest else "-"
+    joint = " + joint" if m.joint is not None and m.joint.drifted else ""
+    return f"{len(m.drifted_features)} of {total} features{joint}" if m.latest else "-"
 
 
 def _error(m: ModelStatus) -> str:
     ref, now = m.concept.get("error_reference"), m.concept.get("error_now")
-    arrow = " ↑" if m.concept.get("active") else ""
+    arrow = " ↑" if m.concept.get("active") or m.concept.get("above_reference") else ""
     return f"{_f(ref)} → {_f(now)}{arrow}" if ref is not None or now is not None else "-"
 
 
@@ -138,11 +147,16 @@ def _detail(m: ModelStatus) -> str:
     lines = [f"{m.model} v{m.version} · {m.diagnosis.upper()}: {m.advice}"]
     if m.reference:
         lines.append(f"  reference  {m.reference['path']} ({m.reference['rows']:,} rows, {m.reference['hash'][:19]}…)")
+        if m.reference.get("warning"):
+            lines.append(f"  WARNING    {m.reference['warning']}")
     if m.latest:
         w = m.latest
         lines.append(f"  window {w['window']}  {w['rows']:,} predictions, {w['start'][:16]} → {w['end'][:16]}")
-        lines.append(_indent(_tests(m.features + m.outputs)))
+        lines.append(_indent(_tests(m.features + ([m.joint] if m.joint else []) + m.outputs)))
+        lines += _quality(m.quality) + _segments(m.segments)
         lines.append("  windows    " + _timeline(m.history))
+    if m.performance:
+        lines.append("  estimated  " + _performance(m.performance))
     lines.append("  concept    " + _concept(m))
     lines.append("  labels     " + _labels(m))
     if m.issues:
@@ -166,10 +180,44 @@ def _new(t: TestRow) -> str:
 
 
 def _timeline(history: list[dict[str, Any]]) -> str:
-    marks = "".join("B" if h["input_drifted"] and h["output_drifted"] else "I" if h["input_drifted"]
-                    else "O" if h["output_drifted"] else "." for h in history)
+    marks = "".join("_" if h.get("status", "tested") != "tested" else "B" if h["input_drifted"] and
+                    h["output_drifted"] else "I" if h["input_drifted"] else "O" if h["output_drifted"] else "."
+                    for h in history)
     first = history[0]["window"] if history else 0
-    return f"{marks}  (windows {first}-{first + len(history) - 1}; I input, O output, B both, . none)"
+    return (f"{marks}  (windows {first}-{first + len(history) - 1}; I input, O output, B both, . none, "
+            "_ empty or too small)")
+
+
+def _quality(broken: list[dict[str, Any]]) -> list[str]:
+    return [f"  quality    {q['feature']}: {q['rule']} broken by {q['violations']:,} of {q['n']:,} rows "
+            f"({q['share']:.1%}, tolerated {q['tolerance']:.1%}; e.g. {q.get('example')!s})" for q in broken]
+
+
+def _segments(segments: list[dict[str, Any]]) -> list[str]:
+    if not segments:
+        return []
+    drifted = [g for g in segments if g.get("input_drifted") or g.get("output_drifted") or g.get("quality_violated")]
+    other = {s: sum(g.get("status") == s for g in segments) for s in ("too_small", "unseen")}
+    text = (f"{len(segments)} segments, drifted: " + (", ".join(
+        f"{g['segment']} ({', '.join(g.get('drifted_features', []) + g.get('drifted_outputs', [])) or 'quality'})"
+        for g in drifted) or "none"))
+    text += "".join(f"; {n} {s.replace('_', ' ')}" for s, n in other.items() if n)
+    return ["  segments   " + text]
+
+
+def _performance(windows: list[dict[str, Any]]) -> str:
+    """The latest window's estimates (± sampling error), then realised values where the labels are in."""
+    last = windows[-1]
+    spread = last.get("sampling_error", {})
+    text = f"window {last['window']}: " + ", ".join(
+        f"{m} {_f(v)} ±{_f(spread.get(m))}" + (" FLAGGED" if f"estimated_{m}" in last.get("flagged", []) else "")
+        for m, v in last["metrics"].items())
+    known = [w for w in windows if w.get("realised")]
+    if known:
+        text += "; realised " + ", ".join(
+            f"window {w['window']} {w['realised']['metric']} {_f(w['realised']['value'])} (estimated "
+            f"{_f(w['metrics'].get(w['realised']['metric']))})" for w in known[-3:])
+    return text
 
 
 def _concept(m: ModelStatus) -> str:
@@ -181,6 +229,11 @@ def _concept(m: ModelStatus) -> str:
         kind = "input + concept drift" if c.get("kind") == "input+concept" else "concept drift"
         text += (f"; error rose from {_f(c.get('before'))} to {_f(c.get('after'))} ({c.get('by')}, "
                  f"{str(c.get('since'))[:16]}): {kind}")
+    elif c.get("settled"):
+        d = c["settled"]
+        text += (f"; error rose ({str(d.get('since'))[:16]}, {d.get('by')}), then settled at {_f(d.get('level'))} "
+                 f"for {d.get('windows')} windows: incident closed"
+                 + (", still above the reference" if c.get("above_reference") else ""))
     elif c.get("last_detection"):
         d = c["last_detection"]
         text += f"; last change {str(d.get('time'))[:16]} ({d.get('detector')}, {d.get('kind')}), now back down"
@@ -193,8 +246,21 @@ def _labels(m: ModelStatus) -> str:
     c = m.concept
     parts = [f"{m.labelled:,} of {m.predictions:,} predictions labelled", f"{c.get('waiting', 0):,} waiting"]
     parts.append(f"{c.get('late_labels') or 0:,} arrived after the watermark passed")
-    parts.append(f"{c.get('orphan_labels') or 0:,} for unknown prediction ids")
-    return ", ".join(parts)
+    orphans = f"{c.get('orphan_labels') or 0:,} for unknown prediction ids"
+    if c.get("orphan_example"):  # a label may come before its prediction is logged; many mean mismatched ids
+        orphans += f" (e.g. {c['orphan_example']!r}: kept, joined if that prediction is logged later)"
+    parts.append(orphans)
+    return ", ".join(parts) + _window_labels(m.window_error)
+
+
+def _window_labels(w: dict[str, Any] | None) -> str:
+    """The latest window's labels: ``; latest window: error 0.031 on 312 of 500 labels (known)``."""
+    if not w:
+        return ""
+    if not w["known"]:
+        return f"; latest window: {w['labelled']:,} of {w['rows']:,} labelled, error unknown until {w['need']:,}"
+    above = ", above the reference" if w.get("above_reference") else ", not above the reference"
+    return f"; latest window: error {_f(w['error'])} on {w['labelled']:,} of {w['rows']:,} labels (known{above})"
 
 
 def _evals(evals: list[EvalStatus]) -> str:
@@ -226,6 +292,7 @@ def to_json(st: Status) -> dict[str, Any]:
         row = asdict(m)
         row["features"] = [t.to_json() for t in m.features]
         row["outputs"] = [t.to_json() for t in m.outputs]
+        row["joint"] = m.joint.to_json() if m.joint else None
         row["advice"] = m.advice
         models.append(row)
     data: dict[str, Any] = finite({"generated_at": st.generated_at, "store": st.store, "models": models,
