@@ -27,12 +27,12 @@ from scipy.stats import binom
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import cores, load_average  # noqa: E402
+from machine import cores, load_average
 
-from goldband.bands.sprt import sequential_decision  # noqa: E402
-from goldband.compare.cases import CaseStats, compare  # noqa: E402
-from goldband.compare.power import plan_runs  # noqa: E402
-from goldband.compare.stats import compare_pass_counts  # noqa: E402
+from goldband.bands.sprt import sequential_decision
+from goldband.compare.cases import CaseStats, compare
+from goldband.compare.power import plan_runs
+from goldband.compare.stats import compare_pass_counts
 
 ALPHA = 0.05
 CASES = 12
@@ -99,7 +99,7 @@ def null_rates(sims: int) -> list[str]:
     se = 3 * np.sqrt(ALPHA * (1 - ALPHA) / sims)
     return ["| procedure | checks with any `regressed` | nominal |", "|---|---|---|",
             f"| fixed N = {n} a side (compare's default) | {fixed / sims:.1%} | ≤ {ALPHA:.0%} (+{se:.1%} MC) |",
-            f"| adaptive 3–12 (SPRT at band 0.8), corrected for stopping points | {corrected / sims:.1%} | "
+            f"| adaptive 3-12 (SPRT at band 0.8), corrected for stopping points | {corrected / sims:.1%} | "
             f"≤ {ALPHA:.0%} |",
             f"| the same adaptive counts tested as if n were fixed (not what goldband does) | {naive / sims:.1%} | "
             "no guarantee |"]
