@@ -122,6 +122,14 @@ def test_unknown_features_wrong_types_and_a_wrong_schema_are_counted(ref: Refere
     odd = check_window(ref, other, CFG)
     assert "schema_mismatch" in odd.issues and "none of the reference's features" in odd.examples["schema_mismatch"]
     assert odd.input_drifted  # every feature is missing: that is drift, and it says so
+    gone = window(phase(200, "as in training", seed=9))
+    for r in gone:
+        del r.features["contract"]
+    dropped = check_window(ref, gone, CFG)
+    assert dropped.issues["missing_feature"] == {"contract": 200}
+    assert "feature 'contract' of the reference is in none of the window's 200 predictions" in \
+        dropped.examples["missing_feature"]
+    assert dropped.drifted_features == ["contract"]  # and its missing share is flagged
 
 
 def test_collapse_into_one_class_and_more_low_confidence(ref: Reference) -> None:

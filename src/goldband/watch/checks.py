@@ -152,10 +152,17 @@ def window_columns(ref: Reference, rows: Sequence[StoredPrediction]) -> tuple[di
             columns[name] = _numeric_column(rows, name, raw, issues["wrong_type"], examples)
         else:
             columns[name] = [v if type(v) is str else category_key(v) for v in raw]
-    if rows and spec and not any(name in f for f in feats for name in spec):
+    absent = [name for name in spec if not any(name in f for f in feats)]
+    if rows and spec and len(absent) == len(spec):
         examples["schema_mismatch"] = (f"none of the reference's features ({', '.join(list(spec)[:5])}) are in the "
                                        f"logged predictions ({', '.join(sorted(rows[0].features)[:5])})")
         issues["schema_mismatch"] = Counter({"": len(rows)})
+    elif rows and absent:  # a feature the logger or the export stopped sending: one clear line, not a mystery
+        issues["missing_feature"] = Counter(dict.fromkeys(absent, len(rows)))
+        examples["missing_feature"] = (
+            f"feature {absent[0]!r} of the reference is in none of the window's {len(rows)} predictions"
+            + (f" (nor are {', '.join(map(repr, absent[1:4]))})" if len(absent) > 1 else "")
+            + ": its missing share is tested as 100 %; log it again, or register a reference without it")
     for name, count in issues["unknown_feature"].items():
         examples.setdefault("unknown_feature", f"feature {name!r} is not in the reference ({count} rows)")
     return columns, {k: dict(v) for k, v in issues.items() if v}, examples
