@@ -162,3 +162,15 @@ def test_mean_interval_rejects_nan_and_unknown_method():
         mean_interval([1.0, math.nan])
     with pytest.raises(ValueError, match="bootstrap"):
         mean_interval([1.0, 2.0], method="jackknife")  # type: ignore[arg-type]
+
+
+@given(counts(), confidences)
+@settings(max_examples=300, deadline=None)
+def test_the_closed_form_wilson_equals_scipys(pc: tuple[int, int], confidence: float) -> None:
+    passes, n = pc
+    ours = wilson_interval(passes, n, confidence=confidence)
+    if n == 0:
+        assert ours == (0.0, 1.0)
+        return
+    ci = sps.binomtest(passes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    assert ours == pytest.approx((ci.low, ci.high), abs=1e-12)

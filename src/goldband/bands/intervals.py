@@ -1,4 +1,4 @@
-"""Intervals for one case's pass rate and mean score (pure functions, numpy/scipy).
+"""Intervals for one case's pass rate and mean score (pure functions; scipy only where no closed form is used).
 
 Undefined input is documented per function: proportions with ``n == 0`` give the
 no-information interval ``(0.0, 1.0)``; means of fewer than two scores give
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import math
 import operator
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 IntervalMethod = Literal["wilson", "clopper-pearson"]
 Interval = tuple[float, float]
@@ -51,8 +51,18 @@ def wilson_interval(passes: int, n: int, *, confidence: float = 0.9) -> Interval
     Wilson is the default because it keeps close to nominal coverage at the
     small n of LLM repeats, where the Wald interval collapses to zero width at
     0/n and n/n. ``n == 0`` returns ``(0.0, 1.0)``: no trials, no information.
+    Closed form (Wilson 1927), equal to scipy's ``binomtest(...).proportion_ci(method="wilson")``
+    (tests/bands/test_intervals.py) without scipy's cost per call or at import.
     """
-    return _proportion_ci(passes, n, confidence, "wilson")
+    passes, n = valid_counts(passes, n)
+    confidence = valid_level(confidence)
+    if n == 0:
+        return (0.0, 1.0)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    rate, z2 = passes / n, z * z
+    centre = (rate + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(rate * (1 - rate) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return (min(max(centre - half, 0.0), rate), max(min(centre + half, 1.0), rate))
 
 
 def clopper_pearson_interval(passes: int, n: int, *, confidence: float = 0.9) -> Interval:
@@ -79,6 +89,8 @@ def _proportion_ci(passes: int, n: int, confidence: float, method: str) -> Inter
     confidence = valid_level(confidence)
     if n == 0:
         return (0.0, 1.0)
+    from scipy import stats
+
     ci = stats.binomtest(passes, n).proportion_ci(confidence_level=confidence, method=method)
     rate = passes / n  # clip float noise so low <= rate <= high holds exactly
     return (min(max(float(ci.low), 0.0), rate), max(min(float(ci.high), 1.0), rate))
@@ -109,6 +121,8 @@ def mean_interval(
     if no_spread(x):
         centre = float(np.clip(x.mean(), x.min(), x.max()))
         return (centre, centre)
+    from scipy import stats
+
     if method == "t":
         ci = stats.ttest_1samp(x, 0.0).confidence_interval(confidence_level=confidence)
     elif method == "bootstrap":

@@ -40,12 +40,11 @@ not reported healthy.
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
-from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 from goldband.alerts.engine import list_alerts
+from goldband.bands.intervals import wilson_interval
 from goldband.clock import Clock, SystemClock, iso
 from goldband.config.monitors import ModelMonitorConfig, MonitorsConfig
 from goldband.store.models import labels_key
@@ -188,31 +187,30 @@ def _window_error(conn: sqlite3.Connection, st: ModelStatus, min_labels: int) ->
     """The latest window's labelled share and error, and whether enough labels arrived to call it known."""
     if not st.latest:
         return None
-    rows = conn.execute(
-        "SELECT p.prediction, l.label FROM monitor_predictions p JOIN monitor_labels l ON l.model = p.model AND "
-        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND p.time >= ? AND p.time <= ?",
-        [st.model, st.version, st.latest["start"], st.latest["end"]]).fetchall()
-    total, labelled = _errors(rows, _task(st))
+    total, labelled = _labelled_errors(conn, st, st.latest)
     need = min(min_labels, int(st.latest["rows"]))
-    error = total / labelled if labelled else None
-    higher = _task(st) != "regression" and _above(st, total, labelled)
-    return {"rows": st.latest["rows"], "labelled": labelled, "error": error, "need": need,
-            "known": labelled >= need, "above_reference": higher}
+    return {"rows": st.latest["rows"], "labelled": labelled, "error": total / labelled if labelled else None,
+            "need": need, "known": labelled >= need, "above_reference": _above(st, total, labelled)}
 
 
 def _realised(conn: sqlite3.Connection, st: ModelStatus, window: dict[str, Any],
               min_labels: int) -> dict[str, Any] | None:
     """A window's realised accuracy (classification) or MAE (regression) once its error is known, for the
     status to show beside (and in place of) the estimate."""
-    rows = conn.execute(
-        "SELECT p.prediction, l.label FROM monitor_predictions p JOIN monitor_labels l ON l.model = p.model AND "
-        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND p.time >= ? AND p.time <= ?",
-        [st.model, st.version, window["start"], window["end"]]).fetchall()
-    total, labelled = _errors(rows, _task(st))
+    total, labelled = _labelled_errors(conn, st, window)
     if not labelled or labelled < min(min_labels, int(window["rows"])):
         return None
     metric, value = ("mae", total / labelled) if _task(st) == "regression" else ("accuracy", 1 - total / labelled)
     return {"metric": metric, "value": value, "labelled": labelled}
+
+
+def _labelled_errors(conn: sqlite3.Connection, st: ModelStatus, window: dict[str, Any]) -> tuple[float, int]:
+    """The errors (sum, count) of a window's labelled predictions (by its start and end time)."""
+    rows = conn.execute(
+        "SELECT p.prediction, l.label FROM monitor_predictions p JOIN monitor_labels l ON l.model = p.model AND "
+        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND p.time >= ? AND p.time <= ?",
+        [st.model, st.version, window["start"], window["end"]]).fetchall()
+    return _errors(rows, _task(st))
 
 
 def _errors(rows: list[tuple[str, str]], task: str) -> tuple[float, int]:
@@ -226,18 +224,7 @@ def _above(st: ModelStatus, wrong: float, seen: int) -> bool:
     ref = _reference_error(st)
     if ref is None or not seen or _task(st) == "regression":
         return False
-    return _wilson_low(wrong / seen, seen, NormalDist().inv_cdf(0.99)) > ref
-
-
-def _wilson_low(rate: float, n: int, z: float) -> float:
-    """The Wilson score interval's lower bound (closed form; status must not import scipy.stats for it).
-
-    >>> round(_wilson_low(0.3, 100, 1.96), 4)  # scipy's binomtest(30, 100).proportion_ci(0.95, "wilson").low
-    0.2189
-    """
-    centre = rate + z * z / (2 * n)
-    spread = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
-    return (centre - spread) / (1 + z * z / n)
+    return wilson_interval(round(wrong), seen, confidence=0.98)[0] > ref  # two-sided 98 % = one-sided 99 %
 
 
 def _task(st: ModelStatus) -> str:
