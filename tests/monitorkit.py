@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from goldband.store import Store
+from goldband.store import Store, open_store
 from goldband.watch import db
 from goldband.watch.demo import rows as churn_rows
 from goldband.watch.demo import write_reference
 from goldband.watch.records import Issue, label_row, prediction_row
+from goldband.watch.reference import register_reference
 
 T0 = datetime.fromisoformat("2026-03-02T00:00:00+00:00")
 
@@ -41,6 +42,15 @@ def log_rows(store: Store, data: list[dict[str, Any]], *, start: datetime = T0, 
         db.insert_predictions(conn, preds)
         db.insert_labels(conn, labs)
     return [p.prediction_id for p in preds]
+
+
+def churn_store(folder: Path, data: list[dict[str, Any]], *, step_s: float = 60.0) -> tuple[Path, list[str]]:
+    """A store in ``folder`` with the churn reference registered and ``data`` logged; its path and the ids."""
+    path = folder / "s.db"
+    with open_store(path) as store:
+        register_reference(store, "churn", churn_reference(folder), version="1")
+        ids = log_rows(store, data, step_s=step_s)
+    return path, ids
 
 
 def log_labels(store: Store, pairs: list[tuple[str, Any]], *, stamp: str | None = None, model: str = "churn") -> None:

@@ -13,8 +13,8 @@ import pytest
 
 from goldband.clock import ManualClock, iso
 from goldband.store import Store, open_store
-from goldband.watch import ModelMonitorConfig, MonitorsConfig, check, register_reference, status
-from monitorkit import T0, churn_reference, log_labels, log_rows, phase
+from goldband.watch import ModelMonitorConfig, MonitorsConfig, check, status
+from monitorkit import T0, churn_store, log_labels, log_rows, phase
 
 STEP = 60.0  # seconds between predictions
 
@@ -24,11 +24,7 @@ def monitors(**changes: Any) -> MonitorsConfig:
 
 
 def setup(folder: Path, data: list[dict[str, Any]]) -> tuple[Path, list[str]]:
-    path = folder / "s.db"
-    with open_store(path) as store:
-        register_reference(store, "churn", churn_reference(folder), version="1")
-        ids = log_rows(store, data, step_s=STEP)
-    return path, ids
+    return churn_store(folder, data, step_s=STEP)
 
 
 def run_check(store: Store, clock: ManualClock, cfg: MonitorsConfig | None = None, **kw: Any) -> Any:

@@ -9,8 +9,8 @@ from typing import Any
 
 from goldband.clock import ManualClock
 from goldband.store import Store, open_store
-from goldband.watch import ModelMonitorConfig, MonitorsConfig, check, register_reference, status
-from monitorkit import T0, churn_reference, log_labels, log_rows, phase
+from goldband.watch import ModelMonitorConfig, MonitorsConfig, check, status
+from monitorkit import T0, churn_store, log_labels, phase
 
 STEP = 60.0
 
@@ -25,11 +25,7 @@ def run(store: Store, days: float, cfg: MonitorsConfig | None = None) -> Any:
 
 
 def logged(folder: Path, data: list[dict[str, Any]]) -> tuple[Path, list[str]]:
-    path = folder / "s.db"
-    with open_store(path) as store:
-        register_reference(store, "churn", churn_reference(folder), version="1")
-        ids = log_rows(store, data, step_s=STEP)
-    return path, ids
+    return churn_store(folder, data, step_s=STEP)
 
 
 def labels(ids: list[str], data: list[dict[str, Any]], pick: range, *, wrong: bool = False) -> list[tuple[str, Any]]:
