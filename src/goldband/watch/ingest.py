@@ -29,7 +29,7 @@ from goldband.errors import MonitorError, RowRefused, StoreError
 from goldband.watch import db
 from goldband.watch.records import Issue, LabelRow, PredictionRow, label_row, prediction_row
 from goldband.watch.reference import references
-from goldband.watch.tables import file_hash, read_rows
+from goldband.watch.tables import file_format, file_hash, read_rows
 
 if TYPE_CHECKING:
     from goldband.store import Store
@@ -116,11 +116,13 @@ def _read(path: Path, required: list[tuple[str, str, str]]) -> tuple[Iterator[tu
             near = difflib.get_close_matches(name, list(names), n=1)
             raise MonitorError(f"no {what} column {name!r}", where=str(path), expected=f"a column named {name!r}",
                                fix=f"name it with {option}" + (f" (did you mean {near[0]!r}?)" if near else ""))
-    return _noting(itertools.chain([first], rows), names), names
+    rows = itertools.chain([first], rows)
+    return (_noting(rows, names) if file_format(path) == "jsonl" else rows), names
 
 
 def _noting(rows: Iterator[tuple[int, dict[str, Any]]], names: dict[str, None]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The rows unchanged, adding to ``names`` any column a row has that earlier rows did not (JSON Lines)."""
+    """The rows unchanged, adding to ``names`` any column a row has that earlier rows did not (JSON Lines: a
+    CSV or Parquet row has every column)."""
     for line, row in rows:
         if not row.keys() <= names.keys():
             names.update(dict.fromkeys(row))
