@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial import distance
 
@@ -175,6 +177,18 @@ def test_chi2_matches_scipy_chi2_contingency(rng: np.random.Generator) -> None:
     assert ours.statistic == pytest.approx(theirs.statistic, rel=1e-12)
     assert ours.p_value == pytest.approx(theirs.pvalue, rel=1e-10)
     assert ours.effect_size == pytest.approx(math.sqrt(theirs.statistic / 8_000), rel=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 10_000), st.integers(0, 10_000)), min_size=2, max_size=12))
+def test_chi2_equals_scipy_chi2_contingency_on_any_table(columns: list[tuple[int, int]]) -> None:
+    ref = {f"k{i}": a for i, (a, _) in enumerate(columns)}
+    cur = {f"k{i}": b for i, (_, b) in enumerate(columns) if b}
+    assume(sum(cur.values()) > 0)
+    theirs = stats.chi2_contingency(np.array([[a for a, _ in columns], [b for _, b in columns]]), correction=False)
+    ours = chi2(ref, cur)
+    assert ours.statistic == pytest.approx(theirs.statistic, rel=1e-12, abs=1e-12)
+    assert ours.p_value == pytest.approx(theirs.pvalue, rel=1e-9, abs=1e-300)
 
 
 def test_chi2_takes_counts_and_handles_unseen_categories() -> None:

@@ -56,3 +56,14 @@ def test_a_larger_window_or_effect_never_needs_a_larger_reference(test: str) -> 
     for window, effect in ((2000, 0.2), (WINDOW, 0.3)):
         other = minimum_reference(test, window=window, alpha=ALPHA, min_effect=effect).minimum
         assert other is not None and other <= base
+
+
+@pytest.mark.parametrize("levels", [2, 5, 20])
+def test_chi2_sizing_has_the_stated_power_by_scipys_noncentral_chi2(levels: int) -> None:
+    """The closed-form sizing agrees with scipy.stats.ncx2: at the minimum total, power >= 0.8 at min_effect."""
+    window, alpha, v = 500, 0.05, 0.1
+    n = minimum_reference("chi2", window=window, alpha=alpha, min_effect=v, levels=levels).minimum
+    assert n is not None
+    critical = stats.chi2.ppf(1 - alpha, levels - 1)
+    assert stats.ncx2.sf(critical, levels - 1, (n + window) * v**2) >= 0.8
+    assert stats.ncx2.sf(critical, levels - 1, (n + window - 2) * v**2) < 0.8

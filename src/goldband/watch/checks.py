@@ -123,7 +123,7 @@ def feature_tests(ref: Reference, columns: dict[str, Any], cfg: ModelMonitorConf
                                   int(np.isnan(columns[name]).sum()), len(columns[name]), cfg))
         else:
             tests.append(_categorical(name, ref.categorical[name], columns[name], cfg))
-            tests.append(_missing(name, _reference_facts(ref.categorical[name])[1], len(ref.categorical[name]),
+            tests.append(_missing(name, _reference_facts(ref.categorical[name]).missing, len(ref.categorical[name]),
                                   columns[name].count(None), len(columns[name]), cfg))
     return [t for t in tests if t is not None]
 
@@ -135,24 +135,23 @@ def window_columns(ref: Reference, rows: Sequence[StoredPrediction]) -> tuple[di
                                                                          dict[str, str]]:
     """Per feature, the window's values (NaN/None for missing); and the data issues found.
 
-    Column at a time: a numeric column converts in one pass (``_numeric_column``), and only a column with a
-    value that is not a number goes value by value to count it.
+    Column at a time: a window whose rows share one stored layout (the usual case) is transposed in one
+    step, with no dict per row; a numeric column converts in one pass (``_numeric_column``), and only a
+    column with a value that is not a number goes value by value to count it.
     """
     spec = ref.spec.features
     issues: dict[str, Counter[str]] = {"unknown_feature": Counter(), "wrong_type": Counter()}
     examples: dict[str, str] = {}
-    feats = [row.features for row in rows]
-    extra = {name for names in {tuple(f) for f in feats} for name in names} - spec.keys()  # few key sets
-    for name in sorted(extra):
-        issues["unknown_feature"][name] += sum(1 for f in feats if name in f)
+    raw, present = _raw_columns(rows, spec)
+    for name in sorted(present.keys() - spec.keys()):
+        issues["unknown_feature"][name] += present[name]
     columns: dict[str, Any] = {}
     for name, kind in spec.items():
-        raw = [f.get(name) for f in feats]
         if kind == "numeric":
-            columns[name] = _numeric_column(rows, name, raw, issues["wrong_type"], examples)
+            columns[name] = _numeric_column(rows, name, raw[name], issues["wrong_type"], examples)
         else:
-            columns[name] = [v if type(v) is str else category_key(v) for v in raw]
-    absent = [name for name in spec if not any(name in f for f in feats)]
+            columns[name] = [v if type(v) is str else category_key(v) for v in raw[name]]
+    absent = [name for name in spec if not present.get(name)]
     if rows and spec and len(absent) == len(spec):
         examples["schema_mismatch"] = (f"none of the reference's features ({', '.join(list(spec)[:5])}) are in the "
                                        f"logged predictions ({', '.join(sorted(rows[0].features)[:5])})")
@@ -168,12 +167,26 @@ def window_columns(ref: Reference, rows: Sequence[StoredPrediction]) -> tuple[di
     return columns, {k: dict(v) for k, v in issues.items() if v}, examples
 
 
-def _numeric_column(rows: Sequence[StoredPrediction], name: str, raw: list[Any], wrong: Counter[str],
+def _raw_columns(rows: Sequence[StoredPrediction], spec: dict[str, str]
+                 ) -> tuple[dict[str, Sequence[Any]], Counter[str]]:
+    """Each reference feature's stored values (None where a row lacks it), and how many rows have each name."""
+    layout = rows[0].layout if rows else None
+    if layout is not None and all(r.layout is layout for r in rows):
+        stored = list(zip(*[r.values for r in rows], strict=True)) or [()] * len(layout.names)
+        missing = (None,) * len(rows)
+        present = Counter(dict.fromkeys(layout.names, len(rows)))
+        return {name: stored[layout.positions[name]] if name in layout.positions else missing
+                for name in spec}, present
+    present = Counter(name for r in rows for name in (r.layout.names if r.layout else r.values))
+    return {name: [r.feature(name) for r in rows] for name in spec}, present
+
+
+def _numeric_column(rows: Sequence[StoredPrediction], name: str, raw: Sequence[Any], wrong: Counter[str],
                     examples: dict[str, str]) -> npt.NDArray[np.float64]:
     """One numeric feature as float64, NaN for missing or non-finite (``float()`` as ``number()`` does);
     a value that is not a number is counted as ``wrong_type`` by ``_numeric_value``."""
     try:
-        values = np.array([math.nan if v is None else float(v) for v in raw], dtype=np.float64)
+        values = np.array(raw, dtype=np.float64)  # None is NaN; text is read as float() reads it
     except (TypeError, ValueError):  # '' or a word: the slow path finds and counts it
         return np.array([_numeric_value(row, name, wrong, examples) for row in rows], dtype=np.float64)
     values[~np.isfinite(values)] = math.nan
@@ -181,7 +194,7 @@ def _numeric_column(rows: Sequence[StoredPrediction], name: str, raw: list[Any],
 
 
 def _numeric_value(row: StoredPrediction, name: str, wrong: Counter[str], examples: dict[str, str]) -> float:
-    raw = row.features.get(name)
+    raw = row.feature(name)
     try:
         value = number(raw)
     except ValueError:
@@ -215,28 +228,47 @@ def _numeric(name: str, ref: npt.NDArray[np.float64], cur: npt.NDArray[np.float6
 
 def _categorical(name: str, ref: list[str | None], cur: list[str | None], cfg: ModelMonitorConfig) -> TestRow:
     floor = cfg.effect_floor("chi2")
-    result = chi2(ref, cur, alpha=cfg.alpha, min_effect=floor, nan_policy="omit")
+    counted = _reference_facts(ref)
+    result = chi2(counted.counts, cur, alpha=cfg.alpha, min_effect=floor, nan_policy="omit")
     present = [c for c in cur if c is not None]
     return TestRow(name, "categorical", "chi2", result.statistic, result.p_value, result.effect_size, floor,
                    value=_top(present) + _share_note(result.unseen_share, "unseen"),
-                   reference=_reference_facts(ref)[0], n=len(present), unseen_share=result.unseen_share)
+                   reference=counted.top, n=len(present), unseen_share=result.unseen_share)
 
 
-_FACTS: dict[int, tuple[list[str | None], str, int]] = {}  # id -> (the reference column, its top label, missing)
+@dataclass(frozen=True)
+class _Counted:
+    """A reference column counted once: its labels' counts (missing left out), the missing count, the top label."""
+
+    counts: Counter[Any]  # what chi2 takes for a sample: missing values under None
+    missing: int
+    top: str
+    share: dict[Any, float]  # each present label's share of the present values
 
 
-def _reference_facts(values: list[str | None]) -> tuple[str, int]:
-    """A reference column's most common label (as text) and its missing count, counted once, not per window.
+_FACTS: dict[int, tuple[list[Any], _Counted]] = {}  # id -> (the reference column itself, what was counted)
 
-    Keyed by identity; the entry holds the list itself, so its id cannot be reused while cached.
+
+def _reference_facts(values: list[Any]) -> _Counted:
+    """A reference column counted once, not per window (twenty windows a second each re-counted 20,000 rows).
+
+    Keyed by identity; the entry holds the list itself, so its id cannot be reused while cached. Reference
+    columns are never changed after loading.
     """
     hit = _FACTS.get(id(values))
     if hit is not None and hit[0] is values:
-        return hit[1], hit[2]
+        return hit[1]
     if len(_FACTS) > 256:
         _FACTS.clear()
-    _FACTS[id(values)] = (values, _top([c for c in values if c is not None]), values.count(None))
-    return _FACTS[id(values)][1], _FACTS[id(values)][2]
+    counts = Counter(values)
+    missing = counts[None]
+    present = {k: n for k, n in counts.items() if k is not None}
+    total = len(values) - missing
+    top = max(present.items(), key=lambda kv: kv[1], default=None)  # the first of equals, as most_common
+    counted = _Counted(+counts, missing, "-" if top is None else f"{top[0]!r} {top[1] / total:.0%}",
+                       {k: n / total for k, n in present.items()})
+    _FACTS[id(values)] = (values, counted)
+    return counted
 
 
 def _missing(name: str, ref_missing: int, ref_n: int, cur_missing: int, cur_n: int,
@@ -291,11 +323,12 @@ def _collapse(ref: list[Any] | None, cur: list[str | None], cfg: ModelMonitorCon
         return None
     top, count = Counter(present).most_common(1)[0]
     share = count / len(present)
-    ref_present = [c for c in ref or () if c is not None]
-    ref_share = ref_present.count(top) / len(ref_present) if ref_present else math.nan
+    counted = _reference_facts(ref) if ref is not None else None
+    known = bool(counted and counted.share)
+    ref_share = counted.share.get(top, 0.0) if counted and known else math.nan
     flagged = share >= cfg.collapse_share and not ref_share >= cfg.collapse_share
     return TestRow("collapse", "output", "rule", share, None, share, cfg.collapse_share, flagged,
-                   value=f"{top!r} {share:.0%}", reference=f"{top!r} {ref_share:.0%}" if ref_present else "",
+                   value=f"{top!r} {share:.0%}", reference=f"{top!r} {ref_share:.0%}" if known else "",
                    n=len(present))
 
 

@@ -122,8 +122,8 @@ def _horizon(conn: sqlite3.Connection, ref: Reference, state: dict[str, Any], de
     row = conn.execute(
         "SELECT MIN(p.time) FROM monitor_predictions p LEFT JOIN monitor_labels l "
         "ON l.model = p.model AND l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? "
-        "AND (p.time > ? OR (p.time = ? AND p.id > ?)) AND p.time > ? AND l.label IS NULL",
-        [ref.model, ref.version, time, time, pid, iso(delay_edge)]).fetchone()
+        "AND (p.time, p.id) > (?, ?) AND p.time > ? AND l.label IS NULL",
+        [ref.model, ref.version, time, pid, iso(delay_edge)]).fetchone()
     return row[0] if row and row[0] else None
 
 
@@ -134,8 +134,8 @@ def _late_labels(conn: sqlite3.Connection, ref: Reference, state: dict[str, Any]
     time, pid = state["cursor"]
     row = conn.execute(
         "SELECT COUNT(*) FROM monitor_labels l JOIN monitor_predictions p ON l.model = p.model AND "
-        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND (p.time < ? OR (p.time = ? AND "
-        "p.id <= ?)) AND l.logged_at > ?", [ref.model, ref.version, time, time, pid, state["last_check"]]).fetchone()
+        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND (p.time, p.id) <= (?, ?) "
+        "AND l.logged_at > ?", [ref.model, ref.version, time, pid, state["last_check"]]).fetchone()
     return int(row[0])
 
 

@@ -19,10 +19,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from goldband._util.runid import now
 from goldband.watch.records import Issue, LabelRow, PredictionRow, dumps
 
 __all__ = [
+    "Layout",
     "StoredPrediction",
     "add_issues",
     "decode_features",
@@ -39,17 +42,49 @@ CHUNK = 500  # SQLite's default limit on variables is 999 (older builds); keep I
 
 
 @dataclass(frozen=True, slots=True)
+class Layout:
+    """The feature names of stored value arrays, and each name's position (one object per layout, shared)."""
+
+    names: tuple[str, ...]
+    positions: dict[str, int]
+
+    @classmethod
+    def of(cls, names: Sequence[str]) -> Layout:
+        return cls(tuple(names), {name: i for i, name in enumerate(names)})
+
+
+@dataclass(frozen=True, slots=True)
 class StoredPrediction:
-    """A logged prediction as the checks read it (features parsed; label joined when asked)."""
+    """A logged prediction as the checks read it (label joined when asked).
+
+    ``values`` are its feature values in the order of ``layout`` (as stored since 0007), or, with no
+    layout, ``{name: value}`` (older rows, and rows built by hand). A list is a fifth of a dict's memory
+    and lets a window be read column by column (``goldband.watch.checks.window_columns``).
+    """
 
     id: int
     prediction_id: str
     time: str
-    features: dict[str, Any]
+    values: dict[str, Any] | list[Any]
     prediction: Any
     confidence: float | None
     label: Any = None
     labelled: bool = False
+    layout: Layout | None = None
+
+    @property
+    def features(self) -> dict[str, Any]:
+        """``{name: value}``, built on each call (``feature`` reads one without building it)."""
+        if self.layout is None:
+            return self.values  # type: ignore[return-value]  # a dict when there is no layout
+        return dict(zip(self.layout.names, self.values, strict=True))
+
+    def feature(self, name: str) -> Any:
+        """One feature's value (None when the prediction does not have it)."""
+        if self.layout is None:
+            return self.values.get(name)  # type: ignore[union-attr]
+        at = self.layout.positions.get(name)
+        return None if at is None else self.values[at]  # type: ignore[index]
 
 
 def insert_predictions(conn: sqlite3.Connection, rows: Sequence[PredictionRow], *,
@@ -164,8 +199,10 @@ def predictions_after(conn: sqlite3.Connection, model: str, version: str, after:
                       *, limit: int | None = None, before_time: str | None = None,
                       labelled_only: bool = False) -> Iterator[StoredPrediction]:
     """Predictions of one model version after ``(time, id)``, in time order, with their labels."""
-    clauses = ["p.model = ?", "p.version = ?", "(p.time > ? OR (p.time = ? AND p.id > ?))"]
-    params: list[Any] = [model, version, after[0], after[0], after[1]]
+    # a row value, not ``time > ? OR (time = ? AND id > ?)``: SQLite seeks the index to it instead of scanning
+    # from the model's first prediction, which made every window's read slower than the last (quadratic)
+    clauses = ["p.model = ?", "p.version = ?", "(p.time, p.id) > (?, ?)"]
+    params: list[Any] = [model, version, after[0], after[1]]
     if before_time is not None:
         clauses.append("p.time < ?")
         params.append(before_time)
@@ -175,13 +212,30 @@ def predictions_after(conn: sqlite3.Connection, model: str, version: str, after:
            "FROM monitor_predictions p LEFT JOIN monitor_labels l "
            "ON l.model = p.model AND l.prediction_id = p.prediction_id "
            f"WHERE {' AND '.join(clauses)} ORDER BY p.time, p.id" + (f" LIMIT {int(limit)}" if limit else ""))
-    known, loads = layouts(conn), json.loads
+    known = {i: Layout.of(names) for i, names in layouts(conn).items()}
+    loads, decoded = orjson.loads, _Decoded()
     for pid, ext, time, features, layout, prediction, confidence, label in conn.execute(sql, params):
-        values = loads(features)
-        if layout is not None:
-            values = dict(zip(known[layout], values, strict=True))
-        yield StoredPrediction(pid, ext, time, values, loads(prediction), confidence,
-                               None if label is None else loads(label), label is not None)
+        yield StoredPrediction(pid, ext, time, loads(features), decoded(prediction), confidence,
+                               None if label is None else decoded(label), label is not None,
+                               None if layout is None else known[layout])
+
+
+class _Decoded:
+    """JSON text to its value, remembered: a classifier's predictions and labels are a few texts repeated
+    (``"yes"``, ``1``) and a window reads each once per row; bounded, for a regressor's many distinct ones."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Any] = {}
+
+    def __call__(self, text: str) -> Any:
+        value = self.seen.get(text, _Decoded)
+        if value is _Decoded:
+            value = orjson.loads(text)
+            if len(self.seen) < self.LIMIT and not isinstance(value, list | dict):  # never share a mutable
+                self.seen[text] = value
+        return value
 
 
 def latest_labelled(conn: sqlite3.Connection, model: str, limit: int) -> list[tuple[str, Any, Any]]:

@@ -364,7 +364,7 @@ def _regression_rows(est: Estimator, rows: Sequence[StoredPrediction]
     columns: dict[str, list[Any]] = {}
     for name, kind in est.features.items():
         read = _nan_number if kind == "numeric" else category_key
-        columns[name] = [read(r.features.get(name)) for r in usable]
+        columns[name] = [read(r.feature(name)) for r in usable]
     x = _encode(est, est.features, columns) if usable else np.zeros((0, len(est.features)))
     pred = np.array([_number(r.prediction) for r in usable], dtype=np.float64)
     y = np.array([_nan_number(r.label) if r.labelled else math.nan for r in usable], dtype=np.float64)

@@ -177,9 +177,8 @@ def _recent_errors(conn: sqlite3.Connection, st: ModelStatus, cursor: list[Any],
         return 0.0, 0
     rows = conn.execute(
         "SELECT p.prediction, l.label FROM monitor_predictions p JOIN monitor_labels l ON l.model = p.model AND "
-        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND (p.time < ? OR (p.time = ? AND "
-        "p.id <= ?)) ORDER BY p.time DESC, p.id DESC LIMIT ?", [st.model, st.version, cursor[0], cursor[0],
-                                                                cursor[1], n]).fetchall()
+        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND (p.time, p.id) <= (?, ?) "
+        "ORDER BY p.time DESC, p.id DESC LIMIT ?", [st.model, st.version, cursor[0], cursor[1], n]).fetchall()
     return _errors(rows, "classification")
 
 

@@ -7,7 +7,7 @@ joint test (``goldband.watch.joint``) share it without importing each other.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["TestRow"]
@@ -33,7 +33,8 @@ class TestRow:
     unseen_share: float | None = None  # categorical: share of the window in labels the reference never had
 
     def to_json(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)  # asdict() would deep-copy
+                for k, v in ((k, getattr(self, k)) for k in self.__dataclass_fields__)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TestRow:

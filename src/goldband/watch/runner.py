@@ -40,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from goldband._util.nogc import collector_paused
 from goldband.alerts.engine import AlertEngine, Delivered
 from goldband.alerts.rules import Observation
 from goldband.clock import Clock, SystemClock, iso, parse_duration
@@ -227,14 +228,15 @@ def _windows(store: Store, plan: _Plan, engine: AlertEngine, clock: Clock, repor
     state = db.get_state(store.conn, WINDOWS, plan.key) or _new_cursor()
     while True:
         cursor = (str(state["cursor"][0]), int(state["cursor"][1]))
-        rows = list(db.predictions_after(store.conn, plan.ref.model, plan.ref.version, cursor, limit=size))
-        if len(rows) < size:
-            break
+        with collector_paused():  # a window is millions of acyclic objects: no cycle search while they are built
+            rows = list(db.predictions_after(store.conn, plan.ref.model, plan.ref.version, cursor, limit=size))
+            if len(rows) < size:
+                break
+            tested = _test(plan, rows)
         seen = state["window"]
         state["window"] += 1
         title = (f"{plan.ref.model} v{plan.ref.version} window {state['window']} ({len(rows)} predictions to "
                  f"{rows[-1].time[:16]})")
-        tested = _test(plan, rows)
         summary = findings.window_summary(plan.ref, state["window"], rows, tested, title)
         state["cursor"] = [rows[-1].time, rows[-1].id]
         if not _commit(store, plan, seen, state, summary, rows, tested, clock, engine):
@@ -271,7 +273,7 @@ def _late(store: Store, ref: Reference, key: str) -> int:
         time, pid = state["cursor"]
         row = conn.execute(
             "SELECT COUNT(*), MIN(prediction_id) FROM monitor_predictions WHERE model = ? AND version = ? AND id > ? "
-            "AND (time < ? OR (time = ? AND id <= ?))", [ref.model, ref.version, state["max_id"], time, time, pid]
+            "AND (time, id) <= (?, ?)", [ref.model, ref.version, state["max_id"], time, pid]
         ).fetchone()
         state["max_id"] = conn.execute("SELECT MAX(id) FROM monitor_predictions").fetchone()[0] or 0
         db.put_state(conn, WINDOWS, key, state)
@@ -301,8 +303,9 @@ def _calendar_windows(store: Store, plan: _Plan, engine: AlertEngine, clock: Clo
     while start is not None and start + period <= done_before:
         cursor = (str(state["cursor"][0]), int(state["cursor"][1]))
         end = start + period
-        rows = list(db.predictions_after(store.conn, plan.ref.model, plan.ref.version, max((iso(start), 0), cursor),
-                                         before_time=iso(end)))
+        with collector_paused():
+            rows = list(db.predictions_after(store.conn, plan.ref.model, plan.ref.version,
+                                             max((iso(start), 0), cursor), before_time=iso(end)))
         if not rows:  # one record for the run of empty periods up to the next prediction (or now)
             following = _next_time(store, plan, cursor)
             if following is None and not latest:
@@ -312,7 +315,8 @@ def _calendar_windows(store: Store, plan: _Plan, engine: AlertEngine, clock: Clo
         seen = state["window"]
         state["window"] += 1
         state["cursor"], state["next_start"] = [iso(end), 0], iso(end)
-        summary, tested = _period(plan, state["window"], start, end, period, rows)
+        with collector_paused():
+            summary, tested = _period(plan, state["window"], start, end, period, rows)
         if not _commit(store, plan, seen, state, summary, rows, tested, clock, engine):
             break
         report.windows.append(summary)

@@ -156,7 +156,7 @@ def check_segments(plans: Sequence[SegmentPlan], rows: Sequence[StoredPrediction
     for plan in plans:
         groups: dict[str | None, list[StoredPrediction]] = {}
         for row in rows:
-            groups.setdefault(category_key(row.features.get(plan.column)), []).append(row)
+            groups.setdefault(category_key(row.feature(plan.column)), []).append(row)
         for value, sub in groups.items():
             results.append(_one(plan, value, sub, cfg, [r for r in rules if r.feature != plan.column]))
         results += [SegmentResult(plan.column, v, "too_small", 0, seg.rows)
