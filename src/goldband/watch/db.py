@@ -106,7 +106,8 @@ def insert_predictions(conn: sqlite3.Connection, rows: Sequence[PredictionRow], 
                                      f"prediction id {row.prediction_id!r} is already logged; the new one was refused"))
                 continue
             seen.add(row.prediction_id)
-            fresh.append((row.model, row.version, row.prediction_id, row.time, dumps(list(row.features.values())),
+            fresh.append((row.model, row.version, row.prediction_id, row.time,
+                          row.encoded or dumps(list(row.features.values())),
                           ids[tuple(row.features)], dumps(row.prediction), row.confidence,
                           None if row.proba is None else dumps(row.proba), stamp))
     conn.executemany("INSERT INTO monitor_predictions (model, version, prediction_id, time, features, layout, "

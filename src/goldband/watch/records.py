@@ -66,6 +66,7 @@ class PredictionRow:
     prediction: Scalar
     confidence: float | None
     proba: dict[str, float] | None
+    encoded: str | None = None  # the feature values as the store keeps them (a JSON array), when already written
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,10 +192,12 @@ def prediction_row(
     proba: Any = None,
     issues: list[Issue],
 ) -> PredictionRow:
-    """The row to store, appending kept-but-counted problems to ``issues``; RowRefused otherwise."""
+    """The row to store, appending kept-but-counted problems to ``issues``; RowRefused otherwise. A ``features``
+    dict is kept as it is, not copied: callers pass their own copy."""
     pid = _prediction_id(prediction_id)
-    return PredictionRow(model, version, pid, _time(time, pid), _features(features, pid, issues),
-                         _required(prediction, "prediction", pid), *_confidence(confidence, proba, pid, issues))
+    kept, encoded = _features(features, pid, issues)
+    return PredictionRow(model, version, pid, _time(time, pid), kept, _required(prediction, "prediction", pid),
+                         *_confidence(confidence, proba, pid, issues), encoded)
 
 
 def label_row(model: str, prediction_id: Any, label: Any, *, time: Any) -> LabelRow:
@@ -252,14 +255,25 @@ def _time(value: Any, pid: str) -> str:
                                                    "time, a datetime or a Unix timestamp")) from None
 
 
-def _features(features: Any, pid: str, issues: list[Issue]) -> dict[str, Scalar | None]:
+def _features(features: Any, pid: str, issues: list[Issue]) -> tuple[dict[str, Scalar | None], str | None]:
+    """The features to store and, in the common case, their JSON array already written.
+
+    The common case (CSV rows; JSON rows of finite numbers) is decided by writing the values once with
+    orjson, which writes NaN and infinity as ``null``: when the text has no more ``null`` than the values
+    have None, every float was finite and there is nothing to convert or count (a string holding "null" only
+    sends the row down the careful path). Half the cost of checking each float first.
+    """
     if not isinstance(features, Mapping):
         raise RowRefused(Issue("bad_row", "features", f"prediction {pid!r}: features are "
                                                       f"{type(features).__name__}, not a mapping of name to value"))
-    types = set(map(type, features.values()))
-    if types <= _PLAIN and set(map(type, features)) <= _NAME and (
-            float not in types or math.isfinite(sum([v for v in features.values() if type(v) is float]))):
-        return dict(features)  # the common case (CSV rows; JSON rows of finite numbers): nothing to convert or count
+    values = list(features.values())
+    if set(map(type, values)) <= _PLAIN and set(map(type, features)) <= _NAME:
+        try:
+            text = orjson.dumps(values).decode()
+        except TypeError:  # an integer beyond 64 bits: the careful path below
+            text = None
+        if text is not None and ("null" not in text or text.count("null") == values.count(None)):
+            return (features if type(features) is dict else dict(features)), text  # the caller's own copy
     kept: dict[str, Scalar | None] = {}
     for name, value in features.items():
         if not isinstance(name, str):
@@ -271,7 +285,7 @@ def _features(features: Any, pid: str, issues: list[Issue]) -> dict[str, Scalar 
             kind = "non_finite" if "non-finite" in str(exc) else "bad_value"
             issues.append(Issue(kind, name, f"prediction {pid!r}: feature {name!r}: {exc}; stored as missing"))
             kept[name] = None
-    return kept
+    return kept, None
 
 
 def _required(value: Any, name: str, pid: str) -> Scalar:
