@@ -59,6 +59,7 @@ def _register() -> None:
     from goldband.cli.history import history, show
     from goldband.cli.judge import judge
     from goldband.cli.loop import gate, retrain
+    from goldband.cli.llmmonitor import evaluate, feedback, traces
     from goldband.cli.loopdemo import loop
     from goldband.cli.monitor import monitor
     from goldband.cli.nightly import nightly
@@ -73,6 +74,8 @@ def _register() -> None:
         main.add_command(command)
     for command in (monitor, alerts, nightly):  # issue 6: monitors and alerts
         main.add_command(command)
+    for command in (traces, feedback, evaluate):  # issue 10: production LLM traffic
+        monitor.add_command(command)
     for command in (registry, gate, retrain, loop):  # issue 9: the closed loop
         main.add_command(command)
 

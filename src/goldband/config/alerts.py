@@ -52,7 +52,7 @@ class RuleConfig(_Strict):
     """Which series (or detector) to watch, when it counts as flagged, and how loud to be."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
-    source: Literal["llm-eval", "classic-ml"] | None = None
+    source: Literal["llm-eval", "llm-prod", "classic-ml"] | None = None
     model: str = "*"
     metric: str = "*"
     detector: str | None = None  # only flags raised by this detector (adwin, ddm, ks, page_hinkley, ...)
@@ -113,6 +113,7 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     RuleConfig(name="data-quality", source="classic-ml", metric="data_quality", severity="warning"),
     RuleConfig(name="estimated-performance", source="classic-ml", metric="estimated_*", severity="warning"),
     RuleConfig(name="eval-drift", source="llm-eval", metric="*", severity="critical"),
+    RuleConfig(name="llm-production", source="llm-prod", metric="*", severity="warning"),
 )
 
 

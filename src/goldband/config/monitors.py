@@ -252,6 +252,30 @@ class EvalMonitorConfig(_Strict):
         return self
 
 
+class LlmJudgeConfig(_Strict):
+    """The judge on a budgeted random sample of each window's traces (cached, fenced, fail-closed)."""
+
+    rubric: str  # a rubric name (rubrics/NAME.yaml)
+    sample: int = Field(20, ge=1)  # traces judged per window, drawn at random (seeded by the window)
+    seed: int = 0
+
+
+class LlmAppConfig(_Strict):
+    """One LLM application whose production traces goldband logs and evaluates (docs/llm-monitoring.md)."""
+
+    version: str | None = None  # the version traces are stored under when they carry none (name@alias resolved)
+    redact: str | None = None  # module:function run on every trace before it is stored
+    golden_set: str | None = None  # evaluate with the deterministic checks of this set's defaults ...
+    checks: list[Any] | None = None  # ... or of this list (golden-set check syntax)
+    judge: LlmJudgeConfig | None = None
+    window: int = Field(200, ge=10)  # traces per evaluation window
+    reference_windows: int = Field(3, ge=1)  # a version's first windows: the reference for output drift
+    alpha: float = Field(0.05, gt=0, lt=1)
+    min_effect: float = Field(0.1, ge=0)  # output drift: KS statistic, Cohen's h, Cramér's V at least this
+    detectors: bool = True  # watch the window series with the eval detectors (monitors.eval.page_hinkley)
+
+
 class MonitorsConfig(_Strict):
     models: dict[str, ModelMonitorConfig] = Field(default_factory=dict)
     eval: EvalMonitorConfig = EvalMonitorConfig()
+    llm: dict[str, LlmAppConfig] = Field(default_factory=dict)  # app name -> its production monitoring

@@ -299,3 +299,30 @@ def _compact_features(db: Database) -> None:
     db.table("monitor_layouts").create({"id": INT, "names": TEXT, "created_at": TEXT}, pk="id", not_null=["names"])
     db.table("monitor_layouts").create_index(["names"], unique=True)
     db.table("monitor_predictions").add_column("layout", INT)
+
+
+@migration("0008_llm_traces")
+def _llm_traces(db: Database) -> None:
+    """An LLM application's production calls (``llm_traces``, one row per call, keyed by app, trace id and
+    span id so a file ingested twice is stored once), the feedback they get later (``llm_feedback``) and
+    what ``goldband monitor evaluate`` found in each (``llm_evaluations``); see docs/store.md."""
+    db.table("llm_traces").create({
+        "id": INT, "app": TEXT, "trace_id": TEXT, "span_id": TEXT, "version": TEXT, "time": TEXT, "input": TEXT,
+        "output": TEXT, "tool_calls": TEXT, "latency_ms": REAL, "input_tokens": INT, "output_tokens": INT,
+        "cost": REAL, "model": TEXT, "finish_reason": TEXT, "error": TEXT, "attributes": TEXT, "source": TEXT,
+        "logged_at": TEXT,
+    }, pk="id", not_null=["app", "trace_id", "span_id", "version", "time", "input"])
+    db.table("llm_traces").create_index(["app", "trace_id", "span_id"], unique=True)
+    db.table("llm_traces").create_index(["app", "version", "time", "id"])
+    db.table("llm_feedback").create({
+        "id": INT, "app": TEXT, "trace_id": TEXT, "kind": TEXT, "value": TEXT, "score": INT, "by": TEXT,
+        "time": TEXT, "key": TEXT, "logged_at": TEXT,
+    }, pk="id", not_null=["app", "trace_id", "kind", "time"])
+    db.table("llm_feedback").create_index(["app", "trace_id"])
+    db.table("llm_feedback").create_index(["key"], unique=True)  # a feedback file ingested twice: stored once
+    db.table("llm_evaluations").create({
+        "trace": INT, "app": TEXT, "version": TEXT, "window": INT, "checks_passed": INT, "checks_failed": INT,
+        "failed": TEXT, "judge_score": REAL, "judge_error": TEXT, "refusal": INT, "empty": INT, "truncated": INT,
+        "evaluated_at": TEXT,
+    }, pk="trace", not_null=["app", "version"])
+    db.table("llm_evaluations").create_index(["app", "version", "window"])

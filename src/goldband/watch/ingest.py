@@ -39,6 +39,8 @@ __all__ = ["IngestReport", "ingest_labels", "ingest_predictions"]
 BATCH = 5000
 _Roles = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]  # feature columns, (probability column, class)
 SHOWN = 10  # refused rows listed one by one in a report
+_REFUSALS = frozenset({"bad_row", "duplicate_id", "bad_time", "bad_prediction", "bad_label", "bad_trace",
+                       "duplicate_trace", "redaction_failed", "bad_feedback", "unknown_trace"})
 
 
 @dataclass
@@ -50,6 +52,7 @@ class IngestReport:
     rows: int = 0
     written: int = 0
     refused: int = 0
+    already: int = 0  # traces or feedback stored by an earlier ingestion of the same records (not refused)
     problems: list[str] = field(default_factory=list)  # the first SHOWN refused rows, as file:line: message
     issues: Counter[str] = field(default_factory=Counter)  # kept-but-counted and refused problems by kind
     warnings: list[str] = field(default_factory=list)  # about the file as a whole (columns)
@@ -57,10 +60,11 @@ class IngestReport:
 
     def summary(self) -> str:
         text = f"{self.path}: stored {self.written:,} of {self.rows:,} {self.kind}"
+        if self.already:
+            text += f", {self.already:,} already stored"
         if self.refused:
             text += f", refused {self.refused:,}"
-        kept = {k: n for k, n in self.issues.items() if k not in ("bad_row", "duplicate_id", "bad_time",
-                                                                   "bad_prediction", "bad_label")}
+        kept = {k: n for k, n in self.issues.items() if k not in _REFUSALS}
         if kept:
             text += " (kept with issues: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kept.items())) + ")"
         return text
