@@ -56,10 +56,11 @@ def _register() -> None:
     from goldband.cli.alerts import alerts
     from goldband.cli.cache import cache
     from goldband.cli.compare import baseline, compare
+    from goldband.cli.golden import golden
     from goldband.cli.history import history, show
     from goldband.cli.judge import judge
-    from goldband.cli.loop import gate, retrain
     from goldband.cli.llmmonitor import evaluate, feedback, traces
+    from goldband.cli.loop import gate, retrain
     from goldband.cli.loopdemo import loop
     from goldband.cli.monitor import monitor
     from goldband.cli.nightly import nightly
@@ -76,6 +77,7 @@ def _register() -> None:
         main.add_command(command)
     for command in (traces, feedback, evaluate):  # issue 10: production LLM traffic
         monitor.add_command(command)
+    main.add_command(golden)
     for command in (registry, gate, retrain, loop):  # issue 9: the closed loop
         main.add_command(command)
 

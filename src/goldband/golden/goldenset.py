@@ -30,11 +30,18 @@ Source = Literal["hand-written", "production", "failure", "synthetic"]
 
 
 class Provenance(Strict):
-    """Where a case came from; ``provenance: production`` is short for ``{source: production}``."""
+    """Where a case came from; ``provenance: production`` is short for ``{source: production}``.
+
+    No provenance means hand-written. ``goldband golden accept`` fills ``time``, ``version`` and ``added``
+    for cases taken from production traces or failing trials.
+    """
 
     source: Source
     ref: str | None = None  # a ticket, trace id or incident
-    note: str | None = None
+    note: str | None = None  # why the case was picked
+    time: str | None = None  # when the production call or failing trial happened
+    version: str | None = None  # the target or registry version that served it
+    added: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")  # the ISO date it joined the set
 
 
 class RunSpec(Strict):

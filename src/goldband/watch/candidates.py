@@ -1,0 +1,198 @@
+"""Production failures as candidate golden cases: what ``goldband golden candidates`` proposes.
+
+Three sources, one shape (a mapping per candidate: ``id``, ``input``,
+``output``, ``feedback``, ``reference``, ``tags``, ``provenance``; see
+``goldband.golden.review``):
+
+- ``production``: stored traces of an app, each with its feedback and its
+  evaluation (``goldband monitor evaluate``), filtered by a ``--where``
+  expression over ``FIELDS`` (``feedback=negative OR check_failed OR
+  judge_score<3``). The proposed reference is the latest correction given in
+  feedback, when there is one.
+- ``run``: the failing (or erroring) trials of a stored run, their case's input
+  read from the golden set the run used.
+- ``file``: failures someone caught by hand, one JSON object per line (``input``
+  required; ``output``, ``reference``, ``tags``, ``note`` optional).
+
+Selection reads the store once with two set-based queries (feedback and
+evaluations joined by trace), then filters in Python: a million traces take
+seconds, not a query per trace (bench/bench_llm_traces.py).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from goldband._util import yamlio
+from goldband.errors import ConfigError, MonitorError
+from goldband.golden.where import Where
+from goldband.watch.tables import read_rows
+
+__all__ = ["FIELDS", "from_file", "from_production", "from_run"]
+
+FIELDS: dict[str, str] = {
+    "feedback": "text",  # negative (a thumbs down), positive, none
+    "check_failed": "bool", "checks_failed": "number", "judge_score": "number", "judged": "bool",
+    "refusal": "bool", "empty": "bool", "truncated": "bool", "error": "bool", "corrected": "bool",
+    "label": "text", "comment": "text", "version": "text", "model": "text", "finish_reason": "text",
+    "latency_ms": "number", "cost": "number", "output": "text", "input": "text", "time": "text",
+}
+FILE_KEYS = ("input", "output", "reference", "tags", "note", "id")
+
+
+def from_production(conn: sqlite3.Connection, app: str, where: Where | None, *,
+                    limit: int | None) -> Iterator[dict[str, Any]]:
+    """Candidates from ``app``'s traces matching ``where`` (all when None), newest first, at most ``limit``."""
+    feedback = _feedback(conn, app)
+    evaluated = _evaluations(conn, app)
+    rows = conn.execute("SELECT id, trace_id, span_id, version, time, input, output, latency_ms, cost, model, "
+                        "finish_reason, error FROM llm_traces WHERE app = ? ORDER BY time DESC, id DESC", [app])
+    found = 0
+    for row in rows:
+        fields = _fields(row, feedback.get(row[1], []), evaluated.get(row[0]))
+        if where is not None and not where.matches(fields):
+            continue
+        yield _candidate(app, row, fields, feedback.get(row[1], []), where)
+        found += 1
+        if limit is not None and found >= limit:
+            return
+
+
+def _feedback(conn: sqlite3.Connection, app: str) -> dict[str, list[dict[str, Any]]]:
+    given: dict[str, list[dict[str, Any]]] = {}
+    for tid, kind, value, score, by, time in conn.execute(
+            "SELECT trace_id, kind, value, score, by, time FROM llm_feedback WHERE app = ? ORDER BY time, id", [app]):
+        given.setdefault(tid, []).append({"kind": kind, "value": value, "score": score, "by": by, "time": time})
+    return given
+
+
+def _evaluations(conn: sqlite3.Connection, app: str) -> dict[int, tuple[Any, ...]]:
+    return {r[0]: r[1:] for r in conn.execute(
+        "SELECT trace, checks_passed, checks_failed, failed, judge_score, judge_error, refusal, empty, truncated "
+        "FROM llm_evaluations WHERE app = ?", [app])}
+
+
+def _fields(row: tuple[Any, ...], given: list[dict[str, Any]], ev: tuple[Any, ...] | None) -> dict[str, Any]:
+    """What ``--where`` can test for one trace (None: not known, never matches a comparison)."""
+    _, _, _, version, time, text, output, latency, cost, model, finish, error = row
+    thumbs = [f["score"] for f in given if f["kind"] == "thumbs"]
+    fields: dict[str, Any] = {
+        "feedback": "none" if not thumbs else "negative" if thumbs[-1] < 0 else "positive",
+        "corrected": any(f["kind"] == "correction" for f in given),
+        "label": next((f["value"] for f in reversed(given) if f["kind"] == "label"), None),
+        "comment": next((f["value"] for f in reversed(given) if f["kind"] == "comment"), None),
+        "version": version, "model": model, "finish_reason": finish, "latency_ms": latency, "cost": cost,
+        "output": output, "input": text, "time": time, "error": error is not None,
+    }
+    if ev is not None:
+        _, failed, _, score, judge_error, refusal, empty, truncated = ev
+        fields.update(check_failed=bool(failed), checks_failed=failed, judge_score=score,
+                      judged=score is not None or judge_error is not None, refusal=bool(refusal),
+                      empty=bool(empty), truncated=bool(truncated))
+    return fields
+
+
+def _candidate(app: str, row: tuple[Any, ...], fields: dict[str, Any], given: list[dict[str, Any]],
+               where: Where | None) -> dict[str, Any]:
+    _, trace_id, span_id, version, time, text, output, *_ = row
+    correction = next((f["value"] for f in reversed(given) if f["kind"] == "correction"), None)
+    why = [k for k in ("feedback", "check_failed", "judge_score", "refusal", "empty", "truncated", "error")
+           if _notable(k, fields.get(k))]
+    note = ("matched " + where.text if where is not None else "every trace") + (
+        f" ({', '.join(f'{k}={fields[k]}' for k in why)})" if why else "")
+    ref = trace_id + (f"/{span_id}" if span_id else "")
+    return {"id": _case_id("prod", trace_id), "input": orjson.loads(text), "output": output,
+            "feedback": [{k: v for k, v in f.items() if v is not None} for f in given], "reference": correction,
+            "tags": ["production"] + ([str(fields["label"])] if fields.get("label") else []),
+            "provenance": {"source": "production", "ref": f"{app}:{ref}", "note": note, "time": time,
+                           "version": version, "added": date.today().isoformat()}}
+
+
+def _notable(key: str, value: Any) -> bool:
+    if key == "feedback":
+        return bool(value == "negative")
+    if key == "judge_score":
+        return value is not None
+    return bool(value)
+
+
+def _case_id(prefix: str, ref: str) -> str:
+    clean = "".join(c if c.isalnum() or c in "-_." else "-" for c in ref).strip("-.") or "x"
+    return f"{prefix}-{clean[:40]}"
+
+
+# -- a stored run's failing trials --------------------------------------------------------------
+
+
+def from_run(conn: sqlite3.Connection, run_id: str, root: Path, *, limit: int | None) -> Iterator[dict[str, Any]]:
+    """Candidates from the failing and erroring trials of run ``run_id`` (one per case x target)."""
+    if conn.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone() is None:
+        known = [r[0] for r in conn.execute("SELECT id FROM runs ORDER BY started_at DESC LIMIT 200")]
+        near = difflib.get_close_matches(run_id, known, n=1)
+        raise MonitorError(f"no run {run_id!r} in the store", where="--from-run",
+                           expected="a run id (goldband history lists them)",
+                           fix=f"did you mean {near[0]!r}?" if near else "goldband history")
+    rows = conn.execute(
+        "SELECT t.goldenset, t.case_id, t.target, t.sample, t.outcome, t.output, t.error, t.created_at, "
+        "(SELECT group_concat(s.check_name || ': ' || coalesce(s.detail, ''), '; ') FROM scores s WHERE "
+        "s.trial_id = t.id AND s.outcome != 'pass') FROM trials t WHERE t.run_id = ? AND t.outcome != 'pass' "
+        "ORDER BY t.goldenset, t.case_id, t.target, t.sample", [run_id])
+    seen: set[tuple[str, str, str]] = set()
+    inputs: dict[str, dict[str, Any]] = {}
+    for goldenset, case_id, target, sample, outcome, output, error, created, why in rows:
+        if (goldenset, case_id, target) in seen:
+            continue
+        seen.add((goldenset, case_id, target))
+        case = _case_of(root, goldenset, case_id, inputs)
+        yield {"id": _case_id("run", f"{case_id}-{target}"), "input": case.get("input"), "output": output,
+               "feedback": [], "reference": case.get("reference"), "tags": ["failure", *case.get("tags", [])],
+               "provenance": {"source": "failure", "ref": f"run {run_id}: {goldenset}/{case_id}[{target}] "
+                                                          f"sample {sample}",
+                              "note": f"{outcome}: {error or why or 'failed its checks'}"[:500],
+                              "time": created, "added": date.today().isoformat()}}
+        if limit is not None and len(seen) >= limit:
+            return
+
+
+def _case_of(root: Path, goldenset: str, case_id: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The case's raw mapping from ``goldensets/<name>.yaml`` (or its JSONL cases); {} when not found."""
+    if goldenset not in cache:
+        cache[goldenset] = {}
+        path = root / "goldensets" / f"{goldenset}.yaml"
+        if path.is_file():
+            raw, _ = yamlio.load(path, yamlio.relative(path, root))
+            cases = (raw or {}).get("cases")
+            if isinstance(cases, str):
+                cases = [json.loads(line) for line in (path.parent / cases).read_text().splitlines() if line.strip()]
+            cache[goldenset] = {str(c.get("id")): c for c in cases or [] if isinstance(c, Mapping)}
+    found = cache[goldenset].get(case_id)
+    return dict(found) if isinstance(found, Mapping) else {}
+
+
+# -- failures caught by hand -------------------------------------------------------------------------
+
+
+def from_file(path: Path, *, limit: int | None) -> Iterator[dict[str, Any]]:
+    """Candidates from a JSON Lines file of hand-caught failures; ConfigError names file:line of a bad one."""
+    for n, (line, row) in enumerate(read_rows(path), 1):
+        unknown = [k for k in row if k not in FILE_KEYS]
+        if unknown or "input" not in row:
+            near = difflib.get_close_matches(unknown[0], FILE_KEYS, n=1) if unknown else []
+            raise ConfigError(f"unknown key {unknown[0]!r}" if unknown else "no input", where=f"{path}:{line}",
+                              expected=f"keys {', '.join(FILE_KEYS)} (input required)",
+                              fix=f"did you mean {near[0]!r}?" if near else "add the input the model got")
+        yield {"id": str(row.get("id") or _case_id("caught", f"{path.stem}-{line}")), "input": row["input"],
+               "output": row.get("output"), "feedback": [], "reference": row.get("reference"),
+               "tags": ["failure", *(row.get("tags") or [])],
+               "provenance": {"source": "failure", "ref": f"{path.name}:{line}",
+                              "note": row.get("note") or "caught by hand", "added": date.today().isoformat()}}
+        if limit is not None and n >= limit:
+            return
