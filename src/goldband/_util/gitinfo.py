@@ -44,3 +44,10 @@ def _git(root: Path, *args: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
+
+
+def file_dates(root: Path, path: Path) -> tuple[str | None, str | None]:
+    """The dates (``YYYY-MM-DD``) of the first and the latest commit that touched ``path``; None outside git."""
+    log = _git(root, "log", "--follow", "--format=%as", "--", str(path))
+    dates = log.splitlines() if log else []
+    return (dates[-1], dates[0]) if dates else (None, None)

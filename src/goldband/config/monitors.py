@@ -273,6 +273,9 @@ class LlmAppConfig(_Strict):
     alpha: float = Field(0.05, gt=0, lt=1)
     min_effect: float = Field(0.1, ge=0)  # output drift: KS statistic, Cohen's h, Cramér's V at least this
     detectors: bool = True  # watch the window series with the eval detectors (monitors.eval.page_hinkley)
+    embedding_model: str | None = None  # golden status: also compare inputs as embeddings (a litellm model)
+    embedding_api_base: str | None = None
+    embedding_api_key_env: str | None = None  # the environment variable holding its key (never the key)
 
 
 class MonitorsConfig(_Strict):

@@ -13,6 +13,13 @@ Reply selection, first that applies:
 3. ``script(request_json, choice_index, request_number)`` if one was given;
 4. ``"echo: <last user message>"``.
 
+Embeddings (``POST /embeddings``) are deterministic: a hashed bag of the text's
+character trigrams (``fake_embedding``), ``dimensions`` wide (default
+``EMBEDDING_DIM``), L2-normalised, so similar texts get close vectors and the
+same text always the same one. Faults queued with ``contains`` match any of
+the request's inputs; an empty input string is refused with HTTP 400, as
+OpenAI does.
+
 Latency (``latency_s``, or a rule's own) is applied before every response,
 errors included; shutdown cuts it short.
 
@@ -37,23 +44,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
+import math
 import signal
 import socket
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
 
-__all__ = ["FakeOpenAI", "RecordedRequest", "Reply", "Rule", "Script"]
+__all__ = ["EMBEDDING_DIM", "FakeOpenAI", "RecordedRequest", "Reply", "Rule", "Script", "fake_embedding"]
 
 HANG_S = 3600.0
 """How long a ``hang`` fault sleeps: far past any client timeout (shutdown wakes it)."""
+
+EMBEDDING_DIM = 64
+"""Width of a fake embedding when the request names no ``dimensions``."""
 
 REDACTED = "<redacted>"
 _SECRET_HEADERS = frozenset({"authorization", "api-key"})
@@ -114,7 +128,7 @@ class RecordedRequest:
 
 
 class FakeOpenAI:
-    """OpenAI chat-completions server on ``127.0.0.1`` with scripted replies and faults.
+    """OpenAI chat-completions (and embeddings) server on ``127.0.0.1`` with scripted replies and faults.
 
     ``latency_s``, ``n_cap`` and ``script`` may be changed while running.
     ``n_cap`` simulates a provider that ignores ``n``: at most that many choices.
@@ -213,6 +227,8 @@ class FakeOpenAI:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         for path in ("/v1/chat/completions", "/chat/completions"):
             app.router.add_post(path, self._chat)
+        for path in ("/v1/embeddings", "/embeddings"):
+            app.router.add_post(path, self._embeddings)
         for path in ("/v1/models", "/models"):
             app.router.add_get(path, self._models)
         # handler_cancellation: a client that gives up cancels its (hanging) handler.
@@ -322,16 +338,54 @@ class FakeOpenAI:
             body=self._completion(body, replies).encode(), content_type="application/json"
         )
 
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        inputs = _embedding_inputs(body)
+        _, fault = self._record(request, body, "\n".join(inputs or ()))
+        if inputs is None:
+            return _error(400, "invalid_request_error", "'input' must be a string or a list of non-empty strings")
+        if fault is not None:
+            return await self._fault_response(request, fault, body, self._embedding_list(body, []))
+        if await self._sleep(self.latency_s):
+            return _drop(request)
+        return web.Response(body=self._embedding_list(body, inputs).encode(), content_type="application/json")
+
+    def _embedding_list(self, body: dict[str, Any], inputs: list[str]) -> str:
+        dim = body.get("dimensions") or EMBEDDING_DIM
+        as_base64 = body.get("encoding_format") == "base64"
+        data = [
+            {"object": "embedding", "index": i, "embedding": _encode(fake_embedding(text, dim), as_base64)}
+            for i, text in enumerate(inputs)
+        ]
+        tokens = sum(_words(text) for text in inputs)
+        return json.dumps(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model", self.model),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
+
     async def _models(self, request: web.Request) -> web.Response:
         model = {"id": self.model, "object": "model", "created": 0, "owned_by": "goldband"}
         return web.json_response({"object": "list", "data": [model]})
 
-    def _record(self, request: web.Request, body: Any) -> tuple[int, _Fault | None]:
+    def _record(
+        self, request: web.Request, body: Any, text: str | None = None
+    ) -> tuple[int, _Fault | None]:
+        """Log the request and take the fault for it; ``text`` (default: the last user message)
+        is what a fault's ``contains`` is matched against."""
         headers = {
             k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in request.headers.items()
         }
         has_auth = any(k.lower() in _SECRET_HEADERS for k in request.headers)
-        text = _last_user_text(body) if isinstance(body, dict) else ""
+        if text is None:
+            text = _last_user_text(body) if isinstance(body, dict) else ""
         with self._lock:
             self._requests.append(RecordedRequest(request.path, body, headers, has_auth))
             return len(self._requests) - 1, self._take_fault(text)
@@ -385,8 +439,10 @@ class FakeOpenAI:
         )
 
     async def _fault_response(
-        self, request: web.Request, fault: _Fault, body: dict[str, Any]
+        self, request: web.Request, fault: _Fault, body: dict[str, Any], empty: str | None = None
     ) -> web.StreamResponse:
+        """The response a queued fault asks for; ``empty`` is the route's valid body with no
+        results (default: a chat completion with no choices)."""
         if fault.kind == "hang":
             await self._sleep(HANG_S)
             return _drop(request)
@@ -396,9 +452,9 @@ class FakeOpenAI:
             return _status_error(fault.status, fault.retry_after)
         if fault.kind == "malformed":
             return web.Response(body=_MALFORMED_BODY, content_type="application/json")
-        return web.Response(
-            body=self._completion(body, []).encode(), content_type="application/json"
-        )
+        if empty is None:
+            empty = self._completion(body, [])
+        return web.Response(body=empty.encode(), content_type="application/json")
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep, waking early on shutdown; True when the server is closing."""
@@ -452,6 +508,41 @@ def _text(content: Any) -> str:
     if isinstance(content, list):
         return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
     return ""
+
+
+def fake_embedding(text: str, dimensions: int = EMBEDDING_DIM) -> list[float]:
+    """A deterministic unit vector for ``text``: its lowercased character trigrams (the text padded
+    with a space each side), each hashed (CRC-32) into one of ``dimensions`` buckets and counted,
+    then L2-normalised. Texts sharing many trigrams get a high cosine similarity.
+
+    >>> v = fake_embedding("Can I return shoes?")
+    >>> len(v), round(sum(x * x for x in v), 6)
+    (64, 1.0)
+    """
+    padded = f" {text.lower()} "
+    counts = [0.0] * dimensions
+    for i in range(max(len(padded) - 2, 0)):
+        counts[zlib.crc32(padded[i : i + 3].encode()) % dimensions] += 1.0
+    norm = math.sqrt(sum(c * c for c in counts)) or 1.0
+    return [c / norm for c in counts]
+
+
+def _embedding_inputs(body: Any) -> list[str] | None:
+    """The texts of an embeddings request, or None when ``input`` is not (a list of) non-empty text."""
+    value = body.get("input") if isinstance(body, dict) else None
+    texts = [value] if isinstance(value, str) else value
+    if not isinstance(texts, list) or not texts:
+        return None
+    if not all(isinstance(t, str) and t for t in texts):
+        return None
+    return texts
+
+
+def _encode(vector: list[float], as_base64: bool) -> list[float] | str:
+    """Floats, or (``encoding_format: base64``, the openai SDK's default) little-endian float32 bytes."""
+    if not as_base64:
+        return vector
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 def _words(value: Any) -> int:

@@ -140,7 +140,7 @@ def _version(store: Store, app: str, version: str, cfg: LlmAppConfig, checks: Se
             if (db.get_state(conn, SCOPE, key) or {}).get("window", 0) != seen:
                 return  # another evaluate (an overlapping cron job) took this window: leave the rest to it
             window = _window(conn, app, version, cfg, rows, found, scores, errors, len(picked), state, now)
-            observations, events = _watch(app, version, window, state, watch_cfg)
+            observations, events = _watch(app, version, window, state, watch_cfg if cfg.detectors else None)
             insert_series(conn, series_points(app, [window]))
             for event in events:
                 insert_drift_event(conn, event)
@@ -304,8 +304,9 @@ def _shares(counts: dict[str, int]) -> str:
 
 
 def _watch(app: str, version: str, window: WindowResult, state: dict[str, Any],
-           watch_cfg: dict[str, Any]) -> tuple[list[Observation], list[DriftEvent]]:
-    """Feed each metric's watch; one observation per metric, and one for output drift."""
+           watch_cfg: dict[str, Any] | None) -> tuple[list[Observation], list[DriftEvent]]:
+    """Feed each metric's watch (none with ``watch_cfg`` None: detectors off); one observation per metric, and
+    one for output drift."""
     labels = {"version": version}
     observations: list[Observation] = []
     events: list[DriftEvent] = []
@@ -334,8 +335,8 @@ def _watch(app: str, version: str, window: WindowResult, state: dict[str, Any],
     return observations, events
 
 
-def _watch_of(state: dict[str, Any], metric: str, cfg: dict[str, Any]) -> EvalWatch | None:
-    if metric not in BAD:
+def _watch_of(state: dict[str, Any], metric: str, cfg: dict[str, Any] | None) -> EvalWatch | None:
+    if metric not in BAD or cfg is None:
         return None
     saved = state["watches"].get(metric)
     return EvalWatch.from_state(saved) if saved else EvalWatch(bad=BAD[metric], **cfg)
