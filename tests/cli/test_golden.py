@@ -167,3 +167,29 @@ def test_accepted_cases_are_never_proposed_again(project: Path, picked: list[str
                   "--out", "r2.yaml").exit_code == 0
     again = yaml.safe_load((project / "r2.yaml").read_text())["candidates"] or []
     assert not {json.dumps(c["input"]) for c in accepted} & {json.dumps(c["input"]) for c in again}
+
+
+def test_candidates_from_a_runs_failing_trials(tmp_path: Path, openai_server: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from judgekit import project as judge_project
+    from judgekit import run
+
+    judge_project(tmp_path, openai_server.url, cases=2, runs=2, checks="      - contains: '30 days'\n")
+    openai_server.add_rule(contains="q0", replies=["Returns within 60 days."])  # c0 fails its check
+    openai_server.add_rule(contains="q1", replies=["Returns within 30 days."])
+    (tmp_path / "goldensets" / "other.yaml").write_text(
+        "name: other\nversion: 1\ntargets: [t]\ndefaults:\n  runs: 1\ncases:\n"
+        "  - id: shipping\n    input: {question: Do you ship to Oslo and how long does it take?}\n"
+        "    checks:\n      - contains: days\n")
+    run(tmp_path, store="store.db")
+    conn = sqlite3.connect(tmp_path / "store.db")
+    (run_id,) = conn.execute("SELECT id FROM runs").fetchone()
+    monkeypatch.chdir(tmp_path)
+    result = golden("candidates", "goldensets/other.yaml", "--from-run", run_id, "--out", "r.yaml", "--store",
+                    "store.db")
+    assert result.exit_code == 0, result.output
+    (candidate,) = yaml.safe_load((tmp_path / "r.yaml").read_text())["candidates"]
+    assert candidate["input"] == {"question": "q0"} and candidate["output"] == "Returns within 60 days."
+    provenance = candidate["provenance"]
+    assert provenance["source"] == "failure" and provenance["ref"].startswith(f"run {run_id}: s/c0[t]")
+    assert provenance["note"].startswith("fail: ") and "30 days" in provenance["note"]

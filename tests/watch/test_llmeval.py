@@ -15,8 +15,8 @@ from goldband.testing import FakeOpenAI, Reply
 from goldband.watch.llmeval import output_drift, window_metrics
 from goldband.watch.llmsignals import TraceSignals, is_refusal, signals
 from goldband.watch.tracelog import TraceLogger
-from goldband.watch.traces import StoredTrace
 from goldband.watch.tracerecords import TraceRecord
+from goldband.watch.traces import StoredTrace
 from judgekit import GRADE, project, reply
 
 GOOD = "Returns are accepted within 30 days of delivery; the return label is free."
@@ -36,7 +36,8 @@ def test_refusals_are_recognised_and_ordinary_answers_are_not() -> None:
 def test_signals_run_the_checks_and_read_empty_truncated_and_failed_calls() -> None:
     from goldband.checks import build_check
 
-    checks = [build_check({"contains": "30 days"}, "t", Path(".")), build_check({"length": {"max": 60}}, "t", Path("."))]
+    checks = [build_check({"contains": "30 days"}, "t", Path(".")),
+              build_check({"length": {"max": 60}}, "t", Path("."))]
     ok = signals(record(1, "Within 30 days.", finish_reason="stop"), checks)
     assert (ok.passed, ok.checks_passed, ok.refusal, ok.empty, ok.truncated) == (True, 2, False, False, False)
     cut = signals(record(2, "Within 40 days " + "x" * 80, finish_reason="length"), checks)
