@@ -81,11 +81,11 @@ def test_a_feedback_file_is_stored_once_and_unknown_traces_are_refused(project: 
         + json.dumps({"trace_id": "t2", "thumb": "up"}) + "\n")
     first = cli("feedback", "support", "--file", "f.jsonl")
     assert first.exit_code == 0, first.output
-    assert "stored 2 of 3 feedback, refused 2" in first.output
+    assert "stored 1 of 3 feedback, refused 2" in first.output  # lines: the first holds two pieces of feedback
     assert "f.jsonl:2: no trace 't9' of app 'support' in the store" in first.output
     assert "f.jsonl:3:" in first.output and "did you mean 'thumbs'?" in first.output
     again = cli("feedback", "support", "--file", "f.jsonl")
-    assert "stored 0 of 3 feedback, 2 already stored" in again.output
+    assert "stored 0 of 3 feedback, 1 already stored, refused 2" in again.output
     assert rows(project, "SELECT trace_id, kind, value FROM llm_feedback ORDER BY id") == [
         ("t1", "thumbs", "down"), ("t1", "correction", "It is 30 days.")]
     one = cli("feedback", "support", "t0", "--thumbs", "up", "--by", "ana")

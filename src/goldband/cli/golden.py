@@ -164,6 +164,8 @@ def _dedupe(chunk: list[dict[str, Any]], existing: list[str], ids: list[str], ke
     keep, gone = drop([text(c["input"]) for c in chunk], [*existing, *(text(c["input"]) for c in kept)],
                       threshold=threshold, existing_ids=labels)
     for index, what, score in gone:
+        if what.startswith("candidate ") and what[10:].isdigit():  # an earlier one of this chunk, by position
+            what = f"{chunk[int(what[10:])]['id']} (an earlier candidate)"
         dropped.append({"ref": chunk[index]["provenance"].get("ref"), "duplicate_of": what,
                         "score": round(float(score), 1)})
     kept += [chunk[i] for i in keep]

@@ -227,11 +227,21 @@ def status(model: str | None, html: Path | None, as_json: bool, store_path: Path
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Write the demo here (default: a new temporary directory).")
 @click.option("--seed", type=int, default=7, show_default=True)
-def demo(directory: Path | None, seed: int) -> None:
-    """A seeded, offline example: a churn model meets covariate shift, then concept shift with late labels."""
-    from goldband.watch.demo import run_demo
+@click.option("--llm", is_flag=True, help="Instead: an LLM app's production traces through evaluate, alerts, "
+                                          "golden candidates, accept and status (illustrative traces).")
+def demo(directory: Path | None, seed: int, llm: bool) -> None:
+    """A seeded, offline example: a churn model meets covariate shift, then concept shift with late labels.
 
+    With --llm: an LLM support app's traces and feedback, from evaluation to new golden cases.
+    """
     try:
+        if llm:
+            from goldband.cli.llmdemo import run_llm_demo
+
+            run_llm_demo(directory)
+            return
+        from goldband.watch.demo import run_demo
+
         run_demo(directory, seed=seed, echo=click.echo)
     except OSError as exc:
         raise UsageError(f"cannot write the demo: {exc}") from None

@@ -96,14 +96,16 @@ def ingest_feedback(store: Store, app: str, path: str | Path, *, clock: Clock | 
     rows = list(_feedback(path, app, digest, stamp, report))
     with store.transaction() as conn:
         known = traces.known_traces(conn, app, [t for _, t, _ in rows])
-        keep = []
+        lines: list[list[traces.Feedback]] = []
         for line, tid, made in rows:
             if tid in known:
-                keep += made
+                lines.append(made)
             else:
                 _refuse(report, f"{path}:{line}: no trace {tid!r} of app {app!r} in the store", "unknown_trace")
-        written, already = traces.insert_feedback(conn, keep, stamp=stamp)
-    report.written, report.already = written, already
+        before = traces.stored_keys(conn, [f.key for made in lines for f in made if f.key])
+        traces.insert_feedback(conn, [f for made in lines for f in made], stamp=stamp)
+    report.already = sum(all(f.key in before for f in made) for made in lines)  # counted in lines, as rows are
+    report.written = len(lines) - report.already
     return report
 
 

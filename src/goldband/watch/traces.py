@@ -32,6 +32,7 @@ __all__ = [
     "insert_feedback",
     "insert_traces",
     "known_traces",
+    "stored_keys",
     "traces_after",
 ]
 
@@ -124,6 +125,17 @@ def insert_feedback(conn: sqlite3.Connection, rows: Sequence[Feedback], *, stamp
         [(f.app, f.trace_id, f.kind, f.value, f.score, f.by, f.time, f.key, stamp) for f in rows])
     written = cur.rowcount if cur.rowcount >= 0 else len(rows)
     return written, len(rows) - written
+
+
+def stored_keys(conn: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
+    """The feedback keys among ``keys`` already stored."""
+    found: set[str] = set()
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), CHUNK):
+        part = unique[start:start + CHUNK]
+        found.update(r[0] for r in conn.execute(
+            f"SELECT key FROM llm_feedback WHERE key IN ({','.join('?' * len(part))})", part))
+    return found
 
 
 def feedback_of(conn: sqlite3.Connection, app: str, trace_ids: Sequence[str]) -> dict[str, list[Feedback]]:
