@@ -52,7 +52,10 @@ def demo(demo_project: Path) -> Path:
 YOURS = ("data/churn_reference.csv", "predictions.csv", "labels.csv", "alerts ack 3",
          # the closed loop on your project (its registry models, versions and retrain requests)
          "out/model", "gate churn 4", "churn 4 --reason", 'rollback churn --reason "INC', "list churn",
-         "diff churn", "churn --now", "approve 7")
+         "diff churn", "churn --now", "approve 7",
+         # production LLM traffic of the reader's own app (traces, feedback, reviews the demo has not)
+         "traces support traces.jsonl", "--file fb.jsonl", "evaluate support", "--app support --out review.yaml",
+         "accept review.yaml", "golden status goldensets/support.yaml")
 
 
 def test_every_readme_command_runs(demo: Path) -> None:

@@ -16,7 +16,9 @@ Page-Hinkley, DDM); this package puts them to work on a store::
         print(status(store).render())
 
 The same from the command line: ``goldband monitor log | reference | check |
-status | demo``. Importing this package is cheap (nothing heavy until used).
+status | demo``. An LLM application's production calls: ``TraceLogger`` and
+``record_feedback``, ``goldband monitor traces | feedback | evaluate``
+(docs/llm-monitoring.md). Importing this package is cheap (nothing heavy until used).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from goldband.watch.saved import load_detector, save_detector
     from goldband.watch.statusview import Status
     from goldband.watch.stream import DetectorWatch, EvalWatch
+    from goldband.watch.tracelog import TraceLogger, record_feedback
+    from goldband.watch.tracerecords import TraceRecord
 
 __all__ = [
     "CheckReport",
@@ -49,6 +53,8 @@ __all__ = [
     "Reference",
     "Status",
     "TestRow",
+    "TraceLogger",
+    "TraceRecord",
     "WindowCheck",
     "check",
     "check_window",
@@ -56,6 +62,7 @@ __all__ = [
     "ingest_predictions",
     "load_detector",
     "load_reference",
+    "record_feedback",
     "register_reference",
     "save_detector",
     "status",
@@ -71,6 +78,7 @@ _WHERE = {
     "load_detector": "saved", "save_detector": "saved",
     "Status": "statusview", "status": "overview",
     "DetectorWatch": "stream", "EvalWatch": "stream",
+    "TraceLogger": "tracelog", "record_feedback": "tracelog", "TraceRecord": "tracerecords",
 }
 
 
