@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from goldband.errors import RowRefused
 from goldband.watch.records import Issue, category_key, label_row, number, prediction_row, to_time
@@ -85,3 +87,14 @@ def test_csv_text_and_json_numbers_are_the_same_category_and_number() -> None:
     assert number(" 4.5 ") == 4.5 and number("") is None and number(math.nan) is None
     with pytest.raises(ValueError, match="not a number"):
         number("abc")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(min_value=-2e9, max_value=4e9, allow_nan=False, allow_infinity=False))
+def test_unix_seconds_are_written_as_the_datetime_path_writes_them(value: float) -> None:
+    from datetime import UTC, datetime
+
+    from goldband.clock import iso
+    from goldband.watch.records import to_time
+
+    assert to_time(value) == iso(datetime.fromtimestamp(value, UTC))

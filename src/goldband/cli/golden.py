@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from goldband.store import Store
 
 
+SHOWN_DROPPED = 100  # near-duplicates listed in a review file (all are counted)
+
+
 @click.group()
 def golden() -> None:
     """Golden sets fed by production: candidates, review, accept; staleness."""
@@ -86,9 +89,10 @@ def candidates(set_path: Path, source: str | None, app: str | None, run_id: str 
         stream, selection = _stream(cfg, root, goldenset, store, source, app, run_id, file, where_text)
         kept, dropped, matched = _select(goldenset, stream, limit, threshold)
     path = out or root / "reviews" / f"{goldenset.name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.yaml"
+    shown = dropped[:SHOWN_DROPPED]  # the file lists the first ones; the count says how many in all
     _write(path, root, goldenset, kept, {**selection, "limit": limit, "threshold": threshold,
                                          "counts": {"matched": matched, "dropped_as_duplicates": len(dropped),
-                                                    "written": len(kept)}, "dropped": dropped})
+                                                    "written": len(kept)}, "dropped": shown})
     click.echo(f"{len(kept)} candidate(s) for {goldenset.name} v{goldenset.version} written to {_shown(path, root)} "
                f"({matched} matched; {len(dropped)} dropped as near-duplicates at threshold {threshold:g})")
     for d in dropped[:5]:

@@ -313,7 +313,8 @@ def _llm_traces(db: Database) -> None:
         "logged_at": TEXT,
     }, pk="id", not_null=["app", "trace_id", "span_id", "version", "time", "input"])
     db.table("llm_traces").create_index(["app", "trace_id", "span_id"], unique=True)
-    db.table("llm_traces").create_index(["app", "version", "time", "id"])
+    db.table("llm_traces").create_index(["app", "version", "time", "id"])  # a version's windows, in order
+    db.table("llm_traces").create_index(["app", "time", "id"])  # an app's traces newest first (candidates)
     db.table("llm_feedback").create({
         "id": INT, "app": TEXT, "trace_id": TEXT, "kind": TEXT, "value": TEXT, "score": INT, "by": TEXT,
         "time": TEXT, "key": TEXT, "logged_at": TEXT,

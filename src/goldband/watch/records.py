@@ -101,12 +101,36 @@ def to_time(value: Any) -> str:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        moment = datetime.fromtimestamp(float(value), UTC)
+        return _epoch(float(value))
     elif isinstance(value, str) and value.strip():
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     else:
         raise ValueError(f"not a time: {value!r}")
     return iso(moment)
+
+
+_SECONDS_SEEN: dict[int, str] = {}  # whole Unix seconds already written as text (bounded: cleared at 10,000)
+
+
+def _epoch(value: float) -> str:
+    """Unix seconds as the store's text, as ``iso(datetime.fromtimestamp(value, UTC))`` writes them (microseconds
+    rounded, then cut to milliseconds), the second's text written once: a logger stamps every call with
+    ``time.time()``, and consecutive calls share their second.
+
+    >>> _epoch(1_767_225_600.25), _epoch(1.9999999)
+    ('2026-01-01T00:00:00.250+00:00', '1970-01-01T00:00:02.000+00:00')
+    """
+    seconds = math.floor(value)
+    micros = round((value - seconds) * 1_000_000)
+    if micros >= 1_000_000:
+        seconds, micros = seconds + 1, micros - 1_000_000
+    prefix = _SECONDS_SEEN.get(seconds)
+    if prefix is None:
+        prefix = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        if len(_SECONDS_SEEN) > 10_000:
+            _SECONDS_SEEN.clear()
+        _SECONDS_SEEN[seconds] = prefix
+    return f"{prefix}.{micros // 1000:03d}+00:00"
 
 
 _DAYS_SEEN: set[str] = set()  # dates already checked by a full parse (bounded: cleared at 10,000)

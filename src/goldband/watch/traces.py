@@ -40,6 +40,7 @@ CHUNK = 400  # ids per IN list (SQLite's older default limit is 999 variables)
 _COLUMNS = ("app", "trace_id", "span_id", "version", "time", "input", "output", "tool_calls", "latency_ms",
             "input_tokens", "output_tokens", "cost", "model", "finish_reason", "error", "attributes", "source",
             "logged_at")
+_MARKS = ", ".join("?" * len(_COLUMNS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +67,29 @@ class StoredTrace:
 
 def insert_traces(conn: sqlite3.Connection, records: Sequence[TraceRecord], *, stamp: str,
                   default_version: str = "1") -> tuple[int, list[Issue]]:
-    """Insert new traces; a (app, trace id, span id) already stored or repeated is refused and counted."""
+    """Insert new traces; a (app, trace id, span id) already stored or repeated is refused and counted.
+
+    The batch goes in with ``INSERT OR IGNORE`` under a savepoint; only when the unique index ignored a
+    row is it undone and redone row by row, to name each duplicate (looking every id up first cost more
+    than the insert itself).
+    """
+    values = [_values(r, stamp, default_version) for r in records]
+    conn.execute("SAVEPOINT traces")
+    written = conn.executemany(f"INSERT OR IGNORE INTO llm_traces ({', '.join(_COLUMNS)}) VALUES ({_MARKS})",
+                               values).rowcount
+    if written == len(values):
+        conn.execute("RELEASE traces")
+        return written, []
+    conn.execute("ROLLBACK TO traces")
+    conn.execute("RELEASE traces")
+    return _insert_naming_duplicates(conn, records, values)
+
+
+def _insert_naming_duplicates(conn: sqlite3.Connection, records: Sequence[TraceRecord],
+                              values: list[tuple[Any, ...]]) -> tuple[int, list[Issue]]:
     seen = _stored_keys(conn, records)
     fresh, refused = [], []
-    for r in records:
+    for r, row in zip(records, values, strict=True):
         key = (r.app, r.trace_id, r.span_id)
         if key in seen:
             refused.append(Issue("duplicate_trace", "trace_id", f"trace {r.trace_id!r}"
@@ -77,9 +97,8 @@ def insert_traces(conn: sqlite3.Connection, records: Sequence[TraceRecord], *, s
                                  "again"))
             continue
         seen.add(key)
-        fresh.append(_values(r, stamp, default_version))
-    marks = ", ".join("?" * len(_COLUMNS))
-    conn.executemany(f"INSERT INTO llm_traces ({', '.join(_COLUMNS)}) VALUES ({marks})", fresh)
+        fresh.append(row)
+    conn.executemany(f"INSERT INTO llm_traces ({', '.join(_COLUMNS)}) VALUES ({_MARKS})", fresh)
     return len(fresh), refused
 
 
