@@ -31,9 +31,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from goldband._util import yamlio
 from goldband.alerts.engine import AlertEngine
 from goldband.alerts.rules import Observation
-from goldband.checks import CheckSpec
+from goldband.checks import CheckSpec, build_check
 from goldband.config.monitors import LlmAppConfig
 from goldband.errors import ConfigError
 from goldband.judge.calibrate import Judged, Row
@@ -377,9 +378,6 @@ def app_checks(cfg: LlmAppConfig, root: Path, *, where: str) -> list[CheckSpec]:
     Judged checks (``rubric``) are left out: the sampled judge grades them (``judge:``). ConfigError names
     the file:line of a bad check.
     """
-    from goldband._util import yamlio
-    from goldband.checks import build_check
-
     if cfg.checks is not None:
         entries, at = cfg.checks, [f"{where}.checks[{i}]" for i in range(len(cfg.checks))]
     elif cfg.golden_set is not None:
