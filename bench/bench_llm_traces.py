@@ -27,10 +27,10 @@ from machine import cores, load_average, meets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from goldband.store import open_store  # noqa: E402
-from goldband.watch import traces as trace_db  # noqa: E402
-from goldband.watch.tracelog import TraceLogger  # noqa: E402
-from goldband.watch.tracerecords import TraceRecord  # noqa: E402
+from goldband.store import open_store
+from goldband.watch import traces as trace_db
+from goldband.watch.tracelog import TraceLogger
+from goldband.watch.tracerecords import TraceRecord
 
 QUESTIONS = ["Can I return shoes after {n} days?", "How long does a refund take for order NW-{n}?",
              "Do I pay for shipping on an order of ${n}?", "Is express shipping available to zip {n}?",
@@ -86,7 +86,8 @@ def fill(path: Path, n: int, *, negative: float = 0.02) -> None:
                 value, output, extra = trace(i, rng)
                 stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(1_767_225_600 + i)) + ".000+00:00"
                 records.append(TraceRecord("support", f"t{i}", stamp, value, output, version="1",
-                                           latency_ms=float(extra["latency_ms"]), input_tokens=int(extra["input_tokens"]),
+                                           latency_ms=float(extra["latency_ms"]),
+                                           input_tokens=int(extra["input_tokens"]),
                                            output_tokens=int(extra["output_tokens"]), cost=float(extra["cost"])))
             with store.transaction() as conn:
                 trace_db.insert_traces(conn, records, stamp="2026-12-07T00:00:00.000+00:00")
@@ -138,7 +139,9 @@ def candidates_speed(folder: Path, n: int, rounds: int) -> list[float]:
 
 
 def report(args: argparse.Namespace) -> str:
-    log = logging_speed(args.log_traces)
+    runs = [logging_speed(args.log_traces) for _ in range(args.rounds)]
+    log = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    rates = ", ".join(f"{r['per_s']:,.0f}" for r in runs)
     with tempfile.TemporaryDirectory() as tmp:
         ev = evaluate_speed(project(Path(tmp)), args.eval_traces, args.rounds)
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,12 +155,15 @@ def report(args: argparse.Namespace) -> str:
         f"load average {load_average()} at the start; {time.strftime('%Y-%m-%d')}.", "",
         f"Reproduce: `python bench/bench_llm_traces.py --rounds {args.rounds} --out docs/bench-llm-traces.md`", "",
         "| what | result | target |", "|---|---|---|",
-        f"| `TraceLogger.log()` in the caller's thread, writer idle | {log['alone_us']:.1f} µs per call | < 10 µs: "
+        f"| `TraceLogger.log()` in the caller's thread, writer idle (medians of {args.rounds} rounds) | "
+        f"{log['alone_us']:.1f} µs per call | < 10 µs: "
         f"{meets(log['alone_us'] < 10)} |",
         f"| the same during a burst of {args.log_traces:,} calls, the writer busy (it shares the GIL) | "
         f"{log['call_us']:.1f} µs per call | < 10 µs: {meets(log['call_us'] < 10)} |",
         f"| logging end to end (queue, redaction hook none, SQLite, WAL), a burst of {args.log_traces:,} | "
-        f"{log['per_s']:,.0f} traces/s stored | >= 50,000/s: {meets(log['per_s'] >= 50_000)} |",
+        f"{log['per_s']:,.0f} traces/s stored (median of {args.rounds}: "
+        f"{rates}) | "
+        f">= 50,000/s: {meets(log['per_s'] >= 50_000)} |",
         f"| `goldband monitor evaluate support --no-judge` over {args.eval_traces:,} traces (windows of 1,000; "
         f"the bundled support set's default checks) | {ev_s:.1f} s (median of {args.rounds}: "
         f"{', '.join(f'{w:.1f}' for w in ev)}) | < 10 s: {meets(ev_s < 10)} |",
