@@ -193,3 +193,21 @@ def test_candidates_from_a_runs_failing_trials(tmp_path: Path, openai_server: An
     provenance = candidate["provenance"]
     assert provenance["source"] == "failure" and provenance["ref"].startswith(f"run {run_id}: s/c0[t]")
     assert provenance["note"].startswith("fail: ") and "30 days" in provenance["note"]
+
+
+def test_status_compares_embeddings_through_litellm_when_configured(project: Path, openai_server: Any) -> None:
+    rng = random.Random(6)
+    cases = "".join(f"  - id: q{i}\n    input: {{question: {json.dumps(rng.choice(QUESTIONS))}}}\n" for i in range(30))
+    (project / "goldensets" / "faq.yaml").write_text(
+        f"name: faq\nversion: 1\ntargets: [support-v1]\ndefaults:\n  runs: 3\n  checks:\n    - length: {{max: 400}}\n"
+        f"cases:\n{cases}")
+    with (project / "goldband.yaml").open("a") as f:
+        f.write(f"    faq-app:\n      golden_set: goldensets/faq.yaml\n      embedding_model: openai/emb\n"
+                f"      embedding_api_base: {openai_server.url}\n")
+    with TraceLogger("faq-app", store=store_of(project)) as logger:
+        for i in range(60):
+            logger.log({"question": rng.choice(QUESTIONS)}, "ok", trace_id=f"f{i}")
+    result = golden("status", "goldensets/faq.yaml")
+    assert result.exit_code == 0, result.output
+    assert "embedding" in result.output and "DRIFT" not in result.output
+    assert sum("/embeddings" in r.path for r in openai_server.requests) >= 2
