@@ -209,9 +209,12 @@ def predictions_after(conn: sqlite3.Connection, model: str, version: str, after:
         params.append(before_time)
     if labelled_only:
         clauses.append("l.label IS NOT NULL")
+    # labelled only: walk the model's labels and look each prediction up (CROSS JOIN keeps that order), not
+    # every prediction for a label: a store of ten million unlabelled predictions costs nothing here
+    join = ("monitor_labels l CROSS JOIN monitor_predictions p" if labelled_only
+            else "monitor_predictions p LEFT JOIN monitor_labels l")
     sql = ("SELECT p.id, p.prediction_id, p.time, p.features, p.layout, p.prediction, p.confidence, l.label "
-           "FROM monitor_predictions p LEFT JOIN monitor_labels l "
-           "ON l.model = p.model AND l.prediction_id = p.prediction_id "
+           f"FROM {join} ON l.model = p.model AND l.prediction_id = p.prediction_id "
            f"WHERE {' AND '.join(clauses)} ORDER BY p.time, p.id" + (f" LIMIT {int(limit)}" if limit else ""))
     known = {i: Layout.of(names) for i, names in layouts(conn).items()}
     loads, decoded = orjson.loads, _Decoded()
@@ -253,9 +256,12 @@ def latest_labelled(conn: sqlite3.Connection, model: str, limit: int) -> list[tu
 
 def versions(conn: sqlite3.Connection, model: str) -> list[str]:
     """The versions a model has predictions for, the newest (by latest prediction) last."""
-    rows = conn.execute("SELECT version, MAX(time) AS latest FROM monitor_predictions WHERE model = ? "
-                        "GROUP BY version ORDER BY latest", [model])
-    return [r[0] for r in rows]
+    found = conn.execute(  # each version found by one index seek (a skip scan), not a GROUP BY over every row
+        "WITH RECURSIVE v(version) AS (SELECT MIN(version) FROM monitor_predictions WHERE model = ?1 UNION ALL "
+        "SELECT (SELECT MIN(version) FROM monitor_predictions WHERE model = ?1 AND version > v.version) FROM v "
+        "WHERE v.version IS NOT NULL) SELECT version, (SELECT MAX(time) FROM monitor_predictions WHERE model = ?1 "
+        "AND version = v.version) FROM v WHERE version IS NOT NULL", [model]).fetchall()
+    return [version for version, _ in sorted(found, key=lambda r: (r[1], r[0]))]
 
 
 def models(conn: sqlite3.Connection) -> list[str]:

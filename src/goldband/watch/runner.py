@@ -267,13 +267,16 @@ def _new_cursor() -> dict[str, Any]:
 
 
 def _late(store: Store, ref: Reference, key: str) -> int:
-    """Count (once) predictions stored since the last check with a time the window cursor had already passed."""
+    """Count (once) predictions stored since the last check with a time the window cursor had already passed.
+
+    Only rows stored since then are read (the rowid range; ``+model`` keeps SQLite off the index, which
+    would walk every prediction before the cursor)."""
     with store.transaction() as conn:
         state = db.get_state(conn, WINDOWS, key) or _new_cursor()
         time, pid = state["cursor"]
         row = conn.execute(
-            "SELECT COUNT(*), MIN(prediction_id) FROM monitor_predictions WHERE model = ? AND version = ? AND id > ? "
-            "AND (time, id) <= (?, ?)", [ref.model, ref.version, state["max_id"], time, pid]
+            "SELECT COUNT(*), MIN(prediction_id) FROM monitor_predictions WHERE id > ? AND +model = ? AND "
+            "+version = ? AND (time, id) <= (?, ?)", [state["max_id"], ref.model, ref.version, time, pid]
         ).fetchone()
         state["max_id"] = conn.execute("SELECT MAX(id) FROM monitor_predictions").fetchone()[0] or 0
         db.put_state(conn, WINDOWS, key, state)
