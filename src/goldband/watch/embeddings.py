@@ -22,6 +22,8 @@ Production text is untrusted: it is only ever sent as data.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
 import os
 import re
@@ -66,8 +68,30 @@ def embed(
     _check_texts(texts)
     if not texts:
         return np.empty((0, 0))
-    key = _key(endpoint)
     litellm = import_litellm()
+    try:
+        return _embed_all(litellm, texts, endpoint, _key(endpoint), batch, timeout_s)
+    finally:
+        _close_sync_clients(litellm)
+
+
+def _close_sync_clients(litellm: Any) -> None:
+    """Close the blocking clients litellm cached for these calls: left to the garbage collector, their open
+    sockets are reported as unclosed (ResourceWarning) wherever the collector happens to run."""
+    cache = getattr(litellm, "in_memory_llm_clients_cache", None)
+    if cache is None:
+        return
+    for key, client in list((getattr(cache, "cache_dict", None) or {}).items()):
+        close = getattr(client, "close", None)
+        if callable(close) and not inspect.iscoroutinefunction(close):
+            with contextlib.suppress(Exception):
+                close()
+                cache.delete_cache(key)
+
+
+def _embed_all(litellm: Any, texts: Sequence[str], endpoint: Endpoint, key: str | None, batch: int,
+               timeout_s: float) -> npt.NDArray[np.float64]:
+    model, api_base = endpoint.model, endpoint.api_base
     rows: list[npt.NDArray[np.float64]] = []
     for start in range(0, len(texts), batch):
         chunk = [t or " " for t in texts[start:start + batch]]
