@@ -136,7 +136,7 @@ def _version(store: Store, app: str, version: str, cfg: LlmAppConfig, checks: Se
         state["window"] += 1
         found = [signals(r.record, checks) for r in rows]
         picked = _sample(rows, cfg, state["window"]) if grade is not None and cfg.judge else []
-        scores, errors = _judged(grade, picked) if picked and grade is not None else ({}, [])
+        scores, errors = _judged(grade, picked) if picked and grade is not None else ({}, {})
         with store.transaction() as conn:
             if (db.get_state(conn, SCOPE, key) or {}).get("window", 0) != seen:
                 return  # another evaluate (an overlapping cron job) took this window: leave the rest to it
@@ -156,13 +156,13 @@ def _version(store: Store, app: str, version: str, cfg: LlmAppConfig, checks: Se
 
 
 def _window(conn: sqlite3.Connection, app: str, version: str, cfg: LlmAppConfig, rows: list[StoredTrace],
-            found: list[TraceSignals], scores: dict[int, float], errors: list[str], judged: int,
+            found: list[TraceSignals], scores: dict[int, float], errors: dict[int, str], judged: int,
             state: dict[str, Any], now: str) -> WindowResult:
     negative = _negative(conn, app, [r.record.trace_id for r in rows])
     metrics = window_metrics(rows, found, scores, len(errors), negative, has_checks=any(
         s.checks_passed + s.checks_failed + s.check_errors for s in found), judged=judged)
     window = WindowResult(version, state["window"], rows[0].record.time, rows[-1].record.time, len(rows), metrics,
-                          judged=judged, judge_errors=errors)
+                          judged=judged, judge_errors=list(errors.values()))
     facts = _facts(rows, found)
     if state["window"] <= cfg.reference_windows:
         state["reference"] = _merge(state.get("reference"), facts)
@@ -185,13 +185,14 @@ def _sample(rows: list[StoredTrace], cfg: LlmAppConfig, window: int) -> list[Sto
     return random.Random(f"{cfg.judge.seed}|{window}").sample(answered, k)
 
 
-def _judged(grade: Grader, picked: list[StoredTrace]) -> tuple[dict[int, float], list[str]]:
+def _judged(grade: Grader, picked: list[StoredTrace]) -> tuple[dict[int, float], dict[int, str]]:
     """Judge scores by trace row id, and one message per judge failure (an error: no score, never a pass)."""
     rows = [Row(r.record.trace_id, 0, r.record.output or "", r.record.input) for r in picked]
-    scores, errors = {}, []
+    scores: dict[int, float] = {}
+    errors: dict[int, str] = {}
     for trace, judged in zip(picked, grade(rows), strict=True):
         if judged.error is not None or judged.weighted is None:
-            errors.append(f"trace {trace.record.trace_id}: {judged.error or 'no score'}")
+            errors[trace.id] = f"trace {trace.record.trace_id}: {judged.error or 'no score'}"
         else:
             scores[trace.id] = float(judged.weighted)
     return scores, errors
@@ -353,15 +354,14 @@ def series_points(app: str, windows: Sequence[WindowResult]) -> list[SeriesPoint
 
 
 def _store(conn: sqlite3.Connection, app: str, version: str, window: int, rows: list[StoredTrace],
-           found: list[TraceSignals], scores: dict[int, float], errors: list[str], now: str) -> None:
-    failed_ids = {e.split(":", 1)[0].removeprefix("trace ") for e in errors}
+           found: list[TraceSignals], scores: dict[int, float], errors: dict[int, str], now: str) -> None:
     conn.executemany(
         "INSERT OR REPLACE INTO llm_evaluations (trace, app, version, window, checks_passed, checks_failed, failed, "
         "judge_score, judge_error, refusal, empty, truncated, evaluated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "?, ?)",
         [(r.id, app, version, window, s.checks_passed, s.checks_failed + s.check_errors,
           dumps(s.details) if s.failed else None, scores.get(r.id),
-          "judge failed" if r.record.trace_id in failed_ids else None, int(s.refusal), int(s.empty),
+          errors.get(r.id), int(s.refusal), int(s.empty),
           int(s.truncated), now) for r, s in zip(rows, found, strict=True)])
 
 
