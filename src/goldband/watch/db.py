@@ -30,6 +30,7 @@ __all__ = [
     "add_issues",
     "decode_features",
     "get_state",
+    "in_chunks",
     "insert_labels",
     "insert_predictions",
     "issues",
@@ -138,14 +139,17 @@ def decode_features(known: dict[int, tuple[str, ...]], layout: int | None, text:
 
 
 def _existing(conn: sqlite3.Connection, model: str, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(ids), CHUNK):
-        part = ids[start:start + CHUNK]
-        marks = ",".join("?" * len(part))
-        found.update(r[0] for r in conn.execute(
-            f"SELECT prediction_id FROM monitor_predictions WHERE model = ? AND prediction_id IN ({marks})",
-            [model, *part]))
-    return found
+    return {r[0] for r in in_chunks(conn, "SELECT prediction_id FROM monitor_predictions WHERE model = ? AND "
+                                          "prediction_id IN ({marks})", [model], ids)}
+
+
+def in_chunks(conn: sqlite3.Connection, sql: str, params: Sequence[Any], values: Sequence[Any]) -> Iterator[Any]:
+    """The rows of ``sql`` (with ``{marks}`` for an IN list) over the distinct ``values``, ``CHUNK`` at a time:
+    older SQLite builds allow 999 variables a statement."""
+    unique = list(dict.fromkeys(values))
+    for start in range(0, len(unique), CHUNK):
+        part = unique[start:start + CHUNK]
+        yield from conn.execute(sql.format(marks=",".join("?" * len(part))), [*params, *part])
 
 
 def insert_labels(conn: sqlite3.Connection, rows: Iterable[LabelRow], *, stamp: str | None = None) -> int:

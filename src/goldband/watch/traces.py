@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from goldband.watch.db import in_chunks
 from goldband.watch.records import Issue, dumps
 from goldband.watch.tracerecords import TraceRecord
 
@@ -36,7 +37,6 @@ __all__ = [
     "traces_after",
 ]
 
-CHUNK = 400  # ids per IN list (SQLite's older default limit is 999 variables)
 _COLUMNS = ("app", "trace_id", "span_id", "version", "time", "input", "output", "tool_calls", "latency_ms",
             "input_tokens", "output_tokens", "cost", "model", "finish_reason", "error", "attributes", "source",
             "logged_at")
@@ -111,29 +111,16 @@ def _values(r: TraceRecord, stamp: str, default_version: str) -> tuple[Any, ...]
 
 def _stored_keys(conn: sqlite3.Connection, records: Sequence[TraceRecord]) -> set[tuple[str, str, str]]:
     found: set[tuple[str, str, str]] = set()
-    by_app: dict[str, list[str]] = {}
-    for r in records:
-        by_app.setdefault(r.app, []).append(r.trace_id)
-    for app, ids in by_app.items():
-        unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), CHUNK):
-            part = unique[start:start + CHUNK]
-            rows = conn.execute(f"SELECT app, trace_id, span_id FROM llm_traces WHERE app = ? AND trace_id IN "
-                                f"({','.join('?' * len(part))})", [app, *part])
-            found.update((a, t, s) for a, t, s in rows)
+    for app in {r.app for r in records}:
+        found.update(in_chunks(conn, "SELECT app, trace_id, span_id FROM llm_traces WHERE app = ? AND trace_id IN "
+                                     "({marks})", [app], [r.trace_id for r in records if r.app == app]))
     return found
 
 
 def known_traces(conn: sqlite3.Connection, app: str, trace_ids: Sequence[str]) -> set[str]:
     """The ids among ``trace_ids`` that ``app`` has a stored trace for."""
-    found: set[str] = set()
-    unique = list(dict.fromkeys(trace_ids))
-    for start in range(0, len(unique), CHUNK):
-        part = unique[start:start + CHUNK]
-        found.update(r[0] for r in conn.execute(
-            f"SELECT DISTINCT trace_id FROM llm_traces WHERE app = ? AND trace_id IN ({','.join('?' * len(part))})",
-            [app, *part]))
-    return found
+    return {r[0] for r in in_chunks(conn, "SELECT DISTINCT trace_id FROM llm_traces WHERE app = ? AND trace_id IN "
+                                          "({marks})", [app], trace_ids)}
 
 
 def insert_feedback(conn: sqlite3.Connection, rows: Sequence[Feedback], *, stamp: str) -> tuple[int, int]:
@@ -148,26 +135,15 @@ def insert_feedback(conn: sqlite3.Connection, rows: Sequence[Feedback], *, stamp
 
 def stored_keys(conn: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
     """The feedback keys among ``keys`` already stored."""
-    found: set[str] = set()
-    unique = list(dict.fromkeys(keys))
-    for start in range(0, len(unique), CHUNK):
-        part = unique[start:start + CHUNK]
-        found.update(r[0] for r in conn.execute(
-            f"SELECT key FROM llm_feedback WHERE key IN ({','.join('?' * len(part))})", part))
-    return found
+    return {r[0] for r in in_chunks(conn, "SELECT key FROM llm_feedback WHERE key IN ({marks})", [], keys)}
 
 
 def feedback_of(conn: sqlite3.Connection, app: str, trace_ids: Sequence[str]) -> dict[str, list[Feedback]]:
     """The feedback of each trace id that has some, oldest first."""
     found: dict[str, list[Feedback]] = {}
-    unique = list(dict.fromkeys(trace_ids))
-    for start in range(0, len(unique), CHUNK):
-        part = unique[start:start + CHUNK]
-        rows = conn.execute(
-            "SELECT app, trace_id, kind, value, score, by, time, key FROM llm_feedback WHERE app = ? AND trace_id "
-            f"IN ({','.join('?' * len(part))}) ORDER BY time, id", [app, *part])
-        for row in rows:
-            found.setdefault(row[1], []).append(Feedback(*row))
+    for row in in_chunks(conn, "SELECT app, trace_id, kind, value, score, by, time, key FROM llm_feedback WHERE "
+                               "app = ? AND trace_id IN ({marks}) ORDER BY time, id", [app], trace_ids):
+        found.setdefault(row[1], []).append(Feedback(*row))
     return found
 
 
