@@ -22,17 +22,16 @@ seconds, not a query per trace (bench/bench_llm_traces.py).
 from __future__ import annotations
 
 import difflib
-import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from goldband._util import yamlio
 from goldband.errors import ConfigError, MonitorError
+from goldband.golden.goldenset import Case, load
 from goldband.golden.where import Where
 from goldband.watch.tables import read_rows
 from goldband.watch.wheresql import JOIN, to_sql
@@ -171,14 +170,15 @@ def from_run(conn: sqlite3.Connection, run_id: str, root: Path, *, limit: int | 
         "s.trial_id = t.id AND s.outcome != 'pass') FROM trials t WHERE t.run_id = ? AND t.outcome != 'pass' "
         "ORDER BY t.goldenset, t.case_id, t.target, t.sample", [run_id])
     seen: set[tuple[str, str, str]] = set()
-    inputs: dict[str, dict[str, Any]] = {}
+    cases: dict[str, dict[str, Case]] = {}
     for goldenset, case_id, target, sample, outcome, output, error, created, why in rows:
         if (goldenset, case_id, target) in seen:
             continue
         seen.add((goldenset, case_id, target))
-        case = _case_of(root, goldenset, case_id, inputs)
-        yield {"id": _case_id("run", f"{case_id}-{target}"), "input": case.get("input"), "output": output,
-               "feedback": [], "reference": case.get("reference"), "tags": ["failure", *case.get("tags", [])],
+        case = _case_of(root, goldenset, case_id, cases)
+        yield {"id": _case_id("run", f"{case_id}-{target}"), "input": case.input if case else None,
+               "output": output, "feedback": [], "reference": case.reference if case else None,
+               "tags": ["failure", *(case.tags if case else ())],
                "provenance": {"source": "failure", "ref": f"run {run_id}: {goldenset}/{case_id}[{target}] "
                                                           f"sample {sample}",
                               "note": f"{outcome}: {error or why or 'failed its checks'}"[:500],
@@ -187,19 +187,13 @@ def from_run(conn: sqlite3.Connection, run_id: str, root: Path, *, limit: int | 
             return
 
 
-def _case_of(root: Path, goldenset: str, case_id: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The case's raw mapping from ``goldensets/<name>.yaml`` (or its JSONL cases); {} when not found."""
+def _case_of(root: Path, goldenset: str, case_id: str, cache: dict[str, dict[str, Case]]) -> Case | None:
+    """The case from ``goldensets/<name>.yaml``, read by the golden-set loader (once per set); None when the
+    set or the case is gone."""
     if goldenset not in cache:
-        cache[goldenset] = {}
         path = root / "goldensets" / f"{goldenset}.yaml"
-        if path.is_file():
-            raw, _ = yamlio.load(path, yamlio.relative(path, root))
-            cases = (raw or {}).get("cases")
-            if isinstance(cases, str):
-                cases = [json.loads(line) for line in (path.parent / cases).read_text().splitlines() if line.strip()]
-            cache[goldenset] = {str(c.get("id")): c for c in cases or [] if isinstance(c, Mapping)}
-    found = cache[goldenset].get(case_id)
-    return dict(found) if isinstance(found, Mapping) else {}
+        cache[goldenset] = {c.id: c for c in load(path, base_dir=root).cases} if path.is_file() else {}
+    return cache[goldenset].get(case_id)
 
 
 # -- failures caught by hand -------------------------------------------------------------------------
