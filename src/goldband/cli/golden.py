@@ -75,6 +75,7 @@ def candidates(set_path: Path, source: str | None, app: str | None, run_id: str 
     are dropped and listed in the file with their score.
     """
     from goldband.golden.similar import DEFAULT_THRESHOLD
+    from goldband.watch.candidates import pick_cases
 
     if sum(x is not None for x in (source, run_id, file)) != 1:
         raise UsageError("give exactly one source: --from production, --from-run RUN or --from-file F.jsonl")
@@ -87,7 +88,7 @@ def candidates(set_path: Path, source: str | None, app: str | None, run_id: str 
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     with opened_store(store_path, create=False) if file is None else contextlib.nullcontext() as store:
         stream, selection = _stream(cfg, root, goldenset, store, source, app, run_id, file, where_text)
-        kept, dropped, matched = _select(goldenset, stream, limit, threshold)
+        kept, dropped, matched = pick_cases(stream, goldenset.cases, limit=limit, threshold=threshold)
     path = out or root / "reviews" / f"{goldenset.name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.yaml"
     shown = dropped[:SHOWN_DROPPED]  # the file lists the first ones; the count says how many in all
     _write(path, root, goldenset, kept, {**selection, "limit": limit, "threshold": threshold,
@@ -133,46 +134,6 @@ def _which_app(cfg: ProjectConfig, root: Path, goldenset: GoldenSet, store: Stor
     if missing is not None:
         raise missing
     return app
-
-
-def _select(goldenset: GoldenSet, stream: Iterator[dict[str, Any]], limit: int,
-            threshold: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-    """Up to ``limit`` candidates, none a near-duplicate of a case or of another: taken in chunks, so a
-    million matching traces are not all compared when the first hundred give enough."""
-    from goldband.golden.similar import drop_near_duplicates
-    from goldband.watch.tracerecords import record_text
-
-    existing = [record_text(c.input) for c in goldenset.cases]
-    ids = [c.id for c in goldenset.cases]
-    kept: list[dict[str, Any]] = []
-    dropped: list[dict[str, Any]] = []
-    matched = 0
-    chunk: list[dict[str, Any]] = []
-    for candidate in stream:
-        matched += 1
-        chunk.append(candidate)
-        if len(chunk) >= max(2 * (limit - len(kept)), 100):
-            _dedupe(chunk, existing, ids, kept, dropped, threshold, drop_near_duplicates, record_text)
-            chunk = []
-            if len(kept) >= limit:
-                break
-    _dedupe(chunk, existing, ids, kept, dropped, threshold, drop_near_duplicates, record_text)
-    return kept[:limit], dropped, matched
-
-
-def _dedupe(chunk: list[dict[str, Any]], existing: list[str], ids: list[str], kept: list[dict[str, Any]],
-            dropped: list[dict[str, Any]], threshold: float, drop: Any, text: Any) -> None:
-    if not chunk:
-        return
-    labels = [*ids, *(f"{c['id']} (an earlier candidate)" for c in kept)]
-    keep, gone = drop([text(c["input"]) for c in chunk], [*existing, *(text(c["input"]) for c in kept)],
-                      threshold=threshold, existing_ids=labels)
-    for index, what, score in gone:
-        if what.startswith("candidate ") and what[10:].isdigit():  # an earlier one of this chunk, by position
-            what = f"{chunk[int(what[10:])]['id']} (an earlier candidate)"
-        dropped.append({"ref": chunk[index]["provenance"].get("ref"), "duplicate_of": what,
-                        "score": round(float(score), 1)})
-    kept += [chunk[i] for i in keep]
 
 
 def _write(path: Path, root: Path, goldenset: GoldenSet, kept: list[dict[str, Any]],
@@ -232,6 +193,7 @@ def status(set_path: Path, app: str | None, recent: int, fail_on_alert: str | No
     with monitors.llm.APP.embedding_model, embeddings; Benjamini-Hochberg across them. A set that
     no longer looks like production is flagged like any drift (alert rule llm-production).
     """
+    from goldband.alerts.rules import severity_at_least
     from goldband.watch import staleness
 
     cfg, root = _project()
@@ -248,8 +210,7 @@ def status(set_path: Path, app: str | None, recent: int, fail_on_alert: str | No
                                             goldenset.cases], production_tags=tags, **vectors)
         severities = _observe(store, cfg, root, name, goldenset, distance)
     _print_distance(name, distance)
-    order = ["info", "warning", "critical"]
-    if fail_on_alert and any(order.index(s) >= order.index(fail_on_alert) for s in severities):
+    if fail_on_alert and any(severity_at_least(s, fail_on_alert) for s in severities):
         raise SystemExit(6)
 
 

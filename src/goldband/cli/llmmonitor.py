@@ -127,6 +127,7 @@ def evaluate(app: str, mode: str | None, no_judge: bool, limit: int | None, fail
     against the version's first windows, and the alert rules.
     """
     from goldband.alerts.engine import AlertEngine, list_alerts
+    from goldband.alerts.rules import severity_at_least
     from goldband.clock import SystemClock, iso
     from goldband.watch.llmeval import app_checks, evaluate_app
     from goldband.watch.traceingest import unknown_app
@@ -148,7 +149,7 @@ def evaluate(app: str, mode: str | None, no_judge: bool, limit: int | None, fail
         ids = set(engine.opened)
         opened = [a["severity"] for a in list_alerts(store.conn, limit=None) if a["id"] in ids]
     _print_evaluation(done, checks, grade is not None)
-    if fail_on_alert and _severe(opened, fail_on_alert):
+    if fail_on_alert and any(severity_at_least(s, fail_on_alert) for s in opened):
         raise SystemExit(6)
 
 
@@ -162,11 +163,6 @@ def _print_evaluation(done: Any, checks: Sequence[Any], judged: bool) -> None:
     for version, n in done.waiting.items():
         if n:
             click.echo(f"  v{version}: {n} trace(s) waiting for a complete window")
-
-
-def _severe(severities: list[str], threshold: str) -> bool:
-    order = ["info", "warning", "critical"]
-    return any(order.index(s) >= order.index(threshold) for s in severities)
 
 
 @contextlib.contextmanager

@@ -59,20 +59,22 @@ def sorted_words(text: str) -> str:
 
 def drop_near_duplicates(candidates: Sequence[str], existing: Sequence[str], *,
                          threshold: float = DEFAULT_THRESHOLD, existing_ids: Sequence[str] | None = None,
+                         candidate_ids: Sequence[str] | None = None,
                          ) -> tuple[list[int], list[tuple[int, str, float]]]:
     """Which candidates to keep, and why each other one was dropped.
 
     A candidate is dropped when its best score against an existing case, or else
     against an earlier kept candidate, is at least ``threshold``. Returns the kept
     indices (in order) and, per dropped candidate, ``(index, "case <id>" |
-    "candidate <index>", score)``; ``existing_ids`` names the existing cases
-    (default: their positions, ``case #3``).
+    "candidate <id>", score)``; ``existing_ids`` names the existing cases (default: their positions, ``case
+    #3``) and ``candidate_ids`` the candidates (default: their positions, ``candidate 2``).
     """
     if not 0 <= threshold <= 100:
         raise ValueError(f"threshold must be within 0-100, got {threshold}")
     ids = list(existing_ids) if existing_ids is not None else [f"#{j}" for j in range(len(existing))]
     if len(ids) != len(existing):
         raise ValueError(f"{len(ids)} existing_ids for {len(existing)} existing texts")
+    names = [str(i) for i in range(len(candidates))] if candidate_ids is None else [str(c) for c in candidate_ids]
     keys = [sorted_words(text) for text in candidates]
     first: dict[str, int] = {}
     unique = [first.setdefault(key, i) == i for i, key in enumerate(keys)]
@@ -81,11 +83,12 @@ def drop_near_duplicates(candidates: Sequence[str], existing: Sequence[str], *,
     dropped: dict[int, tuple[str, float]] = {
         i: (f"case {ids[j]}", score) for i, (j, score) in zip(order, near_case, strict=True) if j is not None}
     rest = [i for i in order if i not in dropped]
-    dropped.update(_within(rest, keys, threshold))
+    within = _within(rest, keys, threshold)
+    dropped.update({i: (f"candidate {names[j]}", score) for i, (j, score) in within.items()})
     for i, key in enumerate(keys):
         if not unique[i]:
             j = first[key]
-            dropped[i] = dropped.get(j, (f"candidate {j}", 100.0))
+            dropped[i] = dropped.get(j, (f"candidate {names[j]}", 100.0))
     kept = [i for i in range(len(keys)) if i not in dropped]
     return kept, [(i, *dropped[i]) for i in sorted(dropped)]
 
@@ -104,14 +107,15 @@ def _best_matches(queries: list[str], choices: list[str], threshold: float) -> l
     return found
 
 
-def _within(order: list[int], keys: list[str], threshold: float) -> dict[int, tuple[str, float]]:
-    """Greedy in candidate order: drop a candidate near an earlier one that is kept (ties: the earliest)."""
+def _within(order: list[int], keys: list[str], threshold: float) -> dict[int, tuple[int, float]]:
+    """Greedy in candidate order: drop a candidate near an earlier one that is kept (ties: the earliest); the
+    index of that one and the score."""
     import numpy as np
     from rapidfuzz import fuzz, process
 
     texts = [keys[i] for i in order]
     kept = np.zeros(len(texts), dtype=bool)
-    dropped: dict[int, tuple[str, float]] = {}
+    dropped: dict[int, tuple[int, float]] = {}
     for position, columns in enumerate(_possible(texts, texts, threshold)):
         columns = columns[(columns < position) & kept[columns]]
         best = process.extractOne(texts[position], [texts[c] for c in columns.tolist()], scorer=fuzz.ratio,
@@ -119,7 +123,7 @@ def _within(order: list[int], keys: list[str], threshold: float) -> dict[int, tu
         if best is None:
             kept[position] = True
         else:
-            dropped[order[position]] = (f"candidate {order[int(columns[best[2]])]}", round(float(best[1]), 1))
+            dropped[order[position]] = (order[int(columns[best[2]])], round(float(best[1]), 1))
     return dropped
 
 

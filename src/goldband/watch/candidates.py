@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import difflib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,13 @@ import orjson
 
 from goldband.errors import ConfigError, MonitorError
 from goldband.golden.goldenset import Case, load
+from goldband.golden.similar import drop_near_duplicates
 from goldband.golden.where import Where
 from goldband.watch.tables import read_rows
+from goldband.watch.tracerecords import record_text
 from goldband.watch.wheresql import JOIN, to_sql
 
-__all__ = ["COLUMNS", "FIELDS", "JOIN", "from_file", "from_production", "from_run"]
+__all__ = ["COLUMNS", "FIELDS", "JOIN", "from_file", "from_production", "from_run", "pick_cases"]
 
 COLUMNS = ("t.id, t.trace_id, t.span_id, t.version, t.time, t.input, t.output, t.latency_ms, t.cost, t.model, "
            "t.finish_reason, t.error, e.trace IS NOT NULL, e.checks_failed, e.judge_score, e.judge_error, e.refusal, "
@@ -151,6 +153,46 @@ def _notable(key: str, value: Any) -> bool:
 def _case_id(prefix: str, ref: str) -> str:
     clean = "".join(c if c.isalnum() or c in "-_." else "-" for c in ref).strip("-.") or "x"
     return f"{prefix}-{clean[:40]}"
+
+
+# -- near-duplicates ---------------------------------------------------------------------------------
+
+
+def pick_cases(stream: Iterator[dict[str, Any]], cases: Sequence[Case], *, limit: int,
+               threshold: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """Up to ``limit`` candidates of ``stream``, none a near-duplicate of one of ``cases`` or of another; the
+    dropped ones (ref, what they duplicate, score); how many the stream gave. Taken in chunks, so a million
+    matching traces are not all compared when the first hundred give enough."""
+    existing = [record_text(c.input) for c in cases]
+    ids = [c.id for c in cases]
+    kept: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
+    matched = 0
+    chunk: list[dict[str, Any]] = []
+    for candidate in stream:
+        matched += 1
+        chunk.append(candidate)
+        if len(chunk) >= max(2 * (limit - len(kept)), 100):
+            _dedupe(chunk, existing, ids, kept, dropped, threshold)
+            chunk = []
+            if len(kept) >= limit:
+                break
+    _dedupe(chunk, existing, ids, kept, dropped, threshold)
+    return kept[:limit], dropped, matched
+
+
+def _dedupe(chunk: list[dict[str, Any]], existing: list[str], ids: list[str], kept: list[dict[str, Any]],
+            dropped: list[dict[str, Any]], threshold: float) -> None:
+    """Keep the chunk's candidates that duplicate neither a case nor an earlier kept candidate."""
+    if not chunk:
+        return
+    keep, gone = drop_near_duplicates(
+        [record_text(c["input"]) for c in chunk], [*existing, *(record_text(c["input"]) for c in kept)],
+        threshold=threshold, existing_ids=[*ids, *(f"{c['id']} (an earlier candidate)" for c in kept)],
+        candidate_ids=[c["id"] for c in chunk])
+    dropped += [{"ref": chunk[i]["provenance"].get("ref"), "duplicate_of": what, "score": round(float(score), 1)}
+                for i, what, score in gone]
+    kept += [chunk[i] for i in keep]
 
 
 # -- a stored run's failing trials --------------------------------------------------------------
