@@ -33,7 +33,7 @@ def judge() -> None:
 
 
 @contextlib.contextmanager
-def _session(mode: str | None, *, runs: int | None = None, targets: tuple[str, ...] | None = None
+def judge_session(mode: str | None, *, runs: int | None = None, targets: tuple[str, ...] | None = None
              ) -> Iterator[tuple[Session, Services, JudgeRuntime]]:
     """A session on the project, its services and judge runtime. No run is recorded and no report
     written; the store is named only because it holds the judge cache that runs share."""
@@ -80,7 +80,7 @@ def calibrate(rubric_name: str, mode: str | None, record: bool, show_rows: bool)
     root = find_root()
     rubric = _rubric(rubric_name, root)
     rows = cal.load_rows(rubric, root)
-    with _session(mode) as (session, services, runtime):
+    with judge_session(mode) as (session, services, runtime):
         check_endpoint(rubric, session.config, session.mode, session.config_file)
         judged = services.engine.submit(judge_rows(runtime, services.engine, rubric, rows)).result()
         result = cal.measure(rubric, judged)
@@ -153,7 +153,7 @@ def noise(goldensets: tuple[str, ...], rubric_names: tuple[str, ...], regenerate
     from goldband.judge.workflows import case_noise
     from goldband.session.judging import rubrics_of
 
-    with _session(mode, runs=regenerate, targets=targets) as (session, services, runtime):
+    with judge_session(mode, runs=regenerate, targets=targets) as (session, services, runtime):
         plans = [p for path in _goldenset_paths(goldensets) for p in session.plans(session.load(path))
                  if not case_filter or case_filter in p.case.id]
         pairs = [(p, r) for p, r in rubrics_of(plans) if not rubric_names or r.name in rubric_names]
@@ -222,7 +222,7 @@ def pairwise(rubric_name: str, pairs_file: Path, mode: str | None) -> None:
 
     rubric = _rubric(rubric_name, find_root())
     pairs = _pairs(pairs_file)
-    with _session(mode) as (session, services, runtime):
+    with judge_session(mode) as (session, services, runtime):
         check_endpoint(rubric, session.config, session.mode, session.config_file)
         coros = (compare(runtime, services.engine, rubric, output_a=p["a"], output_b=p["b"],
                          case_input=p.get("input"), reference=p.get("reference"),

@@ -172,11 +172,12 @@ def _grader(app_cfg: LlmAppConfig, mode: str | None, no_judge: bool,
     if app_cfg.judge is None or no_judge:
         yield None
         return
-    from goldband.cli.judge import _rubric, _session
+    from goldband.cli.judge import judge_session
+    from goldband.judge.rubric import load_rubric
     from goldband.judge.workflows import judge_rows
 
-    rubric = _rubric(app_cfg.judge.rubric, root)
-    with _session(mode) as (_, services, runtime):
+    rubric = load_rubric(app_cfg.judge.rubric, root)
+    with judge_session(mode) as (_, services, runtime):
         def grade(rows: Sequence[Row]) -> Sequence[Judged]:
             return services.engine.submit(judge_rows(runtime, services.engine, rubric, rows)).result()
 
