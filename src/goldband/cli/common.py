@@ -25,6 +25,7 @@ import click
 from goldband.errors import GoldbandError, UsageError
 
 if TYPE_CHECKING:
+    from goldband.config.project import ProjectConfig
     from goldband.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,6 +49,14 @@ def find_root(start: Path | None = None) -> Path:
 
     here = (start or Path.cwd()).resolve()
     return next((folder for folder in (here, *here.parents) if has_config(folder)), here)
+
+
+def project() -> tuple[ProjectConfig, Path]:
+    """The project's configuration and its root folder (the nearest folder up with a goldband.yaml)."""
+    from goldband.config.project import load_config
+
+    root = find_root()
+    return load_config(root)[0], root
 
 
 def project_path(root: Path, value: str) -> Path:

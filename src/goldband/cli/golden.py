@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from goldband.cli.common import find_root, opened_store, store_option
+from goldband.cli.common import opened_store, project, store_option
 from goldband.errors import UsageError
 
 if TYPE_CHECKING:
@@ -32,13 +32,6 @@ SHOWN_DROPPED = 100  # near-duplicates listed in a review file (all are counted)
 @click.group()
 def golden() -> None:
     """Golden sets fed by production: candidates, review, accept; staleness."""
-
-
-def _project() -> tuple[ProjectConfig, Path]:
-    from goldband.config.project import load_config
-
-    root = find_root()
-    return load_config(root)[0], root
 
 
 def _load_set(path: Path, root: Path) -> GoldenSet:
@@ -83,7 +76,7 @@ def candidates(set_path: Path, source: str | None, app: str | None, run_id: str 
         raise UsageError("--where selects production traces: use it with --from production")
     if limit < 1:
         raise UsageError(f"--limit {limit}: give at least 1")
-    cfg, root = _project()
+    cfg, root = project()
     goldenset = _load_set(set_path, root)
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     with opened_store(store_path, create=False) if file is None else contextlib.nullcontext() as store:
@@ -163,7 +156,7 @@ def accept(review: Path) -> None:
     """
     from goldband.golden.accept import accept_review
 
-    _, root = _project()
+    _, root = project()
     done = accept_review(review, base_dir=root)
     if done.already_applied:
         click.echo(f"{done.set_name}: already accepted (v{done.old_version} has these cases); nothing written")
@@ -196,7 +189,7 @@ def status(set_path: Path, app: str | None, recent: int, fail_on_alert: str | No
     from goldband.alerts.rules import severity_at_least
     from goldband.watch import staleness
 
-    cfg, root = _project()
+    cfg, root = project()
     goldenset = _load_set(set_path, root)
     ages = _ages(goldenset, root)
     _print_ages(goldenset, ages)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from goldband.cli.common import find_root, opened_store, store_option
+from goldband.cli.common import opened_store, project, store_option
 from goldband.errors import UsageError
 
 if TYPE_CHECKING:
@@ -24,13 +24,6 @@ if TYPE_CHECKING:
     from goldband.judge.calibrate import Judged, Row
 
 SEVERITY = click.Choice(["info", "warning", "critical"])
-
-
-def _project() -> tuple[ProjectConfig, Path]:
-    from goldband.config.project import load_config
-
-    root = find_root()
-    return load_config(root)[0], root
 
 
 def _app(cfg: ProjectConfig, app: str) -> LlmAppConfig:
@@ -55,7 +48,7 @@ def traces(app: str, file: Path, version: str | None, strict: bool, store_path: 
     from goldband.watch.traceingest import ingest_traces
     from goldband.watch.tracelog import redactor, resolve_version
 
-    cfg, root = _project()
+    cfg, root = project()
     app_cfg = _app(cfg, app)
     hook = redactor(app_cfg.redact, root)
     with opened_store(store_path, create=True) as store:
@@ -132,7 +125,7 @@ def evaluate(app: str, mode: str | None, no_judge: bool, limit: int | None, fail
     from goldband.watch.llmeval import app_checks, evaluate_app
     from goldband.watch.traceingest import unknown_app
 
-    cfg, root = _project()
+    cfg, root = project()
     app_cfg = _app(cfg, app)
     checks = app_checks(app_cfg, root, where=f"goldband.yaml: monitors.llm.{app}")
     ph = cfg.monitors.eval.page_hinkley

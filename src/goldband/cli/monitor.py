@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from goldband.cli.common import find_root, opened_store, store_option
+from goldband.cli.common import opened_store, project, store_option
 from goldband.errors import UsageError
 
 if TYPE_CHECKING:
@@ -23,13 +23,6 @@ SEVERITY = click.Choice(["info", "warning", "critical"])
 @click.group()
 def monitor() -> None:
     """Monitor deployed models (predictions, late labels, drift) and the LLM eval series."""
-
-
-def _project() -> tuple[ProjectConfig, Path]:
-    from goldband.config.project import load_config
-
-    root = find_root()
-    return load_config(root)[0], root
 
 
 def column_options(fn: Any) -> Any:
@@ -69,7 +62,7 @@ def log(model: str, file: Path, labels: bool, version: str | None, features: str
     """
     from goldband.watch.ingest import ingest_labels, ingest_predictions
 
-    cfg, _ = _project()
+    cfg, _ = project()
     cols = _columns(cfg, model, columns)
     with opened_store(store_path, create=True) as store:
         if labels:
@@ -116,7 +109,7 @@ def reference(model: str, file: Path, version: str | None, numeric: str | None, 
     from goldband.watch.reference import register_reference
     from goldband.watch.sizing import reference_warning
 
-    cfg, _ = _project()
+    cfg, _ = project()
     model_cfg = cfg.monitors.models.get(model)
     kinds = {n.strip(): "numeric" for n in (numeric or "").split(",") if n.strip()}
     kinds.update({n.strip(): "categorical" for n in (categorical or "").split(",") if n.strip()})
@@ -176,7 +169,7 @@ def run_check(store_path: Path | None, models: list[str] | None, *, include_eval
     from goldband.watch.overview import status as read
     from goldband.watch.runner import check as run
 
-    cfg, root = _project()
+    cfg, root = project()
     with opened_store(store_path, create=True) as store:
         engine = AlertEngine(store, cfg.alerts, root=root)
         report = run(store, cfg.monitors, cfg.alerts, models=models, include_eval=include_eval, rebuild=rebuild,
@@ -210,7 +203,7 @@ def status(model: str | None, html: Path | None, as_json: bool, store_path: Path
     """Per model: drifting features with their statistic and effect size, output drift, concept drift, alerts."""
     from goldband.watch.overview import status as read
 
-    cfg, _ = _project()
+    cfg, _ = project()
     with opened_store(store_path) as store:
         current = read(store, cfg.monitors, model=model)
     if as_json:
