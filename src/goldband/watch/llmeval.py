@@ -140,7 +140,8 @@ def _version(store: Store, app: str, version: str, cfg: LlmAppConfig, checks: Se
         with store.transaction() as conn:
             if (db.get_state(conn, SCOPE, key) or {}).get("window", 0) != seen:
                 return  # another evaluate (an overlapping cron job) took this window: leave the rest to it
-            window = _window(conn, app, version, cfg, rows, found, scores, errors, len(picked), state, now)
+            window = _window(conn, app, version, cfg, rows, found, scores, errors, len(picked), state, now,
+                             has_checks=bool(checks))
             observations, events = _watch(app, version, window, state, watch_cfg if cfg.detectors else None)
             insert_series(conn, series_points(app, [window]))
             for event in events:
@@ -157,10 +158,9 @@ def _version(store: Store, app: str, version: str, cfg: LlmAppConfig, checks: Se
 
 def _window(conn: sqlite3.Connection, app: str, version: str, cfg: LlmAppConfig, rows: list[StoredTrace],
             found: list[TraceSignals], scores: dict[int, float], errors: dict[int, str], judged: int,
-            state: dict[str, Any], now: str) -> WindowResult:
+            state: dict[str, Any], now: str, *, has_checks: bool) -> WindowResult:
     negative = _negative(conn, app, [r.record.trace_id for r in rows])
-    metrics = window_metrics(rows, found, scores, len(errors), negative, has_checks=any(
-        s.checks_passed + s.checks_failed + s.check_errors for s in found), judged=judged)
+    metrics = window_metrics(rows, found, scores, len(errors), negative, has_checks=has_checks, judged=judged)
     window = WindowResult(version, state["window"], rows[0].record.time, rows[-1].record.time, len(rows), metrics,
                           judged=judged, judge_errors=list(errors.values()))
     facts = _facts(rows, found)
