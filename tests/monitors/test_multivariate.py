@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import stats
 
 from goldband.errors import MonitorError
 from goldband.monitors import chi2, ks
@@ -16,6 +22,7 @@ from goldband.monitors.multivariate import (
     mmd,
     reconstruction_drift,
     reconstruction_errors,
+    welch_greater,
 )
 
 METHODS = ("pca", "mmd")
@@ -156,3 +163,23 @@ def test_bad_knobs_say_what_was_expected() -> None:
         MMDDrift.fit(ref).test(ref, permutations=5)
     with pytest.raises(MonitorError, match="shape"):
         reconstruction_drift(np.arange(10.0), np.arange(10.0))
+
+
+_errors = arrays(np.float64, st.integers(2, 60), elements=st.floats(0.0, 50.0, allow_nan=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=_errors, b=_errors)
+def test_welch_closed_form_equals_scipy(a: Any, b: Any) -> None:
+    with warnings.catch_warnings():  # scipy warns of precision on identical values; both give the same numbers
+        warnings.simplefilter("ignore", RuntimeWarning)
+        theirs = stats.ttest_ind(a, b, equal_var=False, alternative="greater")
+    t, p = welch_greater(a, b)
+    for ours, expected in ((t, float(theirs.statistic)), (p, float(theirs.pvalue))):
+        assert (math.isnan(ours) and math.isnan(expected)) or math.isclose(ours, expected, rel_tol=1e-12,
+                                                                             abs_tol=1e-12), (ours, expected)
+
+
+def test_welch_on_constant_window_uses_the_reference_spread() -> None:
+    t, p = welch_greater(np.full(30, 2.0), np.array([1.0, 1.5, 0.5, 1.2, 0.8] * 10))
+    assert t > 10 and p < 1e-9

@@ -20,8 +20,10 @@ __all__ = ["adjust", "benjamini_hochberg"]
 def adjust(p_values: ArrayLike, *, alpha: float = 0.05) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """BH-adjusted p-values, and which hypotheses are rejected at false discovery rate ``alpha``.
 
-    Scipy's ``false_discovery_control``; a hypothesis is rejected when its adjusted
-    p-value is ``<= alpha``. The input is flattened; empty input gives two empty
+    Scipy's ``false_discovery_control(p, method="bh")`` step for step (sort, scale
+    by ``m / i``, running minimum from the largest, clip), without importing
+    ``scipy.stats`` (a second) for three numpy operations; a hypothesis is
+    rejected when its adjusted p-value is ``<= alpha``. The input is flattened; empty input gives two empty
     arrays. An ``alpha`` outside (0, 1), or a p-value outside [0, 1] or NaN, raises a
     ``MonitorError`` (a ``ValueError``) that names the first bad p-value.
 
@@ -29,8 +31,6 @@ def adjust(p_values: ArrayLike, *, alpha: float = 0.05) -> tuple[NDArray[np.floa
     >>> adjusted.round(4).tolist(), rejected.tolist()
     ([0.04, 0.0533, 0.0533, 0.5], [True, False, False, False])
     """
-    from scipy import stats
-
     if not 0.0 < alpha < 1.0:
         raise MonitorError(f"alpha={alpha!r}", where="benjamini_hochberg()", expected="a number in (0, 1)")
     p = np.asarray(p_values, dtype=np.float64).ravel()
@@ -45,7 +45,11 @@ def adjust(p_values: ArrayLike, *, alpha: float = 0.05) -> tuple[NDArray[np.floa
             expected="p-values in [0, 1]",
             fix="leave undefined tests (NaN p-value) out before correcting",
         )
-    adjusted = np.asarray(stats.false_discovery_control(p, method="bh"), dtype=np.float64)
+    order = np.argsort(p)
+    scaled = p[order] * (p.size / np.arange(1, p.size + 1, dtype=np.float64))
+    np.minimum.accumulate(scaled[::-1], out=scaled[::-1])
+    adjusted = np.empty_like(scaled)
+    adjusted[order] = np.clip(scaled, 0.0, 1.0)
     return adjusted, adjusted <= alpha
 
 

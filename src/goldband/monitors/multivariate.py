@@ -61,7 +61,6 @@ Deterministic given ``seed``. No I/O.
 from __future__ import annotations
 
 import math
-import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -313,17 +312,13 @@ class ReconstructionDrift:
     def test(self, current: Any, *, alpha: float = 0.05,
              min_effect: float = DEFAULT_MIN_EFFECT["pca"]) -> MultivariateResult:
         """Welch's t-test (one-sided: a rise) of the window's errors against the held-out reference errors."""
-        from scipy import stats
-
         check_knobs("reconstruction_drift", alpha=alpha, min_effect=min_effect)
         err = self.errors(current)
         if why := _window_check(len(err)):
             return undefined("pca", why, len(err))
         ref = self.reference_errors
         expected, mean = float(ref.mean()), float(err.mean())
-        with warnings.catch_warnings():  # identical window rows (all missing, say) are legal: scipy warns of
-            warnings.simplefilter("ignore", RuntimeWarning)  # precision, but the reference's variance carries t
-            t, p = stats.ttest_ind(err, ref, equal_var=False, alternative="greater")
+        t, p = welch_greater(err, ref)
         if not math.isfinite(float(p)) or expected <= 0.0:
             return undefined("pca", "the reconstruction errors do not vary (constant data)", len(err))
         detail = (f"mean error {mean:.4g} vs {expected:.4g} (held-out reference), t={float(t):.3g}, "
@@ -331,6 +326,24 @@ class ReconstructionDrift:
         return _decide("pca", mean, float(p), mean / expected - 1.0, alpha=alpha, min_effect=min_effect,
                        detail=detail, n=len(err), expected=expected,
                        spread=float(ref.std(ddof=1) / math.sqrt(len(err))))
+
+
+def welch_greater(a: Floats, b: Floats) -> tuple[float, float]:
+    """Welch's t and its one-sided p-value for ``mean(a) > mean(b)``: ``scipy.stats.ttest_ind(a, b,
+    equal_var=False, alternative="greater")`` in closed form (tests/monitors/test_multivariate.py), so a window's
+    test does not import ``scipy.stats`` (a second) for one t distribution tail from ``scipy.special``.
+
+    Identical rows in ``a`` (all missing, say) are legal: the reference's variance carries ``t``; NaN when
+    neither varies.
+    """
+    from scipy import special
+
+    n1, n2 = len(a), len(b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v1, v2 = float(np.var(a, ddof=1)) / n1, float(np.var(b, ddof=1)) / n2
+        df = (v1 + v2) ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1)) if v1 + v2 > 0 else math.nan
+        t = float(np.divide(float(np.mean(a)) - float(np.mean(b)), math.sqrt(v1 + v2)))
+    return t, float(special.stdtr(1.0 if math.isnan(df) else df, -t))
 
 
 def reconstruction_errors(reference: Any, current: Any, *, variance: float = 0.65) -> Floats:
