@@ -68,3 +68,23 @@ def test_a_damaged_parquet_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
     with open_store(tmp_path / "s.db") as store, pytest.raises(MonitorError, match="cannot read the Parquet"):
         ingest_predictions(store, "churn", path)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_typed_timestamps_become_the_stores_utc_text(tmp_path: Path, unit: str) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    berlin = timezone(timedelta(hours=2))
+    moments = [datetime(2026, 3, 2, 9, 5, 7, 250_000, tzinfo=UTC), datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),
+               None, datetime(2026, 3, 2, 11, 5, 7, 999_999, tzinfo=berlin)]
+    aware = pa.array(moments, type=pa.timestamp(unit, tz="Europe/Berlin"))
+    naive = pa.array([None if m is None else m.astimezone(UTC).replace(tzinfo=None) for m in moments],
+                     type=pa.timestamp(unit))
+    pq.write_table(pa.table({"aware": aware, "naive": naive}), tmp_path / "t.parquet")
+    rows = [row for _, row in tables.read_rows(tmp_path / "t.parquet")]
+    millis = "000" if unit == "s" else "250"
+    last = "09:05:07.000" if unit == "s" else "09:05:07.999"  # truncated to the millisecond, never rounded up
+    expected = [f"2026-03-02T09:05:07.{millis}+00:00", "1999-12-31T23:59:59.000+00:00", None,
+                f"2026-03-02T{last}+00:00"]
+    assert [r["aware"] for r in rows] == expected
+    assert [r["naive"] for r in rows] == expected

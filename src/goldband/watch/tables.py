@@ -153,12 +153,20 @@ def _parquet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _pylist(column: Any) -> list[Any]:
-    """One Arrow column as Python values; timestamps as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (naive ones taken as UTC)."""
+    """One Arrow column as Python values; timestamps as the store's ``YYYY-MM-DDTHH:MM:SS.mmm+00:00`` (naive ones
+    taken as UTC)."""
     import pyarrow as pa  # type: ignore[import-not-found,import-untyped,unused-ignore]  # optional
     import pyarrow.compute as pc  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
     if not pa.types.is_timestamp(column.type):
         return list(column.to_pylist())
     utc = column.cast(pa.timestamp("ms", tz="UTC"), safe=False)  # truncated to ms, as the store keeps times
-    text = pc.binary_join_element_wise(pc.strftime(utc, format="%Y-%m-%dT%H:%M:%S"), "Z", "")
+
+    def digits(part: Any, width: int = 2) -> Any:
+        return pc.utf8_lpad(pc.cast(part, pa.string()), width, "0")
+
+    # built from its fields: twice as fast as pc.strftime, which formats each cell through a time zone lookup
+    text = pc.binary_join_element_wise(
+        pc.cast(pc.cast(utc, pa.date32()), pa.string()), "T", digits(pc.hour(utc)), ":", digits(pc.minute(utc)),
+        ":", digits(pc.second(utc)), ".", digits(pc.millisecond(utc), 3), "+00:00", "")
     return list(text.to_pylist())
