@@ -32,6 +32,8 @@ class Settings:
     concurrency: int | None
     timeout_s: float | None
     worker: bool  # a pytest-xdist worker: plan lazily, per item
+    workers: int = 1  # on an xdist worker: how many workers share the run (and its concurrency)
+    controller: bool = False  # a pytest-xdist controller: runs no item itself
     budget: str | None = None  # "500" calls or "$2.50"; parsed by goldband.engine.budget
     band: dict[str, Any] | None = None  # band settings overriding every case
     inconclusive: str | None = None  # fail | warn | more, overriding every case

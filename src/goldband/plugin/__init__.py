@@ -8,6 +8,7 @@ the first golden set file is collected.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import shlex
 import time
@@ -52,10 +53,12 @@ def _settings(config: pytest.Config) -> gs.Settings:
     return gs.Settings(
         rootpath=config.rootpath, paths=paths, runs=values["runs"], targets=values["target"],
         mode=values["mode"], concurrency=values["concurrency"], timeout_s=values["timeout"],
-        worker=hasattr(config, "workerinput"), budget=values["budget"], band=values["band"],
+        worker=hasattr(config, "workerinput"), workers=int(getattr(config, "workerinput", {}).get("workercount", 1)),
+        budget=values["budget"], band=values["band"],
         inconclusive=values["inconclusive"], baseline=values["baseline"],
         store=values["store"], report=values["report"], kind=values["kind"], resume=values["resume"],
         command=shlex.join(["pytest", *config.invocation_params.args]), shared_run=_shared_run(config),
+        controller=not hasattr(config, "workerinput") and config.getoption("dist", default="no") != "no",
         judge_gate=values["judge-gate"], judge_max_errors=values["judge-max-errors"],
     )
 
@@ -68,10 +71,26 @@ def _shared_run(config: pytest.Config) -> dict[str, Any] | None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist controller: every worker records into this session's one run."""
+    """xdist controller: every worker records into this session's one run, and learns how items are handed out
+    (a worker's own ``dist`` option reads "no")."""
+    node.workerinput["goldband_dist"] = node.config.getoption("dist")
     run = existing_session(node.config)
     if run is not None:
         node.workerinput["goldband_run"] = json.dumps(run.recorder.shared_info())
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # before xdist's own, which always answers
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist controller: under ``--dist load`` each worker gets its golden items as one share
+    (``goldband.plugin.xdist``), so it can keep the run's requests in flight; say when a mode cannot."""
+    if existing_session(config) is None:
+        return None
+    from goldband.plugin import xdist
+
+    mode = config.getoption("dist")
+    if mode in xdist.SLOW_MODES:
+        config.get_terminal_writer().line(xdist.SLOW_MESSAGE.format(mode=mode), yellow=True)
+    return xdist.scheduler(config, log)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -140,18 +159,23 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not items or session.config.option.collectonly or _aborting(session):
         return
     try:
-        if run.settings.worker:  # xdist: record the selection; items start one by one
-            _register_on_worker(run, items)
+        if run.settings.worker:  # xdist: record the selection; a share's items start when its first arrives
+            _register_on_worker(run, items, session.config)
         else:
             run.start(items)
     except GoldbandError as exc:
         raise pytest.UsageError(str(exc)) from None
+    gc.freeze()  # start-up's objects live to the end: later collections need not walk them again
 
 
-def _register_on_worker(run: Session, items: list[Any]) -> None:
-    """A worker cannot stop the session cleanly: a store problem fails each of its items instead."""
+def _register_on_worker(run: Session, items: list[Any], config: pytest.Config) -> None:
+    """Group the items into the units xdist sends this worker together (``goldband.plugin.xdist``); a worker
+    cannot stop the session cleanly: a store problem fails each of its items instead."""
     from goldband.errors import GoldbandError
+    from goldband.plugin.xdist import units
 
+    mode = getattr(config, "workerinput", {}).get("goldband_dist", "load")
+    run.group(items, units([nodeid for nodeid, _ in items], run.settings.workers, mode))
     with contextlib.suppress(GoldbandError):  # kept by the recorder; every item of this worker reports it
         run.register(items)
 

@@ -73,6 +73,8 @@ class Session:
     _services: Services | None = None
     _budget: Budget | None = None
     _warming: threading.Thread | None = None
+    _units: dict[str, list[Item]] = field(default_factory=dict)  # xdist worker: items sent together, by unit
+    _unit_of: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.planner = Planner(self.settings, self.config, self.config_file, self.targets, self.mode, self.library,
@@ -89,7 +91,8 @@ class Session:
         targets = build_targets(config, settings.rootpath, shown, registered=_registered(store), lines=lines)
         session = cls(settings, config, shown, targets, store)
         session.planner.check_target_option()
-        session._warm_up()
+        if not settings.controller:  # an xdist controller calls no provider and settles no verdict
+            session._warm_up()
         return session
 
     @property
@@ -98,7 +101,9 @@ class Session:
 
     @property
     def concurrency(self) -> int:
-        return self.settings.concurrency or self.config.concurrency
+        """Requests in flight; xdist workers share the run's, so ``-n`` never multiplies what a provider sees."""
+        total = self.settings.concurrency or self.config.concurrency
+        return max(1, -(-total // self.settings.workers)) if self.settings.worker else total
 
     @property
     def goldensets(self) -> dict[str, GoldenSet]:
@@ -195,12 +200,23 @@ class Session:
             self._budget = parse_budget(self.settings.budget)
         return self._budget
 
+    def group(self, items: Sequence[Item], units: Mapping[str, str]) -> None:
+        """An xdist worker's items by the unit xdist sends together (``goldband.plugin.xdist.units``)."""
+        for nodeid, plan in items:
+            self._units.setdefault(units.get(nodeid, nodeid), []).append((nodeid, plan))
+            self._unit_of[nodeid] = units.get(nodeid, nodeid)
+
     def wait(self, nodeid: str, plan: CasePlan) -> CaseRun:
-        """The item's trials, once the engine has them (started now if it was not: an xdist worker)."""
+        """The item's trials, once the engine has them. On an xdist worker the first item of a unit starts
+        the whole unit's trials at once (``group``): the rest of it is on its way to this worker."""
         if nodeid not in self.futures:
-            self.preflight([plan])
-            self.register([(nodeid, plan)])
-            self.submit(nodeid, plan)
+            unit = self._units.pop(self._unit_of.get(nodeid, nodeid), None) or [(nodeid, plan)]
+            if nodeid not in {n for n, _ in unit}:
+                unit.append((nodeid, plan))
+            self.preflight([p for _, p in unit])
+            self.register(unit)
+            for item in unit:
+                self.submit(*item)
         return self.futures.pop(nodeid).result()
 
     def settle(self, nodeid: str, plan: CasePlan) -> Outcome:
