@@ -131,17 +131,19 @@ def test_a_failing_migration_leaves_no_trace(tmp_path: Path, monkeypatch: pytest
         db.table("half_done").create({"id": int}, pk="id")
         raise RuntimeError("migration bug")
 
-    monkeypatch.setattr(schema, "_NAMES", [*schema.names(), "9999_broken"])
-    schema.MIGRATIONS(name="9999_broken")(broken)
+    steps = list(schema._STEPS)
+    monkeypatch.setattr(schema, "_STEPS", [*steps, ("9999_broken", broken)])
+    schema.migrations.cache_clear()
     try:
         with pytest.raises(RuntimeError, match="migration bug"):
             open_store(path)
-        monkeypatch.setattr(schema, "_NAMES", schema.names()[:LATEST])
+        monkeypatch.setattr(schema, "_STEPS", steps)
+        schema.migrations.cache_clear()
         with open_store(path) as store:
             assert "half_done" not in store.db.table_names()
             assert store.schema_version == LATEST
     finally:
-        schema.MIGRATIONS._migrations.pop()
+        schema.migrations.cache_clear()
 
 
 def test_concurrent_openers_migrate_once(tmp_path: Path) -> None:

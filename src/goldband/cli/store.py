@@ -82,7 +82,7 @@ def migrate(dry_run: bool, store_path: Path | None) -> None:
 
     path = resolve_store(store_path)
     with open_store(path, create=not dry_run, migrate_schema=False, check=True) as db:
-        pending = check_schema(path, db.db)
+        pending = check_schema(path, db.conn)
         if dry_run:
             click.echo("\n".join(f"would apply {name}" for name in pending) or "up to date")
             return

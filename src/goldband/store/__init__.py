@@ -74,7 +74,7 @@ def open_store(path: str | Path, *, create: bool = True, timeout_s: float | None
         if check:
             check_sound(path, conn)
         with translate(path, "read"):
-            pending = check_schema(path, store.db)  # refuse foreign and newer files before writing anything
+            pending = check_schema(path, conn)  # refuse foreign and newer files before writing anything
             if migrate_schema and pending and not check:
                 check_sound(path, conn)  # never migrate a damaged file
             configure(path, conn)

@@ -16,18 +16,20 @@ a power cut may lose the last transactions (never corrupts the file).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Self
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Self
 
 from goldband._version import __version__
 from goldband.errors import StoreError
 from goldband.store import schema
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 DEFAULT_TIMEOUT_S = 30.0
@@ -59,7 +61,14 @@ class StoreBase:
         self.path = path
         self.conn = conn
         self.lock = threading.RLock()
-        self.db = Database(conn, execute_plugins=False, recursive_triggers=False)
+
+    @functools.cached_property
+    def db(self) -> Database:
+        """sqlite-utils over ``conn``, for migrations and the store's tools; imported on first use (it imports
+        numpy), so the write path of a run stays plain ``sqlite3``."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn, execute_plugins=False, recursive_triggers=False)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -76,7 +85,7 @@ class StoreBase:
     @property
     def migrations(self) -> list[str]:
         """Names of the migrations applied to this store, in order."""
-        return applied(self.db)
+        return applied(self.conn)
 
     @property
     def schema_version(self) -> int:
@@ -221,16 +230,20 @@ def store_error(path: Path, action: str, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"cannot {action} the store: {text}", where=str(path), fix=FIX_PATH)
 
 
-def applied(db: Database) -> list[str]:
-    """Names of goldband migrations applied to this database, in order."""
-    return [m.name for m in schema.MIGRATIONS.applied(db)]
+def applied(conn: sqlite3.Connection) -> list[str]:
+    """Names of goldband migrations applied to this database, in order (sqlite-utils' ``_sqlite_migrations``
+    table, read as ``Migrations.applied`` reads it, without importing sqlite-utils)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlite_migrations'").fetchone():
+        return []
+    return [row[0] for row in conn.execute(  # applied_at too: the rows themselves are read, not just the index
+        "SELECT name, applied_at FROM _sqlite_migrations WHERE migration_set = 'goldband' ORDER BY rowid")]
 
 
-def check_schema(path: Path, db: Database) -> list[str]:
+def check_schema(path: Path, conn: sqlite3.Connection) -> list[str]:
     """Refuse foreign and newer stores; return the pending migrations' names."""
-    tables = set(db.table_names())
-    done = applied(db) if "_sqlite_migrations" in tables else []
-    user_version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    done = applied(conn) if "_sqlite_migrations" in tables else []
+    user_version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     known = schema.names()
     if tables and not done and tables - {"_sqlite_migrations"}:
         raise corrupt(path, f"an SQLite database with other tables ({', '.join(sorted(tables)[:5])})")
@@ -255,8 +268,8 @@ def migrate(path: Path, db: Database) -> list[str]:
     with translate(path, "migrate"):
         db.conn.execute("BEGIN IMMEDIATE")
         try:
-            pending = check_schema(path, db)
-            schema.MIGRATIONS.apply(db)
+            pending = check_schema(path, db.conn)
+            schema.migrations().apply(db)
             db.conn.execute(f"PRAGMA user_version = {len(schema.names())}")
         except BaseException:
             db.conn.execute("ROLLBACK")

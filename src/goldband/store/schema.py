@@ -21,29 +21,48 @@ new tables and columns in ``docs/store.md``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+if TYPE_CHECKING:  # sqlite-utils (and the numpy it imports) loads only to migrate: a run opens a current store
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
 
-MIGRATIONS = Migrations("goldband")
-_NAMES: list[str] = []
+_STEPS: list[tuple[str, Callable[[Database], None]]] = []
 
 
 def migration(name: str) -> Callable[[Callable[[Database], None]], Callable[[Database], None]]:
     """Register a migration under ``name`` (``NNNN_what``), after those already registered."""
-    register = MIGRATIONS(name=name)
 
     def inner(fn: Callable[[Database], None]) -> Callable[[Database], None]:
-        _NAMES.append(name)
-        return register(fn)
+        _STEPS.append((name, fn))
+        return fn
 
     return inner
 
 
 def names() -> list[str]:
     """Every migration this goldband knows, in order; the last index + 1 is the schema version."""
-    return list(_NAMES)
+    return [name for name, _ in _STEPS]
+
+
+@functools.cache
+def migrations() -> Migrations:
+    """The sqlite-utils ``Migrations`` set ``goldband``: every registered migration, in order."""
+    from sqlite_utils.migrations import Migrations
+
+    found = Migrations("goldband")
+    for name, fn in _STEPS:
+        found(name=name)(fn)
+    return found
+
+
+def __getattr__(name: str) -> Any:
+    """``MIGRATIONS``, built on first use (see ``migrations``)."""
+    if name == "MIGRATIONS":
+        return migrations()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 TEXT, INT, REAL = str, int, float
