@@ -19,6 +19,7 @@ import difflib
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -185,33 +186,48 @@ def _refuse(report: IngestReport, line: int, issue: Issue) -> Issue:
 def _write(store: Store, model: str, path: Path, made: Iterator[Any], report: IngestReport, stamp: str) -> None:
     """Commit in batches; on a store error say how much is already stored, and that a re-run is safe.
 
-    A batch is built with the cyclic collector paused (its rows are thousands of acyclic dicts and tuples whose
-    allocation set off collections: a sixth of the ingest time, docs/bench-monitor-volume.md); it runs again
-    between batches, so memory stays bounded whatever a file holds.
+    A batch is committed on a second thread while the next one is read and checked: SQLite releases the GIL
+    while it writes, so the two overlap on two cores. One batch is in flight at a time and its result is
+    counted in the report, in order, on this thread (the only one that touches the report). A batch is
+    built with the cyclic collector paused (thousands of acyclic dicts and tuples whose allocation set off
+    collections: a sixth of the ingest time, docs/bench-monitor-volume.md); it runs again between batches,
+    so memory stays bounded whatever a file holds.
     """
     rows = iter(made)
-    while True:
-        with collector_paused():
-            batch = list(itertools.islice(rows, BATCH))
-            _commit(store, model, path, batch, report, stamp)
-        if len(batch) < BATCH:
-            return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="goldband-ingest") as writer:
+        pending: Future[tuple[int, list[Issue]]] | None = None
+        while True:
+            with collector_paused():
+                batch = list(itertools.islice(rows, BATCH))
+            kept, report.kept = report.kept, []
+            if pending is not None:
+                _count(report, path, pending)
+            pending = writer.submit(_commit, store, model, batch, kept, stamp)
+            if len(batch) < BATCH:
+                break
+        _count(report, path, pending)
 
 
-def _commit(store: Store, model: str, path: Path, batch: list[Any], report: IngestReport, stamp: str) -> None:
+def _commit(store: Store, model: str, batch: list[Any], kept: list[Issue], stamp: str) -> tuple[int, list[Issue]]:
+    """Store one batch in one transaction: rows written, and the duplicate ids refused."""
     predictions = [r for r in batch if isinstance(r, PredictionRow)]
     labels = [r for r in batch if isinstance(r, LabelRow)]
-    found = [r for r in batch if isinstance(r, Issue)] + report.kept
+    found = [r for r in batch if isinstance(r, Issue)] + kept
+    with store.transaction() as conn:
+        written, duplicates = db.insert_predictions(conn, predictions, stamp=stamp)
+        written += db.insert_labels(conn, labels, stamp=stamp)
+        db.add_issues(conn, model, [*found, *duplicates])
+    return written, duplicates
+
+
+def _count(report: IngestReport, path: Path, done: Future[tuple[int, list[Issue]]]) -> None:
+    """Add a committed batch to the report; a store error says how much is stored and that a re-run is safe."""
     try:
-        with store.transaction() as conn:
-            written, duplicates = db.insert_predictions(conn, predictions, stamp=stamp)
-            written += db.insert_labels(conn, labels, stamp=stamp)
-            db.add_issues(conn, model, [*found, *duplicates])
+        written, duplicates = done.result()
     except StoreError as exc:
         raise StoreError(f"stored {report.written:,} of {report.rows:,} rows before the store failed: {exc.what}",
                          where=str(path), fix=(exc.fix or "") + "; then run the same command again (rows already "
                          "stored are skipped)") from None
-    report.kept = []
     report.written += written
     report.refused += len(duplicates)
     for issue in duplicates:
