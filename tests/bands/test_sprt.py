@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from goldband.bands.decide import decide
-from goldband.bands.sprt import sequential_decision, sprt_plan
+from goldband.bands.sprt import _predictive, sequential_decision, sprt_plan
 
 
 def _exact_outcome(bar, confidence, min_runs, max_runs, p):
@@ -102,3 +105,20 @@ def test_sprt_plan_zone_and_its_shrinking_at_the_edges():
         sprt_plan(min_pass_rate=1.0)
     with pytest.raises(ValueError, match="indifference"):
         sprt_plan(min_pass_rate=0.5, indifference=0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 300), left=st.integers(0, 300), data=st.data())
+def test_the_predictive_distribution_is_scipys_betabinomial(n: int, left: int, data: st.DataObject) -> None:
+    from scipy.stats import betabinom
+
+    passes = data.draw(st.integers(0, n))
+    ours = np.array(_predictive(passes, n, left))
+    theirs = betabinom.pmf(range(left + 1), left, 1 + passes, 1 + n - passes)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-300)  # scipy's log-gamma route drifts ~1e-12
+    a, b = 1 + passes, 1 + n - passes  # ours is the exact rational, rounded once
+    exact = [Fraction(math.comb(left, j) * math.factorial(j + a - 1) * math.factorial(left - j + b - 1)
+                      * math.factorial(a + b - 1), math.factorial(left + a + b - 1) * math.factorial(a - 1)
+                      * math.factorial(b - 1)) for j in range(left + 1)]
+    assert list(ours) == [float(x) for x in exact]
+    assert abs(ours.sum() - 1.0) < 1e-12

@@ -179,11 +179,21 @@ def _reach(passes: int, n: int, max_runs: int, plan: SprtPlan) -> float:
     return reached
 
 
-def _predictive(passes: int, n: int, left: int) -> list[float]:
-    """P(j more passes in ``left`` runs), j = 0..left: beta-binomial(1 + passes, 1 + fails)."""
-    from scipy.stats import betabinom
+@lru_cache(maxsize=1024)
+def _predictive(passes: int, n: int, left: int) -> tuple[float, ...]:
+    """P(j more passes in ``left`` runs), j = 0..left: beta-binomial(1 + passes, 1 + fails).
 
-    return [float(x) for x in betabinom.pmf(range(left + 1), left, 1 + passes, 1 + n - passes)]
+    ``C(left, j) B(j + a, left - j + b) / B(a, b)`` with whole ``a`` and ``b``, so every beta function is a
+    ratio of factorials: computed exactly in integers and rounded once, equal to ``scipy.stats.betabinom.pmf``
+    (tests/bands/test_sprt.py) without importing ``scipy.stats`` (a second) for a run's adaptive stop.
+
+    >>> [round(p, 4) for p in _predictive(3, 4, 2)]
+    [0.1429, 0.381, 0.4762]
+    """
+    a, b, fact = 1 + passes, 1 + n - passes, math.factorial
+    scale = fact(left + a + b - 1) * fact(a - 1) * fact(b - 1)
+    return tuple(math.comb(left, j) * fact(j + a - 1) * fact(left - j + b - 1) * fact(a + b - 1) / scale
+                 for j in range(left + 1))
 
 
 @lru_cache(maxsize=256)
