@@ -56,7 +56,7 @@ class Endpoint(Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     api_base: str | None = None
     api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    client: Literal["auto", "litellm", "openai"] = "auto"
+    client: Literal["auto", "http", "litellm", "openai"] = "auto"  # auto: openai/... -> http, else litellm
     supports_n: bool | None = None  # None: ask litellm / assume yes for OpenAI-compatible
     timeout_s: float = Field(60.0, gt=0)
     max_retries: int = Field(3, ge=0, le=20)

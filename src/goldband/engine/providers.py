@@ -1,17 +1,23 @@
 """Provider clients: one request in, completions out, failures classified.
 
-Two clients share one small protocol: ``await client.complete(call, n)``.
+Three clients share one small protocol: ``await client.complete(call, n)``.
 
-- ``OpenAIClient``: the openai SDK on its aiohttp transport, for OpenAI and
-  OpenAI-compatible endpoints (``openai/...`` models). ~3x less client CPU per
-  call than litellm, which matters at high concurrency on small machines.
+- ``HttpClient`` (``goldband.engine.httpclient``): one aiohttp POST per request for
+  OpenAI-compatible endpoints; the default for ``openai/...`` models
+  (``client: auto`` or ``client: http``). It hands the calls it does not cover to
+  ``OpenAIClient`` (see that module's docstring for the exact rule).
+- ``OpenAIClient``: the openai SDK on its aiohttp transport (``client: openai``, and
+  the lean path's fallback).
 - ``LiteLLMClient``: litellm, for every other provider. Imported only when the
   first call is about to happen, with ``LITELLM_OFFLINE_MODE`` set so that the
   import does not fetch a price list.
 
-Both are created per event loop and closed with it. Every failure becomes a
-``CallFailed`` with a kind (timeout, rate_limit, http, connection, malformed,
-auth) and, for 429s, the server's ``Retry-After``.
+All are created per event loop and closed with it. Every failure becomes a
+``CallFailed`` with a kind (timeout, rate_limit, auth, server, http, connection,
+malformed, refusal) and, for 429s, the server's ``Retry-After``. The helpers that
+decide the kind (``classify_status``, ``connection_failure``, ``timeout_failure``)
+and read a reply (``parse_response``) are shared by all clients, so the paths
+cannot drift apart.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import email.utils
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -48,9 +55,15 @@ def api_key(endpoint: Endpoint) -> str | None:
 
 
 def client_kind(endpoint: Endpoint) -> str:
+    """``http`` (the lean path), ``openai`` (the SDK) or ``litellm``: the client an endpoint's calls go to."""
     if endpoint.client != "auto":
         return endpoint.client
-    return "openai" if (endpoint.model or "").startswith("openai/") else "litellm"
+    return "http" if (endpoint.model or "").startswith("openai/") else "litellm"
+
+
+def speaks_openai(endpoint: Endpoint) -> bool:
+    """True when calls reach an OpenAI-compatible API directly (lean path or SDK), not through litellm."""
+    return client_kind(endpoint) in ("http", "openai")
 
 
 @dataclass
@@ -164,48 +177,70 @@ def _keyless(endpoint: Endpoint) -> str | None:
     return "not-needed" if endpoint.api_base and not endpoint.api_key_env else None
 
 
-def parse_response(response: Any, latency_ms: float, endpoint: Endpoint) -> list[Completion]:
-    """ChatCompletion -> one Completion per choice; anything off-shape is 'malformed'."""
-    choices = getattr(response, "choices", None)
+Getter = Callable[[Any, str], Any]
+"""How a parser reads a field: ``getattr`` for the SDKs' objects, ``field`` for parsed JSON."""
+
+
+def attribute(obj: Any, name: str) -> Any:
+    """A field of an SDK response object (None when absent)."""
+    return getattr(obj, name, None)
+
+
+def field_of(obj: Any, name: str) -> Any:
+    """A field of a parsed JSON object (None when absent, or when ``obj`` is not an object)."""
+    return obj.get(name) if isinstance(obj, dict) else None
+
+
+def parse_response(response: Any, latency_ms: float, endpoint: Endpoint, get: Getter = attribute) -> list[Completion]:
+    """A chat completion -> one Completion per choice; anything off-shape is 'malformed'.
+
+    ``get`` reads one field, so the SDK's objects and the lean path's parsed JSON go
+    through the very same rules and build the same Completions.
+    """
+    choices = get(response, "choices")
     if not isinstance(choices, list) or not choices:
         raise CallFailed("malformed", f"reply has no choices: {str(response)[:200]!r}")
-    usage = getattr(response, "usage", None)
-    prompt_tokens = getattr(usage, "prompt_tokens", None)
-    completion_total = getattr(usage, "completion_tokens", None)
+    usage = get(response, "usage")
+    prompt_tokens = get(usage, "prompt_tokens")
+    completion_total = get(usage, "completion_tokens")
     share = completion_total // len(choices) if isinstance(completion_total, int) else None
     cost = _price(endpoint, prompt_tokens, completion_total)
-    fingerprint = getattr(response, "system_fingerprint", None)
-    return [_completion(c, prompt_tokens, share, cost / len(choices) if cost is not None else None,
-                        fingerprint, latency_ms) for c in choices]
+    shared = Completion(
+        output=None, prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
+        completion_tokens=share, cost_usd=cost / len(choices) if cost is not None else None,
+        system_fingerprint=_text_or_none(get(response, "system_fingerprint")), latency_ms=round(latency_ms, 3))
+    return [_completion(c, shared, get) for c in choices]
 
 
-def _completion(choice: Any, prompt_tokens: Any, completion_tokens: Any, cost: float | None,
-                fingerprint: Any, latency_ms: float) -> Completion:
-    message = getattr(choice, "message", None)
+def _completion(choice: Any, shared: Completion, get: Getter) -> Completion:
+    """One choice, on top of what every choice of the reply shares (usage, cost, fingerprint, latency)."""
+    message = get(choice, "message")
     if message is None:
         raise CallFailed("malformed", "a choice has no message")
-    content = getattr(message, "content", None)
-    calls = tuple(_tool_call(t) for t in getattr(message, "tool_calls", None) or ())
-    refusal = getattr(message, "refusal", None)
+    content = get(message, "content")
+    calls = tuple(_tool_call(t, get) for t in get(message, "tool_calls") or ())
+    refusal = get(message, "refusal")
     if content is None and not calls and isinstance(refusal, str) and refusal:
         raise CallFailed("refusal", refusal)  # structured outputs' refusal: not retryable, kept as evidence
     if content is None and not calls:
         raise CallFailed("malformed", "a choice has neither content nor tool calls")
     return Completion(
-        output=content if isinstance(content, str) else None, tool_calls=calls,
-        prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
-        completion_tokens=completion_tokens, cost_usd=cost,
-        system_fingerprint=fingerprint if isinstance(fingerprint, str) else None,
-        finish_reason=getattr(choice, "finish_reason", None), latency_ms=round(latency_ms, 3),
-    )
+        output=_text_or_none(content), tool_calls=calls, prompt_tokens=shared.prompt_tokens,
+        completion_tokens=shared.completion_tokens, cost_usd=shared.cost_usd,
+        system_fingerprint=shared.system_fingerprint, finish_reason=get(choice, "finish_reason"),
+        latency_ms=shared.latency_ms)
 
 
-def _tool_call(raw: Any) -> ToolCall:
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _tool_call(raw: Any, get: Getter = attribute) -> ToolCall:
     import json
 
-    function = getattr(raw, "function", None)
-    name = getattr(function, "name", None) or "?"
-    args = getattr(function, "arguments", None) or "{}"
+    function = get(raw, "function")
+    name = get(function, "name") or "?"
+    args = get(function, "arguments") or "{}"
     try:
         parsed = json.loads(args) if isinstance(args, str) else args
     except json.JSONDecodeError:
@@ -238,24 +273,46 @@ def classify(exc: BaseException, endpoint: Endpoint) -> CallFailed:
     if isinstance(exc, CallFailed):
         return exc
     if isinstance(exc, (openai.APITimeoutError, TimeoutError)) and not _connect_failure(exc):
-        return CallFailed("timeout", f"no reply within {endpoint.timeout_s:g} s")
+        return timeout_failure(endpoint)
     if isinstance(exc, openai.APIConnectionError):
-        cause = _connect_failure(exc) or exc
-        detail = _redact(str(cause) or type(cause).__name__, endpoint)
-        return CallFailed("connection", f"cannot reach {endpoint.api_base or 'the provider'}: {detail}")
+        return connection_failure(_connect_failure(exc) or exc, endpoint)
     status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return classify_status(status, message, _headers(exc), endpoint)
+    if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
+        return malformed_failure(exc, endpoint)
+    return CallFailed("provider", f"{type(exc).__name__}: {message}")
+
+
+def classify_status(status: int, message: str, headers: Mapping[str, str], endpoint: Endpoint) -> CallFailed:
+    """An HTTP error status -> its CallFailed kind; ``headers`` looked up by lower-case name.
+
+    ``message`` is the server's own (redacted here: it may echo the key).
+    """
+    message = _redact(message, endpoint)
     if status == 429:
-        return CallFailed("rate_limit", message, retry_after=retry_after(exc))
+        return CallFailed("rate_limit", message, retry_after=parse_retry_after(headers))
     if status in (401, 403):
         env = endpoint.api_key_env or "the provider's key variable"
         return CallFailed("auth", f"authentication failed ({status}); check {env}: {message}")
-    if isinstance(status, int) and (status >= 500 or status in (408, 409)):
+    if status >= 500 or status in (408, 409):
         return CallFailed("server", f"HTTP {status}: {message}")
-    if isinstance(status, int):
-        return CallFailed("http", f"HTTP {status}: {message}")
-    if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
-        return CallFailed("malformed", f"unreadable reply: {type(exc).__name__}: {message}")
-    return CallFailed("provider", f"{type(exc).__name__}: {message}")
+    return CallFailed("http", f"HTTP {status}: {message}")
+
+
+def timeout_failure(endpoint: Endpoint) -> CallFailed:
+    return CallFailed("timeout", f"no reply within {endpoint.timeout_s:g} s")
+
+
+def connection_failure(cause: BaseException, endpoint: Endpoint) -> CallFailed:
+    """The server could not be reached, or dropped the connection: retryable, and never called a timeout."""
+    detail = _redact(str(cause) or type(cause).__name__, endpoint)
+    return CallFailed("connection", f"cannot reach {endpoint.api_base or 'the provider'}: {detail}")
+
+
+def malformed_failure(exc: BaseException, endpoint: Endpoint) -> CallFailed:
+    message = _redact(str(exc) or type(exc).__name__, endpoint)
+    return CallFailed("malformed", f"unreadable reply: {type(exc).__name__}: {message}")
 
 
 def _connect_failure(exc: BaseException) -> BaseException | None:
@@ -273,9 +330,15 @@ def _connect_failure(exc: BaseException) -> BaseException | None:
 
 def retry_after(exc: BaseException) -> float | None:
     """Seconds from a ``Retry-After`` (or ``retry-after-ms``) header, if the server sent one."""
-    headers = _headers(exc)
-    if not headers:
-        return None
+    return parse_retry_after(_headers(exc))
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from ``retry-after-ms``, else ``retry-after`` (seconds or an HTTP date); None without either.
+
+    >>> parse_retry_after({"retry-after": "2"}), parse_retry_after({"retry-after-ms": "1500"})
+    (2.0, 1.5)
+    """
     if (ms := headers.get("retry-after-ms")) is not None:
         try:
             return max(0.0, float(ms) / 1000)
@@ -287,8 +350,16 @@ def retry_after(exc: BaseException) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        parsed = _http_date(value)
+        return max(0.0, parsed - time.time()) if parsed is not None else None
+
+
+def _http_date(value: str) -> float | None:
+    """An HTTP date's timestamp; None when it is not one (a malformed header is ignored, not fatal)."""
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp() if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _headers(exc: BaseException) -> dict[str, str]:

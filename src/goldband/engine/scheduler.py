@@ -20,6 +20,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from goldband.engine.httpclient import HttpClient
 from goldband.engine.providers import Call, Client, LiteLLMClient, OpenAIClient, client_kind
 from goldband.errors import CallFailed
 from goldband.results import Completion
@@ -59,7 +60,8 @@ class Engine:
         self._thread = threading.Thread(target=self._loop.run_forever, name="goldband-engine", daemon=True)
         self._thread.start()
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._clients: dict[str, Client] = {"openai": OpenAIClient(), "litellm": LiteLLMClient()}
+        self._clients: dict[str, Client] = {"http": HttpClient(sdk := OpenAIClient()), "openai": sdk,
+                                            "litellm": LiteLLMClient()}
         self._resume_at = 0.0  # monotonic time before which no request is sent (429 pause)
         self._closed = False
 
