@@ -42,7 +42,7 @@ def demo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # What a golden-set run imports at run time (goldband loads itself lazily), what its warm-up thread imports,
 # and what the hypothesis plugin imports at the end of every pytest run.
 RUN_TIME_MODULES = ("goldband.plugin.collect", "goldband.session.session", "goldband.bands.decide",
-                    "goldband.bands.sprt", "jinja2", "jsonschema", "openai", "scipy.stats",
+                    "goldband.bands.sprt", "jinja2", "jsonschema", "openai", "aiohttp", "scipy.stats",
                     "hypothesis.internal.observability")
 
 

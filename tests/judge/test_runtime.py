@@ -213,7 +213,8 @@ def test_replay_miss_names_case_rubric_and_why(tmp_path: Path, openai_server: Fa
     assert "fix: record it with --goldband-mode record" in score.detail
 
 
-@pytest.mark.parametrize(("client", "expect_format"), [("openai", "json_schema"), ("litellm", None)])
+@pytest.mark.parametrize(("client", "expect_format"), [("openai", "json_schema"), ("http", "json_schema"),
+                                                     ("litellm", None)])
 def test_response_format_follows_provider_support(tmp_path: Path, openai_server: FakeOpenAI, client: str,
                                                   expect_format: str | None) -> None:
     serve(openai_server, ["Here is my grading:\n```json\n" + reply(5, 5) + "\n```"])

@@ -31,7 +31,7 @@ from goldband._util.hashing import canonical_hash
 from goldband.checks.base import CheckContext, CheckSpec
 from goldband.config.project import JudgeConfig
 from goldband.engine.cassettes import Cassette, CassetteLibrary
-from goldband.engine.providers import Call, client_kind, import_litellm
+from goldband.engine.providers import Call, import_litellm, speaks_openai
 from goldband.engine.scheduler import Engine, Sample
 from goldband.errors import ReplyError
 from goldband.judge import prompt, reply
@@ -227,7 +227,7 @@ class JudgeRuntime:
         if endpoint.structured != "auto":
             return endpoint.structured
         if model not in self._structured:
-            supported = client_kind(endpoint) == "openai" or _litellm_supports_schema(model)
+            supported = speaks_openai(endpoint) or _litellm_supports_schema(model)
             self._structured[model] = "json_schema" if supported else "off"
         return self._structured[model]
 

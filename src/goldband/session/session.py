@@ -126,13 +126,14 @@ class Session:
         return store.case_history(goldenset, case_id, target, limit=200) if store else []
 
     def _warm_up(self) -> None:
-        """Import heavy modules on a side thread while pytest collects: the statistics
-        (scipy, ~1.3 s) always, the provider SDKs (~0.7 s for openai, ~3.5 s for litellm)
-        when calls will be made; otherwise the first call or verdict would wait for them."""
-        modules = []  # the SDKs first: the first call needs them before any verdict needs scipy
+        """Import heavy modules on a side thread while pytest collects: the verdicts' numpy always, the
+        clients when calls will be made (aiohttp for the lean client, ~0.7 s for the openai SDK, ~3.5 s for
+        litellm); otherwise the first call or verdict would wait for them."""
+        modules = []  # the clients first: the first call needs them before any verdict is settled
         kinds = {client_kind(t.spec) for t in self.targets.values() if not t.is_callable}
         if self.mode != "replay" and kinds:
-            modules.append("openai")
+            modules += ["aiohttp"] if "http" in kinds else []
+            modules += ["openai"] if kinds - {"http"} else []  # litellm imports openai too
             if "litellm" in kinds:
                 litellm_offline()  # the side thread imports litellm itself: it must not go online
                 modules.append("litellm")
