@@ -1,20 +1,24 @@
 """Engine benchmarks: end-to-end pytest wall time, client CPU per call, plugin import cost.
 
-    python bench/bench_engine.py            # writes docs/bench-engine.md
+    python bench/bench_engine.py              # writes docs/bench-engine.md
+    python bench/bench_engine.py --section 2  # one section; the others are kept as they are
 
 1. 100 cases x 3 runs, a ``contains`` check, concurrency 20, against the
    loopback server at 200 ms latency, run end to end through ``pytest`` in a
    child process (process start included). Ideal: 300 calls / 20 in flight x
    0.2 s = 3.0 s. Measured twice: one request per sample (the workload the
    ideal describes) and goldband's default (``n=3`` in one request).
-2. Client CPU per call at zero latency, in-process through the engine, for the
-   openai fast path and for litellm (server in another process).
+2. Client CPU per call at zero latency, 50 in flight, server in another process,
+   side by side in interleaved rounds (medians): the lean path, the openai SDK
+   and litellm through goldband's engine, and the bare openai SDK on aiohttp
+   without goldband (``asyncio.gather`` under a semaphore).
 3. The plugin's import cost in ``pytest --collect-only``: with and without
    ``-p no:goldband`` in a project without golden sets, median of repeats.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import resource
@@ -24,6 +28,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from machine import cores, load_average, meets
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -105,37 +112,136 @@ def phases() -> dict[str, float]:
             "store, reports, exit": total - marks["sessionfinish"]}
 
 
-def client_cpu(client: str, calls: int) -> float:
-    """CPU ms per call in this process (server elsewhere), through the Session and its Engine."""
-    sys.path.insert(0, str(ROOT / "src"))
-    from goldband.config.settings import Settings
-    from goldband.session.session import Session
+CPU_IN_FLIGHT = 50
 
-    proc, url = start_server(0.0)
+
+def engine_cpu(url: str, calls: int, *, client: str) -> float:
+    """CPU ms per call in this process through goldband's Engine (server in another process).
+
+    The Engine's loop thread counts too (``process_time`` covers every thread). 50 warm-up
+    calls first: imports, connections.
+    """
+    from goldband.config.project import Endpoint
+    from goldband.engine.scheduler import Engine
+
+    point = Endpoint(model="openai/fake-model", api_base=url, client=client, supports_n=False, max_retries=0,
+                     params={"temperature": 0.5, "seed": 1, "max_tokens": 20})
+    engine = Engine(concurrency=CPU_IN_FLIGHT, seed=0)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            write_project(root, url, cases=calls, runs=1, concurrency=50, supports_n=False, client=client)
-            settings = Settings(rootpath=root, paths=(str(root / "goldensets"),), runs=None, targets=None,
-                                mode=None, concurrency=None, timeout_s=None, worker=False)
-            session = Session.create(settings)
-            plans = session.plans(session.load(root / "goldensets" / "bench.yaml"))
-            warm = plans[:50]
-            session.start([(f"w{i}", p) for i, p in enumerate(warm)])  # imports, connections
-            for i, p in enumerate(warm):
-                session.wait(f"w{i}", p)
-            cpu0 = time.process_time()
-            session.start([(p.case.id, p) for p in plans])
-            results = [session.wait(p.case.id, p).trials for p in plans]
-            cpu = time.process_time() - cpu0
-            session.close()
-            errors = sum(t.trial.error is not None for r in results for t in r)
-            if errors:
-                raise SystemExit(f"{errors} calls failed during the CPU benchmark")
+        run_engine(engine, point, CPU_IN_FLIGHT, "warm")
+        cpu0 = time.process_time()
+        run_engine(engine, point, calls, "question")
+        return (time.process_time() - cpu0) / calls * 1000
+    finally:
+        engine.close()
+
+
+def run_engine(engine: Any, point: Any, calls: int, word: str) -> None:
+    from goldband.engine.providers import Call
+
+    futures = [engine.submit(engine.generate(Call(point.model, [{"role": "user", "content": f"{word} {i}"}],
+                                                  point.params, point), [0])) for i in range(calls)]
+    failed = sum(s.failure is not None for f in futures for s in f.result())
+    if failed:
+        raise SystemExit(f"{failed} calls failed during the CPU benchmark ({point.client})")
+
+
+def bare_sdk_cpu(url: str, calls: int) -> float:
+    """CPU ms per call of the openai SDK alone on its aiohttp transport: asyncio.gather under a semaphore."""
+    import asyncio
+
+    import openai
+
+    async def main() -> float:
+        client = openai.AsyncOpenAI(base_url=url, api_key="not-needed", max_retries=0,
+                                    http_client=openai.DefaultAioHttpClient())
+        limit = asyncio.Semaphore(CPU_IN_FLIGHT)
+
+        async def one(text: str) -> None:
+            async with limit:
+                await client.chat.completions.create(model="fake-model", messages=[{"role": "user", "content": text}],
+                                                     temperature=0.5, seed=1, max_tokens=20)
+
+        await asyncio.gather(*(one(f"warm {i}") for i in range(CPU_IN_FLIGHT)))
+        cpu0 = time.process_time()
+        await asyncio.gather(*(one(f"question {i}") for i in range(calls)))
+        cpu = time.process_time() - cpu0
+        await client.close()
+        return cpu / calls * 1000
+
+    return asyncio.run(main())
+
+
+CPU_PATHS = {  # label -> (path key, calls per round)
+    "lean path (`client: http`, default for `openai/...`), goldband engine": ("http", 2000),
+    "openai SDK on aiohttp (`client: openai`), goldband engine": ("openai", 2000),
+    "bare openai SDK on aiohttp, no goldband (gather + semaphore)": ("bare", 2000),
+    "litellm (`client: litellm`), goldband engine": ("litellm", 400),
+}
+
+
+def measure_cpu(path: str, url: str, calls: int) -> float:
+    """One path's CPU ms per call, in this process (what a ``--cpu`` child runs)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    return bare_sdk_cpu(url, calls) if path == "bare" else engine_cpu(url, calls, client=path)
+
+
+def cpu_in_child(path: str, url: str, calls: int) -> float:
+    """A fresh interpreter per measurement, so each path carries only its own imports and heap."""
+    out = subprocess.run([PY, __file__, "--cpu", path, "--url", url, "--calls", str(calls)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"CPU benchmark of {path} failed:\n{out.stderr[-2000:]}")
+    return float(out.stdout.split()[-1])
+
+
+def client_cpu_rounds(rounds: int) -> dict[str, list[float]]:
+    """Every path once per round, the order rotated each round, one server process throughout."""
+    proc, url = start_server(0.0)
+    samples: dict[str, list[float]] = {label: [] for label in CPU_PATHS}
+    labels = list(CPU_PATHS)
+    try:
+        for r in range(rounds):
+            for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+                path, calls = CPU_PATHS[label]
+                samples[label].append(cpu_in_child(path, url, calls))
+                print(f"round {r + 1}: {path}: {samples[label][-1]:.3f} ms", file=sys.stderr)
     finally:
         proc.terminate()
         proc.wait()
-    return cpu / calls * 1000
+    return samples
+
+
+def section_2(rounds: int = 5) -> list[str]:
+    """Client CPU per call, side by side: medians over interleaved rounds, ratios to the bare SDK."""
+    load = load_average()
+    samples = client_cpu_rounds(rounds)
+    medians = {label: statistics.median(values) for label, values in samples.items()}
+    by_path = {CPU_PATHS[label][0]: value for label, value in medians.items()}
+    bare, lean = by_path["bare"], by_path["http"]
+    per_round = {CPU_PATHS[label][0]: values for label, values in samples.items()}
+    wins = sum(h < min(b, o) for h, b, o in zip(per_round["http"], per_round["bare"], per_round["openai"], strict=True))
+    rows = [f"| {label} | {CPU_PATHS[label][1]} | {medians[label]:.3f} | {medians[label] / bare:.2f}x | "
+            f"{min(values):.3f}-{max(values):.3f} |" for label, values in samples.items()]
+    return [
+        "## Client CPU per call at zero latency (50 in flight, server in another process)",
+        "",
+        f"Reproduce: `python bench/bench_engine.py --section 2`. {rounds} interleaved rounds (every path once a "
+        f"round, order rotated), medians; load average {load} at the start, {cores()} cores. Each measurement "
+        "runs in a fresh Python process (only that path's imports and heap); CPU is its `time.process_time()` "
+        "(every thread, the engine's loop included) over the calls after 50 warm-up calls, divided by the "
+        "calls; one request per call (`n` = 1), params `temperature`, `seed`, `max_tokens`.",
+        "",
+        "| path | calls per round | CPU ms per call (median) | vs bare SDK | range over rounds |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        f"Target: lean path <= 0.5 ms per call and below the bare SDK: {lean:.3f} ms, "
+        f"{lean / bare:.2f}x the bare SDK, {meets(lean <= 0.5 and lean < bare)}. The lean path used less CPU than "
+        f"both SDK paths in {wins} of {rounds} rounds. On a shared machine the absolute numbers move with the "
+        "load (see the range); compare paths within this table, not across runs.",
+        "",
+    ]
 
 
 def collect_only_ms(with_plugin: bool, repeats: int = 15) -> float:
@@ -163,20 +269,11 @@ def plugin_import_ms(repeats: int = 15) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
+def section_1() -> list[str]:
     per_sample = end_to_end(supports_n=False)
     split = phases()
     batched = end_to_end(supports_n=True)
-    cpu_openai = client_cpu("openai", 2000)
-    cpu_litellm = client_cpu("litellm", 1000)
-    import_cost = statistics.median(collect_only_ms(True) - collect_only_ms(False) for _ in range(3))
-    import_ms = plugin_import_ms()
-    lines = [
-        "# Engine benchmarks",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{time.strftime('%Y-%m-%d')}. Reproduce: `python bench/bench_engine.py`.",
-        "",
+    return [
         "## End to end: 100 cases x 3 runs, concurrency 20, server latency 200 ms, through `pytest`",
         "",
         "Ideal 3.0 s = 300 calls / 20 in flight x 0.2 s. Process start, collection and reporting included.",
@@ -189,18 +286,15 @@ def main() -> None:
         f"{batched['cpu']:.2f} | {batched['rss_mb']:.0f} |",
         "",
         "Where the one-request-per-sample run's wall time goes (one run): "
-        + ", ".join(f"{k} {v:.2f} s" for k, v in split.items())
-        + ". The trials phase is above its ideal 3.0 s by the client's per-request CPU (the openai SDK, "
-        "about 1.8 ms a call, 300 calls on the same two cores as the server) and by importing scipy for the "
-        "verdicts on a side thread meanwhile.",
+        + ", ".join(f"{k} {v:.2f} s" for k, v in split.items()) + ".",
         "",
-        "## Client CPU per call at zero latency (50 in flight, in-process engine)",
-        "",
-        "| client | CPU ms per call |",
-        "|---|---|",
-        f"| openai SDK on aiohttp (default for `openai/...` models) | {cpu_openai:.2f} |",
-        f"| litellm | {cpu_litellm:.2f} |",
-        "",
+    ]
+
+
+def section_3() -> list[str]:
+    import_cost = statistics.median(collect_only_ms(True) - collect_only_ms(False) for _ in range(3))
+    import_ms = plugin_import_ms()
+    return [
         "## Plugin import cost",
         "",
         f"`import goldband.plugin` (after pytest, `python -X importtime`, median of 15): {import_ms:.1f} ms. "
@@ -208,9 +302,45 @@ def main() -> None:
         f"{import_cost:+.0f} ms with goldband installed vs `-p no:goldband` (at the level of run-to-run noise).",
         "",
     ]
-    text = "\n".join(lines)
+
+
+SECTIONS = {1: section_1, 2: section_2, 3: section_3}
+DOC = ROOT / "docs" / "bench-engine.md"
+
+
+def header() -> list[str]:
+    return ["# Engine benchmarks", "",
+            f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{time.strftime('%Y-%m-%d')}. Reproduce: `python bench/bench_engine.py` (all sections) or "
+            "`python bench/bench_engine.py --section N` (one section, the others kept as they are).", ""]
+
+
+def splice(text: str, number: int, lines: list[str]) -> str:
+    """The document with section ``number`` (its ``## `` heading up to the next) replaced by ``lines``."""
+    parts = text.split("\n## ")
+    if len(parts) <= number:
+        raise SystemExit(f"{DOC}: expected at least {number} '## ' sections, found {len(parts) - 1}; "
+                         "run all sections once (no --section) to rebuild it")
+    parts[number] = "\n".join(lines).removeprefix("## ").rstrip("\n") + "\n"
+    return "\n## ".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--section", type=int, choices=sorted(SECTIONS), help="run one section only")
+    parser.add_argument("--cpu", choices=sorted({p for p, _ in CPU_PATHS.values()}), help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--calls", type=int, default=2000, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cpu:  # one measurement of section 2, in a child process
+        print(f"{measure_cpu(args.cpu, args.url, args.calls):.6f}")
+        return
+    if args.section is None:
+        text = "\n".join([*header(), *(line for run in SECTIONS.values() for line in run())])
+    else:
+        text = splice(DOC.read_text(), args.section, SECTIONS[args.section]())
     print(text)
-    (ROOT / "docs" / "bench-engine.md").write_text(text)
+    DOC.write_text(text)
 
 
 if __name__ == "__main__":
