@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from goldband.errors import UsageError
 from goldband.report import html as html_report
 from goldband.report.data import CROSS, load_report
 from goldband.report.files import render, write_reports
@@ -104,6 +105,71 @@ def test_reports_are_written_per_run_and_as_latest(store: Store, tmp_path: Path)
     for path in paths:
         assert (tmp_path / "reports" / "latest" / path.name).read_bytes() == path.read_bytes()
     assert not list((tmp_path / "reports").rglob("*.tmp"))
+
+
+def test_latest_is_a_relative_link_moved_to_each_new_run(store: Store, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    write_reports(store, "20261102-120000-0002", reports)
+    assert os.readlink(reports / "latest") == "20261102-120000-0002"
+    write_reports(store, RUN, reports)
+    assert os.readlink(reports / "latest") == RUN  # relative: the reports folder can move
+    assert sorted(p.name for p in reports.iterdir()) == ["20261102-120000-0002", RUN, "latest"]
+    moved = tmp_path / "moved"
+    reports.rename(moved)
+    assert (moved / "latest" / "summary.md").read_text(encoding="utf-8").startswith("### goldband")
+
+
+def test_an_older_copy_in_latest_is_replaced_by_the_link(store: Store, tmp_path: Path) -> None:
+    old = tmp_path / "reports" / "latest"
+    old.mkdir(parents=True)
+    for name in ("report.html", "summary.md", "report.json"):
+        (old / name).write_text("an older goldband's copy")
+    write_reports(store, RUN, tmp_path / "reports")
+    assert old.is_symlink() and "an older" not in (old / "summary.md").read_text(encoding="utf-8")
+
+
+def test_a_foreign_file_in_latest_is_not_deleted(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "reports" / "latest").mkdir(parents=True)
+    (tmp_path / "reports" / "latest" / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match=r"holds files goldband did not write \(notes.txt\)") as caught:
+        write_reports(store, RUN, tmp_path / "reports")
+    assert str(tmp_path / "reports" / "latest") in str(caught.value) and "move those files" in str(caught.value)
+    assert (tmp_path / "reports" / "latest" / "notes.txt").read_text() == "mine"
+
+
+def test_without_links_latest_is_a_redirect_and_the_small_summary(store: Store, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_links(*args: object, **kwargs: object) -> None:  # as on Windows without the privilege
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "symlink", no_links)
+    reports = tmp_path / "reports"
+    write_reports(store, "20261102-120000-0002", reports)
+    write_reports(store, RUN, reports)
+    latest = reports / "latest"
+    assert not latest.is_symlink() and sorted(p.name for p in latest.iterdir()) == ["RUN", "index.html",
+                                                                                     "summary.md"]
+    assert (latest / "RUN").read_text() == f"{RUN}\n"
+    assert f'content="0; url=../{RUN}/report.html"' in (latest / "index.html").read_text()
+    assert (latest / "summary.md").read_bytes() == (reports / RUN / "summary.md").read_bytes()
+    monkeypatch.undo()  # links work again: the redirect directory gives way to a link
+    write_reports(store, RUN, reports)
+    assert os.readlink(latest) == RUN
+
+
+def test_the_streamed_json_is_the_whole_report(store: Store, tmp_path: Path) -> None:
+    (path,) = write_reports(store, RUN, tmp_path / "reports", formats=("json",), latest=False)
+    streamed = json.loads(path.read_text(encoding="utf-8"))
+    whole = json.loads(render(load_report(store, RUN), "json"))
+    assert streamed == whole and sum(len(c["trials"]) for c in streamed["cases"]) == streamed["trials"] == 24
+    assert len(path.read_text(encoding="utf-8").splitlines()) == len(whole) + len(whole["cases"]) + 2  # a case a line
+
+
+def test_a_lean_report_renders_the_same_pages_as_a_whole_one(store: Store) -> None:
+    lean, whole = load_report(store, RUN, trials=False), load_report(store, RUN)
+    assert all(c.trials == [] for c in lean.cases) and lean.trials == whole.trials == 24
+    for fmt in ("html", "md", "json"):
+        assert render(lean, fmt) == render(whole, fmt)
 
 
 def test_an_unfinished_case_is_reported_as_not_run(tmp_path: Path) -> None:

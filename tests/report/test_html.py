@@ -6,12 +6,13 @@ import json
 import re
 from pathlib import Path
 
+from goldband.report import html as html_report
 from goldband.report.data import load_report
 from goldband.report.files import render
-from goldband.results import Completion, ScoredTrial, ToolCall, Trial
-from goldband.store import Rendering, Store
-from goldband.store.writer import insert_rendering, insert_trials
-from storefixtures import CaseSpec, demo_cases, demo_store, write_run
+from goldband.results import Completion, Score, ScoredTrial, ToolCall, Trial, Verdict
+from goldband.store import Rendering, Store, StoredVerdict
+from goldband.store.writer import insert_rendering, insert_trials, insert_verdict
+from storefixtures import GS_HASH, TARGET_HASH, CaseSpec, demo_cases, demo_store, write_run
 
 HOSTILE = "<script>alert('x')</script>"
 
@@ -83,3 +84,43 @@ def test_a_run_without_stored_messages_reports_as_before(tmp_path: Path) -> None
         write_run(store, "r-plain", "2026-11-05T00:00:00.000+00:00", [CaseSpec("plain", "pf", "FAIL")])
         page = render(load_report(store, "r-plain"), "html")
     assert "messages sent" not in page and "2 trials · goldensets/support.yaml:10" in page
+
+
+def add_case(store: Store, run_id: str, case_id: str, outputs: list[str], status: str) -> None:
+    """A case whose trials gave these outputs, passing its check when the output says "30 days"."""
+    trials = [ScoredTrial(Trial(case_id, "support-v1", i, Completion(text)),
+                          (Score('contains "30 days"', *(("pass", 1.0) if "30 days" in text else ("fail", 0.0))),))
+              for i, text in enumerate(outputs)]
+    passes = sum(t.outcome == "pass" for t in trials)
+    verdict = Verdict(status, len(trials), passes, len(trials) - passes, 0, f"pass rate {passes}/{len(trials)}", 1.0)
+    with store.transaction() as conn:
+        insert_trials(conn, run_id, "support", trials)
+        insert_verdict(conn, run_id, StoredVerdict("support", case_id, "support-v1", None, GS_HASH, TARGET_HASH,
+                                                   verdict))
+
+
+def case_section(page: str, case_id: str) -> str:
+    """The page from a case's row up to the next case's."""
+    start = page.index(f"support::{case_id}<")
+    end = page.find('<tbody class="case"', start)
+    return page[start:] if end == -1 else page[start:end]
+
+
+def test_a_clean_pass_shows_a_sample_of_its_outputs_and_how_to_see_them_all(tmp_path: Path) -> None:
+    run = "20261101-120000-0001"
+    with demo_store(tmp_path / "store.db", runs=1) as store:
+        add_case(store, run, "chatty", [f"Within 30 days, says answer {i}." for i in range(5)], "PASS")
+        add_case(store, run, "wobbly", [f"Within 30 days, variant {i}." for i in range(4)] + ["Two weeks."], "FAIL")
+        page = render(load_report(store, run, trials=False), "html")
+    chatty = case_section(page, "chatty")
+    assert chatty.count('<tr class="trial"') == html_report.PASSING_OUTPUTS == 2
+    assert "answer 0." in chatty and "answer 1." in chatty and "answer 2." not in chatty
+    assert "<summary>5 trials · " in chatty  # every trial counted, shown or not
+    assert ('<p class="left-out" data-left-out="3">3 more passing trials (3 more distinct outputs) not shown '
+            '(a case whose every trial passed shows its first 2 distinct outputs): '
+            '<code>goldband show 20261101-120000-0001 support::chatty --target support-v1</code> prints every trial; '
+            'report.json has them all.</p>') in chatty
+    wobbly = case_section(page, "wobbly")  # not a clean pass: every output, as before
+    assert wobbly.count('<tr class="trial"') == 5 and "Two weeks." in wobbly and "left-out" not in wobbly
+    refund = case_section(page, "refund-window")  # five equal answers: one row, nothing left out
+    assert '<b class="times">\u00d75</b>' in refund and "left-out" not in refund

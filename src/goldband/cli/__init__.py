@@ -57,7 +57,7 @@ def _register() -> None:
     from goldband.cli.cache import cache
     from goldband.cli.compare import baseline, compare
     from goldband.cli.golden import golden
-    from goldband.cli.history import history, show
+    from goldband.cli.history import history
     from goldband.cli.judge import judge
     from goldband.cli.llmmonitor import evaluate, feedback, traces
     from goldband.cli.loop import gate, retrain
@@ -67,6 +67,7 @@ def _register() -> None:
     from goldband.cli.registry import registry
     from goldband.cli.report import report
     from goldband.cli.run import run, schema
+    from goldband.cli.show import show
     from goldband.cli.store import store
 
     main.add_command(run)

@@ -3,18 +3,30 @@
 Reports are always rendered from the store, never from a session's memory:
 so ``goldband report RUN`` re-renders any past run exactly, and a run split
 across xdist workers or resumed after a kill reports all of its results.
+
+A report can be loaded whole (every trial in memory: small runs, the tests) or
+lean (``load_report(..., trials=False)``): then each case holds only its
+per-trial outcomes and scores (``CaseResult.tally``), and a renderer asks
+``RunReport.trials_of(case)`` for one case's trials at a time, read from the
+store while it writes that case. Memory then grows with the number of cases,
+not with every trial's output: the end of a run costs O(summary).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from goldband._util.runid import now
-from goldband.results import ScoredTrial
+from goldband.results import Score, ScoredTrial
 from goldband.store import Rendering, RunRow, SeriesPoint, Store
+from goldband.store.models import CaseCounts, CaseKey
+from goldband.store.queries import trial_from_row
 from goldband.store.series import SOURCE, run_points
 
 if TYPE_CHECKING:
@@ -39,6 +51,30 @@ class CaseResult:
     trials: list[ScoredTrial]
     meta: dict[str, Any]  # file, line, tags, input, reference, description, checks (from the golden set)
     renderings: tuple[Rendering, ...] = ()  # the messages its trials sent (none: a callable, or an older store)
+    tally: CaseCounts | None = None  # a lean load: every trial's outcome and score; ``trials`` is then empty
+
+    @property
+    def key(self) -> CaseKey:
+        return self.goldenset, self.case_id, self.target
+
+    @property
+    def n_trials(self) -> int:
+        return self.tally.n if self.tally is not None else len(self.trials)
+
+    @property
+    def scores(self) -> list[float | None]:
+        """Every trial's score, by sample (None: an errored trial, or no checks)."""
+        return list(self.tally.scores) if self.tally is not None else [t.score for t in self.trials]
+
+    @property
+    def outcomes(self) -> list[str]:
+        """Every trial's outcome (pass, fail, error), by sample."""
+        return list(self.tally.outcomes) if self.tally is not None else [t.outcome for t in self.trials]
+
+    @property
+    def clean_pass(self) -> bool:
+        """PASS with every trial passing: the one kind of case whose outputs a report may sample."""
+        return self.status == "PASS" and all(o == "pass" for o in self.outcomes)
 
     @property
     def status(self) -> str:
@@ -52,6 +88,9 @@ class CaseResult:
     def where(self) -> str:
         line = self.meta.get("line")
         return f"{self.meta.get('file')}:{line}" if line else str(self.meta.get("file") or "")
+
+
+TrialSource = Callable[[CaseKey], list[ScoredTrial]]  # reads one case's trials, by sample
 
 
 @dataclass(frozen=True)
@@ -78,7 +117,7 @@ class Group:
 
     @property
     def trials(self) -> int:
-        return sum(len(c.trials) for c in self.cases)
+        return sum(c.n_trials for c in self.cases)
 
 
 @dataclass(frozen=True)
@@ -90,6 +129,13 @@ class RunReport:
     generated_at: str
     problems: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)  # golden set name -> version
+    source: TrialSource | None = None  # a lean load: reads one case's trials from the (open) store
+
+    def trials_of(self, case: CaseResult) -> list[ScoredTrial]:
+        """Every trial of ``case`` by sample: held in memory, or (a lean report) read from the store now."""
+        if case.tally is None or self.source is None:
+            return case.trials
+        return self.source(case.key)
 
     @property
     def cases(self) -> list[CaseResult]:
@@ -123,26 +169,61 @@ STATUS_ORDER = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR", "QUARANTINED", "NOT RUN
 SEVERITY = ("FAIL", "ERROR", "INCONCLUSIVE", "NOT RUN", "QUARANTINED", "PASS")  # cases are listed worst first
 
 
-def load_report(store: Store, run_id: str, *, trend_runs: int = 30) -> RunReport:
-    """Everything about one run a report shows, from the store."""
+def load_report(store: Store, run_id: str, *, trend_runs: int = 30, trials: bool = True) -> RunReport:
+    """Everything about one run a report shows, from the store; ``trials=False``: a lean report (see the
+    module docstring), whose trials are read case by case while the store stays open."""
     run = store.resolve_run(run_id)
     verdicts = store.verdicts(run.id)
-    trials = store.scored_trials(run.id)
+    tallies = {} if trials else store.case_counts(run.id)
+    held = store.scored_trials(run.id) if trials else {}
     sent = store.renderings(run.id)
     hashes = store.run_goldensets(run.id)
     metas = {name: store.cases(digest) for name, digest in hashes.items()}
-    keys = sorted({*verdicts, *trials, *((i["goldenset"], i["case_id"], i["target"]) for i in store.run_items(run.id))})
+    keys = sorted({*verdicts, *held, *tallies,
+                   *((i["goldenset"], i["case_id"], i["target"]) for i in store.run_items(run.id))})
     points = run_points(store, run)
     groups: dict[tuple[str, str], list[CaseResult]] = {}
     for gs, case, target in keys:
         stored = verdicts.get((gs, case, target))
         groups.setdefault((gs, target), []).append(CaseResult(
             gs, case, target, stored.nodeid if stored else None, stored.verdict if stored else None,
-            trials.get((gs, case, target), []), metas.get(gs, {}).get(case, {}),
-            tuple(sent.get((gs, case, target), ()))))
+            held.get((gs, case, target), []), metas.get(gs, {}).get(case, {}),
+            tuple(sent.get((gs, case, target), ())), None if trials else tallies.get((gs, case, target), EMPTY)))
     built = [_group(store, run, gs, target, cases, points, trend_runs) for (gs, target), cases in groups.items()]
     return RunReport(run, hashes, store.run_targets(run.id), built, now(),
-                     versions=store.goldenset_versions([run.id])[run.id])
+                     versions=store.goldenset_versions([run.id])[run.id],
+                     source=None if trials else partial(case_trials, store, run.id))
+
+
+EMPTY = CaseCounts(0, 0, 0, 0, None, (), (), ())  # a planned case without any stored trial
+
+
+def case_trials(store: Store, run_id: str, case: CaseKey) -> list[ScoredTrial]:
+    """One case's stored trials with their scores, by sample: one read along the trials' unique index,
+    each trial's scores joined on (a trial's row repeats once per score)."""
+    cursor = store.conn.execute(CASE_TRIALS_SQL, [run_id, *case])
+    names = [d[0] for d in cursor.description][:-SCORE_COLUMNS]
+    ident = names.index("id")
+    trials = []
+    for _, rows in itertools.groupby(cursor.fetchall(), key=lambda r: r[ident]):
+        found = list(rows)
+        trial = trial_from_row(dict(zip(names, found[0][:-SCORE_COLUMNS], strict=True)))
+        trials.append(ScoredTrial(trial, tuple(_score(r[-SCORE_COLUMNS:]) for r in found
+                                               if r[-SCORE_COLUMNS] is not None)))
+    return trials
+
+
+CASE_TRIALS_SQL = (
+    "SELECT t.*, s.check_name, s.kind, s.outcome, s.score, s.detail, s.evidence, s.gating, s.meta "
+    "FROM trials t LEFT JOIN scores s ON s.trial_id = t.id "
+    "WHERE t.run_id = ? AND t.goldenset = ? AND t.case_id = ? AND t.target = ? ORDER BY t.sample, s.idx")
+SCORE_COLUMNS = 8
+
+
+def _score(values: tuple[Any, ...]) -> Score:
+    name, kind, outcome, value, detail, evidence, gating, meta = values
+    return Score(name, outcome, value, detail or "", evidence, kind, gating=gating is None or bool(gating),
+                 meta=json.loads(meta) if meta else None)
 
 
 def _group(store: Store, run: RunRow, goldenset: str, target: str, cases: list[CaseResult],
@@ -169,8 +250,8 @@ def _trend(store: Store, run: RunRow, goldenset: str, target: str, metric: str, 
     return past
 
 
-def case_json(case: CaseResult) -> dict[str, Any]:
-    """A case as plain JSON (for report.json)."""
+def case_json(case: CaseResult, trials: list[ScoredTrial] | None = None) -> dict[str, Any]:
+    """A case as plain JSON (for report.json), with ``trials`` (default: those it holds)."""
     return {
         "goldenset": case.goldenset, "case": case.case_id, "target": case.target, "nodeid": case.nodeid,
         "status": case.status, "where": case.where, "verdict": case.verdict.to_json() if case.verdict else None,
@@ -178,7 +259,7 @@ def case_json(case: CaseResult) -> dict[str, Any]:
         "reference": case.meta.get("reference"),
         "messages": [{"hash": r.hash, "messages": r.messages, "tools": r.tools, "samples": list(r.samples)}
                      for r in case.renderings],
-        "trials": [trial_json(t) for t in case.trials],
+        "trials": [trial_json(t) for t in (case.trials if trials is None else trials)],
     }
 
 

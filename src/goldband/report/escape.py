@@ -32,11 +32,14 @@ from __future__ import annotations
 import re
 
 WORD_JOINER = "\u2060"
+_LAYOUT = str.maketrans("\n\t", "  ")  # the line breaks and tabs ``visible_lines`` keeps
 _MD = re.compile(r"[\\`*_\[\]|<>~&$]|:(?=/)|(?i:www)\.|[@#]")
 
 
 def visible(text: str) -> str:
     """``text`` with every non-printable character (but the space) written as a Python escape."""
+    if text.isprintable():  # the common case, checked in C: nothing to escape
+        return text
     return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
@@ -46,6 +49,8 @@ def visible_lines(text: str) -> str:
     >>> visible_lines("Total: \u202e5$\u2069 refund\n\x07done")
     'Total: \\u202e5$\\u2069 refund\n\\x07done'
     """
+    if text.translate(_LAYOUT).isprintable():  # the common case, checked in C: nothing to escape
+        return text
     return "".join(ch if ch.isprintable() or ch in " \n\t" else ascii(ch)[1:-1] for ch in text)
 
 

@@ -5,6 +5,14 @@ output, case inputs, check details, judge evidence); the page's own script
 reads text and attributes only (never ``innerHTML``); and a Content Security
 Policy allows exactly the page's own script and style by hash, so even an
 escaping bug could not run an injected script or load anything remote.
+
+Size, at thousands of cases: every trial of a case that did not cleanly pass
+(FAIL, ERROR, INCONCLUSIVE, QUARANTINED, not run, or a PASS with a failing
+trial) is shown; a clean pass shows its first ``PASSING_OUTPUTS`` distinct
+outputs (each with its count of identical trials) and says how many more there
+are and how to see them all (``goldband show RUN CASE``; report.json has every
+trial). The page is written as it renders (``write_html``), one case's trials
+in memory at a time.
 """
 
 from __future__ import annotations
@@ -13,8 +21,11 @@ import base64
 import functools
 import hashlib
 import itertools
+import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import jinja2
 from markupsafe import Markup
@@ -24,9 +35,11 @@ from goldband.report.data import STATUS_ORDER, CaseResult, Group, RunReport, Tre
 from goldband.report.escape import visible_lines
 from goldband.report.outputs import OutputGroup, Sent, arguments, group_outputs, messages_sent
 from goldband.report.why import failing_checks
+from goldband.results import ScoredTrial
 
 ASSETS = Path(__file__).parent / "assets"
 OUTPUT_LIMIT = 4000  # characters of one output shown; report.json has the rest
+PASSING_OUTPUTS = 2  # distinct outputs shown of a case whose every trial passed; `goldband show` prints all
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,14 @@ class Row:
     outputs: list[OutputGroup]  # identical trials once, with a count
     sent: list[Sent]  # the rendered messages the trials were sent
     why: tuple[str, ...] = ()  # the failing checks, each "label: detail (k/n trials)" (report.why)
+    left_out: int = 0  # trials of a clean pass whose outputs are not shown (PASSING_OUTPUTS)
+    show: str = ""  # the command that prints every trial of the case
+    case_outputs: int = 0  # distinct outputs among all of the case's trials
+
+    @property
+    def left_out_outputs(self) -> int:
+        """Distinct outputs not shown: all of the case's outputs but those shown."""
+        return self.case_outputs - len(self.outputs)
 
 
 def csp_hash(text: str) -> str:
@@ -61,15 +82,24 @@ def _asset(name: str) -> str:
 
 def render_html(report: RunReport, *, store: str = "", version: str = "") -> str:
     """The report page for one run."""
+    return "".join(_chunks(report, store=store, version=version))
+
+
+def write_html(report: RunReport, out: TextIO, *, store: str = "", version: str = "") -> None:
+    """The report page written to ``out`` as it renders: one case's trials in memory at a time."""
+    out.writelines(_chunks(report, store=store, version=version))
+
+
+def _chunks(report: RunReport, *, store: str, version: str) -> Iterator[str]:
     css, js = _asset("report.css"), _asset("report.js")
     groups = report.groups
-    return _environment().get_template("report.html.j2").render(
+    return _environment().get_template("report.html.j2").generate(
         report=report, run=report.run, version=version, store=store, statuses=STATUS_ORDER,
         css=Markup(css), js=Markup(js), style_hash=csp_hash(css), script_hash=csp_hash(js),
         trends=[_trend(g) for g in groups],
-        histograms=[svg.histogram([t.score for c in g.cases for t in c.trials if t.score is not None],
+        histograms=[svg.histogram([s for c in g.cases for s in c.scores if s is not None],
                                   label=f"trial scores of {group_name(g.goldenset, g.target)}") for g in groups],
-        rows=[_row(c) for g in groups for c in g.cases], limit=OUTPUT_LIMIT,
+        rows=(_row(c, report.trials_of(c), report.run.id) for g in groups for c in g.cases), limit=OUTPUT_LIMIT,
     )
 
 
@@ -102,16 +132,24 @@ def _when(stamp: str) -> str:
     return stamp[:16].replace("T", " ") + " UTC"
 
 
-def _row(case: CaseResult) -> Row:
+def _row(case: CaseResult, trials: list[ScoredTrial], run_id: str) -> Row:
     v = case.verdict
     bar = _bar(case)
     interval = svg.interval(v.pass_rate if v else None, v.pass_rate_low if v else None,
                             v.pass_rate_high if v else None, bar, label=f"pass rate of {case.title}")
-    scores = [t.score for t in case.trials]
-    strip = svg.strip(scores, [t.outcome for t in case.trials], label=f"trial scores of {case.title}")
+    strip = svg.strip(case.scores, case.outcomes, label=f"trial scores of {case.title}")
+    outputs = group_outputs(trials)
+    shown = outputs[:PASSING_OUTPUTS] if case.clean_pass else outputs
     return Row(case, interval, strip, pretty(case.meta.get("input")), pretty(case.meta.get("reference")),
-               group_outputs(case.trials), messages_sent(case.renderings),
-               tuple(c.text for c in failing_checks(case.trials)))
+               shown, messages_sent(case.renderings), tuple(c.text for c in failing_checks(trials)),
+               left_out=len(trials) - sum(g.count for g in shown), show=show_command(run_id, case),
+               case_outputs=len(outputs))
+
+
+def show_command(run_id: str, case: CaseResult) -> str:
+    """The command that prints every trial of ``case``: ``goldband show RUN SET::CASE --target T``."""
+    ref = shlex.quote(f"{case.goldenset}::{case.case_id}")
+    return f"goldband show {shlex.quote(run_id)} {ref} --target {shlex.quote(case.target)}"
 
 
 def _bar(case: CaseResult) -> float | None:

@@ -18,6 +18,7 @@ from goldband.report.escape import code_md, escape_md
 from goldband.report.fmt import ms, rate, spark, usd
 from goldband.report.links import ReportLink
 from goldband.report.why import failing_output, why_markdown
+from goldband.results import ScoredTrial
 
 __all__ = ["ICONS", "MAX_CASES", "MAX_CHARS", "escape_md", "render_markdown"]
 
@@ -77,7 +78,7 @@ def _problem_cases(report: RunReport, room: int) -> list[str]:
     room -= _size(lines) + 100  # the "more" line
     shown = 0
     for case in bad[:MAX_CASES]:
-        line = _case_line(case)
+        line = _case_line(case, report.trials_of(case))
         if len(line) + 1 > room:
             break
         lines.append(line)
@@ -88,16 +89,16 @@ def _problem_cases(report: RunReport, room: int) -> list[str]:
     return lines
 
 
-def _case_line(case: CaseResult) -> str:
+def _case_line(case: CaseResult, trials: list[ScoredTrial]) -> str:
     v = case.verdict
     passed = "-" if v is None or v.pass_rate is None else f"{v.passes}/{v.passes + v.fails} = {v.pass_rate:.2f}"
     if v is not None and v.pass_rate_low is not None and v.pass_rate_high is not None:
         passed += f" [{v.pass_rate_low:.2f}, {v.pass_rate_high:.2f}]"
     gating = "" if v is None or v.gating else " (not gating)"
     reason = v.reason if v else "not decided: the run stopped before this case"
-    output = failing_output(case.trials)
+    output = failing_output(trials)
     cells = [f"{ICONS.get(case.status, '')} {case.status}{gating}", code_md(case.title), passed, escape_md(reason),
-             why_markdown(case.trials) or "-", f"“{escape_md(output)}”" if output is not None else "-"]
+             why_markdown(trials) or "-", f"“{escape_md(output)}”" if output is not None else "-"]
     return "| " + " | ".join(cells) + " |"
 
 

@@ -2,7 +2,9 @@
 
 Done once, by the process that owns the run (the xdist controller, or the
 only pytest process), from what the store holds, so every worker's results
-and every resumed session count.
+and every resumed session count. Its cost grows with the number of cases,
+not trials: counts are read with SQL and the reports are written case by
+case from the store (``report.files``), never from the session's memory.
 
 The run's status, exit status and series points are written in one write
 transaction, and its reports are rendered inside it (from that transaction's
@@ -19,7 +21,6 @@ and its exit status 3 (``failed_status``): goldband failed, not the model.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,12 @@ def run_status(store: Store, run_id: str, decided: Iterable[CaseKey], *, failed:
     return "complete" if planned <= set(decided) and not failed else "incomplete"
 
 
+def decided(store: Store, run_id: str) -> set[CaseKey]:
+    """The run's items that have a verdict (keys only: no verdict's details are decoded)."""
+    return {(g, c, t) for g, c, t in store.conn.execute(
+        "SELECT goldenset, case_id, target FROM verdicts WHERE run_id = ?", [run_id]).fetchall()}
+
+
 def finalize(store: Store, run_id: str, exitstatus: int, reports_dir: Path | None, progress: Progress, *,
              problems: Sequence[str] = ()) -> FinishedRun | None:
     """Finish the run (see the module docstring); ``problems``: what already failed (lost writes).
@@ -74,17 +81,19 @@ def finalize(store: Store, run_id: str, exitstatus: int, reports_dir: Path | Non
         status, code, reports = "incomplete", failed_status(exitstatus), []
         with store.transaction() as conn:
             finish_run(conn, run_id, status=status, exit_status=code, problems=found)
-    counts = Counter(str(v.verdict.status) for v in store.verdicts(run_id).values())
+    counts = dict(store.conn.execute("SELECT status, COUNT(*) FROM verdicts WHERE run_id = ? GROUP BY status "
+                                     "ORDER BY status", [run_id]).fetchall())
     trials = store.conn.execute("SELECT COUNT(*) FROM trials WHERE run_id = ?", [run_id]).fetchone()[0]
     progress.emit("run", id=run_id, status=status, store=str(store.path), reports=[str(p) for p in reports])
-    return FinishedRun(run_id, status, store.path, reports, dict(counts), int(trials), found, code)
+    return FinishedRun(run_id, status, store.path, reports, {str(k): int(v) for k, v in counts.items()}, int(trials),
+                       found, code)
 
 
 def _finish(store: Store, run_id: str, exitstatus: int, reports_dir: Path | None,
             problems: list[str]) -> tuple[str, int, list[Path]]:
     """Status, series points and reports in one transaction; ``problems`` gets a report failure."""
     with store.transaction() as conn:
-        status = run_status(store, run_id, store.verdicts(run_id), failed=bool(problems))
+        status = run_status(store, run_id, decided(store, run_id), failed=bool(problems))
         code = failed_status(exitstatus) if problems else int(exitstatus)
         finish_run(conn, run_id, status=status, exit_status=code, problems=problems)
         run = store.run(run_id)
