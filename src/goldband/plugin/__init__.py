@@ -141,6 +141,7 @@ def _session(config: pytest.Config) -> Session:
     if SESSION_KEY not in config.stash:
         try:
             config.stash[SESSION_KEY] = Session.create(config.stash[SETTINGS_KEY])
+            config.stash[SESSION_KEY].keep_outputs = False  # the store and the reports keep them (issue 14)
         except GoldbandError as exc:
             raise pytest.UsageError(str(exc)) from None
     return config.stash[SESSION_KEY]
@@ -238,3 +239,4 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = existing_session(config)
     if run is not None:
         run.close()
+        gc.freeze()  # all flushed: pytest's cleanup gc.collect() and the final collections skip this heap

@@ -43,6 +43,7 @@ from goldband.judge.gate import JudgeHealth
 from goldband.judge.runtime import JudgeRuntime
 from goldband.report.comparison import terminal as comparison_text
 from goldband.report.terminal import summary_lines
+from goldband.results import ScoredTrial
 from goldband.session import judging
 from goldband.session.planning import Planner, band_option
 from goldband.session.recorder import RunRecorder, resolve_path
@@ -75,6 +76,7 @@ class Session:
     _warming: threading.Thread | None = None
     _units: dict[str, list[Item]] = field(default_factory=dict)  # xdist worker: items sent together, by unit
     _unit_of: dict[str, str] = field(default_factory=dict)
+    keep_outputs: bool = True  # False (pytest runs): settled outcomes keep no completions (see ``settle``)
 
     def __post_init__(self) -> None:
         self.planner = Planner(self.settings, self.config, self.config_file, self.targets, self.mode, self.library,
@@ -221,10 +223,13 @@ class Session:
         return self.futures.pop(nodeid).result()
 
     def settle(self, nodeid: str, plan: CasePlan) -> Outcome:
-        """Wait for the item's trials, settle its verdict (``goldband.session.settle``) and keep it."""
+        """Wait for the item's trials, settle its verdict (``goldband.session.settle``) and keep it. The
+        caller gets every trial (an item's failure report shows outputs); unless ``keep_outputs``, the
+        session keeps them without their completions (``without_outputs``): the store has those, and
+        the reports read them from there, so memory does not grow with every output of a long run."""
         run = self.wait(nodeid, plan)
         outcome = Outcome(plan, settle(plan, run), run.trials)
-        self.outcomes[nodeid] = outcome
+        self.outcomes[nodeid] = outcome if self.keep_outputs else without_outputs(outcome)
         self.recorder.finish_item(nodeid, plan, outcome.verdict, write=not self._compares_at_end)
         return outcome
 
@@ -303,6 +308,13 @@ class Session:
         self.library.close()
         self.recorder.close()
         self.store.close()
+
+
+def without_outputs(outcome: Outcome) -> Outcome:
+    """The outcome as the end of a run reads it: each trial's scores, error, cache flag and sample (the
+    counts, the baseline's scores, judge health, why a case did not pass), not its completion."""
+    return replace(outcome, trials=[ScoredTrial(replace(t.trial, completion=None), t.scores)
+                                    for t in outcome.trials])
 
 
 def _registered(store: StoreHandle) -> Callable[[str], Mapping[str, Any] | None]:
