@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,9 @@ class RunRecorder:
         self.unfinished = False  # the store could not record the run's finish
         self._status = 0  # the exit status the session finished with, before goldband's own failures
         self.git: GitInfo | None = None  # what the run records; default: the root's checkout (pre-merge sets it)
-        self._writer: BackgroundWriter | None = None
+        self._writer: BackgroundWriter | None = None  # published once the run and its items are recorded
+        self._early: list[Op] = []  # writes queued before that (the engine may start first: ``Session.start``)
+        self._gate = threading.Lock()  # orders early writes before every later one
         self._kept: dict[tuple[str, str, str], list[ScoredTrial]] = {}
         self._seen: set[tuple[str, ...]] = set()
         self._renderings: dict[tuple[str, str, str], Rendering | None] = {}
@@ -148,24 +151,44 @@ class RunRecorder:
             self.progress.emit("plan", cases=len(items), trials=sum(p.runs.min for _, p in items))
         if not self.store.enabled:
             return
+        writer = None
         try:
-            if not self.began:
-                self._open(items, goldensets)
+            writer = self._open(items, goldensets) if not self.began else None
             self._register(items, goldensets, rubrics)
         except GoldbandError as exc:
             if self.settings.worker:
                 self.failed = exc
             raise
+        finally:
+            if writer is not None:  # also when registering failed: what it loses is counted, not dropped
+                self._publish(writer)
+
+    def _publish(self, writer: BackgroundWriter) -> None:
+        """Hand the writer the writes queued before the run was recorded, then every later one."""
+        with self._gate:
+            for op in self._early:
+                writer.put(op)
+            self._early = []
+            self._writer = writer
+
+    def _put(self, op: Op) -> None:
+        """Queue one write: to the writer, or (before the run is recorded) in order for it."""
+        with self._gate:
+            writer = self._writer
+            if writer is None:
+                self._early.append(op)
+                return
+        writer.put(op)
 
     def on_trials(self, plan: CasePlan, scored: list[ScoredTrial]) -> None:
         """Queue a batch of one item's trials, after the messages they were sent (stored once per rendering)."""
-        if self._writer is not None:
+        if self.store.enabled:
             sent = self._rendering(plan)
             if sent is not None and not self.seen(("rendering", sent.hash)):
-                self._writer.put(functools.partial(insert_rendering, record=sent))
-            self._writer.put(functools.partial(insert_trials, run_id=self.run_id, goldenset=plan.goldenset,
-                                               scored=list(scored), rubric_hashes=self.rubric_hashes,
-                                               messages_hash=sent.hash if sent else None))
+                self._put(functools.partial(insert_rendering, record=sent))
+            self._put(functools.partial(insert_trials, run_id=self.run_id, goldenset=plan.goldenset,
+                                        scored=list(scored), rubric_hashes=self.rubric_hashes,
+                                        messages_hash=sent.hash if sent else None))
         self.progress.emit("trials", n=len(scored))
 
     def _rendering(self, plan: CasePlan) -> Rendering | None:
@@ -188,10 +211,10 @@ class RunRecorder:
 
     def write_verdict(self, nodeid: str, plan: CasePlan, verdict: Verdict) -> None:
         """Queue one item's verdict for the store (once per item and run)."""
-        if self._writer is not None:
+        if self.store.enabled:
             record = StoredVerdict(plan.goldenset, plan.case.id, plan.target.name, nodeid,
                                    self.goldenset_hashes.get(plan.goldenset), plan.target.content_hash, verdict)
-            self._writer.put(functools.partial(insert_verdict, run_id=self.run_id, record=record))
+            self._put(functools.partial(insert_verdict, run_id=self.run_id, record=record))
 
     def session_finished(self, exitstatus: int) -> FinishedRun | None:
         """Flush this process's writes; the controller then finalizes the run."""
@@ -266,7 +289,8 @@ class RunRecorder:
 
     # opening ----------------------------------------------------------------------------------
 
-    def _open(self, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet]) -> None:
+    def _open(self, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet]) -> BackgroundWriter:
+        """Open the store and record the run (or reopen the resumed one); the writer, not yet published."""
         store = self.store.open(create=self.resume_ref is None)
         reap_dead_runs(store)
         if self.resume_ref is not None:
@@ -279,8 +303,8 @@ class RunRecorder:
         else:
             with store.transaction() as conn:
                 insert_run(conn, self._run_row())
-        self._writer = BackgroundWriter(store)
         self.began = True
+        return BackgroundWriter(store)
 
     def _run_row(self) -> RunRow:
         git = self.git or git_info(self.settings.rootpath)
