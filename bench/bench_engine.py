@@ -45,7 +45,7 @@ def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
 
 
 def write_project(root: Path, url: str, *, cases: int, runs: int, concurrency: int, supports_n: bool,
-                  client: str = "openai") -> None:
+                  client: str = "auto") -> None:  # auto: what a user gets (the lean client)
     (root / "goldensets").mkdir(parents=True, exist_ok=True)
     (root / "p.j2").write_text("Answer briefly: {{ question }}")
     (root / "goldband.yaml").write_text(
