@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_engine import start_server
+from bench_engine import write_project as engine_project
 from machine import cores, load_average, meets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,23 +69,9 @@ def pytest_unconfigure(config):
 """
 
 
-def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([PY, "-m", "goldband.testing.fake_openai", "--port", "0", "--latency", str(latency)],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
-
-
 def write_project(root: Path, url: str, *, cases: int, runs: int, concurrency: int) -> None:
-    (root / "goldensets").mkdir(parents=True, exist_ok=True)
-    (root / "p.j2").write_text("Answer briefly: {{ question }}")
-    (root / "goldband.yaml").write_text(
-        f"mode: live\nconcurrency: {concurrency}\ntargets:\n  t:\n    model: openai/fake-model\n"
-        f"    prompt: p.j2\n    api_base: {url}\n    supports_n: false\n"
-        "    params: {temperature: 0.5, seed: 1, max_tokens: 20}\n")
-    body = "".join(f"  - id: case-{i}\n    input: {{question: 'question {i}'}}\n" for i in range(cases))
-    (root / "goldensets" / "bench.yaml").write_text(
-        f"name: bench\nversion: 1\ndefaults:\n  runs: {runs}\n  checks: [{{contains: 'echo'}}]\ncases:\n{body}")
+    """bench_engine's project (one request per sample), with the conftest that stamps the phases."""
+    engine_project(root, url, cases=cases, runs=runs, concurrency=concurrency, supports_n=False)
     (root / "conftest.py").write_text(STAMPS)
 
 
