@@ -328,11 +328,6 @@ def _connect_failure(exc: BaseException) -> BaseException | None:
     return None
 
 
-def retry_after(exc: BaseException) -> float | None:
-    """Seconds from a ``Retry-After`` (or ``retry-after-ms``) header, if the server sent one."""
-    return parse_retry_after(_headers(exc))
-
-
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds from ``retry-after-ms``, else ``retry-after`` (seconds or an HTTP date); None without either.
 
