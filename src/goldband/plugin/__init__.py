@@ -140,8 +140,8 @@ def _session(config: pytest.Config) -> Session:
 
     if SESSION_KEY not in config.stash:
         try:
-            config.stash[SESSION_KEY] = Session.create(config.stash[SETTINGS_KEY])
-            config.stash[SESSION_KEY].keep_outputs = False  # the store and the reports keep them (issue 14)
+            # outcomes without completions: the store and the reports keep those (issue 14)
+            config.stash[SESSION_KEY] = Session.create(config.stash[SETTINGS_KEY], keep_outputs=False)
         except GoldbandError as exc:
             raise pytest.UsageError(str(exc)) from None
     return config.stash[SESSION_KEY]

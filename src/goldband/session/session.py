@@ -84,14 +84,15 @@ class Session:
         self.recorder = RunRecorder(self.settings, store=self.store, reports=self.config.reports, mode=self.mode)
 
     @classmethod
-    def create(cls, settings: Settings) -> Session:
-        """The session of a project (``settings.rootpath``); a bad config or option is a ConfigError."""
+    def create(cls, settings: Settings, *, keep_outputs: bool = True) -> Session:
+        """The session of a project (``settings.rootpath``); a bad config or option is a ConfigError.
+        ``keep_outputs=False`` (pytest runs): see ``settle``."""
         config, path, lines = read_config(settings.rootpath)
         shown = yamlio.relative(path, settings.rootpath) if path else None
         store = StoreHandle(resolve_path(settings.store or config.store, settings.rootpath),
                             check=not settings.worker)  # the controller checked it for its workers
         targets = build_targets(config, settings.rootpath, shown, registered=_registered(store), lines=lines)
-        session = cls(settings, config, shown, targets, store)
+        session = cls(settings, config, shown, targets, store, keep_outputs=keep_outputs)
         session.planner.check_target_option()
         if not settings.controller:  # an xdist controller calls no provider and settles no verdict
             session._warm_up()
@@ -232,8 +233,6 @@ class Session:
         the whole unit's trials at once (``group``): the rest of it is on its way to this worker."""
         if nodeid not in self.futures:
             unit = self._units.pop(self._unit_of.get(nodeid, nodeid), None) or [(nodeid, plan)]
-            if nodeid not in {n for n, _ in unit}:
-                unit.append((nodeid, plan))
             self.preflight([p for _, p in unit])
             self.register(unit)
             for item in unit:
