@@ -64,15 +64,11 @@ def from_production(conn: sqlite3.Connection, app: str, where: Where | None, *,
     """
     feedback = _feedback(conn, app)
     query = to_sql(where) if where is not None else ("1", [])
-    picked: Iterator[tuple[Any, ...]]
-    if query is not None:  # SQLite picks them: exactly the Python rules (tests/watch/test_wheresql.py)
-        rows = conn.execute(f"SELECT {COLUMNS} FROM {JOIN} WHERE t.app = ? AND {query[0]} ORDER BY t.time DESC, "
-                            "t.id DESC", [app, *query[1]])
-        picked = iter(rows)
-    else:
-        picked = (row for row in conn.execute(f"SELECT {COLUMNS} FROM {JOIN} WHERE t.app = ? ORDER BY t.time DESC, "
-                                              "t.id DESC", [app])
-                  if where is None or where.matches(_record(row, feedback.get(row[1], _NONE), where.fields)))
+    sql, params = query or ("1", [])  # SQLite picks them when it can: exactly the Python rules (test_wheresql.py)
+    rows = conn.execute(f"SELECT {COLUMNS} FROM {JOIN} WHERE t.app = ? AND {sql} ORDER BY t.time DESC, t.id DESC",
+                        [app, *params])
+    picked: Iterator[tuple[Any, ...]] = iter(rows) if query is not None or where is None else (
+        row for row in rows if where.matches(_record(row, feedback.get(row[1], _NONE), where.fields)))
     for found, row in enumerate(picked, 1):
         given = feedback.get(row[1], _NONE)
         yield _candidate(app, row, {name: read(row, given) for name, read in _FIELD.items()}, given, where)
