@@ -36,9 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
 
-def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
+def start_server(latency: float, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    """A FakeOpenAI on a free loopback port in its own process (``env``: its environment) and its URL."""
     proc = subprocess.Popen([PY, "-m", "goldband.testing.fake_openai", "--port", "0", "--latency", str(latency)],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
     return proc, url

@@ -71,7 +71,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_engine import write_project
+from bench_engine import start_server, write_project
 from machine import cores, load_average
 
 PY = sys.executable
@@ -345,14 +345,6 @@ def deepeval(python: str, writes: bool = True) -> Contender:
 # -- rounds -----------------------------------------------------------------------------------------------
 
 
-def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
-    """One loopback server for the whole workload: every contender and round talks to the same process."""
-    proc = subprocess.Popen([PY, "-m", "goldband.testing.fake_openai", "--port", "0", "--latency", str(latency)],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(SRC[0])})
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
-
-
 def measure(contender: Contender, url: str, w: Work) -> Measure:
     """One run of one contender in a fresh temp folder."""
     who = f"{contender.name} ({contender.requests})"
@@ -557,7 +549,7 @@ def main(argv: list[str] | None = None) -> None:
     SRC[0] = args.src.resolve()
     w, start = work(args), (load_average(), commit())
     chosen, skipped = contenders(args)
-    server, url = start_server(w.latency)
+    server, url = start_server(w.latency, {**os.environ, "PYTHONPATH": str(SRC[0])})  # the measured source
     try:
         run_rounds(chosen, url, w, args.rounds)
     finally:
