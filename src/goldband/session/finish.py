@@ -21,7 +21,7 @@ and its exit status 3 (``failed_status``): goldband failed, not the model.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,6 @@ from goldband._util.progress import Progress
 from goldband.errors import StoreError
 from goldband.report.files import write_reports
 from goldband.store import Store
-from goldband.store.models import CaseKey
 from goldband.store.series import run_points
 from goldband.store.writer import finish_run, replace_series
 
@@ -53,16 +52,10 @@ def failed_status(status: int) -> int:
     return GOLDBAND_FAILED if int(status) in (0, 1) else int(status)
 
 
-def run_status(store: Store, run_id: str, decided: Iterable[CaseKey], *, failed: bool) -> str:
+def run_status(store: Store, run_id: str, *, failed: bool) -> str:
     """complete: every selected item has a verdict and goldband failed nothing; else incomplete."""
     planned = {(i["goldenset"], i["case_id"], i["target"]) for i in store.run_items(run_id)}
-    return "complete" if planned <= set(decided) and not failed else "incomplete"
-
-
-def decided(store: Store, run_id: str) -> set[CaseKey]:
-    """The run's items that have a verdict (keys only: no verdict's details are decoded)."""
-    return {(g, c, t) for g, c, t in store.conn.execute(
-        "SELECT goldenset, case_id, target FROM verdicts WHERE run_id = ?", [run_id]).fetchall()}
+    return "complete" if planned <= store.verdict_keys(run_id) and not failed else "incomplete"
 
 
 def finalize(store: Store, run_id: str, exitstatus: int, reports_dir: Path | None, progress: Progress, *,
@@ -81,19 +74,17 @@ def finalize(store: Store, run_id: str, exitstatus: int, reports_dir: Path | Non
         status, code, reports = "incomplete", failed_status(exitstatus), []
         with store.transaction() as conn:
             finish_run(conn, run_id, status=status, exit_status=code, problems=found)
-    counts = dict(store.conn.execute("SELECT status, COUNT(*) FROM verdicts WHERE run_id = ? GROUP BY status "
-                                     "ORDER BY status", [run_id]).fetchall())
+    counts = store.verdict_counts(run_id)
     trials = store.conn.execute("SELECT COUNT(*) FROM trials WHERE run_id = ?", [run_id]).fetchone()[0]
     progress.emit("run", id=run_id, status=status, store=str(store.path), reports=[str(p) for p in reports])
-    return FinishedRun(run_id, status, store.path, reports, {str(k): int(v) for k, v in counts.items()}, int(trials),
-                       found, code)
+    return FinishedRun(run_id, status, store.path, reports, counts, int(trials), found, code)
 
 
 def _finish(store: Store, run_id: str, exitstatus: int, reports_dir: Path | None,
             problems: list[str]) -> tuple[str, int, list[Path]]:
     """Status, series points and reports in one transaction; ``problems`` gets a report failure."""
     with store.transaction() as conn:
-        status = run_status(store, run_id, decided(store, run_id), failed=bool(problems))
+        status = run_status(store, run_id, failed=bool(problems))
         code = failed_status(exitstatus) if problems else int(exitstatus)
         finish_run(conn, run_id, status=status, exit_status=code, problems=problems)
         run = store.run(run_id)

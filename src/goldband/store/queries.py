@@ -155,6 +155,16 @@ class Queries:
                              effective_status(r["run_status"], r["host"], r["pid"]), r["status"], r["n"], r["passes"],
                              r["pass_rate"], r["pass_rate_low"], r["pass_rate_high"], r["mean_score"]) for r in rows]
 
+    def verdict_keys(self, run_id: str) -> set[CaseKey]:
+        """The run's items that have a verdict (keys only: no verdict's details are decoded)."""
+        return {(g, c, t) for g, c, t in self._fetch(
+            "SELECT goldenset, case_id, target FROM verdicts WHERE run_id = ?", [run_id])}
+
+    def verdict_counts(self, run_id: str) -> dict[str, int]:
+        """How many of the run's verdicts have each status."""
+        return {str(status): int(n) for status, n in self._fetch(
+            "SELECT status, COUNT(*) FROM verdicts WHERE run_id = ? GROUP BY status ORDER BY status", [run_id])}
+
     def verdicts(self, run_id: str) -> dict[CaseKey, StoredVerdict]:
         rows = self._rows("SELECT * FROM verdicts WHERE run_id = ? ORDER BY goldenset, case_id, target", [run_id])
         return {(r["goldenset"], r["case_id"], r["target"]): StoredVerdict(
