@@ -10,7 +10,7 @@ store and the reports all speak in these types, so it sits below all of them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Outcome = Literal["pass", "fail", "error"]
@@ -95,20 +95,30 @@ class ScoredTrial:
 
     @property
     def outcome(self) -> Outcome:
-        scores = self.gating_scores
-        if self.trial.error is not None or any(s.outcome == "error" for s in scores):
+        """error if the call or a gating check errored, else fail if a gating check failed, else pass.
+        One pass over the scores: reports ask every trial for it several times."""
+        if self.trial.error is not None:
             return "error"
-        if any(s.outcome == "fail" for s in scores):
-            return "fail"
-        return "pass"
+        found: Outcome = "pass"
+        for s in self.scores:
+            if s.gating and s.outcome != "pass":
+                if s.outcome == "error":
+                    return "error"
+                found = "fail"
+        return found
 
     @property
     def score(self) -> float | None:
         """Mean of the gating check scores; None for an errored trial or no checks."""
-        scores = self.gating_scores
-        if self.outcome == "error" or not scores:
+        if self.trial.error is not None:
             return None
-        return sum(s.score for s in scores) / len(scores)
+        total, count = 0.0, 0
+        for s in self.scores:
+            if s.gating:
+                if s.outcome == "error":
+                    return None
+                total, count = total + s.score, count + 1
+        return total / count if count else None
 
     @property
     def failed_checks(self) -> tuple[Score, ...]:
@@ -162,7 +172,10 @@ class Verdict:
         return self.passes / scored if scored else None
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The fields as plain JSON values (``asdict``'s, built directly: report.json writes one per case)."""
+        data = {name: getattr(self, name) for name in _VERDICT_FIELDS}
+        data["baseline"] = None if self.baseline is None else vars(self.baseline).copy()
+        data["notes"] = list(self.notes)
         data["pass_rate"] = self.pass_rate
         return data
 
@@ -177,3 +190,6 @@ class Verdict:
         values["notes"] = tuple(values.get("notes") or ())
         values["gating"] = bool(values.get("gating", True))
         return cls(**values)
+
+
+_VERDICT_FIELDS = tuple(f.name for f in fields(Verdict))

@@ -48,7 +48,7 @@ def test_markdown_summary_matches_the_golden_file(store: Store) -> None:
 
 def test_json_report_matches_the_golden_file(store: Store) -> None:
     data = json.loads(render(load_report(store, RUN), "json"))
-    assert data["format"] == "goldband-report/1"
+    assert data["format"] == "goldband-report/2"
     golden("report.json", json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
@@ -158,11 +158,27 @@ def test_without_links_latest_is_a_redirect_and_the_small_summary(store: Store, 
 
 
 def test_the_streamed_json_is_the_whole_report(store: Store, tmp_path: Path) -> None:
-    (path,) = write_reports(store, RUN, tmp_path / "reports", formats=("json",), latest=False)
-    streamed = json.loads(path.read_text(encoding="utf-8"))
-    whole = json.loads(render(load_report(store, RUN), "json"))
-    assert streamed == whole and sum(len(c["trials"]) for c in streamed["cases"]) == streamed["trials"] == 24
-    assert len(path.read_text(encoding="utf-8").splitlines()) == len(whole) + len(whole["cases"]) + 2  # a case a line
+    for formats in (("json",), ("html", "json")):  # alone, and in one pass with the page
+        (*_, path) = write_reports(store, RUN, tmp_path / "reports", formats=formats, latest=False)
+        streamed = json.loads(path.read_text(encoding="utf-8"))
+        whole = json.loads(render(load_report(store, RUN), "json"))
+        assert streamed == whole and sum(c["trials_total"] for c in streamed["cases"]) == streamed["trials"] == 24
+        assert len(path.read_text(encoding="utf-8").splitlines()) == len(whole) + len(whole["cases"]) + 2  # a line
+
+
+def test_json_lists_a_clean_pass_by_its_outputs_and_every_other_trial(store: Store) -> None:
+    write_run(store, "r-many", "2026-11-05T00:00:00.000+00:00",
+              [CaseSpec("steady", "ppppp"), CaseSpec("shaky", "ppppf", "INCONCLUSIVE")])
+    cases = {c["case"]: c for c in json.loads(render(load_report(store, "r-many"), "json"))["cases"]}
+    steady, shaky = cases["steady"], cases["shaky"]
+    assert [t["sample"] for t in steady["trials"]] == [0]  # five identical outputs: one listed
+    assert (steady["trials_total"], steady["trials_omitted"]) == (5, 4)
+    assert steady["show"] == "goldband show r-many support::steady --target support-v1"
+    assert [t["sample"] for t in shaky["trials"]] == [0, 1, 2, 3, 4] and shaky["trials_omitted"] == 0
+    assert "show" not in shaky
+    every = json.loads(render(load_report(store, "r-many"), "json", every_trial=True))
+    assert every["every_trial"] is True and [len(c["trials"]) for c in every["cases"]] == [5, 5]
+    assert all(c["trials_omitted"] == 0 for c in every["cases"])
 
 
 def test_a_lean_report_renders_the_same_pages_as_a_whole_one(store: Store) -> None:

@@ -6,9 +6,9 @@ import json
 import re
 from pathlib import Path
 
-from goldband.report import html as html_report
 from goldband.report.data import load_report
 from goldband.report.files import render
+from goldband.report.outputs import PASSING_OUTPUTS
 from goldband.results import Completion, Score, ScoredTrial, ToolCall, Trial, Verdict
 from goldband.store import Rendering, Store, StoredVerdict
 from goldband.store.writer import insert_rendering, insert_trials, insert_verdict
@@ -113,13 +113,13 @@ def test_a_clean_pass_shows_a_sample_of_its_outputs_and_how_to_see_them_all(tmp_
         add_case(store, run, "wobbly", [f"Within 30 days, variant {i}." for i in range(4)] + ["Two weeks."], "FAIL")
         page = render(load_report(store, run, trials=False), "html")
     chatty = case_section(page, "chatty")
-    assert chatty.count('<tr class="trial"') == html_report.PASSING_OUTPUTS == 2
+    assert chatty.count('<tr class="trial"') == PASSING_OUTPUTS == 2
     assert "answer 0." in chatty and "answer 1." in chatty and "answer 2." not in chatty
     assert "<summary>5 trials · " in chatty  # every trial counted, shown or not
     assert ('<p class="left-out" data-left-out="3">3 more passing trials (3 more distinct outputs) not shown '
             '(a case whose every trial passed shows its first 2 distinct outputs): '
-            '<code>goldband show 20261101-120000-0001 support::chatty --target support-v1</code> prints every trial; '
-            'report.json has them all.</p>') in chatty
+            '<code>goldband show 20261101-120000-0001 support::chatty --target support-v1</code> prints every trial.'
+            '</p>') in chatty
     wobbly = case_section(page, "wobbly")  # not a clean pass: every output, as before
     assert wobbly.count('<tr class="trial"') == 5 and "Two weeks." in wobbly and "left-out" not in wobbly
     refund = case_section(page, "refund-window")  # five equal answers: one row, nothing left out

@@ -168,7 +168,7 @@ def _git(run: RunRow) -> str:
 @click.command()
 @click.argument("run_ref", metavar="[RUN]", default="latest")
 @click.option("--all", "show_all", is_flag=True, help="List every case, not only those not passing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON (the report.json format).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON (report.json's format, every trial).")
 @store_option
 def show(run_ref: str, show_all: bool, as_json: bool, store_path: Path | None) -> None:
     """Show one RUN: what ran, per golden set x target results, and the cases not passing.
@@ -181,7 +181,7 @@ def show(run_ref: str, show_all: bool, as_json: bool, store_path: Path | None) -
     with opened_store(store_path) as store:
         report = load_report(store, run_ref)
         if as_json:
-            click.echo(render(report, "json", store=str(store.path)), nl=False)
+            click.echo(render(report, "json", store=str(store.path), every_trial=True), nl=False)
             return
         click.echo(_show_text(report, show_all))
 

@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import itertools
 import json
+import shlex
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from goldband._util.runid import now
-from goldband.results import Score, ScoredTrial
+from goldband.results import Completion, Score, ScoredTrial, Trial
 from goldband.store import Rendering, RunRow, SeriesPoint, Store
 from goldband.store.models import CaseCounts, CaseKey
-from goldband.store.queries import trial_from_row
+from goldband.store.queries import tool_calls
 from goldband.store.series import SOURCE, run_points
 
 if TYPE_CHECKING:
@@ -137,11 +138,12 @@ class RunReport:
             return case.trials
         return self.source(case.key)
 
-    @property
+    @cached_property
     def cases(self) -> list[CaseResult]:
+        """Every case, group by group (once: a page of thousands of cases asks often)."""
         return [c for g in self.groups for c in g.cases]
 
-    @property
+    @cached_property
     def counts(self) -> Counter[str]:
         return Counter(c.status for c in self.cases)
 
@@ -169,9 +171,11 @@ STATUS_ORDER = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR", "QUARANTINED", "NOT RUN
 SEVERITY = ("FAIL", "ERROR", "INCONCLUSIVE", "NOT RUN", "QUARANTINED", "PASS")  # cases are listed worst first
 
 
-def load_report(store: Store, run_id: str, *, trend_runs: int = 30, trials: bool = True) -> RunReport:
+def load_report(store: Store, run_id: str, *, trend_runs: int = 30, trials: bool = True,
+                points: list[SeriesPoint] | None = None) -> RunReport:
     """Everything about one run a report shows, from the store; ``trials=False``: a lean report (see the
-    module docstring), whose trials are read case by case while the store stays open."""
+    module docstring), whose trials are read case by case while the store stays open. ``points``: the
+    run's series points when the caller has just computed them (``store.series.run_points``)."""
     run = store.resolve_run(run_id)
     verdicts = store.verdicts(run.id)
     tallies = {} if trials else store.case_counts(run.id)
@@ -181,7 +185,7 @@ def load_report(store: Store, run_id: str, *, trend_runs: int = 30, trials: bool
     metas = {name: store.cases(digest) for name, digest in hashes.items()}
     keys = sorted({*verdicts, *held, *tallies,
                    *((i["goldenset"], i["case_id"], i["target"]) for i in store.run_items(run.id))})
-    points = run_points(store, run)
+    points = run_points(store, run) if points is None else points
     groups: dict[tuple[str, str], list[CaseResult]] = {}
     for gs, case, target in keys:
         stored = verdicts.get((gs, case, target))
@@ -200,24 +204,36 @@ EMPTY = CaseCounts(0, 0, 0, 0, None, (), (), ())  # a planned case without any s
 
 def case_trials(store: Store, run_id: str, case: CaseKey) -> list[ScoredTrial]:
     """One case's stored trials with their scores, by sample: one read along the trials' unique index,
-    each trial's scores joined on (a trial's row repeats once per score)."""
-    cursor = store.conn.execute(CASE_TRIALS_SQL, [run_id, *case])
-    names = [d[0] for d in cursor.description][:-SCORE_COLUMNS]
-    ident = names.index("id")
+    each trial's scores joined on (a trial's row repeats once per score). Built by position from named
+    columns: a report reads every trial of a run this way, so no row dicts."""
     trials = []
-    for _, rows in itertools.groupby(cursor.fetchall(), key=lambda r: r[ident]):
+    for _, rows in itertools.groupby(store.conn.execute(CASE_TRIALS_SQL, [run_id, *case]).fetchall(),
+                                     key=lambda r: r[0]):
         found = list(rows)
-        trial = trial_from_row(dict(zip(names, found[0][:-SCORE_COLUMNS], strict=True)))
-        trials.append(ScoredTrial(trial, tuple(_score(r[-SCORE_COLUMNS:]) for r in found
-                                               if r[-SCORE_COLUMNS] is not None)))
+        trials.append(ScoredTrial(_trial(case[1], case[2], found[0]),
+                                  tuple(_score(r[TRIAL_COLUMNS:]) for r in found if r[TRIAL_COLUMNS] is not None)))
     return trials
 
 
 CASE_TRIALS_SQL = (
-    "SELECT t.*, s.check_name, s.kind, s.outcome, s.score, s.detail, s.evidence, s.gating, s.meta "
+    "SELECT t.id, t.sample, t.output, t.tool_calls, t.prompt_tokens, t.completion_tokens, t.cost_usd, "
+    "t.system_fingerprint, t.finish_reason, t.latency_ms, t.error, t.error_kind, t.cached, t.attempts, "
+    "s.check_name, s.kind, s.outcome, s.score, s.detail, s.evidence, s.gating, s.meta "
     "FROM trials t LEFT JOIN scores s ON s.trial_id = t.id "
     "WHERE t.run_id = ? AND t.goldenset = ? AND t.case_id = ? AND t.target = ? ORDER BY t.sample, s.idx")
-SCORE_COLUMNS = 8
+TRIAL_COLUMNS = 14  # then a score's
+
+
+def _trial(case_id: str, target: str, row: tuple[Any, ...]) -> Trial:
+    """``store.queries.trial_from_row`` for CASE_TRIALS_SQL's columns."""
+    (_, sample, output, calls, prompt_tokens, completion_tokens, cost, fingerprint, finish, latency, error,
+     error_kind, cached, attempts) = row[:TRIAL_COLUMNS]
+    completion = None
+    if error is None or output is not None:  # the row's columns are the completion's fields
+        completion = Completion(output, tool_calls(calls), prompt_tokens, completion_tokens, cost, fingerprint,
+                                finish, latency)
+    return Trial(case_id, target, sample, completion, error, error_kind, bool(cached),
+                 attempts if attempts is not None else 1)
 
 
 def _score(values: tuple[Any, ...]) -> Score:
@@ -248,6 +264,12 @@ def _trend(store: Store, run: RunRow, goldenset: str, target: str, metric: str, 
     if current is not None:
         past.append(TrendPoint(run.id, run.started_at, current, versions[run.id].get(goldenset)))
     return past
+
+
+def show_command(run_id: str, case: CaseResult) -> str:
+    """The command that prints every trial of ``case``: ``goldband show RUN SET::CASE --target T``."""
+    ref = shlex.quote(f"{case.goldenset}::{case.case_id}")
+    return f"goldband show {shlex.quote(run_id)} {ref} --target {shlex.quote(case.target)}"
 
 
 def case_json(case: CaseResult, trials: list[ScoredTrial] | None = None) -> dict[str, Any]:

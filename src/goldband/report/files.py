@@ -13,8 +13,19 @@ steps read it there); the big files are never copied.
 Each file is written to a temporary name and renamed, so a reader never sees
 half a report. The HTML and JSON are written as they render, case by case
 from a lean report (``report.data``): the end of a run holds one case's trials
-in memory at a time. The Markdown links the full report when CI says where it
-is (``GOLDBAND_REPORT_URL``, or the GitHub Actions run page; ``report.links``):
+in memory at a time.
+
+report.json (``goldband-report/2``) lists every trial of a case that did not
+cleanly pass; a clean pass (PASS, every trial passing) lists one trial for
+each output the page shows (``report.outputs.shown_outputs``), with
+``trials_total``, ``trials_omitted`` and the ``show`` command that prints the
+rest from the store. At 5,000 cases x 5 runs that is a third of the size of
+listing every passing trial again. ``every_trial=True`` (``goldband report
+--every-trial``, ``goldband show RUN --json``) lists them all; the head's
+``every_trial`` says which was written. Version 1 listed every trial always.
+
+The Markdown links the full report when CI says where it is
+(``GOLDBAND_REPORT_URL``, or the GitHub Actions run page; ``report.links``):
 the environment is read here, once per render, and nowhere below.
 """
 
@@ -32,17 +43,18 @@ import orjson
 
 from goldband._version import __version__
 from goldband.errors import UsageError
-from goldband.report.data import CaseResult, RunReport, case_json, load_report
+from goldband.report.data import CaseResult, RunReport, case_json, load_report, show_command
 from goldband.report.html import write_html
 from goldband.report.links import report_link
 from goldband.report.markdown import render_markdown
+from goldband.report.outputs import group_outputs, shown_outputs
 from goldband.results import ScoredTrial
-from goldband.store import Store
+from goldband.store import SeriesPoint, Store
 from goldband.store.models import CaseKey
 
 FORMATS = ("html", "md", "json")
 NAMES = {"html": "report.html", "md": "summary.md", "json": "report.json"}
-FORMAT_VERSION = "goldband-report/1"
+FORMAT_VERSION = "goldband-report/2"
 LATEST = "latest"
 RUN_FILE = "RUN"  # in a ``latest/`` directory (no link possible): the id of the run it points at
 # orjson as ``json.dumps(..., default=str, allow_nan=False)`` after ``finite``: NaN and infinities are
@@ -51,11 +63,12 @@ JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjs
 JSON_CLOSE = "\n]}\n"  # the end of report.json's case list and of the document
 
 
-def json_head(report: RunReport) -> dict[str, Any]:
+def json_head(report: RunReport, *, every_trial: bool = False) -> dict[str, Any]:
     """Everything in report.json but its cases."""
     run = report.run
     return {
         "format": FORMAT_VERSION, "generated_at": report.generated_at, "verdict": report.verdict,
+        "every_trial": every_trial,
         "run": dataclasses.asdict(run),
         "goldensets": report.goldensets, "targets": report.targets,
         "counts": dict(report.counts), "trials": report.trials, "cost_usd": report.cost_usd,
@@ -64,56 +77,67 @@ def json_head(report: RunReport) -> dict[str, Any]:
     }
 
 
-def write_json(report: RunReport, out: TextIO) -> None:
+def write_json(report: RunReport, out: TextIO, *, every_trial: bool = False) -> None:
     """report.json written as it is read: the head's keys one a line, then one case a line, each case's
     trials read from the store only while that case is written."""
-    out.write(_json_open(report))
+    out.write(_json_open(report, every_trial=every_trial))
     for i, case in enumerate(report.cases):
-        out.write(_json_case(case, report.trials_of(case), first=i == 0))
+        out.write(_json_case(report.run.id, case, report.trials_of(case), first=i == 0, every_trial=every_trial))
     out.write(JSON_CLOSE)
 
 
-def _json_open(report: RunReport) -> str:
+def _json_open(report: RunReport, *, every_trial: bool) -> str:
     """report.json up to its first case: ``{``, the head's keys one a line, ``"cases": [``."""
-    return "{\n" + "".join(f"{_dumps(key)}: {_dumps(value)},\n" for key, value in json_head(report).items()) \
-        + '"cases": ['
+    head = json_head(report, every_trial=every_trial)
+    return "{\n" + "".join(f"{_dumps(key)}: {_dumps(value)},\n" for key, value in head.items()) + '"cases": ['
 
 
-def _json_case(case: CaseResult, trials: list[ScoredTrial], *, first: bool) -> str:
-    return ("\n" if first else ",\n") + _dumps(case_json(case, trials))
+def _json_case(run_id: str, case: CaseResult, trials: list[ScoredTrial], *, first: bool, every_trial: bool) -> str:
+    """One case's line: every trial, or (a clean pass, unless ``every_trial``) one for each output shown."""
+    listed = trials if every_trial or not case.clean_pass else \
+        [g.trials[0] for g in shown_outputs(True, group_outputs(trials))]
+    data = case_json(case, listed)
+    data["trials_total"], data["trials_omitted"] = len(trials), len(trials) - len(listed)
+    if len(listed) < len(trials):
+        data["show"] = show_command(run_id, case)
+    return ("\n" if first else ",\n") + _dumps(data)
 
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value, default=str, option=JSON_OPTIONS).decode()
 
 
-def render(report: RunReport, fmt: str, *, store: str = "", environ: Mapping[str, str] | None = None) -> str:
+def render(report: RunReport, fmt: str, *, store: str = "", environ: Mapping[str, str] | None = None,
+           every_trial: bool = False) -> str:
     """One format of the report; ``environ`` (default ``os.environ``) is where the Markdown finds its link."""
     out = io.StringIO()
-    _writer(report, fmt, store=store, environ=environ)(out)
+    _writer(report, fmt, store=store, environ=environ, every_trial=every_trial)(out)
     return out.getvalue()
 
 
-def _writer(report: RunReport, fmt: str, *, store: str, environ: Mapping[str, str] | None) -> Callable[[TextIO], Any]:
+def _writer(report: RunReport, fmt: str, *, store: str, environ: Mapping[str, str] | None,
+            every_trial: bool = False) -> Callable[[TextIO], Any]:
     """What writes one format of the report to an open text file."""
     if fmt == "html":
         return lambda out: write_html(report, out, store=store, version=__version__)
     if fmt == "md":
         link = report_link(os.environ if environ is None else environ)
         return lambda out: out.write(render_markdown(report, html_name=NAMES["html"], link=link))
-    return lambda out: write_json(report, out)
+    return lambda out: write_json(report, out, every_trial=every_trial)
 
 
 def write_reports(store: Store, run_id: str, out_dir: Path, *, formats: tuple[str, ...] = FORMATS,
-                  latest: bool = True, environ: Mapping[str, str] | None = None) -> list[Path]:
+                  latest: bool = True, environ: Mapping[str, str] | None = None,
+                  every_trial: bool = False, points: list[SeriesPoint] | None = None) -> list[Path]:
     """Render the run's reports into ``out_dir/RUN/`` and point ``out_dir/latest`` at them; return the files.
 
     ``run_id`` may be any reference ``Store.resolve_run`` takes (an id, a unique prefix, ``latest``).
-    The report is loaded lean: the store must stay open (it does, here) while the files are written."""
-    report = load_report(store, run_id, trials=False)
+    The report is loaded lean: the store must stay open (it does, here) while the files are written.
+    ``points``: the run's series points, when the caller has just computed them."""
+    report = load_report(store, run_id, trials=False, points=points)
     folder = out_dir / report.run.id
     written: dict[str, Path] = {}
-    if "html" in formats and "json" in formats:  # one pass: each case's trials read once for both
+    if "html" in formats and "json" in formats and not every_trial:  # one pass: each case's trials read once
 
         def both(json_out: TextIO) -> None:
             written["html"] = _write(folder / NAMES["html"],
@@ -121,7 +145,8 @@ def write_reports(store: Store, run_id: str, out_dir: Path, *, formats: tuple[st
 
         written["json"] = _write(folder / NAMES["json"], both)
     for fmt in (f for f in formats if f not in written):
-        written[fmt] = _write(folder / NAMES[fmt], _writer(report, fmt, store=str(store.path), environ=environ))
+        written[fmt] = _write(folder / NAMES[fmt], _writer(report, fmt, store=str(store.path), environ=environ,
+                                                            every_trial=every_trial))
     if latest:
         point_latest(out_dir, report.run.id)
     return [written[fmt] for fmt in formats]
@@ -136,10 +161,10 @@ def _html_and_json(report: RunReport, html_out: TextIO, json_out: TextIO, *, sto
     def read_and_write(key: CaseKey) -> list[ScoredTrial]:
         trials, (i, case) = read(key), next(cases)
         assert case.key == key, f"the page read case {key} where report.json is at {case.key}"
-        json_out.write(_json_case(case, trials, first=i == 0))
+        json_out.write(_json_case(report.run.id, case, trials, first=i == 0, every_trial=False))
         return trials
 
-    json_out.write(_json_open(report))
+    json_out.write(_json_open(report, every_trial=False))
     write_html(dataclasses.replace(report, source=read_and_write), html_out, store=store, version=__version__)
     if next(cases, None) is not None:
         raise AssertionError("the page did not read every case's trials")

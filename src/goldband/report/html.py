@@ -10,8 +10,8 @@ Size, at thousands of cases: every trial of a case that did not cleanly pass
 (FAIL, ERROR, INCONCLUSIVE, QUARANTINED, not run, or a PASS with a failing
 trial) is shown; a clean pass shows its first ``PASSING_OUTPUTS`` distinct
 outputs (each with its count of identical trials) and says how many more there
-are and how to see them all (``goldband show RUN CASE``; report.json has every
-trial). The page is written as it renders (``write_html``), one case's trials
+are and how to see them all (``goldband show RUN CASE``; report.json lists one
+trial of each output shown, ``report.files``). The page is written as it renders (``write_html``), one case's trials
 in memory at a time.
 """
 
@@ -21,8 +21,7 @@ import base64
 import functools
 import hashlib
 import itertools
-import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -31,15 +30,23 @@ import jinja2
 from markupsafe import Markup
 
 from goldband.report import fmt, svg
-from goldband.report.data import STATUS_ORDER, CaseResult, Group, RunReport, TrendPoint, group_name, pretty
+from goldband.report.data import (
+    STATUS_ORDER,
+    CaseResult,
+    Group,
+    RunReport,
+    TrendPoint,
+    group_name,
+    pretty,
+    show_command,
+)
 from goldband.report.escape import visible_lines
-from goldband.report.outputs import OutputGroup, Sent, arguments, group_outputs, messages_sent
+from goldband.report.outputs import OutputGroup, Sent, arguments, group_outputs, messages_sent, shown_outputs
 from goldband.report.why import failing_checks
 from goldband.results import ScoredTrial
 
 ASSETS = Path(__file__).parent / "assets"
 OUTPUT_LIMIT = 4000  # characters of one output shown; report.json has the rest
-PASSING_OUTPUTS = 2  # distinct outputs shown of a case whose every trial passed; `goldband show` prints all
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ class Row:
     outputs: list[OutputGroup]  # identical trials once, with a count
     sent: list[Sent]  # the rendered messages the trials were sent
     why: tuple[str, ...] = ()  # the failing checks, each "label: detail (k/n trials)" (report.why)
-    left_out: int = 0  # trials of a clean pass whose outputs are not shown (PASSING_OUTPUTS)
+    left_out: int = 0  # trials of a clean pass whose outputs are not shown (outputs.PASSING_OUTPUTS)
     show: str = ""  # the command that prints every trial of the case
     case_outputs: int = 0  # distinct outputs among all of the case's trials
 
@@ -70,8 +77,8 @@ def csp_hash(text: str) -> str:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(ASSETS), autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, finalize=_shown)
-    env.filters.update(rate=fmt.rate, pct=fmt.pct, usd=fmt.usd, ms=fmt.ms, css=_css, clip=_clip,
-                       arguments=arguments)
+    env.filters.update(rate=_number(fmt.rate), pct=_number(fmt.pct), usd=_number(fmt.usd), ms=_number(fmt.ms),
+                       css=_css, clip=_clip, arguments=arguments)
     return env
 
 
@@ -99,8 +106,17 @@ def _chunks(report: RunReport, *, store: str, version: str) -> Iterator[str]:
         trends=[_trend(g) for g in groups],
         histograms=[svg.histogram([s for c in g.cases for s in c.scores if s is not None],
                                   label=f"trial scores of {group_name(g.goldenset, g.target)}") for g in groups],
-        rows=(_row(c, report.trials_of(c), report.run.id) for g in groups for c in g.cases), limit=OUTPUT_LIMIT,
+        rows=_case_rows(report),
     )
+
+
+def _case_rows(report: RunReport) -> Iterator[Markup]:
+    """Each case's rows of the case table, rendered on their own (case.html.j2): one chunk a case for the
+    page's writer rather than hundreds, and one case's trials read at a time."""
+    template = _environment().get_template("case.html.j2")
+    for index, case in enumerate(report.cases, start=1):
+        row = _row(case, report.trials_of(case), report.run.id)
+        yield Markup(template.render(c=row, index=index, limit=OUTPUT_LIMIT) + "\n")
 
 
 def _trend(group: Group) -> Markup:
@@ -139,17 +155,11 @@ def _row(case: CaseResult, trials: list[ScoredTrial], run_id: str) -> Row:
                             v.pass_rate_high if v else None, bar, label=f"pass rate of {case.title}")
     strip = svg.strip(case.scores, case.outcomes, label=f"trial scores of {case.title}")
     outputs = group_outputs(trials)
-    shown = outputs[:PASSING_OUTPUTS] if case.clean_pass else outputs
+    shown = shown_outputs(case.clean_pass, outputs)
     return Row(case, interval, strip, pretty(case.meta.get("input")), pretty(case.meta.get("reference")),
                shown, messages_sent(case.renderings), tuple(c.text for c in failing_checks(trials)),
                left_out=len(trials) - sum(g.count for g in shown), show=show_command(run_id, case),
                case_outputs=len(outputs))
-
-
-def show_command(run_id: str, case: CaseResult) -> str:
-    """The command that prints every trial of ``case``: ``goldband show RUN SET::CASE --target T``."""
-    ref = shlex.quote(f"{case.goldenset}::{case.case_id}")
-    return f"goldband show {shlex.quote(run_id)} {ref} --target {shlex.quote(case.target)}"
 
 
 def _bar(case: CaseResult) -> float | None:
@@ -165,6 +175,12 @@ def _shown(value: object) -> object:
     if isinstance(value, str) and not isinstance(value, Markup):
         return visible_lines(value)
     return value
+
+
+def _number(format_: Callable[[float | None], str]) -> Callable[[float | None], Markup]:
+    """A number's format as markup: digits, signs and units need no escaping, and the page prints
+    thousands of them (escaping each is a measurable share of the page's time)."""
+    return lambda value: Markup(format_(value))
 
 
 def _css(status: str) -> str:

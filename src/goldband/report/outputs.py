@@ -11,17 +11,21 @@ each with its role, so a template bug is visible as the model saw it.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from goldband.report.data import pretty
 from goldband.results import Score, ScoredTrial, ToolCall, Trial
 from goldband.store import Rendering
 
 OUTCOMES = ("pass", "fail", "error")
+PASSING_OUTPUTS = 2  # distinct outputs shown of a case whose every trial passed; `goldband show` prints all
 
 
 @dataclass(frozen=True)
@@ -57,14 +61,14 @@ class OutputGroup:
 
     @property
     def score(self) -> float | None:
-        known = [t.score for t in self.trials if t.score is not None]
-        return statistics.fmean(known) if known else None
+        known = [s for t in self.trials if (s := t.score) is not None]
+        return math.fsum(known) / len(known) if known else None  # statistics.fmean's sum, without its checks
 
     @property
     def latency_ms(self) -> float | None:
         """The median latency of the group's trials."""
-        known = [t.trial.latency_ms for t in self.trials if t.trial.latency_ms is not None]
-        return statistics.median(known) if known else None
+        known = [ms for t in self.trials if (ms := t.trial.latency_ms) is not None]
+        return statistics.median(known) if len(known) > 1 else known[0] if known else None
 
     @property
     def cost_usd(self) -> float | None:
@@ -92,15 +96,25 @@ class OutputGroup:
 
 def group_outputs(trials: Sequence[ScoredTrial]) -> list[OutputGroup]:
     """Identical trials together, groups in the order of their first sample."""
-    groups: dict[str, list[ScoredTrial]] = {}
+    groups: dict[bytes, list[ScoredTrial]] = {}
     for st in trials:
         groups.setdefault(_identity(st.trial), []).append(st)
     return [OutputGroup(tuple(found)) for found in groups.values()]
 
 
-def _identity(trial: Trial) -> str:
+def shown_outputs(clean_pass: bool, groups: list[OutputGroup]) -> list[OutputGroup]:
+    """The groups a report shows: all of them, or a clean pass's first ``PASSING_OUTPUTS`` (the page and
+    report.json show the same ones; the store keeps every trial for ``goldband show``)."""
+    return groups[:PASSING_OUTPUTS] if clean_pass else groups
+
+
+def _identity(trial: Trial) -> bytes:
+    """What makes two trials identical, as one comparable value (orjson: a report asks it of every trial)."""
     calls = [[c.name, c.arguments] for c in (trial.completion.tool_calls if trial.completion else ())]
-    return json.dumps([trial.output, calls, trial.error], sort_keys=True, ensure_ascii=False, default=str)
+    try:
+        return orjson.dumps([trial.output, calls, trial.error], default=str, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # what orjson cannot write (an integer past 64 bits): the slower json
+        return json.dumps([trial.output, calls, trial.error], sort_keys=True, default=str).encode()
 
 
 def arguments(call: ToolCall) -> str:

@@ -36,19 +36,20 @@ def _x(value: float, width: float, pad: float = 2) -> float:
 
 def interval(point: float | None, low: float | None, high: float | None, bar: float | None, *,
              width: int = 120, height: int = 16, label: str = "") -> Markup:
-    """A pass-rate interval on [0, 1]: the band's bar as a tick, the interval as a line, the rate as a dot."""
-    parts = [f'<line x1="{_x(0, width):.1f}" y1="{height / 2:.1f}" x2="{_x(1, width):.1f}" y2="{height / 2:.1f}" '
-             f'stroke="{MUTED}" stroke-width="1"/>']
+    """A pass-rate interval on [0, 1]: the band's bar as a tick, the interval as a line, the rate as a dot.
+    Drawn once per case: styled by report.css's ``.case-plot`` rules, not per-element attributes."""
+    mid = f"{height / 2:.1f}"
+    parts = [f'<line class="axis" x1="{_x(0, width):.1f}" y1="{mid}" x2="{_x(1, width):.1f}" y2="{mid}"/>']
     if bar is not None:
-        parts.append(f'<line x1="{_x(bar, width):.1f}" y1="1" x2="{_x(bar, width):.1f}" y2="{height - 1}" '
-                     f'stroke="{INK}" stroke-dasharray="2,1"/>')
+        x = f"{_x(bar, width):.1f}"
+        parts.append(f'<line class="bar" x1="{x}" y1="1" x2="{x}" y2="{height - 1}"/>')
     if low is not None and high is not None:
-        colour = PASS if bar is None or low >= bar else FAIL if high < bar else "#f9a825"
-        parts.append(f'<line x1="{_x(low, width):.1f}" y1="{height / 2:.1f}" x2="{_x(high, width):.1f}" '
-                     f'y2="{height / 2:.1f}" stroke="{colour}" stroke-width="4" stroke-linecap="round"/>')
+        kind = "pass" if bar is None or low >= bar else "fail" if high < bar else "open"
+        parts.append(f'<line class="ci {kind}" x1="{_x(low, width):.1f}" y1="{mid}" x2="{_x(high, width):.1f}" '
+                     f'y2="{mid}"/>')
     if point is not None:
-        parts.append(f'<circle cx="{_x(point, width):.1f}" cy="{height / 2:.1f}" r="3" fill="{INK}"/>')
-    return _svg(width, height, "".join(parts), label)
+        parts.append(f'<circle class="rate" cx="{_x(point, width):.1f}" cy="{mid}" r="3"/>')
+    return _case_svg(width, height, "".join(parts), label)
 
 
 def histogram(values: Sequence[float], *, bins: int = 10, width: int = 220, height: int = 70,
@@ -172,11 +173,16 @@ def _line(drawn: Sequence[tuple[float, float, str, float]], name: str, colour: s
 def strip(scores: Sequence[float | None], outcomes: Sequence[str], *, width: int = 120, height: int = 16,
           label: str = "trial scores") -> Markup:
     """One dot per trial at its score on [0, 1], coloured by outcome (errors at 0, hollow)."""
-    dots = []
-    for score, outcome in zip(scores, outcomes, strict=True):
-        colour = PASS if outcome == "pass" else FAIL
-        fill = "none" if score is None else colour
-        dots.append(f'<circle cx="{_x(score or 0.0, width, 4):.1f}" cy="{height / 2:.1f}" r="3" fill="{fill}" '
-                    f'stroke="{colour}" fill-opacity="0.5"/>')
-    axis = (f'<line x1="4" y1="{height / 2:.1f}" x2="{width - 4}" y2="{height / 2:.1f}" stroke="{MUTED}"/>')
-    return _svg(width, height, axis + "".join(dots), label)
+    mid = f"{height / 2:.1f}"
+    dots = [f'<circle class="{"pass" if outcome == "pass" else "fail"}{" none" if score is None else ""}" '
+            f'cx="{_x(score or 0.0, width, 4):.1f}" cy="{mid}" r="3"/>' for score, outcome in zip(scores, outcomes,
+                                                                                                  strict=True)]
+    return _case_svg(width, height, f'<line class="axis" x1="4" y1="{mid}" x2="{width - 4}" y2="{mid}"/>'
+                     + "".join(dots), label)
+
+
+def _case_svg(width: int, height: int, body: str, label: str) -> Markup:
+    """A plot drawn in every case's row: inline in HTML (no ``xmlns`` needed), named by its ``<title>``."""
+    return Markup(f'<svg class="case-plot" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+                  f'role="img"><title>{escape(label)}</title>{body}</svg>')
+

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from goldband._util.nogc import collector_paused
 from goldband._util.progress import Progress
 from goldband.errors import StoreError
 from goldband.report.files import write_reports
@@ -67,13 +68,17 @@ def finalize(store: Store, run_id: str, exitstatus: int, reports_dir: Path | Non
     if store.run(run_id) is None:  # nothing was recorded (no items ran)
         return None
     found = list(problems)
+    checkpoint = store.checkpoint_aside()  # the run's log copied into the store while the reports render
     try:
-        status, code, reports = _finish(store, run_id, exitstatus, reports_dir, found)
+        with collector_paused():  # reports build an object or more per trial: no cycle search over the run's heap
+            status, code, reports = _finish(store, run_id, exitstatus, reports_dir, found)
     except StoreError as exc:  # nothing of the finish was committed: record at least that the run is incomplete
         found.append(f"series points and reports not written: {exc.what}")
         status, code, reports = "incomplete", failed_status(exitstatus), []
         with store.transaction() as conn:
             finish_run(conn, run_id, status=status, exit_status=code, problems=found)
+    finally:
+        checkpoint.join()
     counts = store.verdict_counts(run_id)
     trials = store.conn.execute("SELECT COUNT(*) FROM trials WHERE run_id = ?", [run_id]).fetchone()[0]
     progress.emit("run", id=run_id, status=status, store=str(store.path), reports=[str(p) for p in reports])
@@ -89,11 +94,12 @@ def _finish(store: Store, run_id: str, exitstatus: int, reports_dir: Path | None
         finish_run(conn, run_id, status=status, exit_status=code, problems=problems)
         run = store.run(run_id)
         assert run is not None
-        replace_series(conn, run_id, run_points(store, run))
+        points = run_points(store, run)
+        replace_series(conn, run_id, points)
         if reports_dir is None:
             return status, code, []
         try:
-            return status, code, write_reports(store, run_id, reports_dir)
+            return status, code, write_reports(store, run_id, reports_dir, points=points)
         except Exception as exc:  # the run is recorded; a report problem must not hide that
             problems.append(f"reports not written: {type(exc).__name__}: {exc}")
             status, code = "incomplete", failed_status(exitstatus)

@@ -15,8 +15,10 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from goldband.errors import StoreError
-from goldband.results import Completion, Score, ScoredTrial, Trial, Verdict
+from goldband.results import Completion, Score, ScoredTrial, ToolCall, Trial, Verdict
 from goldband.store.models import (
     CaseCounts,
     CaseKey,
@@ -169,7 +171,7 @@ class Queries:
         rows = self._rows("SELECT * FROM verdicts WHERE run_id = ? ORDER BY goldenset, case_id, target", [run_id])
         return {(r["goldenset"], r["case_id"], r["target"]): StoredVerdict(
             r["goldenset"], r["case_id"], r["target"], r["nodeid"], r["goldenset_hash"], r["target_hash"],
-            _verdict(json.loads(r["details"])), r["created_at"]) for r in rows}
+            _verdict(orjson.loads(r["details"])), r["created_at"]) for r in rows}
 
     def scored_trials(self, run_id: str) -> dict[CaseKey, list[ScoredTrial]]:
         """Every stored trial of a run with its scores, as the engine produced them."""
@@ -197,7 +199,7 @@ class Queries:
                 "WHERE run_id = ? AND messages_hash IS NOT NULL ORDER BY goldenset, case_id, target, sample",
                 [run_id]):
             samples.setdefault((gs, case, target), {}).setdefault(digest, []).append(sample)
-        stored = {digest: (json.loads(messages), json.loads(tools) if tools else None)
+        stored = {digest: (orjson.loads(messages), orjson.loads(tools) if tools else None)
                   for digest, messages, tools in self._fetch(
                       "SELECT hash, messages, tools FROM rendered_messages WHERE hash IN "
                       "(SELECT DISTINCT messages_hash FROM trials WHERE run_id = ?)", [run_id])}
@@ -314,13 +316,22 @@ def _counts(values: list[tuple[str, float | None]]) -> CaseCounts:
 def trial_from_row(row: dict[str, Any]) -> Trial:
     completion = None
     if row["error"] is None or row["output"] is not None:  # the row's columns are the completion's fields
-        completion = Completion.from_json({**row, "tool_calls": json.loads(row["tool_calls"] or "[]")})
+        completion = Completion(row["output"], tool_calls(row["tool_calls"]), row["prompt_tokens"],
+                                row["completion_tokens"], row["cost_usd"], row["system_fingerprint"],
+                                row["finish_reason"], row["latency_ms"])
     return Trial(row["case_id"], row["target"], row["sample"], completion, row["error"], row["error_kind"],
                  bool(row["cached"]), row["attempts"] if row["attempts"] is not None else 1)
 
 
+def tool_calls(stored: str | None) -> tuple[ToolCall, ...]:
+    """A trial's ``tool_calls`` column (JSON, ``[]`` for none: most trials) as ToolCalls."""
+    if not stored or stored == "[]":
+        return ()
+    return tuple(ToolCall(c["name"], c.get("arguments", {})) for c in json.loads(stored))
+
+
 def _decode(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    return {k: (json.loads(v) if k in keys and isinstance(v, str) else v) for k, v in row.items()}
+    return {k: (orjson.loads(v) if k in keys and isinstance(v, str) else v) for k, v in row.items()}
 
 
 def _verdict(data: dict[str, Any]) -> Verdict:
