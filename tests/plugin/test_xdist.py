@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from goldband.plugin.xdist import is_golden, shares, units
+from goldband.plugin.xdist import golden_only, is_golden, shares, units
 from tests.session.test_recorder import goldenset, make_project, run_xdist
 
 APP = '''
@@ -67,3 +67,29 @@ def test_a_mode_that_moves_single_items_says_so(project: pytest.Pytester) -> Non
     result = run_xdist(project, "-n", "2", "--dist", "worksteal")
     result.assert_outcomes(passed=16)
     assert "--dist worksteal hands golden items to workers one at a time" in result.stdout.str()
+
+
+def test_golden_sets_alone_run_in_one_process_and_the_run_says_why(project: pytest.Pytester) -> None:
+    result = run_xdist(project, "-n", "2", "goldensets")
+    result.assert_outcomes(passed=16)
+    assert "goldband: -n 2 set aside: every path selected holds golden sets only" in result.stdout.str()
+    (most,) = flights(project.path / "flight.log").values()  # one process ...
+    assert most > 4  # ... with more in flight than a worker's half of the concurrency
+    (project.path / "flight.log").unlink()
+    kept = run_xdist(project, "-n", "2", "goldensets", "--goldband-xdist", "use")
+    kept.assert_outcomes(passed=16)
+    assert "set aside" not in kept.stdout.str() and len(flights(project.path / "flight.log")) == 2
+
+
+def test_only_paths_inside_the_golden_set_folders_without_python_are_golden_only(tmp_path: Path) -> None:
+    sets = tmp_path / "goldensets"
+    (sets / "more").mkdir(parents=True)
+    (sets / "a.yaml").write_text("name: a\n")
+    paths = [str(sets)]
+    assert golden_only(["goldensets"], tmp_path, paths)
+    assert golden_only(["goldensets/a.yaml::a::case[t]", "goldensets/more"], tmp_path, paths)
+    assert not golden_only([], tmp_path, paths)  # pytest's rootdir: the tests beside them too
+    assert not golden_only(["."], tmp_path, paths) and not golden_only(["goldensets", "tests"], tmp_path, paths)
+    (sets / "more" / "conftest.py").write_text("")
+    assert not golden_only(["goldensets"], tmp_path, paths)  # Python in there: it may collect tests
+    assert golden_only(["goldensets/a.yaml"], tmp_path, paths)

@@ -159,6 +159,12 @@ def run_ref(text: str) -> str:
     return text.strip()
 
 
+def xdist_policy(text: str) -> str:
+    if text not in ("auto", "use"):
+        raise OptionError(f"expected auto or use, found {text!r}")
+    return text
+
+
 def judge_gate(text: str) -> str:
     if text not in ("calibrated", "always"):
         raise OptionError(f"expected calibrated or always, found {text!r}")
@@ -200,6 +206,9 @@ OPTIONS: dict[str, tuple[Any, str]] = {
     "resume": (run_ref, "continue a stopped or killed run: run only its missing trials (a run id, prefix or latest)"),
     "judge-gate": (judge_gate, "calibrated: rubrics below their agreement floor (or stale) do not gate; always: "
                                "they gate anyway (explicit opt-out)"),
+    "xdist": (xdist_policy, "with -n, when every path selected holds golden sets only: auto (default) runs them "
+                            "in this one process, where their trials already run concurrently and xdist would only "
+                            "add worker start-up; use: start the workers anyway"),
     "judge-max-errors": (share, "largest share of rubric scores that may be judge errors before the run is "
                                 "reported as a harness/judge error, exit status 3 (default 0.1)"),
 }

@@ -19,7 +19,7 @@ import pytest
 
 from goldband.config import settings as gs
 from goldband.errors import OptionError
-from goldband.plugin.state import SESSION_KEY, SETTINGS_KEY, existing_session
+from goldband.plugin.state import ASIDE_KEY, SESSION_KEY, SETTINGS_KEY, existing_session
 
 if TYPE_CHECKING:
     from goldband.session.session import Session
@@ -40,18 +40,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "goldband: a golden-set case run by goldband")
     try:
+        _set_xdist_aside(config)
         config.stash[SETTINGS_KEY] = _settings(config)
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def _set_xdist_aside(config: pytest.Config) -> None:
+    """``-n N`` over golden sets only: no workers (``goldband.plugin.xdist``, IN_PROCESS); before xdist's own
+    pytest_configure (trylast) starts them; the session's start says so."""
+    workers = config.getoption("numprocesses", default=None)
+    if not workers or hasattr(config, "workerinput") or config.getoption("dist", default="no") == "no":
+        return
+    if gs.resolve("xdist", config.getoption("goldband_xdist"), config.getini("goldband_xdist")) == "use":
+        return
+    from goldband.plugin.xdist import IN_PROCESS, golden_only
+
+    if not golden_only(config.args, config.invocation_params.dir, _golden_paths(config)):
+        return
+    config.option.numprocesses, config.option.dist, config.option.tx = 0, "no", []
+    config.stash[ASIDE_KEY] = IN_PROCESS.format(workers=workers)
+
+
+def _golden_paths(config: pytest.Config) -> tuple[str, ...]:
+    return tuple(str(p) for p in config.getini("goldband_paths")) or (str(config.rootpath / "goldensets"),)
 
 
 def _settings(config: pytest.Config) -> gs.Settings:
     values = {name: gs.resolve(name, config.getoption(f"goldband_{gs.key(name)}"),
                                config.getini(f"goldband_{gs.key(name)}"))
               for name in gs.OPTIONS}
-    paths = tuple(str(p) for p in config.getini("goldband_paths")) or (str(config.rootpath / "goldensets"),)
     return gs.Settings(
-        rootpath=config.rootpath, paths=paths, runs=values["runs"], targets=values["target"],
+        rootpath=config.rootpath, paths=_golden_paths(config), runs=values["runs"], targets=values["target"],
         mode=values["mode"], concurrency=values["concurrency"], timeout_s=values["timeout"],
         worker=hasattr(config, "workerinput"), workers=int(getattr(config, "workerinput", {}).get("workercount", 1)),
         budget=values["budget"], band=values["band"],
@@ -95,6 +115,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Read goldband.yaml up front when golden sets exist: a bad config is one usage error."""
+    if aside := session.config.stash.get(ASIDE_KEY, None):
+        session.config.get_terminal_writer().line(aside, yellow=True)
     settings: gs.Settings = session.config.stash[SETTINGS_KEY]
     if any(Path(p).is_dir() for p in settings.paths):
         run = _session(session.config)

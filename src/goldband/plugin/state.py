@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 SETTINGS_KEY = pytest.StashKey[gs.Settings]()
 SESSION_KEY = pytest.StashKey["Session"]()
+ASIDE_KEY = pytest.StashKey[str]()  # why -n was set aside (goldband.plugin.xdist.IN_PROCESS)
 
 
 def existing_session(config: pytest.Config) -> Session | None:

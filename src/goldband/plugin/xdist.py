@@ -13,21 +13,54 @@ Under ``--dist loadfile``, ``loadscope`` or ``loadgroup`` a golden set's items
 already travel together: the unit is the file or scope. Other modes
 (``worksteal``, ``each``) move single items, so those items start one by one,
 and the run says so.
+
+When every path pytest is given holds golden sets only (``golden_only``), the
+workers would bring nothing: the trials already run concurrently in one
+process, and each worker costs an interpreter, pytest's and goldband's imports
+and a collection of every item (0.6-0.9 s on two cores, more than the whole
+bundled demo). Then ``-n`` is set aside and the run says so (``IN_PROCESS``);
+``--goldband-xdist use`` keeps the workers (e.g. a replay of many thousand
+cases whose checks are CPU-bound).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
-__all__ = ["SLOW_MESSAGE", "SLOW_MODES", "GoldenShareScheduling", "is_golden", "scheduler", "shares", "units"]
+__all__ = ["IN_PROCESS", "SLOW_MESSAGE", "SLOW_MODES", "GoldenShareScheduling", "golden_only", "is_golden",
+           "scheduler", "shares", "units"]
 
 SLOW_MODES = ("worksteal", "each")
 SLOW_MESSAGE = ("goldband: --dist {mode} hands golden items to workers one at a time, so each worker keeps only "
                 "one or two requests in flight; use -n with the default --dist load (each worker gets its golden "
                 "items as one share), or no -n at all: goldband already runs its requests concurrently")
+
+
+IN_PROCESS = ("goldband: -n {workers} set aside: every path selected holds golden sets only, and their trials already "
+              "run concurrently in this one process (`concurrency`); xdist workers would only add their start-up. "
+              "`--goldband-xdist use` starts them anyway")
+
+
+def golden_only(args: Sequence[str], invocation_dir: Path, golden_paths: Sequence[str]) -> bool:
+    """True when pytest's ``args`` can collect nothing but golden sets: each is a golden set file, or a folder
+    inside the golden set paths with no Python file in it (no test module, no conftest)."""
+    roots = [Path(p).resolve() for p in golden_paths]
+    if not args or not roots:
+        return False
+    for arg in args:
+        path = (invocation_dir / arg.split("::", 1)[0]).resolve()
+        if not any(path.is_relative_to(root) for root in roots):
+            return False
+        if path.is_file() and path.suffix not in (".yaml", ".yml"):
+            return False
+        if path.is_dir() and any(name.endswith(".py") for _, _, names in os.walk(path) for name in names):
+            return False
+    return True
 
 
 def is_golden(nodeid: str) -> bool:
