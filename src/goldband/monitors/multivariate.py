@@ -341,7 +341,8 @@ def welch_greater(a: Floats, b: Floats) -> tuple[float, float]:
     n1, n2 = len(a), len(b)
     with np.errstate(divide="ignore", invalid="ignore"):
         v1, v2 = float(np.var(a, ddof=1)) / n1, float(np.var(b, ddof=1)) / n2
-        df = (v1 + v2) ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1)) if v1 + v2 > 0 else math.nan
+        # as scipy: squares of tiny variances underflow to 0/0, and an undefined df is 1 (it cannot matter then)
+        df = float(np.divide((v1 + v2) ** 2, v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1)))
         t = float(np.divide(float(np.mean(a)) - float(np.mean(b)), math.sqrt(v1 + v2)))
     return t, float(special.stdtr(1.0 if math.isnan(df) else df, -t))
 
