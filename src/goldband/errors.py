@@ -14,6 +14,7 @@ Every user-facing error says *where* (file:line, case id, target, option),
     ├── CommandFailed              a command ran and found a problem, e.g. agreement below its floor (exit 1)
     ├── CassetteMiss               replay mode found no recorded response
     ├── CaseFailed                 a golden case's verdict fails its pytest item; carries the domain report
+    ├── NotMapped                  an imported peer assertion with no goldband check (listed, never dropped)
     ├── CheckError                 a check could not be evaluated: an *error* score, never a crash
     ├── CallFailed                 a provider call failed: an ERROR trial, never a crash
     ├── ReplyError                 the judge's reply cannot be used: an *error* score with the raw reply
@@ -119,6 +120,11 @@ class CaseFailed(GoldbandError):
     def __init__(self, report: str) -> None:
         super().__init__(report)
         self.report = report
+
+
+class NotMapped(GoldbandError):
+    """An imported peer assertion with no goldband check (``goldband import``): ``what`` says why; the importer
+    lists it, never drops it."""
 
 
 class CheckError(GoldbandError):
