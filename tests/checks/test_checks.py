@@ -496,6 +496,15 @@ CALLS = (
     ToolCall("lookup_order", {"order_id": "A1", "verbose": True}),
     ToolCall("refund", {"order_id": "A1", "amount": 20}),
 )
+# The tools a target offers (its params 'tools', OpenAI's format), matching CALLS.
+TOOLS = (
+    {"type": "function", "function": {"name": "lookup_order", "parameters": {
+        "type": "object", "properties": {"order_id": {"type": "string"}, "verbose": {"type": "boolean"}},
+        "required": ["order_id"]}}},
+    {"type": "function", "function": {"name": "refund", "parameters": {
+        "type": "object", "properties": {"order_id": {"type": "string"}, "amount": {"type": "number", "minimum": 0}},
+        "required": ["order_id", "amount"], "additionalProperties": False}}},
+)
 
 
 def test_tool_call_by_name_passes() -> None:
@@ -658,13 +667,13 @@ def test_bad_json_path() -> None:
 def test_unknown_parameter_lists_the_allowed_ones() -> None:
     message = build_error({"contains": "a", "mod": "any"})
     assert "check 'contains': unknown parameter 'mod'" in message
-    assert "expected parameters among: case_sensitive, label, mode, value" in message
+    assert "expected parameters among: case_sensitive, label, mode, transform, value" in message
     assert "did you mean 'mode'?" in message
 
 
 def test_unknown_parameter_lists_aliases_as_written_in_golden_sets() -> None:
-    assert "allow_fence, label, schema;" in build_error({"json_schema": {}, "extra": 1})
-    assert "arguments, label, match, name;" in build_error({"tool_call": "x", "nme": 1})
+    assert "allow_fence, label, schema, transform;" in build_error({"json_schema": {}, "extra": 1})
+    assert "arguments, label, match, name, transform, validate_args;" in build_error({"tool_call": "x", "nme": 1})
 
 
 def test_bad_parameter_value() -> None:
@@ -706,7 +715,8 @@ def test_two_check_names_in_one_entry() -> None:
 def test_a_check_entry_must_be_a_non_empty_mapping(entry: Any) -> None:
     message = build_error(entry)
     assert "a check must be a mapping like '- contains: \"text\"'" in message
-    assert "expected one of: contains" in message
+    assert "expected one of: " in message
+    assert ", contains, " in message
 
 
 # --- the contract every registered check follows -------------------------------------------------
@@ -716,6 +726,7 @@ MINIMAL: dict[str, tuple[dict[str, Any], Trial]] = {
     "contains": ({"contains": "30 days"}, make_trial("in 30 days")),
     "not_contains": ({"not_contains": "As an AI"}, make_trial("Sure.")),
     "starts_with": ({"starts_with": "Hi"}, make_trial("Hi there")),
+    "fuzzy_match": ({"fuzzy_match": "the Hobbit"}, make_trial("Hobbit, the film")),
     "regex": ({"regex": r"\d+"}, make_trial("42")),
     "length": ({"length": {"max": 10}}, make_trial("short")),
     "json_valid": ({"json_valid": None}, make_trial('{"a": 1}')),
@@ -726,15 +737,23 @@ MINIMAL: dict[str, tuple[dict[str, Any], Trial]] = {
     "cost_usd": ({"cost_usd": 0.01}, make_trial("x", cost_usd=0.001)),
     "tool_call": ({"tool_call": "refund"}, make_trial("", tool_calls=CALLS)),
     "python": ({"python": "{mod}:polite"}, make_trial("Please wait")),
+    "not": ({"not": {"contains": "As an AI"}}, make_trial("Sure.")),
+    "number": ({"number": 42, "tolerance": 0.5}, make_trial("about 42.3")),
+    "refusal": ({"refusal": False}, make_trial("Sure, here it is.")),
+    "contains_json": ({"contains_json": {"type": "object"}}, make_trial('Here: {"a": 1}')),
+    "tool_args_schema": ({"tool_args_schema": "refund"}, make_trial("", tool_calls=CALLS)),
 }
 
 
 # Checks scored by the LLM judge run only through ``arun``; tests/judge/ holds their contract.
 MODEL_GRADED = {"rubric"}
+# Checks on optional extras (sacrebleu, rouge-score, an embeddings endpoint): their contract runs in
+# tests/checks/test_overlap.py and test_embedding.py, where those dependencies are arranged.
+OPTIONAL_EXTRAS = {"bleu", "rouge", "embedding_similarity"}
 
 
 def test_every_registered_check_has_a_minimal_entry() -> None:
-    assert set(MINIMAL) | MODEL_GRADED == set(REGISTRY)
+    assert set(MINIMAL) | MODEL_GRADED | OPTIONAL_EXTRAS == set(REGISTRY)
 
 
 @pytest.fixture(params=sorted(MINIMAL))
@@ -745,7 +764,7 @@ def minimal(request: pytest.FixtureRequest, user_module: str, tmp_path: Path
     check = build(entry, tmp_path)
     assert type(check) is REGISTRY[request.param]
     assert check.name == request.param
-    return check, CheckContext(trial=trial, reference="hello", base_dir=tmp_path)
+    return check, CheckContext(trial=trial, reference="hello", base_dir=tmp_path, tools=TOOLS)
 
 
 def test_contract_minimal_entry_passes(minimal: tuple[CheckSpec, CheckContext]) -> None:

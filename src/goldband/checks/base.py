@@ -18,14 +18,15 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from goldband.checks import transform as transforms
 from goldband.errors import CheckError, ConfigError
-from goldband.results import Score, Trial
+from goldband.results import Completion, Score, Trial
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +37,32 @@ class CheckContext:
     case_input: Any = None
     reference: str | None = None
     base_dir: Path = Path(".")
+    tools: tuple[dict[str, Any], ...] = ()  # the tools offered to the model: the target's params 'tools'
 
     @property
     def output(self) -> str:
         return self.trial.output or ""
+
+    def references(self, value: str | list[str] | None) -> list[str]:
+        """The texts a check compares the output with: its own ``reference:`` (one or a list), else the
+        case's reference; CheckError when there is none."""
+        if value is not None:
+            return [value] if isinstance(value, str) else list(value)
+        if self.reference is None:
+            raise CheckError("no text to compare with: give 'reference:' on the check or a case 'reference'")
+        return [self.reference]
+
+    def with_output(self, output: str) -> CheckContext:
+        """The same context whose trial's output is ``output`` (after a transform); tool calls are kept."""
+        completion = self.trial.completion
+        changed = replace(completion, output=output) if completion else Completion(output)
+        return replace(self, trial=replace(self.trial, completion=changed))
+
+    def transformed(self, transform: str | None) -> CheckContext:
+        """The context after an output ``transform`` (``goldband.checks.transform``); raises CheckError."""
+        if not transform:
+            return self
+        return self.with_output(transforms.apply(transform, self.output, self.case_input, self.base_dir))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +85,10 @@ class CheckSpec(BaseModel):
     primary: ClassVar[str | None] = None  # field set by the value under the check's key
     primary_takes_mapping: ClassVar[bool] = False  # the primary value itself may be a mapping
     judged: ClassVar[bool] = False  # True: the run's judge grades it (the engine's Judge protocol), not evaluate()
+    blocking: ClassVar[bool] = False  # True: evaluate() waits on I/O (a provider call): run in a thread
 
     label: str | None = None  # a display name chosen by the user
+    transform: str | None = None  # an output transform applied before this check (goldband.checks.transform)
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         raise NotImplementedError
@@ -78,10 +103,14 @@ class CheckSpec(BaseModel):
     def prepare(self, base_dir: Path) -> None:
         """Validate against the filesystem once at load (files exist, schemas compile)."""
 
+    def waits(self) -> bool:
+        """Whether ``evaluate`` waits on I/O (``blocking``), so the engine runs it in a worker thread."""
+        return self.blocking
+
     def run(self, ctx: CheckContext) -> Score:
         """Evaluate and turn exceptions into an *error* score with evidence."""
         try:
-            result = self.evaluate(ctx)
+            result = self.evaluate(ctx.transformed(self.transform))
         except CheckError as exc:
             return Score(self.describe(), "error", 0.0, str(exc))
         except Exception as exc:  # a user callable or a bug must not crash the run
@@ -94,7 +123,9 @@ C = TypeVar("C", bound=type[CheckSpec])
 
 #: The modules that define (and so register) the built-in checks, imported by name on first use.
 FAMILIES = ("goldband.checks.text", "goldband.checks.structured", "goldband.checks.similarity",
-            "goldband.checks.perf", "goldband.checks.tools", "goldband.checks.python")
+            "goldband.checks.perf", "goldband.checks.tools", "goldband.checks.python",
+            "goldband.checks.overlap", "goldband.checks.embedding",
+            "goldband.checks.negation", "goldband.checks.numeric", "goldband.checks.refusal")
 #: Checks defined in a higher layer, found by name: the rubric check belongs to the judge, and
 #: checks never import the judge; its module loads the first time a golden set names it.
 ELSEWHERE = {"rubric": "goldband.judge.check"}
@@ -104,7 +135,8 @@ def register(name: str) -> Callable[[C], C]:
     """Class decorator: make a check available under ``name`` in golden sets."""
 
     def deco(cls: C) -> C:
-        if name in REGISTRY:
+        old = REGISTRY.get(name)  # the same class from a re-imported module (pytester drops modules) replaces itself
+        if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
             raise ValueError(f"check {name!r} is already registered")
         cls.name = name
         REGISTRY[name] = cls
@@ -122,7 +154,7 @@ def build_check(entry: Any, where: str, base_dir: Path) -> CheckSpec:
             expected=f"one of: {', '.join(known_names())}",
             fix="write the check's name, a colon and its value on one list item",
         )
-    names = [k for k in entry if k in known_names()]
+    names = _own_names([k for k in entry if k in known_names()])
     if len(names) != 1:
         raise _unknown_check(entry, names, where)
     cls = lookup(names[0])
@@ -135,7 +167,26 @@ def build_check(entry: Any, where: str, base_dir: Path) -> CheckSpec:
         check.prepare(base_dir)
     except CheckError as exc:
         raise ConfigError(f"check '{cls.name}': {exc}", where=where) from None
+    if check.transform is not None:
+        validate_transform(check.transform, where, base_dir, f"check '{cls.name}': ")
     return check
+
+
+def validate_transform(transform: str, where: str, base_dir: Path, prefix: str = "") -> None:
+    """A check's, case's or defaults' ``transform`` compiles or imports, else a ConfigError at ``where``."""
+    try:
+        transforms.validate(transform, base_dir)
+    except CheckError as exc:
+        raise ConfigError(f"{prefix}{exc}", where=where, expected="a Jinja2 expression such as 'output | lower' "
+                          "or 'python:module:function'", fix="correct the transform") from None
+
+
+def _own_names(names: list[str]) -> list[str]:
+    """The check names of an entry, less those that are a parameter of another one (json_path's ``contains``)."""
+    if len(names) < 2:
+        return names
+    params = {n: {f.alias or f_name for f_name, f in lookup(n).model_fields.items()} for n in names}
+    return [n for n in names if not any(n in params[other] for other in names if other != n)]
 
 
 def _params(cls: type[CheckSpec], value: Any, rest: dict[str, Any], where: str) -> dict[str, Any]:

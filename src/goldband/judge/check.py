@@ -1,7 +1,13 @@
-"""The ``rubric`` check: grade the output with the LLM judge against ``rubrics/NAME.yaml``.
+"""The ``rubric`` check: grade the output with the LLM judge against ``rubrics/NAME.yaml``, or a one-line rubric.
 
     - rubric: policy-adherence
       min_score: 4            # optional: overrides the rubric's ``pass`` (on its scale)
+    - rubric: "Does not mention being an AI"   # inline: one criterion, pass/fail
+
+Which is which: a value ending in .yaml/.yml, or naming a file in ``rubrics/``, is a
+rubric file (``NAME``, ``NAME.yaml`` and ``rubrics/NAME.yaml`` all name
+``rubrics/NAME.yaml``); any other value with a space in it is an inline rubric
+(``goldband.judge.rubric.inline_rubric``); anything else is an unknown rubric name.
 
 The rubric file is loaded and validated when the golden set loads, so an unknown
 name or a bad rubric is a collection error with file:line. The check is
@@ -14,16 +20,17 @@ name (``goldband.checks.base.ELSEWHERE``), so it never imports the judge.
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, field_validator
 
 from goldband.checks.base import CheckContext, CheckResult, CheckSpec, register
 from goldband.config.project import JudgeConfig
 from goldband.errors import CheckError, ConfigError
 from goldband.judge.endpoint import rubric_identity
-from goldband.judge.rubric import Rubric, load_rubric
+from goldband.judge.rubric import NAME_PATTERN, RUBRICS_DIR, Rubric, inline_rubric, is_inline, load_rubric
 
 
 @register("rubric")
@@ -31,16 +38,31 @@ class RubricCheck(CheckSpec):
     primary = "rubric"
     judged = True
 
-    rubric: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=80)
+    rubric: str = Field(min_length=1, max_length=2000)
     min_score: float | None = None
     _loaded: Rubric | None = PrivateAttr(default=None)
 
+    @field_validator("rubric")
+    @classmethod
+    def _a_name_or_a_sentence(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("expected a rubric name, a rubric file, or a one-line criterion")
+        if "\n" in value.strip() and not value.strip().endswith((".yaml", ".yml")):
+            raise ValueError("an inline rubric is one line; write a longer rubric as a file in rubrics/")
+        return value
+
     def describe(self) -> str:
-        return self.label or f"rubric {self.rubric}"
+        """``rubric NAME`` for a file, ``rubric "the criterion"`` for an inline rubric (the report shows it)."""
+        if self.label:
+            return self.label
+        value = self.rubric.strip()
+        if value.endswith((".yaml", ".yml")):
+            return f"rubric {PurePosixPath(value).stem}"
+        return inline_rubric(value).title if any(c.isspace() for c in value) else f"rubric {value}"
 
     def prepare(self, base_dir: Path) -> None:
         try:
-            rubric = load_rubric(self.rubric, base_dir)
+            rubric = self._load(base_dir)
         except ConfigError as exc:
             if exc.where is not None:  # an error inside the rubric file names that file's line
                 raise
@@ -50,6 +72,12 @@ class RubricCheck(CheckSpec):
                              f"'{rubric.name}'; expected a score from {rubric.scale_min} to {rubric.scale_max}; "
                              "fix: use the rubric's scale, or remove min_score to use its 'pass'")
         self._loaded = rubric
+
+    def _load(self, base_dir: Path) -> Rubric:
+        value = self.rubric.strip()
+        if is_inline(value, base_dir):
+            return inline_rubric(value)
+        return load_rubric(_file_name(value), base_dir)
 
     def loaded(self, base_dir: Path) -> Rubric:
         """The validated rubric (loaded by ``prepare`` when the golden set loaded, else now)."""
@@ -74,3 +102,20 @@ class RubricCheck(CheckSpec):
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         raise CheckError("a rubric check needs the judge; it runs only inside a goldband run")
+
+
+def _file_name(value: str) -> str:
+    """The rubric name a file value stands for: ``NAME``, ``NAME.yaml`` or ``rubrics/NAME.yaml``."""
+    if not value.endswith((".yaml", ".yml")):
+        if not re.match(NAME_PATTERN, value):
+            raise ConfigError(f"unknown rubric '{value}': not a rubric name (letters, digits, '_', '.', '-')",
+                              expected=f"a file in {RUBRICS_DIR}/, or a sentence for a one-line inline rubric",
+                              fix="correct the name, or write the criterion as a sentence, e.g. "
+                                  "'rubric: \"Does not mention being an AI\"'")
+        return value
+    path = PurePosixPath(value)
+    if path.parent.parts not in ((), (RUBRICS_DIR,)):
+        raise ConfigError(f"rubric file '{value}' is outside {RUBRICS_DIR}/",
+                          expected=f"a file in {RUBRICS_DIR}/ ('{RUBRICS_DIR}/{path.name}')",
+                          fix=f"move it to {RUBRICS_DIR}/ and write 'rubric: {path.stem}'")
+    return path.stem

@@ -34,6 +34,9 @@ def ungated_reason(rubric: Rubric, judge_hash: str, root: Path, *, require_calib
     """None when the rubric may gate; else the reason, with the command that fixes it."""
 
     fix = f"run 'goldband judge calibrate {rubric.name}'"
+    if rubric.inline is not None:
+        return (f'inline rubric "{rubric.inline}" is not calibrated; to gate on it, move it to rubrics/NAME.yaml '
+                "with a calibration file, or set 'judge: {gate: always}'")
     if rubric.floor is None:
         return f"rubric '{rubric.name}' has no agreement_floor and calibration is required" \
             if require_calibration else None

@@ -23,6 +23,7 @@ each naming the line, what was expected and the fix.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +152,7 @@ class Rubric:
     calibration: Path | None  # absolute
     floor: FloorModel | None
     body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the file's data, as written
+    inline: str | None = None  # the criterion's text, for a one-line rubric written in the golden set
 
     @property
     def levels(self) -> list[int]:
@@ -163,6 +165,11 @@ class Rubric:
     def normalise(self, value: float) -> float:
         """A score on the scale -> [0, 1], the unit every check score uses."""
         return (value - self.scale_min) / (self.scale_max - self.scale_min)
+
+    @property
+    def title(self) -> str:
+        """How messages and reports name it: ``rubric NAME``, or an inline rubric's text in quotes."""
+        return f"rubric {self.name}" if self.inline is None else f'rubric "{_shorten(self.inline)}"'
 
     def agreement_path(self, root: Path) -> Path:
         """Where ``goldband judge calibrate`` records the last measured agreement."""
@@ -186,6 +193,55 @@ def available(root: Path) -> list[str]:
 
 
 _LOADED: dict[tuple[Path, int], Rubric] = {}
+
+#: The pass/fail scale of a one-line rubric: 0 (not met) or 1 (met); it passes at 1.
+INLINE_CRITERION = "meets-criterion"
+INLINE_LEVELS = {0: "No: the output does not meet the criterion.", 1: "Yes: the output meets the criterion."}
+INLINE_DESCRIPTION = "A one-line rubric: decide whether the output meets the single criterion below."
+INLINE_FLOOR = FloorModel(kappa=0.6)  # like a file rubric's floor: it gates only once calibrated
+
+
+def is_inline(value: str, root: Path) -> bool:
+    """Does a golden set's ``rubric:`` value hold an inline rubric rather than name a rubric file?
+
+    A value ending in .yaml/.yml, or naming a file in ``rubrics/``, is a file; any
+    other value with a space in it is the text of a one-line rubric.
+
+    >>> is_inline("Does not mention being an AI", Path("."))
+    True
+    >>> is_inline("policy-adherence", Path(".")), is_inline("rubrics/a b.yaml", Path("."))
+    (False, False)
+    """
+    text = value.strip()
+    if text.endswith((".yaml", ".yml")) or rubric_path(text, root) is not None:
+        return False
+    return any(ch.isspace() for ch in text)
+
+
+def inline_rubric(text: str) -> Rubric:
+    """A one-line rubric: ``text`` as its only criterion, on a pass/fail scale (0 or 1, pass at 1).
+
+    It is named and hashed by its text (``inline-`` and 12 hex digits), so the judge
+    cache and cassettes key it like a file rubric; the judge is goldband.yaml's.
+    Like a file rubric with an ``agreement_floor``, it reports but does not gate
+    until calibrated (``judge: {gate: always}`` opts in anyway).
+
+    >>> rubric = inline_rubric("Does not  mention being an AI")
+    >>> rubric.name.startswith("inline-"), rubric.inline, rubric.levels, rubric.pass_score
+    (True, 'Does not mention being an AI', [0, 1], 1.0)
+    """
+    text = " ".join(text.split())
+    if not text:
+        raise ConfigError("an inline rubric is empty", expected="a criterion such as 'Does not mention being an AI'",
+                          fix="write the criterion, or name a rubric file")
+    raw = {"inline": text, "description": INLINE_DESCRIPTION, "scale": {"min": 0, "max": 1},
+           "criteria": [{"name": INLINE_CRITERION, "weight": 1, "description": text, "levels": INLINE_LEVELS}],
+           "pass": 1}
+    name = f"inline-{canonical_hash(raw).rpartition(':')[2][:12]}"
+    model = RubricModel.model_validate({**{k: v for k, v in raw.items() if k != "inline"}, "name": name,
+                                        "version": "inline"})
+    built = _build(model, raw, Path(name), None)
+    return dataclasses.replace(built, inline=text, floor=INLINE_FLOOR)
 
 
 def load_rubric(name: str, root: Path) -> Rubric:
@@ -323,6 +379,10 @@ def _check_calibration(model: RubricModel, lines: yamlio.Lines, folder: Path) ->
                           expected="a JSONL file of outputs with human scores or pass/fail labels",
                           fix="create it (see README.md, Calibration), or correct the path")
     return path
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _build(model: RubricModel, raw: dict[str, Any], display: Path, calibration: Path | None) -> Rubric:

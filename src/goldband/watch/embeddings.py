@@ -22,8 +22,6 @@ Production text is untrusted: it is only ever sent as data.
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import math
 import os
 import re
@@ -32,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from goldband._util.llmclients import close_sync_clients
 from goldband.config.project import Endpoint
 from goldband.engine.providers import classify, import_litellm
 from goldband.errors import CallFailed, MonitorError
@@ -72,21 +71,7 @@ def embed(
     try:
         return _embed_all(litellm, texts, endpoint, _key(endpoint), batch, timeout_s)
     finally:
-        _close_sync_clients(litellm)
-
-
-def _close_sync_clients(litellm: Any) -> None:
-    """Close the blocking clients litellm cached for these calls: left to the garbage collector, their open
-    sockets are reported as unclosed (ResourceWarning) wherever the collector happens to run."""
-    cache = getattr(litellm, "in_memory_llm_clients_cache", None)
-    if cache is None:
-        return
-    for key, client in list((getattr(cache, "cache_dict", None) or {}).items()):
-        close = getattr(client, "close", None)
-        if callable(close) and not inspect.iscoroutinefunction(close):
-            with contextlib.suppress(Exception):
-                close()
-                cache.delete_cache(key)
+        close_sync_clients(litellm)
 
 
 def _embed_all(litellm: Any, texts: Sequence[str], endpoint: Endpoint, key: str | None, batch: int,
