@@ -55,7 +55,10 @@ YOURS = ("data/churn_reference.csv", "predictions.csv", "labels.csv", "alerts ac
          "diff churn", "churn --now", "approve 7",
          # production LLM traffic of the reader's own app (traces, feedback, reviews the demo has not)
          "traces support traces.jsonl", "--file fb.jsonl", "evaluate support", "--app support --out review.yaml",
-         "accept review.yaml", "golden status goldensets/support.yaml")
+         "accept review.yaml", "golden status goldensets/support.yaml",
+         # importers, on the reader's own files
+         "import openai-evals", "import promptfoo promptfooconfig.yaml", "import csv qa.csv",
+         "import jsonl samples.jsonl")
 
 
 def test_every_readme_command_runs(demo: Path) -> None:
@@ -90,3 +93,18 @@ def test_the_readme_python_api_example_runs(demo_project: Path, monkeypatch: pyt
     assert printed[:2] == said, (printed, said)
     assert any("discount-injection" in line and "FAIL" in line for line in printed[2:])
     assert not (demo_project / ".goldband").exists()
+
+
+def test_the_readme_golden_set_example_can_pass(tmp_path: Path) -> None:
+    """The first golden set the README shows: every case's runs can reach PASS under its own band."""
+    from goldband.bands.decide import decide, min_runs_to_pass
+    from goldband.golden.goldenset import load
+
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Writing a golden set", 1)[1]
+    block = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)[0]
+    (tmp_path / "goldensets").mkdir()
+    (tmp_path / "goldensets" / "support.yaml").write_text(block)
+    for case in load(tmp_path / "goldensets" / "support.yaml", base_dir=tmp_path).cases:
+        band, runs = case.band, case.runs.max
+        assert runs >= min_runs_to_pass(min_pass_rate=band.min_pass_rate, confidence=band.confidence), case.id
+        assert decide(runs, runs, min_pass_rate=band.min_pass_rate, confidence=band.confidence).verdict == "PASS"

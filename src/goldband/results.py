@@ -70,6 +70,38 @@ class Trial:
 
 
 @dataclass(frozen=True, slots=True)
+class Turn:
+    """One turn of a conversation trial (a case with ``turns:``): the messages sent, ending with user turn
+    ``index`` (earlier turns and the model's own replies before it), and the reply or the error that ended it."""
+
+    index: int  # 1-based, as shown: "turn 2"
+    messages: tuple[dict[str, Any], ...]
+    completion: Completion | None
+    error: str | None = None
+    error_kind: str | None = None
+    cached: bool = False
+    attempts: int = 1
+
+    @property
+    def output(self) -> str | None:
+        return self.completion.output if self.completion else None
+
+    def as_trial(self, trial: Trial) -> Trial:
+        """This turn's reply as a trial of ``trial``'s case and sample, for checks to score."""
+        return Trial(trial.case_id, trial.target, trial.sample, self.completion, self.error, self.error_kind,
+                     self.cached, self.attempts)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationTrial(Trial):
+    """One sample of a conversation case: the final reply as the completion, and every turn
+    (``goldband.engine.conversation`` makes them; the store keeps the turns apart)."""
+
+    turns: tuple[Turn, ...] = ()
+    tools: tuple[Any, ...] | None = None  # the tool definitions offered with every turn (the target's params)
+
+
+@dataclass(frozen=True, slots=True)
 class Score:
     """One check's (or rubric's) result on one trial."""
 

@@ -113,8 +113,8 @@ def test_chat_input_with_a_system_template_needing_variables(built: dict[str, Ta
     message = str(info.value)
     assert message.startswith(
         f"{CASE_WHERE}: template system of target 'support-v1' needs a variable")
-    assert "'company' is undefined" in message
-    assert "expected input keys: (none)" in message
+    assert "needs a variable the case does not give: company (the template reads company; the case gives nothing)" \
+        in message
 
 
 def test_undefined_variable_names_the_variable_and_the_case(built: dict[str, Target]) -> None:
@@ -123,13 +123,13 @@ def test_undefined_variable_names_the_variable_and_the_case(built: dict[str, Tar
     message = str(info.value)
     assert message.startswith(
         f"{CASE_WHERE}: template prompts/support.j2 of target 'support-v1' needs a variable")
-    assert "'question' is undefined" in message
-    assert "expected input keys: company, order to cover the template" in message
-    assert "fix: add the variable to the case's 'input'" in message
+    assert "the case does not give: question (the template reads order, question; the case gives company, order)" \
+        in message
+    assert "fix: add question to the case's 'input', or remove it from the template" in message
 
 
 def test_undefined_variable_in_inline_messages(built: dict[str, Target]) -> None:
-    expected = r"template messages\[1\] of target 'chat' .* 'name' is undefined"
+    expected = r"template messages\[1\] of target 'chat' needs a variable the case does not give: name \("
     with pytest.raises(ConfigError, match=expected):
         built["chat"].render({"question": "?"}, where=CASE_WHERE)
 

@@ -321,7 +321,7 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
     """
     message = load_error(tmp_path, text)
     assert message.startswith(f"{SHOWN}:{line_of(text, 'defualts')}: unknown key 'defualts'")
-    assert "expected one of: cases, defaults, description, name, targets, version" in message
+    assert "expected one of: band, cases, defaults, description, name, targets, version" in message
     assert "fix: remove it or correct its spelling" in message
 
 

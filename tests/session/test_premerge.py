@@ -270,3 +270,16 @@ def test_a_callable_target_reruns_when_any_tracked_python_file_changed(tmp_path:
     changed = CliRunner().invoke(main, ["compare", "--base", "HEAD", "--runs", "2", "-v"])
     assert changed.exit_code == 0 and "1 cases: 1 not significant" in changed.output, changed.output
     assert "2/2 (1.00)  0/2 (0.00)" in changed.stdout  # each side ran its own helper.py
+
+
+def test_mode_cached_keeps_its_samples_in_the_project_for_the_next_compare(repo: Path, server: FakeOpenAI) -> None:
+    """Each ref runs from a temporary copy; the samples cache is the project's, so a CI job that restores
+    .goldband/cache (actions/cache) calls the model only for what changed since the last compare."""
+    args = ["compare", "--base", "HEAD~1", "--head", "HEAD", "--runs", "10", "--mode", "cached"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 1, first.output
+    called = server.count
+    assert called == 12 and any((repo / ".goldband" / "cache").rglob("*.jsonl"))
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1, again.output
+    assert server.count == called  # every sample came from the project's cache

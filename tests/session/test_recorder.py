@@ -240,7 +240,7 @@ def test_a_bad_store_is_one_usage_error_and_left_untouched(project: pytest.Pytes
         path.write_bytes(b"garbage" * 1000)
     elif problem == "newer":
         with open_store(path) as store:
-            store.conn.execute("PRAGMA user_version = 9")
+            store.conn.execute("PRAGMA user_version = 99")
     elif problem == "unwritable":
         (project.path / "blocker").write_text("a file, not a directory")
         args = ["--goldband-store", "blocker/store.db"]
@@ -257,7 +257,7 @@ def test_a_bad_store_is_one_usage_error_and_left_untouched(project: pytest.Pytes
             holder.execute("ROLLBACK")
             holder.close()
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
-    expected = {"corrupt": "damaged or not a goldband store", "newer": "schema version 9 is newer",
+    expected = {"corrupt": "damaged or not a goldband store", "newer": "schema version 99 is newer",
                 "unwritable": "cannot create the store's directory", "locked": "locked by another process"}[problem]
     assert expected in result.stderr.str() and "fix:" in result.stderr.str()
     assert "Traceback" not in result.stderr.str()

@@ -31,6 +31,7 @@ from goldband.bands.intervals import (
     valid_counts,
     valid_rate,
 )
+from goldband.bands.intervals import min_runs_to_pass as min_runs_to_pass  # re-exported: part of deciding
 
 Decided = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR"]
 
@@ -182,23 +183,6 @@ def _score_rules(
     if max_std is not None:
         rules.append(_spread_rule(std, max_std))
     return found, rules
-
-
-def min_runs_to_pass(
-    *, min_pass_rate: float, confidence: float = 0.9, method: IntervalMethod = "wilson"
-) -> int:
-    """Smallest n at which n/n passes can PASS under :func:`decide`.
-
-    A fixed ``runs`` below this can only FAIL or be INCONCLUSIVE -- worth a
-    warning at configuration time (0.8 at confidence 0.9 needs 11 runs).
-    """
-    bar = valid_rate(min_pass_rate)
-    if bar == 1.0:
-        return 1  # the exact never-fails rule
-    n = 1
-    while proportion_interval(n, n, confidence=confidence, method=method)[0] < bar:
-        n += 1
-    return n
 
 
 def settled_verdict(

@@ -142,3 +142,20 @@ def no_spread(x: NDArray[np.float64]) -> bool:
     Resampling methods divide by the spread; below this they return NaN or noise.
     """
     return bool(x.size and np.ptp(x) <= 1e-12 * max(1.0, float(np.abs(x).max())))
+
+
+def min_runs_to_pass(
+    *, min_pass_rate: float, confidence: float = 0.9, method: IntervalMethod = "wilson"
+) -> int:
+    """Smallest n at which n/n passes can PASS under ``decide.decide``.
+
+    A fixed ``runs`` below this can only FAIL or be INCONCLUSIVE -- worth a
+    warning at configuration time (0.8 at confidence 0.9 needs 11 runs).
+    """
+    bar = valid_rate(min_pass_rate)
+    if bar == 1.0:
+        return 1  # the exact never-fails rule
+    n = 1
+    while proportion_interval(n, n, confidence=confidence, method=method)[0] < bar:
+        n += 1
+    return n

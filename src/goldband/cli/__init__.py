@@ -58,6 +58,7 @@ def _register() -> None:
     from goldband.cli.compare import baseline, compare
     from goldband.cli.golden import golden
     from goldband.cli.history import history
+    from goldband.cli.init import init
     from goldband.cli.judge import judge
     from goldband.cli.llmmonitor import evaluate, feedback, traces
     from goldband.cli.loop import gate, retrain
@@ -79,6 +80,11 @@ def _register() -> None:
     for command in (traces, feedback, evaluate):  # issue 10: production LLM traffic
         monitor.add_command(command)
     main.add_command(golden)
+    from goldband.cli.checks import checks
+    main.add_command(checks)  # issue 15: the reference of every check
+    main.add_command(init)  # issue 15: a starter project in the user's own repository
+    from goldband.cli.importcmd import import_
+    main.add_command(import_)  # issue 15: golden sets from OpenAI Evals, promptfoo, CSV and JSONL
     for command in (registry, gate, retrain, loop):  # issue 9: the closed loop
         main.add_command(command)
 

@@ -193,6 +193,10 @@ def status(set_path: Path, app: str | None, recent: int, fail_on_alert: str | No
     goldenset = _load_set(set_path, root)
     ages = _ages(goldenset, root)
     _print_ages(goldenset, ages)
+    from goldband.golden import lock
+
+    shown = _shown(goldenset.path, root)
+    click.echo(f"  lock: {lock.describe(goldenset.path, goldenset.version, goldenset.content_hash, shown)}")
     with opened_store(store_path, create=False) as store:
         name = _which_app(cfg, root, goldenset, store, app)
         production, tags = _recent_inputs(store, name, recent)

@@ -10,8 +10,9 @@ terminal; line breaks are kept, as said.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,7 +22,7 @@ from goldband.cli.history import show as run_view
 from goldband.errors import UsageError
 
 if TYPE_CHECKING:
-    from goldband.results import ScoredTrial
+    from goldband.results import Completion, ScoredTrial, Turn
     from goldband.store import Store, StoredVerdict
     from goldband.store.models import CaseKey
 
@@ -78,12 +79,15 @@ def _case_block(store: Store, run_id: str, key: CaseKey, stored: StoredVerdict |
     from goldband.report.data import case_trials, trial_json
 
     trials = case_trials(store, run_id, key)
+    turns = store.turns(run_id, key)  # a conversation case's turns, per sample ({} for any other case)
     if as_json:
         status = stored.verdict.status if stored else "NOT RUN"
+        shown = [{**trial_json(t), **_turns_json(turns.get(t.trial.sample))} for t in trials]
         return json.dumps({"goldenset": key[0], "case": key[1], "target": key[2], "run": run_id, "status": status,
                            "verdict": stored.verdict.to_json() if stored else None,
-                           "trials": [trial_json(t) for t in trials]}, indent=1, ensure_ascii=False, default=str)
-    return "\n".join([_heading(key, stored, len(trials)), *(line for t in trials for line in trial_lines(t))])
+                           "trials": shown}, indent=1, ensure_ascii=False, default=str)
+    return "\n".join([_heading(key, stored, len(trials)),
+                      *(line for t in trials for line in trial_lines(t, turns.get(t.trial.sample)))])
 
 
 def _heading(key: CaseKey, stored: StoredVerdict | None, n: int) -> str:
@@ -95,23 +99,56 @@ def _heading(key: CaseKey, stored: StoredVerdict | None, n: int) -> str:
     return f"{stored.verdict.status} {title}  {visible(stored.verdict.reason)}  ({n} trials)"
 
 
-def trial_lines(st: ScoredTrial) -> list[str]:
-    """One trial in full: a header line, then its output, tool calls, error and failed checks, indented."""
-    from goldband.report.escape import visible, visible_lines
+def trial_lines(st: ScoredTrial, turns: Sequence[Turn] | None = None) -> list[str]:
+    """One trial in full: a header line, then its output (a conversation: each turn's user message and
+    reply), tool calls, error and failed checks, indented."""
+    from goldband.report.escape import visible
     from goldband.report.fmt import ms, rate
 
     trial = st.trial
     head = (f"  trial {trial.sample}  {st.outcome}  score {rate(st.score)}  latency {ms(trial.latency_ms)}"
             + ("  (replayed)" if trial.cached else ""))
-    lines = ["", head]
-    if trial.output is not None:
-        lines += [INDENT + line for line in visible_lines(trial.output).split("\n")]
-    calls = trial.completion.tool_calls if trial.completion else ()
-    lines += [f"{INDENT}tool call {visible(c.name)} {visible(_arguments(c.arguments))}" for c in calls]
+    lines = ["", head, *(_conversation(turns) if turns else _reply(trial.output, trial.completion, INDENT))]
     if trial.error is not None:
         lines.append(f"{INDENT}! {visible(trial.error)}")
     lines += [f"{INDENT}x {visible(s.check)}: {visible(s.detail)}" for s in st.failed_checks]
     return lines
+
+
+def _reply(output: str | None, completion: Completion | None, indent: str) -> list[str]:
+    """A reply's text and tool calls, indented; control characters escaped."""
+    from goldband.report.escape import visible, visible_lines
+
+    lines = [indent + line for line in visible_lines(output).split("\n")] if output is not None else []
+    calls = completion.tool_calls if completion else ()
+    return lines + [f"{indent}tool call {visible(c.name)} {visible(_arguments(c.arguments))}" for c in calls]
+
+
+def _conversation(turns: Sequence[Turn]) -> list[str]:
+    """A conversation trial turn by turn: what the user said, then the model's own reply (or the error)."""
+    from goldband.report.escape import visible, visible_lines
+    from goldband.report.fmt import ms
+
+    lines = []
+    for turn in turns:
+        said = next((m.get("content") for m in reversed(turn.messages) if m.get("role") == "user"), None)
+        latency = ms(turn.completion.latency_ms if turn.completion else None)
+        lines.append(f"{INDENT}turn {turn.index}  latency {latency}" + ("  (replayed)" if turn.cached else ""))
+        if isinstance(said, str):
+            lines += [f"{INDENT}  user: {line}" for line in visible_lines(said).split("\n")]
+        lines += _reply(turn.output, turn.completion, INDENT + "  reply: ")
+        if turn.error is not None:
+            lines.append(f"{INDENT}  ! {visible(turn.error)}")
+    return lines
+
+
+def _turns_json(turns: Sequence[Turn] | None) -> dict[str, Any]:
+    """``turns`` for a conversation trial's JSON: each turn's messages sent, reply and error."""
+    if not turns:
+        return {}
+    return {"turns": [{"turn": t.index, "messages": t.messages, "cached": t.cached, "attempts": t.attempts,
+                       "completion": t.completion.to_json() if t.completion else None, "error": t.error,
+                       "error_kind": t.error_kind} for t in turns]}
 
 
 def _arguments(value: object) -> str:

@@ -7,6 +7,10 @@
 - ``latest:BRANCH``: the newest complete run recorded on that git branch;
 - ``latest@KIND`` (or ``latest:BRANCH@KIND``): ... of that kind (ci, nightly, ...);
 - a run id (or a unique prefix of one).
+
+A draft run (a golden set changed under its version and run anyway, see
+``goldband.golden.lock``) is never a baseline: ``latest`` skips it, and naming
+one is an error.
 """
 
 from __future__ import annotations
@@ -102,17 +106,23 @@ def _pick(store: Store, spec: str, exclude_run: str | None) -> RunRow:
     head, _, run_kind = spec.partition("@")
     word, _, branch = head.partition(":")
     if word in ("latest", "last"):
-        runs = [r for r in store.runs(limit=10, branch=branch or None, kind=run_kind or None, status="complete")
-                if r.id != exclude_run]
+        runs = [r for r in store.runs(limit=10, branch=branch or None, kind=run_kind or None, status="complete",
+                                      draft=False) if r.id != exclude_run]
         if not runs:
             where = (f" on branch '{branch}'" if branch else "") + (f" of kind '{run_kind}'" if run_kind else "")
-            raise ConfigError(f"no complete run{where} in the store to use as baseline", where="--goldband-baseline",
+            raise ConfigError(f"no complete run{where} in the store to use as baseline (draft runs never are)",
+                              where="--goldband-baseline",
                               fix="record a run first (e.g. on the main branch), or give a run id or file")
         return runs[0]
     try:
-        return store.resolve_run(spec)
+        run = store.resolve_run(spec)
     except StoreError as exc:
         raise ConfigError(exc.what, where="--goldband-baseline", expected=exc.expected, fix=exc.fix) from None
+    if run.draft:
+        raise ConfigError(f"run {run.id} is a draft run (a golden set changed under its version), never a baseline",
+                          where="--goldband-baseline", expected="a run whose golden sets matched their lock files",
+                          fix="give another run id, 'latest' (which skips drafts), or a baseline file")
+    return run
 
 
 def compare_run(outcomes: Iterable[Any], baseline: dict[Key, CaseStats], label: str, *,

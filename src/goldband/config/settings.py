@@ -46,6 +46,9 @@ class Settings:
     shared_run: dict[str, Any] | None = None  # an xdist worker: the run its controller started
     judge_gate: str | None = None  # calibrated | always (opt-out: uncalibrated rubrics gate anyway)
     judge_max_errors: float | None = None  # largest share of judge scores that may error
+    draft: bool | None = None  # --goldband-draft: a golden set changed under its version runs as a draft, even in CI
+    strict: bool | None = None  # --goldband-strict: such a change stops the run, even locally (the default in CI)
+    cache_root: Path | None = None  # where mode cached keeps samples; default rootpath (compare: the project's)
 
 
 def positive_int(text: str) -> int:
@@ -181,6 +184,16 @@ def share(text: str) -> float:
     return value
 
 
+def flag(text: str) -> bool:
+    """A switch's value in a GOLDBAND_* variable or ini key: 1/true/yes/on or 0/false/no/off."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise OptionError(f"expected 1, true, yes, on (or 0, false, no, off), found {text!r}")
+
+
 def key(name: str) -> str:
     """An option's name in dests, ini keys and variables: ``judge-gate`` -> ``judge_gate``."""
     return name.replace("-", "_")
@@ -211,7 +224,13 @@ OPTIONS: dict[str, tuple[Any, str]] = {
                             "add worker start-up; use: start the workers anyway"),
     "judge-max-errors": (share, "largest share of rubric scores that may be judge errors before the run is "
                                 "reported as a harness/judge error, exit status 3 (default 0.1)"),
+    "draft": (flag, "run a golden set changed under an unchanged version as a draft (warned, results marked "
+                    "draft, never a baseline or in series), even in CI (default: draft locally, strict when CI is "
+                    "set)"),
+    "strict": (flag, "stop the run when a golden set changed under an unchanged version, even locally (the default "
+                     "when CI is set)"),
 }
+FLAGS = frozenset({"draft", "strict"})  # options given without a value (--goldband-draft); 1/true in env and ini
 
 
 def resolve(name: str, option: Any, ini: str | None, env: Mapping[str, str] | None = None) -> Any:

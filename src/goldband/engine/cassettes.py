@@ -3,6 +3,9 @@
 A cassette is keyed by the request's content (model, messages, params) and
 the *sample index*, so the five repeats of a case stay five distinct samples.
 It holds no API keys or auth headers: only what the request and reply said.
+A conversation case records one entry per turn (``turn``: 1, 2, ...), each keyed
+by its whole message list, earlier replies included
+(``goldband.engine.conversation``).
 The same format backs the ``cached`` mode (under ``.goldband/cache``).
 """
 
@@ -42,9 +45,11 @@ class Cassette:
         entry = self.entries.get(key)
         return Completion.from_json(entry["completion"]) if entry else None
 
-    def near_miss(self, case_id: str, sample: int) -> bool:
-        """True when this case and sample were recorded for a different request."""
-        return any(e.get("case") == case_id and e.get("sample") == sample for e in self.entries.values())
+    def near_miss(self, case_id: str, sample: int, turn: int | None = None) -> bool:
+        """True when this case and sample (and conversation turn, when given) were recorded for a different
+        request."""
+        return any(e.get("case") == case_id and e.get("sample") == sample and (turn is None or e.get("turn") == turn)
+                   for e in self.entries.values())
 
     def put(self, key: str, record: dict[str, Any], completion: Completion) -> None:
         """Append one sample now (flushed), so a killed run keeps what it recorded."""
@@ -59,7 +64,8 @@ class Cassette:
         """Rewrite without superseded lines, in a stable order (clean diffs)."""
         if not self._dirty:
             return
-        ordered = sorted(self.entries.values(), key=lambda e: (e.get("case", ""), e.get("sample", 0), e["key"]))
+        ordered = sorted(self.entries.values(),
+                         key=lambda e: (e.get("case", ""), e.get("sample", 0), e.get("turn", 0), e["key"]))
         text = "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in ordered)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

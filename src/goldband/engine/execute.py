@@ -13,14 +13,19 @@ Modes decide where a sample comes from:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import inspect
 from typing import Any
 
 from goldband.bands.verdict import next_batch
 from goldband.checks.base import CheckContext, CheckSpec
+from goldband.engine import conversation
 from goldband.engine.plan import CasePlan, CaseRun, Services
+from goldband.engine.providers import tool_call
 from goldband.engine.scheduler import Engine, Sample
 from goldband.engine.targets import load_callable
+from goldband.errors import CheckError
 from goldband.results import Completion, Score, ScoredTrial, ToolCall, Trial
 
 
@@ -41,7 +46,8 @@ async def run_case(services: Services, plan: CasePlan) -> CaseRun:
 
 async def _batch(services: Services, plan: CasePlan, indices: list[int]) -> list[ScoredTrial]:
     engine = services.engine
-    trials = await (_callable_trials(engine, plan, indices) if plan.target.is_callable
+    trials = await (conversation.trials(engine, plan, indices) if plan.case.turns
+                    else _callable_trials(engine, plan, indices) if plan.target.is_callable
                     else _model_trials(engine, plan, indices))
     scored = list(await asyncio.gather(*(score(services, plan, t) for t in trials)))
     if services.budget is not None:
@@ -70,17 +76,30 @@ async def score(services: Services, plan: CasePlan, trial: Trial) -> ScoredTrial
     """Run every check on one trial; judged checks go to the judge, concurrently."""
     if trial.error is not None:
         return ScoredTrial(trial, ())
-    ctx = CheckContext(trial, plan.case.input, plan.case.reference, plan.base_dir)
+    ctx = CheckContext(trial, plan.case.input, plan.case.reference, plan.base_dir,
+                       tools=tuple(plan.target.spec.params.get("tools") or ()))
+    try:
+        ctx = ctx.transformed(plan.case.transform)  # the case's output transform, before all its checks
+    except CheckError as exc:
+        return ScoredTrial(trial, tuple(Score(c.describe(), "error", 0.0, f"case {exc}") for c in plan.case.checks))
     results = await asyncio.gather(*(_grade(services, check, ctx) for check in plan.case.checks))
-    return ScoredTrial(trial, tuple(s for scores in results for s in scores))
+    grade = functools.partial(_grade, services)
+    turns = await conversation.turn_scores(plan, trial, grade) if plan.case.turns else []
+    return ScoredTrial(trial, (*turns, *(s for scores in results for s in scores)))
 
 
 async def _grade(services: Services, check: CheckSpec, ctx: CheckContext) -> list[Score]:
     if not check.judged:
+        if check.waits():  # e.g. embedding_similarity: off the event loop, in a worker thread
+            return [await asyncio.to_thread(check.run, ctx)]
         return [check.run(ctx)]
     if services.judge is None:
         return [Score(check.describe(), "error", 0.0, "no judge in this run: a judged check needs a goldband run "
                       "with a judge (goldband.yaml 'judge:')", kind="rubric")]
+    try:
+        ctx = ctx.transformed(check.transform)  # a judged check's own transform (others apply theirs in run)
+    except CheckError as exc:
+        return [Score(check.describe(), "error", 0.0, str(exc), kind="rubric")]
     return await services.judge.grade(check, ctx, services.engine)
 
 
@@ -150,6 +169,8 @@ async def _call_app(func: Any, plan: CasePlan, index: int) -> Trial:
                 value = await func(plan.case.input)
             else:
                 value = await asyncio.to_thread(func, plan.case.input)
+                if inspect.isawaitable(value):  # an object with an async __call__, a partial of a coroutine
+                    value = await value
         completion = to_completion(value, (loop.time() - start) * 1000)
     except TimeoutError:
         return _app_error(plan, index, "timeout", f"no result within {plan.target.spec.timeout_s:g} s")
@@ -163,14 +184,32 @@ def _app_error(plan: CasePlan, index: int, kind: str, message: str) -> Trial:
 
 
 def to_completion(value: Any, latency_ms: float) -> Completion:
-    """A callable may return text, a Completion, or a mapping with ``output`` and friends."""
+    """A callable may return text, a Completion, or a mapping with ``output`` and/or ``tool_calls`` (and
+    ``cost_usd``, ``prompt_tokens``, ``completion_tokens``); the measured latency fills a missing one."""
     if isinstance(value, Completion):
-        return value
+        return value if value.latency_ms is not None else dataclasses.replace(value, latency_ms=latency_ms)
     if isinstance(value, str):
         return Completion(output=value, latency_ms=latency_ms)
     if isinstance(value, dict) and ("output" in value or "tool_calls" in value):
-        calls = tuple(ToolCall(c["name"], c.get("arguments", {})) for c in value.get("tool_calls") or ())
+        if not isinstance(value.get("output"), str | None):
+            raise TypeError(f"a callable target's 'output' must be text or None; got {type(value['output']).__name__}")
+        calls = tuple(_app_tool_call(c) for c in value.get("tool_calls") or ())
         return Completion(output=value.get("output"), tool_calls=calls, latency_ms=latency_ms,
                           cost_usd=value.get("cost_usd"), prompt_tokens=value.get("prompt_tokens"),
                           completion_tokens=value.get("completion_tokens"))
-    raise TypeError(f"a callable target must return str or a mapping with 'output'; got {type(value).__name__}")
+    raise TypeError("a callable target must return text, a goldband.results.Completion, or a mapping with "
+                    f"'output' and/or 'tool_calls'; got {type(value).__name__}")
+
+
+def _app_tool_call(raw: Any) -> ToolCall:
+    """A tool call returned by a callable target: a ToolCall, ``{"name", "arguments"}``, or OpenAI's
+    ``{"type": "function", "function": {"name", "arguments"}}``; JSON text arguments are parsed as a
+    provider's are (``providers.tool_call``)."""
+    if isinstance(raw, ToolCall):
+        return raw
+    function = raw.get("function") if isinstance(raw, dict) else None
+    spec = function if isinstance(function, dict) else raw
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise TypeError("a callable target's tool call must be a mapping with 'name' and 'arguments' (or OpenAI's "
+                        f"{{'function': {{'name', 'arguments'}}}}); got {str(raw)[:80]}")
+    return tool_call(spec["name"], spec.get("arguments", {}))

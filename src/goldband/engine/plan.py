@@ -43,7 +43,8 @@ class CasePlan:
     @property
     def call(self) -> Call:
         spec = self.target.spec
-        return Call(model=spec.model or "", messages=self.messages or [], params=spec.params, endpoint=spec)
+        return Call(model=spec.model or "", messages=self.messages or [], params=spec.params, endpoint=spec,
+                    target=self.target.name)
 
     def key(self, sample: int) -> str:
         return request_key(self.target.spec.model or "", self.messages or [], self.target.spec.params, sample)

@@ -42,6 +42,13 @@ class Call:
     messages: list[dict[str, Any]]
     params: dict[str, Any]
     endpoint: Endpoint
+    target: str = ""  # the target's name, for messages ("" for the judge's calls)
+
+
+class Unreachable(CallFailed):
+    """A connection that could not be made at all (refused, no such host, no route, connect timeout):
+    nothing is listening there. Kind ``connection``, like a connection the server dropped, which is
+    not one of these; the scheduler gives a target up when its first calls are all unreachable."""
 
 
 class Client(Protocol):
@@ -236,16 +243,24 @@ def _text_or_none(value: Any) -> str | None:
 
 
 def _tool_call(raw: Any, get: Getter = attribute) -> ToolCall:
+    function = get(raw, "function")
+    return tool_call(get(function, "name") or "?", get(function, "arguments") or "{}")
+
+
+def tool_call(name: str, arguments: Any) -> ToolCall:
+    """A ToolCall whose arguments are parsed when they are a JSON object's text (as providers send them),
+    else kept as given: the one rule for provider replies and callable targets alike.
+
+    >>> tool_call("refund", '{"amount": 20}'), tool_call("refund", "not json").arguments
+    (ToolCall(name='refund', arguments={'amount': 20}), 'not json')
+    """
     import json
 
-    function = get(raw, "function")
-    name = get(function, "name") or "?"
-    args = get(function, "arguments") or "{}"
     try:
-        parsed = json.loads(args) if isinstance(args, str) else args
+        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
     except json.JSONDecodeError:
-        parsed = args
-    return ToolCall(name, parsed if isinstance(parsed, dict) else args)
+        parsed = arguments
+    return ToolCall(name, parsed if isinstance(parsed, dict) else arguments)
 
 
 def _price(endpoint: Endpoint, prompt_tokens: Any, completion_tokens: Any) -> float | None:
@@ -305,9 +320,22 @@ def timeout_failure(endpoint: Endpoint) -> CallFailed:
 
 
 def connection_failure(cause: BaseException, endpoint: Endpoint) -> CallFailed:
-    """The server could not be reached, or dropped the connection: retryable, and never called a timeout."""
+    """The server could not be reached (``Unreachable``), or dropped the connection: retryable, and never
+    called a timeout."""
     detail = _redact(str(cause) or type(cause).__name__, endpoint)
-    return CallFailed("connection", f"cannot reach {endpoint.api_base or 'the provider'}: {detail}")
+    kind = Unreachable if cannot_connect(cause) else CallFailed
+    return kind("connection", f"cannot reach {endpoint.api_base or 'the provider'}: {detail}")
+
+
+_CONNECT_ERRORS = frozenset({"ClientConnectorError", "ConnectionTimeoutError", "ConnectError", "ConnectTimeout",
+                             "ConnectionRefusedError", "gaierror"})
+
+
+def cannot_connect(exc: BaseException) -> bool:
+    """True when ``exc`` (aiohttp's, httpx's or the OS's) says no connection could be made; a TLS or
+    certificate failure is not one (something answered)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & _CONNECT_ERRORS) and not any("SSL" in n or "Certificate" in n for n in names)
 
 
 def malformed_failure(exc: BaseException, endpoint: Endpoint) -> CallFailed:

@@ -6,6 +6,18 @@ for its own future. The engine owns concurrency (one global semaphore),
 per-call timeouts, retries with exponential backoff and full jitter, and a
 shared pause when a server answers 429 with ``Retry-After`` (so the other
 in-flight requests do not hammer it too).
+
+It also fails fast on a provider that is not there. Before a target has had any
+reply, the first attempt that cannot connect at all (refused, no such host, no
+route: ``providers.Unreachable``) makes its request the *probe*: the target's
+other requests wait, sending nothing, while the probe retries as usual. If the
+probe's retries cannot connect either, and ``FAIL_FAST_AFTER`` attempts in all
+could not, the target is given up: the waiting requests and every later sample
+of it fail at once as *connection* without a call (ERROR trials, never a pass),
+and ``EngineStats.outages`` holds one ``Outage`` for the run's summary: one
+message instead of a retried error per trial. A reply of any kind (an HTTP error
+too) ends the probing for good: a target that answered once is never given up,
+and a later outage is retried as any failure is. A healthy target never waits.
 """
 
 from __future__ import annotations
@@ -13,21 +25,47 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import random
 import threading
 import time
+import urllib.parse
 from collections.abc import Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from goldband.engine.httpclient import HttpClient
-from goldband.engine.providers import Call, Client, LiteLLMClient, OpenAIClient, client_kind
+from goldband.engine.httpclient import DEFAULT_BASE, HttpClient
+from goldband.engine.providers import Call, Client, LiteLLMClient, OpenAIClient, Unreachable, client_kind
 from goldband.errors import CallFailed
 from goldband.results import Completion
 
 T = TypeVar("T")
 MAX_BACKOFF_S = 30.0
 MAX_RETRY_AFTER_S = 300.0
+FAIL_FAST_AFTER = 3  # attempts of a target that could not connect, before any reply, to give it up
+
+
+@dataclass
+class Outage:
+    """A target given up on: its first attempts all failed to connect (at least ``FAIL_FAST_AFTER``)."""
+
+    target: str  # the target's name; "" when the call named none (the judge's calls)
+    model: str
+    api_base: str  # where it was called, without query string or credentials
+    error: str  # the last connection error
+    tries: int  # attempts that failed to connect before it was given up
+    skipped: int = 0  # samples failed without a call since
+
+    @property
+    def who(self) -> str:
+        return f"target '{self.target}'" if self.target else f"model '{self.model}'"
+
+    def describe(self) -> str:
+        """The one summary line: which target, where, the error, what happened to the rest, the fix."""
+        rest = f"; {self.skipped} more sample{'s' * (self.skipped != 1)} failed without a call" if self.skipped else ""
+        return (f"goldband: {self.who} is unreachable at {self.api_base}: its first {self.tries} "
+                f"attempts could not connect ({self.error}){rest}; fix: start the server or correct 'api_base' "
+                "(and the network or proxy), then run again")
 
 
 @dataclass
@@ -39,6 +77,51 @@ class EngineStats:
     rate_limited: int = 0
     failures: int = 0
     samples: int = 0
+    outages: list[Outage] = field(default_factory=list)  # targets given up (fail fast), in order
+
+
+class _Reach:
+    """What the engine knows of reaching one target, for failing fast.
+
+    Before any reply, the first attempt that cannot connect makes its request the *probe*: the target's
+    other requests wait (sending nothing) while the probe retries. A reply (from any request) ends the
+    wait for good; the probe's retries all unable to connect give the target up (an ``Outage``); any
+    other end of the probe lets the others go on.
+    """
+
+    def __init__(self) -> None:
+        self.unreachable = 0  # attempts that could not connect, before any reply
+        self.answered = False  # something answered: never given up
+        self.probe: object | None = None
+        self.outage: Outage | None = None
+        self._free = asyncio.Event()
+        self._free.set()
+
+    def waits(self, me: object) -> bool:
+        """True while another request probes the target and nothing has answered."""
+        return self.probe is not None and self.probe is not me and not self.answered
+
+    async def wait_for_probe(self, me: object) -> None:
+        while self.waits(me):
+            await self._free.wait()
+
+    def replied(self) -> None:
+        self.answered = True
+        self._free.set()
+
+    def failed(self, failure: CallFailed, me: object) -> None:
+        if isinstance(failure, Unreachable) and not self.answered:
+            self.unreachable += 1
+            if self.probe is None:
+                self.probe = me
+                self._free.clear()
+        elif failure.kind != "timeout":  # an HTTP error, a dropped connection: the server is there
+            self.replied()
+
+    def release(self, me: object) -> None:
+        if self.probe is me:
+            self.probe = None
+            self._free.set()
 
 
 @dataclass(frozen=True)
@@ -63,6 +146,7 @@ class Engine:
         self._clients: dict[str, Client] = {"http": HttpClient(sdk := OpenAIClient()), "openai": sdk,
                                             "litellm": LiteLLMClient()}
         self._resume_at = 0.0  # monotonic time before which no request is sent (429 pause)
+        self._reach: dict[tuple[str, str | None, str], _Reach] = {}  # per (target, api_base, model)
         self._closed = False
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
@@ -102,21 +186,61 @@ class Engine:
 
     async def _request(self, call: Call, n: int) -> tuple[list[Completion], int] | CallFailed:
         client = self._clients[client_kind(call.endpoint)]
-        for attempt in range(1, call.endpoint.max_retries + 2):
-            await self._wait_for_pause()
-            try:
-                async with self._semaphore:
-                    self.stats.requests += 1
-                    async with asyncio.timeout(call.endpoint.timeout_s):
-                        return await client.complete(call, n), attempt
-            except TimeoutError:
-                failure = CallFailed("timeout", f"no reply within {call.endpoint.timeout_s:g} s")
-            except CallFailed as exc:
-                failure = exc
-            failure.attempts = attempt
-            if not failure.retryable or attempt > call.endpoint.max_retries:
-                break
-            await asyncio.sleep(self._backoff(attempt, failure, call.endpoint.backoff_s))
+        reach = self._reach.setdefault((call.target, call.endpoint.api_base, call.model), _Reach())
+        me, failure = object(), None
+        try:
+            for attempt in range(1, call.endpoint.max_retries + 2):
+                await self._wait_for_pause()
+                try:
+                    completions = await self._send(client, call, n, reach, me)
+                    if completions is None:  # given up while this one waited: send nothing more
+                        return self._given_up(reach, failure, n)
+                    reach.replied()
+                    return completions, attempt
+                except TimeoutError:
+                    failure = CallFailed("timeout", f"no reply within {call.endpoint.timeout_s:g} s")
+                except CallFailed as exc:
+                    failure = exc
+                failure.attempts = attempt
+                reach.failed(failure, me)
+                if not failure.retryable or attempt > call.endpoint.max_retries:
+                    break
+                await asyncio.sleep(self._backoff(attempt, failure, call.endpoint.backoff_s))
+            assert failure is not None
+            self.stats.failures += 1
+            self._settle_probe(reach, me, call, failure)
+            return failure
+        finally:
+            reach.release(me)
+
+    def _settle_probe(self, reach: _Reach, me: object, call: Call, failure: CallFailed) -> None:
+        """The probe's retries are spent: give the target up when they could not connect either (and
+        ``FAIL_FAST_AFTER`` attempts in all could not, before any reply)."""
+        if reach.probe is not me or reach.answered or not isinstance(failure, Unreachable):
+            return
+        if reach.unreachable >= FAIL_FAST_AFTER and reach.outage is None:
+            reach.outage = Outage(call.target, call.model, shown_base(call), failure.message, reach.unreachable)
+            self.stats.outages.append(reach.outage)
+
+    async def _send(self, client: Client, call: Call, n: int, reach: _Reach, me: object) -> list[Completion] | None:
+        """One attempt under the global limit, once no probe of the target makes it wait; None when the
+        target is given up (nothing sent)."""
+        while True:
+            await reach.wait_for_probe(me)
+            async with self._semaphore:
+                if reach.outage is not None:
+                    return None
+                if reach.waits(me):  # a probe began while this one queued for a slot
+                    continue
+                self.stats.requests += 1
+                async with asyncio.timeout(call.endpoint.timeout_s):
+                    return await client.complete(call, n)
+
+    def _given_up(self, reach: _Reach, failure: CallFailed | None, n: int) -> CallFailed:
+        """A request of a target given up: its last failure if it was sent, else failed without a call."""
+        assert reach.outage is not None
+        if failure is None:
+            return _not_called(reach.outage, n)
         self.stats.failures += 1
         return failure
 
@@ -154,6 +278,25 @@ class Engine:
         await asyncio.gather(*tasks, return_exceptions=True)
         for client in self._clients.values():
             await client.close()
+
+
+def _not_called(outage: Outage, n: int) -> CallFailed:
+    """The failure of samples of a target given up: no request was sent for them."""
+    outage.skipped += n
+    failure = Unreachable("connection", f"not called: {outage.who} is unreachable at "
+                                        f"{outage.api_base} (its first {outage.tries} attempts could not connect)")
+    failure.attempts = 0
+    return failure
+
+
+def shown_base(call: Call) -> str:
+    """Where a call goes, fit for a message: scheme, host and path only (no query, no credentials)."""
+    base = call.endpoint.api_base
+    if not base:
+        return "the provider's default address" if client_kind(call.endpoint) == "litellm" else (
+            os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE)
+    parts = urllib.parse.urlsplit(base)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", "")) or base
 
 
 def _reseeded(call: Call, index: int) -> Call:

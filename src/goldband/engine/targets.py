@@ -79,6 +79,17 @@ class Target:
         user = self._fill(self.prompt_text, case_input, where, self.spec.prompt or "prompt")
         return self._with_system([{"role": "user", "content": user}], case_input, where)
 
+    def opening(self, case_input: Any, *, where: str) -> Messages:
+        """The messages a conversation case (``turns:``) starts with: as ``render``, except that a target
+        with neither a prompt nor inline messages opens with its system message alone (or nothing)."""
+        if isinstance(case_input, list) or self.spec.messages or self.prompt_text is not None:
+            return self.render(case_input, where=where)
+        return self._with_system([], case_input, where)
+
+    def render_text(self, template: str, variables: dict[str, Any], *, where: str, source: str) -> str:
+        """One more template of this target's (a conversation's user turn), rendered as its prompt is."""
+        return self._fill(template, variables, where, source)
+
     def _with_system(self, messages: Messages, variables: Any, where: str) -> Messages:
         if not self.spec.system or (messages and messages[0].get("role") == "system"):
             return messages

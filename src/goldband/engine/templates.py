@@ -17,9 +17,14 @@ documented in README.md, "Prompt templates"):
   signals: rendering may run off the main thread).
 
 Going over a limit raises a ConfigError with ``what`` and ``fix``, which the
-caller locates: it names the template and the case. These limits
-stop a runaway template; they are not a wall against a hostile author (a
-template is code in your repository: review it as code).
+caller locates: it names the template and the case. These limits stop a runaway
+template; they are not a wall against a hostile author (a template is code in
+your repository: review it as code).
+
+A variable the case does not give is a ConfigError too, naming the variables the
+template reads that the case lacks (``needed``: the template's own and those of
+the files it includes by name, less those it only reads under ``is defined`` or
+``| default``) and the ones the case gives.
 
 >>> folder = PromptsFolder("prompts/", (("greet.j2", "Hello {{ name }}"),))
 >>> render(folder, "{% include 'greet.j2' %}!", {"name": "Ada"})
@@ -28,6 +33,10 @@ template is code in your repository: review it as code).
 Traceback (most recent call last):
 ...
 goldband.errors.ConfigError: calls range() with 1,000,000,000 items, over the limit of 10,000; fix: ...
+>>> render(folder, "{{ input }} in {{ language }}", {"input": "Hi"})
+Traceback (most recent call last):
+...
+goldband.errors.ConfigError: needs a variable the case does not give: language (the template reads input, ...
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, overload
 
 import jinja2
-from jinja2 import nodes
+from jinja2 import meta, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
@@ -125,8 +134,61 @@ def render(folder: PromptsFolder, text: str, variables: Mapping[str, Any]) -> st
             parts.append(chunk)
             _tick()
         return "".join(parts)
+    except jinja2.UndefinedError as exc:
+        raise undefined(folder, text, variables) or exc from None
     finally:
         _BUDGET.reset(token)
+
+
+def undefined(folder: PromptsFolder, text: str, variables: Mapping[str, Any]) -> ConfigError | None:
+    """The error for variables the template reads and the case does not give; None when none is missing
+    (an undefined attribute or item of a given variable: Jinja2's own message says which)."""
+    reads, optional = needed(folder, text)
+    missing = sorted(reads - optional - set(variables))
+    if not missing:
+        return None
+    given = ", ".join(sorted(variables)) or "nothing"
+    names, them = ", ".join(missing), "it" if len(missing) == 1 else "them"
+    return ConfigError(
+        f"needs {'a variable' if len(missing) == 1 else 'variables'} the case does not give: {names} "
+        f"(the template reads {', '.join(sorted(reads))}; the case gives {given})",
+        fix=f"add {names} to the case's 'input', or remove {them} from the template")
+
+
+def needed(folder: PromptsFolder, text: str) -> tuple[set[str], set[str]]:
+    """The variables a template reads from the case, and those among them it only reads guarded
+    (``x is defined``, ``x | default(...)``): its own free variables and those of the templates it
+    includes or imports by name from the folder (names it sets itself and globals such as range excluded).
+
+    >>> folder = PromptsFolder("p/", (("a.j2", "{{ tone }}"),))
+    >>> reads, guarded = needed(folder, "{% set x = 1 %}{{ q }}{{ x }}{% include 'a.j2' %}{{ n | default(3) }}")
+    >>> sorted(reads), sorted(guarded)
+    (['n', 'q', 'tone'], ['n'])
+    """
+    env = _environment(folder)
+    found: set[str] = set()
+    guarded: set[str] = set()
+    pending, seen = [text], set()
+    while pending:
+        try:
+            tree = env.parse(pending.pop())
+        except (jinja2.TemplateSyntaxError, RecursionError):
+            continue  # refused when the target was built; nothing to learn here
+        found |= meta.find_undeclared_variables(tree)
+        guarded |= _guarded_names(tree)
+        for name, _required in references(tree):
+            if name is not None and name not in seen and (included := folder.text(name)) is not None:
+                seen.add(name)
+                pending.append(included)
+    found -= set(env.globals)
+    return found, guarded & found
+
+
+def _guarded_names(tree: nodes.Template) -> set[str]:
+    """Names only read under ``is defined`` / ``is undefined`` / ``| default``: a case may leave them out."""
+    tests = (t.node for t in tree.find_all(nodes.Test) if t.name in ("defined", "undefined"))
+    filters = (f.node for f in tree.find_all(nodes.Filter) if f.name in ("default", "d"))
+    return {n.name for n in (*tests, *filters) if isinstance(n, nodes.Name)}
 
 
 @functools.lru_cache(maxsize=256)

@@ -2,8 +2,9 @@
 
 A golden set is ``goldensets/NAME.yaml`` with its cases inline or in a JSONL
 file beside it. goldband hashes the canonical form of ``defaults`` and
-``cases``; a changed hash under an unchanged ``version`` is an error (see
-``goldband.golden.lock``), because results under one version must be comparable.
+``cases`` (and the set-level ``band``, when there is one); a changed hash
+under an unchanged ``version`` is an error (see ``goldband.golden.lock``),
+because results under one version must be comparable.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pydantic import Field
 
 from goldband._util import jsonio, yamlio
 from goldband._util.hashing import canonical_hash
+from goldband.bands.setgate import SetBand
 from goldband.bands.spec import Band, BandSpec, Runs, merge_band, resolve_runs
-from goldband.checks.base import CheckSpec, build_check
+from goldband.checks.base import CheckSpec, build_check, validate_transform
 from goldband.config.base import Strict, parse
 from goldband.config.project import Message
 from goldband.errors import ConfigError, shorten
@@ -50,20 +52,46 @@ class RunSpec(Strict):
     max_runs: int | None = Field(None, ge=1, le=1000)  # ... and at most
     band: BandSpec | None = None
     checks: list[Any] = Field(default_factory=list)  # each validated by the check registry
+    transform: str | None = None  # an output transform before all checks (goldband.checks.transform)
 
 
 class Defaults(RunSpec):
     pass
 
 
+class TurnModel(Strict):
+    """One user turn of a conversation case: its message (a template over the case's input) and the checks
+    on the model's reply to it."""
+
+    user: str
+    checks: list[Any] = Field(default_factory=list)  # each validated by the check registry
+
+
 class CaseModel(RunSpec):
     id: str = Field(pattern=ID_PATTERN, max_length=120)
     description: str | None = None
-    input: dict[str, Any] | list[Message]
+    input: dict[str, Any] | list[Message] = Field(default_factory=dict)  # required unless the case has turns
+    turns: list[str | TurnModel] | None = Field(None, min_length=1)  # a conversation: the model's replies fed back
     reference: str | None = None
     tags: list[str] = Field(default_factory=list)
     provenance: Provenance | Source | None = None
     targets: list[str] | None = None  # a subset of the golden set's targets
+
+
+class SetBandSpec(Strict):
+    """``band: set:``: the share of the set's cases that PASS, the case as the unit (``goldband.bands.setgate``)."""
+
+    min_pass_rate: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(0.9, gt=0.0, lt=1.0)
+    method: Literal["wilson", "clopper-pearson"] = "wilson"
+    inconclusive: Literal["fail", "warn", "more"] | None = None  # default: --goldband-inconclusive, else fail
+    cases: Literal["gate", "report"] = "gate"  # report: the set alone gates; a case fails no item of its own
+
+
+class GoldenSetBand(Strict):
+    """The golden set's own band (``defaults.band`` is each case's)."""
+
+    set: SetBandSpec | None = None
 
 
 class GoldenSetModel(Strict):
@@ -72,7 +100,17 @@ class GoldenSetModel(Strict):
     description: str | None = None
     targets: list[str] | None = None
     defaults: Defaults = Field(default_factory=Defaults)
+    band: GoldenSetBand | None = None  # set-level gates
     cases: list[dict[str, Any]] | str
+
+
+@dataclass(frozen=True)
+class CaseTurn:
+    """One user turn of a conversation case: the message template and the checks on the reply to it."""
+
+    user: str
+    checks: tuple[CheckSpec, ...] = ()
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +127,8 @@ class Case:
     targets: tuple[str, ...] | None
     provenance: dict[str, Any] | None
     description: str | None
+    turns: tuple[CaseTurn, ...] = ()  # a conversation case's user turns (goldband.engine.conversation)
+    transform: str | None = None  # the case's (else the defaults') output transform, before all its checks
 
     @property
     def where(self) -> str:
@@ -106,6 +146,7 @@ class GoldenSet:
     targets_line: int | None
     version_line: int | None
     cases: tuple[Case, ...]
+    set_band: SetBand | None = None  # ``band: set:`` (goldband.bands.setgate)
 
 
 def load(path: Path, *, base_dir: Path) -> GoldenSet:
@@ -121,6 +162,8 @@ def load(path: Path, *, base_dir: Path) -> GoldenSet:
     records, case_lines, case_file, prefix = _case_records(model, path, lines, base_dir)
     default_checks = tuple(_check(entry, lines, ("defaults", "checks", j), None, base_dir)
                            for j, entry in enumerate(model.defaults.checks))
+    if model.defaults.transform is not None:
+        validate_transform(model.defaults.transform, lines.where(("defaults", "transform")), base_dir)
     cases = [_case(rec, i, model.defaults, default_checks, case_lines, case_file, prefix, base_dir)
              for i, rec in enumerate(records)]
     _unique_ids(cases)
@@ -129,22 +172,31 @@ def load(path: Path, *, base_dir: Path) -> GoldenSet:
         version=str(model.version),
         description=model.description,
         path=path,
-        content_hash=content_hash(raw.get("defaults"), records),
+        content_hash=content_hash(raw.get("defaults"), records, band=raw.get("band")),
         targets=tuple(model.targets) if model.targets is not None else None,
         targets_line=lines.line(("targets",)),
         version_line=lines.line(("version",)),
         cases=tuple(cases),
+        set_band=_set_band(model),
     )
 
 
-def content_hash(defaults: Any, cases: list[Any]) -> str:
+def content_hash(defaults: Any, cases: list[Any], *, band: Any = None) -> str:
     """sha256 over the canonical JSON of the raw defaults and cases.
 
     Descriptions are documentation, not content: editing one needs no version bump.
     """
     cases = [{k: v for k, v in c.items() if k != "description"} if isinstance(c, dict) else c
              for c in cases]
+    if band is not None:  # the set band changes what PASS means: content (absent, the hash is as before)
+        return canonical_hash({"defaults": defaults, "cases": cases, "band": band})
     return canonical_hash({"defaults": defaults, "cases": cases})
+
+
+def _set_band(model: GoldenSetModel) -> SetBand | None:
+    spec = model.band.set if model.band is not None else None
+    return None if spec is None else SetBand(spec.min_pass_rate, spec.confidence, spec.method, spec.inconclusive,
+                                             spec.cases)
 
 
 def _case_records(model: GoldenSetModel, path: Path, lines: yamlio.Lines, base_dir: Path
@@ -180,6 +232,9 @@ def _case(rec: Any, index: int, defaults: Defaults, default_checks: tuple[CheckS
         raise _in_case(exc, rec.get("id")) from None
     checks = [_check(entry, lines, (*at, "checks", j), case.id, base_dir)
               for j, entry in enumerate(case.checks)]
+    if "input" not in rec and not case.turns:
+        raise ConfigError("missing required key 'input'", where=f"{lines.where(at)}: case '{case.id}'",
+                          fix="add 'input:' (template variables or messages), or 'turns:' for a conversation")
     band = merge_band(defaults.band, case.band)
     return Case(
         id=case.id,
@@ -194,7 +249,33 @@ def _case(rec: Any, index: int, defaults: Defaults, default_checks: tuple[CheckS
         targets=tuple(case.targets) if case.targets is not None else None,
         provenance=_provenance(case.provenance),
         description=case.description,
+        turns=_turns(case, lines, at, base_dir),
+        transform=_transform(defaults, case, lines, at, base_dir),
     )
+
+
+def _turns(case: CaseModel, lines: yamlio.Lines, at: tuple[str | int, ...], base_dir: Path) -> tuple[CaseTurn, ...]:
+    """A conversation case's user turns, each with its own checks (built and located like the case's)."""
+    turns = []
+    for k, turn in enumerate(case.turns or ()):
+        where = (*at, "turns", k)
+        if isinstance(turn, str):
+            turns.append(CaseTurn(turn, (), lines.line(where)))
+            continue
+        checks = tuple(_check(entry, lines, (*where, "checks", j), case.id, base_dir)
+                       for j, entry in enumerate(turn.checks))
+        turns.append(CaseTurn(turn.user, checks, lines.line(where)))
+    return tuple(turns)
+
+
+def _transform(defaults: Defaults, case: CaseModel, lines: yamlio.Lines, at: tuple[str | int, ...],
+               base_dir: Path) -> str | None:
+    """The case's own transform (``transform: null`` opts out), else the defaults' (checked once in ``load``)."""
+    if "transform" not in case.model_fields_set:
+        return defaults.transform
+    if case.transform is not None:
+        validate_transform(case.transform, f"{lines.where((*at, 'transform'))}: case '{case.id}'", base_dir)
+    return case.transform
 
 
 def _in_case(exc: ConfigError, case_id: Any) -> ConfigError:

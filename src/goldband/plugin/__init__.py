@@ -30,8 +30,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("goldband", "goldband: LLM golden sets")
     for name, (kind, help_text) in gs.OPTIONS.items():
         key = gs.key(name)
-        group.addoption(f"--goldband-{name}", dest=f"goldband_{key}", type=kind, default=None,
-                        help=f"{help_text} [env GOLDBAND_{key.upper()}, ini goldband_{key}]")
+        how: dict[str, Any] = {"action": "store_const", "const": True} if name in gs.FLAGS else {"type": kind}
+        group.addoption(f"--goldband-{name}", dest=f"goldband_{key}", default=None,
+                        help=f"{help_text} [env GOLDBAND_{key.upper()}, ini goldband_{key}]", **how)
         parser.addini(f"goldband_{key}", help_text, default=None)
     parser.addini("goldband_paths", "directories whose *.yaml files are golden sets (default: goldensets)",
                   type="paths", default=[])
@@ -80,6 +81,7 @@ def _settings(config: pytest.Config) -> gs.Settings:
         command=shlex.join(["pytest", *config.invocation_params.args]), shared_run=_shared_run(config),
         controller=not hasattr(config, "workerinput") and config.getoption("dist", default="no") != "no",
         judge_gate=values["judge-gate"], judge_max_errors=values["judge-max-errors"],
+        draft=values["draft"], strict=values["strict"],
     )
 
 
@@ -208,15 +210,26 @@ def _aborting(session: pytest.Session) -> bool:
     return bool(session.testsfailed) and not session.config.option.continue_on_collection_errors
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)  # before junitxml writes its file: the set gates are testcases in it
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Compare with --goldband-baseline (significant regressions fail the run), then flush the
-    store; the controller marks the run finished and writes its reports."""
+    store; the controller marks the run finished, writes its reports and adds its set gates to the JUnit XML."""
     run = existing_session(session.config)
     if run is not None:
         session.exitstatus = run.session_finished(int(session.exitstatus))
+        _junit_set_gates(session.config, run)
         if hasattr(session.config, "workeroutput"):  # xdist worker: its lost writes fail the controller's run
             session.config.workeroutput.update(run.recorder.worker_output())
+
+
+def _junit_set_gates(config: pytest.Config, run: Session) -> None:
+    """``--junitxml``: each set gate as a testcase (``Session.junit_reports``), which CI test views show."""
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is not None:
+        for report in run.junit_reports():
+            xml.pytest_runtest_logreport(report)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -226,6 +239,13 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     output = getattr(node, "workeroutput", None) or {}
     if run is not None and output.get("goldband_lost_writes"):
         run.recorder.write_failed(int(output["goldband_lost_writes"]), list(output.get("goldband_write_errors", [])))
+
+
+def pytest_report_collectionfinish(config: pytest.Config, start_path: Path, items: list[pytest.Item]) -> list[str]:
+    """Say up front, under "collected N items", which golden sets run as drafts (changed under their version,
+    ``goldband.golden.lock``); the summary says it again at the end."""
+    run = existing_session(config)
+    return [d.message for d in run.planner.drafts.values()] if run is not None else []
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -250,6 +270,8 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
         return None
     props = dict(report.user_properties)
     status = props.get("goldband_verdict")
+    if props.get("goldband_set_gated") == "true" and status != "PASS":  # ``cases: report``: the set gates it
+        return report.outcome, "f", (f"{status} (the set gates)", {"yellow": True})
     if status not in _STATUS_WORDS and props.get("goldband_gating", "true") == "true":
         return None
     letter, markup = _STATUS_WORDS.get(str(status), ("s", {"yellow": True}))

@@ -7,11 +7,14 @@ failing item prints a compact domain table, never a traceback into goldband.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from goldband._util import yamlio
 from goldband.bands.verdict import fails_item
 from goldband.engine.plan import CasePlan
 from goldband.errors import CaseFailed, GoldbandError
@@ -40,6 +43,7 @@ class GoldenSetNode(pytest.Collector):
             plans = _session(self.config).plans(self.goldenset)
         except GoldbandError as exc:
             raise self.CollectError(str(exc)) from None
+        warn_unchecked(self.goldenset, self.config.rootpath)
         for plan in plans:
             yield GoldenItem.from_parent(self, plan=plan, **_identity(self, plan.case.id, plan.target.name))
 
@@ -68,7 +72,9 @@ class GoldenItem(pytest.Item):
         result = outcome.verdict
         self.user_properties.extend(_properties(result))
         self.user_properties.extend(session.recorder.junit_properties())
-        if fails_item(result, self.plan.case.band.inconclusive):
+        if not session.case_gates(self.plan):  # ``cases: report``: the set gate alone gates (bands.setgate)
+            self.user_properties.append(("goldband_set_gated", "true"))
+        elif fails_item(result, self.plan.case.band.inconclusive):
             raise CaseFailed(failure_report(self.title, self.plan.case.where, result, outcome.trials,
                                             all_trials=self.config.get_verbosity() > 0,
                                             bar=self.plan.case.band.min_pass_rate))
@@ -83,6 +89,30 @@ class GoldenItem(pytest.Item):
     def reportinfo(self) -> tuple[Any, int | None, str]:
         line = self.plan.case.line
         return self.plan.case.file, (line - 1 if line else None), self.title
+
+
+class NoChecksWarning(UserWarning):
+    """A case with no checks: every trial of it passes whatever the model answers."""
+
+
+def warn_unchecked(goldenset: GoldenSet, root: Path) -> None:
+    """Warn once per golden set about its cases with no checks (none of their own or of their turns, no
+    rubric, no set default): they would pass silently. A warning, not an error: a set may be half-written."""
+    bare = [case for case in goldenset.cases
+            if not case.checks and not any(turn.checks for turn in case.turns)]
+    if not bare:
+        return
+    first = bare[0]
+    shown = ", ".join(f"'{c.id}' ({yamlio.relative(c.file, root)}:{c.line or 1})" for c in bare[:_SHOWN])
+    more = f" and {len(bare) - _SHOWN} more" if len(bare) > _SHOWN else ""
+    noun = "case has" if len(bare) == 1 else "cases have"
+    warnings.warn_explicit(NoChecksWarning(
+        f"golden set '{goldenset.name}': {len(bare)} {noun} no checks and would pass whatever the model "
+        f"answers: {shown}{more}; fix: give each case 'checks:' (or a rubric), or the set 'defaults: checks:'"),
+        category=NoChecksWarning, filename=str(first.file), lineno=first.line or 1)
+
+
+_SHOWN = 10
 
 
 def _identity(parent: pytest.Collector, case_id: str, target: str) -> dict[str, Any]:

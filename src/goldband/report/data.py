@@ -24,6 +24,7 @@ from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from goldband._util.runid import now
+from goldband.bands.setgate import SetGate, from_values
 from goldband.results import Completion, Score, ScoredTrial, Trial
 from goldband.store import Rendering, RunRow, SeriesPoint, Store
 from goldband.store.models import CaseCounts, CaseKey
@@ -111,6 +112,7 @@ class Group:
     cases: list[CaseResult]
     metrics: dict[str, float]  # this run's series values
     trend: dict[str, list[TrendPoint]]  # metric -> past runs' values, oldest first, this run last
+    set_gate: SetGate | None = None  # the golden set's ``band: set:`` on this target (goldband.bands.setgate)
 
     @property
     def counts(self) -> Counter[str]:
@@ -158,13 +160,18 @@ class RunReport:
 
     @property
     def verdict(self) -> str:
-        """The run's headline: FAIL if any gating case failed or errored, INCONCLUSIVE, else PASS."""
-        gating = [c for c in self.cases if c.verdict is None or c.verdict.gating]
-        statuses = {c.status for c in gating}
+        """The run's headline: FAIL if any gating case failed or errored, INCONCLUSIVE, else PASS; a set gate
+        that fails the run counts as its status (FAIL, or INCONCLUSIVE) would. Under a set gate with
+        ``cases: report`` the set's cases gate only through it (a case not run still shows)."""
+        gates = [g.set_gate for g in self.groups if g.set_gate is not None]
+        own = {(g.goldenset, g.target) for g in gates if g.case_verdicts == "report"}
+        gating = [c for c in self.cases if c.verdict is None
+                  or (c.verdict.gating and (c.goldenset, c.target) not in own)]
+        statuses = {c.status for c in gating} | {g.status for g in gates if g.fails_run}
         for status in ("ERROR", "FAIL", "NOT RUN", "INCONCLUSIVE"):
             if status in statuses:
                 return "FAIL" if status in ("ERROR", "FAIL") else status
-        return "PASS" if gating else "EMPTY"
+        return "PASS" if gating or gates else "EMPTY"
 
 
 STATUS_ORDER = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR", "QUARANTINED", "NOT RUN")  # bands.STATUSES + NOT RUN
@@ -185,7 +192,7 @@ def load_report(store: Store, run_id: str, *, trend_runs: int = 30, trials: bool
     metas = {name: store.cases(digest) for name, digest in hashes.items()}
     keys = sorted({*verdicts, *held, *tallies,
                    *((i["goldenset"], i["case_id"], i["target"]) for i in store.run_items(run.id))})
-    points = run_points(store, run) if points is None else points
+    points = run_points(store, run) + set_gate_points(store, run.id) if points is None else points
     groups: dict[tuple[str, str], list[CaseResult]] = {}
     for gs, case, target in keys:
         stored = verdicts.get((gs, case, target))
@@ -247,7 +254,16 @@ def _group(store: Store, run: RunRow, goldenset: str, target: str, cases: list[C
     metrics = {p.metric: p.value for p in points if p.labels.get("goldenset") == goldenset and p.model == target}
     trend = {m: _trend(store, run, goldenset, target, m, metrics.get(m), trend_runs) for m in TREND_METRICS}
     cases.sort(key=lambda c: (SEVERITY.index(c.status) if c.status in SEVERITY else 9, c.case_id))
-    return Group(goldenset, target, cases, metrics, trend)
+    return Group(goldenset, target, cases, metrics, trend, from_values(goldenset, target, metrics))
+
+
+def set_gate_points(store: Store, run_id: str) -> list[SeriesPoint]:
+    """The run's stored set gates (``set_*`` points: ``goldband.session.setgates``); computed only when the
+    run finished, they are read back, not recomputed, when a report is rendered again."""
+    return [SeriesPoint(SOURCE, model, metric, value, time, json.loads(labels), run_id)
+            for model, metric, value, time, labels in store.conn.execute(
+                "SELECT model, metric, value, time, labels FROM series_points WHERE run_id = ? AND source = ? "
+                "AND metric LIKE 'set\\_%' ESCAPE '\\'", [run_id, SOURCE])]
 
 
 def _trend(store: Store, run: RunRow, goldenset: str, target: str, metric: str, current: float | None,

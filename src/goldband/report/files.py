@@ -73,7 +73,8 @@ def json_head(report: RunReport, *, every_trial: bool = False) -> dict[str, Any]
         "goldensets": report.goldensets, "targets": report.targets,
         "counts": dict(report.counts), "trials": report.trials, "cost_usd": report.cost_usd,
         "groups": [{"goldenset": g.goldenset, "target": g.target, "metrics": g.metrics, "counts": dict(g.counts),
-                    "trend": {m: [vars(p) for p in pts] for m, pts in g.trend.items()}} for g in report.groups],
+                    "trend": {m: [vars(p) for p in pts] for m, pts in g.trend.items()},
+                    "set_gate": g.set_gate.to_json() if g.set_gate is not None else None} for g in report.groups],
     }
 
 

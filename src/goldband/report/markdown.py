@@ -28,12 +28,19 @@ ICONS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "❔", "ERROR": "💥", "
 CASE_HEADER = ("verdict", "case", "pass rate", "rule", "failing checks", "a failing output")
 
 
+DRAFT_NOTE = ("> **DRAFT**: a golden set changed under an unchanged version (draft mode); these results are never "
+              "a baseline and never in the series. Bump its `version` and commit its `.lock` to make them count.")
+
+
 def render_markdown(report: RunReport, *, html_name: str | None = None, link: ReportLink | None = None) -> str:
     """The summary of one run; ``link`` (``report.links.report_link``) points at the full report in CI."""
     run = report.run
-    head = [f"### goldband {ICONS.get(report.verdict, '')} {report.verdict} · run `{run.id}`", "",
+    head = [f"### goldband {ICONS.get(report.verdict, '')} {report.verdict} · run `{run.id}`"
+            + (" · DRAFT" if run.draft else ""), "",
             f"{run.kind} · {run.status} · {_git(report)} · {report.trials} trials · cost {usd(report.cost_usd)}", ""]
+    head += [DRAFT_NOTE, ""] if run.draft else []
     head += _groups_table(report.groups)
+    head += _set_gates(report.groups)
     foot = _footer(html_name, link)
     room = MAX_CHARS - _size(head) - _size(foot)
     text = "\n".join(head + _problem_cases(report, room) + foot) + "\n"
@@ -64,6 +71,26 @@ def _groups_table(groups: list[Group]) -> list[str]:
         cells = [escape_md(group_name(g.goldenset, g.target)), *(str(g.counts.get(s, 0)) for s in shown),
                  rate(g.metrics.get("pass_rate")), rate(g.metrics.get("mean_score")),
                  ms(g.metrics.get("latency_p95_ms")), _spark([p.value for p in g.trend.get("pass_rate", [])])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _set_gates(groups: list[Group]) -> list[str]:
+    """One row per set gate (``band: set:``, the case as the unit); nothing when no golden set has one."""
+    gates = [g.set_gate for g in groups if g.set_gate is not None]
+    if not gates:
+        return []
+    lines = ["", "**Set gates** (share of cases that PASS, the case as the unit)", "",
+             "| set gate | verdict | cases passing | interval | bar | why |", "|---|---|---|---|---|---|"]
+    for gate in gates:
+        effect = " (fails the run)" if gate.fails_run else " (warn)" if gate.status == "INCONCLUSIVE" else ""
+        effect += "; the set gates its cases" if gate.case_verdicts == "report" else ""
+        shown = f"{gate.passes}/{gate.cases}" + (f" = {gate.pass_rate:.2f}" if gate.cases else "")
+        if gate.excluded:
+            shown += f" ({gate.excluded} not counted)"
+        cells = [escape_md(gate.name), f"{ICONS.get(gate.status, '')} {gate.status}{effect}", shown,
+                 f"[{gate.low:.2f}, {gate.high:.2f}] at {gate.confidence:g}", f">= {gate.min_pass_rate:g}",
+                 escape_md(gate.reason)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 

@@ -10,6 +10,7 @@ each with its role, so a template bug is visible as the model saw it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
@@ -131,6 +132,7 @@ class Message:
     role: str
     text: str
     extra: str
+    turn: int | None = None  # a user or assistant message after the first assistant one: its conversation turn
 
 
 @dataclass(frozen=True)
@@ -141,10 +143,35 @@ class Sent:
     messages: list[Message]
     tools: list[tuple[str, str]]  # (name, the definition as JSON)
 
+    @property
+    def replies(self) -> int:
+        """The model replies fed back in these messages (a conversation case's earlier turns)."""
+        return sum(m.role == "assistant" for m in self.messages)
+
 
 def messages_sent(renderings: Sequence[Rendering]) -> list[Sent]:
     """The renderings as the report shows them."""
-    return [Sent(r, [_message(m) for m in r.messages], [_tool(t) for t in r.tools or []]) for r in renderings]
+    return [Sent(r, _numbered([_message(m) for m in r.messages]), [_tool(t) for t in r.tools or []])
+            for r in renderings]
+
+
+def _numbered(messages: list[Message]) -> list[Message]:
+    """Number a conversation's turns (``turns:`` cases send their earlier user turns and the model's own
+    replies): the user message before each reply, and the reply, get the turn's number; so does the last
+    user message, the turn being asked. Messages before the first turn (system, prompt) get none."""
+    replies = [i for i, m in enumerate(messages) if m.role == "assistant"]
+    if not replies:
+        return messages
+    asked = [max((j for j in range(i) if messages[j].role == "user"), default=None) for i in replies]
+    last = max((j for j, m in enumerate(messages) if m.role == "user"), default=None)
+    numbers: dict[int, int] = {}
+    for k, (reply, user) in enumerate(zip(replies, asked, strict=True), 1):
+        numbers[reply] = k
+        if user is not None:
+            numbers[user] = k
+    if last is not None and last > replies[-1]:
+        numbers[last] = len(replies) + 1
+    return [dataclasses.replace(m, turn=numbers.get(i)) for i, m in enumerate(messages)]
 
 
 def _message(message: Any) -> Message:

@@ -49,7 +49,10 @@ def _rate_line(verdict: Verdict, bar: float | None) -> str | None:
     level = f"{verdict.confidence:.0%} " if verdict.confidence else ""
     text = (f"{verdict.passes}/{verdict.passes + verdict.fails} = {rate:.2f}, "
             f"{level}interval [{verdict.pass_rate_low:.2f}, {verdict.pass_rate_high:.2f}]")
-    return text + (f"; bar {bar:g}" if bar is not None else "")
+    text += f"; bar {bar:g}" if bar is not None else ""
+    if verdict.errors:  # errored trials are outside the rate: say so, never a silent 4/4
+        text += f"; {verdict.errors} errored trial{'s' * (verdict.errors != 1)} not in the rate"
+    return text
 
 
 def _tally(verdict: Verdict, trials: Sequence[ScoredTrial]) -> str:
@@ -110,6 +113,8 @@ def summary_lines(outcomes: Sequence[Outcome], seconds: float, budget: Budget | 
     lines = [summary_line(counts, trials, replayed, seconds, flaky)]
     if engine is not None and engine.requests:
         lines.append(engine_line(engine))
+    if engine is not None:
+        lines += [outage.describe() for outage in engine.outages]  # a target given up: said once
     if budget is not None:
         lines.append(f"goldband {budget.describe()}")
     lines += [f"goldband: {o.verdict.status} (not failing the run) {o.plan.goldenset}::{o.plan.case.id}"

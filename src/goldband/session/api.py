@@ -94,7 +94,7 @@ def _run(session: Session, files: list[Path], started: float) -> RunResult:
     failed = False
     for nodeid, plan in items:
         outcome = session.settle(nodeid, plan)
-        failed |= fails_item(outcome.verdict, plan.case.band.inconclusive)
+        failed |= session.case_gates(plan) and fails_item(outcome.verdict, plan.case.band.inconclusive)
     status = session.session_finished(1 if failed else 0)
     finished = session.recorder.finished
     return RunResult(list(session.outcomes.values()), status, finished.id if finished else None,

@@ -20,6 +20,7 @@ from goldband.bands.spec import BandSpec
 from goldband.config.base import parse
 from goldband.config.project import ProjectConfig
 from goldband.config.settings import Settings
+from goldband.engine import conversation
 from goldband.engine.cassettes import Cassette, CassetteLibrary
 from goldband.engine.plan import CasePlan
 from goldband.engine.targets import Target
@@ -44,12 +45,21 @@ class Planner:
     history: History  # the store's case history (empty without a store)
     band_option: BandSpec | None = None
     goldensets: dict[str, GoldenSet] = field(default_factory=dict)  # by name, as loaded
+    drafts: dict[str, lock.Draft] = field(default_factory=dict)  # by name: changed under their version (draft mode)
+    draft_mode: bool = field(init=False)  # lock.draft_allowed: decided once (a bad pair of options is a usage error)
+
+    def __post_init__(self) -> None:
+        self.draft_mode = lock.draft_allowed(self.settings.draft, self.settings.strict)
 
     def load(self, path: Path) -> GoldenSet:
-        """Load and validate a golden set, and check its version against its lock file."""
+        """Load and validate a golden set, and check its version against its lock file: a change under an
+        unchanged version stops the run, or in draft mode (``lock.draft_allowed``) makes it a draft."""
         goldenset = load_goldenset(path, base_dir=self.settings.rootpath)
-        lock.check_and_record(path, goldenset.name, goldenset.version, goldenset.content_hash,
-                              goldenset.version_line, yamlio.relative(path, self.settings.rootpath))
+        draft = lock.check_and_record(path, goldenset.name, goldenset.version, goldenset.content_hash,
+                                      goldenset.version_line, yamlio.relative(path, self.settings.rootpath),
+                                      draft=self.draft_mode)
+        if draft is not None:
+            self.drafts[goldenset.name] = draft
         return goldenset
 
     def plans(self, goldenset: GoldenSet) -> list[CasePlan]:
@@ -63,8 +73,11 @@ class Planner:
     def plan_for(self, goldenset: GoldenSet, case: Case, target: Target) -> CasePlan:
         """One item's plan; public so a pre-merge check can pair a golden set with another ref's target."""
         case, learned = self._with_history(goldenset, self._with_options(case), target)
-        messages = None if target.is_callable else target.render(
-            case.input, where=f"{case.where}: case '{case.id}'")
+        where = f"{case.where}: case '{case.id}'"
+        if case.turns:  # a conversation: a model target, turns that render, and the target's opening messages
+            conversation.check(case, target)
+        messages = None if target.is_callable else (target.opening if case.turns else target.render)(
+            case.input, where=where)
         if self.settings.timeout_s:
             target = replace(target, spec=target.spec.model_copy(update={"timeout_s": self.settings.timeout_s}))
         return CasePlan(goldenset.name, case, target, case.runs, self.mode, messages,
@@ -119,8 +132,11 @@ class Planner:
     def _cassette(self, goldenset: GoldenSet, target: Target) -> Cassette | None:
         if target.is_callable or self.mode == "live":
             return None
-        base = self.config.cache if self.mode == "cached" else self.config.cassettes
-        return self.library.get(self.settings.rootpath / base / goldenset.name / f"{target.name}.jsonl")
+        if self.mode == "cached":  # the project's cache, also when comparing refs from their temporary copies
+            folder = (self.settings.cache_root or self.settings.rootpath) / self.config.cache
+        else:  # the cassettes committed with the golden sets (at the ref being run)
+            folder = self.settings.rootpath / self.config.cassettes
+        return self.library.get(folder / goldenset.name / f"{target.name}.jsonl")
 
 
 def band_option(settings: Settings) -> BandSpec | None:

@@ -38,6 +38,7 @@ from goldband.bands.spec import Runs
 from goldband.compare.cases import CaseStats, Comparison, Key, compare
 from goldband.compare.power import MAX_RUNS, RunsPlan, plan_runs
 from goldband.config.settings import Settings
+from goldband.engine.cassettes import CassetteLibrary
 from goldband.engine.execute import run_case
 from goldband.engine.plan import CasePlan, CaseRun, Services
 from goldband.errors import ConfigError, GoldbandError
@@ -135,13 +136,17 @@ def python_changed(repo: Path, base_ref: str, head_ref: str | None) -> bool:
 
 
 def side_settings(root: Path, template: Settings) -> Settings:
-    return replace(template, rootpath=root, paths=(str(root / "goldensets"),), runs=None)
+    """One ref's settings: its copy's files, the project's samples cache (so ``--mode cached`` in CI reuses
+    what the last run cached, and both refs share identical requests' samples)."""
+    return replace(template, rootpath=root, paths=(str(root / "goldensets"),), runs=None,
+                   cache_root=template.cache_root or template.rootpath)
 
 
-def session_for(root: Path, template: Settings, label: str) -> Session:
-    """A session for one side; its config errors name the side."""
+def session_for(root: Path, template: Settings, label: str, *, library: CassetteLibrary | None = None) -> Session:
+    """A session for one side; its config errors name the side. ``library``: the other side's cassettes, so
+    both write one samples cache (each would otherwise rewrite the file with its own samples only)."""
     try:
-        return Session.create(side_settings(root, template))
+        return Session.create(side_settings(root, template), library=library)
     except GoldbandError as exc:
         raise ConfigError(f"{label}: {exc}") from None
 
@@ -307,7 +312,7 @@ def premerge(repo: Path, *, base_ref: str, head_ref: str | None, settings: Setti
         head_root, head_sha = stack.enter_context(_head_root(repo, head_ref))
         head = session_for(head_root, settings, f"head {head_ref or 'working tree'}")
         stack.callback(head.close)
-        base = session_for(base_root, settings, f"base {base_ref}")
+        base = session_for(base_root, settings, f"base {base_ref}", library=head.library)
         stack.callback(base.close)
         base.recorder.reports_dir = None  # the head's report shows both sides' counts
         plans = head_plans(head)

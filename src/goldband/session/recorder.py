@@ -27,6 +27,7 @@ import functools
 import os
 import socket
 import threading
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from goldband.engine.plan import CasePlan
 from goldband.errors import GoldbandError, StoreError
 from goldband.golden.goldenset import GoldenSet
 from goldband.results import ScoredTrial, Verdict
-from goldband.session import records
+from goldband.session import records, setgates
 from goldband.session.finish import FinishedRun, failed_status, finalize
 from goldband.session.resume import check_resumable, check_stopped, reap_dead_runs
 from goldband.session.storage import StoreHandle
@@ -107,6 +108,8 @@ class RunRecorder:
         self._renderings: dict[tuple[str, str, str], Rendering | None] = {}
         self.goldenset_hashes: dict[str, str] = {}  # name -> content hash, for the verdicts
         self.rubric_hashes: dict[str, str] = {}  # check label -> rubric hash, for the scores
+        self.drafts: Collection[str] = ()  # golden sets run as drafts (the planner's): the run is a draft
+        self.goldensets: Mapping[str, GoldenSet] = {}  # the planner's, by name: their set bands gate the run
 
     @property
     def store_path(self) -> Path | None:
@@ -349,7 +352,7 @@ class RunRecorder:
                 self.goldenset_hashes[name] = gs.content_hash
                 shown = str(yamlio.relative(gs.path, self.settings.rootpath))
                 ops.append(functools.partial(insert_goldenset, run_id=self.run_id,
-                                             record=records.goldenset_record(gs, shown)))
+                                             record=records.goldenset_record(gs, shown, draft=name in self.drafts)))
         return ops
 
     def seen(self, key: tuple[str, ...]) -> bool:
@@ -367,8 +370,11 @@ class RunRecorder:
             self.run_id = store.resolve_run(self.resume_ref).id
         lost = self.lost_writes
         try:
+            bands, unread = setgates.set_bands(store, self.run_id, self.goldensets, self.settings.rootpath)
+            self.warnings.extend(unread)
             return finalize(store, self.run_id, exitstatus, self.reports_dir, self.progress,
-                            problems=[f"{lost} store write{'s' * (lost != 1)} lost"] if lost else [])
+                            problems=[f"{lost} store write{'s' * (lost != 1)} lost"] if lost else [],
+                            set_bands=bands, inconclusive=self.settings.inconclusive)
         except StoreError:
             raise
         except Exception as exc:  # a report bug must not turn a finished run into a crash

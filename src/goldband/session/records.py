@@ -17,9 +17,10 @@ from goldband.store.models import Rendering
 from goldband.store.writer import GoldenSetRecord, TargetRecord
 
 
-def goldenset_record(goldenset: GoldenSet, shown_path: str) -> GoldenSetRecord:
+def goldenset_record(goldenset: GoldenSet, shown_path: str, *, draft: bool = False) -> GoldenSetRecord:
+    """``draft``: the golden set changed under its version and runs anyway (``goldband.golden.lock.Draft``)."""
     return GoldenSetRecord(goldenset.content_hash, goldenset.name, goldenset.version, shown_path,
-                           [case_record(c) for c in goldenset.cases])
+                           [case_record(c) for c in goldenset.cases], draft=draft)
 
 
 def case_record(case: Case) -> dict[str, Any]:

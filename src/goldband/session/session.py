@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from goldband._util import yamlio
+from goldband.bands import setgate
 from goldband.bands.history import Point
+from goldband.bands.setgate import SetGate
 from goldband.compare.baseline import compare_run, load_baseline
 from goldband.compare.cases import CaseStats, Comparison, Key
 from goldband.config.project import ProjectConfig, read_config
@@ -44,7 +46,7 @@ from goldband.judge.runtime import JudgeRuntime
 from goldband.report.comparison import terminal as comparison_text
 from goldband.report.terminal import summary_lines
 from goldband.results import ScoredTrial
-from goldband.session import judging
+from goldband.session import judging, setgates
 from goldband.session.planning import Planner, band_option
 from goldband.session.recorder import RunRecorder, resolve_path
 from goldband.session.settle import settle
@@ -77,22 +79,27 @@ class Session:
     _units: dict[str, list[Item]] = field(default_factory=dict)  # xdist worker: items sent together, by unit
     _unit_of: dict[str, str] = field(default_factory=dict)
     keep_outputs: bool = True  # False (pytest runs): settled outcomes keep no completions (see ``settle``)
+    _set_gates: list[SetGate] = field(default_factory=list)  # a run without a store: gated from ``outcomes``
 
     def __post_init__(self) -> None:
         self.planner = Planner(self.settings, self.config, self.config_file, self.targets, self.mode, self.library,
                                history=self._history, band_option=band_option(self.settings))
         self.recorder = RunRecorder(self.settings, store=self.store, reports=self.config.reports, mode=self.mode)
+        self.recorder.drafts = self.planner.drafts  # filled while collecting, read when the run is recorded
+        self.recorder.goldensets = self.planner.goldensets  # their set bands gate the run at its finish
 
     @classmethod
-    def create(cls, settings: Settings, *, keep_outputs: bool = True) -> Session:
+    def create(cls, settings: Settings, *, keep_outputs: bool = True,
+               library: CassetteLibrary | None = None) -> Session:
         """The session of a project (``settings.rootpath``); a bad config or option is a ConfigError.
-        ``keep_outputs=False`` (pytest runs): see ``settle``."""
+        ``keep_outputs=False`` (pytest runs): see ``settle``. ``library``: cassettes shared with another
+        session (a pre-merge check's two refs write one samples cache)."""
         config, path, lines = read_config(settings.rootpath)
         shown = yamlio.relative(path, settings.rootpath) if path else None
         store = StoreHandle(resolve_path(settings.store or config.store, settings.rootpath),
                             check=not settings.worker)  # the controller checked it for its workers
         targets = build_targets(config, settings.rootpath, shown, registered=_registered(store), lines=lines)
-        session = cls(settings, config, shown, targets, store, keep_outputs=keep_outputs)
+        session = cls(settings, config, shown, targets, store, library or CassetteLibrary(), keep_outputs=keep_outputs)
         session.planner.check_target_option()
         if not settings.controller:  # an xdist controller calls no provider and settles no verdict
             session._warm_up()
@@ -297,21 +304,62 @@ class Session:
                       judging.terminal_lines(self.judge_health(), stats)]
         if self.comparison is not None:
             lines.append((comparison_text(self.comparison, verbose=verbose), None))
+        lines += self._draft_lines()
+        lines += setgates.terminal_lines(self.set_gates)
         lines += [(line, None) for line in self.recorder.summary_lines(with_counts=not self.outcomes)]
         return lines
+
+    def _draft_lines(self) -> list[tuple[str, bool | None]]:
+        """DRAFT, as an alarm, when a golden set changed under its version ran anyway (draft mode), with each
+        set's warning (an xdist controller, which loads no golden set, names them from the store)."""
+        finished = self.recorder.finished
+        names = sorted({*self.planner.drafts, *(finished.drafts if finished else ())})
+        if not names:
+            return []
+        said = [(d.message, None) for d in self.planner.drafts.values()]
+        said += [(f"goldband: golden set '{n}' changed under its version (draft)", None)
+                 for n in names if n not in self.planner.drafts]
+        return [("DRAFT run: results are marked draft (never a baseline, a case's history or a series point)",
+                 True), *said]
 
     def session_finished(self, exitstatus: int) -> int:
         """All items ran: compare with the baseline, settle the exit status, flush the store
         (the controller finishes the run and its reports). Returns the exit status:
-        1 for a significant regression against the baseline, 3 when judge errors exceed their limit
-        or goldband failed the run (a write the store lost, reports not written)."""
+        1 for a significant regression against the baseline or a set gate that fails the run
+        (``set_gates``), 3 when judge errors exceed their limit or goldband failed the run (a write
+        the store lost, reports not written)."""
         if not self.settings.worker:
             self.apply_baseline()
             if self.comparison is not None and self.comparison.regressions and exitstatus == 0:
                 exitstatus = 1
         exitstatus = judging.exit_status(exitstatus, self.judge_health())
         self.recorder.session_finished(exitstatus)
-        return self.recorder.exit_status(exitstatus)
+        if not self.store.enabled and not self.settings.worker:  # no store to gate from: this session's verdicts
+            self._set_gates = setgates.from_outcomes(self.outcomes.values(), self.goldensets,
+                                                     self.settings.inconclusive)
+        return self.recorder.exit_status(setgate.exit_status(exitstatus, self.set_gates))
+
+    @property
+    def set_gates(self) -> list[SetGate]:
+        """The run's set gates (``goldband.session.setgates``), once the run is finished; none before."""
+        finished = self.recorder.finished
+        return list(finished.set_gates) if finished is not None else list(self._set_gates)
+
+    def case_gates(self, plan: CasePlan) -> bool:
+        """Whether the case's own verdict can fail it: not under a set gate with ``cases: report``, where the
+        set alone gates (its cases keep their verdicts and count for it)."""
+        goldenset = self.goldensets.get(plan.goldenset)
+        band = goldenset.set_band if goldenset is not None else None
+        return band is None or band.cases == "gate"
+
+    def junit_reports(self) -> list[Any]:
+        """The set gates as test reports for ``--junitxml`` (``setgates.junit_reports``); none before the finish."""
+        gates, store = self.set_gates, self.store.existing()
+        if store is not None:
+            paths = setgates.recorded_paths(store, self.recorder.run_id)
+        else:
+            paths = {n: str(yamlio.relative(gs.path, self.settings.rootpath)) for n, gs in self.goldensets.items()}
+        return setgates.junit_reports(gates, paths, self.recorder.run_id) if gates else []
 
     def close(self) -> None:
         """Stop the engine, release the judge, cassettes and store; wait for the warm-up imports to end

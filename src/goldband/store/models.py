@@ -57,6 +57,7 @@ class RunRow:
     exit_status: int | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # what goldband failed to write (an incomplete run)
+    draft: bool = False  # a golden set changed under its version ran anyway: never a baseline, history or series
 
     @property
     def alive(self) -> bool:

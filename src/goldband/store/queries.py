@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from goldband.errors import StoreError
-from goldband.results import Completion, Score, ScoredTrial, ToolCall, Trial, Verdict
+from goldband.results import Completion, Score, ScoredTrial, ToolCall, Trial, Turn, Verdict
 from goldband.store.models import (
     CaseCounts,
     CaseKey,
@@ -39,7 +39,7 @@ CASE_HISTORY_SQL = (
     "SELECT v.run_id, r.started_at, r.kind, r.status AS run_status, r.host, r.pid, v.status, v.n, "
     "v.passes, v.pass_rate, v.pass_rate_low, v.pass_rate_high, v.mean_score "
     "FROM verdicts v JOIN runs r ON r.id = v.run_id "
-    "WHERE v.goldenset = ? AND v.case_id = ? AND v.target = ?{also} "
+    "WHERE v.goldenset = ? AND v.case_id = ? AND v.target = ? AND r.draft IS NOT 1{also} "
     "ORDER BY r.started_at DESC, v.run_id DESC LIMIT ?")
 CASE_HISTORY_FILTERS = {  # the optional filters of ``case_history``
     "kind": " AND r.kind = ?",
@@ -89,10 +89,11 @@ class Queries:
                          fix="list runs with `goldband history`")
 
     def runs(self, *, limit: int | None = 20, kind: str | None = None, branch: str | None = None,
-             goldenset: str | None = None, status: str | None = None, version: str | None = None) -> list[RunRow]:
+             goldenset: str | None = None, status: str | None = None, version: str | None = None,
+             draft: bool | None = None) -> list[RunRow]:
         """Runs, newest first, filtered; ``status`` compares the effective status, ``version`` the version
-        of a golden set the run used (of ``goldenset`` when that is given too)."""
-        where, params = _run_filters(kind, branch, goldenset, status, version)
+        of a golden set the run used (of ``goldenset`` when that is given too); ``draft=False``: no draft runs."""
+        where, params = _run_filters(kind, branch, goldenset, status, version, draft)
         exact = status not in STORED_AS  # the stored status is the effective one: SQL can stop at the limit
         sql = f"SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC"
         if exact and limit is not None:
@@ -102,15 +103,20 @@ class Queries:
         return chosen if limit is None else chosen[:limit]
 
     def latest_run(self, *, kind: str | None = None, branch: str | None = None, goldenset: str | None = None,
-                   status: str | None = "complete") -> RunRow | None:
-        """The newest run matching the filters (default: complete runs only), e.g. a baseline."""
-        found = self.runs(limit=1, kind=kind, branch=branch, goldenset=goldenset, status=status)
+                   status: str | None = "complete", draft: bool | None = False) -> RunRow | None:
+        """The newest run matching the filters (default: complete runs, no drafts), e.g. a baseline."""
+        found = self.runs(limit=1, kind=kind, branch=branch, goldenset=goldenset, status=status, draft=draft)
         return found[0] if found else None
 
     def run_goldensets(self, run_id: str) -> dict[str, str]:
         """Golden set name -> content hash, as the run used them."""
         rows = self._rows("SELECT name, goldenset_hash FROM run_goldensets WHERE run_id = ?", [run_id])
         return {r["name"]: r["goldenset_hash"] for r in rows}
+
+    def draft_goldensets(self, run_id: str) -> list[str]:
+        """The golden sets the run used as drafts (changed under their version; see ``goldband.golden.lock``)."""
+        return [r[0] for r in self._fetch("SELECT name FROM run_goldensets WHERE run_id = ? AND draft IS 1 "
+                                          "ORDER BY name", [run_id])]
 
     def goldenset_versions(self, run_ids: Iterable[str]) -> dict[str, dict[str, str]]:
         """Run id -> golden set name -> version, as each run used them (for history lists and trends)."""
@@ -206,6 +212,16 @@ class Queries:
         return {key: [Rendering(d, *stored[d], samples=tuple(s)) for d, s in by_hash.items() if d in stored]
                 for key, by_hash in samples.items()}
 
+    def turns(self, run_id: str, key: CaseKey) -> dict[int, list[Turn]]:
+        """A conversation case's turns in a run (``trial_turns``), per sample, in order; {} for any other case."""
+        found: dict[int, list[Turn]] = {}
+        for row in self._rows(
+                "SELECT t.sample, u.*, m.messages FROM trial_turns u JOIN trials t ON t.id = u.trial_id "
+                "LEFT JOIN rendered_messages m ON m.hash = u.messages_hash WHERE t.run_id = ? AND t.goldenset = ? "
+                "AND t.case_id = ? AND t.target = ? ORDER BY t.sample, u.turn", [run_id, *key]):
+            found.setdefault(row["sample"], []).append(turn_from_row(row))
+        return found
+
     def cases(self, goldenset_hash: str) -> dict[str, dict[str, Any]]:
         """Case metadata of a golden set version (file, line, tags, input, reference, checks)."""
         rows = self._rows("SELECT * FROM cases WHERE goldenset_hash = ?", [goldenset_hash])
@@ -251,6 +267,7 @@ def run_row(row: dict[str, Any]) -> RunRow:
     data["problems"] = json.loads(row.get("problems") or "[]")
     data["git_dirty"] = None if row.get("git_dirty") is None else bool(row["git_dirty"])
     data["sessions"] = row.get("sessions") or 1
+    data["draft"] = bool(row.get("draft"))
     data["status"] = effective_status(row["status"], row.get("host"), row.get("pid"))
     return RunRow(**data)
 
@@ -267,8 +284,10 @@ def _like_prefix(ref: str) -> str:
 
 
 def _run_filters(kind: str | None, branch: str | None, goldenset: str | None, status: str | None,
-                 version: str | None = None) -> tuple[str, list[Any]]:
+                 version: str | None = None, draft: bool | None = None) -> tuple[str, list[Any]]:
     clauses, params = [], []
+    if draft is not None:
+        clauses.append("draft IS 1" if draft else "draft IS NOT 1")
     for column, value in (("kind", kind), ("git_branch", branch)):
         if value is not None:
             clauses.append(f"{column} = ?")
@@ -321,6 +340,18 @@ def trial_from_row(row: dict[str, Any]) -> Trial:
                                 row["finish_reason"], row["latency_ms"])
     return Trial(row["case_id"], row["target"], row["sample"], completion, row["error"], row["error_kind"],
                  bool(row["cached"]), row["attempts"] if row["attempts"] is not None else 1)
+
+
+def turn_from_row(row: dict[str, Any]) -> Turn:
+    """A ``trial_turns`` row (with its ``messages``) as the Turn it was."""
+    completion = None
+    if row["error"] is None:
+        completion = Completion(row["output"], tool_calls(row["tool_calls"]), row["prompt_tokens"],
+                                row["completion_tokens"], row["cost_usd"], row["system_fingerprint"],
+                                row["finish_reason"], row["latency_ms"])
+    messages = orjson.loads(row["messages"]) if row["messages"] else []
+    return Turn(row["turn"], tuple(messages), completion, row["error"], row["error_kind"], bool(row["cached"]),
+                row["attempts"] if row["attempts"] is not None else 1)
 
 
 def tool_calls(stored: str | None) -> tuple[ToolCall, ...]:

@@ -346,3 +346,26 @@ def _llm_traces(db: Database) -> None:
         "evaluated_at": TEXT,
     }, pk="trace", not_null=["app", "version"])
     db.table("llm_evaluations").create_index(["app", "version", "window"])
+
+
+@migration("0009_draft_runs")
+def _draft_runs(db: Database) -> None:
+    """Draft runs: ``runs.draft`` is 1 when a golden set of the run changed under a version its lock recorded
+    with another hash and ran anyway (draft mode, ``goldband.golden.lock``), and ``run_goldensets.draft`` names
+    which. A draft run is never a baseline, never in a case's history and writes no series points; older
+    runs read as not draft (NULL); see docs/store.md."""
+    db.table("runs").add_column("draft", INT)
+    db.table("run_goldensets").add_column("draft", INT)
+
+
+@migration("0010_trial_turns")
+def _trial_turns(db: Database) -> None:
+    """Conversation cases (``turns:``, ``goldband.engine.conversation``): one row per turn of a trial, with
+    what that turn sent (``rendered_messages``: the earlier turns and the model's own replies included) and
+    its reply. The trial row keeps the final reply and the conversation's totals; see docs/store.md."""
+    db.table("trial_turns").create({
+        "trial_id": INT, "turn": INT, "messages_hash": TEXT, "output": TEXT, "tool_calls": TEXT,
+        "latency_ms": REAL, "prompt_tokens": INT, "completion_tokens": INT, "cost_usd": REAL,
+        "system_fingerprint": TEXT, "finish_reason": TEXT, "error": TEXT, "error_kind": TEXT, "cached": INT,
+        "attempts": INT,
+    }, pk=("trial_id", "turn"), not_null=["turn"], foreign_keys=[("trial_id", "trials", "id")])

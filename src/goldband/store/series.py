@@ -16,6 +16,18 @@ cost_usd               total cost of the trials (only when some cost is known)
 latency_p50_ms         median trial latency (only when some latency is known)
 latency_p95_ms         95th percentile trial latency (linear interpolation)
 =====================  ===================================================================
+
+A golden set with a set gate (``band: set:``) also gets ``set_*`` points in the
+run (``set_pass_rate``, its interval ``set_pass_rate_low``/``set_pass_rate_high``,
+``set_cases``, ``set_passes``, ``set_excluded``, ``set_min_pass_rate``,
+``set_confidence`` and the codes ``set_method``, ``set_inconclusive``,
+``set_cases_report``): not computed here but by ``goldband.session.setgates``
+when the run ends (``goldband.bands.setgate.gate_values``), with the same
+source and labels; docs/store.md lists them.
+
+A draft run (``runs.draft``: a golden set changed under its version and run
+anyway) gets its points computed for its own reports but never stored
+(``stored_points``): monitors, trends and alerts read only runs that count.
 """
 
 from __future__ import annotations
@@ -66,6 +78,11 @@ def run_points(store: Queries, run: RunRow) -> list[SeriesPoint]:
         tallies.setdefault((gs, target), _Tally()).verdicts.append(status)
     return [point for (gs, target), tally in sorted(tallies.items())
             for point in _points(run, gs, target, tally)]
+
+
+def stored_points(run: RunRow, points: list[SeriesPoint]) -> list[SeriesPoint]:
+    """The points of ``run`` that go into the shared series table: none for a draft run."""
+    return [] if run.draft else points
 
 
 def _points(run: RunRow, goldenset: str, target: str, tally: _Tally) -> list[SeriesPoint]:

@@ -21,8 +21,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from goldband._util.hashing import canonical_hash
 from goldband._util.runid import now
-from goldband.results import ScoredTrial
+from goldband.results import Completion, ConversationTrial, Score, ScoredTrial, Trial, Turn
 from goldband.store.models import DriftEvent, Rendering, RunRow, SeriesPoint, StoredVerdict, labels_key, to_time
 
 
@@ -103,6 +104,7 @@ class GoldenSetRecord:
     version: str
     path: str
     cases: Sequence[dict[str, Any]]  # case_id, file, line, tags, input, reference, provenance, ...
+    draft: bool = False  # changed under its version and run anyway: the run is a draft (``mark_draft``)
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,15 @@ def insert_goldenset(conn: sqlite3.Connection, run_id: str, record: GoldenSetRec
         [(record.hash, *(_cell(case.get(c)) for c in columns)) for case in record.cases])
     conn.execute("INSERT OR IGNORE INTO run_goldensets (run_id, name, goldenset_hash) VALUES (?, ?, ?)",
                  [run_id, record.name, record.hash])
+    if record.draft:
+        mark_draft(conn, run_id, record.name)
+
+
+def mark_draft(conn: sqlite3.Connection, run_id: str, goldenset: str) -> None:
+    """The run used ``goldenset`` as a draft: the golden set and the whole run are flagged, so no baseline,
+    case history or series ever reads the run (a run's results are compared and trended as one)."""
+    conn.execute("UPDATE run_goldensets SET draft = 1 WHERE run_id = ? AND name = ?", [run_id, goldenset])
+    conn.execute("UPDATE runs SET draft = 1 WHERE id = ?", [run_id])
 
 
 def insert_target(conn: sqlite3.Connection, run_id: str, record: TargetRecord) -> None:
@@ -187,15 +198,65 @@ def insert_trials(conn: sqlite3.Connection, run_id: str, goldenset: str, scored:
         return 0
     first = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()[0]
     stamp, hashes = now(), rubric_hashes or {}
-    conn.executemany(TRIAL_SQL, [(*_trial_values(first + i, run_id, goldenset, st, stamp), messages_hash)
-                                 for i, st in enumerate(batch)])
+    conn.executemany(TRIAL_SQL, [(*_trial_values(first + i, run_id, goldenset, st, stamp),
+                                  _last_sent(st.trial) or messages_hash) for i, st in enumerate(batch)])
     kept = {row[0] for row in conn.execute("SELECT id FROM trials WHERE id >= ?", [first])}
     conn.executemany(SCORE_SQL, [
         (first + i, k, s.check, s.kind, s.outcome, _num(s.score), s.detail or None, s.evidence,
-         _rubric_hash(hashes, s.check, s.kind) if hashes else None, int(s.gating),
+         _rubric_hash(hashes, _unturned(s), s.kind) if hashes else None, int(s.gating),
          json.dumps(s.meta, default=str) if s.meta else None)
         for i, st in enumerate(batch) if first + i in kept for k, s in enumerate(st.scores)])
+    insert_turns(conn, [(first + i, st.trial) for i, st in enumerate(batch) if first + i in kept])
     return len(kept)
+
+
+# conversation turns (migration 0010) ------------------------------------------------------------------------
+
+TURN_SQL = ("INSERT OR IGNORE INTO trial_turns (trial_id, turn, messages_hash, output, tool_calls, latency_ms, "
+            "prompt_tokens, completion_tokens, cost_usd, system_fingerprint, finish_reason, error, error_kind, "
+            "cached, attempts) VALUES (" + ", ".join("?" * 15) + ")")
+
+
+def turn_rendering(trial: ConversationTrial, turn: Turn) -> Rendering:
+    """What one turn sent, hashed as a case's rendering is (messages and the tools offered)."""
+    messages, offered = list(turn.messages), list(trial.tools) if trial.tools is not None else None
+    return Rendering(canonical_hash({"messages": messages, "tools": offered}), messages, offered)
+
+
+def insert_turns(conn: sqlite3.Connection, trials: Sequence[tuple[int, Trial]]) -> None:
+    """Each turn of the conversation trials (trial id, trial): what it sent (stored once) and its reply."""
+    rows = []
+    for trial_id, trial in trials:
+        if not isinstance(trial, ConversationTrial):
+            continue
+        for turn in trial.turns:
+            sent = turn_rendering(trial, turn)
+            insert_rendering(conn, sent)
+            rows.append((trial_id, turn.index, sent.hash, *_completion_values(turn.completion), turn.error,
+                         turn.error_kind, int(turn.cached), turn.attempts))
+    conn.executemany(TURN_SQL, rows)
+
+
+def _completion_values(c: Completion | None) -> tuple[Any, ...]:
+    if c is None:
+        return (None,) * 8
+    calls = dumps(c.to_json()["tool_calls"]) if c.tool_calls else None
+    return (c.output, calls, _num(c.latency_ms), c.prompt_tokens, c.completion_tokens, _num(c.cost_usd),
+            c.system_fingerprint, c.finish_reason)
+
+
+def _last_sent(trial: Trial) -> str | None:
+    """A conversation trial's own rendering: the last turn's messages (the whole conversation sent)."""
+    if not isinstance(trial, ConversationTrial) or not trial.turns:
+        return None
+    return turn_rendering(trial, trial.turns[-1]).hash
+
+
+def _unturned(score: Score) -> str:
+    """A conversation turn's score is labelled ``turn K: LABEL``: its rubric is LABEL's."""
+    if score.meta and "turn" in score.meta and score.check.startswith("turn "):
+        return score.check.split(": ", 1)[-1]
+    return score.check
 
 
 def insert_rendering(conn: sqlite3.Connection, record: Rendering) -> None:
