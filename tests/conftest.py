@@ -13,6 +13,8 @@ import pytest
 if TYPE_CHECKING:
     from goldband.testing import FakeOpenAI
 
+pytest_plugins = ["pgkit"]  # the session fixture `postgres`: a real PostgreSQL server (tests/pgkit.py)
+
 
 @pytest.fixture
 def openai_server() -> Iterator[FakeOpenAI]:
