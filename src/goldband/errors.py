@@ -11,6 +11,7 @@ Every user-facing error says *where* (file:line, case id, target, option),
     │   └── RegistryError          the registry refused: unknown model, alias or version, a changed artifact,
     │                              a parked candidate, a lost race; nothing was changed
     ├── StoreError                 the store cannot be opened, migrated or written (exit status 2)
+    │   └── MergeConflict          stores to merge hold the same key with different content (nothing merged)
     ├── CommandFailed              a command ran and found a problem, e.g. agreement below its floor (exit 1)
     ├── CassetteMiss               replay mode found no recorded response
     ├── CaseFailed                 a golden case's verdict fails its pytest item; carries the domain report
@@ -104,6 +105,11 @@ class StoreError(GoldbandError):
     """The store cannot be opened, migrated or written."""
 
     exit_status = 2
+
+
+class MergeConflict(StoreError):
+    """``goldband store merge``: two stores hold the same key with different content; which one is right is the
+    user's call, so nothing is merged."""
 
 
 class CommandFailed(GoldbandError):

@@ -1,9 +1,10 @@
-"""``goldband store info | check | migrate | vacuum | export``: look after the results store."""
+"""``goldband store info | check | migrate | vacuum | export | merge | prune | backup | copy``: look after the store."""
 
 from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,19 +34,36 @@ RUN_FILTERS = {  # table -> rows of one run
 
 @click.group()
 def store() -> None:
-    """Look after the results store (SQLite): info, check, migrate, vacuum, export."""
+    """Look after the results store: info, check, migrate, vacuum, export, merge, prune, backup, copy."""
 
 
 @store.command()
 @store_option
 def info(store_path: Path | None) -> None:
-    """Where the store is, its schema version, and how many rows each table holds."""
+    """The backend and where the store is, its size, schema version, rows and bytes per table, runs, retention."""
+    from goldband.store.maintenance import run_range, table_bytes
+
     with opened_store(store_path) as db:
         sizes = disk_sizes(db.path)
         click.echo(f"store   {db.path}: {_sizes_text(sizes, _unit(sum(sizes.values())))}")
+        click.echo(f"backend sqlite {sqlite3.sqlite_version} ({_journal(db)} journal)")
         click.echo(f"schema  version {db.schema_version} ({', '.join(db.migrations)})")
-        counts = db.table_counts()
-        click.echo(table([[name, f"{n:,}"] for name, n in counts.items()], ["table", "rows"], right={1}))
+        n, first, last = run_range(db.conn)
+        click.echo(f"runs    {n:,}" + (f" from {first} to {last}" if n else ""))
+        click.echo("retain  everything (no retention set; prune with `goldband store prune --older-than 180d`)")
+        counts, size = db.table_counts(), table_bytes(db.conn)
+        rows = [[name, f"{count:,}", _bytes_text(size[name]) if name in size else "?"]
+                for name, count in counts.items()]
+        click.echo(table(rows, ["table", "rows", "bytes"], right={1, 2}))
+
+
+def _journal(db: Store) -> str:
+    return str(db.conn.execute("PRAGMA journal_mode").fetchone()[0]).upper()
+
+
+def _bytes_text(n: int) -> str:
+    unit, scale = _unit(n)
+    return f"{n / scale:.1f} {unit}"
 
 
 @store.command()
@@ -194,3 +212,91 @@ def _write(rows: Iterator[dict[str, Any]], stream: IO[str], fmt: str) -> int:
             writer.writerow(row)
         count += 1
     return count
+
+
+@store.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--into", "into", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The store to merge into (created when missing).")
+def merge(sources: tuple[Path, ...], into: Path) -> None:
+    """Merge shard stores into one, with no duplicates (merging a file twice adds nothing).
+
+    Everything is refused, with nothing written, when a file is not a goldband store, the schema versions
+    differ, or two files hold the same trial (or verdict) with different content."""
+    from goldband.store.maintenance import merge as merge_stores
+
+    report = merge_stores(list(sources), into)
+    added = sum(report.added.values())
+    click.echo(f"merged {len(sources)} store{'s' * (len(sources) != 1)} into {into}: {added:,} rows added")
+    click.echo(table([[t, f"{report.added.get(t, 0):,}", f"{n:,}"] for t, n in report.counts.items()],
+                     ["table", "added", "rows"], right={1, 2}))
+    if report.touched:
+        click.echo(f"series points computed again over the merged trials of: {', '.join(sorted(report.touched))}")
+    for run, digest in report.run_hashes.items():
+        click.echo(f"run {run}: {digest}")
+    for name, n in sorted(report.skipped.items()):
+        click.echo(f"not merged: {name} ({n:,} rows; monitoring, registry and trace tables are not per-run)")
+
+
+@store.command()
+@click.option("--older-than", "older_than", required=True, help="Age of the runs to prune: 180d, 26w.")
+@click.option("--keep-baselines", is_flag=True,
+              help="Keep the newest complete run of each branch and kind, and every run a verdict compared with.")
+@click.option("--outputs-only", is_flag=True,
+              help="Drop only raw outputs (trial outputs, tool calls, rendered messages); verdicts and series stay.")
+@click.option("--dry-run", is_flag=True, help="Only print what would be deleted.")
+@click.option("--vacuum", "then_vacuum", is_flag=True, help="Rebuild the file afterwards to return the space.")
+@store_option
+def prune(older_than: str, keep_baselines: bool, outputs_only: bool, dry_run: bool, then_vacuum: bool,
+          store_path: Path | None) -> None:
+    """Delete runs started longer ago than --older-than (a running run is never pruned)."""
+    from goldband.store.maintenance import parse_age
+    from goldband.store.maintenance import prune as prune_store
+
+    age = parse_age(older_than)
+    path = resolve_store(store_path)
+    plan = prune_store(path, age, keep_baselines=keep_baselines, outputs_only=outputs_only, dry_run=dry_run)
+    verb = "would prune" if dry_run else "pruned"
+    what = "the outputs of " if outputs_only else ""
+    click.echo(f"{verb} {what}{len(plan.runs):,} run{'s' * (len(plan.runs) != 1)} older than {older_than}"
+               + (f" (kept {len(plan.kept_baselines)} baseline run(s): {', '.join(plan.kept_baselines)})"
+                  if plan.kept_baselines else ""))
+    for run in plan.runs:
+        click.echo(f"  {run}")
+    if plan.rows:
+        click.echo(table([[t, f"{n:,}"] for t, n in plan.rows.items()], ["table", "rows"], right={1}))
+    if then_vacuum and not dry_run:
+        vacuum.callback(store_path=path)  # type: ignore[misc]
+
+
+@store.command()
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@store_option
+def backup(dest: Path, store_path: Path | None) -> None:
+    """Copy the store to DEST with SQLite's online backup API (safe while runs write); never overwrites."""
+    from goldband.store.maintenance import backup as backup_store
+
+    path = resolve_store(store_path)
+    size = backup_store(path, dest)
+    click.echo(f"backed up {path} to {dest} ({_bytes_text(size)}); to restore it, stop every writer, move {path} "
+               f"and its -wal and -shm files aside, and copy {dest} to {path}")
+
+
+@store.command("copy")
+@click.argument("src")
+@click.argument("dst")
+def copy_command(src: str, dst: str) -> None:
+    """Copy a whole store from SRC to DST (each an SQLite path or postgresql://user@host:port/db), keeping ids.
+
+    The password comes from PGPASSWORD or ~/.pgpass (PGPASSFILE), never from the URL. DST must be empty (an absent
+    file or an empty database); everything is written in one transaction and verified (rows and a content hash
+    per table) before it is committed; on any problem nothing is written."""
+    from goldband.store.copy import copy_store
+
+    report = copy_store(src, dst)
+    rate = report.rows / report.seconds if report.seconds > 0 else 0.0
+    click.echo(f"copied {report.src} to {report.dst}: {report.rows:,} rows in {report.seconds:.2f} s "
+               f"({rate:,.0f} rows/s)")
+    click.echo(table([[t.name, f"{t.rows:,}", t.digest[:16]] for t in report.tables],
+                     ["table", "rows", "sha256"], right={1}))
+    click.echo(f"verified: the row count and content hash of each of {len(report.tables)} tables read back equal")
