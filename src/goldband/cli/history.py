@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from goldband._util.environment import check_environment, shown
 from goldband._util.runid import RUN_KINDS
 from goldband.cli.common import opened_store, store_option
 from goldband.errors import UsageError
@@ -35,23 +36,27 @@ COUNTED = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")  # the verdict columns of th
 @click.option("--goldenset", help="Only runs that included this golden set (its version is then the one shown).")
 @click.option("--branch", help="Only runs on this git branch.")
 @click.option("--status", type=click.Choice(RUN_STATUSES), help="Only runs with this status.")
+@click.option("--environment", metavar="E", help="Only runs in environment E (e.g. staging; 'default': runs "
+                                                  "recorded without one).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @store_option
 def history(case: str | None, target: str | None, limit: int, kind: str | None, version: str | None,
-            goldenset: str | None, branch: str | None, status: str | None, as_json: bool,
+            goldenset: str | None, branch: str | None, status: str | None, environment: str | None, as_json: bool,
             store_path: Path | None) -> None:
     """List recent runs with their kind and golden set versions, or show one CASE's verdicts across runs.
 
     CASE is SET::CASE or SET::CASE[TARGET] (as pytest names the item), e.g.
     ``goldband history support::refund-window[support-v1] --kind nightly --version 3``.
     A version change can move a case's numbers without any change to the target:
-    filter by ``--version`` to compare like with like.
+    filter by ``--version`` to compare like with like. Runs of several environments are
+    listed per environment; ``--environment E`` keeps one.
     """
+    env = None if environment is None else shown(check_environment(environment, where="--environment"))
     with opened_store(store_path) as store:
         if case is None:
-            _runs(store, RunFilters(limit, kind, version, goldenset, branch, status), as_json)
+            _runs(store, RunFilters(limit, kind, version, goldenset, branch, status, env), as_json)
         else:
-            _case(store, case, target, RunFilters(limit, kind, version), as_json)
+            _case(store, case, target, RunFilters(limit, kind, version, environment=env), as_json)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,27 +69,41 @@ class RunFilters:
     goldenset: str | None = None
     branch: str | None = None
     status: str | None = None
+    environment: str | None = None  # as shown: 'default' for runs recorded without one
 
 
 def _runs(store: Store, f: RunFilters, as_json: bool) -> None:
     runs = store.runs(limit=f.limit, kind=f.kind, branch=f.branch, goldenset=f.goldenset, status=f.status,
-                      version=f.version)
+                      version=f.version, environment=f.environment)
     counts = _verdict_counts(store, [r.id for r in runs])
     versions = store.goldenset_versions(r.id for r in runs)
     if as_json:
-        click.echo(json.dumps([{**dataclasses.asdict(r), "goldensets": versions.get(r.id, {}),
-                                "verdicts": counts.get(r.id, {})} for r in runs], indent=1))
+        click.echo(json.dumps([{**dataclasses.asdict(r), "environment": shown(r.environment),
+                                "goldensets": versions.get(r.id, {}), "verdicts": counts.get(r.id, {})}
+                               for r in runs], indent=1))
         return
     if not runs:
         narrowed = any(v is not None for v in dataclasses.astuple(f)[1:])
         click.echo(f"no runs match these filters in {store.path}" if narrowed else
                    f"no runs in {store.path} yet (run `goldband run` or pytest on your golden sets)")
         return
-    rows = [[r.id, r.kind, r.status, _when(r.started_at), _duration(r), _git(r),
-             _versions(versions.get(r.id, {}), f.goldenset), *(str(counts.get(r.id, {}).get(s, 0)) for s in COUNTED)]
-            for r in runs]
-    click.echo(table(rows, ["run", "kind", "status", "started (UTC)", "took", "git", "golden sets", "PASS", "FAIL",
-                            "INC", "ERR"], right={4, 7, 8, 9, 10}))
+    groups = by_environment(runs)
+    for env, group in groups.items():
+        if len(groups) > 1 or f.environment is not None:
+            click.echo(f"environment {env} ({len(group)} run{'s' if len(group) != 1 else ''})")
+        rows = [[r.id, r.kind, r.status, _when(r.started_at), _duration(r), _git(r),
+                 _versions(versions.get(r.id, {}), f.goldenset),
+                 *(str(counts.get(r.id, {}).get(s, 0)) for s in COUNTED)] for r in group]
+        click.echo(table(rows, ["run", "kind", "status", "started (UTC)", "took", "git", "golden sets", "PASS",
+                                "FAIL", "INC", "ERR"], right={4, 7, 8, 9, 10}))
+
+
+def by_environment(runs: list[RunRow]) -> dict[str, list[RunRow]]:
+    """Runs per environment (as shown), newest first within each; environments in name order, default first."""
+    groups: dict[str, list[RunRow]] = {}
+    for run in runs:
+        groups.setdefault(shown(run.environment), []).append(run)
+    return dict(sorted(groups.items(), key=lambda item: (item[0] != "default", item[0])))
 
 
 def _versions(versions: dict[str, str], only: str | None) -> str:
@@ -103,7 +122,8 @@ def _case(store: Store, ref: str, target: str | None, f: RunFilters, as_json: bo
     if not targets:
         raise UsageError(f"no verdicts for case '{gs}::{case_id}' in {store.path}; fix: check the name with "
                        "`goldband show latest --all`")
-    data = {t: store.case_history(gs, case_id, t, limit=f.limit, kind=f.kind, version=f.version) for t in targets}
+    data = {t: store.case_history(gs, case_id, t, limit=f.limit, kind=f.kind, version=f.version,
+                                  environment=f.environment) for t in targets}
     versions = store.goldenset_versions({p.run_id for points in data.values() for p in points})
     if as_json:
         click.echo(json.dumps({t: [{**vars(p), "version": versions.get(p.run_id, {}).get(gs)} for p in points]

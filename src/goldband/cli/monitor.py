@@ -198,14 +198,21 @@ def _queue_retrains(store: Store, cfg: ProjectConfig) -> None:
 @click.argument("model", required=False)
 @click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), help="Write the status page here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option("--environment", metavar="E", help="Only environment E's eval series and alerts (e.g. production; "
+                                                  "'default': those recorded without one).")
 @store_option
-def status(model: str | None, html: Path | None, as_json: bool, store_path: Path | None) -> None:
-    """Per model: drifting features with their statistic and effect size, output drift, concept drift, alerts."""
+def status(model: str | None, html: Path | None, as_json: bool, environment: str | None,
+           store_path: Path | None) -> None:
+    """Per model: drifting features with their statistic and effect size, output drift, concept drift, alerts.
+
+    Eval series of runs in several environments are shown per environment (an ``environment`` column)."""
+    from goldband._util.environment import check_environment, shown
     from goldband.watch.overview import status as read
 
+    env = None if environment is None else shown(check_environment(environment, where="--environment"))
     cfg, _ = project()
     with opened_store(store_path) as store:
-        current = read(store, cfg.monitors, model=model)
+        current = read(store, cfg.monitors, model=model, environment=env)
     if as_json:
         click.echo(json.dumps(current.to_json(), indent=1, default=str))
     else:

@@ -28,19 +28,27 @@ from goldband.config.settings import MODES
 @click.option("--kind", type=click.Choice(RUN_KINDS),
               help="The kind of run recorded (default: ci when CI is set, else manual).")
 @click.option("--resume", metavar="RUN", help="Continue a stopped or killed run: only its missing trials run.")
+@click.option("--finalize", metavar="RUN",
+              help="Finalize a sharded run over everything the store holds (its status, series points, set gates "
+                   "and reports; idempotent), e.g. after 'goldband store merge'; runs nothing.")
 @click.option("--progress/--no-progress", default=None,
               help="A progress bar while trials run (default: when stderr is a terminal).")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(runs: int | None, targets: tuple[str, ...], mode: str | None, concurrency: int | None, store: str | None,
-        report: str | None, kind: str | None, resume: str | None, progress: bool | None,
+        report: str | None, kind: str | None, resume: str | None, finalize: str | None, progress: bool | None,
         pytest_args: tuple[str, ...]) -> None:
     """Run the golden sets (default: goldensets/) through pytest, then summarize the run.
 
     Extra arguments go to pytest, e.g. ``goldband run -k refund -x`` or ``-n 4``.
     The run is recorded in the store and reported in reports/RUN/.
+    ``goldband run finalize RUN`` (or ``--finalize RUN``) finalizes a sharded run instead.
     """
     from goldband.cli.progress import run_pytest
 
+    if finalize is None and len(pytest_args) == 2 and pytest_args[0] == "finalize" and not Path("finalize").exists():
+        finalize = pytest_args[1]  # ``goldband run finalize RUN``, the same as ``--finalize RUN``
+    if finalize is not None:
+        sys.exit(_finalize(finalize, store, report))
     if resume is not None and (done := _complete_run(resume, store)) is not None:
         from goldband.session.resume import nothing_to_resume
 
@@ -71,6 +79,26 @@ def exit_status(pytest_code: int) -> int:
     if pytest_code == 5:
         click.echo("goldband: no golden set case was selected (check the paths, -k and --target)", err=True)
     return 2 if pytest_code in (4, 5) else pytest_code
+
+
+def _finalize(ref: str, store: str | None, report: str | None) -> int:
+    """``goldband run --finalize RUN``: the run's exit status (its shards' worst, then its set gates)."""
+    from goldband._util.yamlio import relative
+    from goldband.cli.common import configured, opened_store
+    from goldband.session.shards import finalize_run
+
+    reports = configured("report", Path(report) if report is not None else None)
+    with opened_store(Path(store) if store is not None else None) as db:
+        done, unread = finalize_run(db, ref, reports)
+    for line in unread:
+        click.echo(line, err=True)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(done.counts.items())) or "no verdicts"
+    html = [relative(p, Path.cwd()) for p in done.reports if p.suffix == ".html"]
+    click.echo(f"run {done.id} {done.status}: {counts} · {done.trials} trials"
+               + (f" · report {html[0]}" if html else ""))
+    for problem in done.problems:
+        click.echo(f"goldband: {problem}", err=True)
+    return done.exit_status
 
 
 def _complete_run(ref: str, store: str | None) -> str | None:

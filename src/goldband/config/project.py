@@ -12,6 +12,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from goldband._util import jsonio, yamlio
+from goldband._util.environment import EXPECTED as ENVIRONMENT_EXPECTED
+from goldband._util.environment import NAME as ENVIRONMENT_NAME
 from goldband.config.alerts import AlertsConfig
 from goldband.config.base import Strict, parse
 from goldband.config.monitors import MonitorsConfig
@@ -141,6 +143,15 @@ class ProjectConfig(Strict):
     monitors: MonitorsConfig = MonitorsConfig()  # classic-ML models and eval series (goldband.monitor)
     alerts: AlertsConfig = AlertsConfig()  # rules and sinks (goldband.alerts)
     registry: RegistryConfig = RegistryConfig()  # the closed loop's models (goldband.registry)
+    environment: str | None = None  # where runs are recorded (staging, eu-west); None: the default environment
+
+    @field_validator("environment")
+    @classmethod
+    def _environment_name(cls, name: str | None) -> str | None:
+        """One name per environment, so history and status group it in one place (``goldband._util.environment``)."""
+        if name is not None and not ENVIRONMENT_NAME.match(name):
+            raise ValueError(f"expected {ENVIRONMENT_EXPECTED}")
+        return name
 
 
 def find_config_file(root: Path) -> Path | None:

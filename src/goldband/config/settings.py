@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from goldband._util.environment import EXPECTED as ENVIRONMENT_EXPECTED
+from goldband._util.environment import NAME as ENVIRONMENT_NAME
 from goldband._util.runid import RUN_KINDS
 from goldband.errors import OptionError
 
@@ -49,6 +51,9 @@ class Settings:
     draft: bool | None = None  # --goldband-draft: a golden set changed under its version runs as a draft, even in CI
     strict: bool | None = None  # --goldband-strict: such a change stops the run, even locally (the default in CI)
     cache_root: Path | None = None  # where mode cached keeps samples; default rootpath (compare: the project's)
+    shard: tuple[int, int] | None = None  # --goldband-shard i/K: this job's share of the golden items
+    run_id: str | None = None  # --goldband-run-id: the run to record into (every shard of a CI run)
+    environment: str | None = None  # --goldband-environment: where the run runs (None: goldband.yaml's, else default)
 
 
 def positive_int(text: str) -> int:
@@ -194,6 +199,38 @@ def flag(text: str) -> bool:
     raise OptionError(f"expected 1, true, yes, on (or 0, false, no, off), found {text!r}")
 
 
+_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+SHARD_FIX = "give this job's shard and the number of shards, e.g. --goldband-shard 1/4 ... 4/4 (1-based)"
+
+
+def shard(text: str) -> tuple[int, int]:
+    """``2/4`` -> (2, 4): the 2nd of 4 shards, 1-based like pytest-split's ``--group`` and GitLab's
+    ``CI_NODE_INDEX`` (pytest-shard's ``--shard-id`` is 0-based): ``K/K`` is the last, ``0/K`` an error."""
+    m = _SHARD.match(text)
+    index, total = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    if not m or total < 1 or not 1 <= index <= total:
+        raise OptionError(f"expected SHARD/TOTAL with 1 <= SHARD <= TOTAL, found {text!r}; fix: {SHARD_FIX}")
+    return index, total
+
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def run_id(text: str) -> str:
+    """A run id to record into: letters, digits, ``.``, ``_`` and ``-``, up to 64 (it names report folders)."""
+    if not _RUN_ID.match(text.strip()):
+        raise OptionError(f"expected a run id of letters, digits, '.', '_' or '-' (up to 64, starting with a "
+                          f"letter or digit), found {text!r}; fix: e.g. --goldband-run-id gh-$GITHUB_RUN_ID")
+    return text.strip()
+
+
+def environment(text: str) -> str:
+    """An environment name (``staging``, ``eu-west``; see ``goldband._util.environment``)."""
+    if not ENVIRONMENT_NAME.match(text.strip()):
+        raise OptionError(f"expected {ENVIRONMENT_EXPECTED}, found {text!r}; fix: e.g. --goldband-environment staging")
+    return text.strip()
+
+
 def key(name: str) -> str:
     """An option's name in dests, ini keys and variables: ``judge-gate`` -> ``judge_gate``."""
     return name.replace("-", "_")
@@ -229,6 +266,12 @@ OPTIONS: dict[str, tuple[Any, str]] = {
                     "set)"),
     "strict": (flag, "stop the run when a golden set changed under an unchanged version, even locally (the default "
                      "when CI is set)"),
+    "shard": (shard, "run only shard i of K (e.g. 2/4): a deterministic share of the golden items balanced by "
+                     "their trials; every shard records into one run (--goldband-run-id), the last finalizes it"),
+    "run-id": (run_id, "record into this run id (default: a new one; under --goldband-shard on GitHub Actions: "
+                       "gh-GITHUB_RUN_ID-GITHUB_RUN_ATTEMPT)"),
+    "environment": (environment, "the environment this run is recorded in, e.g. staging or production (default: "
+                                 "goldband.yaml 'environment:', else the default environment)"),
 }
 FLAGS = frozenset({"draft", "strict"})  # options given without a value (--goldband-draft); 1/true in env and ini
 

@@ -81,7 +81,8 @@ def _settings(config: pytest.Config) -> gs.Settings:
         command=shlex.join(["pytest", *config.invocation_params.args]), shared_run=_shared_run(config),
         controller=not hasattr(config, "workerinput") and config.getoption("dist", default="no") != "no",
         judge_gate=values["judge-gate"], judge_max_errors=values["judge-max-errors"],
-        draft=values["draft"], strict=values["strict"],
+        draft=values["draft"], strict=values["strict"], shard=values["shard"], run_id=values["run-id"],
+        environment=values["environment"],
     )
 
 
@@ -171,6 +172,25 @@ def _session(config: pytest.Config) -> Session:
     return config.stash[SESSION_KEY]
 
 
+@pytest.hookimpl(trylast=True)  # after -k, -m and the other plugins' selection
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--goldband-shard i/K``: keep this shard's share of the golden items (``goldband.session.shards``);
+    the others are reported as deselected. Other tests stay (pytest-shard or pytest-split divide those)."""
+    settings: gs.Settings = config.stash[SETTINGS_KEY]
+    if settings.shard is None or existing_session(config) is None:
+        return
+    from goldband.plugin.collect import GoldenItem
+    from goldband.session.shards import selected
+
+    golden = [i for i in items if isinstance(i, GoldenItem)]
+    keep = selected([((i.plan.goldenset, i.plan.case.id, i.plan.target.name), i.plan.runs.min) for i in golden],
+                    settings.shard)
+    dropped = {id(item) for item, kept in zip(golden, keep, strict=True) if not kept}
+    if dropped:
+        config.hook.pytest_deselected(items=[i for i in items if id(i) in dropped])
+        items[:] = [i for i in items if id(i) not in dropped]
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     """After -k/-m/--lf selection: submit every selected item's trials at once."""
@@ -181,7 +201,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     from goldband.plugin.collect import GoldenItem
 
     items = [(i.nodeid, i.plan) for i in session.items if isinstance(i, GoldenItem)]
-    if not items or session.config.option.collectonly or _aborting(session):
+    if session.config.option.collectonly or _aborting(session):
+        return
+    if not items and run.settings.shard is None:
         return
     try:
         if run.settings.worker:  # xdist: record the selection; a share's items start when its first arrives
@@ -216,6 +238,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     store; the controller marks the run finished, writes its reports and adds its set gates to the JUnit XML."""
     run = existing_session(session.config)
     if run is not None:
+        if session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and run.recorder.shard is not None:
+            session.exitstatus = pytest.ExitCode.OK  # an empty share (more shards than items) is not a failure
         session.exitstatus = run.session_finished(int(session.exitstatus))
         _junit_set_gates(session.config, run)
         if hasattr(session.config, "workeroutput"):  # xdist worker: its lost writes fail the controller's run

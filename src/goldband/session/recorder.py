@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import sqlite3
 import threading
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -41,7 +42,7 @@ from goldband.engine.plan import CasePlan
 from goldband.errors import GoldbandError, StoreError
 from goldband.golden.goldenset import GoldenSet
 from goldband.results import ScoredTrial, Verdict
-from goldband.session import records, setgates
+from goldband.session import records, setgates, shards
 from goldband.session.finish import FinishedRun, failed_status, finalize
 from goldband.session.resume import check_resumable, check_stopped, reap_dead_runs
 from goldband.session.storage import StoreHandle
@@ -49,6 +50,7 @@ from goldband.session.writer import BackgroundWriter, Op
 from goldband.store import RunRow
 from goldband.store.models import Rendering, StoredVerdict
 from goldband.store.writer import (
+    begin_shard,
     insert_goldenset,
     insert_items,
     insert_rendering,
@@ -84,7 +86,9 @@ class RunRecorder:
         self.reports_dir = resolve_path(settings.report or reports, settings.rootpath)
         self.kind = shared.get("kind") or settings.kind or default_kind()
         self.mode = mode
-        self.run_id: str = shared.get("id") or new_run_id()
+        self.shard = settings.shard  # (i, K) under --goldband-shard: K jobs record this one run (``session.shards``)
+        self.run_id: str = shared.get("id") or shards.shard_run_id(settings.run_id, self.shard) or new_run_id()
+        self.shard_note: str | None = None  # a shard that did not finalize the run: which shards it waits for
         self.resume_ref: str | None = shared.get("resume", settings.resume)
         self.owner = (shared.get("host") or socket.gethostname(), int(shared.get("pid") or os.getpid()))
         self.command = shared.get("command") or settings.command
@@ -228,11 +232,28 @@ class RunRecorder:
         if self.settings.worker or not (self.began or self.handed_out) or not self.store.enabled:
             return None
         try:
-            self.finished = self._finalize(self.exit_status(exitstatus))
+            status = self.exit_status(exitstatus)
+            if self.shard is not None:
+                status, ready = self._finish_shard(status, self.shard)
+                if not ready:
+                    return None
+            self.finished = self._finalize(status)
         except GoldbandError as exc:
             self.unfinished = True
             self.warnings.append(f"goldband: could not finish run {self.run_id}: {exc}")
         return self.finished
+
+    def _finish_shard(self, status: int, shard: tuple[int, int]) -> tuple[int, bool]:
+        """Mark this shard finished: (the run's exit status so far, whether this shard finalizes the run)."""
+        store = self.store.existing()
+        if store is None:
+            return status, False
+        run = shards.finish(store, self.run_id, shard, status)
+        if not run.ready:
+            left = run.waiting() if len(run.finished) < run.total else f"{run.unsettled} items have no verdict"
+            self.shard_note = (f"goldband: shard {shard[0]}/{shard[1]} of run {self.run_id} recorded; {left} (the "
+                               f"last shard to finish finalizes the run, or: goldband run --finalize {self.run_id})")
+        return max(status, run.exit_status), run.ready
 
     def write_failed(self, lost: int, errors: list[str]) -> None:
         """``lost`` writes did not reach the store (this process's writer, or an xdist worker's)."""
@@ -261,7 +282,7 @@ class RunRecorder:
 
     def summary_lines(self, *, with_counts: bool = False) -> list[str]:
         """Warnings, then where the run went; ``with_counts`` (xdist controller): its verdict counts too."""
-        lines = list(self.warnings)
+        lines = list(self.warnings) + ([self.shard_note] if self.shard_note else [])
         failed = self._failure_line()
         if failed:
             lines.append(failed)
@@ -301,13 +322,30 @@ class RunRecorder:
             self.run_id = run.id
             check_resumable(store, run, items, goldensets, self.owner)
             self._kept = store.scored_trials(run.id)
-            with store.transaction() as conn:
-                reopen_run(conn, run.id, host=self.owner[0], pid=self.owner[1])
-        else:
-            with store.transaction() as conn:
-                insert_run(conn, self._run_row())
+        if self.shard is not None:
+            shards.check(store, self.run_id, self.shard)
+        with store.transaction() as conn:
+            self._record_run(conn, len(items))
         self.began = True
         return BackgroundWriter(store)
+
+    def _record_run(self, conn: sqlite3.Connection, items: int) -> None:
+        """Create the run, reopen the resumed one or join the sharded one (``_join``); then this shard's row."""
+        if self.resume_ref is not None:
+            reopen_run(conn, self.run_id, host=self.owner[0], pid=self.owner[1])
+        elif not insert_run(conn, self._run_row()) and (self.shard is not None or not self.settings.shared_run):
+            self._join(conn)
+        if self.shard is not None:
+            begin_shard(conn, self.run_id, shard=self.shard[0], shards=self.shard[1], items=items)
+
+    def _join(self, conn: sqlite3.Connection) -> None:
+        """``--goldband-run-id`` names a run the store holds: a shard joins it (running again, owned by this
+        process, or its xdist controller); an unsharded run refuses, as it would mix two runs' results under one
+        id (its xdist workers, which share one run, never get here)."""
+        if self.shard is None:
+            raise StoreError(f"run {self.run_id} exists already in the store", where="--goldband-run-id",
+                             fix=f"give a new run id, or continue that run with --goldband-resume {self.run_id}")
+        reopen_run(conn, self.run_id, host=self.owner[0], pid=self.owner[1])
 
     def _run_row(self) -> RunRow:
         git = self.git or git_info(self.settings.rootpath)
@@ -315,6 +353,7 @@ class RunRecorder:
         return RunRow(self.run_id, self.kind, "running", self.started_at, git_sha=git.sha, git_branch=git.branch,
                       git_dirty=git.dirty, goldband_version=__version__, command=self.command,
                       root=str(s.rootpath), host=self.owner[0], pid=self.owner[1], mode=self.mode,
+                      environment=s.environment,
                       settings={"runs": s.runs, "targets": list(s.targets or []) or None,
                                 "concurrency": s.concurrency, "timeout_s": s.timeout_s})
 

@@ -82,6 +82,8 @@ class Session:
     _set_gates: list[SetGate] = field(default_factory=list)  # a run without a store: gated from ``outcomes``
 
     def __post_init__(self) -> None:
+        if self.settings.environment is None and self.config.environment is not None:  # goldband.yaml's
+            self.settings = replace(self.settings, environment=self.config.environment)
         self.planner = Planner(self.settings, self.config, self.config_file, self.targets, self.mode, self.library,
                                history=self._history, band_option=band_option(self.settings))
         self.recorder = RunRecorder(self.settings, store=self.store, reports=self.config.reports, mode=self.mode)

@@ -58,6 +58,7 @@ class RunRow:
     settings: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # what goldband failed to write (an incomplete run)
     draft: bool = False  # a golden set changed under its version ran anyway: never a baseline, history or series
+    environment: str | None = None  # staging, production, a region; None: the default environment
 
     @property
     def alive(self) -> bool:
@@ -165,6 +166,7 @@ class SeriesPoint:
     time: str = field(default_factory=now)
     labels: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
+    environment: str | None = None  # None: the run's environment (run_id given), else the default
 
 
 @dataclass(frozen=True)

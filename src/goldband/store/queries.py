@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from goldband._util.environment import environment_clause
 from goldband.errors import StoreError
 from goldband.results import Completion, Score, ScoredTrial, ToolCall, Trial, Turn, Verdict
 from goldband.store.models import (
@@ -44,6 +45,7 @@ CASE_HISTORY_SQL = (
 CASE_HISTORY_FILTERS = {  # the optional filters of ``case_history``
     "kind": " AND r.kind = ?",
     "version": " AND v.goldenset_hash IN (SELECT hash FROM goldensets WHERE name = v.goldenset AND version = ?)",
+    "environment": " AND COALESCE(r.environment, 'default') = ?",  # NULL: the default environment
 }
 
 
@@ -90,10 +92,12 @@ class Queries:
 
     def runs(self, *, limit: int | None = 20, kind: str | None = None, branch: str | None = None,
              goldenset: str | None = None, status: str | None = None, version: str | None = None,
-             draft: bool | None = None) -> list[RunRow]:
+             draft: bool | None = None, environment: str | None = None) -> list[RunRow]:
         """Runs, newest first, filtered; ``status`` compares the effective status, ``version`` the version
-        of a golden set the run used (of ``goldenset`` when that is given too); ``draft=False``: no draft runs."""
+        of a golden set the run used (of ``goldenset`` when that is given too); ``draft=False``: no draft runs;
+        ``environment``: runs in that environment only (``default``: runs recorded without one)."""
         where, params = _run_filters(kind, branch, goldenset, status, version, draft)
+        where, params = _and_environment(where, params, environment)
         exact = status not in STORED_AS  # the stored status is the effective one: SQL can stop at the limit
         sql = f"SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC"
         if exact and limit is not None:
@@ -141,6 +145,11 @@ class Queries:
         return self._rows("SELECT goldenset, case_id, target, nodeid, min_runs, max_runs FROM run_items "
                           "WHERE run_id = ? ORDER BY goldenset, case_id, target", [run_id])
 
+    def run_shards(self, run_id: str) -> list[dict[str, Any]]:
+        """The shards recorded into a sharded run (``--goldband-shard``), by shard number; none otherwise."""
+        return self._rows("SELECT shard, shards, items, exit_status, started_at, finished_at FROM run_shards "
+                          "WHERE run_id = ? ORDER BY shard", [run_id])
+
     # per-case results -------------------------------------------------------------------------
 
     def case_counts(self, run_id: str) -> dict[CaseKey, CaseCounts]:
@@ -153,10 +162,11 @@ class Queries:
         return {key: _counts(values) for key, values in grouped.items()}
 
     def case_history(self, goldenset: str, case_id: str, target: str, *, limit: int = 50, kind: str | None = None,
-                     version: str | None = None) -> list[HistoryPoint]:
+                     version: str | None = None, environment: str | None = None) -> list[HistoryPoint]:
         """One case's verdicts across runs, newest first (index: verdicts(goldenset, case_id, target)),
-        only of runs of ``kind`` and of the golden set's ``version`` when given."""
-        given = {name: value for name, value in (("kind", kind), ("version", version)) if value is not None}
+        only of runs of ``kind``, of the golden set's ``version`` and in ``environment`` when given."""
+        given = {name: value for name, value in (("kind", kind), ("version", version), ("environment", environment))
+                 if value is not None}
         sql = CASE_HISTORY_SQL.format(also="".join(CASE_HISTORY_FILTERS[name] for name in given))
         rows = self._rows(sql, [goldenset, case_id, target, *given.values(), limit])
         return [HistoryPoint(r["run_id"], r["started_at"], r["kind"],
@@ -231,14 +241,16 @@ class Queries:
 
     def series(self, *, source: str | None = None, model: str | None = None, metric: str | None = None,
                labels: dict[str, Any] | None = None, run_id: str | None = None, since: str | None = None,
-               limit: int | None = None) -> list[SeriesPoint]:
-        """Series points, oldest first; ``labels`` matches the exact label set."""
+               limit: int | None = None, environment: str | None = None) -> list[SeriesPoint]:
+        """Series points, oldest first; ``labels`` matches the exact label set; ``environment`` one
+        environment's points (``default``: those recorded without one)."""
         where, params = _series_filters(source, model, metric, labels, run_id, since)
+        where, params = _and_environment(where, params, environment)
         order = "ORDER BY time DESC, id DESC" if limit else "ORDER BY time, id"
         rows = self._rows(f"SELECT * FROM series_points {where} {order}" + (f" LIMIT {int(limit)}" if limit else ""),
                           params)
         points = [SeriesPoint(r["source"], r["model"], r["metric"], r["value"], r["time"],
-                              json.loads(r["labels"] or "{}"), r["run_id"]) for r in rows]
+                              json.loads(r["labels"] or "{}"), r["run_id"], r.get("environment")) for r in rows]
         return points[::-1] if limit else points
 
     def drift_events(self, *, source: str | None = None, model: str | None = None, metric: str | None = None,
@@ -305,6 +317,14 @@ def _run_filters(kind: str | None, branch: str | None, goldenset: str | None, st
                        f"ON g.hash = rg.goldenset_hash WHERE g.version = ?{named})")
         params.extend([version, goldenset] if goldenset is not None else [version])
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _and_environment(where: str, params: list[Any], environment: str | None) -> tuple[str, list[Any]]:
+    """``where`` narrowed to one environment (None: every environment)."""
+    if environment is None:
+        return where, params
+    clause, more = environment_clause(environment)
+    return (f"{where} AND {clause}" if where else f"WHERE {clause}"), [*params, *more]
 
 
 def _series_filters(source: str | None, model: str | None, metric: str | None, labels: dict[str, Any] | None,

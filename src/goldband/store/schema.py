@@ -15,7 +15,9 @@ application. Never edit or rename a migration that has shipped: stores in the
 field record it by name. Each migration runs inside the transaction that
 ``open_store`` holds while migrating, so a failing one leaves no trace; test a
 new one from an empty store and from the store of the previous version
-(``tests/store/test_schema.py`` does both for every migration). Document the
+(``tests/store/test_schema.py`` does both for every migration). Add its PostgreSQL
+twin, under the same name, to ``goldband.store.postgres.MIGRATIONS``
+(``tests/store/test_pg_schema.py`` fails until both schemas match). Document the
 new tables and columns in ``docs/store.md``.
 """
 
@@ -369,3 +371,24 @@ def _trial_turns(db: Database) -> None:
         "system_fingerprint": TEXT, "finish_reason": TEXT, "error": TEXT, "error_kind": TEXT, "cached": INT,
         "attempts": INT,
     }, pk=("trial_id", "turn"), not_null=["turn"], foreign_keys=[("trial_id", "trials", "id")])
+
+
+@migration("0011_run_shards")
+def _run_shards(db: Database) -> None:
+    """Sharded CI runs (``--goldband-shard i/K``, ``goldband.session.shards``): one row per shard of a run that
+    K jobs record together, with how many items it selected, its exit status and when it finished (NULL while
+    it runs). The shard that finishes while every other has finished finalizes the run; see docs/store.md."""
+    db.table("run_shards").create({
+        "run_id": TEXT, "shard": INT, "shards": INT, "items": INT, "exit_status": INT, "started_at": TEXT,
+        "finished_at": TEXT,
+    }, pk=("run_id", "shard"), not_null=["shards", "items"], foreign_keys=[("run_id", "runs", "id")])
+
+
+@migration("0012_environments")
+def _environments(db: Database) -> None:
+    """Environments (``staging``, ``production``, a region; ``goldband._util.environment``): the environment a
+    run ran in, and that its series points belong to. NULL is the default environment, so rows written before
+    read as ``default`` and a user who never names one writes what was written before; see docs/store.md."""
+    for table in ("runs", "series_points"):
+        db.table(table).add_column("environment", TEXT)
+    db.table("runs").create_index(["environment", "started_at"])  # goldband history --environment E

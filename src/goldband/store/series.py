@@ -88,6 +88,8 @@ def stored_points(run: RunRow, points: list[SeriesPoint]) -> list[SeriesPoint]:
 def _points(run: RunRow, goldenset: str, target: str, tally: _Tally) -> list[SeriesPoint]:
     values = _metrics(tally)
     labels = {"goldenset": goldenset, "target": target, "kind": run.kind}
+    if run.environment is not None:  # a series per environment: staging's drift never moves production's watch
+        labels["environment"] = run.environment
     return [SeriesPoint(SOURCE, target, metric, value, run.started_at, labels, run.id)
             for metric in METRICS if (value := values.get(metric)) is not None]
 

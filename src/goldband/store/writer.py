@@ -53,11 +53,11 @@ def insert_run(conn: sqlite3.Connection, run: RunRow) -> bool:
     """Create the run row; False when it exists already (another xdist worker made it)."""
     cursor = conn.execute(
         "INSERT OR IGNORE INTO runs (id, kind, status, started_at, updated_at, git_sha, git_branch, git_dirty, "
-        "goldband_version, command, root, host, pid, mode, sessions, settings) "
-        "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+        "goldband_version, command, root, host, pid, mode, sessions, settings, environment) "
+        "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
         [run.id, run.kind, run.started_at, now(), run.git_sha, run.git_branch,
          None if run.git_dirty is None else int(run.git_dirty), run.goldband_version, run.command, run.root,
-         run.host, run.pid, run.mode, dumps(run.settings)])
+         run.host, run.pid, run.mode, dumps(run.settings), run.environment])
     return cursor.rowcount == 1
 
 
@@ -93,6 +93,22 @@ def insert_items(conn: sqlite3.Connection, run_id: str,
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET nodeid = excluded.nodeid, "
         "min_runs = excluded.min_runs, max_runs = excluded.max_runs",
         [(run_id, *item) for item in items])
+
+
+
+def begin_shard(conn: sqlite3.Connection, run_id: str, *, shard: int, shards: int, items: int) -> None:
+    """Shard ``shard`` of ``shards`` records into the run with ``items`` selected items (running again when
+    its CI job is re-run: its finish is cleared)."""
+    conn.execute("INSERT INTO run_shards (run_id, shard, shards, items, started_at) VALUES (?, ?, ?, ?, ?) "
+                 "ON CONFLICT DO UPDATE SET shards = excluded.shards, items = excluded.items, "
+                 "started_at = excluded.started_at, exit_status = NULL, finished_at = NULL",
+                 [run_id, shard, shards, items, now()])
+
+
+def finish_shard(conn: sqlite3.Connection, run_id: str, *, shard: int, exit_status: int) -> None:
+    """The shard's items all have verdicts in the store (its writes are flushed)."""
+    conn.execute("UPDATE run_shards SET exit_status = ?, finished_at = ? WHERE run_id = ? AND shard = ?",
+                 [exit_status, now(), run_id, shard])
 
 
 # identities ---------------------------------------------------------------------------------------
@@ -303,10 +319,12 @@ def insert_verdict(conn: sqlite3.Connection, run_id: str, record: StoredVerdict)
 # series and drift events --------------------------------------------------------------------------
 
 def insert_series(conn: sqlite3.Connection, points: Iterable[SeriesPoint]) -> int:
+    """Append points; a point without an environment takes its run's (a run's series live where it ran)."""
     rows = [(p.source, p.model, p.metric, dumps(p.labels or {}), labels_key(p.labels), to_time(p.time),
-             _num(p.value), p.run_id) for p in points]
-    conn.executemany("INSERT INTO series_points (source, model, metric, labels, labels_key, time, value, run_id) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+             _num(p.value), p.run_id, p.environment, p.run_id) for p in points]
+    conn.executemany("INSERT INTO series_points (source, model, metric, labels, labels_key, time, value, run_id, "
+                     "environment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                     "COALESCE(?, (SELECT environment FROM runs WHERE id = ?)))", rows)
     return len(rows)
 
 

@@ -43,6 +43,7 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from goldband._util.environment import DEFAULT, shown
 from goldband.alerts.engine import list_alerts
 from goldband.bands.intervals import wilson_interval
 from goldband.clock import Clock, SystemClock, iso
@@ -64,17 +65,27 @@ __all__ = ["EvalStatus", "ModelStatus", "Status", "status"]
 
 
 def status(store: Store, monitors: MonitorsConfig | None = None, *, model: str | None = None,
-           clock: Clock | None = None, history: int = 30) -> Status:
-    """The current state of every monitored model and eval series in ``store``."""
+           clock: Clock | None = None, history: int = 30, environment: str | None = None) -> Status:
+    """The current state of every monitored model and eval series in ``store``; ``environment``: only that
+    environment's series and alerts (classic-ML predictions are not per environment yet: all read as default)."""
     monitors = monitors or MonitorsConfig()
     conn = store.conn
     names = [model] if model else list(dict.fromkeys([*monitors.models, *db.models(conn)]))
-    alerts = list_alerts(conn, status=("open", "acked"), limit=None)
-    models = [_model(conn, name, version, history, alerts, monitors.models.get(name) or ModelMonitorConfig())
-              for name in names for version in (db.versions(conn, name) or [_default_version(monitors, name)])]
-    evals = [] if model else _evals(conn, monitors)
-    recent = list_alerts(conn, limit=20)
+    alerts = _in_environment(list_alerts(conn, status=("open", "acked"), limit=None), environment)
+    models = [] if environment not in (None, DEFAULT) else [
+        _model(conn, name, version, history, alerts, monitors.models.get(name) or ModelMonitorConfig())
+        for name in names for version in (db.versions(conn, name) or [_default_version(monitors, name)])]
+    evals = [] if model else sorted((e for e in _evals(conn, monitors) if environment in (None, e.environment)),
+                                    key=lambda e: (e.target, e.environment != DEFAULT, e.environment))
+    recent = _in_environment(list_alerts(conn, limit=20), environment)
     return Status(iso((clock or SystemClock()).now()), str(store.path), models, evals, alerts, recent)
+
+
+def _in_environment(alerts: list[dict[str, Any]], environment: str | None) -> list[dict[str, Any]]:
+    """The alerts of one environment (their series' ``environment`` label; none: default), or all."""
+    if environment is None:
+        return alerts
+    return [a for a in alerts if shown((a.get("labels") or {}).get("environment")) == environment]
 
 
 def _default_version(monitors: MonitorsConfig, name: str) -> str:
@@ -274,5 +285,5 @@ def _evals(conn: sqlite3.Connection, monitors: MonitorsConfig) -> list[EvalStatu
         watch = state.get("watch") or {}
         found.append(EvalStatus(model, str(labels.get("goldenset", "")), metric, str(labels.get("kind", "")), values,
                                 bool(watch.get("active")), watch.get("scale"),
-                                _last_event(conn, "llm-eval", model, metric, key)))
+                                _last_event(conn, "llm-eval", model, metric, key), shown(labels.get("environment"))))
     return found

@@ -80,6 +80,7 @@ class EvalStatus:
     active: bool
     scale: float | None
     last_detection: dict[str, Any] | None
+    environment: str = "default"  # the runs' environment (label ``environment``; none: default)
 
 
 @dataclass
@@ -264,17 +265,18 @@ def _window_labels(w: dict[str, Any] | None) -> str:
 
 
 def _evals(evals: list[EvalStatus]) -> str:
-    rows = []
+    rows, envs = [], any(e.environment != "default" for e in evals)  # one environment: no column, as before
     for e in evals:
         values = [v for _, v in e.values]
         state = "DEGRADED" if e.active else "ok" if e.scale is not None else f"warming up ({len(values)} runs)"
         if e.last_detection:
             d = e.last_detection
             state += f" ({d.get('direction')} {_f(d.get('before'))} → {_f(d.get('after'))}, {str(d['time'])[:10]})"
-        rows.append([e.target, e.goldenset, e.metric, e.kind, str(len(values)), _f(values[-1] if values else None),
-                     spark(list(values[-20:])), state])
-    return "LLM eval series\n" + table(rows, ["target", "golden set", "metric", "kind", "runs", "last", "last 20",
-                                               "state"], right={4, 5})
+        rows.append([e.target, *([e.environment] if envs else []), e.goldenset, e.metric, e.kind, str(len(values)),
+                     _f(values[-1] if values else None), spark(list(values[-20:])), state])
+    header = ["target", *(["environment"] if envs else []), "golden set", "metric", "kind", "runs", "last",
+              "last 20", "state"]
+    return "LLM eval series\n" + table(rows, header, right={4 + envs, 5 + envs})
 
 
 def _alerts(alerts: list[dict[str, Any]]) -> str:
