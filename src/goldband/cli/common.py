@@ -30,12 +30,18 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONFIG_KEYS = {"store": "store", "report": "reports"}  # the option's name -> its key in the project config
-
-
 def store_option(fn: F) -> F:
     return click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
                         help="The store file (default: GOLDBAND_STORE, goldband.yaml 'store:', "
                              ".goldband/store.db).")(fn)
+
+
+def store_url_option(fn: F) -> F:
+    """``--store`` for the commands that serve a PostgreSQL store too (a URL must reach them unmangled: a Path
+    would fold its ``//``)."""
+    return click.option("--store", "store_path", type=str,
+                        help="The store file, or postgresql://user@host:port/db (default: GOLDBAND_STORE, "
+                             "goldband.yaml 'store:', .goldband/store.db).")(fn)
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -69,15 +75,27 @@ def configured(name: str, option: Path | None) -> Path | None:
     """``store`` or ``report``: the option, else env, ini, project config (the plugin's precedence);
     None when it is turned off (``off``, ``none``, ``false``, ``0``, as the run's recorder reads them)."""
     from goldband.config.settings import OFF
+    from goldband.store.postgres import refuse_postgres
 
+    value, root = setting(name, option)
+    if name == "store":
+        refuse_postgres(value)
+    if value.strip().lower() in OFF:
+        return None
+    return Path(value) if root is None else project_path(root, value)
+
+
+def setting(name: str, option: Path | str | None) -> tuple[str, Path | None]:
+    """``store`` or ``report`` as given (option, env, ini, project config), and the root a relative value is
+    taken from (None: the option, relative to the current directory)."""
     if option is not None:
-        return None if str(option).strip().lower() in OFF else option
+        return str(option), None
     from goldband.config.project import load_config
 
     root = find_root()
     value = (os.environ.get(f"GOLDBAND_{name.upper()}") or _ini(root, f"goldband_{name}")
              or getattr(load_config(root)[0], CONFIG_KEYS[name]))
-    return None if value.strip().lower() in OFF else project_path(root, value)
+    return str(value), root
 
 
 def store_or_off(option: Path | None) -> Path | None:
@@ -92,6 +110,19 @@ def resolve_store(option: Path | None) -> Path:
         raise UsageError("the store is turned off (store: off, GOLDBAND_STORE or --store); this command needs it",
                          fix="point --store (or GOLDBAND_STORE, or 'store:' in goldband.yaml) at a store file")
     return path
+
+
+def resolve_store_url(option: str | None) -> Path | str:
+    """The configured store for ``store migrate|info``: a checked PostgreSQL URL (no password in it), else the
+    SQLite file as ``resolve_store`` finds it."""
+    from goldband.store.postgres import check_url, postgres_url
+
+    url = postgres_url(setting("store", option)[0])
+    if url is None:
+        return resolve_store(Path(option) if option is not None else None)
+
+    check_url(url)
+    return url
 
 
 def resolve_reports(option: Path | None) -> Path:

@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from goldband.cli.common import opened_store, resolve_store, store_option
+from goldband.cli.common import opened_store, resolve_store, resolve_store_url, store_option, store_url_option
 from goldband.errors import CommandFailed, StoreError, UsageError
 from goldband.report.fmt import table
 
@@ -38,12 +38,18 @@ def store() -> None:
 
 
 @store.command()
-@store_option
-def info(store_path: Path | None) -> None:
-    """The backend and where the store is, its size, schema version, rows and bytes per table, runs, retention."""
+@store_url_option
+def info(store_path: str | None) -> None:
+    """The backend and where the store is, its size, schema version, rows and bytes per table, runs, retention.
+
+    A PostgreSQL store (``postgresql://user@host:port/db``) is only read, in one read-only snapshot."""
+    where = resolve_store_url(store_path)
+    if isinstance(where, str):
+        _info_postgres(where)
+        return
     from goldband.store.maintenance import run_range, table_bytes
 
-    with opened_store(store_path) as db:
+    with opened_store(where) as db:
         sizes = disk_sizes(db.path)
         click.echo(f"store   {db.path}: {_sizes_text(sizes, _unit(sum(sizes.values())))}")
         click.echo(f"backend sqlite {sqlite3.sqlite_version} ({_journal(db)} journal)")
@@ -55,6 +61,22 @@ def info(store_path: Path | None) -> None:
         rows = [[name, f"{count:,}", _bytes_text(size[name]) if name in size else "?"]
                 for name, count in counts.items()]
         click.echo(table(rows, ["table", "rows", "bytes"], right={1, 2}))
+
+
+def _info_postgres(url: str) -> None:
+    """``store info`` of a PostgreSQL store, in the SQLite store's shape."""
+    from goldband.store.postgres import describe, mask
+
+    found = describe(url)
+    click.echo(f"store   {mask(url)}: {_bytes_text(found.size)} (database)")
+    click.echo(f"backend postgresql {found.server}")
+    pending = f"; {len(found.pending)} pending: run `goldband store migrate`" if found.pending else ""
+    click.echo(f"schema  version {len(found.migrations)} ({', '.join(found.migrations)}{pending})")
+    n, first, last = found.runs
+    click.echo(f"runs    {n:,}" + (f" from {first} to {last}" if n else ""))
+    click.echo("retain  everything (no retention set; prune is not yet served on PostgreSQL)")
+    rows = [[name, f"{count:,}", _bytes_text(size)] for name, (count, size) in found.tables.items()]
+    click.echo(table(rows, ["table", "rows", "bytes"], right={1, 2}))
 
 
 def _journal(db: Store) -> str:
@@ -91,14 +113,20 @@ def check(store_path: Path | None) -> None:
 
 @store.command()
 @click.option("--dry-run", is_flag=True, help="Only list the migrations that would run.")
-@store_option
-def migrate(dry_run: bool, store_path: Path | None) -> None:
-    """Apply pending schema migrations (creating the store if it does not exist); a damaged store is refused."""
+@store_url_option
+def migrate(dry_run: bool, store_path: str | None) -> None:
+    """Apply pending schema migrations (creating the store if it does not exist); a damaged store is refused.
+
+    On PostgreSQL (``postgresql://user@host:port/db``, an empty database or one goldband set up) all pending
+    migrations go in one transaction: a refusal or failure leaves the database as it was."""
     from goldband.store import open_store
     from goldband.store.connection import check_schema
     from goldband.store.connection import migrate as apply
 
-    path = resolve_store(store_path)
+    path = resolve_store_url(store_path)
+    if isinstance(path, str):
+        _migrate_postgres(path, dry_run)
+        return
     with open_store(path, create=not dry_run, migrate_schema=False, check=True) as db:
         pending = check_schema(path, db.conn)
         if dry_run:
@@ -108,6 +136,19 @@ def migrate(dry_run: bool, store_path: Path | None) -> None:
         for name in done:
             click.echo(f"applied {name}")
         click.echo(f"{path}: schema version {db.schema_version}" + ("" if done else " (up to date)"))
+
+
+def _migrate_postgres(url: str, dry_run: bool) -> None:
+    """``store migrate`` of a PostgreSQL store, printed as for SQLite (the URL with its password masked)."""
+    from goldband.store.postgres import apply, mask
+
+    names, version = apply(url, dry_run=dry_run)
+    if dry_run:
+        click.echo("\n".join(f"would apply {name}" for name in names) or "up to date")
+        return
+    for name in names:
+        click.echo(f"applied {name}")
+    click.echo(f"{mask(url)}: schema version {version}" + ("" if names else " (up to date)"))
 
 
 @store.command()

@@ -21,12 +21,13 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, LiteralString
 from urllib.parse import urlsplit
 
 from goldband._version import __version__
-from goldband.errors import StoreError
+from goldband.errors import StoreError, UsageError
 from goldband.store import schema
 
 if TYPE_CHECKING:
@@ -265,6 +266,30 @@ MIGRATIONS: dict[str, tuple[str, ...]] = {
 # --------------------------------------------------------------------------- URLs
 
 
+_NAMED = re.compile(r"^(postgres(?:ql)?):/+")  # postgresql://, or as a Path folds it: postgresql:/
+
+
+def postgres_url(value: str) -> str | None:
+    """The PostgreSQL URL ``value`` names, else None; also one a Path folded (``postgresql:/u@h/db``).
+
+    >>> postgres_url("postgresql:/me@db:5432/gb"), postgres_url(".goldband/store.db")
+    ('postgresql://me@db:5432/gb', None)
+    """
+    match = _NAMED.match(value.strip())
+    return f"{match[1]}://{value.strip()[match.end():]}" if match else None
+
+
+def refuse_postgres(value: str) -> None:
+    """Everything that opens a store passes through this (the commands and the pytest plugin): only
+    ``goldband store migrate|info|copy`` serve PostgreSQL yet, and a URL must never become an SQLite file name."""
+    url = postgres_url(value)
+    if url is not None:
+        raise UsageError(f"{mask(url)}: the PostgreSQL backend serves only `goldband store migrate`, "
+                         "`goldband store info` and `goldband store copy` so far",
+                         fix=f"use an SQLite store file for this command (`goldband store copy {mask(url)} FILE` "
+                             "makes one from it; --store FILE, GOLDBAND_STORE or 'store:' in goldband.yaml)")
+
+
 def is_url(store: str) -> bool:
     """Whether ``store`` names a PostgreSQL database (``postgresql://...``) rather than an SQLite file."""
     return store.startswith(SCHEMES)
@@ -402,3 +427,74 @@ def migrate(url: str, conn: psycopg.Connection[tuple[object, ...]]) -> list[str]
         conn.execute(f'INSERT INTO "{MIGRATIONS_TABLE}" (migration_set, name, applied_at) VALUES (%s, %s, %s)',
                      (MIGRATION_SET, name, str(datetime.now(UTC))))
     return pending
+
+
+# --------------------------------------------------------------------------- goldband store migrate | info
+
+
+def apply(url: str, *, dry_run: bool = False) -> tuple[list[str], int]:
+    """``goldband store migrate``: the pending migrations applied in one transaction (``dry_run``: only named,
+    nothing written), and the schema version after. A refusal (foreign, newer) rolls everything back."""
+    conn = connect(url)
+    try:
+        with translate(url, "migrate"), conn.transaction():
+            names = check_schema(url, conn) if dry_run else migrate(url, conn)
+            version = len(applied(conn))
+        return names, version
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What ``goldband store info`` shows of a PostgreSQL store, read in one read-only snapshot."""
+
+    server: str  # the server's version, e.g. 16.4
+    size: int  # bytes of the whole database (pg_database_size)
+    migrations: list[str]
+    pending: list[str]
+    runs: tuple[int, str | None, str | None]  # count, first and last started_at
+    tables: dict[str, tuple[int, int]]  # name -> (rows, bytes with indexes and TOAST: pg_total_relation_size)
+
+
+def describe(url: str) -> StoreInfo:
+    """The store's server, schema, runs and tables; a database without goldband's schema is refused, unchanged."""
+    import psycopg
+
+    conn = connect(url)
+    try:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with translate(url, "read"):
+            pending = check_schema(url, conn)
+            done = applied(conn)
+            if not done:
+                raise StoreError("the database holds no goldband store yet", where=mask(url),
+                                 expected="a database `goldband store migrate` set up",
+                                 fix=f"create the schema with `goldband store migrate --store {mask(url)}`")
+            return StoreInfo(server=_one(conn, "SHOW server_version"),
+                             size=int(_one(conn, "SELECT pg_database_size(current_database())")),
+                             migrations=done, pending=pending, runs=_run_range(conn), tables=table_stats(conn))
+    finally:
+        conn.close()
+
+
+def _one(conn: psycopg.Connection[tuple[object, ...]], sql: LiteralString) -> str:
+    row = conn.execute(sql).fetchone()
+    return str(row[0]) if row else ""
+
+
+def _run_range(conn: psycopg.Connection[tuple[object, ...]]) -> tuple[int, str | None, str | None]:
+    row = conn.execute("SELECT COUNT(*), MIN(started_at), MAX(started_at) FROM runs").fetchone()
+    n, first, last = row if row else (0, None, None)
+    return int(str(n)), None if first is None else str(first), None if last is None else str(last)
+
+
+def table_stats(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, tuple[int, int]]:
+    """Rows (counted exactly, as for SQLite) and bytes on disk with indexes and TOAST, per table."""
+    stats = {}
+    for name in tables(conn):
+        row = conn.execute(f'SELECT COUNT(*), pg_total_relation_size(%s::regclass) FROM "{name}"'.encode(),
+                           (f'"{name}"',)).fetchone()
+        stats[name] = (int(str(row[0])), int(str(row[1]))) if row else (0, 0)
+    return stats
