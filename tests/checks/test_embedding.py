@@ -178,11 +178,11 @@ def test_credentials_in_api_base_are_refused_without_being_shown() -> None:
     assert "credentials" in str(info.value) and "hunter2" not in str(info.value)
 
 
-def test_the_check_is_marked_blocking_and_follows_the_check_contract(fake: FakeOpenAI) -> None:
+def test_the_check_waits_on_io_and_follows_the_check_contract(fake: FakeOpenAI) -> None:
     import pickle
 
     spec = check(fake, label=None)
-    assert EmbeddingSimilarity.blocking and not spec.judged
+    assert spec.waits() and not spec.judged
     assert spec.describe() == "embedding_similarity >= 0.8"
     dumped = spec.model_dump(by_alias=True)
     json.dumps(dumped)

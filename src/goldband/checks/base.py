@@ -85,7 +85,6 @@ class CheckSpec(BaseModel):
     primary: ClassVar[str | None] = None  # field set by the value under the check's key
     primary_takes_mapping: ClassVar[bool] = False  # the primary value itself may be a mapping
     judged: ClassVar[bool] = False  # True: the run's judge grades it (the engine's Judge protocol), not evaluate()
-    blocking: ClassVar[bool] = False  # True: evaluate() waits on I/O (a provider call): run in a thread
 
     label: str | None = None  # a display name chosen by the user
     transform: str | None = None  # an output transform applied before this check (goldband.checks.transform)
@@ -104,8 +103,8 @@ class CheckSpec(BaseModel):
         """Validate against the filesystem once at load (files exist, schemas compile)."""
 
     def waits(self) -> bool:
-        """Whether ``evaluate`` waits on I/O (``blocking``), so the engine runs it in a worker thread."""
-        return self.blocking
+        """Whether ``evaluate`` waits on I/O (a provider call), so the engine runs it in a worker thread."""
+        return False
 
     def run(self, ctx: CheckContext) -> Score:
         """Evaluate and turn exceptions into an *error* score with evidence."""

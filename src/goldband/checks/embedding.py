@@ -11,7 +11,7 @@ quiet). Every text (the references above all, but also outputs repeated across
 trials) is embedded once per model and endpoint in a process, so a run asks for a
 case's reference once, whatever the number of trials and concurrent calls.
 
-The call is blocking I/O, so the check is marked ``blocking``: the engine runs it in a
+The call is blocking I/O, so the check ``waits()``: the engine runs it in a
 worker thread (``asyncio.to_thread``), never on its event loop, and the thread pool
 bounds how many embedding requests are in flight. A failure (provider down, a
 timeout, an HTTP error, a malformed reply) is an *error* score with the provider's
@@ -29,13 +29,13 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from goldband._util.llmclients import close_sync_clients
 from goldband.checks.base import REGISTRY, CheckContext, CheckResult, CheckSpec, register
-from goldband.config.project import hide_credentials
+from goldband.config.project import api_base_hidden, api_base_refused
 from goldband.errors import CheckError
 
 CACHE_SIZE = 4096  # texts kept per process; a run's references fit many times over
@@ -51,7 +51,6 @@ class EmbeddingSimilarity(CheckSpec):
     """Pass when the cosine similarity of output and reference embeddings reaches ``min``."""
 
     primary = "min"
-    blocking: ClassVar[bool] = True  # evaluate() waits on a provider: the engine runs it in a thread
 
     min: float = Field(0.75, ge=0.0, le=1.0)
     model: str = Field(min_length=1)
@@ -64,18 +63,12 @@ class EmbeddingSimilarity(CheckSpec):
     @model_validator(mode="before")
     @classmethod
     def _hide_credentials(cls, data: Any) -> Any:
-        """A key in ``api_base`` is hidden before any message can echo it, then refused below."""
-        if isinstance(data, dict) and isinstance(data.get("api_base"), str):
-            return {**data, "api_base": hide_credentials(data["api_base"])}
-        return data
+        return api_base_hidden(data)
 
     @field_validator("api_base")
     @classmethod
     def _no_credentials(cls, url: str | None) -> str | None:
-        if url is not None and "***@" in url:
-            raise ValueError("credentials (user:password@) are not allowed in api_base; name the environment "
-                             "variable holding the key in 'api_key_env'")
-        return url
+        return api_base_refused(url)
 
     @field_validator("reference")
     @classmethod
@@ -86,6 +79,9 @@ class EmbeddingSimilarity(CheckSpec):
 
     def describe(self) -> str:
         return self.label or f"embedding_similarity >= {self.min:g}"
+
+    def waits(self) -> bool:
+        return True  # a provider call: the engine runs it in a worker thread
 
     def evaluate(self, ctx: CheckContext) -> CheckResult:
         refs = ctx.references(self.reference)
