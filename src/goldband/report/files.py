@@ -47,10 +47,9 @@ from goldband.report.data import CaseResult, RunReport, case_json, load_report, 
 from goldband.report.html import write_html
 from goldband.report.links import report_link
 from goldband.report.markdown import render_markdown
-from goldband.report.outputs import group_outputs, shown_outputs
+from goldband.report.outputs import OutputGroup, group_outputs, shown_outputs
 from goldband.results import ScoredTrial
 from goldband.store import SeriesPoint, Store
-from goldband.store.models import CaseKey
 
 FORMATS = ("html", "md", "json")
 NAMES = {"html": "report.html", "md": "summary.md", "json": "report.json"}
@@ -93,10 +92,15 @@ def _json_open(report: RunReport, *, every_trial: bool) -> str:
     return "{\n" + "".join(f"{_dumps(key)}: {_dumps(value)},\n" for key, value in head.items()) + '"cases": ['
 
 
-def _json_case(run_id: str, case: CaseResult, trials: list[ScoredTrial], *, first: bool, every_trial: bool) -> str:
-    """One case's line: every trial, or (a clean pass, unless ``every_trial``) one for each output shown."""
-    listed = trials if every_trial or not case.clean_pass else \
-        [g.trials[0] for g in shown_outputs(True, group_outputs(trials))]
+def _json_case(run_id: str, case: CaseResult, trials: list[ScoredTrial], *, first: bool, every_trial: bool,
+               shown: list[OutputGroup] | None = None) -> str:
+    """One case's line: every trial, or (a clean pass, unless ``every_trial``) one for each output shown
+    (``shown``: the groups the page shows, when it has already grouped them)."""
+    if every_trial or not case.clean_pass:
+        listed = trials
+    else:
+        listed = [g.trials[0] for g in (shown if shown is not None else
+                                        shown_outputs(True, group_outputs(trials)))]
     data = case_json(case, listed)
     data["trials_total"], data["trials_omitted"] = len(trials), len(trials) - len(listed)
     if len(listed) < len(trials):
@@ -154,21 +158,18 @@ def write_reports(store: Store, run_id: str, out_dir: Path, *, formats: tuple[st
 
 
 def _html_and_json(report: RunReport, html_out: TextIO, json_out: TextIO, *, store: str) -> None:
-    """The page and report.json in one pass over the cases (both list them in ``report.cases`` order):
-    as the page reads a case's trials from the store, that case's line of report.json is written."""
-    assert report.source is not None  # a lean report
-    read, cases = report.source, iter(enumerate(report.cases))
+    """The page and report.json in one pass over the cases (both list them in ``report.cases`` order): as the
+    page renders a case, that case's line of report.json is written from the same trials and output groups."""
+    written = iter(range(len(report.cases)))
 
-    def read_and_write(key: CaseKey) -> list[ScoredTrial]:
-        trials, (i, case) = read(key), next(cases)
-        assert case.key == key, f"the page read case {key} where report.json is at {case.key}"
-        json_out.write(_json_case(report.run.id, case, trials, first=i == 0, every_trial=False))
-        return trials
+    def write_case(case: CaseResult, trials: list[ScoredTrial], shown: list[OutputGroup]) -> None:
+        json_out.write(_json_case(report.run.id, case, trials, first=next(written) == 0, every_trial=False,
+                                  shown=shown))
 
     json_out.write(_json_open(report, every_trial=False))
-    write_html(dataclasses.replace(report, source=read_and_write), html_out, store=store, version=__version__)
-    if next(cases, None) is not None:
-        raise AssertionError("the page did not read every case's trials")
+    write_html(report, html_out, store=store, version=__version__, on_case=write_case)
+    if next(written, None) is not None:
+        raise AssertionError("the page did not render every case")
     json_out.write(JSON_CLOSE)
 
 

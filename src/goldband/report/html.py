@@ -92,12 +92,18 @@ def render_html(report: RunReport, *, store: str = "", version: str = "") -> str
     return "".join(_chunks(report, store=store, version=version))
 
 
-def write_html(report: RunReport, out: TextIO, *, store: str = "", version: str = "") -> None:
-    """The report page written to ``out`` as it renders: one case's trials in memory at a time."""
-    out.writelines(_chunks(report, store=store, version=version))
+#: Told each case as the page renders it: the case, all its trials, and the output groups the page shows.
+OnCase = Callable[[CaseResult, list[ScoredTrial], list[OutputGroup]], None]
 
 
-def _chunks(report: RunReport, *, store: str, version: str) -> Iterator[str]:
+def write_html(report: RunReport, out: TextIO, *, store: str = "", version: str = "",
+               on_case: OnCase | None = None) -> None:
+    """The report page written to ``out`` as it renders: one case's trials in memory at a time.
+    ``on_case``: what else is written from the same trials (report.json, ``report.files``)."""
+    out.writelines(_chunks(report, store=store, version=version, on_case=on_case))
+
+
+def _chunks(report: RunReport, *, store: str, version: str, on_case: OnCase | None = None) -> Iterator[str]:
     css, js = _asset("report.css"), _asset("report.js")
     groups = report.groups
     return _environment().get_template("report.html.j2").generate(
@@ -106,16 +112,19 @@ def _chunks(report: RunReport, *, store: str, version: str) -> Iterator[str]:
         trends=[_trend(g) for g in groups],
         histograms=[svg.histogram([s for c in g.cases for s in c.scores if s is not None],
                                   label=f"trial scores of {group_name(g.goldenset, g.target)}") for g in groups],
-        rows=_case_rows(report),
+        rows=_case_rows(report, on_case),
     )
 
 
-def _case_rows(report: RunReport) -> Iterator[Markup]:
+def _case_rows(report: RunReport, on_case: OnCase | None) -> Iterator[Markup]:
     """Each case's rows of the case table, rendered on their own (case.html.j2): one chunk a case for the
     page's writer rather than hundreds, and one case's trials read at a time."""
     template = _environment().get_template("case.html.j2")
     for index, case in enumerate(report.cases, start=1):
-        row = _row(case, report.trials_of(case), report.run.id)
+        trials = report.trials_of(case)
+        row = _row(case, trials, report.run.id)
+        if on_case is not None:
+            on_case(case, trials, row.outputs)
         yield Markup(template.render(c=row, index=index, limit=OUTPUT_LIMIT) + "\n")
 
 
