@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from goldband._util.runid import now
 from goldband.bands.setgate import SetGate, from_values
-from goldband.results import Completion, Score, ScoredTrial, Trial
+from goldband.results import Score, ScoredTrial
 from goldband.store import Rendering, RunRow, SeriesPoint, Store
 from goldband.store.models import CaseCounts, CaseKey
-from goldband.store.queries import tool_calls
+from goldband.store.queries import TRIAL_FIELDS, trial_from_values
 from goldband.store.series import SOURCE, run_points
 
 if TYPE_CHECKING:
@@ -217,30 +217,17 @@ def case_trials(store: Store, run_id: str, case: CaseKey) -> list[ScoredTrial]:
     for _, rows in itertools.groupby(store.conn.execute(CASE_TRIALS_SQL, [run_id, *case]).fetchall(),
                                      key=lambda r: r[0]):
         found = list(rows)
-        trials.append(ScoredTrial(_trial(case[1], case[2], found[0]),
+        trials.append(ScoredTrial(trial_from_values(case[1], case[2], found[0][1:TRIAL_COLUMNS]),
                                   tuple(_score(r[TRIAL_COLUMNS:]) for r in found if r[TRIAL_COLUMNS] is not None)))
     return trials
 
 
 CASE_TRIALS_SQL = (
-    "SELECT t.id, t.sample, t.output, t.tool_calls, t.prompt_tokens, t.completion_tokens, t.cost_usd, "
-    "t.system_fingerprint, t.finish_reason, t.latency_ms, t.error, t.error_kind, t.cached, t.attempts, "
-    "s.check_name, s.kind, s.outcome, s.score, s.detail, s.evidence, s.gating, s.meta "
+    "SELECT t.id, " + ", ".join(f"t.{name}" for name in TRIAL_FIELDS)
+    + ", s.check_name, s.kind, s.outcome, s.score, s.detail, s.evidence, s.gating, s.meta "
     "FROM trials t LEFT JOIN scores s ON s.trial_id = t.id "
     "WHERE t.run_id = ? AND t.goldenset = ? AND t.case_id = ? AND t.target = ? ORDER BY t.sample, s.idx")
-TRIAL_COLUMNS = 14  # then a score's
-
-
-def _trial(case_id: str, target: str, row: tuple[Any, ...]) -> Trial:
-    """``store.queries.trial_from_row`` for CASE_TRIALS_SQL's columns."""
-    (_, sample, output, calls, prompt_tokens, completion_tokens, cost, fingerprint, finish, latency, error,
-     error_kind, cached, attempts) = row[:TRIAL_COLUMNS]
-    completion = None
-    if error is None or output is not None:  # the row's columns are the completion's fields
-        completion = Completion(output, tool_calls(calls), prompt_tokens, completion_tokens, cost, fingerprint,
-                                finish, latency)
-    return Trial(case_id, target, sample, completion, error, error_kind, bool(cached),
-                 attempts if attempts is not None else 1)
+TRIAL_COLUMNS = 1 + len(TRIAL_FIELDS)  # the trial's id and fields, then a score's
 
 
 def _score(values: tuple[Any, ...]) -> Score:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -352,14 +352,25 @@ def _counts(values: list[tuple[str, float | None]]) -> CaseCounts:
                       outcomes)
 
 
+TRIAL_FIELDS = ("sample", "output", "tool_calls", "prompt_tokens", "completion_tokens", "cost_usd",
+                "system_fingerprint", "finish_reason", "latency_ms", "error", "error_kind", "cached", "attempts")
+
+
 def trial_from_row(row: dict[str, Any]) -> Trial:
+    return trial_from_values(row["case_id"], row["target"], [row[name] for name in TRIAL_FIELDS])
+
+
+def trial_from_values(case_id: str, target: str, values: Sequence[Any]) -> Trial:
+    """A trial from its row's ``TRIAL_FIELDS`` values in that order (a report reads every trial of a run
+    this way: no row dicts)."""
+    (sample, output, calls, prompt_tokens, completion_tokens, cost, fingerprint, finish, latency, error,
+     error_kind, cached, attempts) = values
     completion = None
-    if row["error"] is None or row["output"] is not None:  # the row's columns are the completion's fields
-        completion = Completion(row["output"], tool_calls(row["tool_calls"]), row["prompt_tokens"],
-                                row["completion_tokens"], row["cost_usd"], row["system_fingerprint"],
-                                row["finish_reason"], row["latency_ms"])
-    return Trial(row["case_id"], row["target"], row["sample"], completion, row["error"], row["error_kind"],
-                 bool(row["cached"]), row["attempts"] if row["attempts"] is not None else 1)
+    if error is None or output is not None:  # the row's columns are the completion's fields
+        completion = Completion(output, tool_calls(calls), prompt_tokens, completion_tokens, cost, fingerprint,
+                                finish, latency)
+    return Trial(case_id, target, sample, completion, error, error_kind, bool(cached),
+                 attempts if attempts is not None else 1)
 
 
 def turn_from_row(row: dict[str, Any]) -> Turn:
