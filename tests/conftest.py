@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,20 @@ if TYPE_CHECKING:
     from goldband.testing import FakeOpenAI
 
 pytest_plugins = ["pgkit"]  # the session fixture `postgres`: a real PostgreSQL server (tests/pgkit.py)
+
+# Variables a CI runner or a user's shell sets that change what goldband does (the lock is strict when CI is set,
+# a run id is derived from GITHUB_RUN_ID, ...). Tests that need one set it themselves.
+RUNNER_PREFIXES = ("GITHUB_", "GOLDBAND_")
+RUNNER_KEEP = ("GOLDBAND_REQUIRE_POSTGRES",)
+
+
+@pytest.fixture(autouse=True)
+def hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test sees the same environment locally and on a CI runner (a test once passed only without CI)."""
+    monkeypatch.delenv("CI", raising=False)
+    for name in list(os.environ):
+        if name.startswith(RUNNER_PREFIXES) and name not in RUNNER_KEEP:
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture

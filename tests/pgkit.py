@@ -255,3 +255,15 @@ def database_name(test_name: str) -> str:
     """A valid, unique database name that still says which test made it: ``t_<test name>_<random>``."""
     readable = re.sub(r"[^a-z0-9_]+", "_", test_name.lower())[:40]
     return f"t_{readable}_{secrets.token_hex(4)}"
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def store_at(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a store-facing test keeps its store, once per backend: an SQLite file, then a fresh database on
+    the session's PostgreSQL server (``postgres_url``). The test opens it with ``open_store`` as users do."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return str(request.getfixturevalue("postgres_url"))

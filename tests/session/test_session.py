@@ -53,23 +53,22 @@ def opens(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
 
 def test_a_session_opens_its_store_once_for_history_baseline_recorder_writer_and_judge_cache(
-        tmp_path: Path, openai_server: FakeOpenAI, opens: list[Path]) -> None:
+        tmp_path: Path, openai_server: FakeOpenAI, opens: list[Path], store_at: str) -> None:
     root = project(tmp_path, openai_server.url, cases=2, runs=2,
                    case_extra="    band: {history: true, quarantine: true}\n")
     serve(openai_server, [reply()])
-    store = str(tmp_path / "store.db")
-    first = goldband.run(root=root, store=store)
-    assert first.run_id is not None and opens == [tmp_path / "store.db"]
+    first = goldband.run(root=root, store=store_at)
+    assert first.run_id is not None and opens == [Path(store_at)]
     opens.clear()
-    second = goldband.run(root=root, store=store, baseline="latest")  # history, baseline, judge cache, writes
+    second = goldband.run(root=root, store=store_at, baseline="latest")  # history, baseline, judge cache, writes
     assert second.comparison is not None and second.run_id is not None
-    assert opens == [tmp_path / "store.db"]
+    assert opens == [Path(store_at)]
 
 
-def test_each_verdict_is_written_once_with_its_baseline_delta(tmp_path: Path, opens: list[Path],
+def test_each_verdict_is_written_once_with_its_baseline_delta(tmp_path: Path, opens: list[Path], store_at: str,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     root = app_project(tmp_path)
-    store = str(tmp_path / "store.db")
+    store = store_at
     goldband.run(root=root, store=store)
     written: list[str] = []
     real = recorder.insert_verdict

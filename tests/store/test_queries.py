@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,8 +17,9 @@ from storefixtures import CaseSpec, demo_store, scored, verdict_of, write_run
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return demo_store(tmp_path / "store.db")
+def store(store_at: str) -> Iterator[Store]:
+    with demo_store(store_at) as store:
+        yield store
 
 
 def test_runs_are_listed_newest_first_and_filtered(store: Store) -> None:
@@ -177,8 +178,8 @@ def test_judge_cache_keeps_the_last_value(store: Store) -> None:
     assert store.judge_cache_clear() == 1
 
 
-def test_a_killed_run_reads_as_incomplete(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.db") as store:
+def test_a_killed_run_reads_as_incomplete(store_at: str) -> None:
+    with open_store(store_at) as store:
         write_run(store, "r-dead", "2026-11-01T00:00:00.000+00:00", [CaseSpec("a", "p")], status="running")
         store.conn.execute("UPDATE runs SET host = ?, pid = ? WHERE id = 'r-dead'", [socket.gethostname(), 2**22 + 7])
         write_run(store, "r-alive", "2026-11-02T00:00:00.000+00:00", [CaseSpec("a", "p")], status="running")

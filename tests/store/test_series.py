@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -24,8 +22,8 @@ def test_percentile_of_nothing_is_none() -> None:
     assert percentile([], 50) is None
 
 
-def test_points_per_goldenset_and_target(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.db") as store:
+def test_points_per_goldenset_and_target(store_at: str) -> None:
+    with open_store(store_at) as store:
         run = write_run(store, "r1", "2026-11-01T00:00:00.000+00:00", [
             CaseSpec("a", "ppff"), CaseSpec("b", "ppe", "INCONCLUSIVE"),
             CaseSpec("c", "pp", goldenset="extract", target="extract-v1"),
@@ -46,8 +44,8 @@ def test_points_per_goldenset_and_target(tmp_path: Path) -> None:
     assert points[("extract", "pass_rate")].model == "extract-v1"
 
 
-def test_a_finished_run_replaces_its_points(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.db") as store:
+def test_a_finished_run_replaces_its_points(store_at: str) -> None:
+    with open_store(store_at) as store:
         run = write_run(store, "r1", "2026-11-01T00:00:00.000+00:00", [CaseSpec("a", "pp")])
         before = len(store.series(run_id="r1"))
         store.replace_run_series("r1", run_points(store, run))

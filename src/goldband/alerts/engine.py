@@ -39,6 +39,7 @@ from goldband.alerts.states import ACTIVE, RuleStep
 from goldband.clock import Clock, SystemClock, iso, parse_duration
 from goldband.config.alerts import AlertsConfig, RuleConfig
 from goldband.errors import UsageError
+from goldband.store.sqltext import upsert
 
 if TYPE_CHECKING:
     from goldband.store import Store
@@ -108,8 +109,8 @@ class AlertEngine:
             if current is not None and clean >= rule.resolve_after:
                 conn.execute("UPDATE alerts SET status = 'resolved', resolved_at = ? WHERE id = ?", [now, current])
                 status, events = "resolved", ("resolved",)
-        conn.execute("INSERT OR REPLACE INTO alert_state (fingerprint, rule, streak, clean, last_notified_at, "
-                     "updated_at) VALUES (?, ?, ?, ?, ?, ?)", [key, rule.name, streak, clean, notified, now])
+        conn.execute(upsert("alert_state", ("fingerprint", "rule", "streak", "clean", "last_notified_at", "updated_at"),
+                            ("fingerprint",)), [key, rule.name, streak, clean, notified, now])
         before = self.steps[key].events if key in self.steps else ()
         self.steps[key] = RuleStep(rule, obs, flagged, streak, clean, latest, status, before + events, since)
         return opened
@@ -127,11 +128,12 @@ class AlertEngine:
         cursor = conn.execute(
             "INSERT INTO alerts (fingerprint, rule, severity, status, source, model, metric, labels, detector, "
             "opened_at, last_seen_at, count, reopened, first_time, last_time, value, summary, details, "
-            "notify_pending, deliveries) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, 1, '{}')",
+            "notify_pending, deliveries) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, 1, '{}') "
+            "RETURNING id",
             [key, rule.name, rule.severity, obs.source, obs.model, obs.metric, _dumps(dict(obs.labels)),
              obs.detector, now, now, streak, obs.time, obs.time, _num(obs.value),
              obs.summary or f"{obs.metric} flagged", _dumps(dict(obs.details))])
-        return int(cursor.lastrowid or 0), now
+        return int(cursor.fetchone()[0]), now
 
     # -- delivering (outside transactions) ----------------------------------------------------
     def deliver(self) -> list[Delivered]:

@@ -75,13 +75,13 @@ def configured(name: str, option: Path | None) -> Path | None:
     """``store`` or ``report``: the option, else env, ini, project config (the plugin's precedence);
     None when it is turned off (``off``, ``none``, ``false``, ``0``, as the run's recorder reads them)."""
     from goldband.config.settings import OFF
-    from goldband.store.postgres import refuse_postgres
+    from goldband.store.postgres import locate
 
     value, root = setting(name, option)
-    if name == "store":
-        refuse_postgres(value)
     if value.strip().lower() in OFF:
         return None
+    if name == "store":  # a PostgreSQL URL, or a file
+        return locate(value, root or Path())
     return Path(value) if root is None else project_path(root, value)
 
 

@@ -115,9 +115,14 @@ def _complete_run(ref: str, store: str | None) -> str | None:
 
 
 def _absolute(value: str | None) -> str | None:
-    """Paths on goldband's command line are relative to where it runs (pytest would use the rootdir)."""
+    """Paths on goldband's command line are relative to where it runs (pytest would use the rootdir); a
+    PostgreSQL URL stays one."""
+    from goldband.store.postgres import postgres_url
+
     if value is None or value.strip().lower() in ("off", "none"):
         return value
+    if (url := postgres_url(value)) is not None:
+        return url
     return str(Path(value).expanduser().resolve())
 
 

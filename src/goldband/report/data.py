@@ -259,7 +259,7 @@ def _trend(store: Store, run: RunRow, goldenset: str, target: str, metric: str, 
     each point with the golden set's version in that run."""
     rows = store.conn.execute(
         "SELECT run_id, time, value FROM series_points WHERE source = ? AND model = ? AND metric = ? "
-        "AND json_extract(labels, '$.goldenset') = ? AND time <= ? AND run_id != ? "
+        f"AND {store.json_text('labels', 'goldenset')} = ? AND time <= ? AND run_id != ? "
         "ORDER BY time DESC, id DESC LIMIT ?",
         [SOURCE, target, metric, goldenset, run.started_at, run.id, max(0, limit - 1)]).fetchall()
     versions = store.goldenset_versions([run.id, *(r for r, _, _ in rows if r)])

@@ -49,6 +49,7 @@ from goldband.session.storage import StoreHandle
 from goldband.session.writer import BackgroundWriter, Op
 from goldband.store import RunRow
 from goldband.store.models import Rendering, StoredVerdict
+from goldband.store.postgres import locate
 from goldband.store.writer import (
     begin_shard,
     insert_goldenset,
@@ -69,11 +70,11 @@ def default_kind() -> str:
 
 
 def resolve_path(value: str | None, root: Path) -> Path | None:
-    """A configured path relative to the project root; None when switched off."""
+    """A configured path relative to the project root (a store may be a PostgreSQL URL); None when switched
+    off."""
     if value is None or value.strip().lower() in OFF:
         return None
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else root / path
+    return locate(value, root)
 
 
 class RunRecorder:

@@ -52,7 +52,6 @@ from goldband.session.recorder import RunRecorder, resolve_path
 from goldband.session.settle import settle
 from goldband.session.storage import StoreHandle
 from goldband.store import registry as registry_rows
-from goldband.store.postgres import refuse_postgres
 
 Item = tuple[str, CasePlan]  # (node id, plan)
 
@@ -99,7 +98,6 @@ class Session:
         session (a pre-merge check's two refs write one samples cache)."""
         config, path, lines = read_config(settings.rootpath)
         shown = yamlio.relative(path, settings.rootpath) if path else None
-        refuse_postgres(str(settings.store or config.store))  # a URL must not become an SQLite file name
         store = StoreHandle(resolve_path(settings.store or config.store, settings.rootpath),
                             check=not settings.worker)  # the controller checked it for its workers
         targets = build_targets(config, settings.rootpath, shown, registered=_registered(store), lines=lines)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from goldband.errors import StoreError
 from goldband.store import Store, open_store
+from goldband.store.postgres import postgres_url
 
 
 class StoreHandle:
@@ -50,10 +51,13 @@ class StoreHandle:
         """The store if it is on and its file exists (opened now if need be); None otherwise.
 
         For readers that have nothing to read in a store that does not exist yet
-        (history bands, the end of an xdist controller's run): they never create one.
+        (history bands, the end of an xdist controller's run): they never create one. A PostgreSQL
+        database always exists: it is opened (its schema set up when it has none yet).
         """
         if self._store is not None:
             return self._store
+        if self.path is not None and postgres_url(str(self.path)) is not None:
+            return self.open()
         if self.path is None or not self.path.exists():
             return None
         return self.open(create=False)

@@ -22,9 +22,12 @@ during a pytest session. Schema and migrations: ``goldband.store.schema``.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import cast
 
 from goldband._util.runid import RUN_KINDS
+from goldband.store import postgres
 from goldband.store.connection import (
     StoreBase,
     check_schema,
@@ -67,6 +70,10 @@ def open_store(path: str | Path, *, create: bool = True, timeout_s: float | None
     page is read, ~0.1 s per 100,000 trials; a run checks its store once, before
     any call). ``timeout_s``: how long a write waits for another process's lock.
     """
+    url = postgres.postgres_url(str(path))
+    if url is not None:  # a PostgreSQL store: the same Store over a PgConnection
+        served = postgres.open_connection(url, create=create, migrate_schema=migrate_schema)
+        return Store(Path(url), cast("sqlite3.Connection", served))  # driven as one (goldband.store.pgconn)
     path = Path(path)
     conn = connect(path, create=create, timeout_s=timeout_s)
     store = Store(path, conn)

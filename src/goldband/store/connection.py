@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Self
 
 from goldband._version import __version__
 from goldband.errors import StoreError
-from goldband.store import schema
+from goldband.store import postgres, schema
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -58,9 +58,23 @@ class StoreBase:
     """
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
-        self.path = path
-        self.conn = conn
+        self.path = path  # a PostgreSQL store's URL as a Path folds it (``postgres.postgres_url`` unfolds it)
+        self.conn = conn  # for PostgreSQL a ``pgconn.PgConnection``, driven the same way
         self.lock = threading.RLock()
+
+    @property
+    def url(self) -> str | None:
+        """The PostgreSQL URL of this store (never with a password), or None for an SQLite file."""
+        return postgres.postgres_url(str(self.path))
+
+    def json_text(self, column: str, key: str) -> str:
+        """SQL for the text of ``column``'s JSON member ``key`` (a constant name), in this store's dialect."""
+        return f"json_extract({column}, '$.{key}')" if self.url is None else f"({column}::json ->> '{key}')"
+
+    @property
+    def where(self) -> str:
+        """What messages and reports name this store by: the file's path, or the masked URL."""
+        return str(self.path) if self.url is None else self.url
 
     @functools.cached_property
     def db(self) -> Database:
@@ -85,6 +99,8 @@ class StoreBase:
     @property
     def migrations(self) -> list[str]:
         """Names of the migrations applied to this store, in order."""
+        if self.url is not None:
+            return postgres.applied(self.conn.raw)  # type: ignore[attr-defined]
         return applied(self.conn)
 
     @property
@@ -102,8 +118,11 @@ class StoreBase:
         A long run leaves up to ~40 MB of log (``wal_autocheckpoint``) that a commit or the last close
         would otherwise copy on the caller's time. A PASSIVE checkpoint takes no lock a reader or the
         writer waits on, and SQLite does the copying without the GIL, so the end of a run renders its
-        reports meanwhile. A failure is ignored: the next commit or close checkpoints anyway."""
+        reports meanwhile. A failure is ignored: the next commit or close checkpoints anyway. PostgreSQL:
+        nothing to do (the server checkpoints)."""
         def run() -> None:
+            if self.url is not None:
+                return
             with contextlib.suppress(sqlite3.Error), contextlib.closing(
                     sqlite3.connect(self.path, timeout=0, isolation_level=None)) as conn:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -223,7 +242,13 @@ def corrupt(path: Path, detail: str) -> StoreError:
 
 @contextlib.contextmanager
 def translate(path: Path, action: str) -> Iterator[None]:
-    """SQLite errors become one StoreError each: locked, damaged, unwritable, full."""
+    """SQLite errors become one StoreError each: locked, damaged, unwritable, full; so do PostgreSQL's, for a
+    store whose path is a URL (``postgres.translate``)."""
+    url = postgres.postgres_url(str(path))
+    if url is not None:
+        with postgres.translate(url, action):
+            yield
+        return
     try:
         yield
     except sqlite3.Error as exc:

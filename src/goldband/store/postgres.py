@@ -23,12 +23,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, LiteralString
 from urllib.parse import urlsplit
 
 from goldband._version import __version__
 from goldband.errors import StoreError, UsageError
 from goldband.store import schema
+from goldband.store.pgconn import PgConnection
 
 if TYPE_CHECKING:
     import psycopg
@@ -279,6 +281,17 @@ def postgres_url(value: str) -> str | None:
     return f"{match[1]}://{value.strip()[match.end():]}" if match else None
 
 
+def locate(value: str, root: Path) -> Path:
+    """A configured store as ``open_store`` takes it: a PostgreSQL URL (checked: no password in it) as a Path
+    folds it, or an SQLite file relative to the project root ``root``."""
+    url = postgres_url(value)
+    if url is not None:
+        check_url(url)
+        return Path(url)
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path
+
+
 def refuse_postgres(value: str) -> None:
     """Everything that opens a store passes through this (the commands and the pytest plugin): only
     ``goldband store migrate|info|copy`` serve PostgreSQL yet, and a URL must never become an SQLite file name."""
@@ -427,6 +440,26 @@ def migrate(url: str, conn: psycopg.Connection[tuple[object, ...]]) -> list[str]
         conn.execute(f'INSERT INTO "{MIGRATIONS_TABLE}" (migration_set, name, applied_at) VALUES (%s, %s, %s)',
                      (MIGRATION_SET, name, str(datetime.now(UTC))))
     return pending
+
+
+def open_connection(url: str, *, create: bool, migrate_schema: bool) -> PgConnection:
+    """A checked, migrated connection for ``open_store``: foreign and newer databases are refused unchanged;
+    an empty database becomes a store only when ``create``."""
+    conn = PgConnection(connect(url))
+    try:
+        with translate(url, "open"):
+            pending = check_schema(url, conn.raw)
+            if not create and not applied(conn.raw):
+                raise StoreError("the database holds no goldband store yet", where=mask(url),
+                                 expected="a database `goldband store migrate` or a run set up",
+                                 fix=f"create the schema with `goldband store migrate --store {mask(url)}`")
+            if migrate_schema and pending:
+                with conn.raw.transaction():
+                    migrate(url, conn.raw)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 # --------------------------------------------------------------------------- goldband store migrate | info

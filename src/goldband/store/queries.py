@@ -40,7 +40,7 @@ CASE_HISTORY_SQL = (
     "SELECT v.run_id, r.started_at, r.kind, r.status AS run_status, r.host, r.pid, v.status, v.n, "
     "v.passes, v.pass_rate, v.pass_rate_low, v.pass_rate_high, v.mean_score "
     "FROM verdicts v JOIN runs r ON r.id = v.run_id "
-    "WHERE v.goldenset = ? AND v.case_id = ? AND v.target = ? AND r.draft IS NOT 1{also} "
+    "WHERE v.goldenset = ? AND v.case_id = ? AND v.target = ? AND COALESCE(r.draft, 0) != 1{also} "
     "ORDER BY r.started_at DESC, v.run_id DESC LIMIT ?")
 CASE_HISTORY_FILTERS = {  # the optional filters of ``case_history``
     "kind": " AND r.kind = ?",
@@ -119,7 +119,7 @@ class Queries:
 
     def draft_goldensets(self, run_id: str) -> list[str]:
         """The golden sets the run used as drafts (changed under their version; see ``goldband.golden.lock``)."""
-        return [r[0] for r in self._fetch("SELECT name FROM run_goldensets WHERE run_id = ? AND draft IS 1 "
+        return [r[0] for r in self._fetch("SELECT name FROM run_goldensets WHERE run_id = ? AND COALESCE(draft, 0) = 1 "
                                           "ORDER BY name", [run_id])]
 
     def goldenset_versions(self, run_ids: Iterable[str]) -> dict[str, dict[str, str]]:
@@ -299,7 +299,7 @@ def _run_filters(kind: str | None, branch: str | None, goldenset: str | None, st
                  version: str | None = None, draft: bool | None = None) -> tuple[str, list[Any]]:
     clauses, params = [], []
     if draft is not None:
-        clauses.append("draft IS 1" if draft else "draft IS NOT 1")
+        clauses.append("COALESCE(draft, 0) = 1" if draft else "COALESCE(draft, 0) != 1")
     for column, value in (("kind", kind), ("git_branch", branch)):
         if value is not None:
             clauses.append(f"{column} = ?")

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from goldband.store.sqltext import upsert
 from goldband.store.writer import dumps
 
 __all__ = [
@@ -236,10 +237,10 @@ def append_event(conn: sqlite3.Connection, event: EventRow) -> int:
     """Append ``event``; an alias event also moves its alias (same transaction). Returns the event id."""
     cursor = conn.execute(
         "INSERT INTO registry_events (model, kind, alias, from_version, to_version, time, actor, reason, evidence, "
-        "forced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "forced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         [event.model, event.kind, event.alias, event.from_version, event.to_version, event.time, event.actor,
          event.reason, dumps(event.evidence), int(event.forced)])
-    event_id = int(cursor.lastrowid or 0)
+    event_id = int(cursor.fetchone()[0])
     if event.kind in ALIAS_EVENTS and event.alias and event.to_version:
         conn.execute("INSERT INTO registry_aliases (model, alias, version, event_id, updated_at) "
                      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, "
@@ -321,8 +322,8 @@ def insert_gate(conn: sqlite3.Connection, gate: GateRow) -> int:
     columns = [c for c in _GATE_COLUMNS if c != "id"]
     values = [dumps(getattr(gate, c)) if c in _GATE_JSON else getattr(gate, c) for c in columns]
     cursor = conn.execute(f"INSERT INTO registry_gates ({', '.join(columns)}) VALUES "
-                          f"({', '.join('?' * len(columns))})", values)
-    return int(cursor.lastrowid or 0)
+                          f"({', '.join('?' * len(columns))}) RETURNING id", values)
+    return int(cursor.fetchone()[0])
 
 
 def finish_gate(conn: sqlite3.Connection, gate_id: int, gate: GateRow) -> None:
@@ -366,8 +367,8 @@ def artifact_check(conn: sqlite3.Connection, path: str) -> tuple[int, int, str] 
 
 def put_artifact_check(conn: sqlite3.Connection, path: str, size: int, mtime_ns: int, sha256: str,
                        stamp: str) -> None:
-    conn.execute("INSERT OR REPLACE INTO registry_artifact_checks (path, size, mtime_ns, sha256, checked_at) "
-                 "VALUES (?, ?, ?, ?, ?)", [path, size, mtime_ns, sha256, stamp])
+    conn.execute(upsert("registry_artifact_checks", ("path", "size", "mtime_ns", "sha256", "checked_at"), ("path",)),
+                 [path, size, mtime_ns, sha256, stamp])
 
 
 # --------------------------------------------------------------------------- retrain requests and steps
@@ -380,8 +381,9 @@ def insert_request(conn: sqlite3.Connection, request: RetrainRequest) -> int | N
     """Queue a retrain request; None when one already exists for the same alert (once per incident)."""
     columns = [c for c in _REQUEST_COLUMNS if c != "id"]
     cursor = conn.execute(f"INSERT OR IGNORE INTO retrain_requests ({', '.join(columns)}) VALUES "
-                          f"({', '.join('?' * len(columns))})", [getattr(request, c) for c in columns])
-    return int(cursor.lastrowid) if cursor.rowcount and cursor.lastrowid is not None else None
+                          f"({', '.join('?' * len(columns))}) RETURNING id", [getattr(request, c) for c in columns])
+    row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 def update_request(conn: sqlite3.Connection, request_id: int, **changes: Any) -> None:
@@ -417,8 +419,7 @@ _STEP_COLUMNS = ("request_id", "step", "status", "started_at", "finished_at", "l
 
 
 def put_step(conn: sqlite3.Connection, step: StepRow) -> None:
-    conn.execute(f"INSERT OR REPLACE INTO retrain_steps ({', '.join(_STEP_COLUMNS)}) VALUES "
-                 f"({', '.join('?' * len(_STEP_COLUMNS))})",
+    conn.execute(upsert("retrain_steps", _STEP_COLUMNS, ("request_id", "step")),
                  [dumps(step.detail) if c == "detail" else getattr(step, c) for c in _STEP_COLUMNS])
 
 

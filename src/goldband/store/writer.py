@@ -25,6 +25,7 @@ from goldband._util.hashing import canonical_hash
 from goldband._util.runid import now
 from goldband.results import Completion, ConversationTrial, Score, ScoredTrial, Trial, Turn
 from goldband.store.models import DriftEvent, Rendering, RunRow, SeriesPoint, StoredVerdict, labels_key, to_time
+from goldband.store.sqltext import upsert
 
 
 def dumps(value: Any) -> str | None:
@@ -90,8 +91,8 @@ def insert_items(conn: sqlite3.Connection, run_id: str,
     """The (golden set, case, target, node id, min runs, max runs) items a run selected."""
     conn.executemany(
         "INSERT INTO run_items (run_id, goldenset, case_id, target, nodeid, min_runs, max_runs) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET nodeid = excluded.nodeid, "
-        "min_runs = excluded.min_runs, max_runs = excluded.max_runs",
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, goldenset, case_id, target) "
+        "DO UPDATE SET nodeid = excluded.nodeid, min_runs = excluded.min_runs, max_runs = excluded.max_runs",
         [(run_id, *item) for item in items])
 
 
@@ -100,7 +101,7 @@ def begin_shard(conn: sqlite3.Connection, run_id: str, *, shard: int, shards: in
     """Shard ``shard`` of ``shards`` records into the run with ``items`` selected items (running again when
     its CI job is re-run: its finish is cleared)."""
     conn.execute("INSERT INTO run_shards (run_id, shard, shards, items, started_at) VALUES (?, ?, ?, ?, ?) "
-                 "ON CONFLICT DO UPDATE SET shards = excluded.shards, items = excluded.items, "
+                 "ON CONFLICT (run_id, shard) DO UPDATE SET shards = excluded.shards, items = excluded.items, "
                  "started_at = excluded.started_at, exit_status = NULL, finished_at = NULL",
                  [run_id, shard, shards, items, now()])
 
@@ -300,14 +301,18 @@ def _trial_values(trial_id: int, run_id: str, goldenset: str, st: ScoredTrial, s
             c.system_fingerprint, c.finish_reason, *tail)
 
 
+VERDICT_SQL = upsert("verdicts", (
+    "run_id", "goldenset", "case_id", "target", "goldenset_hash", "target_hash", "nodeid", "status", "gating", "n",
+    "passes", "fails", "errors", "pass_rate", "pass_rate_low", "pass_rate_high", "confidence", "mean_score",
+    "score_low", "score_high", "std", "bound", "reason", "runs_planned", "baseline_outcome", "baseline_run",
+    "baseline_delta", "baseline_p_adjusted", "details", "created_at"), ("run_id", "goldenset", "case_id", "target"))
+
+
 def insert_verdict(conn: sqlite3.Connection, run_id: str, record: StoredVerdict) -> None:
     """The case's verdict in this run (replaces an earlier one: a resumed run decides again)."""
     v, base = record.verdict, record.verdict.baseline
     conn.execute(
-        "INSERT OR REPLACE INTO verdicts (run_id, goldenset, case_id, target, goldenset_hash, target_hash, nodeid, "
-        "status, gating, n, passes, fails, errors, pass_rate, pass_rate_low, pass_rate_high, confidence, mean_score, "
-        "score_low, score_high, std, bound, reason, runs_planned, baseline_outcome, baseline_run, baseline_delta, "
-        "baseline_p_adjusted, details, created_at) VALUES (" + ", ".join("?" * 30) + ")",
+        VERDICT_SQL,
         [run_id, record.goldenset, record.case_id, record.target, record.goldenset_hash, record.target_hash,
          record.nodeid, v.status, int(v.gating), v.n, v.passes, v.fails, v.errors, _num(v.pass_rate),
          _num(v.pass_rate_low), _num(v.pass_rate_high), v.confidence, _num(v.mean_score), _num(v.score_low),
@@ -337,11 +342,11 @@ def replace_series(conn: sqlite3.Connection, run_id: str, points: Iterable[Serie
 def insert_drift_event(conn: sqlite3.Connection, event: DriftEvent) -> int:
     cursor = conn.execute(
         "INSERT INTO drift_events (detector, source, model, metric, labels, labels_key, time, statistic, p_value, "
-        "threshold, details, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "threshold, details, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         [event.detector, event.source, event.model, event.metric, dumps(event.labels or {}),
          labels_key(event.labels), to_time(event.time), _num(event.statistic), _num(event.p_value),
          _num(event.threshold), dumps(event.details or {}), event.run_id])
-    return int(cursor.lastrowid or 0)
+    return int(cursor.fetchone()[0])
 
 
 class Writes:
@@ -368,7 +373,7 @@ class Writes:
     def judge_cache_put(self, key: str, value: Any) -> None:
         """Cache a judge reply (any JSON value) under ``key``; the last write wins."""
         with self.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO judge_cache (key, value, created_at) VALUES (?, ?, ?)",
+            conn.execute(upsert("judge_cache", ("key", "value", "created_at"), ("key",)),
                          [key, dumps(value), now()])
 
     def judge_cache_clear(self) -> int:

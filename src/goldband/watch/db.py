@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from goldband._util.runid import now
+from goldband.store.sqltext import upsert
 from goldband.watch.records import Issue, LabelRow, PredictionRow, dumps
 
 __all__ = [
@@ -196,7 +197,7 @@ def get_state(conn: sqlite3.Connection, scope: str, key: str) -> dict[str, Any] 
 
 
 def put_state(conn: sqlite3.Connection, scope: str, key: str, state: dict[str, Any]) -> None:
-    conn.execute("INSERT OR REPLACE INTO monitor_state (scope, key, state, updated_at) VALUES (?, ?, ?, ?)",
+    conn.execute(upsert("monitor_state", ("scope", "key", "state", "updated_at"), ("scope", "key")),
                  [scope, key, dumps(state), now()])
 
 

@@ -42,6 +42,7 @@ from goldband.monitors import chi2, ks
 from goldband.monitors.fdr import adjust
 from goldband.store import Store
 from goldband.store.models import DriftEvent, SeriesPoint
+from goldband.store.sqltext import upsert
 from goldband.store.writer import insert_drift_event, insert_series
 from goldband.watch import db, traces
 from goldband.watch.llmsignals import TraceSignals, signals
@@ -356,9 +357,9 @@ def series_points(app: str, windows: Sequence[WindowResult]) -> list[SeriesPoint
 def _store(conn: sqlite3.Connection, app: str, version: str, window: int, rows: list[StoredTrace],
            found: list[TraceSignals], scores: dict[int, float], errors: dict[int, str], now: str) -> None:
     conn.executemany(
-        "INSERT OR REPLACE INTO llm_evaluations (trace, app, version, window, checks_passed, checks_failed, failed, "
-        "judge_score, judge_error, refusal, empty, truncated, evaluated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "?, ?)",
+        upsert("llm_evaluations", ("trace", "app", "version", "window", "checks_passed", "checks_failed", "failed",
+                                   "judge_score", "judge_error", "refusal", "empty", "truncated", "evaluated_at"),
+               ("trace",)),
         [(r.id, app, version, window, s.checks_passed, s.checks_failed + s.check_errors,
           dumps(s.details) if s.failed else None, scores.get(r.id),
           errors.get(r.id), int(s.refusal), int(s.empty),

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from goldband._util.runid import now
 from goldband.config.monitors import ColumnsConfig
 from goldband.errors import MonitorError
+from goldband.store.sqltext import upsert
 from goldband.watch.records import category_key, dumps, error_value, number
 from goldband.watch.tables import file_format, file_hash, read_rows
 
@@ -272,8 +273,8 @@ def _safe_number(value: Any) -> float | None:
 
 def _store(store: Store, ref: Reference) -> None:
     with store.transaction() as conn:
-        conn.execute("INSERT OR REPLACE INTO monitor_references (model, version, path, hash, format, spec, rows, "
-                     "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        conn.execute(upsert("monitor_references", ("model", "version", "path", "hash", "format", "spec", "rows",
+                                                   "created_at"), ("model", "version")),
                      [ref.model, ref.version, ref.path, ref.hash, ref.format, dumps(ref.spec.to_json()), ref.rows,
                       now()])
 

@@ -47,6 +47,7 @@ from goldband.clock import Clock, SystemClock, iso, parse_duration
 from goldband.config.monitors import ModelMonitorConfig, MonitorsConfig
 from goldband.errors import MonitorError
 from goldband.store.models import DriftEvent, labels_key
+from goldband.store.sqltext import upsert
 from goldband.store.writer import insert_drift_event, insert_series
 from goldband.watch import db, findings
 from goldband.watch.checks import check_window, window_columns
@@ -387,9 +388,9 @@ def _store_window(conn: sqlite3.Connection, ref: Reference, s: WindowSummary, ro
                                "flagged": [o.metric for o in estimate.observations if o.flagged]}
     first, last = (rows[0].id, rows[-1].id) if rows else (None, None)
     conn.execute(
-        "INSERT OR REPLACE INTO monitor_windows (model, version, window, start_time, end_time, rows, first_id, "
-        "last_id, input_drifted, output_drifted, drifted, results, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "?, ?, ?)", [ref.model, ref.version, s.window, s.start, s.end, s.rows, first, last,
+        upsert("monitor_windows", ("model", "version", "window", "start_time", "end_time", "rows", "first_id",
+                                   "last_id", "input_drifted", "output_drifted", "drifted", "results", "checked_at"),
+               ("model", "version", "window")), [ref.model, ref.version, s.window, s.start, s.end, s.rows, first, last,
                      int(s.input_drifted), int(s.output_drifted), dumps(s.drifted_features + s.drifted_outputs),
                      dumps(results), iso(clock.now())])
     if tested is None:
