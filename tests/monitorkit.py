@@ -44,13 +44,28 @@ def log_rows(store: Store, data: list[dict[str, Any]], *, start: datetime = T0, 
     return [p.prediction_id for p in preds]
 
 
-def churn_store(folder: Path, data: list[dict[str, Any]], *, step_s: float = 60.0) -> tuple[Path, list[str]]:
-    """A store in ``folder`` with the churn reference registered and ``data`` logged; its path and the ids."""
-    path = folder / "s.db"
+def churn_store(folder: Path, data: list[dict[str, Any]], *, step_s: float = 60.0,
+                at: str | None = None) -> tuple[str | Path, list[str]]:
+    """A store with the churn reference (written to ``folder``) registered and ``data`` logged; where it is and
+    the ids. ``at``: the store (``store_at``: an SQLite file or a PostgreSQL URL; default ``folder/s.db``)."""
+    path: str | Path = at or folder / "s.db"
     with open_store(path) as store:
         register_reference(store, "churn", churn_reference(folder), version="1")
         ids = log_rows(store, data, step_s=step_s)
     return path, ids
+
+
+def other_store(store_at: str, name: str) -> str:
+    """A second, empty store on the same backend as ``store_at``: a file beside it, or a new database on the
+    same PostgreSQL server (for tests that compare two stores)."""
+    if not store_at.startswith("postgresql:"):
+        return str(Path(store_at).with_name(f"{name}.db"))
+    import psycopg
+
+    base, _, db = store_at.rpartition("/")
+    with psycopg.connect(store_at, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db}_{name}"'.encode())
+    return f"{base}/{db}_{name}"
 
 
 def log_labels(store: Store, pairs: list[tuple[str, Any]], *, stamp: str | None = None, model: str = "churn") -> None:

@@ -5,9 +5,11 @@ The project is the one README's closed loop describes: ``examples/churn`` copied
 logistic regression and ``train.py``), seeded synthetic customers from ``goldband.watch.demo.rows``
 (a 300-row holdout after the concept shift, the changed world's rows the retrain learns from, and the
 world version 1 was trained on), and a ``goldband.yaml`` whose ``registry: models: churn:`` section
-the tests vary. Version 1 fits the old world, so a retrain on the changed rows beats it clearly
-(roc_auc 0.82 against 0.72 on the holdout) and a retrain on shuffled labels (``CHURN_SABOTAGE=1``)
-loses (0.55).
+the tests vary, and whose ``store:`` is the default file ``.goldband/store.db`` or, for the tests
+parametrised over both backends (``store_at``), a PostgreSQL URL (``churn_project(..., store=...)``):
+``query`` then reads it through a plain psycopg connection. Version 1 fits the old world, so a retrain on
+the changed rows beats it clearly (roc_auc 0.82 against 0.72 on the holdout) and a retrain on shuffled
+labels (``CHURN_SABOTAGE=1``) loses (0.55).
 
 ``holding.py`` (the predict every loop test uses) is the example's predict with a pause: while the
 file ``hold-gate`` exists it writes ``ready-gate`` and waits, so a test can kill a pipeline in the
@@ -38,6 +40,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from goldband.cli import main
@@ -50,6 +53,7 @@ from goldband.watch.demo import rows as churn_rows
 REPO = Path(__file__).resolve().parent.parent
 ROWS = 300
 FEATURES = ("tenure_months", "monthly_charges", "support_calls", "contract", "payment_method")
+DEFAULT_STORE = ".goldband/store.db"
 ENV = ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "GOLDBAND_STORE", "GOLDBAND_REPORT", "GOLDBAND_MODE", "CHURN_SABOTAGE")
 
 GATE = """\
@@ -131,9 +135,9 @@ def fit(root: Path, name: str, rows: str, *, shuffle: bool = False) -> Path:
 
 
 def churn_yaml(*, predict: str = "examples.churn.model:predict", gate: str = GATE, eval_path: str = "data/holdout.csv",
-               retrain: str | None = None, extra: str = "", model_extra: str = "") -> str:
+               retrain: str | None = None, extra: str = "", model_extra: str = "", store: str = DEFAULT_STORE) -> str:
     """goldband.yaml with the churn model in the registry (``retrain``: the lines under ``retrain:``)."""
-    text = (f"store: .goldband/store.db\nregistry:\n  models:\n    churn:\n      predict: {predict}\n"
+    text = (f"store: {store}\nregistry:\n  models:\n    churn:\n      predict: {predict}\n"
             f"      eval: {{path: {eval_path}, version: \"1\", label: label}}\n{gate}{model_extra}")
     if retrain is not None:
         text += "      retrain:\n" + "".join(f"        {line}\n" for line in retrain.strip("\n").splitlines())
@@ -144,8 +148,15 @@ def retrain_yaml(*, command: str = TRAIN, on: str = "[concept_drift]", more: str
     return f"on: {on}\ncommand: {json.dumps(command)}\n{more}"
 
 
+def backend(store_at: str) -> str:
+    """The ``store:`` of a project for the ``store_at`` fixture's backend: the default file for SQLite (the
+    project keeps its store where users' projects do), the database's URL for PostgreSQL."""
+    return store_at if store_at.startswith("postgresql") else DEFAULT_STORE
+
+
 def churn_project(root: Path, monkeypatch: pytest.MonkeyPatch, **yaml: Any) -> Path:
-    """The churn project in ``root`` (the current directory from now on), goldband.yaml from ``churn_yaml``."""
+    """The churn project in ``root`` (the current directory from now on), goldband.yaml from ``churn_yaml``
+    (``store=``: a PostgreSQL URL instead of the default file, see ``backend``)."""
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GOLDBAND_ACTOR", "tester")
@@ -159,15 +170,24 @@ def churn_project(root: Path, monkeypatch: pytest.MonkeyPatch, **yaml: Any) -> P
 
 
 def set_yaml(root: Path, **yaml: Any) -> None:
-    (root / "goldband.yaml").write_text(churn_yaml(**yaml), encoding="utf-8")
+    """Rewrite goldband.yaml with ``churn_yaml(**yaml)``, keeping the project's store."""
+    (root / "goldband.yaml").write_text(churn_yaml(**{"store": _configured(root), **yaml}), encoding="utf-8")
 
 
 def config(root: Path) -> ProjectConfig:
     return load_config(root)[0]
 
 
-def store_path(root: Path) -> Path:
-    return root / ".goldband" / "store.db"
+def _configured(root: Path) -> str:
+    """The ``store:`` of the project's goldband.yaml (goldband's default file when it names none)."""
+    data = yaml.safe_load((root / "goldband.yaml").read_text(encoding="utf-8")) or {}
+    return str(data.get("store") or DEFAULT_STORE)
+
+
+def store_path(root: Path) -> Path | str:
+    """The project's store as ``open_store`` and ``--store`` take it: the file, or the PostgreSQL URL."""
+    store = _configured(root)
+    return store if store.startswith("postgresql") else root / store
 
 
 @contextlib.contextmanager
@@ -202,8 +222,18 @@ def serving_v1(root: Path) -> None:
 
 
 def query(root: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows from the project's store, read through a plain sqlite3 connection (no goldband code)."""
-    conn = sqlite3.connect(f"file:{store_path(root)}?mode=ro", uri=True, timeout=10)
+    """Rows from the project's store, read through a plain sqlite3 or psycopg connection (no goldband code;
+    ``?`` placeholders, which psycopg spells ``%s``)."""
+    store = store_path(root)
+    if isinstance(store, str):
+        import psycopg
+
+        # every read of a PostgreSQL project also checks that nothing wrote a store file or a `postgresql:` folder
+        assert not (root / DEFAULT_STORE).exists() and not list(root.glob("postgres*")), "a URL became a path"
+
+        with psycopg.connect(store, autocommit=True) as pg:
+            return [tuple(row) for row in pg.execute(sql.replace("?", "%s").encode(), params).fetchall()]
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10)
     try:
         return conn.execute(sql, params).fetchall()
     finally:

@@ -120,8 +120,9 @@ def demo_cases() -> list[CaseSpec]:
     ]
 
 
-def demo_store(path: Path, runs: int = 3) -> Store:
-    """``runs`` runs of the demo cases, a day apart; the last one is 20261103-120000-0003."""
+def demo_store(path: Path | str, runs: int = 3) -> Store:
+    """``runs`` runs of the demo cases, a day apart; the last one is 20261103-120000-0003; ``path``: an SQLite
+    file or a PostgreSQL URL (the ``store_at`` fixture gives either)."""
     store = open_store(path)
     for i in range(runs):
         write_run(store, f"202611{i + 1:02d}-120000-000{i + 1}", f"2026-11-{i + 1:02d}T12:00:00.000+00:00",

@@ -125,12 +125,12 @@ def test_every_sink_follows_the_protocol(name: str, server: str, tmp_path: Path)
     assert sink.send(EVENT) is None
 
 
-def test_a_failing_webhook_never_breaks_a_check(server: str, tmp_path: Path) -> None:
+def test_a_failing_webhook_never_breaks_a_check(server: str, tmp_path: Path, store_at: str) -> None:
     """Through the engine with sinks from config: the 500 is recorded, the other sinks still get the alert."""
     config = AlertsConfig.model_validate({"sinks": [
         {"type": "webhook", "url": f"{server}/fail", "retries": 0, "name": "slack"},
         {"type": "jsonl", "path": "alerts.jsonl"}, {"type": "webhook", "url": f"{server}/ok"}]})
-    with open_store(tmp_path / "s.db") as store:
+    with open_store(store_at) as store:
         engine = AlertEngine(store, config, clock=ManualClock(), root=tmp_path)
         (delivered,) = engine.process([Observation("classic-ml", "churn", "concept_drift", "2026-03-12T00:00:00Z",
                                                    0.37, True, summary="error rose")])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +20,8 @@ class Quiet:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path / "s.db") as s:
+def store(store_at: str) -> Iterator[Store]:
+    with open_store(store_at) as s:
         yield s
 
 

@@ -22,8 +22,10 @@ def goldband(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    with open_store(tmp_path / ".goldband" / "store.db") as store:
+def project(tmp_path: Path, store_at: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Runs in three environments, in a store of each backend that the commands find through GOLDBAND_STORE."""
+    monkeypatch.setenv("GOLDBAND_STORE", store_at)
+    with open_store(store_at) as store:
         for run_id, day, environment, status in RUNS:
             env_run(store, run_id, day, environment, status, kind="nightly")
     return tmp_path
@@ -59,12 +61,14 @@ def test_monitor_status_shows_each_environments_eval_series(project: Path) -> No
     assert [len(e["values"]) for e in staged["evals"] if e["metric"] == "pass_rate"] == [2]
 
 
-def test_a_store_without_environments_looks_as_before(tmp_path: Path) -> None:
-    with open_store(tmp_path / ".goldband" / "store.db") as store:
+def test_a_store_without_environments_looks_as_before(tmp_path: Path, store_at: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOLDBAND_STORE", store_at)
+    with open_store(store_at) as store:
         env_run(store, "20261101-020000-0001", 1, None, kind="nightly")
-    history = goldband(tmp_path, "history").stdout
+    history = goldband(tmp_path, "history").stdout.replace(store_at, "")  # a database named after the test
     assert history.startswith("run ") and "environment" not in history
-    status = goldband(tmp_path, "monitor", "status").stdout
+    status = goldband(tmp_path, "monitor", "status").stdout.replace(store_at, "")
     assert "environment" not in status and "support-v1" in status
 
 

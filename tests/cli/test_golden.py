@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 
 from goldband.cli import main
 from goldband.golden.goldenset import load
+from goldband.store import open_store
 from goldband.watch.tracelog import TraceLogger, record_feedback
 
 QUESTIONS = ["Can I pay with a voucher from a store in Berlin?", "Why was my parcel sent to the wrong town?",
@@ -29,18 +29,34 @@ def golden(*args: str) -> Any:
     return CliRunner().invoke(main, ["golden", *args])
 
 
-@pytest.fixture
-def project(demo_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    with (demo_project / "goldband.yaml").open("a") as f:
+def monitored(demo_project: Path, monkeypatch: pytest.MonkeyPatch, store: str | None = None) -> Path:
+    """The bundled project with its support app monitored; ``store``: in goldband.yaml instead of its own."""
+    config = demo_project / "goldband.yaml"
+    if store is not None:
+        config.write_text(config.read_text().replace("store: .goldband/store.db", f"store: {store}"))
+    with config.open("a") as f:
         f.write("\nmonitors:\n  llm:\n    support:\n      golden_set: goldensets/support.yaml\n")
     monkeypatch.chdir(demo_project)
     return demo_project
 
 
+@pytest.fixture
+def project(demo_project: Path, monkeypatch: pytest.MonkeyPatch, store_at: str) -> Path:
+    """Once per backend: the project's own SQLite file, or a PostgreSQL database named in goldband.yaml."""
+    return monitored(demo_project, monkeypatch, store_at if store_at.startswith("postgresql://") else None)
+
+
+@pytest.fixture
+def sqlite_project(demo_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return monitored(demo_project, monkeypatch)
+
+
 def store_of(root: Path) -> Path:
+    """The project's store: its SQLite file, or a PostgreSQL URL (as a Path folds it: open_store takes either)."""
     text = (root / "goldband.yaml").read_text()
     found = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("store:")]
-    return root / (found[0] if found else ".goldband/store.db")
+    return Path(found[0]) if found and found[0].startswith("postgresql:") else \
+        root / (found[0] if found else ".goldband/store.db")
 
 
 def log(root: Path, questions: list[str], answers: list[str] | None = None) -> list[str]:
@@ -142,15 +158,18 @@ def test_status_reports_sources_and_flags_a_set_that_no_longer_looks_like_produc
     assert "faq v1: 30 case(s)" in result.output
     assert "where they came from: hand-written 20 (67%), production 10 (33%)" in result.output
     assert "DRIFT characters" in result.output and "DRIFT tokens" in result.output
-    conn = sqlite3.connect(store_of(project))
-    (rule, metric), = conn.execute("SELECT rule, metric FROM alerts").fetchall()
+    with open_store(store_of(project), create=False) as store:
+        (rule, metric), = store.conn.execute("SELECT rule, metric FROM alerts").fetchall()
     assert (rule, metric) == ("llm-production", "golden_staleness")
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(QUESTIONS), min_size=1, max_size=6, unique=True), st.integers(0, 10_000))
-def test_accepted_cases_are_never_proposed_again(project: Path, picked: list[str], salt: int) -> None:
-    """Accept a review, re-run candidates over the same traces: none of the accepted inputs comes back."""
+def test_accepted_cases_are_never_proposed_again(sqlite_project: Path, picked: list[str], salt: int) -> None:
+    """Accept a review, re-run candidates over the same traces: none of the accepted inputs comes back.
+    SQLite only: each example starts from a fresh store file (a deleted file; the other backend is covered
+    by the tests above)."""
+    project = sqlite_project
     store = store_of(project)
     for old in [store, *store.parent.glob(store.name + "-*")]:
         old.unlink(missing_ok=True)
@@ -171,7 +190,7 @@ def test_accepted_cases_are_never_proposed_again(project: Path, picked: list[str
     assert not {json.dumps(c["input"]) for c in accepted} & {json.dumps(c["input"]) for c in again}
 
 
-def test_candidates_from_a_runs_failing_trials(tmp_path: Path, openai_server: Any,
+def test_candidates_from_a_runs_failing_trials(tmp_path: Path, openai_server: Any, store_at: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from judgekit import project as judge_project
     from judgekit import run
@@ -183,12 +202,12 @@ def test_candidates_from_a_runs_failing_trials(tmp_path: Path, openai_server: An
         "name: other\nversion: 1\ntargets: [t]\ndefaults:\n  runs: 1\ncases:\n"
         "  - id: shipping\n    input: {question: Do you ship to Oslo and how long does it take?}\n"
         "    checks:\n      - contains: days\n")
-    run(tmp_path, store="store.db")
-    conn = sqlite3.connect(tmp_path / "store.db")
-    (run_id,) = conn.execute("SELECT id FROM runs").fetchone()
+    run(tmp_path, store=store_at)
+    with open_store(store_at, create=False) as store:
+        (run_id,) = store.conn.execute("SELECT id FROM runs").fetchone()
     monkeypatch.chdir(tmp_path)
     result = golden("candidates", "goldensets/other.yaml", "--from-run", run_id, "--out", "r.yaml", "--store",
-                    "store.db")
+                    store_at)
     assert result.exit_code == 0, result.output
     (candidate,) = yaml.safe_load((tmp_path / "r.yaml").read_text())["candidates"]
     assert candidate["input"] == {"question": "q0"} and candidate["output"] == "Returns within 60 days."

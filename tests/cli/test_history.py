@@ -17,9 +17,10 @@ RUN = "20261103-120000-0003"
 
 
 @pytest.fixture
-def store_path(tmp_path: Path) -> Path:
-    demo_store(tmp_path / "store.db").close()
-    return tmp_path / "store.db"
+def store_path(store_at: str) -> str:
+    """The demo store, once per backend (an SQLite file, a PostgreSQL database's URL)."""
+    demo_store(store_at).close()
+    return store_at
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -27,7 +28,7 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_history_lists_runs_newest_first(store_path: Path) -> None:
+def test_history_lists_runs_newest_first(store_path: str) -> None:
     code, out = invoke("history", "--store", str(store_path))
     assert code == 0
     lines = out.splitlines()
@@ -43,12 +44,12 @@ def test_history_lists_runs_newest_first(store_path: Path) -> None:
     assert invoke("history", "--store", str(store_path), "--kind", "nightly")[1].startswith("no runs match")
 
 
-def test_history_filters_by_golden_set_version_kind_and_status(tmp_path: Path) -> None:
-    with demo_store(tmp_path / "store.db", runs=2) as store:
+def test_history_filters_by_golden_set_version_kind_and_status(store_at: str) -> None:
+    with demo_store(store_at, runs=2) as store:
         write_run(store, "20261104-020000-0004", "2026-11-04T02:00:00.000+00:00",
                   [CaseSpec("refund-window", "ppp"), CaseSpec("new-case", "pf", "FAIL")], kind="nightly",
                   version="4")
-    path = str(tmp_path / "store.db")
+    path = store_at
     out = invoke("history", "--store", path)[1]
     assert out.splitlines()[1].split()[:2] == ["20261104-020000-0004", "nightly"] and " support@4 " in out
     assert [line.split()[0] for line in invoke("history", "--store", path, "--version", "3")[1].splitlines()[1:]] == [
@@ -64,11 +65,11 @@ def test_history_filters_by_golden_set_version_kind_and_status(tmp_path: Path) -
     assert invoke("history", "--store", path, "--status", "running")[1].startswith("no runs match")
 
 
-def test_history_of_one_case_shows_and_filters_the_version(tmp_path: Path) -> None:
-    with demo_store(tmp_path / "store.db", runs=2) as store:
+def test_history_of_one_case_shows_and_filters_the_version(store_at: str) -> None:
+    with demo_store(store_at, runs=2) as store:
         write_run(store, "20261104-020000-0004", "2026-11-04T02:00:00.000+00:00",
                   [CaseSpec("refund-window", "ppp")], kind="nightly", version="4")
-    path, case = str(tmp_path / "store.db"), "support::refund-window[support-v1]"
+    path, case = store_at, "support::refund-window[support-v1]"
     lines = invoke("history", case, "--store", path)[1].splitlines()
     assert lines[1].split()[:3] == ["run", "kind", "version"]
     assert [line.split()[:3] for line in lines[2:5]] == [["20261104-020000-0004", "nightly", "4"],
@@ -80,7 +81,7 @@ def test_history_of_one_case_shows_and_filters_the_version(tmp_path: Path) -> No
     assert [p["version"] for p in data["support-v1"]] == ["3", "3"]
 
 
-def test_history_of_one_case_shows_its_trend(store_path: Path) -> None:
+def test_history_of_one_case_shows_its_trend(store_path: str) -> None:
     code, out = invoke("history", "support::express-shipping[support-v1]", "--store", str(store_path))
     assert code == 0
     assert out.startswith("support::express-shipping[support-v1]  pass rate ▄▄▄  (oldest → newest, 3 runs)")
@@ -91,14 +92,14 @@ def test_history_of_one_case_shows_its_trend(store_path: Path) -> None:
     assert [p["status"] for p in json.loads(out)["support-v1"]] == ["FAIL"] * 3
 
 
-def test_history_of_an_unknown_case_is_a_clear_error(store_path: Path) -> None:
+def test_history_of_an_unknown_case_is_a_clear_error(store_path: str) -> None:
     code, out = invoke("history", "support::nope", "--store", str(store_path))
     assert code == 2 and "no verdicts for case 'support::nope'" in out and "Traceback" not in out
     code, out = invoke("history", "not-a-case", "--store", str(store_path))
     assert code == 2 and "expected SET::CASE or SET::CASE[TARGET]" in out
 
 
-def test_show_lists_groups_and_the_cases_not_passing(store_path: Path) -> None:
+def test_show_lists_groups_and_the_cases_not_passing(store_path: str) -> None:
     code, out = invoke("show", "2026110", "--store", str(store_path))
     assert code == 2 and "ambiguous" in out
     code, out = invoke("show", "latest", "--store", str(store_path))
@@ -114,7 +115,7 @@ def test_show_lists_groups_and_the_cases_not_passing(store_path: Path) -> None:
     assert data["run"]["id"] == RUN and len(data["cases"]) == 5
 
 
-def test_unknown_run_and_missing_store_are_one_line_errors(store_path: Path, tmp_path: Path) -> None:
+def test_unknown_run_and_missing_store_are_one_line_errors(store_path: str, tmp_path: Path) -> None:
     code, out = invoke("show", "19990101", "--store", str(store_path))
     assert code == 2 and out.startswith(f"Error: {store_path}: no run '19990101' in this store")
     assert "fix: list runs with `goldband history`" in out
@@ -122,7 +123,7 @@ def test_unknown_run_and_missing_store_are_one_line_errors(store_path: Path, tmp
     assert code == 2 and "no store here yet" in out and not (tmp_path / "none.db").exists()
 
 
-def test_report_rerenders_a_past_run(store_path: Path, tmp_path: Path) -> None:
+def test_report_rerenders_a_past_run(store_path: str, tmp_path: Path) -> None:
     code, out = invoke("report", "20261101", "--store", str(store_path), "--out", str(tmp_path / "r"))
     assert code == 0
     assert out.splitlines() == [f"wrote {tmp_path / 'r' / '20261101-120000-0001' / n}"

@@ -13,6 +13,7 @@ import pytest
 
 from goldband.store.registry import RetrainRequest, StepRow
 from registrykit import (
+    backend,
     churn_project,
     cli,
     ok,
@@ -30,8 +31,9 @@ OUTCOME_KEYS = {"id", "model", "candidate", "champion", "passed", "reasons", "fa
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = churn_project(tmp_path, monkeypatch, retrain=retrain_yaml(more="approval: manual\n"))
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_at: str) -> Path:
+    root = churn_project(tmp_path, monkeypatch, retrain=retrain_yaml(more="approval: manual\n"),
+                         store=backend(store_at))
     serving_v1(root)
     return root
 

@@ -34,8 +34,9 @@ alerts:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "goldband.yaml").write_text(CONFIG)
+def project(tmp_path: Path, store_at: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project whose goldband.yaml keeps its store at ``store_at`` (an SQLite file or a PostgreSQL URL)."""
+    (tmp_path / "goldband.yaml").write_text(CONFIG.replace(".goldband/store.db", store_at))
     churn_reference(tmp_path, n=2000)
     data = phase(400, "as in training", 1) + phase(400, "covariate shift", 2)
     names = list(data[0]["features"])
@@ -99,7 +100,8 @@ def test_bad_input_is_one_clear_line(project: Path, tmp_path: Path) -> None:
     assert code == 2 and err.startswith("Error: missing.csv: no such file")
     code, _, err = invoke("monitor", "status", "--store", str(tmp_path / "nowhere.db"))
     assert code == 2 and "no store here yet" in err
-    (project / "goldband.yaml").write_text(CONFIG.replace("window: 200", "window: 2"))
+    config = project / "goldband.yaml"
+    config.write_text(config.read_text().replace("window: 200", "window: 2"))
     code, _, err = invoke("monitor", "check")
     assert code == 2 and "goldband.yaml:6: monitors.models.churn.window" in err
 
@@ -114,6 +116,7 @@ def test_status_runs_as_a_real_process(project: Path) -> None:
 
 
 def test_the_monitoring_migration_upgrades_an_older_store(tmp_path: Path) -> None:
+    """SQLite only: an older store is an SQLite file from before PostgreSQL was a backend."""
     path = tmp_path / "old.db"
     db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
     schema.MIGRATIONS.apply(db, stop_before="0003_monitoring")
@@ -136,7 +139,7 @@ alerts:
 """
 
 
-def test_each_eval_series_names_its_detector_state_and_each_rule_state(tmp_path: Path,
+def test_each_eval_series_names_its_detector_state_and_each_rule_state(tmp_path: Path, store_at: str,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A pass rate sliding for weeks (the detector and both rules agree) beside a steady one under the floor
     (the rule fires while the detector rightly sees no change: two named statements, not a contradiction)."""
@@ -145,10 +148,10 @@ def test_each_eval_series_names_its_detector_state_and_each_rule_state(tmp_path:
     from goldband.store import RunRow, SeriesPoint
     from goldband.store.writer import finish_run, insert_run, insert_series
 
-    (tmp_path / "goldband.yaml").write_text(EVAL_CONFIG)
+    (tmp_path / "goldband.yaml").write_text(EVAL_CONFIG.replace(".goldband/store.db", store_at))
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(8)
-    with open_store(tmp_path / ".goldband" / "store.db", create=True) as store:
+    with open_store(store_at, create=True) as store:
         for i in range(50):
             started = f"2026-{1 + i // 28:02d}-{1 + i % 28:02d}T03:00:00.000+00:00"
             run = RunRow(f"run-{i:03d}", "nightly", "running", started, host="elsewhere", pid=1)

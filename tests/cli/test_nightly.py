@@ -13,7 +13,10 @@ from goldband.store import open_store
 
 
 @pytest.fixture
-def project(demo_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(demo_project: Path, store_at: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example project with its store at ``store_at`` (an SQLite file or a PostgreSQL URL)."""
+    config = demo_project / "goldband.yaml"
+    config.write_text(config.read_text().replace("store: .goldband/store.db", f"store: {store_at}"))
     monkeypatch.chdir(demo_project)
     return demo_project
 
@@ -28,10 +31,15 @@ def test_nightly_records_a_nightly_run_then_watches_its_series(project: Path) ->
     assert "  rule eval-drift (critical, flagged by the monitor): not firing: pass rate not flagged" in out
     assert out.splitlines()[-1] == ("goldband nightly: exit 1: cases failed (FAIL, ERROR or INCONCLUSIVE: see the "
                                     "run above); alerts do not set the exit status (no --fail-on-alert)")
-    with open_store(project / ".goldband" / "store.db") as store:
+    with open_store(store_of(project)) as store:
         (run,) = store.runs()
         assert run.kind == "nightly" and run.status == "complete"
         assert store.conn.execute("SELECT COUNT(*) FROM monitor_state WHERE scope = 'eval'").fetchone()[0] == 4
+
+
+def store_of(project: Path) -> str:
+    return next(line for line in (project / "goldband.yaml").read_text().splitlines()
+                if line.startswith("store: ")).removeprefix("store: ")
 
 
 @pytest.mark.parametrize("value", ["off", "none", "false", "0"])

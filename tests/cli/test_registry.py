@@ -21,10 +21,13 @@ from goldband.store.registry import GateRow
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty project folder as the current directory, two trained artifacts and a training table in it."""
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_at: str) -> Path:
+    """An empty project folder as the current directory, two trained artifacts and a training table in it; its
+    store the default file .goldband/store.db, or (the second backend) a PostgreSQL database in GOLDBAND_STORE."""
     for name in ("GOLDBAND_STORE", "CI", "GITHUB_ACTIONS", "GITLAB_CI"):
         monkeypatch.delenv(name, raising=False)
+    if not store_at.endswith(".db"):
+        monkeypatch.setenv("GOLDBAND_STORE", store_at)
     monkeypatch.setenv("GOLDBAND_ACTOR", "ana")
     monkeypatch.chdir(tmp_path)
     for number in (1, 2, 3):
@@ -32,6 +35,11 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (tmp_path / "out" / str(number) / "model.pkl").write_text(f"weights {number}")
     (tmp_path / "train.csv").write_text("tenure,plan\n3,basic\n10,pro\n")
     return tmp_path
+
+
+def store_of(project: Path) -> str:
+    """Where the project's commands keep the store: GOLDBAND_STORE (PostgreSQL), else the default file."""
+    return os.environ.get("GOLDBAND_STORE") or str(project / ".goldband" / "store.db")
 
 
 def invoke(*args: str) -> Result:
@@ -65,7 +73,7 @@ def three_versions() -> None:
 
 
 def add_gate(project: Path, candidate: str, champion: str) -> int:
-    with open_store(project / ".goldband" / "store.db", create=False) as store, store.transaction() as conn:
+    with open_store(store_of(project), create=False) as store, store.transaction() as conn:
         return db.insert_gate(conn, GateRow("churn", candidate, "classic", "complete", "2026-11-01T00:00:00+00:00",
                                             champion=champion, decision="pass", policy="superior",
                                             reasons=["roc_auc 0.81 > 0.78"]))
@@ -98,7 +106,8 @@ def test_register_paths_are_relative_to_the_current_directory(project: Path, mon
     monkeypatch.chdir(project / "out")
     row = as_json("register", "churn", "--artifact", "2/model.pkl")
     assert row["artifact_sha256"] == file_sha256(project / "out" / "2" / "model.pkl")
-    assert (project / ".goldband" / "store.db").exists()  # the store is the project's, found from below
+    if "GOLDBAND_STORE" not in os.environ:
+        assert (project / ".goldband" / "store.db").exists()  # the store is the project's, found from below
 
 
 def test_register_by_uri_and_its_refusals(project: Path) -> None:
@@ -134,9 +143,10 @@ def test_bad_features_and_params_are_usage_errors_naming_the_option_and_value(pr
 
 
 def test_list_shows_models_then_one_models_versions(project: Path) -> None:
-    assert "no store here yet" in refused(2, "list")
-    open_store(project / ".goldband" / "store.db").close()
-    assert ok("list").startswith("no models registered in ")
+    missing = refused(2, "list")  # an SQLite file not created yet, or a database holding no goldband store
+    assert "no store here yet" in missing or "the database holds no goldband store yet" in missing
+    open_store(store_of(project)).close()
+    assert ok("list").startswith(f"no models registered in {store_of(project)} yet")  # a URL as written
     ok("register", "churn", "--artifact", "out/1/model.pkl")
     ok("register", "churn", "--artifact", "out/2/model.pkl")
     ok("promote", "churn", "1", "--reason", "initial")
@@ -268,7 +278,7 @@ def test_history_is_the_event_log(project: Path) -> None:
 
 
 def _times(project: Path) -> list[str]:
-    with open_store(project / ".goldband" / "store.db", create=False) as store:
+    with open_store(store_of(project), create=False) as store:
         return [e.time for e in db.events(store.conn)]
 
 

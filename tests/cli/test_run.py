@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from goldband.cli.progress import Events
 from goldband.report.data import CROSS
 from goldband.store import open_store
 from ptykit import goldband_on_terminal
+from tests.session.test_recorder import fingerprint
 
 
 @pytest.fixture
@@ -21,15 +21,16 @@ def demo(demo_project: Path) -> Path:
     return demo_project
 
 
-def test_run_records_with_options_and_prints_a_summary(demo: Path) -> None:
+def test_run_records_with_options_and_prints_a_summary(demo: Path, store_at: str) -> None:
     # The `goldband` command as users type it: a process of its own (as in every test here).
-    out = subprocess.run([sys.executable, "-m", "goldband", "run", "--no-progress", "--store", "results.db",
+    out = subprocess.run([sys.executable, "-m", "goldband", "run", "--no-progress", "--store", store_at,
                           "--kind", "nightly", "--report", "out", "-k", "refund-window or express-shipping",
                           "-p", "no:cacheprovider"], cwd=demo, capture_output=True, text=True, timeout=180)
     assert out.returncode == 1, out.stdout + out.stderr
-    with open_store(demo / "results.db", create=False) as store:
+    with open_store(store_at, create=False) as store:
         (run,) = store.runs()
     assert run.kind == "nightly" and run.status == "complete"
+    assert not list(demo.rglob("postgresql*"))  # a URL never becomes a folder
     lines = out.stdout.splitlines()
     assert "1 failed, 1 passed" in out.stdout  # pytest's own output streams as usual
     header = next(i for i, line in enumerate(lines) if line.startswith(f"golden set {CROSS} target"))
@@ -60,25 +61,26 @@ def test_events_keep_the_largest_plan_and_count_verdicts(tmp_path: Path) -> None
     assert events.status() == "2/10 cases · 1 PASS, 1 FAIL"
 
 
-def test_resuming_a_complete_run_says_so_and_changes_nothing(demo: Path) -> None:
+def test_resuming_a_complete_run_says_so_and_changes_nothing(demo: Path, store_at: str) -> None:
     def goldband(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "goldband", "run", "--no-progress", "-k", "refund-window",
-                               "-p", "no:cacheprovider", *args], cwd=demo, capture_output=True, text=True, timeout=180)
+                               "--store", store_at, "-p", "no:cacheprovider", *args], cwd=demo,
+                              capture_output=True, text=True, timeout=180)
 
     assert goldband().returncode == 0
-    store = demo / ".goldband" / "store.db"
+    store = store_at
     with open_store(store, create=False) as db:
         (run,) = db.runs()
         rows = {t: db.conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in db.table_counts()}
     assert run.status == "complete" and run.sessions == 1
     report = demo / "reports" / run.id / "report.html"
-    before = (hashlib.sha256(store.read_bytes()).hexdigest(), report.stat().st_mtime_ns, report.read_bytes())
+    before = (fingerprint(store), report.stat().st_mtime_ns, report.read_bytes())
     for ref in ("latest", run.id[:10]):
         out = goldband("--resume", ref)
         assert out.returncode == 0, out.stdout + out.stderr
         assert out.stdout.startswith(f"run {run.id} is complete: nothing to resume ("), out.stdout
         assert "passed" not in out.stdout and out.stderr == ""  # pytest never started
-    assert (hashlib.sha256(store.read_bytes()).hexdigest(), report.stat().st_mtime_ns, report.read_bytes()) == before
+    assert (fingerprint(store), report.stat().st_mtime_ns, report.read_bytes()) == before
     with open_store(store, create=False) as db:
         assert {t: db.conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in db.table_counts()} == rows
         assert db.run(run.id).sessions == 1  # type: ignore[union-attr]

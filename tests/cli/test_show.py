@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -21,9 +20,9 @@ ANSWERS = [f"Within 30 days, answer {i}.\nSecond line {i}." for i in range(5)]
 
 
 @pytest.fixture
-def store_path(tmp_path: Path) -> Path:
-    """The demo run plus a clean pass with five distinct answers (the HTML shows two of them)."""
-    with demo_store(tmp_path / "store.db", runs=1) as store:
+def store_path(store_at: str) -> str:
+    """The demo run plus a clean pass with five distinct answers (the HTML shows two of them), once per backend."""
+    with demo_store(store_at, runs=1) as store:
         trials = [ScoredTrial(Trial("chatty", "support-v1", i, Completion(text, latency_ms=120.0)),
                               (Score('contains "30 days"', "pass", 1.0),)) for i, text in enumerate(ANSWERS)]
         trials[4] = ScoredTrial(Trial("chatty", "support-v1", 4, Completion(
@@ -33,7 +32,7 @@ def store_path(tmp_path: Path) -> Path:
             insert_trials(conn, RUN, "support", trials)
             insert_verdict(conn, RUN, StoredVerdict("support", "chatty", "support-v1", None, GS_HASH, TARGET_HASH,
                                                     Verdict("PASS", 5, 5, 0, 0, "pass rate 5/5", 1.0)))
-    return tmp_path / "store.db"
+    return store_at
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -41,7 +40,7 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_show_prints_every_trial_of_a_case_the_html_samples(store_path: Path) -> None:
+def test_show_prints_every_trial_of_a_case_the_html_samples(store_path: str) -> None:
     with open_store(store_path, create=False) as store:
         page = render(load_report(store, RUN, trials=False), "html")
     command = f"goldband show {RUN} support::chatty --target support-v1"
@@ -57,7 +56,7 @@ def test_show_prints_every_trial_of_a_case_the_html_samples(store_path: Path) ->
     assert '    tool call lookup {"id": "A-1"}\n' in out
 
 
-def test_show_finds_a_case_by_its_id_alone_and_prints_json(store_path: Path) -> None:
+def test_show_finds_a_case_by_its_id_alone_and_prints_json(store_path: str) -> None:
     code, out = invoke("show", RUN, "chatty", "--store", str(store_path))
     assert code == 0 and out.startswith("PASS support::chatty[support-v1]")
     code, out = invoke("show", RUN, "support::chatty[support-v1]", "--json", "--store", str(store_path))
@@ -66,7 +65,7 @@ def test_show_finds_a_case_by_its_id_alone_and_prints_json(store_path: Path) -> 
     assert data["trials"][1]["completion"]["output"] == ANSWERS[1]
 
 
-def test_show_names_what_it_cannot_find(store_path: Path) -> None:
+def test_show_names_what_it_cannot_find(store_path: str) -> None:
     code, out = invoke("show", RUN, "support::nope", "--store", str(store_path))
     assert code == 2 and f"Error: run {RUN} has no case 'support::nope'" in out
     assert f"goldband show {RUN} --all" in out and "Traceback" not in out
@@ -76,6 +75,6 @@ def test_show_names_what_it_cannot_find(store_path: Path) -> None:
     assert code == 2 and "--target narrows a CASE" in out
 
 
-def test_show_without_a_case_still_shows_the_run(store_path: Path) -> None:
+def test_show_without_a_case_still_shows_the_run(store_path: str) -> None:
     code, out = invoke("show", RUN, "--all", "--store", str(store_path))
     assert code == 0 and out.startswith(f"run {RUN}  FAIL") and "PASS         support::chatty[support-v1]" in out

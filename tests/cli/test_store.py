@@ -9,6 +9,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from sqlite_utils import Database
 from damagekit import damage_store, digest
 from goldband.cli import main
 from goldband.store import open_store, schema
-from storefixtures import demo_store
+from storefixtures import demo_cases, demo_store, write_run
 
 
 @pytest.fixture
@@ -27,16 +28,48 @@ def store_path(tmp_path: Path) -> Path:
     return tmp_path / "store.db"
 
 
+@pytest.fixture
+def stored(store_at: str) -> str:
+    """The demo store's two runs on either backend."""
+    demo_store(store_at, runs=2).close()
+    return store_at
+
+
 def invoke(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result.exit_code, result.output
 
 
-def test_info_shows_version_and_row_counts(store_path: Path) -> None:
-    code, out = invoke("store", "info", "--store", str(store_path))
+def test_info_shows_version_and_row_counts(stored: str) -> None:
+    code, out = invoke("store", "info", "--store", stored)
     assert code == 0
     assert f"schema  version {len(schema.names())} ({', '.join(schema.names())})" in out
     assert any(line.split()[:2] == ["verdicts", "10"] for line in out.splitlines())
+
+
+def test_info_shows_retention_and_prune_takes_what_it_counted(store_at: str) -> None:
+    """On both backends: info counts the runs older than 180d; prune (dry run, then for real, then --vacuum)
+    removes exactly those; info then counts none."""
+    with open_store(store_at) as store:
+        write_run(store, "20250101-120000-0001", "2025-01-01T12:00:00.000+00:00", demo_cases())
+        write_run(store, "20250102-120000-0002", "2025-01-02T12:00:00.000+00:00", demo_cases(), branch="release")
+        write_run(store, "recent", datetime.now(UTC).isoformat(timespec="milliseconds"), demo_cases())
+    code, out = invoke("store", "info", "--store", store_at)
+    assert code == 0 and out.splitlines()[4] == (
+        "retain  everything (no retention set); 2 of 3 runs are older than 180d: "
+        "`goldband store prune --older-than 180d --dry-run` lists what a prune removes")
+    code, dry = invoke("store", "prune", "--older-than", "180d", "--keep-baselines", "--dry-run", "--store", store_at)
+    assert code == 0 and dry.splitlines()[:2] == [
+        "would prune 1 run older than 180d (kept 1 baseline run(s): 20250102-120000-0002)", "  20250101-120000-0001"]
+    code, out = invoke("store", "prune", "--older-than", "180d", "--keep-baselines", "--vacuum", "--store", store_at)
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == dry.splitlines()[0].replace("would prune", "pruned")
+    assert lines[2:-1] == dry.splitlines()[2:]  # the same rows per table as the dry run said
+    assert "VACUUM (ANALYZE)" in lines[-1] if store_at.startswith("postgresql") else " -> " in lines[-1]
+    with open_store(store_at) as store:
+        assert [r.id for r in store.runs()] == ["recent", "20250102-120000-0002"]
+    code, out = invoke("store", "info", "--store", store_at)
+    assert "1 of 2 runs is older than 180d" in out.splitlines()[4]
 
 
 def test_check_reports_ok(store_path: Path) -> None:
@@ -88,24 +121,24 @@ def test_vacuum_keeps_the_data_and_reports_main_file_plus_wal_on_both_sides(stor
     assert SIZES.search(out.splitlines()[0]), out
 
 
-def test_export_jsonl_and_csv(store_path: Path, tmp_path: Path) -> None:
-    code, out = invoke("store", "export", "--store", str(store_path), "--out", str(tmp_path / "x"))
+def test_export_jsonl_and_csv(stored: str, tmp_path: Path) -> None:
+    code, out = invoke("store", "export", "--store", stored, "--out", str(tmp_path / "x"))
     assert code == 0 and f"wrote 48 rows to {tmp_path / 'x' / 'trials.jsonl'}" in out
     first = json.loads((tmp_path / "x" / "verdicts.jsonl").read_text().splitlines()[0])
     assert {"run_id", "status", "pass_rate", "details"} <= set(first)
-    code, out = invoke("store", "export", "--store", str(store_path), "--table", "verdicts", "--run", "20261102",
+    code, out = invoke("store", "export", "--store", stored, "--table", "verdicts", "--run", "20261102",
                        "--format", "csv", "--out", "-")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and len(rows) == 5 and {r["run_id"] for r in rows} == {"20261102-120000-0002"}
-    code, out = invoke("store", "export", "--store", str(store_path), "--table", "scores", "--run", "20261101",
+    code, out = invoke("store", "export", "--store", stored, "--table", "scores", "--run", "20261101",
                        "--out", "-")
     assert len(out.splitlines()) == 38  # two scores per scored (not errored) trial of that run only
 
 
-def test_export_rejects_unknown_tables(store_path: Path) -> None:
-    code, out = invoke("store", "export", "--store", str(store_path), "--table", "nope")
+def test_export_rejects_unknown_tables(stored: str) -> None:
+    code, out = invoke("store", "export", "--store", stored, "--table", "nope")
     assert code == 2 and "unknown table nope; expected one of:" in out
-    code, out = invoke("store", "export", "--store", str(store_path), "--out", "-")
+    code, out = invoke("store", "export", "--store", stored, "--out", "-")
     assert code == 2 and "add exactly one --table" in out
 
 

@@ -13,6 +13,7 @@ from goldband.errors import ConfigError
 from goldband.judge import calibrate as cal
 from goldband.judge.gate import gate_for, ungated_reason
 from goldband.judge.rubric import Rubric, load_file
+from goldband.store import open_store
 from goldband.testing import FakeOpenAI
 from judgekit import RUBRIC, judge_requests, project, reply
 
@@ -141,11 +142,12 @@ def serve_by_quality(server: FakeOpenAI) -> None:
 
 
 def test_calibrate_command_measures_prints_and_records(tmp_path: Path, openai_server: FakeOpenAI,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+                                                       monkeypatch: pytest.MonkeyPatch, store_at: str) -> None:
     project(tmp_path, openai_server.url)
     make(tmp_path)
     serve_by_quality(openai_server)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GOLDBAND_STORE", store_at)  # the judge cache lives in the store, on either backend
     result = CliRunner().invoke(main, ["judge", "calibrate", "helpful", "--rows"])
     assert result.exit_code == 0, result.output
     assert "quadratic-weighted kappa    0.95  4 rows with a score" in result.output
@@ -158,7 +160,8 @@ def test_calibrate_command_measures_prints_and_records(tmp_path: Path, openai_se
     again = CliRunner().invoke(main, ["judge", "calibrate", "helpful"])  # the judge cache answers
     assert again.exit_code == 0 and len(judge_requests(openai_server)) == 6
     assert not (tmp_path / ".goldband" / "cache" / "judge.sqlite").exists()  # the store's cache, shared with runs
-    assert (tmp_path / ".goldband" / "store.db").is_file()
+    with open_store(store_at, create=False) as store:
+        assert store.conn.execute("SELECT COUNT(*) FROM judge_cache").fetchone()[0] == 6
 
 
 def test_a_recalibration_that_only_changes_the_time_leaves_the_record_alone(tmp_path: Path, openai_server: FakeOpenAI,

@@ -150,14 +150,16 @@ def test_an_unchanged_output_is_never_judged_twice(tmp_path: Path, openai_server
     assert all("cache" in (rubric_score(t).meta or {})["sources"] for t in second["c1"])
 
 
-def test_with_a_store_the_judge_cache_lives_in_the_store(tmp_path: Path, openai_server: FakeOpenAI) -> None:
+def test_with_a_store_the_judge_cache_lives_in_the_store(tmp_path: Path, openai_server: FakeOpenAI,
+                                                         store_at: str) -> None:
+    """On either backend: a PostgreSQL store holds the cache too (no local judge.sqlite beside it)."""
     from goldband.store import open_store
 
     serve(openai_server, [reply(5, 4)])
     root = project(tmp_path, openai_server.url)
-    store = root / ".goldband" / "store.db"
-    first = rubric_score(run(root, store=str(store))["c0"][0])
-    second = rubric_score(run(root, store=str(store))["c0"][0])
+    store = store_at
+    first = rubric_score(run(root, store=store)["c0"][0])
+    second = rubric_score(run(root, store=store)["c0"][0])
     assert len(judge_requests(openai_server)) == 1 and len(target_requests(openai_server)) == 2
     assert (first.meta or {})["sources"] == ["live"] and (second.meta or {})["sources"] == ["cache"]
     assert second.detail == first.detail

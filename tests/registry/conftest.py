@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -11,7 +10,8 @@ from goldband.store import Store, open_store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A new, empty store file (every migration applied), closed after the test."""
-    with open_store(tmp_path / "store.db") as opened:
+def store(store_at: str) -> Iterator[Store]:
+    """A new, empty store (every migration applied) on each backend: an SQLite file, then a PostgreSQL
+    database; closed after the test."""
+    with open_store(store_at) as opened:
         yield opened

@@ -15,6 +15,7 @@ from goldband.engine.targets import build_targets, target_record
 from goldband.registry.registry import Registry
 from goldband.store import open_store
 from goldband.store import registry as db
+from registrykit import backend, store_path
 
 WRITER = '''\
 import shutil, sys, pathlib
@@ -28,16 +29,17 @@ shutil.copy("prompts/support_v2.j2", out / "prompt.j2")
 
 
 @pytest.fixture
-def llm_project(demo_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def llm_project(demo_project: Path, monkeypatch: pytest.MonkeyPatch, store_at: str) -> Path:
     """The bundled project with support as an llm model retrained by a script that writes support-v2's target."""
     (demo_project / "write_target.py").write_text(WRITER)
     config = yaml.safe_load((demo_project / "goldband.yaml").read_text())
     config["registry"] = {"models": {"support": {
         "kind": "llm", "target": "support-v1", "goldensets": ["support"], "runs": 12,
         "retrain": {"on": ["eval_drift"], "command": "{python} write_target.py {artifact_dir}"}}}}
+    config["store"] = backend(store_at)  # the default file, or a PostgreSQL database
     (demo_project / "goldband.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     monkeypatch.chdir(demo_project)
-    with open_store(demo_project / ".goldband" / "store.db") as store:
+    with open_store(store_path(demo_project)) as store:
         reg = Registry(store, root=demo_project)
         target = build_targets(load_config(demo_project)[0], demo_project, None)["support-v1"]
         reg.register("support", kind="llm", target=target_record(target))
@@ -49,7 +51,7 @@ def test_an_llm_retrain_registers_the_written_target_and_gates_it_on_the_golden_
     result = CliRunner().invoke(main, ["retrain", "run", "support", "--now", "--mode", "replay"])
     assert result.exit_code == 0, result.output
     assert "retrain #1 support: promoted support:2" in result.output
-    with open_store(llm_project / ".goldband" / "store.db", create=False) as store:
+    with open_store(store_path(llm_project), create=False) as store:
         version = db.version(store.conn, "support", "2")
         gate = db.gates(store.conn, "support", "2")[-1]
     assert version is not None and version.target is not None and version.target["name"] == "support-v2"
@@ -64,7 +66,7 @@ def test_an_llm_training_that_writes_no_target_fails_clearly(llm_project: Path) 
     result = CliRunner().invoke(main, ["retrain", "run", "support", "--now", "--mode", "replay"])
     assert result.exit_code == 1, result.output
     assert "retrain #1 support: failed" in result.output
-    with open_store(llm_project / ".goldband" / "store.db", create=False) as store:
+    with open_store(store_path(llm_project), create=False) as store:
         request = db.request(store.conn, 1)
     assert request is not None and "wrote no target.yaml" in (request.reason or "")
 

@@ -24,6 +24,7 @@ from goldband.errors import ConfigError, UsageError
 from goldband.registry.gate import run_gate
 from registrykit import (
     GATE,
+    backend,
     churn_project,
     cli,
     config,
@@ -44,8 +45,8 @@ from registrykit import (
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return churn_project(tmp_path, monkeypatch)
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_at: str) -> Path:
+    return churn_project(tmp_path, monkeypatch, store=backend(store_at))
 
 
 def parked(root: Path, version: str) -> str | None:
@@ -161,8 +162,9 @@ def test_a_regression_model_is_gated_on_rmse_and_mae(project: Path) -> None:
     for name, slope in (("s15", 1.5), ("s20", 2.0), ("s10", 1.0)):
         (project / "out" / name).mkdir(parents=True)
         (project / "out" / name / "coef.json").write_text(json.dumps({"slope": slope}))
+    store = f"store: {store_path(project)}"  # the project's store, on either backend
     (project / "goldband.yaml").write_text(
-        "registry:\n  models:\n    sales:\n      predict: linear:predict\n      task: regression\n"
+        f"{store}\nregistry:\n  models:\n    sales:\n      predict: linear:predict\n      task: regression\n"
         "      eval: {path: data/sales.csv, label: y}\n      gate:\n        primary: rmse\n"
         "        metrics: {rmse: {floor: 0.5}, mae: {margin: 0.01}}\n")
     with registry(project) as reg:
@@ -313,11 +315,15 @@ def serve_from_registry(ref: str) -> Callable[[dict[str, Any]], None]:
 
 
 @pytest.fixture
-def llm_project(demo_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def llm_project(demo_project: Path, monkeypatch: pytest.MonkeyPatch, store_at: str) -> Path:
     monkeypatch.chdir(demo_project)
     monkeypatch.setenv("GOLDBAND_ACTOR", "tester")
-    edit_yaml(demo_project, lambda data: data.setdefault("registry", {}).setdefault("models", {}).update(
-        support=LLM_MODEL))
+
+    def edit(data: dict[str, Any]) -> None:
+        data.setdefault("registry", {}).setdefault("models", {}).update(support=LLM_MODEL)
+        data["store"] = backend(store_at)
+
+    edit_yaml(demo_project, edit)
     return demo_project
 
 

@@ -24,6 +24,7 @@ from registrykit import (
     HOLDING_TRAIN,
     Receiver,
     assert_promotions_were_gated,
+    backend,
     churn_project,
     cli,
     events,
@@ -64,10 +65,11 @@ def receiver() -> Iterator[Receiver]:
         yield started
 
 
-def loop_project(root: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver, *, command: str = HOLDING_TRAIN,
-                 more: str = "", retrain: str | None = None) -> Path:
-    """A churn project serving churn:1, retraining with ``command``, monitored, notifying ``receiver``."""
-    churn_project(root, monkeypatch, predict="holding:predict",
+def loop_project(root: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver, store: str, *,
+                 command: str = HOLDING_TRAIN, more: str = "", retrain: str | None = None) -> Path:
+    """A churn project serving churn:1, retraining with ``command``, monitored, notifying ``receiver``; its
+    ``store:`` is ``store`` (``registrykit.backend``)."""
+    churn_project(root, monkeypatch, predict="holding:predict", store=store,
                   retrain=retrain if retrain is not None else retrain_yaml(command=command, more=more),
                   extra=sinks_yaml(receiver.url) + MONITORED)
     serving_v1(root)
@@ -90,8 +92,8 @@ def statuses(root: Path, request_id: int = 1) -> dict[str, tuple[str, int]]:
 
 
 def test_auto_approval_promotes_and_records_every_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       receiver: Receiver) -> None:
-    root = loop_project(tmp_path, monkeypatch, receiver)
+                                                       receiver: Receiver, store_at: str) -> None:
+    root = loop_project(tmp_path, monkeypatch, receiver, backend(store_at))
     out = ok("retrain", "run", "churn", "--now", "--reason", "concept shift")
     assert out.splitlines() == ["queued retrain #1 of churn: concept shift",
                                 "retrain #1 churn: promoted churn:2 gate #2 (manual: concept shift)"]
@@ -124,8 +126,8 @@ def test_auto_approval_promotes_and_records_every_step(tmp_path: Path, monkeypat
 
 
 def test_manual_approval_waits_then_approve_promotes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     receiver: Receiver) -> None:
-    root = loop_project(tmp_path, monkeypatch, receiver, more="approval: manual\n")
+                                                     receiver: Receiver, store_at: str) -> None:
+    root = loop_project(tmp_path, monkeypatch, receiver, backend(store_at), more="approval: manual\n")
     out = ok("retrain", "run", "churn", "--now")
     assert out.splitlines()[-1] == "retrain #1 churn: waiting churn:2 gate #2 (manual: by hand)"
     assert request(root)["status"] == "waiting" and serving(root) == "1"
@@ -145,8 +147,8 @@ def test_manual_approval_waits_then_approve_promotes(tmp_path: Path, monkeypatch
 
 
 def test_a_bad_retrain_is_parked_and_production_stays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      receiver: Receiver) -> None:
-    root = loop_project(tmp_path, monkeypatch, receiver)
+                                                      receiver: Receiver, store_at: str) -> None:
+    root = loop_project(tmp_path, monkeypatch, receiver, backend(store_at))
     monkeypatch.setenv("CHURN_SABOTAGE", "1")
     out = ok("retrain", "run", "churn", "--now")
     assert out.splitlines()[-1] == "retrain #1 churn: parked churn:2 gate #2 (manual: by hand)"
@@ -181,8 +183,8 @@ def train(artifact_dir, data_path, data_since, model, request):
 
 
 def test_a_callable_trains_in_its_own_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              receiver: Receiver) -> None:
-    root = loop_project(tmp_path, monkeypatch, receiver,
+                                              receiver: Receiver, store_at: str) -> None:
+    root = loop_project(tmp_path, monkeypatch, receiver, backend(store_at),
                         retrain="on: [concept_drift]\ncallable: trainer:train\ntimeout: 1m\n")
     (root / "trainer.py").write_text(TRAINER)
     ok("retrain", "run", "churn", "--now")
@@ -211,9 +213,10 @@ TRAINING_FAILURES = {
 
 @pytest.mark.parametrize("case", list(TRAINING_FAILURES))
 def test_training_that_fails_fails_the_request_and_registers_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                      receiver: Receiver, case: str) -> None:
+                                                                      receiver: Receiver, store_at: str,
+                                                                      case: str) -> None:
     command, more, message, output = TRAINING_FAILURES[case]
-    root = loop_project(tmp_path, monkeypatch, receiver, command=command, more=more)
+    root = loop_project(tmp_path, monkeypatch, receiver, backend(store_at), command=command, more=more)
     result = cli("retrain", "run", "churn", "--now")
     assert result.exit_code == 1, result.output
     assert result.stdout.splitlines()[-1].startswith("retrain #1 churn: failed (manual: by hand; train failed: ")
@@ -234,8 +237,8 @@ def test_training_that_fails_fails_the_request_and_registers_nothing(tmp_path: P
 
 
 def test_a_second_pipeline_for_the_same_model_is_refused_while_the_first_lives(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver) -> None:
-    root = loop_project(tmp_path, monkeypatch, receiver, more="approval: manual\n")
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver, store_at: str) -> None:
+    root = loop_project(tmp_path, monkeypatch, receiver, backend(store_at), more="approval: manual\n")
     ok("retrain", "run", "churn", "--now")  # request #1 waits for approval
     (root / "hold-train").touch()
     first = goldband_process(root, "retrain", "run", "churn", "--now")  # request #2, held in its training
@@ -330,9 +333,9 @@ def _kill_and_resume(root: Path, point: KillPoint, *resume: str) -> tuple[dict[s
 
 @pytest.mark.parametrize("step", ["train", "register", "gate", "decide", "notify"])
 def test_a_pipeline_killed_inside_a_step_resumes_there_and_promotes_once(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver, step: str) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver, store_at: str, step: str) -> None:
     manual = step == "decide"  # held while it tells the webhook it waits for approval; resumed by approving
-    root = loop_project(tmp_path, monkeypatch, receiver, more="approval: manual\n" if manual else "")
+    root = loop_project(tmp_path, monkeypatch, receiver, backend(store_at), more="approval: manual\n" if manual else "")
     resume = ("retrain", "approve", "1") if manual else ("retrain", "run", "churn")
     left, status, out = _kill_and_resume(root, KillPoint(root, receiver, step), *resume)
     assert left == {**{s: ("done", 1) for s in STEPS[:STEPS.index(step)]}, step: ("running", 1)}
@@ -352,8 +355,8 @@ def test_a_pipeline_killed_inside_a_step_resumes_there_and_promotes_once(
 
 
 def test_a_bad_retrain_killed_in_its_gate_is_parked_exactly_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                  receiver: Receiver) -> None:
-    root = loop_project(tmp_path, monkeypatch, receiver)
+                                                                  receiver: Receiver, store_at: str) -> None:
+    root = loop_project(tmp_path, monkeypatch, receiver, backend(store_at))
     monkeypatch.setenv("CHURN_SABOTAGE", "1")
     left, _, out = _kill_and_resume(root, KillPoint(root, receiver, "gate"), "retrain", "run", "churn")
     assert left == {"train": ("done", 1), "register": ("done", 1), "gate": ("running", 1)}

@@ -18,7 +18,18 @@ from goldband.config.registry import RegistryModelConfig, RetrainConfig
 from goldband.registry.trigger import Queued, queue_from_alerts, queue_manual, trigger_of
 from goldband.store import Store, open_store
 from goldband.store import registry as db
-from registrykit import churn_project, events, ok, query, request, retrain_yaml, serving, serving_v1, store_path
+from registrykit import (
+    backend,
+    churn_project,
+    events,
+    ok,
+    query,
+    request,
+    retrain_yaml,
+    serving,
+    serving_v1,
+    store_path,
+)
 
 T0 = "2026-11-02T00:00:00+00:00"
 STORED_T0 = "2026-11-02T00:00:00.000+00:00"  # as the store writes times
@@ -132,8 +143,8 @@ def test_eval_drift_watches_an_llm_models_target(store: Store, clock: ManualCloc
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return churn_project(tmp_path, monkeypatch, retrain=retrain_yaml())
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_at: str) -> Path:
+    return churn_project(tmp_path, monkeypatch, retrain=retrain_yaml(), store=backend(store_at))
 
 
 def stored_alert(root: Path) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,12 +27,14 @@ RUN = "20261103-120000-0003"
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+def store(store_at: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """The demo store, once per backend; closed after the test."""
     for module in ("goldband.report.data", "goldband.store.writer"):
         monkeypatch.setattr(f"{module}.now", lambda: "2026-11-04T00:00:00.000+00:00")
     for name in ("GOLDBAND_REPORT_URL", "GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"):
         monkeypatch.delenv(name, raising=False)  # the summary's link comes from CI's environment
-    return demo_store(tmp_path / "store.db")
+    with demo_store(store_at) as made:
+        yield made
 
 
 def golden(name: str, text: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from goldband.report.data import load_report
 from goldband.report.files import render
@@ -17,8 +16,8 @@ from storefixtures import GS_HASH, TARGET_HASH, CaseSpec, demo_cases, demo_store
 HOSTILE = "<script>alert('x')</script>"
 
 
-def test_the_trend_marks_where_the_golden_set_version_changed(tmp_path: Path) -> None:
-    with demo_store(tmp_path / "store.db", runs=2) as store:
+def test_the_trend_marks_where_the_golden_set_version_changed(store_at: str) -> None:
+    with demo_store(store_at, runs=2) as store:
         write_run(store, "20261104-120000-0004", "2026-11-04T12:00:00.000+00:00", demo_cases(), version="4")
         page = render(load_report(store, "latest"), "html")
     assert page.count('<g class="marker">') == 2  # one per golden set x target
@@ -43,8 +42,8 @@ def add_agent_trials(store: Store, run_id: str) -> Rendering:
     return sent
 
 
-def test_messages_sent_and_tool_calls_are_shown_escaped_and_identical_outputs_once(tmp_path: Path) -> None:
-    with demo_store(tmp_path / "store.db", runs=1) as store:
+def test_messages_sent_and_tool_calls_are_shown_escaped_and_identical_outputs_once(store_at: str) -> None:
+    with demo_store(store_at, runs=1) as store:
         sent = add_agent_trials(store, "20261101-120000-0001")
         report = load_report(store, "20261101-120000-0001")
         page = render(report, "html")
@@ -66,8 +65,8 @@ def test_messages_sent_and_tool_calls_are_shown_escaped_and_identical_outputs_on
     assert all(c["messages"] == [] for c in data["cases"] if c["case"] != "agent")
 
 
-def test_a_case_sent_two_renderings_names_the_trials_of_each(tmp_path: Path) -> None:
-    with demo_store(tmp_path / "store.db", runs=1) as store:
+def test_a_case_sent_two_renderings_names_the_trials_of_each(store_at: str) -> None:
+    with demo_store(store_at, runs=1) as store:
         first, second = (Rendering(f"sha256:{c * 64}", [{"role": "user", "content": text}])
                          for c, text in (("e", "v1 of the template"), ("f", "v2 of the template")))
         with store.transaction() as conn:
@@ -79,8 +78,8 @@ def test_a_case_sent_two_renderings_names_the_trials_of_each(tmp_path: Path) -> 
     assert "messages sent to trials 0, 1 · 1 message" in page and "messages sent to trials 2 · 1 message" in page
 
 
-def test_a_run_without_stored_messages_reports_as_before(tmp_path: Path) -> None:
-    with demo_store(tmp_path / "store.db", runs=1) as store:
+def test_a_run_without_stored_messages_reports_as_before(store_at: str) -> None:
+    with demo_store(store_at, runs=1) as store:
         write_run(store, "r-plain", "2026-11-05T00:00:00.000+00:00", [CaseSpec("plain", "pf", "FAIL")])
         page = render(load_report(store, "r-plain"), "html")
     assert "messages sent" not in page and "2 trials · goldensets/support.yaml:10" in page
@@ -106,9 +105,9 @@ def case_section(page: str, case_id: str) -> str:
     return page[start:] if end == -1 else page[start:end]
 
 
-def test_a_clean_pass_shows_a_sample_of_its_outputs_and_how_to_see_them_all(tmp_path: Path) -> None:
+def test_a_clean_pass_shows_a_sample_of_its_outputs_and_how_to_see_them_all(store_at: str) -> None:
     run = "20261101-120000-0001"
-    with demo_store(tmp_path / "store.db", runs=1) as store:
+    with demo_store(store_at, runs=1) as store:
         add_case(store, run, "chatty", [f"Within 30 days, says answer {i}." for i in range(5)], "PASS")
         add_case(store, run, "wobbly", [f"Within 30 days, variant {i}." for i in range(4)] + ["Two weeks."], "FAIL")
         page = render(load_report(store, run, trials=False), "html")

@@ -5,11 +5,14 @@ strict unless --goldband-draft says otherwise; a bumped version runs as a normal
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
 from goldband.store import RunRow, open_store
-from session.test_recorder import goldenset, make_project, run, store_of
+from session.test_recorder import goldenset, make_project, run
+from session.test_recorder import store_of as recorded_in
 
 WARNING = ("goldband: support.yaml changed under version 3 (draft): results are marked draft; bump 'version' "
            "to 4 and commit support.lock to make them count")
@@ -17,13 +20,21 @@ LOCK_ERROR = "*goldensets/support.yaml:2: golden set 'support' changed but its v
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """A project whose golden set (version 3) ran once, so its lock holds version 3's hash."""
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, store_at: str) -> pytest.Pytester:
+    """A project whose golden set (version 3) ran once, so its lock holds version 3's hash; once per backend:
+    its own SQLite file, or a PostgreSQL database every run finds in GOLDBAND_STORE."""
     for name in ("GOLDBAND_DRAFT", "GOLDBAND_STRICT", "GOLDBAND_BASELINE"):
         monkeypatch.delenv(name, raising=False)
     project = make_project(pytester, monkeypatch, goldenset(2, 2, version=3))
+    if store_at.startswith("postgresql://"):
+        monkeypatch.setenv("GOLDBAND_STORE", store_at)
     run(project).assert_outcomes(passed=2)
     return project
+
+
+def store_of(project: pytest.Pytester) -> Path | str:
+    """The store the project's runs write: GOLDBAND_STORE's database when set, else the project's file."""
+    return os.environ.get("GOLDBAND_STORE") or recorded_in(project)
 
 
 def edit(project: pytest.Pytester, *, version: int = 3) -> bytes:

@@ -18,7 +18,16 @@ from click.testing import CliRunner
 from goldband.cli import main
 from goldband.session import finish, recorder
 from goldband.store import open_store
-from tests.session.test_recorder import goldenset, make_project, run, run_xdist, store_of
+from tests.session.test_recorder import (
+    at,
+    backend_store,
+    fingerprint,
+    goldenset,
+    make_project,
+    run,
+    run_xdist,
+    store_of,
+)
 
 LOST = '''
 import sqlite3
@@ -55,18 +64,23 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     return make_project(pytester, monkeypatch, goldenset(4, 3))
 
 
+@pytest.fixture
+def store(project: pytest.Pytester, store_at: str) -> str:
+    return backend_store(project, store_at)
+
+
 def _malformed(*args: Any, **kwargs: Any) -> None:
     raise sqlite3.DatabaseError("database disk image is malformed")
 
 
-def history(path: Path) -> list[dict[str, Any]]:
+def history(path: Path | str) -> list[dict[str, Any]]:
     result = CliRunner().invoke(main, ["history", "--json", "--store", str(path)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     runs: list[dict[str, Any]] = json.loads(result.output)
     return runs
 
 
-def series_count(path: Path, run_id: str) -> int:
+def series_count(path: Path | str, run_id: str) -> int:
     with open_store(path, create=False) as store:
         return int(store.conn.execute("SELECT COUNT(*) FROM series_points WHERE run_id = ?", [run_id]).fetchone()[0])
 
@@ -159,10 +173,11 @@ def _pytest(p: pytest.Pytester, *args: str, kill: bool = False) -> subprocess.Co
                           cwd=p.path, env=env, capture_output=True, text=True, timeout=180)
 
 
-def test_a_run_killed_while_finishing_is_not_complete_and_resume_finishes_it(project: pytest.Pytester) -> None:
+def test_a_run_killed_while_finishing_is_not_complete_and_resume_finishes_it(project: pytest.Pytester,
+                                                                           store: str) -> None:
     project.makeconftest(KILL)
-    path, calls = store_of(project), project.path / "calls.log"
-    killed = _pytest(project, kill=True)
+    path, calls = store, project.path / "calls.log"
+    killed = _pytest(project, *at(store), kill=True)
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     (row,) = history(path)
     run_id = row["id"]
@@ -174,7 +189,7 @@ def test_a_run_killed_while_finishing_is_not_complete_and_resume_finishes_it(pro
     calls.unlink()
     report.unlink()
 
-    resumed = _pytest(project, "--goldband-resume", run_id)
+    resumed = _pytest(project, "--goldband-resume", run_id, *at(store))
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert not calls.exists()  # every trial was kept: nothing to call, only the finish to do
     (row,) = history(path)
@@ -190,19 +205,18 @@ def test_the_exit_status_of_a_failed_run_keeps_an_interrupt_or_usage_error() -> 
     assert [finish.failed_status(s) for s in (0, 1, 2, 4, 5)] == [3, 3, 2, 4, 5]
 
 
-def test_pytest_resume_of_a_complete_run_changes_nothing(project: pytest.Pytester) -> None:
+def test_pytest_resume_of_a_complete_run_changes_nothing(project: pytest.Pytester, store: str) -> None:
     """The pytest path, like `goldband run --resume`: no session, no verdict, no report rewritten."""
-    assert run(project).ret == 0
-    store = store_of(project)
+    assert run(project, *at(store)).ret == 0
     with open_store(store, create=False) as db:
         (done,) = db.runs()
     report = project.path / "reports" / done.id / "report.html"
-    before = (store.read_bytes(), report.stat().st_mtime_ns)
+    before = (fingerprint(store), report.stat().st_mtime_ns)
     for args in (("--goldband-resume", "latest"), ("--goldband-resume", done.id[:10], "-n", "2")):
-        result = (run_xdist if "-n" in args else run)(project, *args)
+        result = (run_xdist if "-n" in args else run)(project, *args, *at(store))
         assert result.ret == 0
         result.stdout.fnmatch_lines([f"*goldband: run {done.id} is complete: nothing to resume*"])
         assert "passed" not in result.stdout.str()
-    assert (store.read_bytes(), report.stat().st_mtime_ns) == before
+    assert (fingerprint(store), report.stat().st_mtime_ns) == before
     with open_store(store, create=False) as db:
         assert db.run(done.id).sessions == 1  # type: ignore[union-attr]

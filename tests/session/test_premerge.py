@@ -163,12 +163,17 @@ def test_adaptive_repeats_are_corrected_for_their_stopping_points(repo: Path) ->
     assert "* a side stopped adaptively: p multiplied by its possible stopping points" in result.output
 
 
-def test_both_sides_are_recorded_as_pre_merge_runs_with_a_report(repo: Path) -> None:
+def test_both_sides_are_recorded_as_pre_merge_runs_with_a_report(repo: Path, store_at: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from goldband.store import open_store
 
-    result = CliRunner().invoke(main, ["compare", "--base", "HEAD~1", "--head", "HEAD", "--runs", "4"])
+    store_option = ["--store", store_at] if store_at.startswith("postgresql://") else []  # SQLite: the default file
+    result = CliRunner().invoke(main, ["compare", "--base", "HEAD~1", "--head", "HEAD", "--runs", "4", *store_option])
     assert result.exit_code == 1, result.output
-    with open_store(repo / ".goldband" / "store.db") as store:
+    if store_option:
+        assert not list(repo.rglob("postgresql*"))  # the URL never became a folder, nor a file
+        monkeypatch.setenv("GOLDBAND_STORE", store_at)  # for `goldband history` below
+    with open_store(store_at if store_option else repo / ".goldband" / "store.db") as store:
         runs = store.runs(limit=5)
         assert [r.kind for r in runs] == ["pre-merge", "pre-merge"]
         assert {r.git_branch for r in runs} == {"HEAD", "HEAD~1"} and all(r.status == "complete" for r in runs)

@@ -18,6 +18,7 @@ import pytest
 
 import agentkit
 from goldband._util.hashing import canonical_hash
+from goldband.errors import GoldbandError
 from goldband.store import open_store
 from goldband.testing import FakeOpenAI
 
@@ -75,33 +76,64 @@ def store_of(p: pytest.Pytester) -> Path:
     return p.path / ".goldband" / "store.db"
 
 
-def test_a_run_is_recorded_with_its_trials_verdicts_series_and_reports(project: pytest.Pytester,
+def backend_store(p: pytest.Pytester, store_at: str) -> str:
+    """The project's store, once per backend: SQLite's default file, or a fresh PostgreSQL database (its URL)."""
+    return store_at if store_at.startswith("postgresql://") else str(store_of(p))
+
+
+@pytest.fixture
+def store(project: pytest.Pytester, store_at: str) -> str:
+    return backend_store(project, store_at)
+
+
+def at(store: str) -> tuple[str, ...]:
+    """The plugin's options that put a run's store at ``store``, as a team gives a PostgreSQL one."""
+    return ("--goldband-store", store)
+
+
+def fingerprint(store: str) -> str:
+    """What changes when anything is written: the SQLite file's bytes, or every PostgreSQL table's rows."""
+    if not store.startswith("postgresql://"):
+        return hashlib.sha256(Path(store).read_bytes()).hexdigest()
+    with open_store(store, create=False, migrate_schema=False) as db:
+        tables = [t for (t,) in db.conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                                "ORDER BY tablename")]
+        rows = {t: sorted(map(repr, db.conn.execute(f'SELECT * FROM "{t}"').fetchall())) for t in tables}
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def test_a_run_is_recorded_with_its_trials_verdicts_series_and_reports(project: pytest.Pytester, store: str,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOLDBAND_PROGRESS", str(project.path / "events.jsonl"))
-    result = run(project, "--junitxml=out.xml", "--goldband-kind", "manual")
+    on_postgres = store.startswith("postgresql://")
+    result = run(project, "--junitxml=out.xml", "--goldband-kind", "manual", *(at(store) if on_postgres else ()))
     result.assert_outcomes(passed=3, failed=1)
-    with open_store(store_of(project), create=False) as store:
-        (only,) = store.runs()
+    with open_store(store, create=False) as db:
+        (only,) = db.runs()
         assert (only.kind, only.status, only.mode, only.sessions, only.exit_status) == ("manual", "complete",
                                                                                       "live", 1, 1)
         assert only.command and only.command.startswith("pytest ") and "--junitxml=out.xml" in only.command
         assert only.goldband_version and only.root == str(project.path)
-        counts = store.case_counts(only.id)
+        counts = db.case_counts(only.id)
         assert {k[1]: (c.n, c.passes) for k, c in counts.items()} == {"c00": (3, 3), "c01": (3, 3), "c02": (3, 3),
                                                                        "c03": (3, 0)}
-        verdicts = store.verdicts(only.id)
+        verdicts = db.verdicts(only.id)
         assert {k[1]: v.verdict.status for k, v in verdicts.items()} == {"c00": "PASS", "c01": "PASS",
                                                                           "c02": "PASS", "c03": "FAIL"}
         assert verdicts[("support", "c00", "app")].nodeid == "goldensets/support.yaml::support::c00[app]"
-        metrics = {p.metric for p in store.series(run_id=only.id)}
+        metrics = {p.metric for p in db.series(run_id=only.id)}
         assert metrics == {"pass_rate", "mean_score", "error_rate", "inconclusive_share", "latency_p50_ms",
                            "latency_p95_ms"}  # a callable target has no cost
-        assert store.run_goldensets(only.id)["support"].startswith("sha256:")
-        assert store.renderings(only.id) == {}  # a callable target is sent no messages
+        assert db.run_goldensets(only.id)["support"].startswith("sha256:")
+        assert db.renderings(only.id) == {}  # a callable target is sent no messages
     report = project.path / "reports" / only.id / "report.html"
     assert report.is_file() and (project.path / "reports" / "latest" / "summary.md").is_file()
-    result.stdout.fnmatch_lines([f"goldband: run {only.id} complete · store .goldband/store.db · "
+    shown = store if on_postgres else ".goldband/store.db"
+    result.stdout.fnmatch_lines([f"goldband: run {only.id} complete · store {shown} · "
                                  f"report reports/{only.id}/report.html"])
+    assert on_postgres is not store_of(project).exists()  # a PostgreSQL run leaves no SQLite file behind
+    assert f"from store <code>{store}</code>" in report.read_text()  # the URL as given (no password in it)
+    assert not list(project.path.rglob("postgresql*"))  # nor a folder named after the URL
     props = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
              for case in ET.parse(project.path / "out.xml").iter("testcase")}
     assert set(props) == {"c00[app]", "c01[app]", "c02[app]", "c03[app]"}
@@ -124,18 +156,18 @@ def test_store_and_report_paths_and_off(project: pytest.Pytester, monkeypatch: p
     assert not store_of(project).exists() and "goldband: run" not in result.stdout.str()
 
 
-def test_xdist_workers_write_one_run_and_lose_nothing(project: pytest.Pytester) -> None:
+def test_xdist_workers_write_one_run_and_lose_nothing(project: pytest.Pytester, store: str) -> None:
     (project.path / "goldensets" / "support.yaml").write_text(goldenset(24, 3))
-    result = run_xdist(project, "-n", "4")
+    result = run_xdist(project, "-n", "4", *at(store))
     result.assert_outcomes(passed=24)
-    with open_store(store_of(project), create=False) as store:
-        (only,) = store.runs()
+    with open_store(store, create=False) as db:
+        (only,) = db.runs()
         assert only.status == "complete"
-        rows = store.conn.execute("SELECT case_id, sample FROM trials WHERE run_id = ?", [only.id]).fetchall()
+        rows = db.conn.execute("SELECT case_id, sample FROM trials WHERE run_id = ?", [only.id]).fetchall()
         assert len(rows) == len(set(rows)) == 72
-        assert len(store.verdicts(only.id)) == 24 == len(store.run_items(only.id))
-        assert store.conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 72
-        assert {p.metric for p in store.series(run_id=only.id)} >= {"pass_rate", "error_rate"}
+        assert len(db.verdicts(only.id)) == 24 == len(db.run_items(only.id))
+        assert db.conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 72
+        assert {p.metric for p in db.series(run_id=only.id)} >= {"pass_rate", "error_rate"}
     result.stdout.fnmatch_lines(["goldband: 24 PASS · 72 trials", f"goldband: run {only.id} complete*"])
 
 
@@ -147,7 +179,14 @@ def _spawn(p: pytest.Pytester, log: Path, *args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _stored_trials(path: Path) -> int:
+def _stored_trials(path: Path | str) -> int:
+    if str(path).startswith("postgresql://"):
+        try:
+            with open_store(path, create=False, migrate_schema=False) as db:
+                return int(db.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
+        except GoldbandError:  # no schema yet: the run has not opened its store
+            return 0
+    path = Path(path)
     if not path.exists():
         return 0
     try:
@@ -160,67 +199,70 @@ def _stored_trials(path: Path) -> int:
         return 0
 
 
-def test_a_killed_run_keeps_its_trials_and_resumes_only_what_is_missing(project: pytest.Pytester) -> None:
+def test_a_killed_run_keeps_its_trials_and_resumes_only_what_is_missing(project: pytest.Pytester,
+                                                                       store: str) -> None:
     (project.path / "goldensets" / "support.yaml").write_text(goldenset(8, 4))
-    path, log = store_of(project), project.path / "calls.log"
-    proc = _spawn(project, log)
+    path, log = store, project.path / "calls.log"
+    proc = _spawn(project, log, *at(store))
     deadline = time.monotonic() + 60
     while _stored_trials(path) < 6 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
-    with open_store(path, create=False) as store:
-        (killed,) = store.runs()
-        kept = store.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+    with open_store(path, create=False) as db:
+        (killed,) = db.runs()
+        kept = db.conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
         assert killed.status == "incomplete" and 6 <= kept < 32
-        assert len(store.verdicts(killed.id)) < 8
+        assert len(db.verdicts(killed.id)) < 8
     calls_before = len(log.read_text().splitlines())
     assert calls_before >= kept
     log.unlink()
 
-    resumed = _spawn(project, log, "--goldband-resume", killed.id[:15])
+    resumed = _spawn(project, log, "--goldband-resume", killed.id[:15], *at(store))
     out, _ = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, out
     assert len(log.read_text().splitlines()) == 32 - kept  # only the missing trials ran
-    with open_store(path, create=False) as store:
-        (done,) = store.runs()
+    with open_store(path, create=False) as db:
+        (done,) = db.runs()
         assert (done.id, done.status, done.sessions) == (killed.id, "complete", 2)
-        rows = store.conn.execute("SELECT case_id, sample FROM trials").fetchall()
+        rows = db.conn.execute("SELECT case_id, sample FROM trials").fetchall()
         assert len(rows) == len(set(rows)) == 32
-        assert len(store.verdicts(done.id)) == 8
+        assert len(db.verdicts(done.id)) == 8
     assert f"goldband: run {killed.id} complete" in out
+    again = run(project, "--goldband-resume", killed.id, *at(store))  # complete now: nothing runs
+    assert again.ret == 0 and "nothing to resume" in again.stdout.str()
 
 
-def test_resume_refuses_a_changed_golden_set_and_unknown_runs(project: pytest.Pytester) -> None:
-    run(project)
-    with open_store(store_of(project), create=False) as store:
-        run_id = store.runs()[0].id
-        store.conn.execute("UPDATE runs SET status = 'incomplete'")  # as if killed: there is something to resume
+def test_resume_refuses_a_changed_golden_set_and_unknown_runs(project: pytest.Pytester, store: str) -> None:
+    run(project, *at(store))
+    with open_store(store, create=False) as db:
+        run_id = db.runs()[0].id
+        db.conn.execute("UPDATE runs SET status = 'incomplete'")  # as if killed: there is something to resume
     (project.path / "goldensets" / "support.yaml").write_text(goldenset(5, 3, version=2))
-    before = hashlib.sha256(store_of(project).read_bytes()).hexdigest()
-    result = run(project, "--goldband-resume", run_id)
+    before = fingerprint(store)
+    result = run(project, "--goldband-resume", run_id, *at(store))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*--goldband-resume {run_id}: golden set 'support' changed since run {run_id} "
                                  "started*drop --goldband-resume*"])
     assert "Traceback" not in result.stderr.str()
-    assert hashlib.sha256(store_of(project).read_bytes()).hexdigest() == before
-    result = run(project, "--goldband-resume", "20990101")
+    assert fingerprint(store) == before
+    result = run(project, "--goldband-resume", "20990101", *at(store))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*no run '20990101' in this store*goldband history*"])
 
 
 @pytest.mark.parametrize("xdist", [False, True])
-def test_resume_refuses_a_run_that_is_still_running(project: pytest.Pytester, xdist: bool) -> None:
-    run(project)
+def test_resume_refuses_a_run_that_is_still_running(project: pytest.Pytester, xdist: bool, store: str) -> None:
+    run(project, *at(store))
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
-        with open_store(store_of(project), create=False) as store:
-            run_id = store.runs()[0].id
-            store.conn.execute("UPDATE runs SET status = 'running', host = ?, pid = ? WHERE id = ?",
-                               [socket.gethostname(), sleeper.pid, run_id])
-        before = hashlib.sha256(store_of(project).read_bytes()).hexdigest()
-        result = run_xdist(project, "-n", "2", "--goldband-resume", run_id) if xdist else \
-            run(project, "--goldband-resume", run_id)
+        with open_store(store, create=False) as db:
+            run_id = db.runs()[0].id
+            db.conn.execute("UPDATE runs SET status = 'running', host = ?, pid = ? WHERE id = ?",
+                            [socket.gethostname(), sleeper.pid, run_id])
+        before = fingerprint(store)
+        result = run_xdist(project, "-n", "2", "--goldband-resume", run_id, *at(store)) if xdist else \
+            run(project, "--goldband-resume", run_id, *at(store))
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -228,7 +270,7 @@ def test_resume_refuses_a_run_that_is_still_running(project: pytest.Pytester, xd
     result.stderr.fnmatch_lines([f"*--goldband-resume {run_id}: run {run_id} is still running (pid {sleeper.pid} on "
                                  "*wait for it to finish or stop it*"])
     assert "Traceback" not in result.stderr.str()
-    assert hashlib.sha256(store_of(project).read_bytes()).hexdigest() == before
+    assert fingerprint(store) == before
 
 
 @pytest.mark.parametrize("problem", ["corrupt", "newer", "unwritable", "locked"])
@@ -292,15 +334,16 @@ def test_under_xdist_a_bad_store_stops_the_controller_before_workers(project: py
 
 
 def test_each_distinct_rendering_is_stored_once_and_every_trial_refers_to_it(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, openai_server: FakeOpenAI) -> None:
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, openai_server: FakeOpenAI, store_at: str) -> None:
     for name in ("CI", "GOLDBAND_STORE", "GOLDBAND_REPORT", "GOLDBAND_KIND", "GOLDBAND_RESUME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(agentkit.KEY_ENV, agentkit.KEY)
     agentkit.project(pytester.path, openai_server.url, runs=3, targets=("agent", "agent-warm"))
     agentkit.serve(openai_server)
-    assert run_xdist(pytester, "-n", "2").ret in (0, 1)  # two workers write the same renderings
-    assert run(pytester).ret in (0, 1)  # and a second run sends them again
-    with open_store(store_of(pytester), create=False) as store:
+    store_at = backend_store(pytester, store_at)
+    assert run_xdist(pytester, "-n", "2", *at(store_at)).ret in (0, 1)  # two workers write the same renderings
+    assert run(pytester, *at(store_at)).ret in (0, 1)  # and a second run sends them again
+    with open_store(store_at, create=False) as store:
         assert store.conn.execute("SELECT COUNT(*) FROM rendered_messages").fetchone()[0] == 2  # one per case
         assert store.conn.execute("SELECT COUNT(*) FROM trials WHERE messages_hash IS NULL").fetchone()[0] == 0
         first = store.runs()[-1].id
@@ -315,5 +358,38 @@ def test_each_distinct_rendering_is_stored_once_and_every_trial_refers_to_it(
         {"role": "user", "content": "Where is my order A-17?"}]
     assert a17.tools is not None and a17.tools[0]["function"]["name"] == "lookup_order"
     assert a17.hash == canonical_hash({"messages": a17.messages, "tools": a17.tools})
-    for path in store_of(pytester).parent.iterdir():  # the store keeps what was sent, never the key
-        assert agentkit.KEY.encode() not in path.read_bytes(), path
+    if not store_at.startswith("postgresql://"):
+        for path in store_of(pytester).parent.iterdir():  # the store keeps what was sent, never the key
+            assert agentkit.KEY.encode() not in path.read_bytes(), path
+    else:  # every row of every table
+        with open_store(store_at, create=False) as db:
+            for (table,) in db.conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"):
+                assert agentkit.KEY not in repr(db.conn.execute(f'SELECT * FROM "{table}"').fetchall()), table
+
+
+def test_a_store_url_with_a_password_is_refused_without_showing_it(project: pytest.Pytester,
+                                                                  postgres_url: str) -> None:
+    secret = "s3cret-pw"
+    with_password = postgres_url.replace("postgresql://goldband@", f"postgresql://goldband:{secret}@")
+    for result in (run(project, *at(with_password)), run_xdist(project, "-n", "2", *at(with_password))):
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+        shown = result.stdout.str() + result.stderr.str()
+        assert secret not in shown and "PGPASSWORD" in shown and "Traceback" not in shown
+    assert not store_of(project).exists() and not list(project.path.rglob("postgresql*"))
+
+
+def test_a_run_id_prefix_names_the_baseline_and_each_verdict_keeps_its_delta(project: pytest.Pytester,
+                                                                             store: str) -> None:
+    run(project, *at(store))
+    with open_store(store, create=False) as db:
+        (first,) = db.runs()
+    (project.path / "goldensets" / "support.yaml").write_text(goldenset(4, 3, bad=(0, 3)))  # c00 now fails
+    result = run(project, "--goldband-baseline", first.id[:15], *at(store))
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines([f"goldband compare: run {first.id}* -> *"])
+    with open_store(store, create=False) as db:
+        second = db.runs()[0]
+        deltas = {key[1]: v.verdict.baseline for key, v in db.verdicts(second.id).items()}
+    assert second.id != first.id and set(deltas) == {"c00", "c01", "c02", "c03"}
+    assert all(delta is not None for delta in deltas.values())
+    assert deltas["c00"] is not None and deltas["c00"].outcome in ("regressed", "not significant")

@@ -16,7 +16,7 @@ from goldband.bands.setgate import SetBand
 from goldband.golden.goldenset import load as load_goldenset
 from goldband.session import setgates
 from goldband.store import open_store
-from tests.session.test_recorder import make_project, run, store_of
+from tests.session.test_recorder import at, backend_store, make_project, run, store_of
 
 X = "\u00d7"  # golden set x target, as goldband names a group
 
@@ -38,10 +38,11 @@ def latest(p: pytest.Pytester) -> dict[str, Any]:
     return data
 
 
-def test_a_passing_set_gate_is_shown_everywhere_and_kept_in_the_store(pytester: pytest.Pytester,
+def test_a_passing_set_gate_is_shown_everywhere_and_kept_in_the_store(pytester: pytest.Pytester, store_at: str,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     p = make_project(pytester, monkeypatch, golden(12, bad=(3,), band=set_band(0.5)))
-    result = run(p)
+    store = backend_store(p, store_at)
+    result = run(p, *at(store))
     result.assert_outcomes(passed=11, failed=1)  # the failing case fails its item; the set still passes
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*goldband set gates*", f"set support {X} app: 11/12 cases pass 0.92 [0.70, 0.98] "
@@ -53,12 +54,12 @@ def test_a_passing_set_gate_is_shown_everywhere_and_kept_in_the_store(pytester: 
     assert f"| support {X} app | ✅ PASS | 11/12 = 0.92 | [0.70, 0.98] at 0.9 |" in summary
     page = (p.path / "reports" / "latest" / "report.html").read_text()
     assert 'data-set-gate="PASS"' in page and "11/12 cases pass" in page
-    with open_store(store_of(p), create=False) as store:
-        (only,) = store.runs()
-        kept = {pt.metric: pt.value for pt in store.series(run_id=only.id) if pt.metric.startswith("set_")}
+    with open_store(store, create=False) as db:
+        (only,) = db.runs()
+        kept = {pt.metric: pt.value for pt in db.series(run_id=only.id) if pt.metric.startswith("set_")}
     assert kept["set_pass_rate"] == pytest.approx(11 / 12) and kept["set_cases"] == 12
     again = subprocess.run([sys.executable, "-m", "goldband", "report", only.id, "--format", "json", "--stdout",
-                            "--store", str(store_of(p))], capture_output=True, text=True, cwd=p.path, check=True)
+                            "--store", store], capture_output=True, text=True, cwd=p.path, check=True)
     assert json.loads(again.stdout)["groups"][0]["set_gate"] == gate  # re-rendered from the store
 
 
@@ -102,13 +103,13 @@ def test_an_inconclusive_set_gate_follows_the_inconclusive_policy(pytester: pyte
 
 
 def test_a_process_that_loaded_no_golden_set_reads_the_bands_from_the_recorded_files(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, store_at: str) -> None:
     """What an xdist controller (which collects nothing) or a resume from elsewhere does at the finish."""
     p = make_project(pytester, monkeypatch, golden(8, bad=(1, 2, 3, 4, 5), band=set_band(0.9)))
-    result = run(p)
+    result = run(p, *at(backend_store(p, store_at)))
     assert result.ret == 1
     result.stdout.fnmatch_lines([f"set support {X} app: 3/8 cases pass 0.38 [0.16, 0.65] >= 0.9: FAIL"])
-    with open_store(store_of(p), create=False) as store:
+    with open_store(backend_store(p, store_at), create=False) as store:
         (only,) = store.runs()
         bands, problems = setgates.set_bands(store, only.id, {}, p.path)
         assert (bands, problems) == ({"support": SetBand(0.9)}, [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -19,7 +20,7 @@ from goldband.config.settings import shard as parse_shard
 from goldband.errors import ConfigError, OptionError
 from goldband.session import shards
 from goldband.store import open_store
-from tests.session.test_recorder import make_project, run, run_xdist
+from tests.session.test_recorder import goldenset, make_project, run, run_xdist
 
 KEYS = st.tuples(st.sampled_from(["support", "billing"]), st.text("abc0123", min_size=1, max_size=6),
                  st.sampled_from(["app", "gpt"]))
@@ -98,9 +99,9 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     return make_project(pytester, monkeypatch, golden(14))
 
 
-def results(path: Path, run_id: str) -> dict[str, Any]:
+def results(store_at: str | Path, run_id: str) -> dict[str, Any]:
     """What a run must have alike, sharded or not: verdicts, series points, counts, the report's counts."""
-    with open_store(path, create=False) as store:
+    with open_store(store_at, create=False) as store:
         run = store.run(run_id)
         assert run is not None
         verdicts = {k: (v.verdict.status, v.verdict.n, v.verdict.passes) for k, v in store.verdicts(run_id).items()}
@@ -114,29 +115,67 @@ def results(path: Path, run_id: str) -> dict[str, Any]:
             "trials": trials, "items": items, "counts": counts}
 
 
-def test_four_shards_record_one_run_like_an_unsharded_run(project: pytest.Pytester) -> None:
-    whole = run(project, "--goldband-run-id", "whole", "--goldband-store", "whole.db")
+def pytest_argv(*args: str) -> list[str]:
+    """A pytest of its own (a shard is a CI job), as ``run`` runs it in-process."""
+    return [sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", *args]
+
+
+def run_at_once(project: pytest.Pytester, argvs: list[list[str]]) -> list[tuple[int, str, str]]:
+    """Start every command, then wait for all: the shards of a CI matrix against one shared server.
+    (exit status, stdout, stderr) of each; PGPASSFILE reaches them through the environment."""
+    procs = [project.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+             for argv in argvs]
+    done = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        done.append((proc.returncode, out.decode(), err.decode()))
+    return done
+
+
+def shards_of(project: pytest.Pytester, store_at: str, total: int, run_id: str, *extra: str) -> list[str]:
+    """Run shards 1/K..K/K of ``run_id``: one after another in-process on SQLite (its file lock serializes the
+    writers anyway), all at once in K processes on PostgreSQL; each shard's stdout, in shard order."""
+    args = [["--goldband-shard", f"{i}/{total}", "--goldband-run-id", run_id, f"--goldband-store={store_at}", *extra]
+            for i in range(1, total + 1)]  # one argument: pytest would take an existing file's folder as its rootdir
+    if not store_at.startswith("postgresql:"):
+        return [run(project, *a).stdout.str() for a in args]
+    done = run_at_once(project, [pytest_argv(*a) for a in args])
+    for code, out, err in done:
+        assert code in (0, 1), out + err
+    return [out for _, out, _ in done]
+
+
+def outcomes_of(stdout: str) -> Counter[str]:
+    """pytest's closing line ("3 failed, 11 passed, 42 deselected in 1.2s") as counts."""
+    line = [ln for ln in stdout.splitlines() if " in " in ln and ("passed" in ln or "failed" in ln
+                                                                   or "deselected" in ln)][-1]
+    found: Counter[str] = Counter()
+    for n, word in re.findall(r"(\d+) (passed|failed|deselected|error)", line):
+        found[word] += int(n)
+    return found
+
+
+def test_four_shards_record_one_run_like_an_unsharded_run(project: pytest.Pytester, store_at: str) -> None:
+    """4 shards + finalize equal one unsharded run on the same cassettes: verdicts, series points, counts and
+    the report's counts; on PostgreSQL the 4 shards run at once in 4 processes, as a CI matrix does."""
+    whole = run(project, "--goldband-run-id", "whole", f"--goldband-store={store_at}")
     whole.assert_outcomes(passed=11, failed=3)
-    expected = results(project.path / "whole.db", "whole")
-    outcomes: Counter[str] = Counter()
-    for i in range(1, 5):
-        result = run(project, "--goldband-shard", f"{i}/4", "--goldband-run-id", "ci-42", "--goldband-store",
-                     "shards.db", "--goldband-report", "sharded")
-        outcomes.update(result.parseoutcomes())
-        stored = results(project.path / "shards.db", "ci-42")
-        if i < 4:  # not the last: the run waits for the others
-            assert stored["status"] == "running" and stored["series"] == []
-            result.stdout.fnmatch_lines([f"*shard {i}/4 of run ci-42 recorded; waiting for shard*"])
-        else:
-            result.stdout.fnmatch_lines(["*run ci-42 complete*"])
+    expected = results(store_at, "whole")
+    outs = shards_of(project, store_at, 4, "ci-42", "--goldband-report", "sharded")
+    outcomes: Counter[str] = sum((outcomes_of(out) for out in outs), Counter())
     assert outcomes["passed"] == 11 and outcomes["failed"] == 3 and outcomes["deselected"] == 3 * 14
+    finalized = [i for i, out in enumerate(outs, 1) if "run ci-42 complete" in out]
+    assert len(finalized) == 1, outs  # exactly one shard (the last to finish) finalized the run
+    for i, out in enumerate(outs, 1):
+        if i not in finalized:
+            assert f"shard {i}/4 of run ci-42 recorded; waiting for shard" in out
+    stored = results(store_at, "ci-42")
     assert stored == expected
     assert ("set_cases", 14.0) in {(m, v) for _, m, _, v in stored["series"]}  # the set gate saw every shard's cases
-    (project.path / "reports").rename(project.path / "unsharded")
-    whole_report = json.loads((project.path / "unsharded" / "whole" / "report.json").read_text())
+    whole_report = json.loads((project.path / "reports" / "whole" / "report.json").read_text())
     sharded_report = json.loads((project.path / "sharded" / "ci-42" / "report.json").read_text())
     assert sharded_report["counts"] == whole_report["counts"]
-    with open_store(project.path / "shards.db", create=False) as store:
+    with open_store(store_at, create=False) as store:
         rows = store.run_shards("ci-42")
     assert [r["shard"] for r in rows] == [1, 2, 3, 4] and sum(r["items"] for r in rows) == 14
     trials = [sum(1 + i % 3 for i in range(14) if f"c{i:02d}" in _items(project, r["shard"])) for r in rows]
@@ -242,3 +281,44 @@ def test_per_shard_stores_merged_then_finalized_equal_an_unsharded_run(project: 
     done = finalize_cli(project, "m1", "merged.db")
     assert done.returncode == 1 and "run m1 complete: 3 FAIL, 11 PASS" in done.stdout, done.stderr
     assert results(project.path / "merged.db", "m1") == results(project.path / "whole.db", "whole")
+
+
+def baseline_outcomes(store_at: str, run_id: str) -> dict[Any, Any]:
+    """Each case's baseline comparison as stored, in the verdict and in its ``baseline_*`` columns."""
+    with open_store(store_at, create=False) as store:
+        deltas = {k: v.verdict.baseline for k, v in store.verdicts(run_id).items()}
+        columns = {(g, c, t): rest for g, c, t, *rest in store.conn.execute(
+            "SELECT goldenset, case_id, target, baseline_outcome, baseline_run, baseline_delta, baseline_p_adjusted "
+            "FROM verdicts WHERE run_id = ?", [run_id]).fetchall()}
+    assert all(d is not None for d in deltas.values())
+    assert columns == {k: [d.outcome, d.baseline_run, d.delta, d.p_adjusted] for k, d in deltas.items() if d}
+    return deltas
+
+
+def test_a_sharded_run_is_compared_with_its_baseline_over_all_shards_like_an_unsharded_run(
+        project: pytest.Pytester, store_at: str) -> None:
+    """The finalizer compares all the run's cases with the baseline in one Benjamini-Hochberg family (not each
+    shard its own): every case's baseline outcome, delta and adjusted p equal the unsharded run's, and the run
+    fails on its regressions. ``latest`` is the baseline the shards started with, pinned in the run."""
+    golden = project.path / "goldensets" / "support.yaml"
+    golden.write_text(goldenset(12, 6, version=1))
+    run(project, "--goldband-run-id", "base", f"--goldband-store={store_at}").assert_outcomes(passed=12)
+    golden.write_text(goldenset(12, 6, version=2, bad=(2, 5, 9)))  # c02 and c09 share shard 1 of 3: in a family of
+    # that shard's 4 cases BH would multiply their p by 4/2, in the run's 12 cases (as unsharded) by 12/3
+    outs = shards_of(project, store_at, 3, "ci-7", "--goldband-baseline", "latest")
+    finalizer = [out for out in outs if "run ci-7 complete" in out]
+    assert len(finalizer) == 1 and "3 regressed" in finalizer[0], outs  # the run's comparison, shown once
+    assert not any("regressed" in out for out in outs if out not in finalizer)  # no shard compared its own
+    whole = run(project, "--goldband-run-id", "whole", f"--goldband-store={store_at}", "--goldband-baseline", "base")
+    assert whole.ret == 1
+    expected = baseline_outcomes(store_at, "whole")
+    assert [d.outcome for d in expected.values()].count("regressed") == 3
+    assert baseline_outcomes(store_at, "ci-7") == expected
+    with open_store(store_at, create=False) as store:
+        sharded, unsharded = store.run("ci-7"), store.run("whole")
+    assert sharded is not None and unsharded is not None
+    assert sharded.settings["baseline"] == "base"  # `latest` as the shards found it
+    assert (sharded.status, sharded.exit_status) == (unsharded.status, unsharded.exit_status) == ("complete", 1)
+    again = finalize_cli(project, "ci-7", store_at)  # finalizing again compares again: the same outcomes
+    assert again.returncode == 1, again.stderr
+    assert baseline_outcomes(store_at, "ci-7") == expected

@@ -31,7 +31,7 @@ class Handle:
         return self.store
 
 
-def runs_with_a_draft(path: Path) -> Store:
+def runs_with_a_draft(path: Path | str) -> Store:
     """A counted run, then a later one of the same cases flagged draft (its golden set 'support' changed)."""
     store = open_store(path)
     write_run(store, "20261101-120000-0001", "2026-11-01T12:00:00.000+00:00", CASES)
@@ -41,9 +41,9 @@ def runs_with_a_draft(path: Path) -> Store:
     return store
 
 
-def test_the_migration_is_0009_and_flags_run_and_golden_set(tmp_path: Path) -> None:
+def test_the_migration_is_0009_and_flags_run_and_golden_set(tmp_path: Path, store_at: str) -> None:
     assert "0009_draft_runs" in schema.names()
-    with runs_with_a_draft(tmp_path / "s.db") as store:
+    with runs_with_a_draft(store_at) as store:
         draft, counted = store.run("20261102-120000-0002"), store.run("20261101-120000-0001")
         assert draft is not None and counted is not None and draft.draft and not counted.draft
         assert store.draft_goldensets(draft.id) == ["support"]  # 'extract' matched its lock
@@ -65,8 +65,8 @@ def test_an_older_store_migrates_and_its_runs_are_not_drafts(tmp_path: Path) -> 
         assert store.latest_run() == run
 
 
-def test_latest_and_case_history_skip_draft_runs(tmp_path: Path) -> None:
-    with runs_with_a_draft(tmp_path / "s.db") as store:
+def test_latest_and_case_history_skip_draft_runs(tmp_path: Path, store_at: str) -> None:
+    with runs_with_a_draft(store_at) as store:
         assert [r.id for r in store.runs()] == ["20261102-120000-0002", "20261101-120000-0001"]  # listed
         assert [r.id for r in store.runs(draft=True)] == ["20261102-120000-0002"]
         assert [r.id for r in store.runs(draft=False)] == ["20261101-120000-0001"]
@@ -77,8 +77,8 @@ def test_latest_and_case_history_skip_draft_runs(tmp_path: Path) -> None:
         assert store.resolve_run("latest").id == "20261102-120000-0002"  # still shown: `goldband report latest`
 
 
-def test_a_draft_run_is_never_a_baseline(tmp_path: Path) -> None:
-    with runs_with_a_draft(tmp_path / "s.db") as store:
+def test_a_draft_run_is_never_a_baseline(tmp_path: Path, store_at: str) -> None:
+    with runs_with_a_draft(store_at) as store:
         handle = Handle(store)
         for spec in ("latest", "latest:main", "latest@ci", "latest:main@ci"):
             _, label = load_baseline(spec, root=tmp_path, store=handle)
@@ -88,13 +88,13 @@ def test_a_draft_run_is_never_a_baseline(tmp_path: Path) -> None:
         assert str(caught.value).startswith("--goldband-baseline: run 20261102-120000-0002 is a draft run")
         with store.transaction() as conn:
             mark_draft(conn, "20261101-120000-0001", "extract")
-        with pytest.raises(ConfigError, match="no complete run in the store to use as baseline "
-                                              r"\(draft runs never are\)"):
+        with pytest.raises(ConfigError, match="no complete run (in environment 'default' )?in the store to use as "
+                                              r"baseline \(draft runs never are\)"):
             load_baseline("latest", root=tmp_path, store=handle)
 
 
-def test_a_draft_runs_points_are_computed_but_not_stored(tmp_path: Path) -> None:
-    with runs_with_a_draft(tmp_path / "s.db") as store:
+def test_a_draft_runs_points_are_computed_but_not_stored(tmp_path: Path, store_at: str) -> None:
+    with runs_with_a_draft(store_at) as store:
         draft, counted = store.run("20261102-120000-0002"), store.run("20261101-120000-0001")
         assert draft is not None and counted is not None
         points = run_points(store, draft)

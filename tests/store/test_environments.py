@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,13 @@ from goldband.store import SeriesPoint, Store, open_store, schema
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    made = open_store(tmp_path / "store.db")
-    env_run(made, "20261101-120000-0001", 1, None)
-    env_run(made, "20261102-120000-0002", 2, "staging", "FAIL")
-    env_run(made, "20261103-120000-0003", 3, "production")
-    return made
+def store(store_at: str) -> Iterator[Store]:
+    """Runs in three environments, once per backend; closed after the test."""
+    with open_store(store_at) as made:
+        env_run(made, "20261101-120000-0001", 1, None)
+        env_run(made, "20261102-120000-0002", 2, "staging", "FAIL")
+        env_run(made, "20261103-120000-0003", 3, "production")
+        yield made
 
 
 def test_runs_record_and_filter_by_environment(store: Store) -> None:

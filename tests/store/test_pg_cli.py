@@ -1,12 +1,18 @@
-"""``goldband store migrate`` and ``goldband store info`` on a PostgreSQL store, as real subprocesses; each bad
-input gets one clear message (URL masked, a fix), exit status 2 and nothing written; every other store command
-says the PostgreSQL backend does not serve it yet."""
+"""The ``goldband store`` commands on a PostgreSQL store, as real subprocesses: migrate, info (with retention),
+prune (dry run, outputs only, VACUUM), export; each bad input gets one clear message (URL masked, a fix), exit
+status 2 and nothing written; the commands about an SQLite file (check, vacuum, backup, merge) refuse a
+PostgreSQL store naming what to do instead; the pytest plugin records a run into PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
+import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -129,29 +135,119 @@ def test_a_newer_schema_is_refused_untouched(postgres_url: str, tmp_path: Path) 
     assert pg_state(postgres_url) == before
 
 
-@pytest.mark.parametrize("args", [("history",), ("store", "vacuum"), ("store", "export"),
-                                  ("store", "prune", "--older-than", "180d"), ("show", "latest")])
-def test_other_commands_say_postgres_is_not_served_yet(postgres_url: str, tmp_path: Path,
-                                                       args: tuple[str, ...]) -> None:
+SQLITE_ONLY = {  # command -> the fix its refusal names
+    ("store", "vacuum"): "VACUUM (ANALYZE)",
+    ("store", "check"): "pg_amcheck",
+    ("store", "backup", "{tmp}/backup.db"): "pg_dump -Fc (docs/store.md",
+    ("store", "merge", "{tmp}/a.db", "--into", "{url}"): "goldband store copy FILE URL",
+    ("store", "merge", "{url}", "--into", "{tmp}/merged.db"): "goldband store copy FILE URL",
+}
+
+
+@pytest.mark.parametrize("args", list(SQLITE_ONLY))
+def test_sqlite_file_commands_refuse_a_postgresql_store_clearly(postgres_url: str, tmp_path: Path,
+                                                                args: tuple[str, ...]) -> None:
+    """A command about an SQLite file says so, names the store and what to do on PostgreSQL; nothing is written."""
+    assert goldband(tmp_path, "store", "migrate", "--store", postgres_url).returncode == 0
+    before = pg_state(postgres_url)
+    argv = [a.format(tmp=tmp_path, url=postgres_url) for a in args]
     for how in ({"argv": ["--store", postgres_url], "env": {}}, {"argv": [], "env": {"GOLDBAND_STORE": postgres_url}}):
-        done = goldband(tmp_path, *args, *how["argv"], env=how["env"])  # type: ignore[arg-type]
+        if "merge" in args and how["argv"]:
+            continue  # merge names its stores as arguments
+        done = goldband(tmp_path, *argv, *how["argv"], env=how["env"])  # type: ignore[arg-type]
         assert done.returncode == 2, (args, how, done.stdout)
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
-        assert (f"{postgres_url}: the PostgreSQL backend serves only `goldband store migrate`, "
-                "`goldband store info` and `goldband store copy` so far") in done.stderr
-        assert f"goldband store copy {postgres_url} FILE" in done.stderr
-    assert pg_state(postgres_url) == {}
+        assert done.stderr.startswith(f"Error: {postgres_url}: `goldband store {args[1]}` works on an SQLite store "
+                                      "file; this store is a PostgreSQL database; fix: "), done.stderr
+        assert SQLITE_ONLY[args] in done.stderr
+    assert pg_state(postgres_url) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no backup, no merged file, no postgresql: folder
 
 
-def test_the_pytest_plugin_refuses_a_postgresql_store_and_writes_no_file(pytester: pytest.Pytester,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until the backend serves runs, a URL given to the plugin is one usage error, never an SQLite file named
-    after it (``postgresql:`` folders), and the password never shows."""
+@pytest.fixture
+def old_and_new(postgres_url: str, tmp_path: Path) -> str:
+    """A PostgreSQL store with a run from January 2025 and one from now."""
+    path = tmp_path / "seed" / "a.db"
+    recent = datetime.now(UTC).isoformat(timespec="milliseconds")
+    with open_store(path) as store:
+        write_run(store, "20250101-120000-0001", "2025-01-01T12:00:00.000+00:00", demo_cases())
+        write_run(store, "20261101-120000-0002", recent, demo_cases())
+    copy_store(str(path), postgres_url)
+    shutil.rmtree(path.parent)
+    return postgres_url
+
+
+def test_prune_on_postgresql_dry_run_then_prune_and_vacuum(old_and_new: str, tmp_path: Path) -> None:
+    url = old_and_new
+    before = pg_state(url)
+    info = goldband(tmp_path, "store", "info", "--store", url)
+    assert info.returncode == 0, info.stderr
+    assert info.stdout.splitlines()[4] == ("retain  everything (no retention set); 1 of 2 runs is older than 180d: "
+                                           "`goldband store prune --older-than 180d --dry-run` lists what a prune "
+                                           "removes")
+    dry = goldband(tmp_path, "store", "prune", "--older-than", "180d", "--dry-run", "--store", url)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines()[:2] == ["would prune 1 run older than 180d", "  20250101-120000-0001"]
+    assert pg_state(url) == before
+    done = goldband(tmp_path, "store", "prune", "--older-than", "180d", "--vacuum", "--store", url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["pruned 1 run older than 180d", "  20250101-120000-0001"]
+    assert dry.stdout.splitlines()[2:] == lines[2:-1]  # the dry run printed exactly what the prune removed
+    assert lines[-1].startswith(f"{url}: VACUUM (ANALYZE) of ") and "trials" in lines[-1]
+    after = pg_state(url)
+    assert after["runs"] == 1 and after["trials"] == before["trials"] // 2
+    assert after["verdicts"] == before["verdicts"] // 2
+    info = goldband(tmp_path, "store", "info", "--store", url)
+    assert "no run is older than 180d" in info.stdout.splitlines()[4]
+
+
+def test_prune_outputs_only_on_postgresql_keeps_verdicts(old_and_new: str, tmp_path: Path) -> None:
+    before = pg_state(old_and_new)
+    done = goldband(tmp_path, "store", "prune", "--older-than", "26w", "--outputs-only", "--store", old_and_new)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("pruned the outputs of 1 run older than 26w")
+    assert pg_state(old_and_new) == before  # rows stay; only outputs are cleared
+    with psycopg.connect(old_and_new) as conn:
+        outputs = dict(conn.execute("SELECT run_id, COUNT(output) FROM trials GROUP BY run_id").fetchall())
+    assert outputs["20250101-120000-0001"] == 0 and outputs["20261101-120000-0002"] > 0
+
+
+def test_export_reads_a_postgresql_store(old_and_new: str, tmp_path: Path) -> None:
+    done = goldband(tmp_path, "store", "export", "--store", old_and_new, "--table", "verdicts",
+                    "--run", "20261101", "--format", "csv", "--out", "-")
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert len(rows) == len(demo_cases()) and {r["run_id"] for r in rows} == {"20261101-120000-0002"}
+    done = goldband(tmp_path, "store", "export", "--store", old_and_new, "--out", str(tmp_path / "x"))
+    assert done.returncode == 0, done.stderr
+    trials = [json.loads(line) for line in (tmp_path / "x" / "trials.jsonl").read_text().splitlines()]
+    assert len(trials) == pg_state(old_and_new)["trials"] and {"run_id", "output", "score"} <= set(trials[0])
+    assert not (tmp_path / "x" / "_goldband_migrations.jsonl").exists()
+
+
+def test_the_pytest_plugin_records_a_run_into_postgresql(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                         postgres: PostgresServer, postgres_url: str) -> None:
+    """A URL given to the plugin is a PostgreSQL store: the run lands in the database, never in an SQLite file
+    named after it (``postgresql:`` folders), and the password (from PGPASSFILE) never shows."""
     from tests.session.test_recorder import goldenset, make_project
 
     project = make_project(pytester, monkeypatch, goldenset(2, 1))
-    result = project.runpytest("-p", "no:randomly", "--goldband-store", "postgresql://me:s3cret@127.0.0.1:1/gb")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    err = result.stderr.str()
-    assert "the PostgreSQL backend serves only `goldband store migrate`" in err and "s3cret" not in err
+    result = project.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider",
+                                          "--goldband-store", postgres_url)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
+    state = pg_state(postgres_url)
+    assert state["runs"] == 1 and state["trials"] == 2 and state["verdicts"] == 2
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT status FROM runs").fetchone() == ("complete",)
+    assert not any(p.name.startswith("postgres") for p in project.path.rglob("*"))
+    shown = result.stdout.str() + result.stderr.str() + "".join(
+        p.read_text(errors="replace") for p in project.path.rglob("*") if p.is_file())
+    assert postgres.password not in shown
+    refused = project.runpytest_subprocess("-p", "no:randomly", "--goldband-store",
+                                           postgres_url.replace("@", ":s3cret@", 1))
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    err = refused.stdout.str() + refused.stderr.str()
+    assert "the store URL carries a password" in err and "s3cret" not in err and ":***@" in err
+    assert pg_state(postgres_url) == state
     assert not any(p.name.startswith("postgres") for p in project.path.rglob("*"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -30,9 +31,10 @@ def monitors(**changes: Any) -> MonitorsConfig:
     return MonitorsConfig(models={"churn": ModelMonitorConfig(**{"window": "1d", **changes})})
 
 
-def store_with_days(folder: Path, days: dict[int, int], *, seed: int = 5) -> Path:
-    """A store whose day ``d`` (from Monday 2026-03-02) holds ``days[d]`` predictions, spread over 20 hours."""
-    path = folder / "s.db"
+def store_with_days(folder: Path, at: str, days: dict[int, int], *, seed: int = 5) -> str:
+    """A store at ``at`` whose day ``d`` (from Monday 2026-03-02) holds ``days[d]`` predictions, spread over 20
+    hours; the reference CSV goes in ``folder``."""
+    path = at
     with open_store(path) as store:
         register_reference(store, "churn", churn_reference(folder), version="1")
         for day, n in days.items():
@@ -47,12 +49,12 @@ def run(store: Store, at: timedelta, cfg: MonitorsConfig | None = None, **kw: An
 
 
 def windows(store: Store) -> list[tuple[Any, ...]]:
-    return store.conn.execute("SELECT window, start_time, end_time, rows, json_extract(results, '$.status') "
-                              "FROM monitor_windows ORDER BY window").fetchall()
+    return store.conn.execute(f'SELECT "window", start_time, end_time, rows, {store.json_text("results", "status")} '
+                              'FROM monitor_windows ORDER BY "window"').fetchall()
 
 
-def test_days_are_windows_and_an_empty_day_is_recorded_not_skipped(tmp_path: Path) -> None:
-    path = store_with_days(tmp_path, {0: 300, 2: 300, 3: 300})
+def test_days_are_windows_and_an_empty_day_is_recorded_not_skipped(tmp_path: Path, store_at: str) -> None:
+    path = store_with_days(tmp_path, store_at, {0: 300, 2: 300, 3: 300})
     with open_store(path) as store:
         report = run(store, 4 * DAY + timedelta(hours=2))
         found = windows(store)
@@ -68,8 +70,8 @@ def test_days_are_windows_and_an_empty_day_is_recorded_not_skipped(tmp_path: Pat
     assert not any(w.input_drifted for w in report.models[0].windows)
 
 
-def test_a_window_waits_for_its_grace_and_takes_late_logged_rows(tmp_path: Path) -> None:
-    path = store_with_days(tmp_path, {0: 300})
+def test_a_window_waits_for_its_grace_and_takes_late_logged_rows(tmp_path: Path, store_at: str) -> None:
+    path = store_with_days(tmp_path, store_at, {0: 300})
     with open_store(path) as store:
         assert run(store, DAY + timedelta(minutes=30)).models[0].windows == []  # within the 1h grace
         log_rows(store, phase(5, "as in training", 9), start=T0 + timedelta(hours=23), step_s=60, prefix="late-")
@@ -80,8 +82,8 @@ def test_a_window_waits_for_its_grace_and_takes_late_logged_rows(tmp_path: Path)
     assert second.windows == [] and second.late_predictions == 3
 
 
-def test_a_day_with_too_few_predictions_is_recorded_as_too_small(tmp_path: Path) -> None:
-    path = store_with_days(tmp_path, {0: 300, 1: 12})
+def test_a_day_with_too_few_predictions_is_recorded_as_too_small(tmp_path: Path, store_at: str) -> None:
+    path = store_with_days(tmp_path, store_at, {0: 300, 1: 12})
     with open_store(path) as store:
         report = run(store, 2 * DAY + timedelta(hours=2)).models[0]
         kinds = {i["kind"] for i in issues(store.conn, "churn")}
@@ -91,8 +93,8 @@ def test_a_day_with_too_few_predictions_is_recorded_as_too_small(tmp_path: Path)
     assert "small_window" in kinds
 
 
-def test_a_second_check_tests_only_new_periods(tmp_path: Path) -> None:
-    path = store_with_days(tmp_path, {0: 300, 1: 300, 2: 300})
+def test_a_second_check_tests_only_new_periods(tmp_path: Path, store_at: str) -> None:
+    path = store_with_days(tmp_path, store_at, {0: 300, 1: 300, 2: 300})
     with open_store(path) as store:
         assert [w.window for w in run(store, 2 * DAY + timedelta(hours=2)).models[0].windows] == [1, 2]
         later = run(store, 3 * DAY + timedelta(hours=2)).models[0]
@@ -114,8 +116,8 @@ class CrashOnWindow(AlertEngine):
         return super().observe(conn, observations)
 
 
-def test_a_killed_check_resumes_at_the_window_it_did_not_finish(tmp_path: Path) -> None:
-    path = store_with_days(tmp_path, {0: 300, 1: 300, 2: 300})
+def test_a_killed_check_resumes_at_the_window_it_did_not_finish(tmp_path: Path, store_at: str) -> None:
+    path = store_with_days(tmp_path, store_at, {0: 300, 1: 300, 2: 300})
     at = 3 * DAY + timedelta(hours=2)
     with open_store(path) as store:
         engine = CrashOnWindow(store, None, clock=ManualClock(T0 + at), stream=io.StringIO(), n=2)
@@ -128,8 +130,8 @@ def test_a_killed_check_resumes_at_the_window_it_did_not_finish(tmp_path: Path) 
     assert points == 3  # one per window: none twice, none lost
 
 
-def test_a_model_that_stops_logging_shows_empty_days_up_to_now(tmp_path: Path) -> None:
-    path = store_with_days(tmp_path, {0: 300})
+def test_a_model_that_stops_logging_shows_empty_days_up_to_now(tmp_path: Path, store_at: str) -> None:
+    path = store_with_days(tmp_path, store_at, {0: 300})
     with open_store(path) as store:
         report = run(store, 4 * DAY + timedelta(hours=2)).models[0]
         again = run(store, 5 * DAY + timedelta(hours=2)).models[0]
@@ -138,16 +140,16 @@ def test_a_model_that_stops_logging_shows_empty_days_up_to_now(tmp_path: Path) -
     assert [w.summary for w in again.windows] == ["churn v1 window 2026-03-06 has no predictions"]
 
 
-def test_six_hour_windows_start_at_midnight_and_six(tmp_path: Path) -> None:
-    path = store_with_days(tmp_path, {0: 300})
+def test_six_hour_windows_start_at_midnight_and_six(tmp_path: Path, store_at: str) -> None:
+    path = store_with_days(tmp_path, store_at, {0: 300})
     with open_store(path) as store:
         report = run(store, DAY + timedelta(hours=2), monitors(window="6h")).models[0]
     assert [w.start[11:16] for w in report.windows] == ["00:00", "06:00", "12:00", "18:00"]
     assert [w.rows for w in report.windows] == [90, 90, 90, 30]  # 300 predictions from 00:00 to 20:00
 
 
-def test_results_say_which_period_was_tested(tmp_path: Path) -> None:
-    path = store_with_days(tmp_path, {0: 300})
+def test_results_say_which_period_was_tested(tmp_path: Path, store_at: str) -> None:
+    path = store_with_days(tmp_path, store_at, {0: 300})
     with open_store(path) as store:
         run(store, DAY + timedelta(hours=2))
         results = json.loads(store.conn.execute("SELECT results FROM monitor_windows").fetchone()[0])
@@ -174,18 +176,18 @@ def test_a_bad_grace_is_refused() -> None:
         ModelMonitorConfig(window="1d", window_grace="soon")
 
 
-def test_goldband_monitor_check_prints_the_empty_day(tmp_path: Path) -> None:
+def test_goldband_monitor_check_prints_the_empty_day(tmp_path: Path, store_at: str) -> None:
     """The real command, as a subprocess: day 2026-03-03 has no predictions, and says so."""
     (tmp_path / "goldband.yaml").write_text("monitors:\n  models:\n    churn:\n      reference: churn_reference.csv\n"
                                             "      window: 1d\n      quality: {rules: {tenure_months: {min: 0}}}\n")
     churn_reference(tmp_path, n=2000)
     later = phase(200, "as in training", 2)
     later[50]["features"]["tenure_months"] = -2.0
-    with open_store(tmp_path / ".goldband" / "store.db") as store:
+    with open_store(store_at) as store:
         log_rows(store, phase(200, "as in training", 1), step_s=300, prefix="a")
         log_rows(store, later, start=T0 + 2 * DAY, step_s=300, prefix="b")
     out = subprocess.run([sys.executable, "-m", "goldband", "monitor", "check"], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=60)
+                         text=True, timeout=60, env={**os.environ, "GOLDBAND_STORE": store_at})
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert "  churn v1 window 2026-03-03 has no predictions" in lines

@@ -18,6 +18,7 @@ CFG = ModelMonitorConfig(window=500)
 @pytest.fixture(scope="module")
 def ref(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     folder = tmp_path_factory.mktemp("ref")
+    # SQLite only: a store just to build the reference once; these tests check windows in memory
     with open_store(folder / "s.db") as store:
         return register_reference(store, "churn", churn_reference(folder, n=3000), version="1")
 

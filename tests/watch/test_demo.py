@@ -12,23 +12,43 @@ from click.testing import CliRunner
 
 from goldband.alerts import AlertEngine, AlertsConfig, Observation
 from goldband.cli import main
-from goldband.store import open_store
+from goldband.store import Store, open_store
 from goldband.watch import register_reference, status
+from goldband.watch.demo import run_demo
 from goldband.watch.page import render_status_html
 from monitorkit import T0, churn_reference, log_rows, phase
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The command as a newcomer runs it (its store: store.db in the folder; the PostgreSQL run is compared below)."""
     folder = tmp_path_factory.mktemp("demo") / "out"
     result = CliRunner().invoke(main, ["monitor", "demo", "--dir", str(folder)])
     assert result.exit_code == 0, result.output
     with open_store(folder / "store.db") as store:
-        cursor = store.conn.execute("SELECT * FROM alerts ORDER BY id")
-        names = [c[0] for c in cursor.description]
-        alerts = {row["rule"]: row for row in (dict(zip(names, r, strict=True)) for r in cursor.fetchall())}
-        current = status(store)
+        alerts, current = stored_alerts(store), status(store)
     return {"folder": folder, "output": result.output, "alerts": alerts, "status": current}
+
+
+def stored_alerts(store: Store) -> dict[str, dict[str, Any]]:
+    cursor = store.conn.execute("SELECT * FROM alerts ORDER BY id")
+    names = [c[0] for c in cursor.description]
+    return {row["rule"]: row for row in (dict(zip(names, r, strict=True)) for r in cursor.fetchall())}
+
+
+def test_the_demo_on_postgresql_tells_the_same_story(demo: dict[str, Any], tmp_path: Path, postgres_url: str) -> None:
+    """Every monitor (input, output, concept and eval drift, estimates, alerts) on a PostgreSQL store gives what
+    the SQLite file gave: the same days, alerts and status."""
+    said: list[str] = []
+    run_demo(tmp_path / "out", store=postgres_url, echo=said.append)
+    with open_store(postgres_url) as store:
+        alerts, current = stored_alerts(store), status(store)
+    same = ("rule", "status", "severity", "metric", "opened_at", "resolved_at", "summary")
+    assert {r: [a[k] for k in same] for r, a in alerts.items()} == {
+        r: [a[k] for k in same] for r, a in demo["alerts"].items()}
+    assert current.render().splitlines()[1:] == demo["status"].render().splitlines()[1:]  # [0] names the store
+    timeline = [line for line in "\n".join(said).splitlines() if re.match(r"^\s*\d+\s{2}", line)]
+    assert timeline == [line for line in demo["output"].splitlines() if re.match(r"^\s*\d+\s{2}", line)]
 
 
 def day(output: str, n: int) -> str:
@@ -77,9 +97,9 @@ def test_the_demo_refuses_a_directory_it_did_not_write(tmp_path: Path) -> None:
     assert (tmp_path / "mine.txt").read_text() == "keep me"
 
 
-def test_the_status_page_escapes_everything_it_shows(tmp_path: Path) -> None:
+def test_the_status_page_escapes_everything_it_shows(tmp_path: Path, store_at: str) -> None:
     evil = "<script>alert(1)</script>"
-    with open_store(tmp_path / "s.db") as store:
+    with open_store(store_at) as store:
         register_reference(store, evil, churn_reference(tmp_path), version="1")
         rows = phase(50, "as in training", 3)
         for row in rows:

@@ -24,8 +24,8 @@ def run(store: Store, days: float, cfg: MonitorsConfig | None = None) -> Any:
                  stream=io.StringIO())
 
 
-def logged(folder: Path, data: list[dict[str, Any]]) -> tuple[Path, list[str]]:
-    return churn_store(folder, data, step_s=STEP)
+def logged(folder: Path, at: str, data: list[dict[str, Any]]) -> tuple[str | Path, list[str]]:
+    return churn_store(folder, data, step_s=STEP, at=at)
 
 
 def labels(ids: list[str], data: list[dict[str, Any]], pick: range, *, wrong: bool = False) -> list[tuple[str, Any]]:
@@ -35,9 +35,9 @@ def labels(ids: list[str], data: list[dict[str, Any]], pick: range, *, wrong: bo
 MOVED = phase(500, "as in training", 21) + phase(1000, "covariate shift", 22)  # windows 2 and 3 have input drift
 
 
-def test_input_drift_with_enough_late_labels_is_plain_input_drift(tmp_path: Path) -> None:
+def test_input_drift_with_enough_late_labels_is_plain_input_drift(tmp_path: Path, store_at: str) -> None:
     """One missing label holds the detectors' watermark back, yet 400 labels of the window make its error known."""
-    path, ids = logged(tmp_path, MOVED)
+    path, ids = logged(tmp_path, store_at, MOVED)
     with open_store(path) as store:
         log_labels(store, labels(ids, MOVED, range(1, 500)))  # #0 missing: the watermark cannot pass it
         run(store, 1)
@@ -55,8 +55,8 @@ def test_input_drift_with_enough_late_labels_is_plain_input_drift(tmp_path: Path
         assert status(store, monitors(min_labels=500)).models[0].diagnosis == "input drift, error unknown"
 
 
-def test_input_drift_whose_labels_show_a_higher_error_is_error_rising(tmp_path: Path) -> None:
-    path, ids = logged(tmp_path, MOVED)
+def test_input_drift_whose_labels_show_a_higher_error_is_error_rising(tmp_path: Path, store_at: str) -> None:
+    path, ids = logged(tmp_path, store_at, MOVED)
     with open_store(path) as store:
         run(store, 1)
         log_labels(store, labels(ids, MOVED, range(1000, 1300), wrong=True))  # the model is wrong on all of them
@@ -67,8 +67,9 @@ def test_input_drift_whose_labels_show_a_higher_error_is_error_rising(tmp_path: 
 SHIFT = phase(1500, "as in training", 31) + phase(3000, "concept shift", 32)
 
 
-def test_a_concept_drift_incident_closes_once_the_error_is_stable_and_the_diagnosis_stays(tmp_path: Path) -> None:
-    path, ids = logged(tmp_path, SHIFT)
+def test_a_concept_drift_incident_closes_once_the_error_is_stable_and_the_diagnosis_stays(
+        tmp_path: Path, store_at: str) -> None:
+    path, ids = logged(tmp_path, store_at, SHIFT)
     with open_store(path) as store:
         log_labels(store, labels(ids, SHIFT, range(len(SHIFT))))
         report = run(store, 30)
@@ -88,11 +89,11 @@ def test_a_concept_drift_incident_closes_once_the_error_is_stable_and_the_diagno
         assert status(store, monitors(stable_windows=50)).models[0].concept["active"]
 
 
-def test_a_rise_that_settles_at_the_reference_error_leaves_a_healthy_diagnosis(tmp_path: Path) -> None:
+def test_a_rise_that_settles_at_the_reference_error_leaves_a_healthy_diagnosis(tmp_path: Path, store_at: str) -> None:
     """An unusually lucky start (every prediction right) then the model's normal error: the detectors see a rise,
     it settles at the reference's own error, and once settled nothing says drift."""
     same = phase(4000, "as in training", 41)
-    path, ids = logged(tmp_path, same)
+    path, ids = logged(tmp_path, store_at, same)
     with open_store(path) as store:
         log_labels(store, [(ids[i], same[i]["prediction"]) for i in range(1000)])  # right on all of them
         log_labels(store, labels(ids, same, range(1000, len(same))))

@@ -29,6 +29,7 @@ def test_the_readme_logging_example_runs(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {}
     exec(compile(block + "\nlog.close()\n", "README.md", "exec"), namespace)
+    # SQLite only: the example as the README prints it, into its default store file
     from goldband.store import open_store
 
     with open_store(tmp_path / ".goldband" / "store.db") as store:
@@ -63,7 +64,7 @@ def test_the_docs_saved_detector_example_runs(tmp_path: Path, monkeypatch: pytes
     (block,) = [b for b in _blocks("python") if "save_detector" in b]
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {}
-    exec(compile(block, "docs/monitor.md", "exec"), namespace)
+    exec(compile(block, "docs/monitor.md", "exec"), namespace)  # SQLite only: as printed, its default store file
     from goldband.store import open_store
     from goldband.watch import load_detector
 

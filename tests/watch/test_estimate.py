@@ -41,8 +41,8 @@ def stored(store: Store, model: str = "churn") -> list[StoredPrediction]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Any:
-    with open_store(tmp_path / "s.db") as s:
+def store(store_at: str) -> Any:
+    with open_store(store_at) as s:
         yield s
 
 

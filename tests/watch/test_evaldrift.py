@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 
@@ -12,7 +11,7 @@ from goldband.clock import ManualClock
 from goldband.store import RunRow, SeriesPoint, Store, open_store
 from goldband.store.writer import finish_run, insert_run, insert_series
 from goldband.watch import MonitorsConfig, check, status
-from monitorkit import T0
+from monitorkit import T0, other_store
 
 LABELS = {"goldenset": "support", "target": "support-v1", "kind": "nightly"}
 
@@ -39,16 +38,16 @@ def run_check(store: Store) -> object:
     return check(store, MonitorsConfig(), clock=ManualClock(T0 + timedelta(days=100)), stream=io.StringIO())
 
 
-def test_a_slow_slide_is_caught_once_and_resumes_exactly(tmp_path: Path) -> None:
+def test_a_slow_slide_is_caught_once_and_resumes_exactly(store_at: str) -> None:
     values = rates()
-    with open_store(tmp_path / "a.db") as store:
+    with open_store(store_at) as store:
         delivered = []
         for i, v in enumerate(values):
             night(store, i, v)
             delivered += run_check(store).delivered  # type: ignore[attr-defined]
         nightly = [(e.time, e.detector, e.details["direction"]) for e in store.drift_events(source="llm-eval")]
         current = status(store).evals[0]
-    with open_store(tmp_path / "b.db") as store:
+    with open_store(other_store(store_at, "b")) as store:
         for i, v in enumerate(values):
             night(store, i, v)
         run_check(store)
@@ -61,8 +60,8 @@ def test_a_slow_slide_is_caught_once_and_resumes_exactly(tmp_path: Path) -> None
     assert current.active and current.target == "support-v1" and current.metric == "pass_rate"
 
 
-def test_only_complete_nightly_runs_are_fed(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.db") as store:
+def test_only_complete_nightly_runs_are_fed(store_at: str) -> None:
+    with open_store(store_at) as store:
         for i in range(12):
             night(store, i, 0.9)
         night(store, 12, 0.1, status="running")  # a killed run: its point is never fed
@@ -74,8 +73,8 @@ def test_only_complete_nightly_runs_are_fed(tmp_path: Path) -> None:
         assert [e.model for e in store.drift_events(source="llm-eval")] == []
 
 
-def test_the_eval_watch_can_be_switched_off_or_widened(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.db") as store:
+def test_the_eval_watch_can_be_switched_off_or_widened(store_at: str) -> None:
+    with open_store(store_at) as store:
         night(store, 0, 0.9, kind="ci")
         off = check(store, MonitorsConfig.model_validate({"eval": {"enabled": False}}), stream=io.StringIO())
         assert off.eval is None

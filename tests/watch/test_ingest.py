@@ -15,8 +15,8 @@ from monitorkit import churn_reference, write_csv
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    with open_store(tmp_path / "s.db") as s:
+def store(store_at: str) -> Store:
+    with open_store(store_at) as s:
         yield s  # type: ignore[misc]
 
 

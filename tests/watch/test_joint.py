@@ -41,6 +41,7 @@ def stored(rows: list[dict[str, Any]]) -> list[StoredPrediction]:
 def register(folder: Path, rows: list[dict[str, Any]], name: str = "ref.csv") -> Reference:
     names = list(rows[0])
     path = write_csv(folder / name, names, [[r[n] for n in names] for r in rows])
+    # SQLite only: a store just to build the reference; these tests check windows in memory
     with open_store(folder / "s.db") as store:
         return register_reference(store, "m", path, version=name)
 

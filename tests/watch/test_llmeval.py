@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from goldband.cli import main
+from goldband.store import open_store
 from goldband.testing import FakeOpenAI, Reply
 from goldband.watch.llmeval import output_drift, window_metrics
 from goldband.watch.llmsignals import TraceSignals, is_refusal, signals
@@ -81,60 +81,64 @@ def evaluate(*args: str) -> Any:
     return CliRunner().invoke(main, ["monitor", "evaluate", *args])
 
 
-def llm_project(root: Path, url: str, *, window: int = 20, sample: int = 4) -> Path:
+def llm_project(root: Path, url: str, store: str, *, window: int = 20, sample: int = 4) -> Path:
+    """The judge project with an LLM monitor for ``support``, its store at ``store`` (store_at's file or URL)."""
     project(root, url)
     with (root / "goldband.yaml").open("a") as f:
-        f.write(f"store: store.db\nmonitors:\n  llm:\n    support:\n      checks:\n        - contains: '30 days'\n"
+        f.write(f"store: {store}\nmonitors:\n  llm:\n    support:\n      checks:\n        - contains: '30 days'\n"
                 f"      judge: {{rubric: helpful, sample: {sample}}}\n      window: {window}\n"
                 f"      reference_windows: 2\n")
     return root
 
 
-def log_traces(store: Path, outputs: list[str], *, version: str = "1", start: int = 0) -> None:
+def log_traces(store: str, outputs: list[str], *, version: str = "1", start: int = 0) -> None:
     with TraceLogger("support", store=store, version=version) as log:
         for i, text in enumerate(outputs, start):
             log.log({"question": f"q{i}"}, text, trace_id=f"t{i}", latency_ms=100.0 + i,
                     time=f"2026-05-0{1 + i // 1000}T10:{(i % 1000) // 60:02d}:{i % 60:02d}Z")
 
 
-def test_evaluate_scores_windows_judges_a_sample_and_resumes(tmp_path: Path, openai_server: FakeOpenAI,
+def test_evaluate_scores_windows_judges_a_sample_and_resumes(tmp_path: Path, store_at: str, openai_server: FakeOpenAI,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    llm_project(tmp_path, openai_server.url)
+    llm_project(tmp_path, openai_server.url, store_at)
     openai_server.add_rule(contains=GRADE, replies=[Reply(reply(5, 5))] * 3 + ["not json"] * 1 + [Reply(reply(3, 3))])
-    log_traces(tmp_path / "store.db", [GOOD] * 15 + [BAD] * 5 + [GOOD] * 7)
+    log_traces(store_at, [GOOD] * 15 + [BAD] * 5 + [GOOD] * 7)
     monkeypatch.chdir(tmp_path)
     first = evaluate("support")
     assert first.exit_code == 0, first.output
     assert "support: 1 new window(s); 1 check(s); judge on a sample" in first.output
     assert "check_pass_rate 0.75" in first.output and "refusal_rate 0.25" in first.output
     assert "v1: 7 trace(s) waiting for a complete window" in first.output
-    conn = sqlite3.connect(tmp_path / "store.db")
-    judged = conn.execute("SELECT COUNT(judge_score), COUNT(judge_error) FROM llm_evaluations").fetchone()
-    assert sum(judged) == 4  # the sample, judged or failed: a failure is an error, never a score
-    points = dict(conn.execute("SELECT metric, value FROM series_points WHERE source = 'llm-prod'").fetchall())
-    assert points["check_pass_rate"] == 0.75 and points["refusal_rate"] == 0.25
-    assert json.loads(conn.execute("SELECT labels FROM series_points LIMIT 1").fetchone()[0]) == {"version": "1"}
+    with open_store(store_at) as store:
+        conn = store.conn
+        judged = conn.execute("SELECT COUNT(judge_score), COUNT(judge_error) FROM llm_evaluations").fetchone()
+        assert sum(judged) == 4  # the sample, judged or failed: a failure is an error, never a score
+        points = dict(conn.execute("SELECT metric, value FROM series_points WHERE source = 'llm-prod'").fetchall())
+        assert points["check_pass_rate"] == 0.75 and points["refusal_rate"] == 0.25
+        assert json.loads(conn.execute("SELECT labels FROM series_points LIMIT 1").fetchone()[0]) == {"version": "1"}
     again = evaluate("support")  # nothing new: the cursor is in the store
     assert again.exit_code == 0 and "0 new window(s)" in again.output
 
 
-def test_output_drift_opens_an_alert_through_the_default_rules(tmp_path: Path, openai_server: FakeOpenAI,
+def test_output_drift_opens_an_alert_through_the_default_rules(tmp_path: Path, store_at: str,
+                                                               openai_server: FakeOpenAI,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    llm_project(tmp_path, openai_server.url)
+    llm_project(tmp_path, openai_server.url, store_at)
     monkeypatch.chdir(tmp_path)
-    log_traces(tmp_path / "store.db", [GOOD] * 40)  # the two reference windows
-    log_traces(tmp_path / "store.db", [BAD] * 20, start=40)  # a window of refusals
+    log_traces(store_at, [GOOD] * 40)  # the two reference windows
+    log_traces(store_at, [BAD] * 20, start=40)  # a window of refusals
     result = evaluate("support", "--no-judge", "--fail-on-alert", "warning")
     assert result.exit_code == 6, result.output
     assert "output drift: output_length" in result.output and "refusal_rate (chi2" in result.output
-    conn = sqlite3.connect(tmp_path / "store.db")
-    (rule, metric, source), = conn.execute("SELECT rule, metric, source FROM alerts").fetchall()
+    with open_store(store_at) as store:
+        (rule, metric, source), = store.conn.execute("SELECT rule, metric, source FROM alerts").fetchall()
     assert (rule, metric, source) == ("llm-production", "output_drift", "llm-prod")
 
 
-def test_evaluate_an_unknown_app_names_the_known_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    llm_project(tmp_path, "http://127.0.0.1:9/v1")
-    log_traces(tmp_path / "store.db", [GOOD])
+def test_evaluate_an_unknown_app_names_the_known_ones(tmp_path: Path, store_at: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    llm_project(tmp_path, "http://127.0.0.1:9/v1", store_at)
+    log_traces(store_at, [GOOD])
     monkeypatch.chdir(tmp_path)
     result = evaluate("suport", "--no-judge")
     assert result.exit_code != 0 and "no traces of app 'suport'" in result.output and "'support'" in result.output

@@ -17,7 +17,7 @@ from goldband.store import open_store
 from goldband.watch import PredictionLogger, db
 
 
-def stored(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[tuple[str, str], int]]:
+def stored(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[tuple[str, str], int]]:
     with open_store(path) as store:
         known = db.layouts(store.conn)
         preds = [{"prediction_id": pid, "features": json.dumps(db.decode_features(known, layout, features)),
@@ -31,8 +31,8 @@ def stored(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[tuple
     return preds, labels, issues
 
 
-def test_predictions_and_labels_reach_the_store(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
+def test_predictions_and_labels_reach_the_store(store_at: str) -> None:
+    path = store_at
     clock = ManualClock("2026-03-02T10:00:00+00:00")
     with PredictionLogger("churn", store=path, version="3", clock=clock) as log:
         log.log_label("late-but-first", 0)  # a label may arrive before its prediction
@@ -60,8 +60,8 @@ class Exploding(Mapping[str, Any]):
         return 1
 
 
-def test_bad_input_never_raises_into_the_caller_and_is_counted(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
+def test_bad_input_never_raises_into_the_caller_and_is_counted(store_at: str) -> None:
+    path = store_at
     with PredictionLogger("churn", store=path) as log:
         assert log.log(Exploding(), 1) is None  # copying the features failed inside log(): counted, None
         log.log("not a mapping", 1)  # type: ignore[arg-type]
@@ -82,16 +82,17 @@ def test_bad_input_never_raises_into_the_caller_and_is_counted(tmp_path: Path) -
     assert "internal" not in {k for k, _ in issues}  # a goldband bug is reported in stats and the log, not as data
 
 
-def test_the_caller_may_reuse_its_dicts(tmp_path: Path) -> None:
+def test_the_caller_may_reuse_its_dicts(store_at: str) -> None:
     features = {"x": 1}
-    with PredictionLogger("m", store=tmp_path / "s.db") as log:
+    with PredictionLogger("m", store=store_at) as log:
         log.log(features, 1)
         features["x"] = 99
         log.flush()
-    assert json.loads(stored(tmp_path / "s.db")[0][0]["features"]) == {"x": 1}
+    assert json.loads(stored(store_at)[0][0]["features"]) == {"x": 1}
 
 
 def test_a_locked_store_delays_writes_but_loses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQLite only: the lock is another connection's exclusive lock on the file (PostgreSQL locks rows)
     monkeypatch.setenv("GOLDBAND_STORE_TIMEOUT", "0.05")
     path = tmp_path / "s.db"
     log = PredictionLogger("m", store=path, retry_s=0.05, flush_interval_s=0.02)
@@ -111,6 +112,7 @@ def test_a_locked_store_delays_writes_but_loses_nothing(tmp_path: Path, monkeypa
 
 
 def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQLite only: the lock is another connection's exclusive lock on the file (PostgreSQL locks rows)
     monkeypatch.setenv("GOLDBAND_STORE_TIMEOUT", "0.05")
     path = tmp_path / "s.db"
     log = PredictionLogger("m", store=path, max_queue=20, batch_size=5, retry_s=0.05)
@@ -128,15 +130,15 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path, monke
     assert stored(path)[2][("dropped", "")] == stats.dropped  # the store says how many were lost
 
 
-def test_logging_after_close_is_counted_not_raised(tmp_path: Path) -> None:
-    log = PredictionLogger("m", store=tmp_path / "s.db")
+def test_logging_after_close_is_counted_not_raised(store_at: str) -> None:
+    log = PredictionLogger("m", store=store_at)
     log.close()
     assert log.log({"x": 1}, 1) is None and log.log_label("a", 1) is False
     assert log.stats().dropped == 2
 
 
-def test_many_threads_log_at_once(tmp_path: Path) -> None:
-    with PredictionLogger("m", store=tmp_path / "s.db", batch_size=64) as log:
+def test_many_threads_log_at_once(store_at: str) -> None:
+    with PredictionLogger("m", store=store_at, batch_size=64) as log:
         threads = [threading.Thread(target=lambda k=k: [log.log({"k": k, "i": i}, i % 2) for i in range(250)])
                    for k in range(8)]
         for t in threads:
@@ -145,10 +147,11 @@ def test_many_threads_log_at_once(tmp_path: Path) -> None:
             t.join()
         assert log.flush()
         assert log.stats().written == 2000
-    assert len(stored(tmp_path / "s.db")[0]) == 2000
+    assert len(stored(store_at)[0]) == 2000
 
 
 def test_an_unusable_store_fails_at_start_up_not_while_serving(tmp_path: Path) -> None:
+    # SQLite only: a file that is not a database (a PostgreSQL URL that is not a store: tests/store)
     (tmp_path / "not-a-db").write_text("hello")
     with pytest.raises(StoreError, match="not an SQLite database"):
         PredictionLogger("m", store=tmp_path / "not-a-db")

@@ -30,12 +30,12 @@ def write(path: Path, data: list[dict[str, Any]], *, ids: bool = True, label: bo
     return path
 
 
-def test_a_parquet_batch_is_read_in_batches_and_checked_like_csv(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_parquet_batch_is_read_in_batches_and_checked_like_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 store_at: str) -> None:
     monkeypatch.setattr(tables, "PARQUET_BATCH", 128)  # many batches, with boundaries inside row groups
     reference = write(tmp_path / "ref.parquet", phase(2000, "as in training", 1), ids=False, label=True)
     batch = write(tmp_path / "batch.parquet", phase(1000, "covariate shift", 2))
-    with open_store(tmp_path / "s.db") as store:
+    with open_store(store_at) as store:
         ref = register_reference(store, "churn", reference)
         assert ref.rows == 2000 and ref.spec.features["tenure_months"] == "numeric" and ref.labels is not None
         report = ingest_predictions(store, "churn", batch)
@@ -49,7 +49,8 @@ def test_a_parquet_batch_is_read_in_batches_and_checked_like_csv(tmp_path: Path,
     assert "tenure_months" in windows[0].drifted_features
 
 
-def test_a_bad_value_deep_in_a_parquet_file_names_its_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_value_deep_in_a_parquet_file_names_its_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          store_at: str) -> None:
     monkeypatch.setattr(tables, "PARQUET_BATCH", 128)
     data = phase(600, "as in training", 3)
     path = write(tmp_path / "batch.parquet", data)
@@ -57,16 +58,16 @@ def test_a_bad_value_deep_in_a_parquet_file_names_its_row(tmp_path: Path, monkey
     times = table.column("time").to_pylist()
     times[450] = "not a time"
     pq.write_table(table.set_column(table.schema.get_field_index("time"), "time", pa.array(times)), path)
-    with open_store(tmp_path / "s.db") as store:
+    with open_store(store_at) as store:
         report = ingest_predictions(store, "churn", path)
     assert report.written == 599 and report.refused == 1
     assert any(p.startswith(f"{path}:451:") for p in report.problems)
 
 
-def test_a_damaged_parquet_file_is_a_clear_error(tmp_path: Path) -> None:
+def test_a_damaged_parquet_file_is_a_clear_error(tmp_path: Path, store_at: str) -> None:
     path = tmp_path / "batch.parquet"
     path.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
-    with open_store(tmp_path / "s.db") as store, pytest.raises(MonitorError, match="cannot read the Parquet"):
+    with open_store(store_at) as store, pytest.raises(MonitorError, match="cannot read the Parquet"):
         ingest_predictions(store, "churn", path)
 
 

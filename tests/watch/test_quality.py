@@ -29,11 +29,14 @@ WHERE = "goldband.yaml: monitors.models.churn.quality"
 @pytest.fixture(scope="module")
 def ref(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     folder = tmp_path_factory.mktemp("quality")
+    # SQLite only: a store just to build the reference once; the rules are checked on windows in memory
     with open_store(folder / "s.db") as store:
         return register_reference(store, "churn", churn_reference(folder), version="1")
 
 
 def columns(ref: Reference, data: list[dict[str, Any]], folder: Path) -> dict[str, Any]:
+    """The window's columns as check reads them (an SQLite file only: these tests are about the rules; the
+    store-facing ones below run on both backends)."""
     with open_store(folder / "w.db") as store:
         log_rows(store, data)
         rows = list(predictions_after(store.conn, "churn", "1", ("", 0)))
@@ -150,8 +153,8 @@ def test_an_empty_window_has_no_share() -> None:
 # -- through check, on a real store ------------------------------------------------------------------
 
 
-def store_with(folder: Path, data: list[dict[str, Any]]) -> Store:
-    store = open_store(folder / "s.db")
+def store_with(folder: Path, at: str, data: list[dict[str, Any]]) -> Store:
+    store = open_store(at)
     register_reference(store, "churn", churn_reference(folder), version="1")
     log_rows(store, data)
     return store
@@ -163,13 +166,14 @@ def run(store: Store, **cfg: Any) -> Any:
     return check(store, monitors, alerts, include_eval=False, clock=ManualClock(T0), stream=io.StringIO())
 
 
-def test_a_broken_rule_raises_an_alert_through_check(tmp_path: Path) -> None:
+def test_a_broken_rule_raises_an_alert_through_check(tmp_path: Path, store_at: str) -> None:
     data = phase(1000, "as in training", 5)
     data[600]["features"]["tenure_months"] = -3.0  # in the second window
-    with store_with(tmp_path, data) as store:
+    with store_with(tmp_path, store_at, data) as store:
         report = run(store, quality=quality(tenure_months={"min": 0}))
         alerts = store.conn.execute("SELECT rule, metric, summary FROM alerts").fetchall()
-        results = [json.loads(r[0]) for r in store.conn.execute("SELECT results FROM monitor_windows ORDER BY window")]
+        results = [json.loads(r[0])
+                   for r in store.conn.execute('SELECT results FROM monitor_windows ORDER BY "window"')]
         series = store.conn.execute("SELECT value FROM series_points WHERE metric = 'quality:tenure_months.min' "
                                     "ORDER BY time").fetchall()
     first, second = report.models[0].windows
@@ -182,10 +186,10 @@ def test_a_broken_rule_raises_an_alert_through_check(tmp_path: Path) -> None:
     assert [v for (v,) in series] == [0.0, 0.002]
 
 
-def test_rules_also_run_per_segment(tmp_path: Path) -> None:
+def test_rules_also_run_per_segment(tmp_path: Path, store_at: str) -> None:
     data = phase(1000, "as in training", 6)
     data[3]["features"]["tenure_months"] = -1.0
-    with store_with(tmp_path, data) as store:
+    with store_with(tmp_path, store_at, data) as store:
         report = run(store, window=1000, segments=["contract"], quality=quality(tenure_months={"min": 0}))
         results = json.loads(store.conn.execute("SELECT results FROM monitor_windows").fetchone()[0])
     [window] = report.models[0].windows

@@ -82,10 +82,12 @@ def truth(label: int, swapped: bool) -> int:
     return {1: 7, 7: 1}.get(label, label) if swapped else label
 
 
-def simulate(folder: Path, seed: int, *, shifted: bool = False, swapped: bool = False) -> dict[str, Any]:
-    """Run the world for DAYS days (the change, if any, from CHANGE_DAY on); return alerts and status."""
+def simulate(folder: Path, store_path: str, seed: int, *, shifted: bool = False,
+             swapped: bool = False) -> dict[str, Any]:
+    """Run the world for DAYS days (the change, if any, from CHANGE_DAY on) into the store at ``store_path``;
+    return alerts and status."""
     world, rng = World(seed), np.random.default_rng(seed + 100)
-    store_path, clock = folder / "store.db", ManualClock(START)
+    clock = ManualClock(START)
     pending: dict[int, list[tuple[str, int]]] = {}
     with open_store(store_path) as store, PredictionLogger("digits", store=store_path, clock=clock) as logger:
         register_reference(store, "digits", world.write_reference(folder / "reference.csv"))
@@ -115,25 +117,26 @@ def simulate(folder: Path, seed: int, *, shifted: bool = False, swapped: bool = 
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
-def test_no_drift_raises_no_alert(tmp_path: Path, seed: int) -> None:
-    found = simulate(tmp_path, seed)
+def test_no_drift_raises_no_alert(tmp_path: Path, store_at: str, seed: int) -> None:
+    found = simulate(tmp_path, store_at, seed)
     assert found["alerts"] == set()
     assert found["status"].diagnosis == "stable" and found["status"].reference.get("warning") is None
 
 
-def test_input_drift_is_reported_as_input_drift_once_the_labels_show_the_error_held(tmp_path: Path) -> None:
-    found = simulate(tmp_path, 1, shifted=True)
+def test_input_drift_is_reported_as_input_drift_once_the_labels_show_the_error_held(tmp_path: Path,
+                                                                                   store_at: str) -> None:
+    found = simulate(tmp_path, store_at, 1, shifted=True)
     assert "input-drift" in found["alerts"] and "concept-drift" not in found["alerts"]
     assert found["status"].diagnosis == "input drift"
 
 
-def test_concept_drift_is_concept_drift(tmp_path: Path) -> None:
-    found = simulate(tmp_path, 1, swapped=True)
+def test_concept_drift_is_concept_drift(tmp_path: Path, store_at: str) -> None:
+    found = simulate(tmp_path, store_at, 1, swapped=True)
     assert "concept-drift" in found["alerts"] and "input-drift" not in found["alerts"]
     assert found["status"].diagnosis == "concept drift"
 
 
-def test_input_and_concept_drift_together(tmp_path: Path) -> None:
-    found = simulate(tmp_path, 1, shifted=True, swapped=True)
+def test_input_and_concept_drift_together(tmp_path: Path, store_at: str) -> None:
+    found = simulate(tmp_path, store_at, 1, shifted=True, swapped=True)
     assert {"input-drift", "concept-drift"} <= found["alerts"]
     assert found["status"].diagnosis == "input + concept drift"

@@ -52,8 +52,8 @@ def run(store: Store, **cfg: Any) -> Any:
 
 
 @pytest.fixture
-def shifted_store(tmp_path: Path) -> Store:
-    store = open_store(tmp_path / "s.db")
+def shifted_store(tmp_path: Path, store_at: str) -> Store:
+    store = open_store(store_at)
     register_reference(store, "churn", reference(tmp_path), version="1")
     log_rows(store, mixed("covariate shift"))
     return store
@@ -85,9 +85,9 @@ def test_the_segment_drift_opens_an_alert_labelled_with_the_segment(shifted_stor
     assert series == {None, "country=DE", "country=FR", "country=US"}
 
 
-def test_benjamini_hochberg_runs_across_segments_and_features(tmp_path: Path) -> None:
+def test_benjamini_hochberg_runs_across_segments_and_features(tmp_path: Path, store_at: str) -> None:
     cfg = ModelMonitorConfig(window=1000, segments=["country"])
-    with open_store(tmp_path / "s.db") as store:
+    with open_store(store_at) as store:
         ref = register_reference(store, "churn", reference(tmp_path), version="1")
         log_rows(store, mixed("as in training", seed=7))
         rows = list(predictions_after(store.conn, "churn", "1", ("", 0)))
@@ -101,8 +101,8 @@ def test_benjamini_hochberg_runs_across_segments_and_features(tmp_path: Path) ->
     assert not any(r.input_drifted for r in results)
 
 
-def test_small_and_unseen_segments_are_reported_not_tested(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.db") as store:
+def test_small_and_unseen_segments_are_reported_not_tested(tmp_path: Path, store_at: str) -> None:
+    with open_store(store_at) as store:
         register_reference(store, "churn", reference(tmp_path), version="1")
         data = with_country(phase(1000, "as in training", 3), ["FR"] * 500 + ["US"] * 470 + ["DE"] * 20 +
                             ["JP"] * 10)
@@ -116,8 +116,8 @@ def test_small_and_unseen_segments_are_reported_not_tested(tmp_path: Path) -> No
     assert counted["unseen_segment"]["count"] == 10 and "country=JP" in counted["unseen_segment"]["example"]
 
 
-def test_a_segment_column_that_is_not_a_feature_but_a_reference_column(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.db") as store:
+def test_a_segment_column_that_is_not_a_feature_but_a_reference_column(tmp_path: Path, store_at: str) -> None:
+    with open_store(store_at) as store:
         features = {"tenure_months": "numeric", "monthly_charges": "numeric", "contract": "categorical"}
         register_reference(store, "churn", reference(tmp_path), version="1", features=features)
         log_rows(store, mixed("covariate shift"))
@@ -125,8 +125,8 @@ def test_a_segment_column_that_is_not_a_feature_but_a_reference_column(tmp_path:
     assert window.segments_drifted == ["country=DE"]
 
 
-def test_an_unknown_segment_column_names_the_reference_columns(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.db") as store:
+def test_an_unknown_segment_column_names_the_reference_columns(tmp_path: Path, store_at: str) -> None:
+    with open_store(store_at) as store:
         register_reference(store, "churn", reference(tmp_path), version="1")
         log_rows(store, mixed("as in training"))
         with pytest.raises(MonitorError) as info:
@@ -136,8 +136,8 @@ def test_an_unknown_segment_column_names_the_reference_columns(tmp_path: Path) -
     assert "monitors.models.churn.segments" in text and "tenure_months" in text and "did you mean 'country'" in text
 
 
-def test_a_numeric_segment_column_is_refused(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.db") as store:
+def test_a_numeric_segment_column_is_refused(tmp_path: Path, store_at: str) -> None:
+    with open_store(store_at) as store:
         register_reference(store, "churn", reference(tmp_path), version="1")
         log_rows(store, mixed("as in training"))
         with pytest.raises(MonitorError, match="segment column 'tenure_months' is numeric"):

@@ -15,14 +15,14 @@ from goldband.watch.sizing import size_warning
 from monitorkit import churn_reference, log_rows, phase
 
 
-def test_a_small_reference_is_warned_about_at_registration_and_in_the_status(tmp_path: Path,
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_small_reference_is_warned_about_at_registration_and_in_the_status(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_at: str) -> None:
     monkeypatch.chdir(tmp_path)
     churn_reference(tmp_path, n=171)
-    result = CliRunner().invoke(main, ["monitor", "reference", "churn", "churn_reference.csv", "--store", "s.db"])
+    result = CliRunner().invoke(main, ["monitor", "reference", "churn", "churn_reference.csv", "--store", store_at])
     assert result.exit_code == 0, result.output
     assert "warning: the reference has 171 rows;" in result.stderr and "needs at least" in result.stderr
-    with open_store(tmp_path / "s.db") as store:
+    with open_store(store_at) as store:
         log_rows(store, phase(500, "as in training", 3))
         model = status(store).models[0]
         assert model.reference is not None and "171 rows" in model.reference["warning"]
@@ -31,8 +31,8 @@ def test_a_small_reference_is_warned_about_at_registration_and_in_the_status(tmp
             .reference["warning"] is None  # a larger minimum effect needs fewer rows
 
 
-def test_a_large_enough_reference_gets_no_warning(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.db") as store:
+def test_a_large_enough_reference_gets_no_warning(tmp_path: Path, store_at: str) -> None:
+    with open_store(store_at) as store:
         register_reference(store, "churn", churn_reference(tmp_path, n=3000))
         log_rows(store, phase(500, "as in training", 3))
         assert status(store).models[0].reference["warning"] is None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,14 +113,14 @@ def test_the_eval_watch_resumes_exactly_and_knows_when_it_recovered() -> None:
 
 
 @pytest.mark.parametrize("name", ["adwin", "ddm", "page_hinkley"])
-def test_a_detector_saved_in_the_store_resumes_exactly(name: str, tmp_path: Path) -> None:
+def test_a_detector_saved_in_the_store_resumes_exactly(name: str, store_at: str) -> None:
     from goldband.store import open_store
     from goldband.watch import load_detector, save_detector
 
     whole = make_detector(name).update_many(ERRORS)
     hits = []
     for night, part in enumerate(np.array_split(ERRORS, 5)):  # five nightly jobs, each a new process and store
-        with open_store(tmp_path / "s.db") as store:
+        with open_store(store_at) as store:
             detector = load_detector(store, "errors") or make_detector(name)
             before = sum(len(p) for p in np.array_split(ERRORS, 5)[:night])
             hits += [before + i for i in detector.update_many(part)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +11,14 @@ import pytest
 from click.testing import CliRunner
 
 from goldband.cli import main
+from goldband.store import open_store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "otlp"
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "goldband.yaml").write_text("store: store.db\nmonitors:\n  llm:\n    support:\n      version: '3'\n"
+def project(tmp_path: Path, store_at: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "goldband.yaml").write_text(f"store: {store_at}\nmonitors:\n  llm:\n    support:\n      version: '3'\n"
                                             "      redact: privacy:redact\n")
     (tmp_path / "privacy.py").write_text(
         "import dataclasses, re\n"
@@ -37,11 +37,10 @@ def cli(*args: str) -> Any:
 
 
 def rows(root: Path, sql: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(root / "store.db")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
+    """``sql``'s rows from the store the project's goldband.yaml names (its first line)."""
+    where = (root / "goldband.yaml").read_text().splitlines()[0].removeprefix("store: ")
+    with open_store(where) as store:
+        return [tuple(row) for row in store.conn.execute(sql).fetchall()]
 
 
 def test_an_otlp_export_is_stored_once_however_often_it_is_ingested(project: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -18,16 +17,13 @@ from goldband.watch.tracelog import TraceLogger, record_feedback
 from goldband.watch.tracerecords import TraceRecord
 
 
-def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
+def rows(store: str, sql: str) -> list[tuple[object, ...]]:
+    with open_store(store) as opened:
+        return [tuple(row) for row in opened.conn.execute(sql).fetchall()]
 
 
-def test_logged_traces_are_stored_with_every_field(tmp_path: Path) -> None:
-    store = tmp_path / "s.db"
+def test_logged_traces_are_stored_with_every_field(store_at: str) -> None:
+    store = store_at
     with TraceLogger("support", store=store, version="4") as log:
         tid = log.log([{"role": "user", "content": "Do I pay for shipping?"}], "Free over $50.",
                       tool_calls=[{"id": "c1", "name": "policy", "arguments": {"topic": "shipping"}}],
@@ -44,53 +40,56 @@ def test_logged_traces_are_stored_with_every_field(tmp_path: Path) -> None:
     assert (record.model, record.finish_reason, record.attributes) == ("gpt-x", "stop", {"user": "u1"})
 
 
-def test_a_bad_trace_is_refused_and_counted_and_never_raises(tmp_path: Path) -> None:
-    with TraceLogger("support", store=tmp_path / "s.db") as log:
+def test_a_bad_trace_is_refused_and_counted_and_never_raises(store_at: str) -> None:
+    with TraceLogger("support", store=store_at) as log:
         assert log.log({"q": "a"}, "fine") is not None
         assert log.log({"q": "b"}, 42) is not None  # type: ignore[arg-type]  # an output that is not text
         assert log.log({"q": "c"}, "x", latency_ms=-1) is not None
     stats = log.stats()
     assert (stats.written, stats.refused, stats.issues) == (1, 2, {"bad_trace": 2})
-    issues = rows(tmp_path / "s.db", "SELECT kind, field, count FROM monitor_issues WHERE model = 'support'")
+    issues = rows(store_at, "SELECT kind, field, count FROM monitor_issues WHERE model = 'support'")
     assert sorted(issues) == [("bad_trace", "latency_ms", 1), ("bad_trace", "output", 1)]
 
 
-def test_the_same_trace_id_twice_is_stored_once(tmp_path: Path) -> None:
-    with TraceLogger("support", store=tmp_path / "s.db") as log:
+def test_the_same_trace_id_twice_is_stored_once(store_at: str) -> None:
+    with TraceLogger("support", store=store_at) as log:
         log.log("q", "a", trace_id="t-1")
         log.log("q", "b", trace_id="t-1")
     assert (log.stats().written, log.stats().issues) == (1, {"duplicate_trace": 1})
 
 
-def test_the_redaction_hook_runs_before_anything_is_stored(tmp_path: Path) -> None:
+def test_the_redaction_hook_runs_before_anything_is_stored(tmp_path: Path, store_at: str) -> None:
     def redact(record: TraceRecord) -> TraceRecord:
         if "boom" in str(record.input):
             raise ValueError("cannot parse")
         return replace(record, input=str(record.input).replace("ana@example.com", "[email]"),
                        output=(record.output or "").replace("ana@example.com", "[email]"))
 
-    store = tmp_path / "s.db"
+    store = store_at
     with TraceLogger("support", store=store, redact=redact) as log:
         log.log("I am ana@example.com", "Hello ana@example.com", trace_id="kept")
         log.log("boom ana@example.com", "secret", trace_id="refused")
     assert (log.stats().written, log.stats().issues) == (1, {"redaction_failed": 1})
-    raw = (store.read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("s.db-*")))
-    assert b"ana@example.com" not in raw and b"secret" not in raw
+    if not store.startswith("postgresql:"):  # every byte of the file and its journal, not only the rows
+        raw = Path(store).read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("store.db-*"))
+        assert b"ana@example.com" not in raw and b"secret" not in raw
+    stored = str(rows(store, "SELECT * FROM llm_traces") + rows(store, "SELECT * FROM monitor_issues"))
+    assert "ana@example.com" not in stored and "secret" not in stored
     (example,) = rows(store, "SELECT example FROM monitor_issues WHERE kind = 'redaction_failed'")
     assert example[0] == "trace 'refused': the redaction hook raised ValueError: cannot parse; not stored"
 
 
-def test_a_hook_named_by_path_is_imported_and_a_bad_path_fails_at_start(tmp_path: Path) -> None:
+def test_a_hook_named_by_path_is_imported_and_a_bad_path_fails_at_start(tmp_path: Path, store_at: str) -> None:
     (tmp_path / "privacy.py").write_text("def redact(r):\n    return r\n")
-    TraceLogger("support", store=tmp_path / "s.db", redact="privacy:redact", root=tmp_path).close()
+    TraceLogger("support", store=store_at, redact="privacy:redact", root=tmp_path).close()
     with pytest.raises(ConfigError, match="redact"):
-        TraceLogger("support", store=tmp_path / "s.db", redact="privacy:nothing", root=tmp_path)
+        TraceLogger("support", store=store_at, redact="privacy:nothing", root=tmp_path)
 
 
-def test_a_registry_alias_is_resolved_to_the_version_it_names(tmp_path: Path) -> None:
+def test_a_registry_alias_is_resolved_to_the_version_it_names(tmp_path: Path, store_at: str) -> None:
     from goldband.registry.registry import Registry
 
-    store = tmp_path / "s.db"
+    store = store_at
     with open_store(store) as opened:
         registry = Registry(opened, root=tmp_path)
         for _ in range(2):
@@ -103,8 +102,8 @@ def test_a_registry_alias_is_resolved_to_the_version_it_names(tmp_path: Path) ->
         TraceLogger("support", store=store, version="support@staging")
 
 
-def test_traces_logged_by_another_process_get_feedback_from_this_one(tmp_path: Path) -> None:
-    store = tmp_path / "s.db"
+def test_traces_logged_by_another_process_get_feedback_from_this_one(store_at: str) -> None:
+    store = store_at
     script = textwrap.dedent(f"""
         from goldband.watch.tracelog import TraceLogger
         with TraceLogger("support", store={str(store)!r}, version="7") as log:
@@ -122,8 +121,8 @@ def test_traces_logged_by_another_process_get_feedback_from_this_one(tmp_path: P
         "t3": [("thumbs", "down", -1), ("correction", "It is 30 days.", None)], "t4": [("thumbs", "up", 1)]}
 
 
-def test_feedback_on_an_unknown_trace_is_a_clear_error_and_stores_nothing(tmp_path: Path) -> None:
-    store = tmp_path / "s.db"
+def test_feedback_on_an_unknown_trace_is_a_clear_error_and_stores_nothing(store_at: str) -> None:
+    store = store_at
     with TraceLogger("support", store=store) as log:
         log.log("q", "a", trace_id="t1")
     with pytest.raises(MonitorError, match="no trace 't2' of app 'support'"):

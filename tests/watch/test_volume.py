@@ -23,8 +23,8 @@ from monitorkit import T0, churn_reference, log_rows, phase
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    with open_store(tmp_path / "s.db") as s:
+def store(store_at: str) -> Store:
+    with open_store(store_at) as s:
         yield s  # type: ignore[misc]
 
 
@@ -40,6 +40,7 @@ def write_predictions(path: Path, n: int, *, bad_at: int | None = None) -> Path:
 
 def peak_bytes(tmp_path: Path, n: int) -> int:
     path = write_predictions(tmp_path / f"{n}.csv", n)
+    # SQLite only: measures this process's memory, which a server's own buffers would not show
     with open_store(tmp_path / f"{n}.db") as store:
         tracemalloc.start()
         try:
@@ -77,7 +78,7 @@ def test_a_required_column_only_in_later_json_lines_rows_is_found(tmp_path: Path
         ingest_predictions(store, "m", path)
 
 
-def test_features_are_stored_once_per_layout_and_read_back_as_logged(tmp_path: Path, store: Store) -> None:
+def test_features_are_stored_once_per_layout_and_read_back_as_logged(store: Store) -> None:
     log_rows(store, [{"features": {"a": 1.5, "b": "x"}, "prediction": "yes"},
                      {"features": {"a": None, "b": "y"}, "prediction": "no"},
                      {"features": {"b": "z"}, "prediction": "no"}])
@@ -98,7 +99,7 @@ def test_a_second_check_tests_only_the_new_windows(tmp_path: Path, store: Store)
     log_rows(store, phase(400, "as in training", seed=4), prefix="q", start=T0.replace(day=3))
     second = check(store, include_eval=False).models[0].windows
     assert [(w.window, w.rows) for w in second] == [(3, 500)]  # the 100 left over and 400 new: one window
-    first_ids = store.conn.execute("SELECT first_id, last_id FROM monitor_windows WHERE window = 3").fetchone()
+    first_ids = store.conn.execute("SELECT first_id, last_id FROM monitor_windows WHERE \"window\" = 3").fetchone()
     assert first_ids == (1001, 1500)
 
 

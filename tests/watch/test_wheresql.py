@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,15 +15,29 @@ from goldband.store import Store, open_store
 from goldband.watch import candidates, traces
 from goldband.watch.tracerecords import TraceRecord
 from goldband.watch.wheresql import to_sql
+from pgkit import BACKENDS, PostgresServer, database_name
 
 STAMP = "2026-05-02T00:00:00.000+00:00"
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    """120 traces: some evaluated (checks, judge, refusal...), some with feedback of every kind, some failed."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """120 traces: some evaluated (checks, judge, refusal...), some with feedback of every kind, some failed;
+    once per backend (the store_at fixture's two, built once for the module: the property tests only read)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "sqlite":
+            where = str(tmp_path_factory.mktemp("s") / "s.db")
+        else:
+            server: PostgresServer = request.getfixturevalue("postgres")
+            patch.setenv("PGPASSFILE", str(server.passfile))
+            where = server.create_database(database_name("wheresql"))
+        with open_store(where) as opened:
+            fill(opened)
+            yield opened
+
+
+def fill(opened: Store) -> None:
     rng = random.Random(4)
-    opened = open_store(tmp_path_factory.mktemp("s") / "s.db")
     records = [TraceRecord("app", f"t{i}", f"2026-05-01T10:00:{i % 60:02d}.{i:03d}+00:00", {"q": f"q{i}"},
                            rng.choice([None, "", "ok", "I'm sorry, but I can't help", "Longer answer " * 3]),
                            version=rng.choice(["1", "2", "10"]), latency_ms=rng.choice([None, 0.0, 120.5, 900.0]),
@@ -34,11 +49,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
         ids = dict(conn.execute("SELECT trace_id, id FROM llm_traces").fetchall())
         for r in records:
             if rng.random() < 0.6:
-                conn.execute("INSERT INTO llm_evaluations (trace, app, version, window, checks_passed, checks_failed, "
-                             "judge_score, judge_error, refusal, empty, truncated) VALUES (?, 'app', ?, 1, ?, ?, ?, ?, "
-                             "?, ?, ?)", [ids[r.trace_id], r.version, rng.randint(0, 3), rng.choice([0, 0, 1, 2]),
-                                          rng.choice([None, 1.0, 2.5, 4.0]), rng.choice([None, None, "judge failed"]),
-                                          rng.randint(0, 1), rng.randint(0, 1), rng.randint(0, 1)])
+                conn.execute("INSERT INTO llm_evaluations (trace, app, version, \"window\", checks_passed, "
+                             "checks_failed, judge_score, judge_error, refusal, empty, truncated) "
+                             "VALUES (?, 'app', ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+                             [ids[r.trace_id], r.version, rng.randint(0, 3), rng.choice([0, 0, 1, 2]),
+                              rng.choice([None, 1.0, 2.5, 4.0]), rng.choice([None, None, "judge failed"]),
+                              rng.randint(0, 1), rng.randint(0, 1), rng.randint(0, 1)])
         given = []
         for i, r in enumerate(records):
             for j in range(rng.choice([0, 0, 1, 3])):
@@ -48,7 +64,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
                 given.append(traces.Feedback("app", r.trace_id, kind, value, score, None,
                                              f"2026-05-01T11:00:{j:02d}.{i:03d}+00:00"))
         traces.insert_feedback(conn, given, stamp=STAMP)
-    return opened
 
 
 LEAVES = ["feedback=negative", "feedback != positive", "feedback = none", "check_failed", "NOT check_failed",

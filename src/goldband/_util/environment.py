@@ -16,7 +16,9 @@ True
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from goldband.errors import UsageError
@@ -39,6 +41,26 @@ def check_environment(name: str | None, *, where: str) -> str | None:
         raise UsageError(f"environment {name!r} is not a valid name", where=where, expected=EXPECTED,
                          fix=f"use e.g. {hint!r}")
     return text
+
+
+VARIABLE = "GOLDBAND_ENVIRONMENT"
+
+
+def resolve_environment(given: str | None = None, *, configured: str | None = None,
+                        env: Mapping[str, str] | None = None, where: str = "environment=") -> str | None:
+    """The environment a writer records (as stored: None for the default): ``given`` (an argument or flag), else
+    ``GOLDBAND_ENVIRONMENT``, else ``configured`` (goldband.yaml's ``environment:``), else the default; the
+    same order as a run's ``--goldband-environment``.
+
+    >>> resolve_environment(None, env={"GOLDBAND_ENVIRONMENT": "staging"}), resolve_environment("default", env={})
+    ('staging', None)
+    """
+    if given is not None:
+        return check_environment(given, where=where)
+    variable = (os.environ if env is None else env).get(VARIABLE)
+    if variable not in (None, ""):
+        return check_environment(variable, where=f"environment variable {VARIABLE}")
+    return check_environment(configured, where="goldband.yaml 'environment:'")
 
 
 def shown(stored: str | None) -> str:

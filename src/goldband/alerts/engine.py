@@ -33,12 +33,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from goldband._util.environment import DEFAULT, environment_clause
 from goldband.alerts.rules import AlertEvent, Observation, evaluate, fingerprint, plain, severity_at_least
 from goldband.alerts.sinks import Sink, build_sinks
 from goldband.alerts.states import ACTIVE, RuleStep
 from goldband.clock import Clock, SystemClock, iso, parse_duration
 from goldband.config.alerts import AlertsConfig, RuleConfig
 from goldband.errors import UsageError
+from goldband.store.locks import serialize
 from goldband.store.sqltext import upsert
 
 if TYPE_CHECKING:
@@ -78,7 +80,10 @@ class AlertEngine:
 
     # -- deciding (inside the caller's transaction) -------------------------------------------
     def observe(self, conn: sqlite3.Connection, observations: Iterable[Observation]) -> list[int]:
-        """Apply every rule to every observation, in order; returns the ids of alerts opened."""
+        """Apply every rule to every observation, in order; returns the ids of alerts opened. Each step reads a
+        fingerprint's state, then writes it: on PostgreSQL the alerts lock makes concurrent checks take turns
+        (as SQLite's write lock does), so two processes never open two alerts for one incident."""
+        serialize(conn, "alerts")
         opened: list[int] = []
         for obs in observations:
             for rule in self.rules:
@@ -128,11 +133,11 @@ class AlertEngine:
         cursor = conn.execute(
             "INSERT INTO alerts (fingerprint, rule, severity, status, source, model, metric, labels, detector, "
             "opened_at, last_seen_at, count, reopened, first_time, last_time, value, summary, details, "
-            "notify_pending, deliveries) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, 1, '{}') "
-            "RETURNING id",
+            "notify_pending, deliveries, environment) "
+            "VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, 1, '{}', ?) RETURNING id",
             [key, rule.name, rule.severity, obs.source, obs.model, obs.metric, _dumps(dict(obs.labels)),
              obs.detector, now, now, streak, obs.time, obs.time, _num(obs.value),
-             obs.summary or f"{obs.metric} flagged", _dumps(dict(obs.details))])
+             obs.summary or f"{obs.metric} flagged", _dumps(dict(obs.details)), environment_of(obs)])
         return int(cursor.fetchone()[0]), now
 
     # -- delivering (outside transactions) ----------------------------------------------------
@@ -181,9 +186,14 @@ def _max_attempts(sink: Sink) -> int:
 
 
 def list_alerts(conn: sqlite3.Connection, *, status: Sequence[str] | None = None, model: str | None = None,
-                limit: int | None = 50) -> list[dict[str, Any]]:
-    """Alerts, newest first, as dicts (``labels``, ``details``, ``deliveries`` parsed)."""
+                limit: int | None = 50, environment: str | None = None) -> list[dict[str, Any]]:
+    """Alerts, newest first, as dicts (``labels``, ``details``, ``deliveries`` parsed); ``environment``: only
+    that environment's (``default``: alerts of series without one)."""
     clauses, params = [], []
+    if environment is not None:
+        clause, values = environment_clause(environment)
+        clauses.append(clause)
+        params += values
     if status:
         clauses.append(f"status IN ({','.join('?' * len(status))})")
         params += list(status)
@@ -204,6 +214,7 @@ def ack(store: Store, ids: Sequence[int], *, by: str | None = None, note: str | 
     """Acknowledge open alerts: they stay deduplicated until they resolve. UsageError for unknown ids."""
     now = iso((clock or SystemClock()).now())
     with store.transaction() as conn:
+        serialize(conn, "alerts")
         found = {r[0]: r[1] for r in conn.execute(
             f"SELECT id, status FROM alerts WHERE id IN ({','.join('?' * len(ids))})", list(ids))}
         missing = [i for i in ids if i not in found]
@@ -238,6 +249,13 @@ def _latest(conn: sqlite3.Connection, key: str) -> tuple[int | None, str | None,
     row = conn.execute("SELECT id, status, opened_at FROM alerts WHERE fingerprint = ? ORDER BY id DESC LIMIT 1",
                        [key]).fetchone()
     return (None, None, None) if row is None else (int(row[0]), row[1], row[2])
+
+
+def environment_of(obs: Observation) -> str | None:
+    """The environment an observation's series belongs to, as stored: its ``environment`` label (None: the
+    default). The label is part of the series, so of the fingerprint: staging and production alert apart."""
+    value = obs.labels.get("environment")
+    return None if value in (None, "", DEFAULT) else str(value)
 
 
 def _touch(conn: sqlite3.Connection, alert_id: int, obs: Observation, now: str) -> None:

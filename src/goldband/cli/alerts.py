@@ -24,15 +24,21 @@ def alerts() -> None:
 @click.option("--model", help="Only this model (or LLM target).")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--environment", metavar="E", help="Only environment E's alerts (e.g. production; 'default': alerts "
+                                                  "of series without one).")
 @store_option
 def list_(show_all: bool, statuses: tuple[str, ...], model: str | None, limit: int, as_json: bool,
-          store_path: Path | None) -> None:
-    """Alerts, newest first: status, severity, rule, series, when, how often, and delivery results."""
+          environment: str | None, store_path: Path | None) -> None:
+    """Alerts, newest first: status, severity, rule, series, when, how often, and delivery results.
+
+    Alerts of several environments get an ``environment`` column; ``--environment E`` keeps one."""
+    from goldband._util.environment import check_environment, shown
     from goldband.alerts.engine import list_alerts
 
     wanted = list(statuses) or (None if show_all else ["open", "acked"])
+    env = None if environment is None else shown(check_environment(environment, where="--environment"))
     with opened_store(store_path) as store:
-        rows = list_alerts(store.conn, status=wanted, model=model, limit=limit)
+        rows = list_alerts(store.conn, status=wanted, model=model, limit=limit, environment=env)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, default=str))
@@ -40,10 +46,13 @@ def list_(show_all: bool, statuses: tuple[str, ...], model: str | None, limit: i
     if not rows:
         click.echo("no alerts" + ("" if show_all or statuses else " open (--all shows resolved ones)"))
         return
-    click.echo(table([[f"#{r['id']}", r["status"], r["severity"], r["rule"], r["model"], r["metric"],
+    envs = any(r.get("environment") for r in rows)  # one (default) environment: no column, as before
+    click.echo(table([[f"#{r['id']}", r["status"], r["severity"], r["rule"], r["model"],
+                       *([shown(r.get("environment"))] if envs else []), r["metric"],
                        str(r["opened_at"])[:16], str(r["count"]), _deliveries(r["deliveries"]),
                        _clip(r["summary"] or "", 80)] for r in rows],
-                     ["id", "status", "severity", "rule", "model", "metric", "opened", "n", "sinks", "summary"]))
+                     ["id", "status", "severity", "rule", "model", *(["environment"] if envs else []), "metric",
+                      "opened", "n", "sinks", "summary"]))
 
 
 def _deliveries(deliveries: dict[str, dict[str, object]]) -> str:

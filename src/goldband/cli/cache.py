@@ -2,7 +2,7 @@
 
 Only goldband's own cache files are removed: the ``cached`` mode's sample
 files (``CACHE/**/*.jsonl``) and the judge's judgements (rows of
-``CACHE/judge.sqlite`` and of the store's ``judge_cache`` table). Cassettes
+``CACHE/judge.sqlite`` and of the store's ``judge_cache`` table, on either backend). Cassettes
 (committed recordings) and the results store are left alone, so a mistyped
 ``cache:`` path can never delete anything else.
 """
@@ -76,9 +76,13 @@ def _clear_table(path: Path, name: str, dry_run: bool) -> int:
 
 
 def _clear_store(path: Path, dry_run: bool) -> int:
-    if not path.is_file():
-        return 0
+    """The store's ``judge_cache`` rows: an SQLite store not created yet has none; a PostgreSQL store is
+    always asked (``path`` is its URL, folded: it is no file)."""
     from goldband.store import open_store
+    from goldband.store.postgres import postgres_url
+
+    if postgres_url(str(path)) is None and not path.is_file():
+        return 0
 
     with open_store(path, create=False) as db:
         if dry_run:

@@ -102,8 +102,15 @@ def _settings(mode: str | None, targets: tuple[str, ...], concurrency: int | Non
     store_at, report_at = configured("store", store), configured("report", report)
     return Settings(rootpath=cwd, paths=(str(cwd / "goldensets"),), runs=None, targets=targets or None, mode=mode,
                     concurrency=concurrency, timeout_s=None, worker=False, kind="pre-merge",
-                    store=str(store_at.resolve()) if store_at else "off",
+                    store=_absolute(store_at) if store_at else "off",
                     report=str(report_at.resolve()) if report_at else "off")
+
+
+def _absolute(store: Path) -> str:
+    """An SQLite file as an absolute path (both sides run elsewhere); a PostgreSQL URL (a Path folds it) as given."""
+    from goldband.store.postgres import postgres_url
+
+    return postgres_url(str(store)) or str(store.resolve())
 
 
 def _run(base_ref: str | None, head_ref: str | None, baseline: str | None, settings: Settings, options: Options,
@@ -120,14 +127,17 @@ def _run(base_ref: str | None, head_ref: str | None, baseline: str | None, setti
 
 
 def _stored_baseline(spec: str, root: Path) -> tuple[dict[Key, CaseStats], str]:
-    """A baseline file, or a run from the project's store."""
-    from goldband.cli.common import resolve_store
+    """A baseline file, or a run from the project's store (``latest``: of this environment, GOLDBAND_ENVIRONMENT
+    else goldband.yaml's, as a run records it)."""
+    from goldband._util.environment import resolve_environment
+    from goldband.cli.common import project, resolve_store
     from goldband.compare.baseline import load_baseline
     from goldband.session.storage import StoreHandle
 
+    environment = resolve_environment(None, configured=project()[0].environment)
     store = StoreHandle(resolve_store(None))
     try:
-        return load_baseline(spec, root=root, store=store)
+        return load_baseline(spec, root=root, store=store, environment=environment)
     finally:
         store.close()
 

@@ -84,8 +84,8 @@ def _runs(store: Store, f: RunFilters, as_json: bool) -> None:
         return
     if not runs:
         narrowed = any(v is not None for v in dataclasses.astuple(f)[1:])
-        click.echo(f"no runs match these filters in {store.path}" if narrowed else
-                   f"no runs in {store.path} yet (run `goldband run` or pytest on your golden sets)")
+        click.echo(f"no runs match these filters in {store.where}" if narrowed else
+                   f"no runs in {store.where} yet (run `goldband run` or pytest on your golden sets)")
         return
     groups = by_environment(runs)
     for env, group in groups.items():
@@ -120,7 +120,7 @@ def _case(store: Store, ref: str, target: str | None, f: RunFilters, as_json: bo
     gs, case_id = match["set"], match["case"]
     targets = [target or match["target"]] if (target or match["target"]) else _targets_of(store, gs, case_id)
     if not targets:
-        raise UsageError(f"no verdicts for case '{gs}::{case_id}' in {store.path}; fix: check the name with "
+        raise UsageError(f"no verdicts for case '{gs}::{case_id}' in {store.where}; fix: check the name with "
                        "`goldband show latest --all`")
     data = {t: store.case_history(gs, case_id, t, limit=f.limit, kind=f.kind, version=f.version,
                                   environment=f.environment) for t in targets}
@@ -201,7 +201,7 @@ def show(run_ref: str, show_all: bool, as_json: bool, store_path: Path | None) -
     with opened_store(store_path) as store:
         report = load_report(store, run_ref)
         if as_json:
-            click.echo(render(report, "json", store=str(store.path), every_trial=True), nl=False)
+            click.echo(render(report, "json", store=store.where, every_trial=True), nl=False)
             return
         click.echo(_show_text(report, show_all))
 

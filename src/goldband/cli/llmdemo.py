@@ -46,8 +46,10 @@ def source() -> Path:
                      expected=", ".join(FILES), fix="run it from a clone of goldband's repository")
 
 
-def run_llm_demo(directory: Path | None, echo: Callable[[str], None] = click.echo) -> Path:
-    """Copy the example into a new folder and run the story there; the folder."""
+def run_llm_demo(directory: Path | None, echo: Callable[[str], None] = click.echo, *,
+                 store: str | None = None) -> Path:
+    """Copy the example into a new folder and run the story there; the folder. ``store``: where its
+    goldband.yaml keeps the store (default ``.goldband/store.db`` in the folder; a PostgreSQL URL works too)."""
     from goldband._util.scratch import demo_folder
 
     origin = source()
@@ -56,7 +58,8 @@ def run_llm_demo(directory: Path | None, echo: Callable[[str], None] = click.ech
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if (origin / name).is_dir() else shutil.copy2)(origin / name, target)
-    (folder / "goldband.yaml").write_text(CONFIG, encoding="utf-8")
+    config = CONFIG if store is None else CONFIG.replace(".goldband/store.db", store)
+    (folder / "goldband.yaml").write_text(config, encoding="utf-8")
     echo(f"goldband monitor demo --llm: production traffic into the loop, offline (illustrative traces)\n"
          f"  directory  {folder}\n")
     previous = Path.cwd()

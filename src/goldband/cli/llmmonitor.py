@@ -38,22 +38,27 @@ def _app(cfg: ProjectConfig, app: str) -> LlmAppConfig:
 @click.option("--version", "version", help="The version that served traces that carry none (default: the app's "
                                            "'version:' in goldband.yaml, else 1; name@alias is resolved).")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any trace was refused.")
+@click.option("--environment", metavar="E", help="Where the app served the calls (e.g. production; default: "
+                                                  "GOLDBAND_ENVIRONMENT, else goldband.yaml 'environment:').")
 @store_option
-def traces(app: str, file: Path, version: str | None, strict: bool, store_path: Path | None) -> None:
+def traces(app: str, file: Path, version: str | None, strict: bool, environment: str | None,
+           store_path: Path | None) -> None:
     """Store an LLM app's traces from FILE: goldband's JSON Lines form, or OTLP JSON (GenAI conventions).
 
     The app's redaction hook runs on every trace before it is stored. Bad records are
     refused with their file:line; the rest are stored. The same file twice is stored once.
     """
+    from goldband._util.environment import resolve_environment
     from goldband.watch.traceingest import ingest_traces
     from goldband.watch.tracelog import redactor, resolve_version
 
     cfg, root = project()
+    env = resolve_environment(environment, configured=cfg.environment, where="--environment")
     app_cfg = _app(cfg, app)
     hook = redactor(app_cfg.redact, root)
     with opened_store(store_path, create=True) as store:
         served = resolve_version(store.conn, version or app_cfg.version or "1")
-        report = ingest_traces(store, app, file, version=served, redact=hook)
+        report = ingest_traces(store, app, file, version=served, redact=hook, environment=env)
     _print_report(report, strict)
 
 

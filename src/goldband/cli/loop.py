@@ -61,7 +61,7 @@ def gate(model: str, candidate: str, against: str, mode: str | None, park: bool,
 
     with opened_registry(store_path) as reg:
         outcome = run_gate(reg, _config(reg.root), model, candidate, against=against, mode=mode,
-                           store=str(reg.store.path), park=park)
+                           store=reg.store.where, park=park)
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(outcome), indent=1, default=str))
     else:
@@ -161,12 +161,13 @@ def _print_requests(requests: list[RetrainRequest], as_json: bool, *, empty: str
 @store_option
 def status(model: str | None, show_all: bool, as_json: bool, store_path: Path | None) -> None:
     """Retrain requests and how far each pipeline got (each step's status, times and log)."""
+    from goldband.registry.pipeline import STEPS
     from goldband.store import registry as db
 
     with opened_registry(store_path) as reg:
         found = db.requests(reg.store.conn, model)
         found = found if show_all else [r for r in found if r.status in ("queued", "running", "waiting", "failed")]
-        steps = {r.id: db.steps(reg.store.conn, r.id or 0) for r in found}
+        steps = {r.id: db.steps(reg.store.conn, r.id or 0, STEPS) for r in found}
     if as_json:
         click.echo(json.dumps([{**dataclasses.asdict(r), "steps": [dataclasses.asdict(s) for s in steps[r.id]]}
                                for r in found], indent=1, default=str))

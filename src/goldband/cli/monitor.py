@@ -51,18 +51,22 @@ def _columns(cfg: ProjectConfig, model: str, options: dict[str, str | None]) -> 
 @click.option("--version", "version", help="Model version of rows without a version column (default: 1).")
 @click.option("--features", help="Only these columns are features (comma-separated; default: all others).")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any row was refused.")
+@click.option("--environment", metavar="E", help="Where the predictions were served (e.g. production; default: "
+                                                  "GOLDBAND_ENVIRONMENT, else goldband.yaml 'environment:').")
 @column_options
 @store_option
 def log(model: str, file: Path, labels: bool, version: str | None, features: str | None, strict: bool,
-        store_path: Path | None, **columns: str | None) -> None:
+        environment: str | None, store_path: Path | None, **columns: str | None) -> None:
     """Store a batch of predictions (or, with --labels, labels) from a CSV, JSONL or Parquet FILE.
 
     Bad rows are refused with their file:line; the rest are stored. Ingesting the
     same file twice stores it once (rows without an id get one from the file and line).
     """
+    from goldband._util.environment import resolve_environment
     from goldband.watch.ingest import ingest_labels, ingest_predictions
 
     cfg, _ = project()
+    env = resolve_environment(environment, configured=cfg.environment, where="--environment")
     cols = _columns(cfg, model, columns)
     with opened_store(store_path, create=True) as store:
         if labels:
@@ -70,7 +74,7 @@ def log(model: str, file: Path, labels: bool, version: str | None, features: str
         else:
             chosen = [f.strip() for f in features.split(",")] if features else None
             report = ingest_predictions(store, model, file, version=version or _version(cfg, model), columns=cols,
-                                        features=chosen)
+                                        features=chosen, environment=env)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(report.summary())
@@ -198,8 +202,9 @@ def _queue_retrains(store: Store, cfg: ProjectConfig) -> None:
 @click.argument("model", required=False)
 @click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), help="Write the status page here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@click.option("--environment", metavar="E", help="Only environment E's eval series and alerts (e.g. production; "
-                                                  "'default': those recorded without one).")
+@click.option("--environment", metavar="E", help="Only environment E's eval series, alerts and models with "
+                                                  "predictions in E, counted in E (e.g. production; 'default': "
+                                                  "those recorded without one).")
 @store_option
 def status(model: str | None, html: Path | None, as_json: bool, environment: str | None,
            store_path: Path | None) -> None:

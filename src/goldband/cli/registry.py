@@ -54,12 +54,16 @@ def registry() -> None:
 
 @contextlib.contextmanager
 def opened_registry(store_path: Path | None, *, create: bool = False) -> Iterator[Registry]:
-    """The project's registry: its store (created when ``create``), its artifact folder, the project root."""
+    """The project's registry: its store (created when ``create``), its artifact folder, the project root, and
+    the environment its events are made from (GOLDBAND_ENVIRONMENT, else goldband.yaml's ``environment:``)."""
+    from goldband._util.environment import resolve_environment
+    from goldband.config.project import load_config
     from goldband.registry.registry import Registry
 
     root = find_root()
+    environment = resolve_environment(None, configured=load_config(root)[0].environment)
     with opened_store(store_path, create=create) as store:
-        yield Registry(store, artifacts=_artifact_folder(root), root=root)
+        yield Registry(store, artifacts=_artifact_folder(root), root=root, environment=environment)
 
 
 def _artifact_folder(root: Path) -> Path | None:
@@ -258,7 +262,7 @@ def _list_models(reg: Registry, as_json: bool) -> None:
         text.echo_json(found)
         return
     if not found:
-        click.echo(f"no models registered in {reg.store.path} yet (goldband registry register MODEL --artifact PATH)")
+        click.echo(f"no models registered in {reg.store.where} yet (goldband registry register MODEL --artifact PATH)")
         return
     rows = [[f["name"], f["kind"], str(f["versions"]), f["latest"] or "-", text.aliases_text(f["aliases"]),
              text.when(f["created_at"])] for f in found]

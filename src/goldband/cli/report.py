@@ -33,7 +33,7 @@ def report(run_ref: str, out: Path | None, formats: tuple[str, ...], to_stdout: 
         if to_stdout:
             if len(formats) != 1:
                 raise UsageError("--stdout prints one format; add exactly one --format (html, md or json)")
-            click.echo(render(load_report(store, run_ref), formats[0], store=str(store.path), every_trial=every_trial),
+            click.echo(render(load_report(store, run_ref), formats[0], store=store.where, every_trial=every_trial),
                        nl=False)
             return
         paths = write_reports(store, run_ref, resolve_reports(out), formats=formats or FORMATS,

@@ -64,9 +64,9 @@ def case_keys(store: Store, run_id: str, ref: str, target: str | None) -> list[C
     goldenset, case_id = (match["set"], match["case"]) if match else (None, ref)
     wanted = target or (match["target"] if match else None)
     rows = store.conn.execute(
-        "SELECT goldenset, case_id, target FROM run_items WHERE run_id = ?1 AND case_id = ?2 UNION "
-        "SELECT DISTINCT goldenset, case_id, target FROM trials WHERE run_id = ?1 AND case_id = ?2 "
-        "ORDER BY 1, 2, 3", [run_id, case_id]).fetchall()
+        "SELECT goldenset, case_id, target FROM run_items WHERE run_id = ? AND case_id = ? UNION "
+        "SELECT DISTINCT goldenset, case_id, target FROM trials WHERE run_id = ? AND case_id = ? "
+        "ORDER BY 1, 2, 3", [run_id, case_id] * 2).fetchall()  # plain ? placeholders: both backends take them
     keys = [(g, c, t) for g, c, t in rows if goldenset in (None, g) and wanted in (None, t)]
     if not keys:
         narrowed = f" on target '{wanted}'" if wanted else ""

@@ -19,16 +19,28 @@ from goldband.report.fmt import table
 if TYPE_CHECKING:
     from goldband.store import Store
 
-RUN_FILTERS = {  # table -> rows of one run
-    "runs": "id = :run",
-    "scores": "trial_id IN (SELECT id FROM trials WHERE run_id = :run)",
-    "goldensets": "hash IN (SELECT goldenset_hash FROM run_goldensets WHERE run_id = :run)",
-    "cases": "goldenset_hash IN (SELECT goldenset_hash FROM run_goldensets WHERE run_id = :run)",
-    "targets": "hash IN (SELECT target_hash FROM run_targets WHERE run_id = :run)",
+RUN_FILTERS = {  # table -> rows of one run (the run id is the one parameter)
+    "runs": "id = ?",
+    "scores": "trial_id IN (SELECT id FROM trials WHERE run_id = ?)",
+    "trial_turns": "trial_id IN (SELECT id FROM trials WHERE run_id = ?)",
+    "goldensets": "hash IN (SELECT goldenset_hash FROM run_goldensets WHERE run_id = ?)",
+    "cases": "goldenset_hash IN (SELECT goldenset_hash FROM run_goldensets WHERE run_id = ?)",
+    "targets": "hash IN (SELECT target_hash FROM run_targets WHERE run_id = ?)",
     "prompts": "hash IN (SELECT prompt_hash FROM targets WHERE hash IN "
-               "(SELECT target_hash FROM run_targets WHERE run_id = :run))",
-    "rubrics": "hash IN (SELECT rubric_hash FROM run_rubrics WHERE run_id = :run)",
-    "judges": "hash IN (SELECT judge_hash FROM run_rubrics WHERE run_id = :run)",
+               "(SELECT target_hash FROM run_targets WHERE run_id = ?))",
+    "rubrics": "hash IN (SELECT rubric_hash FROM run_rubrics WHERE run_id = ?)",
+    "judges": "hash IN (SELECT judge_hash FROM run_rubrics WHERE run_id = ?)",
+}
+SQLITE_ONLY = {  # command -> what to do instead on a PostgreSQL store
+    "check": "the server checks its own pages: run PostgreSQL's pg_amcheck on the database (and see its log); "
+             "`goldband store info --store URL` reads every table",
+    "vacuum": "the server's autovacuum reclaims deleted rows' space on its own; to do it now, run "
+              "VACUUM (ANALYZE) in psql or prune with `goldband store prune --older-than 180d --vacuum`",
+    "backup": "back it up with pg_dump -Fc (docs/store.md, 'Backup and restore (PostgreSQL)'), or make a verified "
+              "SQLite copy with `goldband store copy URL FILE`",
+    "merge": "shards write into a PostgreSQL store directly (--goldband-store URL and one --goldband-run-id), so "
+             "nothing needs merging; merge SQLite shard files into a file, then load it into an empty database "
+             "with `goldband store copy FILE URL`",
 }
 
 
@@ -56,7 +68,7 @@ def info(store_path: str | None) -> None:
         click.echo(f"schema  version {db.schema_version} ({', '.join(db.migrations)})")
         n, first, last = run_range(db.conn)
         click.echo(f"runs    {n:,}" + (f" from {first} to {last}" if n else ""))
-        click.echo("retain  everything (no retention set; prune with `goldband store prune --older-than 180d`)")
+        click.echo(_retention(db, n))
         counts, size = db.table_counts(), table_bytes(db.conn)
         rows = [[name, f"{count:,}", _bytes_text(size[name]) if name in size else "?"]
                 for name, count in counts.items()]
@@ -65,6 +77,7 @@ def info(store_path: str | None) -> None:
 
 def _info_postgres(url: str) -> None:
     """``store info`` of a PostgreSQL store, in the SQLite store's shape."""
+    from goldband.store import open_store
     from goldband.store.postgres import describe, mask
 
     found = describe(url)
@@ -74,9 +87,28 @@ def _info_postgres(url: str) -> None:
     click.echo(f"schema  version {len(found.migrations)} ({', '.join(found.migrations)}{pending})")
     n, first, last = found.runs
     click.echo(f"runs    {n:,}" + (f" from {first} to {last}" if n else ""))
-    click.echo("retain  everything (no retention set; prune is not yet served on PostgreSQL)")
+    with open_store(url, create=False, migrate_schema=False) as db:  # only read: nothing is migrated or written
+        click.echo(_retention(db, n))
     rows = [[name, f"{count:,}", _bytes_text(size)] for name, (count, size) in found.tables.items()]
     click.echo(table(rows, ["table", "rows", "bytes"], right={1, 2}))
+
+
+RETENTION_AGE = "180d"  # the age ``store info`` counts against: the prune the docs suggest
+
+
+def _retention(db: Store, runs: int) -> str:
+    """What the store keeps (everything: no automatic retention) and what a prune of old runs would take."""
+    from goldband.store.connection import translate
+    from goldband.store.maintenance import cutoff_of, old_runs, parse_age
+
+    with translate(db.path, "read"):
+        old = len(old_runs(db.conn, cutoff_of(parse_age(RETENTION_AGE))))
+    prune = f"goldband store prune --older-than {RETENTION_AGE}"
+    if not old:
+        return f"retain  everything (no retention set); no run is older than {RETENTION_AGE} (prune with `{prune}`)"
+    return (f"retain  everything (no retention set); {old:,} of {runs:,} run{'s' * (runs != 1)} "
+            f"{'are' if old != 1 else 'is'} older than {RETENTION_AGE}: `{prune} --dry-run` lists what a prune "
+            "removes")
 
 
 def _journal(db: Store) -> str:
@@ -88,6 +120,16 @@ def _bytes_text(n: int) -> str:
     return f"{n / scale:.1f} {unit}"
 
 
+def sqlite_only(path: Path, command: str) -> None:
+    """Refuse a PostgreSQL store, before anything is opened, for a command that works on an SQLite file."""
+    from goldband.store.postgres import mask, postgres_url
+
+    url = postgres_url(str(path))
+    if url is not None:
+        raise UsageError(f"`goldband store {command}` works on an SQLite store file; this store is a PostgreSQL "
+                         "database", where=mask(url), fix=SQLITE_ONLY[command])
+
+
 @store.command()
 @store_option
 def check(store_path: Path | None) -> None:
@@ -96,6 +138,7 @@ def check(store_path: Path | None) -> None:
     from goldband.store.connection import DAMAGED, damage, is_damaged, translate
 
     path = resolve_store(store_path)
+    sqlite_only(path, "check")
     try:  # no migration: the integrity check reads every page before anything could be written
         with open_store(path, create=False, migrate_schema=False) as db, translate(path, "check"):
             problems = [f"SQLite's integrity check found: {'; '.join(found[:5])}"
@@ -160,6 +203,7 @@ def vacuum(store_path: Path | None) -> None:
     shared-memory index, when present), the same way on both sides. A damaged
     store is refused before anything is written to it (``goldband store check``).
     """
+    sqlite_only(resolve_store(store_path), "vacuum")
     with opened_store(store_path, check=True) as db:
         before = disk_sizes(db.path)
         db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -201,13 +245,14 @@ def _sizes_text(sizes: dict[str, int], unit: tuple[str, float]) -> str:
 @store_option
 def export(tables: tuple[str, ...], run_ref: str | None, fmt: str, out: str, store_path: Path | None) -> None:
     """Export tables as JSON Lines or CSV (JSON columns stay JSON text); nothing is written to the store,
-    so a damaged one exports what still reads."""
+    so a damaged one exports what still reads. Serves SQLite files and PostgreSQL stores alike."""
     from goldband.store import open_store
     from goldband.store.connection import translate
+    from goldband.store.maintenance import table_names
 
     path = resolve_store(store_path)
     with open_store(path, create=False, migrate_schema=False) as db, translate(path, "read"):
-        known = [n for n in db.table_counts() if not n.startswith("_")]
+        known = [n for n in table_names(db) if not n.startswith("_")]
         chosen = list(tables) or known
         unknown = [t for t in chosen if t not in known]
         if unknown:
@@ -232,12 +277,16 @@ def _export_table(db: Store, name: str, run_id: str | None, fmt: str, out: str) 
 
 
 def _rows(db: Store, name: str, run_id: str | None) -> Iterator[dict[str, Any]]:
-    where, params = None, None
+    """The table's rows (of one run when ``run_id``) as dicts, in the SQL both backends accept."""
+    where, params = "1 = 1", []
     if run_id is not None:
-        columns = {c.name for c in db.db.table(name).columns}
-        where = RUN_FILTERS.get(name) or ("run_id = :run" if "run_id" in columns else "0")
-        params = {"run": run_id}
-    yield from db.db.table(name).rows_where(where, params)
+        columns = {d[0] for d in db.conn.execute(f'SELECT * FROM "{name}" LIMIT 0').description}
+        where = RUN_FILTERS.get(name) or ("run_id = ?" if "run_id" in columns else "1 = 0")
+        params = [run_id]
+    cursor = db.conn.execute(f'SELECT * FROM "{name}" WHERE {where}', params)
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield dict(zip(names, row, strict=True))
 
 
 def _write(rows: Iterator[dict[str, Any]], stream: IO[str], fmt: str) -> int:
@@ -266,6 +315,8 @@ def merge(sources: tuple[Path, ...], into: Path) -> None:
     differ, or two files hold the same trial (or verdict) with different content."""
     from goldband.store.maintenance import merge as merge_stores
 
+    for path in (*sources, into):
+        sqlite_only(path, "merge")
     report = merge_stores(list(sources), into)
     added = sum(report.added.values())
     click.echo(f"merged {len(sources)} store{'s' * (len(sources) != 1)} into {into}: {added:,} rows added")
@@ -286,16 +337,19 @@ def merge(sources: tuple[Path, ...], into: Path) -> None:
 @click.option("--outputs-only", is_flag=True,
               help="Drop only raw outputs (trial outputs, tool calls, rendered messages); verdicts and series stay.")
 @click.option("--dry-run", is_flag=True, help="Only print what would be deleted.")
-@click.option("--vacuum", "then_vacuum", is_flag=True, help="Rebuild the file afterwards to return the space.")
-@store_option
+@click.option("--vacuum", "then_vacuum", is_flag=True,
+              help="Afterwards rebuild an SQLite file to return the space; VACUUM (ANALYZE) on PostgreSQL.")
+@store_url_option
 def prune(older_than: str, keep_baselines: bool, outputs_only: bool, dry_run: bool, then_vacuum: bool,
-          store_path: Path | None) -> None:
-    """Delete runs started longer ago than --older-than (a running run is never pruned)."""
+          store_path: str | None) -> None:
+    """Delete runs started longer ago than --older-than (a running run is never pruned), in one transaction.
+
+    Serves an SQLite file and a PostgreSQL store (``postgresql://user@host:port/db``) alike."""
     from goldband.store.maintenance import parse_age
     from goldband.store.maintenance import prune as prune_store
 
     age = parse_age(older_than)
-    path = resolve_store(store_path)
+    path = resolve_store_url(store_path)
     plan = prune_store(path, age, keep_baselines=keep_baselines, outputs_only=outputs_only, dry_run=dry_run)
     verb = "would prune" if dry_run else "pruned"
     what = "the outputs of " if outputs_only else ""
@@ -307,7 +361,23 @@ def prune(older_than: str, keep_baselines: bool, outputs_only: bool, dry_run: bo
     if plan.rows:
         click.echo(table([[t, f"{n:,}"] for t, n in plan.rows.items()], ["table", "rows"], right={1}))
     if then_vacuum and not dry_run:
-        vacuum.callback(store_path=path)  # type: ignore[misc]
+        if isinstance(path, str):
+            _vacuum_postgres(path, sorted({name.split()[0] for name in plan.rows}))
+        else:
+            vacuum.callback(store_path=path)  # type: ignore[misc]
+
+
+def _vacuum_postgres(url: str, tables: list[str]) -> None:
+    """``prune --vacuum`` on PostgreSQL: VACUUM (ANALYZE) of the tables the prune changed, after its commit."""
+    from goldband.store import open_store
+    from goldband.store.maintenance import vacuum_postgres
+    from goldband.store.postgres import mask
+
+    with open_store(url, create=False, migrate_schema=False) as db:
+        done = vacuum_postgres(db, tables)
+    click.echo(f"{mask(url)}: VACUUM (ANALYZE) of {len(done)} table{'s' * (len(done) != 1)}"
+               + (f" ({', '.join(done)})" if done else "") + ": their free space is reused by new rows (the "
+               "server's autovacuum does this too; VACUUM FULL returns it to the disk, locking each table)")
 
 
 @store.command()
@@ -318,6 +388,7 @@ def backup(dest: Path, store_path: Path | None) -> None:
     from goldband.store.maintenance import backup as backup_store
 
     path = resolve_store(store_path)
+    sqlite_only(path, "backup")
     size = backup_store(path, dest)
     click.echo(f"backed up {path} to {dest} ({_bytes_text(size)}); to restore it, stop every writer, move {path} "
                f"and its -wal and -shm files aside, and copy {dest} to {path}")

@@ -16,12 +16,13 @@ one is an error.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
 from goldband._util import jsonio
+from goldband._util.environment import shown
 from goldband.compare.cases import CaseStats, Comparison, Key, compare
 from goldband.errors import ConfigError, StoreError, shorten
 from goldband.golden.goldenset import GoldenSet
@@ -85,8 +86,12 @@ class StoreSource(Protocol):
 
 
 def load_baseline(spec: str, *, root: Path, store: StoreSource,
-                  exclude_run: str | None = None) -> tuple[dict[Key, CaseStats], str]:
-    """The baseline's per-case stats and a label for reports: from a file, else from ``store``."""
+                  exclude_run: str | None = None,
+                  environment: str | None = None) -> tuple[dict[Key, CaseStats], str]:
+    """The baseline's per-case stats and a label for reports: from a file, else from ``store``.
+
+    ``latest`` is the latest complete run of ``environment`` (the current run's, as stored: None is the
+    default): staging's run is never production's baseline. A run id names one run in any environment."""
     path = root / spec
     if spec.endswith(".json") or path.is_file():
         return read_baseline(path), f"baseline file {spec}"
@@ -94,7 +99,7 @@ def load_baseline(spec: str, *, root: Path, store: StoreSource,
     if found is None:
         raise ConfigError(f"no store at {store.path or '(the store is off)'} to find baseline run '{spec}' in",
                           where="--goldband-baseline", fix="run once to record a baseline, or give a baseline file")
-    run = _pick(found, spec, exclude_run)
+    run = _pick(found, spec, exclude_run, environment)
     looks = {(i["goldenset"], i["case_id"], i["target"]): CaseStats.looks_of(i["min_runs"] or 1, i["max_runs"] or 1)
              for i in found.run_items(run.id)}
     stats = {key: CaseStats(c.n, c.passes, c.errors, tuple(s for s in c.scores if s is not None), looks.get(key, 1))
@@ -102,14 +107,15 @@ def load_baseline(spec: str, *, root: Path, store: StoreSource,
     return stats, f"run {run.id}" + (f" ({run.git_branch})" if run.git_branch else "")
 
 
-def _pick(store: Store, spec: str, exclude_run: str | None) -> RunRow:
+def _pick(store: Store, spec: str, exclude_run: str | None, environment: str | None = None) -> RunRow:
     head, _, run_kind = spec.partition("@")
     word, _, branch = head.partition(":")
     if word in ("latest", "last"):
         runs = [r for r in store.runs(limit=10, branch=branch or None, kind=run_kind or None, status="complete",
-                                      draft=False) if r.id != exclude_run]
+                                      draft=False, environment=shown(environment)) if r.id != exclude_run]
         if not runs:
-            where = (f" on branch '{branch}'" if branch else "") + (f" of kind '{run_kind}'" if run_kind else "")
+            where = (f" on branch '{branch}'" if branch else "") + (f" of kind '{run_kind}'" if run_kind else "") \
+                + f" in environment '{shown(environment)}'"
             raise ConfigError(f"no complete run{where} in the store to use as baseline (draft runs never are)",
                               where="--goldband-baseline",
                               fix="record a run first (e.g. on the main branch), or give a run id or file")
@@ -131,16 +137,49 @@ def compare_run(outcomes: Iterable[Any], baseline: dict[Key, CaseStats], label: 
     """Compare a finished run's outcomes with a baseline, case by case: the comparison, and each
     case's ``BaselineDelta`` for its verdict. Baseline cases the run could not have run (another
     golden set or target, or deselected by ``-k``) are left out rather than 'removed'."""
-    head = stats_from_outcomes(outcomes)
+    cases = {name: {c.id for c in goldenset.cases} for name, goldenset in goldensets.items()}
+    return compare_cases(stats_from_outcomes(outcomes), baseline, label, cases=cases, targets=targets,
+                         head_label=head_label)
+
+
+def compare_cases(head: Mapping[Key, CaseStats], baseline: dict[Key, CaseStats], label: str, *,
+                  cases: Mapping[str, Collection[str]], targets: Collection[str],
+                  head_label: str) -> tuple[Comparison, dict[Key, BaselineDelta]]:
+    """``compare_run`` over per-case stats (the session's outcomes, or a stored run's: ``stored_stats``);
+    ``cases``: each golden set's case ids, so a baseline case no longer in its golden set is 'removed'."""
 
     def kept(key: Key) -> bool:
-        goldenset = goldensets.get(key[0])
-        if goldenset is None or key[2] not in targets:
+        known = cases.get(key[0])
+        if known is None or key[2] not in targets:
             return False
-        return key in head or all(c.id != key[1] for c in goldenset.cases)
+        return key in head or key[1] not in known
 
     comparison = compare({k: v for k, v in baseline.items() if kept(k)}, head, base_label=label,
                          head_label=head_label)
     deltas = {c.key: BaselineDelta(c.outcome, label, c.delta, c.low, c.high, c.p_value, c.p_adjusted)
               for c in comparison.changes if c.key in head}
     return comparison, deltas
+
+
+def stored_stats(store: Store, run_id: str) -> dict[Key, CaseStats]:
+    """A stored run's per-case stats as ``stats_from_outcomes`` gives them for the run's outcomes: each
+    verdict's counts, its trials' scores, and the stopping points its planned runs allowed (a sharded run is
+    compared over all its shards' cases when it is finalized, ``goldband.session.shards``)."""
+    looks = {(i["goldenset"], i["case_id"], i["target"]): CaseStats.looks_of(i["min_runs"] or 1, i["max_runs"] or 1)
+             for i in store.run_items(run_id)}
+    counts = store.case_counts(run_id)
+    out: dict[Key, CaseStats] = {}
+    for key, stored in store.verdicts(run_id).items():
+        v, scores = stored.verdict, counts[key].scores if key in counts else ()
+        out[key] = CaseStats(v.n, v.passes, v.errors, tuple(s for s in scores if s is not None), looks.get(key, 1))
+    return out
+
+
+def pinned(spec: str, *, root: Path, store: Store, exclude_run: str | None = None,
+           environment: str | None = None) -> str:
+    """The baseline ``spec`` as one that names the same baseline later: a file stays its spec, ``latest...``
+    (or a run id prefix) becomes the id of the run it names now (a sharded run records it when it starts and
+    compares with it when it is finalized, whatever runs completed meanwhile)."""
+    if spec.endswith(".json") or (root / spec).is_file():
+        return spec
+    return _pick(store, spec, exclude_run, environment).id

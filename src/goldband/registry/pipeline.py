@@ -5,8 +5,9 @@
     train ─ register ─ gate ─ decide ─ reference ─ notify
 
 - **train**: the model's ``retrain.command`` (or ``callable``) in a real
-  subprocess, its output kept in ``retrain/ID/train.log`` beside the store,
-  killed after ``timeout``; it must write the artifact into ``{artifact_dir}``
+  subprocess, its output kept in ``retrain/ID/train.log`` in the registry's
+  home (``Registry.home``: beside an SQLite store, else the project's
+  ``.goldband/``), killed after ``timeout``; it must write the artifact into ``{artifact_dir}``
   (and may write its training-data snapshot to ``{data_path}``).
 - **register**: the artifact and data become a new immutable version.
 - **gate**: the candidate against the version serving now (``goldband.registry.gate``).
@@ -20,7 +21,9 @@ A pipeline killed half way resumes at the first step that is not done: a
 version registered before the kill is found again (no duplicate), a gate that
 did not complete is run again, and nothing is promoted without a completed,
 passing gate of this very candidate. One pipeline runs per model at a time
-(the request's ``owner``); a dead owner's request is resumed by the next run.
+(the request's ``owner``, claimed under the model's retrain lock, so of two
+processes claiming at once on PostgreSQL too the second sees the first); a dead
+owner's request is resumed by the next run.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from goldband.registry.candidates import register_candidate
 from goldband.registry.gate import park_reason, run_gate
 from goldband.registry.registry import PRODUCTION, Registry
 from goldband.store import registry as db
+from goldband.store.locks import serialize
 from goldband.store.models import process_alive
 from goldband.store.registry import EventRow, RetrainRequest, StepRow
 from goldband.watch.db import latest_labelled
@@ -118,13 +122,14 @@ def _context(registry: Registry, config: ProjectConfig, request_id: int, mode: s
     if model is None or model.retrain is None:
         raise ConfigError(f"model '{request.model}' has no retrain configured", where="goldband.yaml (registry)",
                           expected=f"registry: models: {request.model}: retrain: {{on: ..., command: ...}}")
-    workspace = registry.store.path.parent.resolve() / "retrain" / str(request_id)
+    workspace = registry.home.resolve() / "retrain" / str(request_id)
     return Context(registry, config, model, request, workspace, mode, stream)
 
 
 def _claim(ctx: Context) -> None:
     """Own the request; refuse while another live process runs a pipeline for the same model."""
     with ctx.registry.store.transaction() as conn:
+        serialize(conn, "retrain", ctx.request.model)  # of two processes claiming, the second sees the first's
         request = db.request(conn, ctx.request.id or 0)
         assert request is not None
         if request.status not in ("queued", "running"):

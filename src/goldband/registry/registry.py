@@ -11,8 +11,10 @@
 
 Every change is one transaction: the version or event, and the alias it moves,
 commit together, so nothing is ever half-promoted; an alias move checks the
-alias under the write lock, so of two promotions racing the second is refused
-(``expect``) instead of silently winning. Versions are never updated and events
+alias under the write lock (SQLite's, or on PostgreSQL the model's advisory lock:
+``goldband.store.locks``), so of two promotions racing the second is refused
+(``expect``) instead of silently winning, and two registrations never take the
+same version number. Versions are never updated and events
 never deleted: ``serving(model, at=...)`` answers what served at any moment, and
 replaying the log reproduces the aliases.
 
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from goldband._util.actor import actor as current_actor
+from goldband._util.environment import resolve_environment
 from goldband._util.gitinfo import git_info
 from goldband.clock import Clock, SystemClock, iso
 from goldband.errors import RegistryError
@@ -39,6 +42,7 @@ from goldband.registry.artifacts import Artifact, ArtifactCheck, store_artifact,
 from goldband.registry.snapshots import data_snapshot
 from goldband.store import Store
 from goldband.store import registry as db
+from goldband.store.locks import serialize
 from goldband.store.registry import EventRow, GateRow, ModelRow, VersionRow
 
 __all__ = ["PRODUCTION", "Registry", "Resolved", "parse_ref"]
@@ -70,12 +74,21 @@ class Registry:
     """Models, versions, aliases and events in one store; ``artifacts`` is the content-addressed folder."""
 
     def __init__(self, store: Store, *, artifacts: Path | None = None, root: Path | None = None,
-                 clock: Clock | None = None, actor: str | None = None) -> None:
+                 clock: Clock | None = None, actor: str | None = None, environment: str | None = None) -> None:
         self.store = store
-        self.artifacts = (artifacts or store.path.parent / "artifacts").resolve()
         self.root = root or Path.cwd()
+        self.artifacts = (artifacts or self.home / "artifacts").resolve()
         self.clock = clock or SystemClock()
         self.actor = actor or current_actor()
+        # recorded on every event: where the move was made from (default: GOLDBAND_ENVIRONMENT, else default)
+        self.environment = resolve_environment(environment, where="Registry(environment=...)")
+
+    @property
+    def home(self) -> Path:
+        """Where the registry keeps its files by default (artifacts, retrain workspaces): beside an SQLite
+        store's file; for a PostgreSQL store, which has no folder, the project's ``.goldband/`` (a team that
+        shares the server configures ``registry: artifacts:`` as a folder every host reads)."""
+        return self.store.path.parent if self.store.url is None else self.root / ".goldband"
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -190,6 +203,7 @@ class Registry:
         features = features if features or label is None else features_of(snapshot, label)
         stored = self._artifact(artifact, uri, sha256)  # last: a refused registration copies nothing
         with self.store.transaction() as conn:
+            serialize(conn, "registry", name)  # the next version number is read, then taken
             _check_kind(db.model(conn, name), name, kind)
             return self._insert(conn, name, kind, stored, snapshot, features, params, target, description,
                                 parent, reason)
@@ -210,7 +224,8 @@ class Registry:
                          self.actor)
         db.insert_version(conn, row)
         db.append_event(conn, EventRow(name, "register", stamp, to_version=row.version, actor=self.actor,
-                                       reason=reason, evidence={"artifact_sha256": stored.sha256}))
+                                       reason=reason, evidence={"artifact_sha256": stored.sha256},
+                                       environment=self.environment))
         return row
 
     def _snapshot(self, data: str | Path | None, uri: str | None, sha256: str | None) -> dict[str, Any] | None:
@@ -257,6 +272,7 @@ class Registry:
         _check_alias(alias, "registry promote")
         self.version(name, number)
         with self.store.transaction() as conn:
+            serialize(conn, "registry", name)  # the alias is read, then moved: a racing move waits, then is refused
             current = db.aliases(conn, name).get((name, alias))
             _expected(name, alias, current, expect)
             if current == number:
@@ -265,7 +281,7 @@ class Registry:
             gate, forced = self._may_serve(name, number, alias, current, force)
             event = EventRow(name, "promote", iso(self.clock.now()), alias, current, number, self.actor, reason,
                              {**(evidence or {}), **({"gate": gate.id} if gate else {})}, forced)
-            return replace(event, id=db.append_event(conn, event))
+            return self._append(conn, event)
 
     def _may_serve(self, name: str, number: str, alias: str, current: str | None,
                    force: bool) -> tuple[GateRow | None, bool]:
@@ -303,7 +319,12 @@ class Registry:
 
     def _event(self, event: EventRow) -> EventRow:
         with self.store.transaction() as conn:
-            return replace(event, id=db.append_event(conn, event))
+            return self._append(conn, event)
+
+    def _append(self, conn: sqlite3.Connection, event: EventRow) -> EventRow:
+        """Store ``event`` as made from this registry's environment; the event with its id and environment."""
+        event = replace(event, environment=self.environment)
+        return replace(event, id=db.append_event(conn, event))
 
     def rollback(self, name: str, *, to: str | None = None, alias: str = PRODUCTION, reason: str | None = None,
                  evidence: Mapping[str, Any] | None = None) -> EventRow:
@@ -314,6 +335,7 @@ class Registry:
         _check_alias(alias, "registry rollback")
         self.model(name)
         with self.store.transaction() as conn:
+            serialize(conn, "registry", name)
             current = db.aliases(conn, name).get((name, alias))
             if current is None:
                 raise RegistryError(f"{alias} of model '{name}' has never pointed at a version: nothing to roll "
@@ -325,7 +347,7 @@ class Registry:
             assert target is not None
             event = EventRow(name, "rollback", iso(self.clock.now()), alias, current, target, self.actor, reason,
                              dict(evidence or {}))
-            return replace(event, id=db.append_event(conn, event))
+            return self._append(conn, event)
 
     def _check_rollback(self, conn: sqlite3.Connection, name: str, alias: str, current: str | None,
                         target: str | None, named: str | None) -> None:

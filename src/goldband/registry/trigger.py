@@ -26,6 +26,7 @@ from goldband.clock import Clock, SystemClock, iso, parse_duration
 from goldband.config.registry import RegistryModelConfig
 from goldband.store import Store
 from goldband.store import registry as db
+from goldband.store.locks import serialize
 from goldband.store.registry import RetrainRequest
 
 __all__ = ["Queued", "active", "queue_from_alerts", "queue_manual", "trigger_of"]
@@ -77,6 +78,7 @@ def _queue(store: Store, name: str, config: RegistryModelConfig, alert_id: int |
     assert config.retrain is not None
     now = clock.now()
     with store.transaction() as conn:
+        serialize(conn, "retrain", name)  # the last request is read, then the cooldown decides: one at a time
         recent = _last_request(conn, name)
         cooling = recent is not None and (now.timestamp() - _seconds(recent.created_at)) < parse_duration(
             config.retrain.cooldown)
@@ -95,6 +97,7 @@ def queue_manual(store: Store, name: str, config: RegistryModelConfig, *, reason
     clock = clock or SystemClock()
     now = iso(clock.now())
     with store.transaction() as conn:
+        serialize(conn, "retrain", name)
         request_id = db.insert_request(conn, RetrainRequest(name, "manual", "queued", now, reason=reason,
                                                             data_since=_since(conn, name), updated_at=now,
                                                             actor=actor))

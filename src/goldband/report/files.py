@@ -146,11 +146,11 @@ def write_reports(store: Store, run_id: str, out_dir: Path, *, formats: tuple[st
 
         def both(json_out: TextIO) -> None:
             written["html"] = _write(folder / NAMES["html"],
-                                     lambda out: _html_and_json(report, out, json_out, store=str(store.path)))
+                                     lambda out: _html_and_json(report, out, json_out, store=store.where))
 
         written["json"] = _write(folder / NAMES["json"], both)
     for fmt in (f for f in formats if f not in written):
-        written[fmt] = _write(folder / NAMES[fmt], _writer(report, fmt, store=str(store.path), environ=environ,
+        written[fmt] = _write(folder / NAMES[fmt], _writer(report, fmt, store=store.where, environ=environ,
                                                             every_trial=every_trial))
     if latest:
         point_latest(out_dir, report.run.id)

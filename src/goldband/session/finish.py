@@ -37,6 +37,7 @@ from goldband.errors import StoreError
 from goldband.report.files import write_reports
 from goldband.session import setgates
 from goldband.store import Store
+from goldband.store.locks import serialize
 from goldband.store.series import run_points, stored_points
 from goldband.store.writer import finish_run, replace_series
 
@@ -95,7 +96,7 @@ def finalize(store: Store, run_id: str, exitstatus: int, reports_dir: Path | Non
         checkpoint.join()
     counts = store.verdict_counts(run_id)
     trials = store.conn.execute("SELECT COUNT(*) FROM trials WHERE run_id = ?", [run_id]).fetchone()[0]
-    progress.emit("run", id=run_id, status=status, store=str(store.path), reports=[str(p) for p in reports])
+    progress.emit("run", id=run_id, status=status, store=store.where, reports=[str(p) for p in reports])
     return FinishedRun(run_id, status, store.path, reports, counts, int(trials), found, code,
                        store.draft_goldensets(run_id), gates)
 
@@ -104,6 +105,8 @@ def _finish(store: Store, run_id: str, exitstatus: int, reports_dir: Path | None
             problems: list[str], gates: list[SetGate]) -> tuple[str, int, list[Path]]:
     """Status, series points and reports in one transaction; ``problems`` gets a report failure."""
     with store.transaction() as conn:
+        serialize(conn, "run", run_id)  # PostgreSQL: two finalizers of one run (its last shard and `goldband run
+        # --finalize`) one after the other, so its series points are replaced, never written twice
         status = run_status(store, run_id, failed=bool(problems))
         code = failed_status(exitstatus) if problems else setgate.exit_status(exitstatus, gates)
         finish_run(conn, run_id, status=status, exit_status=code, problems=problems)

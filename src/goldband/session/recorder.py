@@ -37,10 +37,12 @@ from goldband._util.gitinfo import GitInfo, git_info
 from goldband._util.progress import Progress
 from goldband._util.runid import new_run_id, now
 from goldband._version import __version__
+from goldband.compare.cases import Comparison
 from goldband.config.settings import OFF, Settings
 from goldband.engine.plan import CasePlan
 from goldband.errors import GoldbandError, StoreError
 from goldband.golden.goldenset import GoldenSet
+from goldband.report.comparison import terminal as comparison_text
 from goldband.results import ScoredTrial, Verdict
 from goldband.session import records, setgates, shards
 from goldband.session.finish import FinishedRun, failed_status, finalize
@@ -49,7 +51,7 @@ from goldband.session.storage import StoreHandle
 from goldband.session.writer import BackgroundWriter, Op
 from goldband.store import RunRow
 from goldband.store.models import Rendering, StoredVerdict
-from goldband.store.postgres import locate
+from goldband.store.postgres import locate, postgres_url
 from goldband.store.writer import (
     begin_shard,
     insert_goldenset,
@@ -90,6 +92,8 @@ class RunRecorder:
         self.shard = settings.shard  # (i, K) under --goldband-shard: K jobs record this one run (``session.shards``)
         self.run_id: str = shared.get("id") or shards.shard_run_id(settings.run_id, self.shard) or new_run_id()
         self.shard_note: str | None = None  # a shard that did not finalize the run: which shards it waits for
+        self.baseline_ref: str | None = None  # a shard's --goldband-baseline, pinned (``shards.baseline_ref``)
+        self.comparison: Comparison | None = None  # a sharded run's, made by the shard that finalized it
         self.resume_ref: str | None = shared.get("resume", settings.resume)
         self.owner = (shared.get("host") or socket.gethostname(), int(shared.get("pid") or os.getpid()))
         self.command = shared.get("command") or settings.command
@@ -267,9 +271,13 @@ class RunRecorder:
         return {"goldband_lost_writes": self.lost_writes, "goldband_write_errors": errors}
 
     def exit_status(self, status: int) -> int:
-        """The session's exit status: 3 in place of 0 or 1 when goldband failed the run (``failed_status``)."""
+        """The session's exit status: 3 in place of 0 or 1 when goldband failed the run (``failed_status``);
+        1 in place of 0 when this shard finalized a run that regressed against its baseline."""
         failed = self.lost_writes or self.unfinished or (self.finished is not None and self.finished.problems)
-        return failed_status(status) if failed else int(status)
+        if failed:
+            return failed_status(status)
+        regressed = self.comparison is not None and self.comparison.regressions
+        return 1 if regressed and int(status) == 0 else int(status)
 
     def close(self) -> None:
         """Stop the writer (what is queued is committed); the session closes the store."""
@@ -284,6 +292,8 @@ class RunRecorder:
     def summary_lines(self, *, with_counts: bool = False) -> list[str]:
         """Warnings, then where the run went; ``with_counts`` (xdist controller): its verdict counts too."""
         lines = list(self.warnings) + ([self.shard_note] if self.shard_note else [])
+        if self.comparison is not None:  # a sharded run's, over all its shards
+            lines.append(comparison_text(self.comparison))
         failed = self._failure_line()
         if failed:
             lines.append(failed)
@@ -295,7 +305,8 @@ class RunRecorder:
                 lines.append(f"goldband: {counts} · {run.trials} trials")
             root = self.settings.rootpath
             shown = [yamlio.relative(p, root) for p in run.reports if p.suffix == ".html"]
-            lines.append(f"goldband: run {run.id} {run.status} · store {yamlio.relative(run.store, root)}"
+            store = postgres_url(str(run.store)) or yamlio.relative(run.store, root)  # a URL as given
+            lines.append(f"goldband: run {run.id} {run.status} · store {store}"
                          + (f" · report {shown[0]}" if shown else ""))
         return lines
 
@@ -325,6 +336,8 @@ class RunRecorder:
             self._kept = store.scored_trials(run.id)
         if self.shard is not None:
             shards.check(store, self.run_id, self.shard)
+            self.baseline_ref = shards.baseline_ref(store, self.settings.baseline, root=self.settings.rootpath,
+                                                    run_id=self.run_id, environment=self.settings.environment)
         with store.transaction() as conn:
             self._record_run(conn, len(items))
         self.began = True
@@ -356,7 +369,8 @@ class RunRecorder:
                       root=str(s.rootpath), host=self.owner[0], pid=self.owner[1], mode=self.mode,
                       environment=s.environment,
                       settings={"runs": s.runs, "targets": list(s.targets or []) or None,
-                                "concurrency": s.concurrency, "timeout_s": s.timeout_s})
+                                "concurrency": s.concurrency, "timeout_s": s.timeout_s}
+                      | ({"baseline": self.baseline_ref} if self.baseline_ref else {}))
 
     def _register(self, items: list[tuple[str, CasePlan]], goldensets: dict[str, GoldenSet],
                   rubrics: list[dict[str, Any]]) -> None:
@@ -371,9 +385,12 @@ class RunRecorder:
                       rubrics: list[dict[str, Any]]) -> list[Op]:
         """Writes for whatever in ``items`` this run has not recorded yet."""
         ops: list[Op] = [*self._goldenset_ops(items, goldensets)]
-        ops += [functools.partial(insert_target, run_id=self.run_id, record=records.target_record(plan.target))
-                for _, plan in items if not self.seen(("target", plan.target.name))]
-        for identity in rubrics:
+        # targets and rubrics in one order in every process: on PostgreSQL two runs (or shards) registering the same
+        # new rows in opposite orders would each wait on the other's uncommitted insert (a deadlock)
+        targets = sorted({plan.target.name: plan.target for _, plan in items}.items())
+        ops += [functools.partial(insert_target, run_id=self.run_id, record=records.target_record(target))
+                for name, target in targets if not self.seen(("target", name))]
+        for identity in sorted(rubrics, key=lambda r: (str(r["rubric_hash"]), str(r["judge_hash"]))):
             identity = dict(identity)
             self.rubric_hashes[identity.pop("label")] = identity["rubric_hash"]
             if not self.seen(("rubric", identity["rubric_hash"], identity["judge_hash"])):
@@ -412,10 +429,13 @@ class RunRecorder:
         try:
             bands, unread = setgates.set_bands(store, self.run_id, self.goldensets, self.settings.rootpath)
             self.warnings.extend(unread)
+            if self.shard is not None:  # over all shards' cases, one family (``shards.compare_at_finish``)
+                self.comparison, exitstatus = shards.compare_at_finish(store, self.run_id, self.settings.rootpath,
+                                                                       exitstatus)
             return finalize(store, self.run_id, exitstatus, self.reports_dir, self.progress,
                             problems=[f"{lost} store write{'s' * (lost != 1)} lost"] if lost else [],
                             set_bands=bands, inconclusive=self.settings.inconclusive)
         except StoreError:
             raise
         except Exception as exc:  # a report bug must not turn a finished run into a crash
-            raise StoreError(f"{type(exc).__name__}: {exc}", where=str(self.store_path)) from exc
+            raise StoreError(f"{type(exc).__name__}: {exc}", where=store.where) from exc

@@ -7,14 +7,15 @@ anything else would mix results of two different experiments under one id.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from goldband.engine.plan import CasePlan
 from goldband.errors import ConfigError, GoldbandError, StoreError
 from goldband.golden.goldenset import GoldenSet
 from goldband.store import RunRow, Store, open_store
+from goldband.store.connection import translate
 from goldband.store.models import process_alive
+from goldband.store.postgres import postgres_url
 from goldband.store.writer import mark_dead_runs
 
 
@@ -66,13 +67,14 @@ def complete_run(path: Path | None, ref: str) -> str | None:
     """The id of the run ``ref`` names in the store at ``path`` when it is complete: nothing to resume.
 
     None otherwise, and the resume goes ahead (an unknown run, or a missing, turned-off or unusable store,
-    is then reported as it always is). Reads without writing: no migration, no reaping of dead runs."""
-    if path is None or not path.is_file():
+    is then reported as it always is). Reads without writing: no migration, no reaping of dead runs.
+    ``path`` may fold a PostgreSQL URL (``goldband.store.postgres.postgres_url``): its database is read."""
+    if path is None or (postgres_url(str(path)) is None and not path.is_file()):
         return None
     try:
-        with open_store(path, create=False, migrate_schema=False) as db:
+        with open_store(path, create=False, migrate_schema=False) as db, translate(path, "read"):
             run = db.resolve_run(ref)
-    except (GoldbandError, sqlite3.Error):
+    except GoldbandError:
         return None
     return run.id if run.status == "complete" else None
 

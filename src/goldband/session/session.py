@@ -52,6 +52,7 @@ from goldband.session.recorder import RunRecorder, resolve_path
 from goldband.session.settle import settle
 from goldband.session.storage import StoreHandle
 from goldband.store import registry as registry_rows
+from goldband.store.postgres import postgres_url
 
 Item = tuple[str, CasePlan]  # (node id, plan)
 
@@ -100,7 +101,11 @@ class Session:
         shown = yamlio.relative(path, settings.rootpath) if path else None
         store = StoreHandle(resolve_path(settings.store or config.store, settings.rootpath),
                             check=not settings.worker)  # the controller checked it for its workers
-        targets = build_targets(config, settings.rootpath, shown, registered=_registered(store), lines=lines)
+        try:
+            targets = build_targets(config, settings.rootpath, shown, registered=_registered(store), lines=lines)
+        except BaseException:  # a registry target read the store: close it (a PostgreSQL connection must not leak)
+            store.close()
+            raise
         session = cls(settings, config, shown, targets, store, library or CassetteLibrary(), keep_outputs=keep_outputs)
         session.planner.check_target_option()
         if not settings.controller:  # an xdist controller calls no provider and settles no verdict
@@ -197,7 +202,8 @@ class Session:
     def _store_is_new(self) -> bool:
         """The store will be created by this run (no file yet, not a resume) in a folder it can write."""
         path = self.store.path
-        if path is None or path.exists() or self.settings.resume or self.settings.worker:
+        if path is None or postgres_url(str(path)) is not None or path.exists() or self.settings.resume \
+                or self.settings.worker:  # a PostgreSQL database exists already: it is checked before any call
             return False
         folder = next((p for p in path.parents if p.exists()), None)
         return folder is not None and os.access(folder, os.W_OK | os.X_OK)
@@ -262,8 +268,9 @@ class Session:
     @property
     def _compares_at_end(self) -> bool:
         """This process compares its outcomes with a baseline at the end: each verdict is written then,
-        once, with its baseline delta (xdist workers do not compare, so they write at once)."""
-        return bool(self.settings.baseline) and not self.settings.worker
+        once, with its baseline delta (xdist workers do not compare, so they write at once; nor does a shard:
+        its run's finalizer compares all shards' cases, ``goldband.session.shards.compare_at_finish``)."""
+        return bool(self.settings.baseline) and not self.settings.worker and self.settings.shard is None
 
     # the end of the run ----------------------------------------------------------------------
 
@@ -271,11 +278,11 @@ class Session:
         """Read --goldband-baseline before any call, so a bad one stops the run early."""
         if self.settings.baseline and self.baseline is None:
             self.baseline = load_baseline(self.settings.baseline, root=self.settings.rootpath, store=self.store,
-                                          exclude_run=self.recorder.run_id)
+                                          exclude_run=self.recorder.run_id, environment=self.settings.environment)
 
     def apply_baseline(self) -> None:
         """Compare this run's cases with --goldband-baseline; each verdict gets its delta and is written."""
-        if self.baseline is None or not self.outcomes:
+        if self.baseline is None or not self.outcomes or not self._compares_at_end:
             return
         stats, label = self.baseline
         self.comparison, deltas = compare_run(self.outcomes.values(), stats, label, goldensets=self.goldensets,

@@ -18,9 +18,19 @@ finished). A shard's finish is one write transaction that marks it finished
 and then looks at the others: only the shard that sees all K shards finished
 and every item of the run with a verdict finalizes the run (status, series
 points, set gates, reports: ``goldband.session.finish.finalize``, over the
-store, so over all shards); the store serializes those transactions, so
-exactly one does. ``goldband run --finalize RUN`` does the same explicitly,
-e.g. after ``goldband store merge`` of per-shard SQLite files.
+store, so over all shards). Those transactions first take the run's lock
+(``goldband.store.locks.serialize``; on SQLite ``BEGIN IMMEDIATE`` already
+serializes them): on PostgreSQL, at READ COMMITTED, two shards finishing at
+once could otherwise each miss the other's uncommitted finish, and neither
+would finalize. So exactly one does. ``goldband run --finalize RUN`` does the
+same explicitly, e.g. after ``goldband store merge`` of per-shard SQLite files.
+
+Baseline. A shard does not compare its own cases with ``--goldband-baseline``
+(a Benjamini-Hochberg family of one shard's cases is not the run's): the first
+shard records the baseline it resolved (``latest`` pinned to that run's id) in
+the run's settings, and the finalizer compares all the run's stored cases with
+it in one family, as an unsharded run does, and writes each verdict's delta
+(``compare_at_finish``).
 """
 
 from __future__ import annotations
@@ -29,15 +39,18 @@ import hashlib
 import heapq
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from goldband._util.progress import Progress
+from goldband.compare.baseline import compare_cases, load_baseline, pinned, stored_stats
+from goldband.compare.cases import Comparison
 from goldband.errors import ConfigError, StoreError
 from goldband.session import setgates
 from goldband.session.finish import FinishedRun, finalize
-from goldband.store import Store
-from goldband.store.writer import finish_shard
+from goldband.store import RunRow, Store
+from goldband.store.locks import serialize
+from goldband.store.writer import finish_shard, insert_verdict
 
 ItemKey = tuple[str, str, str]  # golden set, case id, target
 
@@ -136,8 +149,9 @@ class ShardsState:
 
 def finish(store: Store, run_id: str, shard: tuple[int, int], exit_status: int) -> ShardsState:
     """Mark this shard finished and read, in the same write transaction, where the run stands: of shards
-    finishing at once exactly one sees them all finished (the store serializes the transactions)."""
+    finishing at once exactly one sees them all finished (the run's lock serializes the transactions)."""
     with store.transaction() as conn:
+        serialize(conn, "run", run_id)  # one shard's finish after another's, also on PostgreSQL
         finish_shard(conn, run_id, shard=shard[0], exit_status=exit_status)
         return state(store, run_id, shard[1])
 
@@ -171,16 +185,62 @@ def unfinished(store: Store, run_id: str) -> list[str]:
             f"or merge their stores, then finalize again)"]
 
 
+@dataclass
+class _Opened:
+    """An open store as ``load_baseline`` reads a baseline run from it (``compare.baseline.StoreSource``)."""
+
+    store: Store
+    path: Path | None
+
+    def existing(self) -> Store:
+        return self.store
+
+
+def baseline_ref(store: Store, spec: str | None, *, root: Path, run_id: str, environment: str | None) -> str | None:
+    """What a shard records as its run's baseline (``--goldband-baseline``): ``latest`` pinned to the run it names
+    now (``compare.baseline.pinned``), so the finalizer compares with the baseline the shards started with."""
+    if not spec:
+        return None
+    return pinned(spec, root=root, store=store, exclude_run=run_id, environment=environment)
+
+
+def compare_at_finish(store: Store, run_id: str, root: Path, status: int) -> tuple[Comparison | None, int]:
+    """The finalizer's baseline comparison of a sharded run: all its stored cases against the baseline its first
+    shard recorded, in one Benjamini-Hochberg family (as an unsharded run compares its outcomes), each verdict's
+    ``baseline_*`` rewritten; the run's exit status, 1 in place of 0 for a significant regression. (None, status)
+    when the run recorded no baseline. Idempotent: finalizing again compares again and writes the same."""
+    run = store.run(run_id)
+    spec = run.settings.get("baseline") if run is not None else None
+    if run is None or not spec:
+        return None, status
+    stats, label = load_baseline(str(spec), root=root, store=_Opened(store, store.path), exclude_run=run_id,
+                                 environment=run.environment)
+    cases = {name: set(store.cases(digest)) for name, digest in store.run_goldensets(run_id).items()}
+    comparison, deltas = compare_cases(stored_stats(store, run_id), stats, label, cases=cases,
+                                       targets=set(store.run_targets(run_id)), head_label=f"run {run_id}")
+    with store.transaction() as conn:
+        serialize(conn, "run", run_id)
+        for key, stored in store.verdicts(run_id).items():
+            insert_verdict(conn, run_id, replace(stored, verdict=replace(stored.verdict, baseline=deltas.get(key))))
+    return comparison, 1 if comparison.regressions and status == 0 else status
+
+
+def project_root(run: RunRow) -> Path:
+    """Where the run's files are read at its finish: the shards' project root, or (a finalize job that checked
+    the project out elsewhere) the current folder."""
+    return Path(run.root) if run.root and Path(run.root).is_dir() else Path.cwd()
+
+
 def finalize_run(store: Store, ref: str, reports_dir: Path | None, progress: Progress | None = None
                  ) -> tuple[FinishedRun, list[str]]:
     """``goldband run --finalize RUN``: finish the run over everything the store holds (idempotent: its series
-    points are replaced, its reports rewritten); with the warnings of set bands that could not be read."""
+    points are replaced, its reports rewritten, its baseline comparison made again); with the warnings of set
+    bands that could not be read."""
     run = store.resolve_run(ref)
-    # the set bands are read from the golden set files the run recorded, under the shards' project root, or
-    # (a finalize job that checked the project out elsewhere) under the current folder
-    root = Path(run.root) if run.root and Path(run.root).is_dir() else Path.cwd()
+    root = project_root(run)  # the set bands and a baseline file are read from the files the run recorded
     bands, unread = setgates.set_bands(store, run.id, {}, root)
-    done = finalize(store, run.id, run_exit_status(store, run.id), reports_dir, progress or Progress(),
+    _, status = compare_at_finish(store, run.id, root, run_exit_status(store, run.id))
+    done = finalize(store, run.id, status, reports_dir, progress or Progress(),
                     problems=unfinished(store, run.id), set_bands=bands)
     if done is None:  # resolve_run found it, so the store holds it
         raise StoreError(f"run {run.id} vanished while it was finalized", where=str(store.path))

@@ -54,7 +54,7 @@ class BackgroundWriter:
         if self._thread.is_alive():  # still waiting on the store: what is queued now will not be written
             self.lost += max(1, self._queue.qsize())
             self.errors.append(StoreError(f"the store's writer did not finish within {timeout or 0:g} s",
-                                          where=str(self.store.path)))
+                                          where=self.store.where))
 
     def _run(self) -> None:
         self._loop(self.store)
@@ -88,7 +88,7 @@ class BackgroundWriter:
                 except Exception as exc:
                     self.lost += 1
                     self.errors.append(exc if isinstance(exc, StoreError) else StoreError(
-                        f"a write failed: {type(exc).__name__}: {exc}", where=str(self.store.path)))
+                        f"a write failed: {type(exc).__name__}: {exc}", where=self.store.where))
 
 
 def _apply(store: Store, ops: list[Op]) -> None:

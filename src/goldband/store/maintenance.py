@@ -24,6 +24,7 @@ import json
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from goldband.errors import MergeConflict, StoreError, UsageError
-from goldband.store import Store, open_store, schema
-from goldband.store.connection import check_schema, connect, translate
+from goldband.store import Store, open_store, postgres, schema
+from goldband.store.connection import TIMEOUT_ENV, busy_timeout, check_schema, connect, translate
 from goldband.store.queries import effective_status
 from goldband.store.series import run_points, stored_points
 from goldband.store.writer import replace_series
@@ -332,6 +333,13 @@ def table_bytes(conn: sqlite3.Connection) -> dict[str, int]:
     return sizes
 
 
+def table_names(store: Store) -> list[str]:
+    """The store's tables, sorted: from ``sqlite_master`` in a file, from the current schema on PostgreSQL."""
+    if store.url is not None:
+        return postgres.tables(store.conn.raw)  # type: ignore[attr-defined]
+    return [name for name in _tables(store.conn) if not name.startswith("sqlite_")]
+
+
 def run_range(conn: sqlite3.Connection) -> tuple[int, str | None, str | None]:
     """How many runs the store holds, and when the first and the last started."""
     n, first, last = conn.execute("SELECT COUNT(*), MIN(started_at), MAX(started_at) FROM runs").fetchone()
@@ -364,10 +372,23 @@ def baseline_runs(conn: sqlite3.Connection) -> set[str]:
     latest = {r[0] for r in conn.execute(
         "SELECT id FROM runs r WHERE status = 'complete' AND COALESCE(draft, 0) = 0 AND started_at = ("
         " SELECT MAX(started_at) FROM runs o WHERE o.status = 'complete' AND COALESCE(o.draft, 0) = 0"
-        " AND o.kind = r.kind AND o.git_branch IS r.git_branch)")}
+        " AND o.kind = r.kind AND o.git_branch IS NOT DISTINCT FROM r.git_branch)")}
     compared = {r[0] for r in conn.execute(
         "SELECT DISTINCT baseline_run FROM verdicts WHERE baseline_run IS NOT NULL")}
     return latest | compared
+
+
+def old_runs(conn: sqlite3.Connection, cutoff: str) -> list[str]:
+    """Runs started before ``cutoff`` (ISO text), oldest first, except those still running: what a prune takes
+    (before ``--keep-baselines``) and what ``store info`` counts."""
+    return [run for run, status, host, pid in conn.execute(
+        "SELECT id, status, host, pid FROM runs WHERE started_at < ? ORDER BY started_at, id", (cutoff,))
+            if effective_status(status, host, pid) != "running"]
+
+
+def cutoff_of(older_than: timedelta, now: datetime | None = None) -> str:
+    """The ``started_at`` text before which a run is older than ``older_than`` (as runs store it)."""
+    return ((now or datetime.now(UTC)) - older_than).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -379,52 +400,53 @@ class PrunePlan:
     rows: dict[str, int] = field(default_factory=dict)
 
 
+PRUNED = "(SELECT id FROM prune_runs)"  # the runs being pruned (a temp table: both dialects, any number of runs)
+PRUNED_TRIALS = f"(SELECT id FROM trials WHERE run_id IN {PRUNED})"
 RUN_ROWS = {  # table -> rows of the runs in temp table prune_runs; children first
-    "scores": "trial_id IN (SELECT id FROM trials WHERE run_id IN prune_runs)",
-    "trial_turns": "trial_id IN (SELECT id FROM trials WHERE run_id IN prune_runs)",
-    "trials": "run_id IN prune_runs",
-    "verdicts": "run_id IN prune_runs",
-    "run_items": "run_id IN prune_runs",
-    "run_goldensets": "run_id IN prune_runs",
-    "run_targets": "run_id IN prune_runs",
-    "run_rubrics": "run_id IN prune_runs",
-    "series_points": "run_id IN prune_runs",
-    "drift_events": "run_id IN prune_runs",
-    "runs": "id IN prune_runs",
+    "scores": f"trial_id IN {PRUNED_TRIALS}",
+    "trial_turns": f"trial_id IN {PRUNED_TRIALS}",
+    "trials": f"run_id IN {PRUNED}",
+    "verdicts": f"run_id IN {PRUNED}",
+    "run_items": f"run_id IN {PRUNED}",
+    "run_goldensets": f"run_id IN {PRUNED}",
+    "run_targets": f"run_id IN {PRUNED}",
+    "run_rubrics": f"run_id IN {PRUNED}",
+    "run_shards": f"run_id IN {PRUNED}",
+    "series_points": f"run_id IN {PRUNED}",
+    "drift_events": f"run_id IN {PRUNED}",
+    "runs": f"id IN {PRUNED}",
 }
 ORPHANS = {  # identities no remaining row references, in an order that respects foreign keys
-    "cases": "goldenset_hash NOT IN (SELECT goldenset_hash FROM run_goldensets)",
-    "goldensets": "hash NOT IN (SELECT goldenset_hash FROM run_goldensets)",
-    "targets": "hash NOT IN (SELECT target_hash FROM run_targets)",
+    "cases": "goldenset_hash NOT IN (SELECT goldenset_hash FROM run_goldensets WHERE goldenset_hash IS NOT NULL)",
+    "goldensets": "hash NOT IN (SELECT goldenset_hash FROM run_goldensets WHERE goldenset_hash IS NOT NULL)",
+    "targets": "hash NOT IN (SELECT target_hash FROM run_targets WHERE target_hash IS NOT NULL)",
     "prompts": "hash NOT IN (SELECT prompt_hash FROM targets WHERE prompt_hash IS NOT NULL)",
-    "rubrics": "hash NOT IN (SELECT rubric_hash FROM run_rubrics) AND hash NOT IN "
+    "rubrics": "hash NOT IN (SELECT rubric_hash FROM run_rubrics WHERE rubric_hash IS NOT NULL) AND hash NOT IN "
                "(SELECT rubric_hash FROM scores WHERE rubric_hash IS NOT NULL)",
-    "judges": "hash NOT IN (SELECT judge_hash FROM run_rubrics)",
+    "judges": "hash NOT IN (SELECT judge_hash FROM run_rubrics WHERE judge_hash IS NOT NULL)",
 }
 UNREFERENCED_RENDERINGS = ("hash NOT IN (SELECT messages_hash FROM trials WHERE messages_hash IS NOT NULL) AND hash "
                            "NOT IN (SELECT messages_hash FROM trial_turns WHERE messages_hash IS NOT NULL)")
 OUTPUTS = {  # raw outputs of the runs in prune_runs: what --outputs-only clears
-    "trials": ("output, tool_calls, messages_hash", "run_id IN prune_runs"),
-    "trial_turns": ("output, tool_calls, messages_hash",
-                    "trial_id IN (SELECT id FROM trials WHERE run_id IN prune_runs)"),
+    "trials": ("output, tool_calls, messages_hash", f"run_id IN {PRUNED}"),
+    "trial_turns": ("output, tool_calls, messages_hash", f"trial_id IN {PRUNED_TRIALS}"),
 }
 
 
-def prune(path: Path, older_than: timedelta, *, keep_baselines: bool = False, outputs_only: bool = False,
+def prune(location: str | Path, older_than: timedelta, *, keep_baselines: bool = False, outputs_only: bool = False,
           dry_run: bool = False, now: datetime | None = None) -> PrunePlan:
     """Remove runs started before ``now - older_than`` (or only their raw outputs) in one transaction.
 
-    A run still running (its process exists, or runs on another host) is never pruned; a killed one is.
-    With ``dry_run`` the same statements run and are rolled back, so the counts printed are exactly what a
-    real prune removes."""
-    cutoff = ((now or datetime.now(UTC)) - older_than).isoformat(timespec="milliseconds")
-    store = open_store(path, create=False, check=not dry_run)
+    ``location``: an SQLite file or a ``postgresql://`` URL; the same statements serve both. A run still
+    running (its process exists, or runs on another host) is never pruned; a killed one is. With ``dry_run``
+    the same statements run and are rolled back, so the counts printed are exactly what a real prune removes."""
+    cutoff = cutoff_of(older_than, now)
+    store = open_store(location, create=False, check=not dry_run)
     try:
-        with _transaction(store.conn, path, commit=not dry_run) as conn:
+        with _transaction(store, commit=not dry_run) as conn:
+            _hold_identities(store)
             keep = baseline_runs(conn) if keep_baselines else set()
-            old = [run for run, status, host, pid in conn.execute(
-                "SELECT id, status, host, pid FROM runs WHERE started_at < ? ORDER BY started_at", (cutoff,))
-                   if effective_status(status, host, pid) != "running"]
+            old = old_runs(conn, cutoff)
             plan = PrunePlan([r for r in old if r not in keep], sorted(set(old) & keep))
             conn.execute("CREATE TEMP TABLE prune_runs (id TEXT PRIMARY KEY)")
             conn.executemany("INSERT INTO prune_runs VALUES (?)", [(r,) for r in plan.runs])
@@ -436,15 +458,52 @@ def prune(path: Path, older_than: timedelta, *, keep_baselines: bool = False, ou
 
 
 @contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection, path: Path, *, commit: bool) -> Iterator[sqlite3.Connection]:
-    with translate(path, "prune"):
-        conn.execute("BEGIN IMMEDIATE")
+def _transaction(store: Store, *, commit: bool) -> Iterator[sqlite3.Connection]:
+    """``store.transaction()`` that commits only when ``commit`` (a dry run rolls everything back)."""
+    with store.lock, translate(store.path, "prune"):
+        store.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
+            yield store.conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            store.conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT" if commit else "ROLLBACK")
+        store.conn.execute("COMMIT" if commit else "ROLLBACK")
+
+
+IDENTITIES = ("goldensets", "cases", "targets", "prompts", "rubrics", "judges", "rendered_messages")
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock another transaction holds
+
+
+def _hold_identities(store: Store) -> None:
+    """PostgreSQL: keep runs from (re)using an identity the prune is about to find unreferenced.
+
+    A run that is writing may have just inserted (``ON CONFLICT DO NOTHING``: found it there) a golden set,
+    target or rendering that no committed run references; deleting it would fail that run at its commit (or
+    leave its trials naming a missing rendering). So the prune holds these tables against writers (``SHARE ROW
+    EXCLUSIVE``: readers go on) once every writer in them has committed. The locks are taken all at once with
+    NOWAIT and released (``ROLLBACK TO SAVEPOINT``) when one is busy, then tried again, so the prune never
+    waits while holding a lock a writer waits on (no deadlock). On SQLite, ``BEGIN IMMEDIATE`` already holds
+    the whole file."""
+    if store.url is None:
+        return
+    deadline = time.monotonic() + busy_timeout()
+    while True:
+        store.conn.execute("SAVEPOINT hold_identities")
+        try:
+            store.conn.execute(f"LOCK TABLE {', '.join(IDENTITIES)} IN SHARE ROW EXCLUSIVE MODE NOWAIT")
+        except Exception as exc:  # psycopg's LockNotAvailable (psycopg is imported only with a PostgreSQL store)
+            if getattr(exc, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            store.conn.execute("ROLLBACK TO SAVEPOINT hold_identities")
+            if time.monotonic() >= deadline:
+                raise StoreError(f"the store is busy: runs are writing into it (waited {busy_timeout():g} s for them "
+                                 "to commit)", where=store.where,
+                                 fix=f"prune again when they finish, or set {TIMEOUT_ENV} to wait longer; "
+                                     "nothing was pruned") from None
+            time.sleep(0.05)
+            continue
+        store.conn.execute("RELEASE SAVEPOINT hold_identities")
+        return
 
 
 def _delete_runs(conn: sqlite3.Connection) -> dict[str, int]:
@@ -463,6 +522,19 @@ def _clear_outputs(conn: sqlite3.Connection) -> dict[str, int]:
             f"UPDATE {table} SET {nulls} WHERE {where} AND ({present})").rowcount
     rows["rendered_messages"] = conn.execute(f"DELETE FROM rendered_messages WHERE {UNREFERENCED_RENDERINGS}").rowcount
     return {t: n for t, n in rows.items() if n}
+
+
+def vacuum_postgres(store: Store, tables: list[str]) -> list[str]:
+    """``VACUUM (ANALYZE)`` of ``tables`` on a PostgreSQL store, outside any transaction (VACUUM refuses one):
+    the pruned rows' space becomes free for new rows and the planner's statistics are fresh. The server's
+    autovacuum would do the same later; ``VACUUM FULL`` (which returns space to the disk but locks each table
+    while it rewrites it) is left to the database's owner."""
+    done = []
+    with store.lock, translate(store.path, "vacuum"):
+        for name in tables:
+            store.conn.execute(f'VACUUM (ANALYZE) "{name}"')
+            done.append(name)
+    return done
 
 
 # ---- backup ------------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, LiteralString
 from urllib.parse import urlsplit
 
 from goldband._version import __version__
-from goldband.errors import StoreError, UsageError
+from goldband.errors import StoreError
 from goldband.store import schema
 from goldband.store.pgconn import PgConnection
 
@@ -262,6 +262,16 @@ MIGRATIONS: dict[str, tuple[str, ...]] = {
         """CREATE INDEX "idx_runs_environment_started_at" ON "runs" ("environment", "started_at")""",
         """ALTER TABLE "series_points" ADD COLUMN "environment" TEXT""",
     ),
+    "0013_environment_everywhere": (
+        """ALTER TABLE "monitor_predictions" ADD COLUMN "environment" TEXT""",
+        """ALTER TABLE "llm_traces" ADD COLUMN "environment" TEXT""",
+        """ALTER TABLE "alerts" ADD COLUMN "environment" TEXT""",
+        """ALTER TABLE "registry_events" ADD COLUMN "environment" TEXT""",
+        """CREATE INDEX "idx_monitor_predictions_model_environment_version_time_id" ON "monitor_predictions"
+            ("model", "environment", "version", "time", "id")""",
+        """CREATE INDEX "idx_alerts_environment_status_opened_at" ON "alerts" ("environment", "status",
+            "opened_at")""",
+    ),
 }
 
 
@@ -290,17 +300,6 @@ def locate(value: str, root: Path) -> Path:
         return Path(url)
     path = Path(value).expanduser()
     return path if path.is_absolute() else root / path
-
-
-def refuse_postgres(value: str) -> None:
-    """Everything that opens a store passes through this (the commands and the pytest plugin): only
-    ``goldband store migrate|info|copy`` serve PostgreSQL yet, and a URL must never become an SQLite file name."""
-    url = postgres_url(value)
-    if url is not None:
-        raise UsageError(f"{mask(url)}: the PostgreSQL backend serves only `goldband store migrate`, "
-                         "`goldband store info` and `goldband store copy` so far",
-                         fix=f"use an SQLite store file for this command (`goldband store copy {mask(url)} FILE` "
-                             "makes one from it; --store FILE, GOLDBAND_STORE or 'store:' in goldband.yaml)")
 
 
 def is_url(store: str) -> bool:

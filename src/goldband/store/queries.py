@@ -56,6 +56,16 @@ class Queries:
     path: Path
     lock: threading.RLock
 
+    @property
+    def url(self) -> str | None:
+        """StoreBase's (first in ``Store``'s bases): the PostgreSQL URL, None for an SQLite file."""
+        raise NotImplementedError
+
+    @property
+    def where(self) -> str:
+        """StoreBase's: what messages name the store by (a path, or the masked URL)."""
+        raise NotImplementedError
+
     def _fetch(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         with self.lock:
             return self.conn.execute(sql, tuple(params)).fetchall()
@@ -87,7 +97,7 @@ class Queries:
         recent = ", ".join(r.id for r in self.runs(limit=3)) or "(no runs yet)"
         what = f"run id '{ref}' is ambiguous ({', '.join(r['id'] for r in rows)}, ...)" if rows else \
             f"no run '{ref}' in this store"
-        raise StoreError(what, where=str(self.path), expected=f"a run id such as {recent}, a unique prefix, or latest",
+        raise StoreError(what, where=self.where, expected=f"a run id such as {recent}, a unique prefix, or latest",
                          fix="list runs with `goldband history`")
 
     def runs(self, *, limit: int | None = 20, kind: str | None = None, branch: str | None = None,
@@ -269,7 +279,10 @@ class Queries:
     def table_counts(self) -> dict[str, int]:
         """Rows per table (for ``goldband store info``)."""
         names = [r[0] for r in self._fetch(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            if self.url is None else  # PostgreSQL: the tables of the store's schema (search_path's first)
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name")]
         return {n: self._fetch(f'SELECT COUNT(*) FROM "{n}"')[0][0] for n in names}
 
 

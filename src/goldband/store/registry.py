@@ -96,6 +96,7 @@ class EventRow:
     evidence: dict[str, Any] = field(default_factory=dict)
     forced: bool = False
     id: int | None = None  # set when stored
+    environment: str | None = None  # where the move was made from (None: the default environment)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,10 @@ def split_ref(ref: str, default_alias: str = "production") -> tuple[str, str | N
     """``model@alias`` -> (model, alias, None); ``model:version`` -> (model, None, version); ``model`` ->
     (model, default_alias, None).
 
+    Aliases are named by environment, by convention: ``churn@staging`` and ``churn@production`` are two
+    aliases of one model, each moved on its own (promote, rollback) and each event recording the environment
+    it was made from; a region is one more alias (``churn@eu-west``).
+
     >>> split_ref("churn@staging"), split_ref("churn:3"), split_ref("churn")
     (('churn', 'staging', None), ('churn', None, '3'), ('churn', 'production', None))
     """
@@ -230,16 +235,16 @@ def lookup(conn: sqlite3.Connection, ref: str) -> VersionRow | None:
 # --------------------------------------------------------------------------- events and aliases
 
 _EVENT_COLUMNS = ("id", "model", "kind", "alias", "from_version", "to_version", "time", "actor", "reason",
-                  "evidence", "forced")
+                  "evidence", "forced", "environment")
 
 
 def append_event(conn: sqlite3.Connection, event: EventRow) -> int:
     """Append ``event``; an alias event also moves its alias (same transaction). Returns the event id."""
     cursor = conn.execute(
         "INSERT INTO registry_events (model, kind, alias, from_version, to_version, time, actor, reason, evidence, "
-        "forced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "forced, environment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         [event.model, event.kind, event.alias, event.from_version, event.to_version, event.time, event.actor,
-         event.reason, dumps(event.evidence), int(event.forced)])
+         event.reason, dumps(event.evidence), int(event.forced), event.environment])
     event_id = int(cursor.fetchone()[0])
     if event.kind in ALIAS_EVENTS and event.alias and event.to_version:
         conn.execute("INSERT INTO registry_aliases (model, alias, version, event_id, updated_at) "
@@ -250,9 +255,10 @@ def append_event(conn: sqlite3.Connection, event: EventRow) -> int:
 
 
 def _event_row(values: Sequence[Any]) -> EventRow:
-    event_id, name, kind, alias, from_version, to_version, time, actor, reason, evidence, forced = values
+    event_id, name, kind, alias, from_version, to_version, time, actor, reason, evidence, forced, env = values
     found = {} if evidence in (None, "{}") else _decode(evidence)[0]
-    return EventRow(name, kind, time, alias, from_version, to_version, actor, reason, found, bool(forced), event_id)
+    return EventRow(name, kind, time, alias, from_version, to_version, actor, reason, found, bool(forced), event_id,
+                    env)
 
 
 def count_events(conn: sqlite3.Connection, name: str) -> int:
@@ -423,12 +429,15 @@ def put_step(conn: sqlite3.Connection, step: StepRow) -> None:
                  [dumps(step.detail) if c == "detail" else getattr(step, c) for c in _STEP_COLUMNS])
 
 
-def steps(conn: sqlite3.Connection, request_id: int) -> list[StepRow]:
+def steps(conn: sqlite3.Connection, request_id: int, order: Sequence[str] = ()) -> list[StepRow]:
+    """A request's steps by start time; steps started at the same moment in ``order`` (the pipeline's), then by
+    name (the table has no insertion order both backends keep)."""
     rows = conn.execute(f"SELECT {', '.join(_STEP_COLUMNS)} FROM retrain_steps WHERE request_id = ? "
-                        "ORDER BY started_at, rowid", [request_id]).fetchall()
+                        "ORDER BY started_at, step", [request_id]).fetchall()
     found = []
     for r in rows:
         data = dict(zip(_STEP_COLUMNS, r, strict=True))
         data["detail"] = _loads(data["detail"]) or {}
         found.append(StepRow(**data))
-    return found
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(found, key=lambda s: (s.started_at, rank.get(s.step, len(rank))))

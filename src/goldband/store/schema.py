@@ -392,3 +392,15 @@ def _environments(db: Database) -> None:
     for table in ("runs", "series_points"):
         db.table(table).add_column("environment", TEXT)
     db.table("runs").create_index(["environment", "started_at"])  # goldband history --environment E
+
+
+@migration("0013_environment_everywhere")
+def _environment_everywhere(db: Database) -> None:
+    """The environment (``goldband._util.environment``; NULL: the default) on the rest of what belongs to one:
+    logged predictions and LLM traces (the logger's or ingest's ``environment``), alerts (their series'
+    ``environment`` label, so staging's and production's incidents are two alerts) and registry events (the
+    environment the move was made from); see docs/store.md."""
+    for table in ("monitor_predictions", "llm_traces", "alerts", "registry_events"):
+        db.table(table).add_column("environment", TEXT)
+    db.table("monitor_predictions").create_index(["model", "environment", "version", "time", "id"])  # --environment
+    db.table("alerts").create_index(["environment", "status", "opened_at"])  # goldband alerts list --environment

@@ -25,6 +25,7 @@ from goldband._util.hashing import canonical_hash
 from goldband._util.runid import now
 from goldband.results import Completion, ConversationTrial, Score, ScoredTrial, Trial, Turn
 from goldband.store.models import DriftEvent, Rendering, RunRow, SeriesPoint, StoredVerdict, labels_key, to_time
+from goldband.store.pgconn import is_postgres
 from goldband.store.sqltext import upsert
 
 
@@ -207,24 +208,42 @@ def insert_trials(conn: sqlite3.Connection, run_id: str, goldenset: str, scored:
 
     ``messages_hash`` names the batch's rendered messages (``insert_rendering``; one
     case's trials on one target share them). Batched (two ``executemany``): ids are
-    assigned here, which is safe because the caller holds the write lock
-    (``BEGIN IMMEDIATE``) for the transaction.
+    assigned here (``_trial_ids``), so scores need no per-trial round trip.
     """
     batch = list(scored)
     if not batch:
         return 0
-    first = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()[0]
+    ids = _trial_ids(conn, len(batch))
     stamp, hashes = now(), rubric_hashes or {}
-    conn.executemany(TRIAL_SQL, [(*_trial_values(first + i, run_id, goldenset, st, stamp),
+    conn.executemany(TRIAL_SQL, [(*_trial_values(ids[i], run_id, goldenset, st, stamp),
                                   _last_sent(st.trial) or messages_hash) for i, st in enumerate(batch)])
-    kept = {row[0] for row in conn.execute("SELECT id FROM trials WHERE id >= ?", [first])}
+    kept = _stored(conn, ids)
     conn.executemany(SCORE_SQL, [
-        (first + i, k, s.check, s.kind, s.outcome, _num(s.score), s.detail or None, s.evidence,
+        (ids[i], k, s.check, s.kind, s.outcome, _num(s.score), s.detail or None, s.evidence,
          _rubric_hash(hashes, _unturned(s), s.kind) if hashes else None, int(s.gating),
          json.dumps(s.meta, default=str) if s.meta else None)
-        for i, st in enumerate(batch) if first + i in kept for k, s in enumerate(st.scores)])
-    insert_turns(conn, [(first + i, st.trial) for i, st in enumerate(batch) if first + i in kept])
+        for i, st in enumerate(batch) if ids[i] in kept for k, s in enumerate(st.scores)])
+    insert_turns(conn, [(ids[i], st.trial) for i, st in enumerate(batch) if ids[i] in kept])
     return len(kept)
+
+
+def _trial_ids(conn: sqlite3.Connection, n: int) -> list[int]:
+    """Ids for ``n`` new trials. SQLite: the next ``n`` after the highest, safe because the caller holds the
+    file's write lock (``BEGIN IMMEDIATE``); PostgreSQL has no such lock, so ids come from the identity's
+    sequence, which never gives two concurrent writers the same id (an id both took would make ``ON CONFLICT``
+    drop one writer's trial)."""
+    if is_postgres(conn):
+        return [int(row[0]) for row in conn.execute(
+            "SELECT nextval(pg_get_serial_sequence('trials', 'id')) FROM generate_series(1, ?)", [n])]
+    first = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()[0])
+    return list(range(first, first + n))
+
+
+def _stored(conn: sqlite3.Connection, ids: list[int]) -> set[int]:
+    """Which of ``ids`` were written (a sample already stored is skipped, ``ON CONFLICT DO NOTHING``)."""
+    if is_postgres(conn):
+        return {row[0] for row in conn.execute("SELECT id FROM trials WHERE id = ANY(?)", [ids])}
+    return {row[0] for row in conn.execute("SELECT id FROM trials WHERE id >= ?", [ids[0]])}
 
 
 # conversation turns (migration 0010) ------------------------------------------------------------------------

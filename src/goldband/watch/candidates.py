@@ -34,6 +34,7 @@ from goldband.errors import ConfigError, MonitorError
 from goldband.golden.goldenset import Case, load
 from goldband.golden.similar import drop_near_duplicates
 from goldband.golden.where import Where
+from goldband.store.pgconn import is_postgres
 from goldband.watch.tables import read_rows
 from goldband.watch.tracerecords import record_text
 from goldband.watch.wheresql import JOIN, to_sql
@@ -63,8 +64,8 @@ def from_production(conn: sqlite3.Connection, app: str, where: Where | None, *,
     in SQL, about 12 s in Python; bench/bench_llm_traces.py).
     """
     feedback = _feedback(conn, app)
-    query = to_sql(where) if where is not None else ("1", [])
-    sql, params = query or ("1", [])  # SQLite picks them when it can: exactly the Python rules (test_wheresql.py)
+    query = to_sql(where) if where is not None else ("TRUE", [])
+    sql, params = query or ("TRUE", [])  # the database picks them when it can: the Python rules (test_wheresql.py)
     rows = conn.execute(f"SELECT {COLUMNS} FROM {JOIN} WHERE t.app = ? AND {sql} ORDER BY t.time DESC, t.id DESC",
                         [app, *params])
     picked: Iterator[tuple[Any, ...]] = iter(rows) if query is not None or where is None else (
@@ -202,11 +203,12 @@ def from_run(conn: sqlite3.Connection, run_id: str, root: Path, *, limit: int | 
         raise MonitorError(f"no run {run_id!r} in the store", where="--from-run",
                            expected="a run id (goldband history lists them)",
                            fix=f"did you mean {near[0]!r}?" if near else "goldband history")
+    why = "s.check_name || ': ' || coalesce(s.detail, '')"
+    joined = f"string_agg({why}, '; ' ORDER BY s.idx)" if is_postgres(conn) else f"group_concat({why}, '; ')"
     rows = conn.execute(
         "SELECT t.goldenset, t.case_id, t.target, t.sample, t.outcome, t.output, t.error, t.created_at, "
-        "(SELECT group_concat(s.check_name || ': ' || coalesce(s.detail, ''), '; ') FROM scores s WHERE "
-        "s.trial_id = t.id AND s.outcome != 'pass') FROM trials t WHERE t.run_id = ? AND t.outcome != 'pass' "
-        "ORDER BY t.goldenset, t.case_id, t.target, t.sample", [run_id])
+        f"(SELECT {joined} FROM scores s WHERE s.trial_id = t.id AND s.outcome != 'pass') FROM trials t "
+        "WHERE t.run_id = ? AND t.outcome != 'pass' ORDER BY t.goldenset, t.case_id, t.target, t.sample", [run_id])
     seen: set[tuple[str, str, str]] = set()
     cases: dict[str, dict[str, Case]] = {}
     for goldenset, case_id, target, sample, outcome, output, error, created, why in rows:

@@ -42,6 +42,7 @@ from goldband.alerts.rules import Observation
 from goldband.clock import iso, parse_duration
 from goldband.monitors import make_detector
 from goldband.store.models import DriftEvent
+from goldband.store.pgconn import is_postgres
 from goldband.watch import db
 from goldband.watch.checks import check_window
 from goldband.watch.records import error_value
@@ -80,6 +81,7 @@ def run_concept(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfi
                 *, rebuild: bool = False) -> ConceptResult:
     """Feed the ready labelled predictions of ``ref``'s model version; save the state in ``conn``'s transaction."""
     key = f"{ref.model}|{ref.version}"
+    db.lock_state(conn, SCOPE, key)  # a rebuild reads nothing, yet overlaps no other check
     state = None if rebuild else db.get_state(conn, SCOPE, key)
     state = state or _new_state(ref, cfg)
     result = ConceptResult(late_labels=_late_labels(conn, ref, state))
@@ -145,10 +147,10 @@ def _waiting(conn: sqlite3.Connection, ref: Reference, state: dict[str, Any]) ->
     time, pid = state["cursor"]
     after = conn.execute("SELECT COUNT(*) FROM monitor_predictions WHERE model = ? AND version = ? AND "
                          "(time, id) > (?, ?)", [ref.model, ref.version, time, pid]).fetchone()[0]
-    labelled = conn.execute(
-        "SELECT COUNT(*) FROM monitor_labels l CROSS JOIN monitor_predictions p ON p.model = l.model AND "
-        "p.prediction_id = l.prediction_id WHERE l.model = ? AND p.version = ? AND (p.time, p.id) > (?, ?)",
-        [ref.model, ref.version, time, pid]).fetchone()[0]
+    labelled = conn.execute(  # CROSS JOIN: SQLite walks the labels (PostgreSQL plans it and wants JOIN ... ON)
+        f"SELECT COUNT(*) FROM monitor_labels l {'JOIN' if is_postgres(conn) else 'CROSS JOIN'} monitor_predictions "
+        "p ON p.model = l.model AND p.prediction_id = l.prediction_id WHERE l.model = ? AND p.version = ? AND "
+        "(p.time, p.id) > (?, ?)", [ref.model, ref.version, time, pid]).fetchone()[0]
     return int(after) - int(labelled)
 
 

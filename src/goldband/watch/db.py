@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from goldband._util.runid import now
+from goldband.store.pgconn import is_postgres
 from goldband.store.sqltext import upsert
 from goldband.watch.records import Issue, LabelRow, PredictionRow, dumps
 
@@ -37,6 +38,7 @@ __all__ = [
     "issues",
     "latest_labelled",
     "layouts",
+    "lock_state",
     "put_state",
 ]
 
@@ -90,10 +92,11 @@ class StoredPrediction:
 
 
 def insert_predictions(conn: sqlite3.Connection, rows: Sequence[PredictionRow], *,
-                       stamp: str | None = None) -> tuple[int, list[Issue]]:
+                       stamp: str | None = None, environment: str | None = None) -> tuple[int, list[Issue]]:
     """Insert new predictions; a prediction id already stored (or repeated in ``rows``) is refused and counted.
 
-    ``stamp`` is ``logged_at`` (default: now), from the caller's clock.
+    ``stamp`` is ``logged_at`` (default: now), from the caller's clock; ``environment`` where they were served
+    (checked by the caller; None: the default environment), one per batch as one logger serves in one.
     """
     stamp, fresh, refused = stamp or now(), [], []
     by_model: dict[str, list[PredictionRow]] = {}
@@ -111,9 +114,10 @@ def insert_predictions(conn: sqlite3.Connection, rows: Sequence[PredictionRow], 
             fresh.append((row.model, row.version, row.prediction_id, row.time,
                           row.encoded or dumps(list(row.features.values())),
                           ids[tuple(row.features)], dumps(row.prediction), row.confidence,
-                          None if row.proba is None else dumps(row.proba), stamp))
+                          None if row.proba is None else dumps(row.proba), stamp, environment))
     conn.executemany("INSERT INTO monitor_predictions (model, version, prediction_id, time, features, layout, "
-                     "prediction, confidence, proba, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh)
+                     "prediction, confidence, proba, logged_at, environment) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh)
     return len(fresh), refused
 
 
@@ -163,7 +167,7 @@ def insert_labels(conn: sqlite3.Connection, rows: Iterable[LabelRow], *, stamp: 
     conn.executemany(
         "INSERT INTO monitor_labels (model, prediction_id, label, time, logged_at, updates) "
         "VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT (model, prediction_id) DO UPDATE SET label = excluded.label, "
-        "time = excluded.time, logged_at = excluded.logged_at, updates = updates + 1", values)
+        "time = excluded.time, logged_at = excluded.logged_at, updates = monitor_labels.updates + 1", values)
     return len(values)
 
 
@@ -178,7 +182,7 @@ def add_issues(conn: sqlite3.Connection, model: str, found: Iterable[Issue], *, 
     conn.executemany(
         "INSERT INTO monitor_issues (model, kind, field, count, first_at, last_at, example) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, kind, field) DO UPDATE SET "
-        "count = count + excluded.count, last_at = excluded.last_at, example = excluded.example",
+        "count = monitor_issues.count + excluded.count, last_at = excluded.last_at, example = excluded.example",
         [(model, kind, field, n, stamp, stamp, examples[kind, field]) for (kind, field), n in counts.items()])
 
 
@@ -192,8 +196,22 @@ def issues(conn: sqlite3.Connection, model: str | None = None) -> list[dict[str,
 
 
 def get_state(conn: sqlite3.Connection, scope: str, key: str) -> dict[str, Any] | None:
+    """The saved state of ``(scope, key)`` (a cursor, detectors), locked for the rest of the transaction."""
+    lock_state(conn, scope, key)
     row = conn.execute("SELECT state FROM monitor_state WHERE scope = ? AND key = ?", [scope, key]).fetchone()
     return json.loads(row[0]) if row else None
+
+
+def lock_state(conn: sqlite3.Connection, scope: str, key: str) -> None:
+    """Make a check's read-test-write of one state a single step, whoever else checks the same store.
+
+    SQLite's ``BEGIN IMMEDIATE`` already runs write transactions one at a time. PostgreSQL runs them side by
+    side: without this, two overlapping checks would both read the same cursor and both record the same
+    window or detection. The lock (on the state's name, so it works before the row exists) is held until the
+    transaction ends; outside one it is released at once.
+    """
+    if is_postgres(conn):
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [f"goldband|{scope}|{key}"])
 
 
 def put_state(conn: sqlite3.Connection, scope: str, key: str, state: dict[str, Any]) -> None:
@@ -216,7 +234,9 @@ def predictions_after(conn: sqlite3.Connection, model: str, version: str, after:
         clauses.append("l.label IS NOT NULL")
     # labelled only: walk the model's labels and look each prediction up (CROSS JOIN keeps that order), not
     # every prediction for a label: a store of ten million unlabelled predictions costs nothing here
-    join = ("monitor_labels l CROSS JOIN monitor_predictions p" if labelled_only
+    # (PostgreSQL's planner picks the order itself, and takes no ON after a CROSS JOIN)
+    cross = "JOIN" if is_postgres(conn) else "CROSS JOIN"
+    join = (f"monitor_labels l {cross} monitor_predictions p" if labelled_only
             else "monitor_predictions p LEFT JOIN monitor_labels l")
     sql = ("SELECT p.id, p.prediction_id, p.time, p.features, p.layout, p.prediction, p.confidence, l.label "
            f"FROM {join} ON l.model = p.model AND l.prediction_id = p.prediction_id "
@@ -262,11 +282,22 @@ def latest_labelled(conn: sqlite3.Connection, model: str, limit: int) -> list[tu
 def versions(conn: sqlite3.Connection, model: str) -> list[str]:
     """The versions a model has predictions for, the newest (by latest prediction) last."""
     found = conn.execute(  # each version found by one index seek (a skip scan), not a GROUP BY over every row
-        "WITH RECURSIVE v(version) AS (SELECT MIN(version) FROM monitor_predictions WHERE model = ?1 UNION ALL "
-        "SELECT (SELECT MIN(version) FROM monitor_predictions WHERE model = ?1 AND version > v.version) FROM v "
-        "WHERE v.version IS NOT NULL) SELECT version, (SELECT MAX(time) FROM monitor_predictions WHERE model = ?1 "
-        "AND version = v.version) FROM v WHERE version IS NOT NULL", [model]).fetchall()
+        "WITH RECURSIVE v(version) AS (SELECT MIN(version) FROM monitor_predictions WHERE model = ? UNION ALL "
+        "SELECT (SELECT MIN(version) FROM monitor_predictions WHERE model = ? AND version > v.version) FROM v "
+        "WHERE v.version IS NOT NULL) SELECT version, (SELECT MAX(time) FROM monitor_predictions WHERE model = ? "
+        "AND version = v.version) FROM v WHERE version IS NOT NULL", [model] * 3).fetchall()
     return [version for version, _ in sorted(found, key=lambda r: (r[1], r[0]))]
+
+
+def environments(conn: sqlite3.Connection, model: str) -> list[str]:
+    """The environments a model has predictions in, as shown (``default`` for NULL), in name order."""
+    named = conn.execute(  # each found by one seek of the (model, environment, ...) index, as ``versions`` does
+        "WITH RECURSIVE e(name) AS (SELECT MIN(environment) FROM monitor_predictions WHERE model = ? UNION ALL "
+        "SELECT (SELECT MIN(environment) FROM monitor_predictions WHERE model = ? AND environment > e.name) FROM e "
+        "WHERE e.name IS NOT NULL) SELECT name FROM e WHERE name IS NOT NULL", [model, model]).fetchall()
+    default = conn.execute("SELECT 1 FROM monitor_predictions WHERE model = ? AND environment IS NULL LIMIT 1",
+                           [model]).fetchone()
+    return sorted([str(r[0]) for r in named] + (["default"] if default else []))
 
 
 def models(conn: sqlite3.Connection) -> list[str]:

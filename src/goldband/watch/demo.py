@@ -129,18 +129,21 @@ def eval_pass_rate(rng: np.random.Generator, night: int) -> float:
 @dataclass
 class DemoResult:
     directory: Path
-    store: Path
+    store: str | Path  # the folder's store.db, or the store given (a PostgreSQL URL)
     html: Path
     alerts: list[dict[str, Any]] = field(default_factory=list)
     days: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run_demo(directory: Path | None = None, *, seed: int = 7, per_day: int = 500,
-             echo: Callable[[str], None] = print) -> DemoResult:
-    """Run the whole example into ``directory``; returns what happened (for tests and the CLI)."""
+             echo: Callable[[str], None] = print, store: str | None = None) -> DemoResult:
+    """Run the whole example into ``directory``; returns what happened (for tests and the CLI).
+
+    ``store``: where to keep the store (default: ``store.db`` in the directory; a PostgreSQL URL works too).
+    """
     folder = demo_folder(directory, "monitor demo")
     rng = np.random.default_rng(seed)
-    result = DemoResult(folder, folder / "store.db", folder / "status.html")
+    result = DemoResult(folder, store or folder / "store.db", folder / "status.html")
     clock = ManualClock(START - timedelta(days=1))
     reference = folder / "churn_reference.csv"
     write_reference(reference, rows(rng, 5000, "as in training"))

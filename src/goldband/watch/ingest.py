@@ -74,8 +74,10 @@ class IngestReport:
 
 def ingest_predictions(store: Store, model: str, path: str | Path, *, version: str | None = None,
                        columns: ColumnsConfig | None = None, features: Iterable[str] | None = None,
-                       clock: Clock | None = None) -> IngestReport:
-    """Store every prediction in the file; see the module docstring for what is refused and kept."""
+                       clock: Clock | None = None, environment: str | None = None) -> IngestReport:
+    """Store every prediction in the file; see the module docstring for what is refused and kept.
+
+    ``environment``: where they were served, as stored (checked by the caller; None: the default)."""
     path, cols = Path(path), columns or ColumnsConfig()
     rows, names = _read(path, [(cols.prediction, "prediction", "--prediction-column")])
     report = IngestReport(str(path), "predictions")
@@ -84,7 +86,7 @@ def ingest_predictions(store: Store, model: str, path: str | Path, *, version: s
     plans: dict[tuple[str, ...], _Roles] = {}
     made = (_prediction(model, version, line, row, cols, chosen, default_id, stamp, report, plans)
             for line, row in rows)
-    _write(store, model, path, made, report, stamp)
+    _write(store, model, path, made, report, stamp, environment)
     report.warnings = _column_warnings(store, model, version, list(names), cols, chosen)
     return report
 
@@ -183,7 +185,8 @@ def _refuse(report: IngestReport, line: int, issue: Issue) -> Issue:
     return Issue(issue.kind, issue.field, message)
 
 
-def _write(store: Store, model: str, path: Path, made: Iterator[Any], report: IngestReport, stamp: str) -> None:
+def _write(store: Store, model: str, path: Path, made: Iterator[Any], report: IngestReport, stamp: str,
+           environment: str | None = None) -> None:
     """Commit in batches; on a store error say how much is already stored, and that a re-run is safe.
 
     A batch is committed on a second thread while the next one is read and checked: SQLite releases the GIL
@@ -202,19 +205,20 @@ def _write(store: Store, model: str, path: Path, made: Iterator[Any], report: In
             kept, report.kept = report.kept, []
             if pending is not None:
                 _count(report, path, pending)
-            pending = writer.submit(_commit, store, model, batch, kept, stamp)
+            pending = writer.submit(_commit, store, model, batch, kept, stamp, environment)
             if len(batch) < BATCH:
                 break
         _count(report, path, pending)
 
 
-def _commit(store: Store, model: str, batch: list[Any], kept: list[Issue], stamp: str) -> tuple[int, list[Issue]]:
+def _commit(store: Store, model: str, batch: list[Any], kept: list[Issue], stamp: str,
+            environment: str | None = None) -> tuple[int, list[Issue]]:
     """Store one batch in one transaction: rows written, and the duplicate ids refused."""
     predictions = [r for r in batch if isinstance(r, PredictionRow)]
     labels = [r for r in batch if isinstance(r, LabelRow)]
     found = [r for r in batch if isinstance(r, Issue)] + kept
     with store.transaction() as conn:
-        written, duplicates = db.insert_predictions(conn, predictions, stamp=stamp)
+        written, duplicates = db.insert_predictions(conn, predictions, stamp=stamp, environment=environment)
         written += db.insert_labels(conn, labels, stamp=stamp)
         db.add_issues(conn, model, [*found, *duplicates])
     return written, duplicates

@@ -357,7 +357,7 @@ def series_points(app: str, windows: Sequence[WindowResult]) -> list[SeriesPoint
 def _store(conn: sqlite3.Connection, app: str, version: str, window: int, rows: list[StoredTrace],
            found: list[TraceSignals], scores: dict[int, float], errors: dict[int, str], now: str) -> None:
     conn.executemany(
-        upsert("llm_evaluations", ("trace", "app", "version", "window", "checks_passed", "checks_failed", "failed",
+        upsert("llm_evaluations", ("trace", "app", "version", '"window"', "checks_passed", "checks_failed", "failed",
                                    "judge_score", "judge_error", "refusal", "empty", "truncated", "evaluated_at"),
                ("trace",)),
         [(r.id, app, version, window, s.checks_passed, s.checks_failed + s.check_errors,

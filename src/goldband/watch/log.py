@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from goldband._util.environment import resolve_environment
 from goldband.clock import Clock
 from goldband.errors import ConfigError
 from goldband.watch import db
@@ -50,15 +51,18 @@ class PredictionLogger(BackgroundWriter):
 
     ``store`` is the store file (created if needed; an unusable path raises
     ``StoreError`` here, at start-up, never later). ``model`` and ``version``
-    name what is served. ``clock`` stamps predictions logged without a time.
+    name what is served; ``environment`` where (``production``, ``eu-west``; default:
+    ``GOLDBAND_ENVIRONMENT``, else the default environment; a bad name raises here).
+    ``clock`` stamps predictions logged without a time.
     """
 
     def __init__(self, model: str, *, store: str | Path = ".goldband/store.db", version: str = "1",
                  max_queue: int = 100_000, batch_size: int = 1000, flush_interval_s: float = 1.0,
-                 retry_s: float = 1.0, clock: Clock | None = None) -> None:
+                 retry_s: float = 1.0, clock: Clock | None = None, environment: str | None = None) -> None:
         if not isinstance(model, str) or not model.strip():
             raise ConfigError(f"model name {model!r}", where="PredictionLogger", expected="a non-empty string")
         self.model, self.version = model, str(version)
+        self.environment = resolve_environment(environment, where="PredictionLogger(environment=...)")
         super().__init__(model, store=store, max_queue=max_queue, batch_size=batch_size,
                          flush_interval_s=flush_interval_s, retry_s=retry_s, clock=clock)
 
@@ -98,5 +102,5 @@ class PredictionLogger(BackgroundWriter):
 
     def _store_rows(self, conn: sqlite3.Connection, rows: list[Any], stamp: str | None) -> tuple[int, list[Issue]]:
         written, duplicates = db.insert_predictions(conn, [r for r in rows if isinstance(r, PredictionRow)],
-                                                    stamp=stamp)
+                                                    stamp=stamp, environment=self.environment)
         return written + db.insert_labels(conn, [r for r in rows if isinstance(r, LabelRow)], stamp=stamp), duplicates

@@ -43,7 +43,7 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from goldband._util.environment import DEFAULT, shown
+from goldband._util.environment import DEFAULT, environment_clause, shown
 from goldband.alerts.engine import list_alerts
 from goldband.bands.intervals import wilson_interval
 from goldband.clock import Clock, SystemClock, iso
@@ -67,18 +67,22 @@ __all__ = ["EvalStatus", "ModelStatus", "Status", "status"]
 def status(store: Store, monitors: MonitorsConfig | None = None, *, model: str | None = None,
            clock: Clock | None = None, history: int = 30, environment: str | None = None) -> Status:
     """The current state of every monitored model and eval series in ``store``; ``environment``: only that
-    environment's series and alerts (classic-ML predictions are not per environment yet: all read as default)."""
+    environment's series and alerts, and the models with predictions in it (their prediction and label counts
+    are that environment's; their windows and drift results pool every environment, as ``monitor check``
+    tests a model version's predictions together)."""
     monitors = monitors or MonitorsConfig()
     conn = store.conn
     names = [model] if model else list(dict.fromkeys([*monitors.models, *db.models(conn)]))
+    if environment is not None:
+        names = [n for n in names if environment in (db.environments(conn, n) or [DEFAULT])]
     alerts = _in_environment(list_alerts(conn, status=("open", "acked"), limit=None), environment)
-    models = [] if environment not in (None, DEFAULT) else [
-        _model(conn, name, version, history, alerts, monitors.models.get(name) or ModelMonitorConfig())
-        for name in names for version in (db.versions(conn, name) or [_default_version(monitors, name)])]
+    models = [_model(conn, name, version, history, alerts, monitors.models.get(name) or ModelMonitorConfig(),
+                     environment) for name in names
+              for version in (db.versions(conn, name) or [_default_version(monitors, name)])]
     evals = [] if model else sorted((e for e in _evals(conn, monitors) if environment in (None, e.environment)),
                                     key=lambda e: (e.target, e.environment != DEFAULT, e.environment))
     recent = _in_environment(list_alerts(conn, limit=20), environment)
-    return Status(iso((clock or SystemClock()).now()), str(store.path), models, evals, alerts, recent)
+    return Status(iso((clock or SystemClock()).now()), store.where, models, evals, alerts, recent)
 
 
 def _in_environment(alerts: list[dict[str, Any]], environment: str | None) -> list[dict[str, Any]]:
@@ -94,10 +98,10 @@ def _default_version(monitors: MonitorsConfig, name: str) -> str:
 
 
 def _model(conn: sqlite3.Connection, name: str, version: str, history: int,
-           alerts: list[dict[str, Any]], cfg: ModelMonitorConfig) -> ModelStatus:
+           alerts: list[dict[str, Any]], cfg: ModelMonitorConfig, environment: str | None = None) -> ModelStatus:
     ref = _reference(conn, name, version)
     st = ModelStatus(name, version, ref)
-    st.predictions, st.labelled = _counts(conn, name, version)
+    st.predictions, st.labelled = _counts(conn, name, version, environment)
     _windows(conn, st, history)
     _concept(conn, st)
     st.window_error = _window_error(conn, st, cfg.min_labels)
@@ -127,16 +131,18 @@ def _size_warning(ref: dict[str, Any], cfg: ModelMonitorConfig, st: ModelStatus)
     return size_warning(ref["rows"], spec["features"], spec.get("levels") or {}, cfg, window, spec.get("classes"))
 
 
-def _counts(conn: sqlite3.Connection, name: str, version: str) -> tuple[int, int]:
+def _counts(conn: sqlite3.Connection, name: str, version: str, environment: str | None = None) -> tuple[int, int]:
+    """Predictions and labelled ones of a model version (of one environment, as shown, when given)."""
+    where, params = ("", []) if environment is None else environment_clause(environment, "p.environment")
     row = conn.execute("SELECT COUNT(*), COUNT(l.label) FROM monitor_predictions p LEFT JOIN monitor_labels l "
                        "ON l.model = p.model AND l.prediction_id = p.prediction_id WHERE p.model = ? AND "
-                       "p.version = ?", [name, version]).fetchone()
+                       "p.version = ?" + (f" AND {where}" if where else ""), [name, version, *params]).fetchone()
     return int(row[0]), int(row[1])
 
 
 def _windows(conn: sqlite3.Connection, st: ModelStatus, history: int) -> None:
-    rows = conn.execute("SELECT window, start_time, end_time, rows, input_drifted, output_drifted, drifted, results "
-                        "FROM monitor_windows WHERE model = ? AND version = ? ORDER BY window DESC LIMIT ?",
+    rows = conn.execute('SELECT "window", start_time, end_time, rows, input_drifted, output_drifted, drifted, '
+                        'results FROM monitor_windows WHERE model = ? AND version = ? ORDER BY "window" DESC LIMIT ?',
                         [st.model, st.version, history]).fetchall()
     st.windows = int(conn.execute("SELECT COUNT(*) FROM monitor_windows WHERE model = ? AND version = ?",
                                   [st.model, st.version]).fetchone()[0])

@@ -47,6 +47,7 @@ from goldband.clock import Clock, SystemClock, iso, parse_duration
 from goldband.config.monitors import ModelMonitorConfig, MonitorsConfig
 from goldband.errors import MonitorError
 from goldband.store.models import DriftEvent, labels_key
+from goldband.store.pgconn import is_postgres
 from goldband.store.sqltext import upsert
 from goldband.store.writer import insert_drift_event, insert_series
 from goldband.watch import db, findings
@@ -270,14 +271,15 @@ def _new_cursor() -> dict[str, Any]:
 def _late(store: Store, ref: Reference, key: str) -> int:
     """Count (once) predictions stored since the last check with a time the window cursor had already passed.
 
-    Only rows stored since then are read (the rowid range; ``+model`` keeps SQLite off the index, which
+    Only rows stored since then are read (the id range; ``+model`` keeps SQLite off the index, which
     would walk every prediction before the cursor)."""
     with store.transaction() as conn:
         state = db.get_state(conn, WINDOWS, key) or _new_cursor()
         time, pid = state["cursor"]
+        plus = "" if is_postgres(conn) else "+"  # SQLite's "not this index"; PostgreSQL has no + for text
         row = conn.execute(
-            "SELECT COUNT(*), MIN(prediction_id) FROM monitor_predictions WHERE id > ? AND +model = ? AND "
-            "+version = ? AND (time, id) <= (?, ?)", [state["max_id"], ref.model, ref.version, time, pid]
+            f"SELECT COUNT(*), MIN(prediction_id) FROM monitor_predictions WHERE id > ? AND {plus}model = ? AND "
+            f"{plus}version = ? AND (time, id) <= (?, ?)", [state["max_id"], ref.model, ref.version, time, pid]
         ).fetchone()
         state["max_id"] = conn.execute("SELECT MAX(id) FROM monitor_predictions").fetchone()[0] or 0
         db.put_state(conn, WINDOWS, key, state)
@@ -387,12 +389,12 @@ def _store_window(conn: sqlite3.Connection, ref: Reference, s: WindowSummary, ro
                                "sampling_error": estimate.sampling_error,
                                "flagged": [o.metric for o in estimate.observations if o.flagged]}
     first, last = (rows[0].id, rows[-1].id) if rows else (None, None)
-    conn.execute(
-        upsert("monitor_windows", ("model", "version", "window", "start_time", "end_time", "rows", "first_id",
+    conn.execute(  # "window": a reserved word in PostgreSQL, quoted (SQLite takes the quotes too)
+        upsert("monitor_windows", ("model", "version", '"window"', "start_time", "end_time", "rows", "first_id",
                                    "last_id", "input_drifted", "output_drifted", "drifted", "results", "checked_at"),
-               ("model", "version", "window")), [ref.model, ref.version, s.window, s.start, s.end, s.rows, first, last,
-                     int(s.input_drifted), int(s.output_drifted), dumps(s.drifted_features + s.drifted_outputs),
-                     dumps(results), iso(clock.now())])
+               ("model", "version", '"window"')),
+        [ref.model, ref.version, s.window, s.start, s.end, s.rows, first, last, int(s.input_drifted),
+         int(s.output_drifted), dumps(s.drifted_features + s.drifted_outputs), dumps(results), iso(clock.now())])
     if tested is None:
         kind = "empty_window" if s.status == "empty" else "small_window"
         db.add_issues(conn, ref.model, [Issue(kind, "window", s.summary)])

@@ -42,8 +42,9 @@ FEEDBACK_KEYS = ("trace_id", "thumbs", "comment", "correction", "label", "by", "
 
 
 def ingest_traces(store: Store, app: str, path: str | Path, *, version: str = "1", redact: Redactor | None = None,
-                  clock: Clock | None = None) -> IngestReport:
-    """Store every trace in the file (see the module docstring for what is refused)."""
+                  clock: Clock | None = None, environment: str | None = None) -> IngestReport:
+    """Store every trace in the file (see the module docstring for what is refused); ``environment``: where
+    the calls were served, as stored (checked by the caller; None: the default)."""
     path = Path(path)
     report = IngestReport(str(path), "traces")
     stamp = iso((clock or SystemClock()).now())
@@ -59,19 +60,20 @@ def ingest_traces(store: Store, app: str, path: str | Path, *, version: str = "1
             _refuse(report, f"{path}:{line}: {exc.issue.message}", exc.issue.kind)
             continue
         if len(batch) >= BATCH:
-            _commit(store, path, batch, report, stamp, version)
+            _commit(store, path, batch, report, stamp, version, environment)
             batch = []
-    _commit(store, path, batch, report, stamp, version)
+    _commit(store, path, batch, report, stamp, version, environment)
     return report
 
 
 def _commit(store: Store, path: Path, batch: list[TraceRecord], report: IngestReport, stamp: str,
-            version: str) -> None:
+            version: str, environment: str | None = None) -> None:
     if not batch:
         return
     try:
         with store.transaction() as conn:
-            written, duplicates = traces.insert_traces(conn, batch, stamp=stamp, default_version=version)
+            written, duplicates = traces.insert_traces(conn, batch, stamp=stamp, default_version=version,
+                                                       environment=environment)
     except StoreError as exc:
         raise StoreError(f"stored {report.written:,} of {report.rows:,} traces before the store failed: "
                          f"{exc.what}", where=str(path), fix=(exc.fix or "") + "; then run the same command again "
@@ -141,7 +143,7 @@ def unknown_app(store: Store, app: str) -> MonitorError | None:
     if app in known:
         return None
     near = difflib.get_close_matches(app, known, n=1)
-    return MonitorError(f"no traces of app {app!r} in the store", where=str(store.path),
+    return MonitorError(f"no traces of app {app!r} in the store", where=store.where,
                         expected=f"one of: {', '.join(known)}" if known else "traces logged or ingested first",
                         fix=f"did you mean {near[0]!r}?" if near else "log traces with TraceLogger or "
                             "goldband monitor traces APP FILE")

@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from goldband._util.environment import resolve_environment
 from goldband._util.imports import import_callable
 from goldband.clock import Clock, SystemClock, iso
 from goldband.errors import ConfigError, MonitorError, RowRefused
@@ -56,16 +57,19 @@ class TraceLogger(BackgroundWriter):
 
     ``redact`` is a function ``TraceRecord -> TraceRecord`` (or its ``module:function`` path) run on every
     record before it is stored. ``store`` is the store file (created if needed; an unusable path, an unknown
-    registry reference or an unimportable hook raise here, at start-up, never later).
+    registry reference or an unimportable hook raise here, at start-up, never later). ``environment`` is where
+    the app serves (``production``, ``eu-west``; default: ``GOLDBAND_ENVIRONMENT``, else the default one).
     """
 
     def __init__(self, app: str, *, store: str | Path = ".goldband/store.db", version: str = "1",
                  redact: Redactor | str | None = None, max_queue: int = 100_000, batch_size: int = 1000,
                  flush_interval_s: float = 1.0, retry_s: float = 1.0, clock: Clock | None = None,
-                 root: str | Path = ".") -> None:
+                 root: str | Path = ".", environment: str | None = None) -> None:
         if not isinstance(app, str) or not app.strip():
             raise ConfigError(f"app name {app!r}", where="TraceLogger", expected="a non-empty string")
         self.app = app
+        # where the app serves (default: GOLDBAND_ENVIRONMENT, else the default); a bad name raises here
+        self.environment = resolve_environment(environment, where="TraceLogger(environment=...)")
         self.redact = redactor(redact, Path(root))
         super().__init__(app, store=store, max_queue=max_queue, batch_size=batch_size,
                          flush_interval_s=flush_interval_s, retry_s=retry_s, clock=clock)
@@ -100,7 +104,7 @@ class TraceLogger(BackgroundWriter):
 
     def _store_rows(self, conn: sqlite3.Connection, rows: list[Any], stamp: str | None) -> tuple[int, list[Issue]]:
         return traces.insert_traces(conn, rows, stamp=stamp or iso((self._clock or SystemClock()).now()),
-                                    default_version=self.version)
+                                    default_version=self.version, environment=self.environment)
 
 
 def resolve_version(conn: sqlite3.Connection, version: str) -> str:

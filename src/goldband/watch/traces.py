@@ -40,7 +40,8 @@ __all__ = [
 _COLUMNS = ("app", "trace_id", "span_id", "version", "time", "input", "output", "tool_calls", "latency_ms",
             "input_tokens", "output_tokens", "cost", "model", "finish_reason", "error", "attributes", "source",
             "logged_at")
-_MARKS = ", ".join("?" * len(_COLUMNS))
+_WRITTEN = ", ".join((*_COLUMNS, "environment"))  # the environment is the batch's (one per logger or file)
+_MARKS = ", ".join("?" * (len(_COLUMNS) + 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,16 +67,16 @@ class StoredTrace:
 
 
 def insert_traces(conn: sqlite3.Connection, records: Sequence[TraceRecord], *, stamp: str,
-                  default_version: str = "1") -> tuple[int, list[Issue]]:
+                  default_version: str = "1", environment: str | None = None) -> tuple[int, list[Issue]]:
     """Insert new traces; a (app, trace id, span id) already stored or repeated is refused and counted.
 
     The batch goes in with ``INSERT OR IGNORE`` under a savepoint; only when the unique index ignored a
     row is it undone and redone row by row, to name each duplicate (looking every id up first cost more
-    than the insert itself).
+    than the insert itself). ``environment``: where the calls were served (checked; None: the default).
     """
-    values = [_values(r, stamp, default_version) for r in records]
+    values = [(*_values(r, stamp, default_version), environment) for r in records]
     conn.execute("SAVEPOINT traces")
-    written = conn.executemany(f"INSERT OR IGNORE INTO llm_traces ({', '.join(_COLUMNS)}) VALUES ({_MARKS})",
+    written = conn.executemany(f"INSERT OR IGNORE INTO llm_traces ({_WRITTEN}) VALUES ({_MARKS})",
                                values).rowcount
     if written == len(values):
         conn.execute("RELEASE traces")
@@ -98,7 +99,7 @@ def _insert_naming_duplicates(conn: sqlite3.Connection, records: Sequence[TraceR
             continue
         seen.add(key)
         fresh.append(row)
-    conn.executemany(f"INSERT INTO llm_traces ({', '.join(_COLUMNS)}) VALUES ({_MARKS})", fresh)
+    conn.executemany(f"INSERT INTO llm_traces ({_WRITTEN}) VALUES ({_MARKS})", fresh)
     return len(fresh), refused
 
 

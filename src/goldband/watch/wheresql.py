@@ -8,7 +8,8 @@ SQLite a fraction of that. ``to_sql`` translates the parsed tree
 
 - a field the trace does not have (not evaluated, never judged) is NULL, and
   a comparison with NULL is false, also under NOT, as in the Python rules: every
-  leaf is wrapped in ``COALESCE(..., 0)`` so it is 0 or 1, never NULL;
+  leaf is wrapped in ``COALESCE(..., FALSE)`` so it is false or true, never NULL
+  (a boolean on PostgreSQL, 0 or 1 on SQLite: the same text serves both);
 - ``feedback``, ``label``, ``comment`` and ``corrected`` read the trace's
   latest feedback of that kind, as the Python side does.
 
@@ -70,7 +71,9 @@ def _node(node: Node, params: list[Any]) -> str | None:
         return None if inner is None else f"(NOT {inner})"
     if isinstance(node, Truthy):  # Python's bool(): a non-empty text, a non-zero number, true
         expr, kind = _FIELDS[node.field]
-        return f"COALESCE({expr} != {chr(39) * 2 if kind == 'text' else '0'}, 0)"
+        if kind == "bool":
+            return f"COALESCE({expr}, FALSE)"
+        return f"COALESCE({expr} != {chr(39) * 2 if kind == 'text' else '0'}, FALSE)"
     return _compare(node, params)
 
 
@@ -81,5 +84,5 @@ def _compare(node: Compare, params: list[Any]) -> str | None:
     if node.value is None:
         return f"({expr} IS {'NOT ' if node.op == '!=' else ''}NULL)"
     # the parser gives each field's kind its own type: text a str, a number an int or float, bool a bool
-    params.append(int(node.value) if kind == "bool" else node.value)
-    return f"COALESCE({expr} {_OPS[node.op]} ?, 0)"
+    params.append(bool(node.value) if kind == "bool" else node.value)  # a bool: SQLite stores it as 1 or 0
+    return f"COALESCE({expr} {_OPS[node.op]} ?, FALSE)"
