@@ -12,8 +12,8 @@ commit as shipped, as a team's server runs), started once; the SQLite stores are
    trials, one transaction each (the shape of bench/bench_store.py). *4 writers*: 4 processes, each its own
    connection and its own cases, into the same run, released together; the rate is all score rows over the
    time from the first start to the last finish. *Per case*: one call per case of 5 trials, 200 calls per
-   transaction (a run's writer commits a burst of items at once). *Without COPY*: the 1-writer measurement
-   with ``store.pgconn``'s COPY turned off (every row its own pipelined INSERT, as before it), PostgreSQL only.
+   transaction, joined as the run's writer joins a commit's trial writes (``session.writer.merged``).
+   *Without COPY*: the 1-writer measurement with ``store.pgconn``'s COPY turned off (every row its own pipelined INSERT, as before it), PostgreSQL only.
    Every stored row is counted afterwards.
    Targets (PostgreSQL): >= 50,000/s from 1 writer, >= 100,000/s from 4.
 2. ``Store.case_history(..., limit=1000)`` of one case over 1,000 stored runs, median of many calls over
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import math
 import multiprocessing
 import os
@@ -53,6 +54,7 @@ from bench_store import new_run, trial
 from machine import cores, load_average, meets
 
 from goldband.results import ScoredTrial, Trial, Verdict
+from goldband.session.writer import merged
 from goldband.store import StoredVerdict, open_store, pgconn
 from goldband.store.writer import finish_run, insert_trials, insert_verdict
 from pgkit import find_bin_dir, start_postgres
@@ -103,9 +105,10 @@ def write_share(location: str, writer: int, trials: int, per_call: int, calls_pe
             ready.wait()  # every writer connected and its rows built: start together
         start = time.time()
         for k in range(0, len(work), calls_per_tx):
-            with store.transaction() as conn:
-                for batch in work[k:k + calls_per_tx]:
-                    insert_trials(conn, RUN, "support", batch)
+            with store.transaction() as conn:  # as the run's writer commits a burst (session.writer._apply)
+                for op in merged([functools.partial(insert_trials, run_id=RUN, goldenset="support", scored=batch)
+                                  for batch in work[k:k + calls_per_tx]]):
+                    op(conn)
         return start, time.time()
 
 

@@ -15,6 +15,7 @@ status 3 (``goldband.session.finish``).
 
 from __future__ import annotations
 
+import functools
 import queue
 import sqlite3
 import threading
@@ -22,6 +23,7 @@ from collections.abc import Callable
 
 from goldband.errors import StoreError
 from goldband.store import Store
+from goldband.store.writer import TrialBatch, insert_trial_batches, insert_trials
 
 Op = Callable[[sqlite3.Connection], object]
 MAX_BATCH = 1000
@@ -93,5 +95,39 @@ class BackgroundWriter:
 
 def _apply(store: Store, ops: list[Op]) -> None:
     with store.transaction() as conn:
-        for op in ops:
+        for op in merged(ops):
             op(conn)
+
+
+def merged(ops: list[Op]) -> list[Op]:
+    """``ops`` with each run of consecutive trial writes (the recorder's ``insert_trials`` calls, one per item's
+    batch) joined into one ``insert_trial_batches``: the same rows, in a few statements rather than a few per
+    item (on PostgreSQL each statement is a round trip). A commit that fails is retried op by op, unmerged."""
+    out: list[Op] = []
+    group: list[functools.partial[int]] = []
+    for op in ops:
+        trials = _trial_write(op)
+        if trials is not None and group and group[0].keywords["run_id"] == trials.keywords["run_id"]:
+            group.append(trials)
+            continue
+        out.extend(_joined(group))
+        group = [trials] if trials is not None else []
+        if trials is None:
+            out.append(op)
+    out.extend(_joined(group))
+    return out
+
+
+def _trial_write(op: Op) -> functools.partial[int] | None:
+    """``op`` if it is the recorder's ``insert_trials`` call (keywords only), else None."""
+    if isinstance(op, functools.partial) and op.func is insert_trials and not op.args:
+        return op
+    return None
+
+
+def _joined(group: list[functools.partial[int]]) -> list[Op]:
+    if len(group) < 2:
+        return list(group)
+    batches = [TrialBatch(g.keywords["goldenset"], g.keywords["scored"], g.keywords.get("rubric_hashes"),
+                          g.keywords.get("messages_hash")) for g in group]
+    return [functools.partial(insert_trial_batches, run_id=group[0].keywords["run_id"], batches=batches)]

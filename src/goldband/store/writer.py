@@ -207,23 +207,42 @@ def insert_trials(conn: sqlite3.Connection, run_id: str, goldenset: str, scored:
     """Trials with their scores; a trial already stored (same sample) is skipped. Returns trials written.
 
     ``messages_hash`` names the batch's rendered messages (``insert_rendering``; one
-    case's trials on one target share them). Batched (two ``executemany``): ids are
-    assigned here (``_trial_ids``), so scores need no per-trial round trip.
+    case's trials on one target share them).
     """
-    batch = list(scored)
-    if not batch:
+    return insert_trial_batches(conn, run_id, [TrialBatch(goldenset, list(scored), rubric_hashes, messages_hash)])
+
+
+@dataclass(frozen=True)
+class TrialBatch:
+    """One ``insert_trials`` call's trials (one item's batch), for writing several calls at once."""
+
+    goldenset: str
+    scored: Sequence[ScoredTrial]
+    rubric_hashes: dict[str, str] | None = None
+    messages_hash: str | None = None
+
+
+def insert_trial_batches(conn: sqlite3.Connection, run_id: str, batches: Sequence[TrialBatch]) -> int:
+    """Several items' trials in one go: the same rows as one ``insert_trials`` per batch, in a constant number
+    of statements (ids, trials, scores, turns), which is what a PostgreSQL server on the other end of a socket
+    needs (a statement is a round trip there; the run's writer merges a commit's trial batches, see
+    ``goldband.session.writer``). Ids are assigned here (``_trial_ids``), so scores need no per-trial round trip.
+    """
+    rows = [(b, st) for b in batches for st in b.scored]
+    if not rows:
         return 0
-    ids = _trial_ids(conn, len(batch))
-    stamp, hashes = now(), rubric_hashes or {}
-    conn.executemany(TRIAL_SQL, [(*_trial_values(ids[i], run_id, goldenset, st, stamp),
-                                  _last_sent(st.trial) or messages_hash) for i, st in enumerate(batch)])
-    kept = _stored(conn, ids)
+    ids = _trial_ids(conn, len(rows))
+    stamp = now()
+    written = conn.executemany(TRIAL_SQL, [(*_trial_values(ids[i], run_id, b.goldenset, st, stamp),
+                                            _last_sent(st.trial) or b.messages_hash)
+                                           for i, (b, st) in enumerate(rows)]).rowcount
+    kept = set(ids) if written == len(ids) else _stored(conn, ids)  # usually all: no query to ask which
     conn.executemany(SCORE_SQL, [
         (ids[i], k, s.check, s.kind, s.outcome, _num(s.score), s.detail or None, s.evidence,
-         _rubric_hash(hashes, _unturned(s), s.kind) if hashes else None, int(s.gating),
+         _rubric_hash(b.rubric_hashes, _unturned(s), s.kind) if b.rubric_hashes else None, int(s.gating),
          json.dumps(s.meta, default=str) if s.meta else None)
-        for i, st in enumerate(batch) if ids[i] in kept for k, s in enumerate(st.scores)])
-    insert_turns(conn, [(ids[i], st.trial) for i, st in enumerate(batch) if ids[i] in kept])
+        for i, (b, st) in enumerate(rows) if ids[i] in kept for k, s in enumerate(st.scores)])
+    insert_turns(conn, [(ids[i], st.trial) for i, (_, st) in enumerate(rows) if ids[i] in kept])
     return len(kept)
 
 
