@@ -13,7 +13,8 @@ commit as shipped, as a team's server runs), started once; the SQLite stores are
    connection and its own cases, into the same run, released together; the rate is all score rows over the
    time from the first start to the last finish. *Per case*: one call per case of 5 trials, 200 calls per
    transaction, joined as the run's writer joins a commit's trial writes (``session.writer.merged``).
-   *Without COPY*: the 1-writer measurement with ``store.pgconn``'s COPY turned off (every row its own pipelined INSERT, as before it), PostgreSQL only.
+   *Without COPY*: the 1-writer measurement with ``store.pgconn``'s COPY turned off (every row its own
+   pipelined INSERT, as before it), PostgreSQL only.
    Every stored row is counted afterwards.
    Targets (PostgreSQL): >= 50,000/s from 1 writer, >= 100,000/s from 4.
 2. ``Store.case_history(..., limit=1000)`` of one case over 1,000 stored runs, median of many calls over
@@ -261,14 +262,14 @@ WHERE_TIME = """## Where PostgreSQL's write time goes
 Profiled on this machine (1 writer, 1,000-trial calls, time per statement): `executemany` of the scores and of
 the trials row by row was most of it; `store.pgconn` now writes a plain `INSERT`'s rows by `COPY` and an
 `INSERT OR IGNORE`'s (the trials) by `COPY` into a temporary staging table plus one `INSERT ... SELECT ... ON
-CONFLICT DO NOTHING` (about 4x faster for the scores, 2x for the trials; the *without COPY* row above is
-before). What is left: about a third of the time is the `COMMIT`, almost all of it PostgreSQL checking the
-deferred foreign keys row by row (scores -> trials, trials -> runs: 6 checks per trial; the same commit takes
-a tenth of the time with those constraints dropped) plus the WAL flush; then the trials' unique index and the
-Python that builds each row. The *per case* row is round trips: each `insert_trials` call is 5 statements (ids
-from the sequence, the trials, which were kept, the scores, the turns), so 5 trials a call pay ~5 round trips
-where SQLite pays none; a writer that merged a burst's calls into one (the run recorder's writer commits up to
-1,000 calls at once) would approach the 1,000-trial figure."""
+CONFLICT DO NOTHING` (the *without COPY* row above is before). What is left: about a third of the time is the
+`COMMIT`, most of it PostgreSQL checking the deferred foreign keys row by row (scores -> trials, trials ->
+runs: 6 checks per trial; kept, as SQLite keeps them: they are what stops a score without its trial), plus the
+WAL flush; then the trials' unique index and the Python that builds each row. The *per case* row was round
+trips: each `insert_trials` call is 4-5 statements, so a case of 5 trials paid ~5 round trips where SQLite pays
+none (3,900 rows/s on a loaded machine); the run's writer now joins a commit's trial writes into one
+(`session.writer.merged` -> `store.writer.insert_trial_batches`), so a burst of cases costs what one
+1,000-trial call costs."""
 
 
 # the report --------------------------------------------------------------------------------------------------
