@@ -85,35 +85,40 @@ def bench_insert(path: Path, trials: int, scores: int) -> dict[str, float]:
             "all_rows_per_s": (stored + trials) / seconds}
 
 
-def bench_history(path: Path, runs: int, cases: int) -> dict[str, float]:
+def write_history(store: Store, runs: int, cases: int) -> None:
+    """``runs`` complete runs of ``cases`` verdicts each, one transaction per run (as a run's writer stores them)."""
     rng = random.Random(2)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    for r in range(runs):
+        run_id = f"{(t0 + timedelta(hours=r)):%Y%m%d-%H%M%S}-{r:04x}"
+        new_run(store, run_id, t0 + timedelta(hours=r))
+        with store.transaction() as conn:
+            for c in range(cases):
+                passes = rng.randint(0, 5)
+                verdict = Verdict("PASS" if passes >= 4 else "FAIL", 5, passes, 5 - passes, 0,
+                                  f"{passes}/5 passed", passes / 5, pass_rate_low=max(0, passes / 5 - 0.3),
+                                  pass_rate_high=min(1, passes / 5 + 0.3), confidence=0.9)
+                insert_verdict(conn, run_id, StoredVerdict("support", f"case-{c:04d}", "support-v1", None,
+                                                           "sha256:g", "sha256:t", verdict))
+            finish_run(conn, run_id, status="complete", exit_status=0)
+
+
+def bench_history(path: Path, runs: int, cases: int) -> dict[str, float]:
     with open_store(path) as store:
         start = time.perf_counter()
-        for r in range(runs):
-            run_id = f"{(t0 + timedelta(hours=r)):%Y%m%d-%H%M%S}-{r:04x}"
-            new_run(store, run_id, t0 + timedelta(hours=r))
-            with store.transaction() as conn:
-                for c in range(cases):
-                    passes = rng.randint(0, 5)
-                    verdict = Verdict("PASS" if passes >= 4 else "FAIL", 5, passes, 5 - passes, 0,
-                                      f"{passes}/5 passed", passes / 5, pass_rate_low=max(0, passes / 5 - 0.3),
-                                      pass_rate_high=min(1, passes / 5 + 0.3), confidence=0.9)
-                    insert_verdict(conn, run_id, StoredVerdict("support", f"case-{c:04d}", "support-v1", None,
-                                                               "sha256:g", "sha256:t", verdict))
-                finish_run(conn, run_id, status="complete", exit_status=0)
+        write_history(store, runs, cases)
         build = time.perf_counter() - start
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         gc.collect()
         gc.freeze()  # the build's leftovers would make a full collection in the loop cost ~40 ms
-        timings = []
+        timings, rng = [], random.Random(3)
         for _ in range(200):
             case = f"case-{rng.randrange(cases):04d}"
             begin = time.perf_counter()
             points = store.case_history("support", case, "support-v1", limit=1000)
             timings.append(time.perf_counter() - begin)
             assert len(points) == runs, len(points)
-        plan = store.conn.execute("EXPLAIN QUERY PLAN " + CASE_HISTORY_SQL,
+        plan = store.conn.execute("EXPLAIN QUERY PLAN " + CASE_HISTORY_SQL.format(also=""),
                                   ["support", "case-0001", "support-v1", 1000]).fetchall()
     warm = sorted(timings[1:])
     return {"cold_ms": 1000 * timings[0], "median_ms": 1000 * statistics.median(warm),

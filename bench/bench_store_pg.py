@@ -44,20 +44,20 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests"), str(ROOT / "src")]
 from bench_engine import start_server, write_project
-from bench_store import new_run, trial
+from bench_store import new_run, trial, write_history
 from machine import cores, load_average, meets
 
-from goldband.results import ScoredTrial, Trial, Verdict
+from goldband.results import ScoredTrial, Trial
 from goldband.session.writer import merged
-from goldband.store import StoredVerdict, open_store, pgconn
-from goldband.store.writer import finish_run, insert_trials, insert_verdict
+from goldband.store import open_store, pgconn
+from goldband.store.writer import insert_trials
 from pgkit import find_bin_dir, start_postgres
 
 PY = sys.executable
@@ -185,21 +185,8 @@ def write_rounds(sizes: Sizes, new_db: Callable[[], str], tmp: Path) -> dict[str
 
 def build_history(location: str, runs: int, cases: int) -> None:
     """``runs`` runs of ``cases`` verdicts each, one transaction per run (as a run's writer stores them)."""
-    rng = random.Random(2)
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     with open_store(location) as store:
-        for r in range(runs):
-            run_id = f"{(t0 + timedelta(hours=r)):%Y%m%d-%H%M%S}-{r:04x}"
-            new_run(store, run_id, t0 + timedelta(hours=r))
-            with store.transaction() as conn:
-                for c in range(cases):
-                    passes = rng.randint(0, 5)
-                    verdict = Verdict("PASS" if passes >= 4 else "FAIL", 5, passes, 5 - passes, 0,
-                                      f"{passes}/5 passed", passes / 5, pass_rate_low=max(0, passes / 5 - 0.3),
-                                      pass_rate_high=min(1, passes / 5 + 0.3), confidence=0.9)
-                    insert_verdict(conn, run_id, StoredVerdict("support", f"case-{c:04d}", "support-v1", None,
-                                                               "sha256:g", "sha256:t", verdict))
-                finish_run(conn, run_id, status="complete", exit_status=0)
+        write_history(store, runs, cases)
         if store.url is not None:
             store.conn.execute("ANALYZE")
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
+from goldband.store.pgconn import is_postgres
+
 __all__ = ["lock_key", "serialize"]
 
 
@@ -34,5 +36,5 @@ def serialize(conn: sqlite3.Connection, *name: str) -> None:
     """Call first inside a write transaction (``Store.transaction()``): on PostgreSQL, wait until no other
     transaction holds ``name``, and hold it until this one ends; on SQLite nothing (``BEGIN IMMEDIATE`` did
     it). Always take one name per transaction, or several in one fixed order, so two never wait on each other."""
-    if getattr(conn, "dialect", "sqlite") == "postgresql":
+    if is_postgres(conn):
         conn.execute("SELECT pg_advisory_xact_lock(?)", [lock_key(*name)])

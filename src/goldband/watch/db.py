@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from goldband._util.runid import now
+from goldband.store.locks import serialize
 from goldband.store.pgconn import is_postgres
 from goldband.store.sqltext import upsert
 from goldband.watch.records import Issue, LabelRow, PredictionRow, dumps
@@ -210,8 +211,7 @@ def lock_state(conn: sqlite3.Connection, scope: str, key: str) -> None:
     window or detection. The lock (on the state's name, so it works before the row exists) is held until the
     transaction ends; outside one it is released at once.
     """
-    if is_postgres(conn):
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [f"goldband|{scope}|{key}"])
+    serialize(conn, "monitor_state", scope, key)
 
 
 def put_state(conn: sqlite3.Connection, scope: str, key: str, state: dict[str, Any]) -> None:
