@@ -85,16 +85,17 @@ class StoreBase:
         return sqlite_utils.Database(self.conn, execute_plugins=False, recursive_triggers=False)
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``): all of it is committed, or none."""
-        with self.lock, translate(self.path, "write to"):
+    def transaction(self, *, commit: bool = True, action: str = "write to") -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``): all of it is committed, or none; ``commit=False``
+        rolls even a successful one back (a dry run). ``action`` words a failure (``cannot prune the store``)."""
+        with self.lock, translate(self.path, action):
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
-            self.conn.execute("COMMIT")
+            self.conn.execute("COMMIT" if commit else "ROLLBACK")
 
     @property
     def migrations(self) -> list[str]:

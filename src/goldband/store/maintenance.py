@@ -25,7 +25,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -443,7 +443,7 @@ def prune(location: str | Path, older_than: timedelta, *, keep_baselines: bool =
     cutoff = cutoff_of(older_than, now)
     store = open_store(location, create=False, check=not dry_run)
     try:
-        with _transaction(store, commit=not dry_run) as conn:
+        with store.transaction(commit=not dry_run, action="prune") as conn:
             _hold_identities(store)
             keep = baseline_runs(conn) if keep_baselines else set()
             old = old_runs(conn, cutoff)
@@ -455,19 +455,6 @@ def prune(location: str | Path, older_than: timedelta, *, keep_baselines: bool =
     finally:
         store.close()
     return plan
-
-
-@contextlib.contextmanager
-def _transaction(store: Store, *, commit: bool) -> Iterator[sqlite3.Connection]:
-    """``store.transaction()`` that commits only when ``commit`` (a dry run rolls everything back)."""
-    with store.lock, translate(store.path, "prune"):
-        store.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield store.conn
-        except BaseException:
-            store.conn.execute("ROLLBACK")
-            raise
-        store.conn.execute("COMMIT" if commit else "ROLLBACK")
 
 
 IDENTITIES = ("goldensets", "cases", "targets", "prompts", "rubrics", "judges", "rendered_messages")

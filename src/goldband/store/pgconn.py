@@ -130,11 +130,6 @@ class PgCursor:
         return self._cursor.rowcount if self._rowcount is None else self._rowcount
 
     @property
-    def lastrowid(self) -> None:
-        """PostgreSQL has none; the store's inserts say ``RETURNING id`` instead."""
-        return None
-
-    @property
     def description(self) -> Any:
         return self._cursor.description
 
@@ -143,9 +138,6 @@ class PgCursor:
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         return self._cursor.fetchall() if self._cursor.description is not None else []
-
-    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
-        return self._cursor.fetchmany(size) if self._cursor.description is not None else []
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         if self._cursor.description is not None:
@@ -228,12 +220,6 @@ class PgConnection:
                 return {}  # no such table (yet): the INSERT says so
             self._types[table] = dict(found)
         return self._types[table]
-
-    @property
-    def in_transaction(self) -> bool:
-        import psycopg
-
-        return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
     def close(self) -> None:
         self.raw.close()
