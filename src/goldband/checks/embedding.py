@@ -31,11 +31,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from goldband._util.llmclients import close_sync_clients
 from goldband.checks.base import REGISTRY, CheckContext, CheckResult, CheckSpec, register
-from goldband.config.project import api_base_hidden, api_base_refused
+from goldband.config.project import ApiBaseChecked
 from goldband.errors import CheckError
 
 CACHE_SIZE = 4096  # texts kept per process; a run's references fit many times over
@@ -47,7 +47,7 @@ for _stale in ("embedding_similarity",):  # a re-import (pytester drops the modu
         del REGISTRY[_stale]
 
 @register("embedding_similarity")
-class EmbeddingSimilarity(CheckSpec):
+class EmbeddingSimilarity(CheckSpec, ApiBaseChecked):
     """Pass when the cosine similarity of output and reference embeddings reaches ``min``."""
 
     primary = "min"
@@ -59,16 +59,6 @@ class EmbeddingSimilarity(CheckSpec):
     api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     dimensions: int | None = Field(None, ge=1)
     timeout_s: float = Field(30.0, gt=0, le=600)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _hide_credentials(cls, data: Any) -> Any:
-        return api_base_hidden(data)
-
-    @field_validator("api_base")
-    @classmethod
-    def _no_credentials(cls, url: str | None) -> str | None:
-        return api_base_refused(url)
 
     @field_validator("reference")
     @classmethod

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from goldband._util import jsonio, yamlio
 from goldband._util.environment import EXPECTED as ENVIRONMENT_EXPECTED
@@ -67,7 +67,22 @@ def api_base_refused(url: str | None) -> str | None:
     return url
 
 
-class Endpoint(Strict):
+class ApiBaseChecked(BaseModel):
+    """Mixed into every model with an ``api_base`` field (targets, the judge, ``embedding_similarity``): its
+    credentials are hidden before validation, so no error can echo them, and then refused."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hide_credentials(cls, data: Any) -> Any:
+        return api_base_hidden(data)
+
+    @field_validator("api_base", check_fields=False)
+    @classmethod
+    def _no_credentials(cls, url: str | None) -> str | None:
+        return api_base_refused(url)
+
+
+class Endpoint(Strict, ApiBaseChecked):
     """How to reach a model: shared by targets and the judge."""
 
     model: str | None = None
@@ -80,16 +95,6 @@ class Endpoint(Strict):
     max_retries: int = Field(3, ge=0, le=20)
     backoff_s: float = Field(0.5, ge=0, le=60)  # first retry waits up to this (full jitter), doubling
     price: Price | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _hide_credentials(cls, data: Any) -> Any:
-        return api_base_hidden(data)
-
-    @field_validator("api_base")
-    @classmethod
-    def _no_credentials(cls, url: str | None) -> str | None:
-        return api_base_refused(url)
 
     @field_validator("params")
     @classmethod
