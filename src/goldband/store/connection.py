@@ -61,11 +61,7 @@ class StoreBase:
         self.path = path  # a PostgreSQL store's URL as a Path folds it (``postgres.postgres_url`` unfolds it)
         self.conn = conn  # for PostgreSQL a ``pgconn.PgConnection``, driven the same way
         self.lock = threading.RLock()
-
-    @property
-    def url(self) -> str | None:
-        """The PostgreSQL URL of this store (never with a password), or None for an SQLite file."""
-        return postgres.postgres_url(str(self.path))
+        self.url = postgres.postgres_url(str(path))  # the PostgreSQL URL (never with a password); None: SQLite
 
     def json_text(self, column: str, key: str) -> str:
         """SQL for the text of ``column``'s JSON member ``key`` (a constant name), in this store's dialect."""

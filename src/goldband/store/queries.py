@@ -55,11 +55,7 @@ class Queries:
     conn: sqlite3.Connection
     path: Path
     lock: threading.RLock
-
-    @property
-    def url(self) -> str | None:
-        """StoreBase's (first in ``Store``'s bases): the PostgreSQL URL, None for an SQLite file."""
-        raise NotImplementedError
+    url: str | None  # StoreBase's: the PostgreSQL URL, None for an SQLite file
 
     @property
     def where(self) -> str:
