@@ -27,8 +27,10 @@ def churn_reference(folder: Path, *, seed: int = 1, n: int = 3000) -> Path:
 
 
 def log_rows(store: Store, data: list[dict[str, Any]], *, start: datetime = T0, step_s: float = 60.0,
-             model: str = "churn", version: str = "1", prefix: str = "p", labels: bool = False) -> list[str]:
-    """Store predictions (and, with ``labels``, their labels) as the logger would; returns their ids."""
+             model: str = "churn", version: str = "1", prefix: str = "p", labels: bool = False,
+             environment: str | None = None) -> list[str]:
+    """Store predictions (and, with ``labels``, their labels) as the logger would, served in ``environment``
+    (None: the default); returns their ids."""
     issues: list[Issue] = []
     preds, labs = [], []
     for i, row in enumerate(data):
@@ -39,7 +41,7 @@ def log_rows(store: Store, data: list[dict[str, Any]], *, start: datetime = T0, 
         if labels:
             labs.append(label_row(model, pid, row["label"], time=when + timedelta(days=1)))
     with store.transaction() as conn:
-        db.insert_predictions(conn, preds)
+        db.insert_predictions(conn, preds, environment=environment)
         db.insert_labels(conn, labs)
     return [p.prediction_id for p in preds]
 

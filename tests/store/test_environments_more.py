@@ -207,7 +207,7 @@ def test_each_environments_alias_moves_on_its_own_and_events_record_where(store:
 # -- monitor status ----------------------------------------------------------------------------------
 
 
-def test_monitor_status_shows_the_models_of_one_environment_counted_there(store: Store) -> None:
+def test_monitor_status_shows_a_row_per_environment_counted_there(store: Store) -> None:
     with store.transaction() as conn:
         for i, env in enumerate(["staging", "staging", "production", None]):
             conn.execute("INSERT INTO monitor_predictions (model, version, prediction_id, time, features, "
@@ -215,10 +215,12 @@ def test_monitor_status_shows_the_models_of_one_environment_counted_there(store:
                          ["churn", f"p{i}", env])
         conn.execute("INSERT INTO monitor_predictions (model, version, prediction_id, time, features, prediction) "
                      "VALUES ('fraud', '1', 'f', '2026-11-01T00:00:00.000+00:00', '{}', '0')")
-    counts = {env: {(m.model, m.predictions) for m in status(store, environment=env).models}
+    counts = {env: [(m.model, m.environment, m.predictions) for m in status(store, environment=env).models]
               for env in (None, "staging", "production", "default", "eu-west")}
-    assert counts == {None: {("churn", 4), ("fraud", 1)}, "staging": {("churn", 2)},
-                      "production": {("churn", 1)}, "default": {("churn", 1), ("fraud", 1)}, "eu-west": set()}
+    assert counts == {None: [("churn", "default", 1), ("churn", "production", 1), ("churn", "staging", 2),
+                             ("fraud", "default", 1)],
+                      "staging": [("churn", "staging", 2)], "production": [("churn", "production", 1)],
+                      "default": [("churn", "default", 1), ("fraud", "default", 1)], "eu-west": []}
 
 
 def test_the_commands_take_environment(store_at: str, store: Store, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from goldband.errors import StoreError
 from goldband.store import open_store, schema
 from goldband.store.connection import applied
 from goldband.store.writer import finish_run
+from goldband.watch.scope import Scope
 
 EXPECTED_TABLES = {
     "runs", "run_items", "goldensets", "cases", "prompts", "targets", "rubrics", "judges", "run_goldensets",
@@ -107,7 +108,7 @@ def test_predictions_logged_before_compact_features_read_back_and_new_ones_are_c
         with store.transaction() as conn:
             watch_db.insert_predictions(conn, [PredictionRow("m", "1", "new", "2026-01-01T00:00:01.000Z",
                                                              {"age": 31, "plan": None}, "no", None, None)])
-        rows = list(watch_db.predictions_after(store.conn, "m", "1", ("", 0)))
+        rows = list(watch_db.predictions_after(store.conn, Scope("m", "1"), ("", 0)))
         assert [(r.prediction_id, r.features) for r in rows] == [("old", {"age": 30, "plan": "pro"}),
                                                                   ("new", {"age": 31, "plan": None})]
         stored = store.conn.execute("SELECT features, layout FROM monitor_predictions ORDER BY id").fetchall()

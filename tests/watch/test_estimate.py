@@ -13,6 +13,7 @@ from goldband.watch import db, register_reference
 from goldband.watch.db import StoredPrediction
 from goldband.watch.estimate import Estimator, build_estimator, window_proba
 from goldband.watch.reference import Reference
+from goldband.watch.scope import Scope
 from monitorkit import log_labels, log_rows, write_csv
 
 pytest.importorskip("sklearn")
@@ -37,7 +38,7 @@ def reference_csv(folder: Path, data: list[dict[str, Any]], *, proba: bool = Tru
 
 
 def stored(store: Store, model: str = "churn") -> list[StoredPrediction]:
-    return list(db.predictions_after(store.conn, model, "1", ("", 0)))
+    return list(db.predictions_after(store.conn, Scope(model, "1"), ("", 0)))
 
 
 @pytest.fixture

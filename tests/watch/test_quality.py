@@ -21,6 +21,7 @@ from goldband.watch import ModelMonitorConfig, MonitorsConfig, Reference, check,
 from goldband.watch.checks import window_columns
 from goldband.watch.db import predictions_after
 from goldband.watch.quality import Rule, evaluate, infer_rules, resolve_rules
+from goldband.watch.scope import Scope
 from monitorkit import T0, churn_reference, log_rows, phase
 
 WHERE = "goldband.yaml: monitors.models.churn.quality"
@@ -39,7 +40,7 @@ def columns(ref: Reference, data: list[dict[str, Any]], folder: Path) -> dict[st
     store-facing ones below run on both backends)."""
     with open_store(folder / "w.db") as store:
         log_rows(store, data)
-        rows = list(predictions_after(store.conn, "churn", "1", ("", 0)))
+        rows = list(predictions_after(store.conn, Scope("churn", "1"), ("", 0)))
     return window_columns(ref, rows)[0]
 
 

@@ -17,6 +17,7 @@ from goldband.store import Store, open_store
 from goldband.watch import ModelMonitorConfig, MonitorsConfig, check, register_reference
 from goldband.watch.db import issues, predictions_after
 from goldband.watch.demo import write_reference
+from goldband.watch.scope import Scope
 from goldband.watch.segments import check_segments, plan_segments
 from monitorkit import T0, log_rows, phase
 
@@ -90,7 +91,7 @@ def test_benjamini_hochberg_runs_across_segments_and_features(tmp_path: Path, st
     with open_store(store_at) as store:
         ref = register_reference(store, "churn", reference(tmp_path), version="1")
         log_rows(store, mixed("as in training", seed=7))
-        rows = list(predictions_after(store.conn, "churn", "1", ("", 0)))
+        rows = list(predictions_after(store.conn, Scope("churn", "1"), ("", 0)))
     results = check_segments(plan_segments(ref, ["country"], min_rows=cfg.min_segment_rows), rows, cfg)
     ranked = sorted((t for r in results if r.check for t in [*r.check.features, *r.check.outputs]
                      if t.p_value is not None), key=lambda t: float(t.p_value or 0.0))

@@ -19,6 +19,7 @@ from goldband.store import Store, open_store
 from goldband.watch import check, db, ingest_predictions, register_reference
 from goldband.watch import ingest as ingest_module
 from goldband.watch.records import Issue, prediction_row
+from goldband.watch.scope import Scope
 from monitorkit import T0, churn_reference, log_rows, phase
 
 
@@ -86,7 +87,7 @@ def test_features_are_stored_once_per_layout_and_read_back_as_logged(store: Stor
     assert [f for f, _ in stored] == ['[1.5,"x"]', '[null,"y"]', '["z"]']
     assert stored[0][1] == stored[1][1] != stored[2][1]
     assert db.layouts(store.conn) == {stored[0][1]: ("a", "b"), stored[2][1]: ("b",)}
-    rows = list(db.predictions_after(store.conn, "churn", "1", ("", 0)))
+    rows = list(db.predictions_after(store.conn, Scope("churn", "1"), ("", 0)))
     assert [r.features for r in rows] == [{"a": 1.5, "b": "x"}, {"a": None, "b": "y"}, {"b": "z"}]
 
 

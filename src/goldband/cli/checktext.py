@@ -1,6 +1,6 @@
 """What ``goldband monitor check`` and ``goldband nightly`` print about a check, and the exit status of alerts.
 
-Per model version and per eval series with news: one line of what came in,
+Per model version (in each environment that served it) and per eval series with news: one line of what came in,
 then one line per **detector** (named, in its own words: *no drift detected*,
 *DRIFT DETECTED*, *still DEGRADED*, *warming up*) and one line per alert
 **rule** that watches the series (named, with its state: *FIRING*, *not
@@ -51,7 +51,7 @@ def print_check(checked: Checked) -> None:
     report, steps, eval_cfg = checked.report, checked.steps, checked.eval_cfg
     for m in report.models:
         for problem in m.problems:
-            click.echo(f"{m.model} v{m.version}: {problem}", err=True)
+            click.echo(f"{m.title}: {problem}", err=True)
         click.echo(_model_line(m))
         for note in m.notes:
             click.echo(f"  note: {note}")
@@ -61,7 +61,8 @@ def print_check(checked: Checked) -> None:
         for found in (m.concept.detections if m.concept else []):
             click.echo(f"  concept drift detector: {found['summary']}")
         _rules([s for s in steps if s.obs.source == "classic-ml" and s.obs.model == m.model
-                and str(s.obs.labels.get("version")) == m.version], per_series=True)
+                and str(s.obs.labels.get("version")) == m.version
+                and s.obs.labels.get("environment") == m.environment], per_series=True)
     for s in (report.eval.series if report.eval else []):
         if s.fed or s.detections:
             value = "-" if s.last_value is None else f"{s.last_value:.3f}"
@@ -126,7 +127,7 @@ def _sent(results: dict[str, str]) -> str:
 
 def _model_line(m: ModelReport) -> str:
     drifted = [w for w in m.windows if w.input_drifted]
-    text = f"{m.model} v{m.version}: {len(m.windows)} new window(s)"
+    text = f"{m.title}: {len(m.windows)} new window(s)"
     if drifted:
         names = sorted({f for w in drifted for f in w.drifted_features})
         shown = [name + _new_share(name, drifted) for name in names]

@@ -143,18 +143,25 @@ def reference(model: str, file: Path, version: str | None, numeric: str | None, 
 @click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), help="Also write the status page.")
 @click.option("--fail-on-alert", type=SEVERITY, help="Exit with status 6 when an alert of at least this severity "
                                                      "opened (see the README's exit status table).")
+@click.option("--environment", metavar="E", help="Only the classic-ML models' predictions served in E (e.g. "
+                                                  "production; 'default': those logged without one). Default: "
+                                                  "every environment, each watched apart.")
 @store_option
 def check(models: tuple[str, ...], include_eval: bool, rebuild: bool, html: Path | None, fail_on_alert: str | None,
-          store_path: Path | None) -> None:
+          environment: str | None, store_path: Path | None) -> None:
     """Run the monitors over the store once: new windows, the error stream, the eval series, alerts.
 
-    Prints each detector's state and each alert rule's state per series. With
-    --fail-on-alert, exits 6 when an alert of at least that severity opened.
+    Each environment a model version served in has its own windows, error
+    stream, series and alerts. Prints each detector's state and each alert
+    rule's state per series. With --fail-on-alert, exits 6 when an alert of
+    at least that severity opened.
     """
+    from goldband._util.environment import check_environment, shown
     from goldband.cli.checktext import check_status, print_check
 
+    env = None if environment is None else shown(check_environment(environment, where="--environment"))
     done = run_check(store_path, list(models) or None, include_eval=include_eval, rebuild=rebuild,
-                     with_status=html is not None)
+                     with_status=html is not None, environment=env)
     print_check(done)
     if html is not None and done.status is not None:
         from goldband.watch.page import write_status_page
@@ -166,8 +173,9 @@ def check(models: tuple[str, ...], include_eval: bool, rebuild: bool, html: Path
 
 
 def run_check(store_path: Path | None, models: list[str] | None, *, include_eval: bool = True,
-              rebuild: bool = False, with_status: bool = False) -> Checked:
-    """One check over the store and, with ``with_status``, the status after it (read from the same open store)."""
+              rebuild: bool = False, with_status: bool = False, environment: str | None = None) -> Checked:
+    """One check over the store and, with ``with_status``, the status after it (read from the same open store);
+    ``environment`` (as shown): only that environment's classic-ML predictions."""
     from goldband.alerts.engine import AlertEngine, list_alerts
     from goldband.cli.checktext import Checked
     from goldband.watch.overview import status as read
@@ -177,12 +185,12 @@ def run_check(store_path: Path | None, models: list[str] | None, *, include_eval
     with opened_store(store_path, create=True) as store:
         engine = AlertEngine(store, cfg.alerts, root=root)
         report = run(store, cfg.monitors, cfg.alerts, models=models, include_eval=include_eval, rebuild=rebuild,
-                     root=root, engine=engine)
+                     root=root, engine=engine, environment=environment)
         _queue_retrains(store, cfg)
         active = tuple((a["id"], a["severity"], a["rule"]) for a in list_alerts(store.conn, status=["open", "acked"],
                                                                                    limit=None))
         return Checked(report, list(engine.steps.values()), cfg.monitors.eval,
-                       read(store, cfg.monitors) if with_status else None, active)
+                       read(store, cfg.monitors, environment=environment) if with_status else None, active)
 
 
 def _queue_retrains(store: Store, cfg: ProjectConfig) -> None:
@@ -202,15 +210,15 @@ def _queue_retrains(store: Store, cfg: ProjectConfig) -> None:
 @click.argument("model", required=False)
 @click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), help="Write the status page here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@click.option("--environment", metavar="E", help="Only environment E's eval series, alerts and models with "
-                                                  "predictions in E, counted in E (e.g. production; 'default': "
-                                                  "those recorded without one).")
+@click.option("--environment", metavar="E", help="Only environment E's models, eval series and alerts (e.g. "
+                                                  "production; 'default': those recorded without one).")
 @store_option
 def status(model: str | None, html: Path | None, as_json: bool, environment: str | None,
            store_path: Path | None) -> None:
     """Per model: drifting features with their statistic and effect size, output drift, concept drift, alerts.
 
-    Eval series of runs in several environments are shown per environment (an ``environment`` column)."""
+    A model version that served in several environments, and eval series of runs in several, are shown per
+    environment (an ``environment`` column)."""
     from goldband._util.environment import check_environment, shown
     from goldband.watch.overview import status as read
 

@@ -272,6 +272,11 @@ MIGRATIONS: dict[str, tuple[str, ...]] = {
         """CREATE INDEX "idx_alerts_environment_status_opened_at" ON "alerts" ("environment", "status",
             "opened_at")""",
     ),
+    "0014_monitor_environments": (
+        """ALTER TABLE "monitor_windows" ADD COLUMN "environment" TEXT NOT NULL DEFAULT ''""",
+        'ALTER TABLE "monitor_windows" DROP CONSTRAINT "monitor_windows_pkey"',
+        """ALTER TABLE "monitor_windows" ADD PRIMARY KEY ("model", "environment", "version", "window")""",
+    ),
 }
 
 

@@ -404,3 +404,13 @@ def _environment_everywhere(db: Database) -> None:
         db.table(table).add_column("environment", TEXT)
     db.table("monitor_predictions").create_index(["model", "environment", "version", "time", "id"])  # --environment
     db.table("alerts").create_index(["environment", "status", "opened_at"])  # goldband alerts list --environment
+
+
+@migration("0014_monitor_environments")
+def _monitor_environments(db: Database) -> None:
+    """A checked window belongs to one environment's predictions, so staging's and production's windows of one
+    model version are two sequences: ``environment`` joins the key of ``monitor_windows``. A key column cannot be
+    NULL, so the default environment is '' here (NULL in ``monitor_predictions``); windows written before are
+    the default environment's; see docs/store.md."""
+    db.table("monitor_windows").add_column("environment", TEXT, not_null_default="")
+    db.table("monitor_windows").transform(pk=("model", "environment", "version", "window"))

@@ -1,6 +1,8 @@
 """Concept drift: labels joined to predictions, the error stream in prediction-time order, ADWIN and DDM.
 
-Labels arrive late and in any order, so the error stream cannot simply be
+One error stream per scope (``goldband.watch.scope``: a model version in one
+environment), so a label-only drop in production never hides in, or alerts
+for, staging. Labels arrive late and in any order, so the error stream cannot simply be
 fed as labels come in. Each check feeds, in prediction-time order, the
 labelled predictions behind a *watermark*: a prediction is ready once it is
 older than ``label_delay`` or every earlier prediction already has its label.
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from goldband.config.monitors import ModelMonitorConfig
     from goldband.watch.db import StoredPrediction
     from goldband.watch.reference import Reference
+    from goldband.watch.scope import Scope
 
 __all__ = ["ConceptResult", "run_concept"]
 
@@ -77,28 +80,45 @@ class ConceptResult:
         return self.error_sum / self.fed if self.fed else None
 
 
-def run_concept(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig, now: datetime,
+@dataclass(frozen=True)
+class _Stream:
+    """The error stream of one scope: its model version's reference and the environment's predictions."""
+
+    ref: Reference
+    scope: Scope
+
+    @property
+    def who(self) -> str:
+        return self.scope.title
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.scope.labels
+
+
+def run_concept(conn: sqlite3.Connection, ref: Reference, scope: Scope, cfg: ModelMonitorConfig, now: datetime,
                 *, rebuild: bool = False) -> ConceptResult:
-    """Feed the ready labelled predictions of ``ref``'s model version; save the state in ``conn``'s transaction."""
-    key = f"{ref.model}|{ref.version}"
-    db.lock_state(conn, SCOPE, key)  # a rebuild reads nothing, yet overlaps no other check
-    state = None if rebuild else db.get_state(conn, SCOPE, key)
+    """Feed the ready labelled predictions of ``scope`` (``ref``: its version's reference); save the state in
+    ``conn``'s transaction."""
+    stream = _Stream(ref, scope)
+    db.lock_state(conn, SCOPE, scope.key)  # a rebuild reads nothing, yet overlaps no other check
+    state = None if rebuild else db.get_state(conn, SCOPE, scope.key)
     state = state or _new_state(ref, cfg)
-    result = ConceptResult(late_labels=_late_labels(conn, ref, state))
+    result = ConceptResult(late_labels=_late_labels(conn, scope, state))
     state["late_labels"] = state.get("late_labels", 0) + result.late_labels
-    horizon = _horizon(conn, ref, state, now - timedelta(seconds=parse_duration(cfg.label_delay)))
+    horizon = _horizon(conn, scope, state, now - timedelta(seconds=parse_duration(cfg.label_delay)))
     cursor = (str(state["cursor"][0]), int(state["cursor"][1]))
-    rows = list(db.predictions_after(conn, ref.model, ref.version, cursor, before_time=horizon, labelled_only=True))
-    _feed(conn, ref, cfg, state, rows, result)
-    result.waiting = _waiting(conn, ref, state)
+    rows = list(db.predictions_after(conn, scope, cursor, before_time=horizon, labelled_only=True))
+    _feed(conn, stream, cfg, state, rows, result)
+    result.waiting = _waiting(conn, scope, state)
     state["last_check"] = iso(now)
-    db.put_state(conn, SCOPE, key, state)
+    db.put_state(conn, SCOPE, scope.key, state)
     return result
 
 
-def concept_state(conn: sqlite3.Connection, model: str, version: str) -> dict[str, Any] | None:
+def concept_state(conn: sqlite3.Connection, scope: Scope) -> dict[str, Any] | None:
     """The saved state (cursor, detectors, current level, counts) for status."""
-    return db.get_state(conn, SCOPE, f"{model}|{version}")
+    return db.get_state(conn, SCOPE, scope.key)
 
 
 def _new_state(ref: Reference, cfg: ModelMonitorConfig) -> dict[str, Any]:
@@ -118,45 +138,49 @@ def _scale(ref: Reference) -> float | None:
     return errors[min(len(errors) - 1, int(0.99 * len(errors)))] or 1.0 if errors else None
 
 
-def _horizon(conn: sqlite3.Connection, ref: Reference, state: dict[str, Any], delay_edge: datetime) -> str | None:
+def _horizon(conn: sqlite3.Connection, scope: Scope, state: dict[str, Any], delay_edge: datetime) -> str | None:
     """Feed predictions strictly before this time (None: no bound): the first unlabelled one after the delay edge."""
     time, pid = state["cursor"]
+    where, params = scope.where("p")
     row = conn.execute(  # in time order with LIMIT 1: the walk stops at the first unlabelled prediction
         "SELECT p.time FROM monitor_predictions p LEFT JOIN monitor_labels l "
-        "ON l.model = p.model AND l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? "
+        f"ON l.model = p.model AND l.prediction_id = p.prediction_id WHERE {where} "
         "AND (p.time, p.id) > (?, ?) AND p.time > ? AND l.label IS NULL ORDER BY p.time, p.id LIMIT 1",
-        [ref.model, ref.version, time, pid, iso(delay_edge)]).fetchone()
+        [*params, time, pid, iso(delay_edge)]).fetchone()
     return row[0] if row and row[0] else None
 
 
-def _late_labels(conn: sqlite3.Connection, ref: Reference, state: dict[str, Any]) -> int:
+def _late_labels(conn: sqlite3.Connection, scope: Scope, state: dict[str, Any]) -> int:
     """Labels stored since the last check for predictions the watermark had already passed."""
     if not state.get("last_check"):
         return 0
     time, pid = state["cursor"]
+    where, params = scope.where("p")
     row = conn.execute(
         "SELECT COUNT(*) FROM monitor_labels l JOIN monitor_predictions p ON l.model = p.model AND "
-        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND (p.time, p.id) <= (?, ?) "
-        "AND l.logged_at > ?", [ref.model, ref.version, time, pid, state["last_check"]]).fetchone()
+        f"l.prediction_id = p.prediction_id WHERE {where} AND (p.time, p.id) <= (?, ?) "
+        "AND l.logged_at > ?", [*params, time, pid, state["last_check"]]).fetchone()
     return int(row[0])
 
 
-def _waiting(conn: sqlite3.Connection, ref: Reference, state: dict[str, Any]) -> int:
+def _waiting(conn: sqlite3.Connection, scope: Scope, state: dict[str, Any]) -> int:
     """Predictions past the concept cursor without a label: all of them (an index count) less the labelled
     ones (counted from the labels' side), not a join per prediction (seconds on ten million)."""
     time, pid = state["cursor"]
-    after = conn.execute("SELECT COUNT(*) FROM monitor_predictions WHERE model = ? AND version = ? AND "
-                         "(time, id) > (?, ?)", [ref.model, ref.version, time, pid]).fetchone()[0]
+    where, params = scope.where()
+    after = conn.execute(f"SELECT COUNT(*) FROM monitor_predictions WHERE {where} AND (time, id) > (?, ?)",
+                         [*params, time, pid]).fetchone()[0]
+    joined, params = scope.where("p")
     labelled = conn.execute(  # CROSS JOIN: SQLite walks the labels (PostgreSQL plans it and wants JOIN ... ON)
         f"SELECT COUNT(*) FROM monitor_labels l {'JOIN' if is_postgres(conn) else 'CROSS JOIN'} monitor_predictions "
-        "p ON p.model = l.model AND p.prediction_id = l.prediction_id WHERE l.model = ? AND p.version = ? AND "
-        "(p.time, p.id) > (?, ?)", [ref.model, ref.version, time, pid]).fetchone()[0]
+        f"p ON p.model = l.model AND p.prediction_id = l.prediction_id WHERE l.model = ? AND {joined} AND "
+        "(p.time, p.id) > (?, ?)", [scope.model, *params, time, pid]).fetchone()[0]
     return int(after) - int(labelled)
 
 
-def _feed(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig, state: dict[str, Any],
+def _feed(conn: sqlite3.Connection, stream: _Stream, cfg: ModelMonitorConfig, state: dict[str, Any],
           rows: list[StoredPrediction], result: ConceptResult) -> None:
-    values, times = _errors(rows, ref.spec.task, state.get("scale"))
+    values, times = _errors(rows, stream.ref.spec.task, state.get("scale"))
     watches = {name: DetectorWatch.from_state(s) for name, s in state["watches"].items()}
     found = sorted((d for w in watches.values() for d in w.feed(values, times)),
                    key=lambda d: (d.index, d.detector))
@@ -165,10 +189,10 @@ def _feed(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig, sta
         state["chunk"][0] += 1
         state["chunk"][1] += value
         while at < len(found) and found[at].index == i:
-            _detected(conn, ref, cfg, state, found[at], result)
+            _detected(conn, stream, cfg, state, found[at], result)
             at += 1
         if state["chunk"][0] >= cfg.test_rows:
-            _chunk_done(ref, cfg, state, times[i], result)
+            _chunk_done(stream, cfg, state, times[i], result)
     state["watches"] = {name: w.get_state() for name, w in watches.items()}
     result.fed, result.error_sum = len(values), float(sum(values))
     state["fed"] += result.fed
@@ -189,12 +213,12 @@ def _errors(rows: Sequence[StoredPrediction], task: str, scale: float | None) ->
     return values, times
 
 
-def _detected(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig, state: dict[str, Any],
+def _detected(conn: sqlite3.Connection, stream: _Stream, cfg: ModelMonitorConfig, state: dict[str, Any],
               d: Detection, result: ConceptResult) -> None:
-    what = "error rate" if ref.spec.task != "regression" else "scaled error"
-    drifted = _inputs_since(conn, ref, cfg, d.start or d.time) if d.bad else []
+    what = "error rate" if stream.ref.spec.task != "regression" else "scaled error"
+    drifted = _inputs_since(conn, stream, cfg, d.start or d.time) if d.bad else []
     kind = ("input+concept" if drifted else "concept") if d.bad else "recovered"
-    summary = f"{ref.model} v{ref.version}: {d.describe(what)}"
+    summary = f"{stream.who}: {d.describe(what)}"
     summary += {"input+concept": f" while features moved ({', '.join(drifted)}): input + concept drift",
                 "concept": " while features did not move: concept drift",
                 "recovered": ": the error is back down"}[kind]
@@ -206,30 +230,30 @@ def _detected(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig,
                      settled=None)
     elif state["active"]:
         state.update(active=False, kind=None, after=d.after, settled=None)
-    details = {**d.to_json(), "kind": kind, "drifted_features": drifted, "version": ref.version}
+    details = {**d.to_json(), "kind": kind, "drifted_features": drifted, "version": stream.scope.version}
     result.detections.append({**details, "summary": summary})
-    result.events.append(DriftEvent(d.detector, SOURCE, ref.model, "concept_drift", d.after, d.time,
-                                    {"version": ref.version}, None, d.threshold, details))
-    result.observations.append(Observation(SOURCE, ref.model, "concept_drift", d.time, d.after, d.bad,
-                                           {"version": ref.version}, d.detector, summary, details))
+    result.events.append(DriftEvent(d.detector, SOURCE, stream.scope.model, "concept_drift", d.after, d.time,
+                                    stream.labels, None, d.threshold, details))
+    result.observations.append(Observation(SOURCE, stream.scope.model, "concept_drift", d.time, d.after, d.bad,
+                                           stream.labels, d.detector, summary, details))
 
 
-def _chunk_done(ref: Reference, cfg: ModelMonitorConfig, state: dict[str, Any], time: str,
+def _chunk_done(stream: _Stream, cfg: ModelMonitorConfig, state: dict[str, Any], time: str,
                 result: ConceptResult) -> None:
     n, total = state["chunk"]
     rate = total / n
-    labels = {"version": ref.version}
-    result.observations.append(Observation(SOURCE, ref.model, "error_rate", time, rate, False, labels,
-                                           summary=f"{ref.model} v{ref.version}: error rate {rate:.3f} over the "
+    labels = stream.labels
+    result.observations.append(Observation(SOURCE, stream.scope.model, "error_rate", time, rate, False, labels,
+                                           summary=f"{stream.who}: error rate {rate:.3f} over the "
                                                    f"last {n} labelled predictions"))
     if state["active"]:
-        _settle(ref, cfg, state, time, n, total, result)
-    summary = (f"{ref.model} v{ref.version}: error still {rate:.3f} (was {state['before']:.3f} before "
+        _settle(stream, cfg, state, time, n, total, result)
+    summary = (f"{stream.who}: error still {rate:.3f} (was {state['before']:.3f} before "
                f"{state['since']})" if state["active"] and state["before"] is not None else
-               f"{ref.model} v{ref.version}: error rate {rate:.3f}")
-    result.observations.append(Observation(SOURCE, ref.model, "concept_drift", time, rate, bool(state["active"]),
-                                           labels, state["by"] if state["active"] else None, summary,
-                                           {"kind": state["kind"], "since": state["since"]}))
+               f"{stream.who}: error rate {rate:.3f}")
+    result.observations.append(Observation(SOURCE, stream.scope.model, "concept_drift", time, rate,
+                                           bool(state["active"]), labels, state["by"] if state["active"] else None,
+                                           summary, {"kind": state["kind"], "since": state["since"]}))
     state["chunk"] = [0, 0.0]
 
 
@@ -239,7 +263,7 @@ def _quiet() -> dict[str, Any]:
     return {"windows": 0, "n": 0, "sum": 0.0, "hit": False}
 
 
-def _settle(ref: Reference, cfg: ModelMonitorConfig, state: dict[str, Any], time: str, n: int, total: float,
+def _settle(stream: _Stream, cfg: ModelMonitorConfig, state: dict[str, Any], time: str, n: int, total: float,
             result: ConceptResult) -> None:
     """Count a window with no detection; after ``stable_windows`` of them, close the incident as settled."""
     quiet = state.get("quiet") or _quiet()
@@ -251,8 +275,8 @@ def _settle(ref: Reference, cfg: ModelMonitorConfig, state: dict[str, Any], time
     if quiet["windows"] < cfg.stable_windows:
         return
     level, before = quiet["sum"] / quiet["n"], state["before"]
-    what = "error rate" if ref.spec.task != "regression" else "scaled error"
-    summary = (f"{ref.model} v{ref.version}: {what} stable at {level:.3f} for {quiet['windows']} windows "
+    what = "error rate" if stream.ref.spec.task != "regression" else "scaled error"
+    summary = (f"{stream.who}: {what} stable at {level:.3f} for {quiet['windows']} windows "
                f"({quiet['n']:,} labelled predictions) since the change of {str(state['since'])[:16]}"
                + (f" (it was {before:.3f} before)" if before is not None else "")
                + ": incident closed, the error has settled at its new level")
@@ -260,18 +284,18 @@ def _settle(ref: Reference, cfg: ModelMonitorConfig, state: dict[str, Any], time
                         "windows": quiet["windows"], "kind": state["kind"]}
     state.update(active=False, kind=None, after=level, quiet=_quiet())
     result.detections.append({"kind": "settled", "time": time, "level": level, "before": before,
-                              "windows": quiet["windows"], "version": ref.version, "bad": False,
+                              "windows": quiet["windows"], "version": stream.scope.version, "bad": False,
                               "summary": summary})
 
 
-def _inputs_since(conn: sqlite3.Connection, ref: Reference, cfg: ModelMonitorConfig, start: str) -> list[str]:
+def _inputs_since(conn: sqlite3.Connection, stream: _Stream, cfg: ModelMonitorConfig, start: str) -> list[str]:
     """Features that drifted in the first ``window`` predictions (labelled or not) from the change on.
 
     The detector's estimate of where the new error level began (``Detection.start``)
     is the moment to test: predictions made since then, including those whose
     labels have not arrived, show whether the inputs had moved.
     """
-    recent = list(db.predictions_after(conn, ref.model, ref.version, (start, 0), limit=cfg.test_rows))  # time >= start
-    found = check_window(ref, recent, cfg)  # per feature and jointly (a moved correlation is moved inputs too)
+    recent = list(db.predictions_after(conn, stream.scope, (start, 0), limit=cfg.test_rows))  # time >= start
+    found = check_window(stream.ref, recent, cfg)  # per feature and jointly (a moved correlation is moved inputs too)
     return found.drifted_features + (["joint"] if found.joint is not None and found.joint.drifted else [])
 

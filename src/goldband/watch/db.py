@@ -21,11 +21,13 @@ from typing import Any
 
 import orjson
 
+from goldband._util.environment import DEFAULT
 from goldband._util.runid import now
 from goldband.store.locks import serialize
 from goldband.store.pgconn import is_postgres
 from goldband.store.sqltext import upsert
 from goldband.watch.records import Issue, LabelRow, PredictionRow, dumps
+from goldband.watch.scope import Scope
 
 __all__ = [
     "Layout",
@@ -41,6 +43,7 @@ __all__ = [
     "layouts",
     "lock_state",
     "put_state",
+    "scopes",
 ]
 
 CHUNK = 500  # SQLite's default limit on variables is 999 (older builds); keep IN lists below it
@@ -219,14 +222,17 @@ def put_state(conn: sqlite3.Connection, scope: str, key: str, state: dict[str, A
                  [scope, key, dumps(state), now()])
 
 
-def predictions_after(conn: sqlite3.Connection, model: str, version: str, after: tuple[str, int],
+def predictions_after(conn: sqlite3.Connection, scope: Scope, after: tuple[str, int],
                       *, limit: int | None = None, before_time: str | None = None,
                       labelled_only: bool = False) -> Iterator[StoredPrediction]:
-    """Predictions of one model version after ``(time, id)``, in time order, with their labels."""
-    # a row value, not ``time > ? OR (time = ? AND id > ?)``: SQLite seeks the index to it instead of scanning
-    # from the model's first prediction, which made every window's read slower than the last (quadratic)
-    clauses = ["p.model = ?", "p.version = ?", "(p.time, p.id) > (?, ?)"]
-    params: list[Any] = [model, version, after[0], after[1]]
+    """Predictions of one model version in one environment after ``(time, id)``, in time order, with their
+    labels."""
+    # a row value, not ``time > ? OR (time = ? AND id > ?)``: SQLite seeks the (model, environment, version,
+    # time, id) index to it instead of scanning from the first prediction, which made every window's read
+    # slower than the last (quadratic)
+    where, params = scope.where("p")
+    clauses = [where, "(p.time, p.id) > (?, ?)"]
+    params += [after[0], after[1]]
     if before_time is not None:
         clauses.append("p.time < ?")
         params.append(before_time)
@@ -289,6 +295,17 @@ def versions(conn: sqlite3.Connection, model: str) -> list[str]:
     return [version for version, _ in sorted(found, key=lambda r: (r[1], r[0]))]
 
 
+def scopes(conn: sqlite3.Connection, model: str, version: str) -> list[Scope]:
+    """A model version in each environment it has predictions in: the default first, then by name."""
+    found = []
+    for name in environments(conn, model):
+        scope = Scope(model, version, None if name == DEFAULT else name)
+        where, params = scope.where()
+        if conn.execute(f"SELECT 1 FROM monitor_predictions WHERE {where} LIMIT 1", params).fetchone():
+            found.append(scope)
+    return sorted(found, key=lambda s: (s.environment is not None, s.environment or ""))
+
+
 def environments(conn: sqlite3.Connection, model: str) -> list[str]:
     """The environments a model has predictions in, as shown (``default`` for NULL), in name order."""
     named = conn.execute(  # each found by one seek of the (model, environment, ...) index, as ``versions`` does
@@ -297,7 +314,7 @@ def environments(conn: sqlite3.Connection, model: str) -> list[str]:
         "WHERE e.name IS NOT NULL) SELECT name FROM e WHERE name IS NOT NULL", [model, model]).fetchall()
     default = conn.execute("SELECT 1 FROM monitor_predictions WHERE model = ? AND environment IS NULL LIMIT 1",
                            [model]).fetchone()
-    return sorted([str(r[0]) for r in named] + (["default"] if default else []))
+    return sorted([str(r[0]) for r in named] + ([DEFAULT] if default else []))
 
 
 def models(conn: sqlite3.Connection) -> list[str]:

@@ -106,8 +106,10 @@ class Estimator:
         return f"{who}: estimating {', '.join(self.metrics)} with {self.method}{cal}"
 
     def window(self, conn: sqlite3.Connection, rows: Sequence[StoredPrediction], *,
-               time: str | None = None) -> WindowEstimate:
-        """Estimate one window (labels, if any, are not used); no observations when estimation is off."""
+               time: str | None = None, labels: dict[str, str] | None = None) -> WindowEstimate:
+        """Estimate one window (labels, if any, are not used); no observations when estimation is off.
+
+        ``labels``: its series' (the scope's version and environment; default: this version's)."""
         if self.off or not rows:
             return WindowEstimate(0, {})
         if self.cbpe:
@@ -120,7 +122,8 @@ class Estimator:
             x, pred, _ = _regression_rows(self, rows)
             found, n, issues = self.dle.estimate(x, pred), len(pred), []
             spread = {m: self.dle.band(m, n).sd if n else math.nan for m in LOSS_METRICS}
-        observations = self._observations(found, spread, n, time or rows[-1].time, issues)
+        observations = self._observations(found, spread, n, time or rows[-1].time, issues,
+                                          labels or {"version": self.version})
         return WindowEstimate(n, found, spread, observations, issues)
 
     def realised(self, conn: sqlite3.Connection, rows: Sequence[StoredPrediction]) -> Realised:
@@ -143,8 +146,9 @@ class Estimator:
         return band
 
     def _observations(self, found: dict[str, float], spread: dict[str, float], n: int, time: str,
-                      issues: list[Issue]) -> list[Observation]:
+                      issues: list[Issue], labels: dict[str, str]) -> list[Observation]:
         out = []
+        who = f"{self.model} v{self.version}" + (f" in {labels['environment']}" if labels.get("environment") else "")
         skipped = dict(Counter(i.kind for i in issues))
         for metric in self.metrics:
             value = found.get(metric, math.nan)
@@ -152,9 +156,9 @@ class Estimator:
             bad = (band is not None and math.isfinite(value) and math.isfinite(band.sd)
                    and (value > band.upper if metric in LOSS_METRICS else value < band.lower))
             out.append(Observation(SOURCE, self.model, f"estimated_{metric}", time,
-                                   value if math.isfinite(value) else None, bool(bad), {"version": self.version},
-                                   self.method, _summary(self, metric, value, spread.get(metric, math.nan), band,
-                                                         n, bad),
+                                   value if math.isfinite(value) else None, bool(bad), labels,
+                                   self.method, _summary(self, who, metric, value, spread.get(metric, math.nan),
+                                                         band, n, bad),
                                    _details(value, spread.get(metric, math.nan), band, n, skipped)))
         return out
 
@@ -387,8 +391,8 @@ def _number(value: Any) -> float | None:
 # -- observations ---------------------------------------------------------------------------------
 
 
-def _summary(est: Estimator, metric: str, value: float, sd: float, band: Band | None, n: int, bad: bool) -> str:
-    who = f"{est.model} v{est.version}"
+def _summary(est: Estimator, who: str, metric: str, value: float, sd: float, band: Band | None, n: int,
+             bad: bool) -> str:
     if not math.isfinite(value) or band is None:
         return f"{who}: estimated {metric} undefined over {n} predictions"
     side = "above" if metric in LOSS_METRICS else "below"

@@ -121,8 +121,8 @@ def describe(t: TestRow) -> str:
     return f"{what} ({t.test} {t.statistic:.3g}, effect {t.effect:.3g}{p}; {t.value} vs {t.reference})"
 
 
-def observations(ref: Reference, s: WindowSummary, tested: Tested) -> list[Observation]:
-    labels = {"version": ref.version}
+def observations(ref: Reference, s: WindowSummary, tested: Tested, labels: dict[str, str]) -> list[Observation]:
+    """A window's alert observations; ``labels``: its scope's (version, and environment outside the default)."""
     obs = _window_observations(ref, s, tested.result, labels) + _quality_observations(ref, s, tested.quality, labels)
     for g in tested.segments:
         if g.check is None:
@@ -184,11 +184,11 @@ def _quality_observations(ref: Reference, s: WindowSummary, quality: list[RuleRe
     return obs
 
 
-def events(ref: Reference, s: WindowSummary, tested: Tested) -> list[DriftEvent]:
-    events = _window_events(ref, s, tested.result, {"version": ref.version})
+def events(ref: Reference, s: WindowSummary, tested: Tested, labels: dict[str, str]) -> list[DriftEvent]:
+    events = _window_events(ref, s, tested.result, labels)
     for g in tested.segments:
         if g.check is not None:
-            events += _window_events(ref, s, g.check, {"version": ref.version, "segment": g.label})
+            events += _window_events(ref, s, g.check, {**labels, "segment": g.label})
     return events
 
 
@@ -203,5 +203,7 @@ def _window_events(ref: Reference, s: WindowSummary, result: WindowCheck, labels
 
 
 def points(observations: list[Observation]) -> list[SeriesPoint]:
-    return [SeriesPoint(o.source, o.model, o.metric, o.value, o.time, dict(o.labels)) for o in observations
+    """Series points of the observations with a value; an ``environment`` label is also the point's column."""
+    return [SeriesPoint(o.source, o.model, o.metric, o.value, o.time, dict(o.labels),
+                        environment=o.labels.get("environment")) for o in observations
             if o.value is not None and o.metric != "concept_drift"]

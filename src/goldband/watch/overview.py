@@ -1,7 +1,8 @@
 """What the monitors know now, per model and eval series, and what it means (``status``).
 
 Read from the store only (no tests are run) into a ``Status`` (defined, with
-its text and JSON views, in ``goldband.watch.statusview``). Per model version:
+its text and JSON views, in ``goldband.watch.statusview``). Per model version
+and environment it served in (each watched apart, ``goldband.watch.scope``):
 the latest window's feature and output tests, the concept detectors' state
 (the error level before and after the last change), label coverage (waiting,
 late, for unknown ids), counted data issues and open alerts, and a
@@ -43,7 +44,7 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from goldband._util.environment import DEFAULT, environment_clause, shown
+from goldband._util.environment import DEFAULT, shown
 from goldband.alerts.engine import list_alerts
 from goldband.bands.intervals import wilson_interval
 from goldband.clock import Clock, SystemClock, iso
@@ -55,6 +56,7 @@ from goldband.watch.concept import concept_state
 from goldband.watch.evaldrift import SCOPE as EVAL_SCOPE
 from goldband.watch.evaldrift import eval_series
 from goldband.watch.records import error_value
+from goldband.watch.scope import Scope
 from goldband.watch.sizing import size_warning
 from goldband.watch.statusview import EvalStatus, ModelStatus, Status
 
@@ -66,19 +68,15 @@ __all__ = ["EvalStatus", "ModelStatus", "Status", "status"]
 
 def status(store: Store, monitors: MonitorsConfig | None = None, *, model: str | None = None,
            clock: Clock | None = None, history: int = 30, environment: str | None = None) -> Status:
-    """The current state of every monitored model and eval series in ``store``; ``environment``: only that
-    environment's series and alerts, and the models with predictions in it (their prediction and label counts
-    are that environment's; their windows and drift results pool every environment, as ``monitor check``
-    tests a model version's predictions together)."""
+    """The current state of every monitored model and eval series in ``store``: a row per model version and
+    environment it served in, as ``monitor check`` watches them; ``environment`` (as shown): only that
+    environment's models, series and alerts."""
     monitors = monitors or MonitorsConfig()
     conn = store.conn
     names = [model] if model else list(dict.fromkeys([*monitors.models, *db.models(conn)]))
-    if environment is not None:
-        names = [n for n in names if environment in (db.environments(conn, n) or [DEFAULT])]
     alerts = _in_environment(list_alerts(conn, status=("open", "acked"), limit=None), environment)
-    models = [_model(conn, name, version, history, alerts, monitors.models.get(name) or ModelMonitorConfig(),
-                     environment) for name in names
-              for version in (db.versions(conn, name) or [_default_version(monitors, name)])]
+    models = [_model(conn, scope, history, alerts, monitors.models.get(name) or ModelMonitorConfig())
+              for name in names for scope in _scopes(conn, monitors, name, environment)]
     evals = [] if model else sorted((e for e in _evals(conn, monitors) if environment in (None, e.environment)),
                                     key=lambda e: (e.target, e.environment != DEFAULT, e.environment))
     recent = _in_environment(list_alerts(conn, limit=20), environment)
@@ -92,25 +90,31 @@ def _in_environment(alerts: list[dict[str, Any]], environment: str | None) -> li
     return [a for a in alerts if shown((a.get("labels") or {}).get("environment")) == environment]
 
 
-def _default_version(monitors: MonitorsConfig, name: str) -> str:
-    cfg = monitors.models.get(name)
-    return cfg.version if cfg else "1"
+def _scopes(conn: sqlite3.Connection, monitors: MonitorsConfig, name: str, environment: str | None) -> list[Scope]:
+    """Each version of ``name`` in each environment that served it (``environment``, as shown: that one only);
+    a model with a reference but no predictions yet: its configured version in the default environment."""
+    versions = db.versions(conn, name)
+    if not versions:
+        cfg = monitors.models.get(name)
+        return [Scope(name, cfg.version if cfg else "1")] if environment in (None, DEFAULT) else []
+    return [s for v in versions for s in db.scopes(conn, name, v) if environment in (None, s.shown)]
 
 
-def _model(conn: sqlite3.Connection, name: str, version: str, history: int,
-           alerts: list[dict[str, Any]], cfg: ModelMonitorConfig, environment: str | None = None) -> ModelStatus:
-    ref = _reference(conn, name, version)
-    st = ModelStatus(name, version, ref)
-    st.predictions, st.labelled = _counts(conn, name, version, environment)
-    _windows(conn, st, history)
-    _concept(conn, st)
-    st.window_error = _window_error(conn, st, cfg.min_labels)
+def _model(conn: sqlite3.Connection, scope: Scope, history: int, alerts: list[dict[str, Any]],
+           cfg: ModelMonitorConfig) -> ModelStatus:
+    ref = _reference(conn, scope.model, scope.version)
+    st = ModelStatus(scope.model, scope.version, ref, scope.shown)
+    st.predictions, st.labelled = _counts(conn, scope)
+    _windows(conn, st, scope, history)
+    _concept(conn, st, scope)
+    st.window_error = _window_error(conn, st, scope, cfg.min_labels)
     for p in st.performance:
-        p["realised"] = _realised(conn, st, p, cfg.min_labels)
+        p["realised"] = _realised(conn, st, scope, p, cfg.min_labels)
     if ref is not None:
         ref["warning"] = _size_warning(ref, cfg, st)
-    st.alerts = [a for a in alerts if a["model"] == name and a["labels"].get("version", version) == version]
-    st.issues = db.issues(conn, name)
+    st.alerts = [a for a in alerts if a["model"] == scope.model and a["labels"].get("version", scope.version)
+                 == scope.version and shown(a["labels"].get("environment")) == scope.shown]
+    st.issues = db.issues(conn, scope.model)
     st.diagnosis = _diagnose(st)
     return st
 
@@ -131,21 +135,21 @@ def _size_warning(ref: dict[str, Any], cfg: ModelMonitorConfig, st: ModelStatus)
     return size_warning(ref["rows"], spec["features"], spec.get("levels") or {}, cfg, window, spec.get("classes"))
 
 
-def _counts(conn: sqlite3.Connection, name: str, version: str, environment: str | None = None) -> tuple[int, int]:
-    """Predictions and labelled ones of a model version (of one environment, as shown, when given)."""
-    where, params = ("", []) if environment is None else environment_clause(environment, "p.environment")
+def _counts(conn: sqlite3.Connection, scope: Scope) -> tuple[int, int]:
+    """Predictions and labelled ones of a model version in one environment."""
+    where, params = scope.where("p")
     row = conn.execute("SELECT COUNT(*), COUNT(l.label) FROM monitor_predictions p LEFT JOIN monitor_labels l "
-                       "ON l.model = p.model AND l.prediction_id = p.prediction_id WHERE p.model = ? AND "
-                       "p.version = ?" + (f" AND {where}" if where else ""), [name, version, *params]).fetchone()
+                       f"ON l.model = p.model AND l.prediction_id = p.prediction_id WHERE {where}", params).fetchone()
     return int(row[0]), int(row[1])
 
 
-def _windows(conn: sqlite3.Connection, st: ModelStatus, history: int) -> None:
+def _windows(conn: sqlite3.Connection, st: ModelStatus, scope: Scope, history: int) -> None:
+    key = [scope.model, scope.version, scope.window_environment]
     rows = conn.execute('SELECT "window", start_time, end_time, rows, input_drifted, output_drifted, drifted, '
-                        'results FROM monitor_windows WHERE model = ? AND version = ? ORDER BY "window" DESC LIMIT ?',
-                        [st.model, st.version, history]).fetchall()
-    st.windows = int(conn.execute("SELECT COUNT(*) FROM monitor_windows WHERE model = ? AND version = ?",
-                                  [st.model, st.version]).fetchone()[0])
+                        "results FROM monitor_windows WHERE model = ? AND version = ? AND environment = ? "
+                        'ORDER BY "window" DESC LIMIT ?', [*key, history]).fetchall()
+    st.windows = int(conn.execute("SELECT COUNT(*) FROM monitor_windows WHERE model = ? AND version = ? AND "
+                                  "environment = ?", key).fetchone()[0])
     results = [json.loads(r[7] or "{}") for r in reversed(rows)]
     st.history = [{"window": r[0], "start": r[1], "end": r[2], "rows": r[3], "input_drifted": bool(r[4]),
                    "output_drifted": bool(r[5]), "drifted": json.loads(r[6] or "[]"),
@@ -164,13 +168,13 @@ def _windows(conn: sqlite3.Connection, st: ModelStatus, history: int) -> None:
                       for i in tested[-5:] if results[i].get("estimate")]
 
 
-def _concept(conn: sqlite3.Connection, st: ModelStatus) -> None:
-    state = concept_state(conn, st.model, st.version) or {}
+def _concept(conn: sqlite3.Connection, st: ModelStatus, scope: Scope) -> None:
+    state = concept_state(conn, scope) or {}
     cursor = state.get("cursor") or ["", 0]
     st.concept = {k: state.get(k) for k in ("active", "kind", "since", "by", "before", "after", "fed",
                                             "late_labels", "last_check", "settled")}
     st.concept["cursor_time"] = cursor[0] or None
-    wrong, seen = _recent_errors(conn, st, cursor)
+    wrong, seen = _recent_errors(conn, st, scope, cursor)
     st.concept["error_now"] = wrong / seen if seen else None
     st.concept["error_now_n"] = seen
     st.concept["above_reference"] = _above(st, wrong, seen)
@@ -181,51 +185,56 @@ def _concept(conn: sqlite3.Connection, st: ModelStatus) -> None:
         [st.model]).fetchone()
     st.concept["orphan_labels"], st.concept["orphan_example"] = int(orphans[0]), orphans[1]
     st.concept["waiting"] = st.predictions - st.labelled
-    key = labels_key({"version": st.version})
+    key = labels_key(scope.labels)
     st.concept["last_detection"] = _last_event(conn, "classic-ml", st.model, "concept_drift", key)
     st.error_series = [(t, v) for t, v in conn.execute(
         "SELECT time, value FROM series_points WHERE source = 'classic-ml' AND model = ? AND metric = 'error_rate' "
         "AND labels_key = ? ORDER BY time, id", [st.model, key])]
 
 
-def _recent_errors(conn: sqlite3.Connection, st: ModelStatus, cursor: list[Any], n: int = 500) -> tuple[float, int]:
+def _recent_errors(conn: sqlite3.Connection, st: ModelStatus, scope: Scope, cursor: list[Any],
+                   n: int = 500) -> tuple[float, int]:
     """The errors (sum, count) of the last ``n`` labelled predictions the detectors have seen."""
     if not cursor[0] or _task(st) == "regression":
         return 0.0, 0
+    where, params = scope.where("p")
     rows = conn.execute(
         "SELECT p.prediction, l.label FROM monitor_predictions p JOIN monitor_labels l ON l.model = p.model AND "
-        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND (p.time, p.id) <= (?, ?) "
-        "ORDER BY p.time DESC, p.id DESC LIMIT ?", [st.model, st.version, cursor[0], cursor[1], n]).fetchall()
+        f"l.prediction_id = p.prediction_id WHERE {where} AND (p.time, p.id) <= (?, ?) "
+        "ORDER BY p.time DESC, p.id DESC LIMIT ?", [*params, cursor[0], cursor[1], n]).fetchall()
     return _errors(rows, "classification")
 
 
-def _window_error(conn: sqlite3.Connection, st: ModelStatus, min_labels: int) -> dict[str, Any] | None:
+def _window_error(conn: sqlite3.Connection, st: ModelStatus, scope: Scope,
+                  min_labels: int) -> dict[str, Any] | None:
     """The latest window's labelled share and error, and whether enough labels arrived to call it known."""
     if not st.latest:
         return None
-    total, labelled = _labelled_errors(conn, st, st.latest)
+    total, labelled = _labelled_errors(conn, st, scope, st.latest)
     need = min(min_labels, int(st.latest["rows"]))
     return {"rows": st.latest["rows"], "labelled": labelled, "error": total / labelled if labelled else None,
             "need": need, "known": labelled >= need, "above_reference": _above(st, total, labelled)}
 
 
-def _realised(conn: sqlite3.Connection, st: ModelStatus, window: dict[str, Any],
+def _realised(conn: sqlite3.Connection, st: ModelStatus, scope: Scope, window: dict[str, Any],
               min_labels: int) -> dict[str, Any] | None:
     """A window's realised accuracy (classification) or MAE (regression) once its error is known, for the
     status to show beside (and in place of) the estimate."""
-    total, labelled = _labelled_errors(conn, st, window)
+    total, labelled = _labelled_errors(conn, st, scope, window)
     if not labelled or labelled < min(min_labels, int(window["rows"])):
         return None
     metric, value = ("mae", total / labelled) if _task(st) == "regression" else ("accuracy", 1 - total / labelled)
     return {"metric": metric, "value": value, "labelled": labelled}
 
 
-def _labelled_errors(conn: sqlite3.Connection, st: ModelStatus, window: dict[str, Any]) -> tuple[float, int]:
+def _labelled_errors(conn: sqlite3.Connection, st: ModelStatus, scope: Scope,
+                     window: dict[str, Any]) -> tuple[float, int]:
     """The errors (sum, count) of a window's labelled predictions (by its start and end time)."""
+    where, params = scope.where("p")
     rows = conn.execute(
         "SELECT p.prediction, l.label FROM monitor_predictions p JOIN monitor_labels l ON l.model = p.model AND "
-        "l.prediction_id = p.prediction_id WHERE p.model = ? AND p.version = ? AND p.time >= ? AND p.time <= ?",
-        [st.model, st.version, window["start"], window["end"]]).fetchall()
+        f"l.prediction_id = p.prediction_id WHERE {where} AND p.time >= ? AND p.time <= ?",
+        [*params, window["start"], window["end"]]).fetchall()
     return _errors(rows, _task(st))
 
 

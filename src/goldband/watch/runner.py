@@ -1,7 +1,10 @@
 """``check``: run every monitor over the store once, write what they found, raise and deliver alerts.
 
 For each classic-ML model (``monitors.models`` in goldband.yaml, plus any
-model with a registered reference), for each version with predictions:
+model with a registered reference), for each version with predictions, for
+each environment that served it (``goldband.watch.scope``: staging and
+production are two window sequences, two error streams, two sets of series
+and alerts, tested against the version's one reference):
 
 1. every complete window of ``window`` new predictions (time order), or,
    with ``window: 1d`` (any period), every calendar period the clock has
@@ -31,7 +34,6 @@ windows and detector states and replays everything.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -59,6 +61,7 @@ from goldband.watch.findings import Tested, WindowSummary
 from goldband.watch.quality import Rule, evaluate, resolve_rules
 from goldband.watch.records import Issue, dumps
 from goldband.watch.reference import Reference, load_reference, references, register_reference
+from goldband.watch.scope import Scope
 from goldband.watch.segments import SegmentPlan, check_segments, plan_segments
 from goldband.watch.sizing import reference_warning
 
@@ -80,11 +83,16 @@ ANCHOR = datetime(1970, 1, 5, tzinfo=UTC)  # a Monday, 00:00 UTC: 1d windows sta
 class ModelReport:
     model: str
     version: str
+    environment: str | None = None  # as stored: None for the default
     windows: list[WindowSummary] = field(default_factory=list)
     concept: ConceptResult | None = None
     late_predictions: int = 0
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what limits this check: a small reference, no estimation
+
+    @property
+    def title(self) -> str:
+        return Scope(self.model, self.version, self.environment).title
 
 
 @dataclass
@@ -98,15 +106,16 @@ class CheckReport:
 def check(store: Store, monitors: MonitorsConfig | None = None, alerts: AlertsConfig | None = None, *,
           models: Sequence[str] | None = None, include_eval: bool = True, rebuild: bool = False,
           clock: Clock | None = None, root: Path | None = None, engine: AlertEngine | None = None,
-          stream: IO[str] | None = None) -> CheckReport:
-    """Run the monitors once over ``store``; see the module docstring."""
+          stream: IO[str] | None = None, environment: str | None = None) -> CheckReport:
+    """Run the monitors once over ``store``; see the module docstring. ``environment`` (as shown, ``default``
+    for the default): only that environment's predictions are checked."""
     monitors = monitors or MonitorsConfig()
     clock = clock or SystemClock()
     engine = engine or AlertEngine(store, alerts, clock=clock, root=root, stream=stream)
     report = CheckReport()
     for name in models if models is not None else _models(store, monitors):
         cfg = monitors.models.get(name) or ModelMonitorConfig()
-        report.models += _check_model(store, name, cfg, engine, clock, root, rebuild)
+        report.models += _check_model(store, name, cfg, engine, clock, root, rebuild, environment)
     if include_eval and monitors.eval.enabled:
         with store.transaction() as conn:
             report.eval = run_eval(conn, monitors.eval, rebuild=rebuild)
@@ -121,7 +130,7 @@ def _models(store: Store, monitors: MonitorsConfig) -> list[str]:
 
 
 def _check_model(store: Store, name: str, cfg: ModelMonitorConfig, engine: AlertEngine, clock: Clock,
-                 root: Path | None, rebuild: bool) -> list[ModelReport]:
+                 root: Path | None, rebuild: bool, environment: str | None = None) -> list[ModelReport]:
     if cfg.reference:
         register_reference(store, name, cfg.reference, version=cfg.version, features=cfg.features,
                            columns=cfg.columns, task=cfg.task, root=root)
@@ -130,21 +139,30 @@ def _check_model(store: Store, name: str, cfg: ModelMonitorConfig, engine: Alert
         return [ModelReport(name, cfg.version, problems=[f"no predictions logged for {name!r} yet"])]
     reports = []
     for version in versions:
-        report = ModelReport(name, version)
-        reports.append(report)
-        ref = _reference(store, name, version, root, report)
-        if ref is None:
-            continue
-        plan = _plan(ref, cfg, root)
-        report.notes = [n for n in (reference_warning(ref, cfg),
-                                    plan.estimator.describe() if plan.estimator and plan.estimator.off else None) if n]
-        if rebuild:
-            _forget(store, name, version)
-        _windows(store, plan, engine, clock, report, latest=version == versions[-1])
-        with store.transaction() as conn:
-            report.concept = run_concept(conn, ref, cfg, clock.now(), rebuild=rebuild)
-            _record(conn, report.concept.events, report.concept.observations, engine)
+        for scope in db.scopes(store.conn, name, version):
+            if environment is None or scope.shown == environment:
+                reports.append(_check_scope(store, scope, cfg, engine, clock, root, rebuild,
+                                            latest=version == versions[-1]))
     return reports
+
+
+def _check_scope(store: Store, scope: Scope, cfg: ModelMonitorConfig, engine: AlertEngine, clock: Clock,
+                 root: Path | None, rebuild: bool, *, latest: bool) -> ModelReport:
+    """The windows and the error stream of one model version in one environment."""
+    report = ModelReport(scope.model, scope.version, scope.environment)
+    ref = _reference(store, scope.model, scope.version, root, report)
+    if ref is None:
+        return report
+    plan = _plan(ref, scope, cfg, root)
+    report.notes = [n for n in (reference_warning(ref, cfg),
+                                plan.estimator.describe() if plan.estimator and plan.estimator.off else None) if n]
+    if rebuild:
+        _forget(store, scope)
+    _windows(store, plan, engine, clock, report, latest=latest)
+    with store.transaction() as conn:
+        report.concept = run_concept(conn, ref, scope, cfg, clock.now(), rebuild=rebuild)
+        _record(conn, report.concept.events, report.concept.observations, engine)
+    return report
 
 
 def _reference(store: Store, name: str, version: str, root: Path | None, report: ModelReport) -> Reference | None:
@@ -161,16 +179,25 @@ def _reference(store: Store, name: str, version: str, root: Path | None, report:
     return ref
 
 
-def _forget(store: Store, name: str, version: str) -> None:
-    key = f"{name}|{version}"
+def _forget(store: Store, scope: Scope) -> None:
+    """What the check recorded for one scope: its windows, cursor, detectors, series and drift events."""
     with store.transaction() as conn:
-        conn.execute("DELETE FROM monitor_windows WHERE model = ? AND version = ?", [name, version])
-        conn.execute("DELETE FROM monitor_state WHERE scope IN ('windows', 'concept') AND key = ?", [key])
-        key_labels = labels_key({"version": version})
-        segment_labels = '{"segment":%,"version":' + json.dumps(version, ensure_ascii=False) + "}"
+        conn.execute("DELETE FROM monitor_windows WHERE model = ? AND version = ? AND environment = ?",
+                     [scope.model, scope.version, scope.window_environment])
+        conn.execute("DELETE FROM monitor_state WHERE scope IN ('windows', 'concept') AND key = ?", [scope.key])
+        key_labels = labels_key(scope.labels)
+        segment_labels = _segment_pattern(scope)
         for table in ("series_points", "drift_events"):
             conn.execute(f"DELETE FROM {table} WHERE source = ? AND model = ? AND (labels_key = ? OR labels_key "
-                         "LIKE ?)", [SOURCE, name, key_labels, segment_labels])
+                         "LIKE ? ESCAPE '\\')", [SOURCE, scope.model, key_labels, segment_labels])
+
+
+def _segment_pattern(scope: Scope) -> str:
+    """A LIKE pattern (escaped with ``\\``) of the labels key of every segment's series of ``scope``: keys are
+    sorted JSON, so the segment sits between the environment and the version."""
+    text = labels_key({**scope.labels, "segment": "SEGMENT"})
+    text = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return text.replace('"SEGMENT"', '"%"')
 
 
 # -- windows ------------------------------------------------------------------------------------
@@ -181,6 +208,7 @@ class _Plan:
     """What every window of one model version is tested with: the reference, the config, rules, segments."""
 
     ref: Reference
+    scope: Scope
     cfg: ModelMonitorConfig
     rules: list[Rule]
     segments: list[SegmentPlan]
@@ -188,16 +216,16 @@ class _Plan:
 
     @property
     def key(self) -> str:
-        return f"{self.ref.model}|{self.ref.version}"
+        return self.scope.key
 
 
-def _plan(ref: Reference, cfg: ModelMonitorConfig, root: Path | None) -> _Plan:
+def _plan(ref: Reference, scope: Scope, cfg: ModelMonitorConfig, root: Path | None) -> _Plan:
     """Resolve the rules and cut the reference by segment; a config naming what the reference lacks raises."""
     where = f"goldband.yaml: monitors.models.{ref.model}"
     rules = resolve_rules(ref, cfg.quality, where=f"{where}.quality")
     segments = plan_segments(ref, cfg.segments, min_rows=cfg.min_segment_rows, root=root,
                              where=f"{where}.segments") if cfg.segments else []
-    return _Plan(ref, cfg, rules, segments, _estimator(ref, cfg))
+    return _Plan(ref, scope, cfg, rules, segments, _estimator(ref, cfg))
 
 
 def _estimator(ref: Reference, cfg: ModelMonitorConfig) -> Estimator | None:
@@ -222,7 +250,7 @@ def _test(plan: _Plan, rows: list[StoredPrediction]) -> Tested:
 
 def _windows(store: Store, plan: _Plan, engine: AlertEngine, clock: Clock, report: ModelReport,
              latest: bool) -> None:
-    report.late_predictions = _late(store, plan.ref, plan.key)
+    report.late_predictions = _late(store, plan.scope)
     if plan.cfg.window_period is not None:
         _calendar_windows(store, plan, engine, clock, report, latest)
         return
@@ -231,14 +259,13 @@ def _windows(store: Store, plan: _Plan, engine: AlertEngine, clock: Clock, repor
     while True:
         cursor = (str(state["cursor"][0]), int(state["cursor"][1]))
         with collector_paused():  # a window is millions of acyclic objects: no cycle search while they are built
-            rows = list(db.predictions_after(store.conn, plan.ref.model, plan.ref.version, cursor, limit=size))
+            rows = list(db.predictions_after(store.conn, plan.scope, cursor, limit=size))
             if len(rows) < size:
                 break
             tested = _test(plan, rows)
         seen = state["window"]
         state["window"] += 1
-        title = (f"{plan.ref.model} v{plan.ref.version} window {state['window']} ({len(rows)} predictions to "
-                 f"{rows[-1].time[:16]})")
+        title = f"{plan.scope.title} window {state['window']} ({len(rows)} predictions to {rows[-1].time[:16]})"
         summary = findings.window_summary(plan.ref, state["window"], rows, tested, title)
         state["cursor"] = [rows[-1].time, rows[-1].id]
         if not _commit(store, plan, seen, state, summary, rows, tested, clock, engine):
@@ -252,14 +279,15 @@ def _commit(store: Store, plan: _Plan, seen: int, state: dict[str, Any], summary
     with store.transaction() as conn:
         if (db.get_state(conn, WINDOWS, plan.key) or {}).get("window", 0) != seen:
             return False
-        estimate = plan.estimator.window(conn, rows, time=summary.end) if plan.estimator and tested else None
-        _store_window(conn, plan.ref, summary, rows, tested, clock, estimate)
+        estimate = (plan.estimator.window(conn, rows, time=summary.end, labels=plan.scope.labels)
+                    if plan.estimator and tested else None)
+        _store_window(conn, plan.scope, summary, rows, tested, clock, estimate)
         if tested is not None:
-            observations = findings.observations(plan.ref, summary, tested)
+            observations = findings.observations(plan.ref, summary, tested, plan.scope.labels)
             if estimate is not None:
                 observations += estimate.observations
                 db.add_issues(conn, plan.ref.model, estimate.issues)
-            _record(conn, findings.events(plan.ref, summary, tested), observations, engine)
+            _record(conn, findings.events(plan.ref, summary, tested, plan.scope.labels), observations, engine)
         db.put_state(conn, WINDOWS, plan.key, state)
     return True
 
@@ -268,23 +296,24 @@ def _new_cursor() -> dict[str, Any]:
     return {"cursor": ["", 0], "window": 0, "max_id": 0}
 
 
-def _late(store: Store, ref: Reference, key: str) -> int:
+def _late(store: Store, scope: Scope) -> int:
     """Count (once) predictions stored since the last check with a time the window cursor had already passed.
 
     Only rows stored since then are read (the id range; ``+model`` keeps SQLite off the index, which
     would walk every prediction before the cursor)."""
     with store.transaction() as conn:
-        state = db.get_state(conn, WINDOWS, key) or _new_cursor()
+        state = db.get_state(conn, WINDOWS, scope.key) or _new_cursor()
         time, pid = state["cursor"]
-        plus = "" if is_postgres(conn) else "+"  # SQLite's "not this index"; PostgreSQL has no + for text
+        where, params = scope.where()
+        if not is_postgres(conn):  # SQLite's "not this index" (PostgreSQL has no + for text)
+            where = where.replace("model =", "+model =").replace("version =", "+version =")
         row = conn.execute(
-            f"SELECT COUNT(*), MIN(prediction_id) FROM monitor_predictions WHERE id > ? AND {plus}model = ? AND "
-            f"{plus}version = ? AND (time, id) <= (?, ?)", [state["max_id"], ref.model, ref.version, time, pid]
-        ).fetchone()
+            f"SELECT COUNT(*), MIN(prediction_id) FROM monitor_predictions WHERE id > ? AND {where} AND "
+            "(time, id) <= (?, ?)", [state["max_id"], *params, time, pid]).fetchone()
         state["max_id"] = conn.execute("SELECT MAX(id) FROM monitor_predictions").fetchone()[0] or 0
-        db.put_state(conn, WINDOWS, key, state)
+        db.put_state(conn, WINDOWS, scope.key, state)
         if row[0]:
-            db.add_issues(conn, ref.model, [Issue(
+            db.add_issues(conn, scope.model, [Issue(
                 "late_prediction", "time", f"prediction {row[1]!r} (and {row[0] - 1} more) logged with a time "
                 f"before the last checked window ({time}); not tested (goldband monitor check --rebuild "
                 "re-tests everything)")], times=int(row[0]))
@@ -310,8 +339,8 @@ def _calendar_windows(store: Store, plan: _Plan, engine: AlertEngine, clock: Clo
         cursor = (str(state["cursor"][0]), int(state["cursor"][1]))
         end = start + period
         with collector_paused():
-            rows = list(db.predictions_after(store.conn, plan.ref.model, plan.ref.version,
-                                             max((iso(start), 0), cursor), before_time=iso(end)))
+            rows = list(db.predictions_after(store.conn, plan.scope, max((iso(start), 0), cursor),
+                                             before_time=iso(end)))
         if not rows:  # one record for the run of empty periods up to the next prediction (or now)
             following = _next_time(store, plan, cursor)
             if following is None and not latest:
@@ -338,7 +367,7 @@ def _first_period(store: Store, plan: _Plan, state: dict[str, Any], period: time
 
 
 def _next_time(store: Store, plan: _Plan, cursor: tuple[str, int]) -> datetime | None:
-    first = next(db.predictions_after(store.conn, plan.ref.model, plan.ref.version, cursor, limit=1), None)
+    first = next(db.predictions_after(store.conn, plan.scope, cursor, limit=1), None)
     return None if first is None else datetime.fromisoformat(first.time)
 
 
@@ -352,7 +381,7 @@ def _period(plan: _Plan, index: int, start: datetime, end: datetime, period: tim
             rows: list[StoredPrediction]) -> tuple[WindowSummary, Tested | None]:
     """The summary of one calendar window, tested when it has at least ``min_window_rows`` predictions."""
     name = _period_name(start, end, period)
-    head = f"{plan.ref.model} v{plan.ref.version} window {name}"
+    head = f"{plan.scope.title} window {name}"
     if not rows:
         text = f"{head} has no predictions" if end - start <= period else f"{head} have no predictions"
         return WindowSummary(index, iso(start), iso(end), 0, False, False, [], [], head, text, status="empty"), None
@@ -380,7 +409,7 @@ def _period_name(start: datetime, end: datetime, period: timedelta) -> str:
 # -- what a window found -------------------------------------------------------------------------
 
 
-def _store_window(conn: sqlite3.Connection, ref: Reference, s: WindowSummary, rows: list[StoredPrediction],
+def _store_window(conn: sqlite3.Connection, scope: Scope, s: WindowSummary, rows: list[StoredPrediction],
                   tested: Tested | None, clock: Clock, estimate: WindowEstimate | None = None) -> None:
     results = tested.to_json() if tested is not None else {"n": s.rows, "status": s.status, "features": [],
                                                           "outputs": []}
@@ -390,22 +419,24 @@ def _store_window(conn: sqlite3.Connection, ref: Reference, s: WindowSummary, ro
                                "flagged": [o.metric for o in estimate.observations if o.flagged]}
     first, last = (rows[0].id, rows[-1].id) if rows else (None, None)
     conn.execute(  # "window": a reserved word in PostgreSQL, quoted (SQLite takes the quotes too)
-        upsert("monitor_windows", ("model", "version", '"window"', "start_time", "end_time", "rows", "first_id",
-                                   "last_id", "input_drifted", "output_drifted", "drifted", "results", "checked_at"),
-               ("model", "version", '"window"')),
-        [ref.model, ref.version, s.window, s.start, s.end, s.rows, first, last, int(s.input_drifted),
-         int(s.output_drifted), dumps(s.drifted_features + s.drifted_outputs), dumps(results), iso(clock.now())])
+        upsert("monitor_windows", ("model", "environment", "version", '"window"', "start_time", "end_time", "rows",
+                                   "first_id", "last_id", "input_drifted", "output_drifted", "drifted", "results",
+                                   "checked_at"),
+               ("model", "environment", "version", '"window"')),
+        [scope.model, scope.window_environment, scope.version, s.window, s.start, s.end, s.rows, first, last,
+         int(s.input_drifted), int(s.output_drifted), dumps(s.drifted_features + s.drifted_outputs), dumps(results),
+         iso(clock.now())])
     if tested is None:
         kind = "empty_window" if s.status == "empty" else "small_window"
-        db.add_issues(conn, ref.model, [Issue(kind, "window", s.summary)])
+        db.add_issues(conn, scope.model, [Issue(kind, "window", s.summary)])
         return
     for kind, by_field in tested.result.issues.items():
         for name, n in by_field.items():
             example = tested.result.examples.get(kind, f"{kind}: {name}")
-            db.add_issues(conn, ref.model, [Issue(kind, name, f"window {s.window}: {example}")], times=n)
+            db.add_issues(conn, scope.model, [Issue(kind, name, f"window {s.window}: {example}")], times=n)
     for g in tested.segments:
         if g.status == "unseen":
-            db.add_issues(conn, ref.model, [Issue("unseen_segment", g.column, f"window {s.window}: {g.label} is not "
+            db.add_issues(conn, scope.model, [Issue("unseen_segment", g.column, f"window {s.window}: {g.label} is not "
                                                   f"in the reference ({g.rows} rows); not tested")], times=g.rows)
 
 

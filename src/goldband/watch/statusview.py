@@ -43,6 +43,7 @@ class ModelStatus:
     model: str
     version: str
     reference: dict[str, Any] | None
+    environment: str = "default"  # where its predictions were served (each environment is watched apart)
     predictions: int = 0
     labelled: int = 0
     windows: int = 0
@@ -118,11 +119,14 @@ def render(st: Status) -> str:
 
 
 def _summary(models: list[ModelStatus]) -> str:
-    rows = [[m.model, m.version, f"{m.predictions:,}", f"{m.labelled:,}", str(m.windows), _inputs(m),
-             ", ".join(t.name for t in m.outputs if t.drifted) or "-", _error(m), m.diagnosis.upper()
-             if m.diagnosis not in ("stable", "waiting") else m.diagnosis, _alert_count(m.alerts)] for m in models]
-    return table(rows, ["model", "version", "predictions", "labelled", "windows", "input drift", "output drift",
-                        "error ref → now", "diagnosis", "open alerts"], right={2, 3, 4})
+    envs = any(m.environment != "default" for m in models)  # the default environment only: no column, as before
+    rows = [[m.model, m.version, *([m.environment] if envs else []), f"{m.predictions:,}", f"{m.labelled:,}",
+             str(m.windows), _inputs(m), ", ".join(t.name for t in m.outputs if t.drifted) or "-", _error(m),
+             m.diagnosis.upper() if m.diagnosis not in ("stable", "waiting") else m.diagnosis,
+             _alert_count(m.alerts)] for m in models]
+    counts = {2, 3, 4} if not envs else {3, 4, 5}
+    return table(rows, ["model", "version", *(["environment"] if envs else []), "predictions", "labelled", "windows",
+                        "input drift", "output drift", "error ref → now", "diagnosis", "open alerts"], right=counts)
 
 
 def _inputs(m: ModelStatus) -> str:
@@ -145,7 +149,8 @@ def _alert_count(alerts: list[dict[str, Any]]) -> str:
 
 
 def _detail(m: ModelStatus) -> str:
-    lines = [f"{m.model} v{m.version} · {m.diagnosis.upper()}: {m.advice}"]
+    where = "" if m.environment == "default" else f" in {m.environment}"
+    lines = [f"{m.model} v{m.version}{where} · {m.diagnosis.upper()}: {m.advice}"]
     if m.reference:
         lines.append(f"  reference  {m.reference['path']} ({m.reference['rows']:,} rows, {m.reference['hash'][:19]}…)")
         if m.reference.get("warning"):
