@@ -104,6 +104,25 @@ def test_candidates_from_negative_feedback_then_accept_bumps_the_version(project
     assert "0 candidate(s)" in again.output and "3 dropped as near-duplicates" in again.output
 
 
+def test_candidates_from_one_environments_traces(project: Path) -> None:
+    """Staging's test traffic is not a source of real failures: --environment production picks production's."""
+    with TraceLogger("support", store=store_of(project), version="3", environment="staging") as logger:
+        logger.log({"question": QUESTIONS[0]}, "Sorry, no idea.", trace_id="s0")
+    with TraceLogger("support", store=store_of(project), version="3", environment="production") as logger:
+        logger.log({"question": QUESTIONS[1]}, "Sorry, no idea.", trace_id="p0")
+    result = golden("candidates", "goldensets/support.yaml", "--from", "production", "--environment", "production",
+                    "--out", "review.yaml")
+    assert result.exit_code == 0, result.output
+    review = yaml.safe_load((project / "review.yaml").read_text())
+    assert [c["input"]["question"] for c in review["candidates"]] == [QUESTIONS[1]]
+    assert review["selection"]["environment"] == "production"
+    every = golden("candidates", "goldensets/support.yaml", "--from", "production", "--out", "every.yaml")
+    assert every.exit_code == 0, every.output
+    assert len(yaml.safe_load((project / "every.yaml").read_text())["candidates"]) == 2
+    stray = golden("candidates", "goldensets/support.yaml", "--from-file", "x.jsonl", "--environment", "staging")
+    assert stray.exit_code == 2 and "--environment selects production traces" in stray.output
+
+
 def test_an_edited_review_with_a_bad_case_writes_nothing(project: Path) -> None:
     ids = log(project, QUESTIONS[:2])
     record_feedback(store_of(project), "support", ids[0], thumbs="down")

@@ -91,10 +91,11 @@ def llm_project(root: Path, url: str, store: str, *, window: int = 20, sample: i
     return root
 
 
-def log_traces(store: str, outputs: list[str], *, version: str = "1", start: int = 0) -> None:
-    with TraceLogger("support", store=store, version=version) as log:
+def log_traces(store: str, outputs: list[str], *, version: str = "1", start: int = 0,
+               environment: str | None = None) -> None:
+    with TraceLogger("support", store=store, version=version, environment=environment) as log:
         for i, text in enumerate(outputs, start):
-            log.log({"question": f"q{i}"}, text, trace_id=f"t{i}", latency_ms=100.0 + i,
+            log.log({"question": f"q{i}"}, text, trace_id=f"{environment or ''}t{i}", latency_ms=100.0 + i,
                     time=f"2026-05-0{1 + i // 1000}T10:{(i % 1000) // 60:02d}:{i % 60:02d}Z")
 
 
@@ -133,6 +134,33 @@ def test_output_drift_opens_an_alert_through_the_default_rules(tmp_path: Path, s
     with open_store(store_at) as store:
         (rule, metric, source), = store.conn.execute("SELECT rule, metric, source FROM alerts").fetchall()
     assert (rule, metric, source) == ("llm-production", "output_drift", "llm-prod")
+
+
+def test_each_environment_is_evaluated_apart(tmp_path: Path, store_at: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production's traces turn to refusals while staging's stay good: production's windows drift and alert,
+    staging's never see production's traces."""
+    llm_project(tmp_path, "http://127.0.0.1:9/v1", store_at)
+    monkeypatch.chdir(tmp_path)
+    log_traces(store_at, [GOOD] * 60, environment="staging")
+    log_traces(store_at, [GOOD] * 40 + [BAD] * 20, environment="production")
+    only = evaluate("support", "--no-judge", "--environment", "staging")
+    assert only.exit_code == 0, only.output
+    assert "support: 3 new window(s)" in only.output and "production" not in only.output
+    result = evaluate("support", "--no-judge", "--fail-on-alert", "warning")
+    assert result.exit_code == 6, result.output
+    assert "support: 3 new window(s)" in result.output
+    assert "v1 in production window 3 (20 traces" in result.output and "output drift: output_length" in result.output
+    with open_store(store_at) as store:
+        conn = store.conn
+        alerts = conn.execute("SELECT metric, environment FROM alerts").fetchall()
+        assert [tuple(a) for a in alerts] == [("output_drift", "production")]
+        rates = conn.execute("SELECT environment, labels, value FROM series_points WHERE metric = 'refusal_rate' "
+                             "ORDER BY environment, time").fetchall()
+        assert [(env, json.loads(labels), value) for env, labels, value in rates] == [
+            ("production", {"environment": "production", "version": "1"}, v) for v in (0.0, 0.0, 1.0)] + [
+            ("staging", {"environment": "staging", "version": "1"}, 0.0)] * 3
+    bad = evaluate("support", "--environment", "Prod")
+    assert bad.exit_code == 2 and "--environment: environment 'Prod' is not a valid name" in bad.output
 
 
 def test_evaluate_an_unknown_app_names_the_known_ones(tmp_path: Path, store_at: str,

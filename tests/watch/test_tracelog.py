@@ -13,6 +13,7 @@ import pytest
 from goldband.errors import ConfigError, MonitorError
 from goldband.store import open_store
 from goldband.watch import traces
+from goldband.watch.scope import Scope
 from goldband.watch.tracelog import TraceLogger, record_feedback
 from goldband.watch.tracerecords import TraceRecord
 
@@ -31,7 +32,7 @@ def test_logged_traces_are_stored_with_every_field(store_at: str) -> None:
                       finish_reason="stop", attributes={"user": "u1"}, time="2026-05-01T10:00:00Z")
     assert tid is not None and log.stats().written == 1
     with open_store(store) as opened:
-        (found,) = list(traces.traces_after(opened.conn, "support", "4", ("", 0)))
+        (found,) = list(traces.traces_after(opened.conn, Scope("support", "4"), ("", 0)))
     record = found.record
     assert (record.trace_id, record.version, record.time) == (tid, "4", "2026-05-01T10:00:00.000+00:00")
     assert record.input == [{"role": "user", "content": "Do I pay for shipping?"}]

@@ -52,6 +52,8 @@ def _load_set(path: Path, root: Path) -> GoldenSet:
               help="Pick the failures in this JSON Lines file (input, output, reference, tags, note).")
 @click.option("--where", "where_text", help='Which traces (production): e.g. "feedback=negative OR check_failed OR '
                                             'judge_score<3".')
+@click.option("--environment", metavar="E", help="Only traces served in E (production; 'default': those logged "
+                                                  "without one). Default: every environment.")
 @click.option("--limit", type=int, default=50, show_default=True, help="At most this many candidates.")
 @click.option("--threshold", type=float, default=None, help="Near-duplicate score (0-100) at or above which a "
                                                             "candidate is dropped [default: 90].")
@@ -59,8 +61,8 @@ def _load_set(path: Path, root: Path) -> GoldenSet:
                                                                              "[default: reviews/SET-TIME.yaml].")
 @store_option
 def candidates(set_path: Path, source: str | None, app: str | None, run_id: str | None, file: Path | None,
-               where_text: str | None, limit: int, threshold: float | None, out: Path | None,
-               store_path: Path | None) -> None:
+               where_text: str | None, environment: str | None, limit: int, threshold: float | None,
+               out: Path | None, store_path: Path | None) -> None:
     """Write a review file of candidate cases for golden set SET.
 
     Exactly one source: --from production (with --where), --from-run RUN or --from-file F.jsonl.
@@ -72,15 +74,17 @@ def candidates(set_path: Path, source: str | None, app: str | None, run_id: str 
 
     if sum(x is not None for x in (source, run_id, file)) != 1:
         raise UsageError("give exactly one source: --from production, --from-run RUN or --from-file F.jsonl")
-    if where_text is not None and source is None:
-        raise UsageError("--where selects production traces: use it with --from production")
+    for flag, given in (("--where", where_text), ("--environment", environment)):
+        if given is not None and source is None:
+            raise UsageError(f"{flag} selects production traces: use it with --from production")
     if limit < 1:
         raise UsageError(f"--limit {limit}: give at least 1")
     cfg, root = project()
     goldenset = _load_set(set_path, root)
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     with opened_store(store_path, create=False) if file is None else contextlib.nullcontext() as store:
-        stream, selection = _stream(cfg, root, goldenset, store, source, app, run_id, file, where_text)
+        stream, selection = _stream(cfg, root, goldenset, store, source, app, run_id, file, where_text,
+                                    environment)
         kept, dropped, matched = pick_cases(stream, goldenset.cases, limit=limit, threshold=threshold)
     path = out or root / "reviews" / f"{goldenset.name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.yaml"
     shown = dropped[:SHOWN_DROPPED]  # the file lists the first ones; the count says how many in all
@@ -97,8 +101,9 @@ def candidates(set_path: Path, source: str | None, app: str | None, run_id: str 
 
 
 def _stream(cfg: ProjectConfig, root: Path, goldenset: GoldenSet, store: Store | None, source: str | None,
-            app: str | None, run_id: str | None, file: Path | None,
-            where_text: str | None) -> tuple[Iterator[dict[str, Any]], dict[str, Any]]:
+            app: str | None, run_id: str | None, file: Path | None, where_text: str | None,
+            environment: str | None = None) -> tuple[Iterator[dict[str, Any]], dict[str, Any]]:
+    from goldband._util.environment import check_environment, shown
     from goldband.golden.where import parse_where
     from goldband.watch import candidates as pick
 
@@ -109,8 +114,10 @@ def _stream(cfg: ProjectConfig, root: Path, goldenset: GoldenSet, store: Store |
         return pick.from_run(store.conn, run_id, root, limit=None), {"source": "run", "run": run_id}
     name = _which_app(cfg, root, goldenset, store, app)
     where = parse_where(where_text, fields=pick.FIELDS) if where_text else None
-    return (pick.from_production(store.conn, name, where, limit=None),
-            {"source": "production", "app": name, "where": where_text})
+    env = None if environment is None else shown(check_environment(environment, where="--environment"))
+    return (pick.from_production(store.conn, name, where, limit=None, environment=env),
+            {"source": "production", "app": name, "where": where_text,
+             **({"environment": env} if env is not None else {})})
 
 
 def _which_app(cfg: ProjectConfig, root: Path, goldenset: GoldenSet, store: Store, app: str | None) -> str:

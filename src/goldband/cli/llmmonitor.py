@@ -111,25 +111,31 @@ def _print_report(report: Any, strict: bool) -> None:
 @click.option("--mode", type=click.Choice(["live", "record", "replay", "cached"]),
               help="Where the judge's grades come from (default: goldband.yaml).")
 @click.option("--no-judge", "no_judge", is_flag=True, help="Only the deterministic checks and signals.")
-@click.option("--limit", type=int, help="Evaluate at most this many new windows per version.")
+@click.option("--limit", type=int, help="Evaluate at most this many new windows per version and environment.")
 @click.option("--fail-on-alert", type=SEVERITY, help="Exit with status 6 when an alert of at least this severity "
                                                      "opened.")
+@click.option("--environment", metavar="E", help="Only the traces served in E (e.g. production; 'default': those "
+                                                  "logged without one). Default: every environment, each apart.")
 @store_option
 def evaluate(app: str, mode: str | None, no_judge: bool, limit: int | None, fail_on_alert: str | None,
-             store_path: Path | None) -> None:
+             environment: str | None, store_path: Path | None) -> None:
     """Score new complete windows of APP's production traces and watch the series they make.
+
+    Each version is evaluated per environment that served it: its own windows, series and alerts.
 
     Per trace: the checks of monitors.llm.APP.golden_set's defaults (or .checks), refusal,
     empty and truncated outputs; on a random sample, the rubric of .judge through the judge.
     Per window: series points (source llm-prod), the eval detectors, output drift
     against the version's first windows, and the alert rules.
     """
+    from goldband._util.environment import check_environment, shown
     from goldband.alerts.engine import AlertEngine, list_alerts
     from goldband.alerts.rules import severity_at_least
     from goldband.clock import SystemClock, iso
     from goldband.watch.llmeval import app_checks, evaluate_app
     from goldband.watch.traceingest import unknown_app
 
+    env = None if environment is None else shown(check_environment(environment, where="--environment"))
     cfg, root = project()
     app_cfg = _app(cfg, app)
     checks = app_checks(app_cfg, root, where=f"goldband.yaml: monitors.llm.{app}")
@@ -142,7 +148,7 @@ def evaluate(app: str, mode: str | None, no_judge: bool, limit: int | None, fail
         engine = AlertEngine(store, cfg.alerts, root=root)
         with _grader(app_cfg, mode, no_judge, root) as grade:
             done = evaluate_app(store, app, app_cfg, checks, grade=grade, watch_cfg=knobs,
-                                now=iso(SystemClock().now()), engine=engine, limit=limit)
+                                now=iso(SystemClock().now()), engine=engine, limit=limit, environment=env)
         engine.deliver()
         ids = set(engine.opened)
         opened = [a["severity"] for a in list_alerts(store.conn, limit=None) if a["id"] in ids]
@@ -155,12 +161,12 @@ def _print_evaluation(done: Any, checks: Sequence[Any], judged: bool) -> None:
     click.echo(f"{done.app}: {len(done.windows)} new window(s); {len(checks)} check(s)"
                + ("; judge on a sample" if judged else "; no judge"))
     for w in done.windows:
-        click.echo(f"  v{w.version} {w.summary}")
+        click.echo(f"  v{w.version}{f' in {w.environment}' if w.environment else ''} {w.summary}")
         for error in w.judge_errors[:3]:
             click.echo(f"    judge error (counted, not scored): {error}")
-    for version, n in done.waiting.items():
+    for scope, n in done.waiting.items():
         if n:
-            click.echo(f"  v{version}: {n} trace(s) waiting for a complete window")
+            click.echo(f"  {scope}: {n} trace(s) waiting for a complete window")
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from goldband._util.environment import environment_clause
 from goldband.errors import ConfigError, MonitorError
 from goldband.golden.goldenset import Case, load
 from goldband.golden.similar import drop_near_duplicates
@@ -56,8 +57,9 @@ FILE_KEYS = ("input", "output", "reference", "tags", "note", "id")
 
 
 def from_production(conn: sqlite3.Connection, app: str, where: Where | None, *,
-                    limit: int | None) -> Iterator[dict[str, Any]]:
-    """Candidates from ``app``'s traces matching ``where`` (all when None), newest first, at most ``limit``.
+                    limit: int | None, environment: str | None = None) -> Iterator[dict[str, Any]]:
+    """Candidates from ``app``'s traces matching ``where`` (all when None), newest first, at most ``limit``;
+    ``environment`` (as shown, ``default`` for traces logged without one): only the traces served there.
 
     SQLite picks the traces when the expression translates (``goldband.watch.wheresql``: every form but
     ``~``), else each is tested here, with only the fields the expression reads (a million traces: seconds
@@ -66,8 +68,9 @@ def from_production(conn: sqlite3.Connection, app: str, where: Where | None, *,
     feedback = _feedback(conn, app)
     query = to_sql(where) if where is not None else ("TRUE", [])
     sql, params = query or ("TRUE", [])  # the database picks them when it can: the Python rules (test_wheresql.py)
-    rows = conn.execute(f"SELECT {COLUMNS} FROM {JOIN} WHERE t.app = ? AND {sql} ORDER BY t.time DESC, t.id DESC",
-                        [app, *params])
+    served, served_params = ("TRUE", []) if environment is None else environment_clause(environment, "t.environment")
+    rows = conn.execute(f"SELECT {COLUMNS} FROM {JOIN} WHERE t.app = ? AND {served} AND {sql} "
+                        "ORDER BY t.time DESC, t.id DESC", [app, *served_params, *params])
     picked: Iterator[tuple[Any, ...]] = iter(rows) if query is not None or where is None else (
         row for row in rows if where.matches(_record(row, feedback.get(row[1], _NONE), where.fields)))
     for found, row in enumerate(picked, 1):

@@ -1,6 +1,7 @@
 """Online evaluation of production LLM traces: ``goldband monitor evaluate APP``.
 
-The traces of each served version are taken in complete windows of ``window``
+The traces of each served version, in each environment that served it (each
+watched apart: ``goldband.watch.scope``), are taken in complete windows of ``window``
 traces, in time order (the cursor is kept in the store, so the next call
 starts at the next window). Per trace: the deterministic checks of a golden
 set's ``defaults`` (or a named list), refusal, empty and truncated outputs
@@ -10,7 +11,7 @@ draws the same ones), the rubric through the judge: cached, the output
 fenced, and fail-closed (a judge failure is an error, counted, never a score).
 
 Per window one series point per metric (source ``llm-prod``, labels
-``{version}``): ``check_pass_rate``, ``judge_score``, ``judge_error_rate``,
+``{version}``, and ``environment`` outside the default one): ``check_pass_rate``, ``judge_score``, ``judge_error_rate``,
 ``refusal_rate``, ``empty_rate``, ``truncated_rate``, ``error_rate``,
 ``output_length``, ``latency_p50``, ``latency_p95``, ``cost``,
 ``negative_feedback_rate``. The eval detectors (noise-scaled Page-Hinkley,
@@ -48,6 +49,7 @@ from goldband.watch import db, traces
 from goldband.watch.llmsignals import TraceSignals, signals
 from goldband.watch.records import dumps
 from goldband.watch.rows import TestRow
+from goldband.watch.scope import Scope
 from goldband.watch.stream import EvalWatch
 from goldband.watch.traces import StoredTrace
 
@@ -73,6 +75,7 @@ class WindowResult:
     end: str
     n: int
     metrics: dict[str, float | None]
+    environment: str | None = None  # where its traces were served (None: the default environment)
     drift: list[TestRow] = field(default_factory=list)
     drifted: bool = False
     reference: bool = False  # one of the version's first windows: it builds the reference
@@ -95,13 +98,15 @@ class AppEvaluation:
     windows: list[WindowResult] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     events: list[DriftEvent] = field(default_factory=list)
-    waiting: dict[str, int] = field(default_factory=dict)  # version -> traces not yet in a complete window
+    waiting: dict[str, int] = field(default_factory=dict)  # ``v3`` or ``v3 in production`` -> traces not yet
+    # in a complete window
 
 
 def evaluate_app(store: Store, app: str, cfg: LlmAppConfig, checks: Sequence[CheckSpec], *,
                  grade: Grader | None, watch_cfg: dict[str, Any], now: str, engine: AlertEngine | None = None,
-                 limit: int | None = None) -> AppEvaluation:
-    """Evaluate every complete new window of every version of ``app``.
+                 limit: int | None = None, environment: str | None = None) -> AppEvaluation:
+    """Evaluate every complete new window of every version of ``app`` in every environment (``environment``,
+    as shown: that one only).
 
     A window is read and judged outside any transaction (the judge writes its cache meanwhile), then
     recorded in one: its evaluations, series points, drift events, alert observations and the advanced
@@ -110,28 +115,31 @@ def evaluate_app(store: Store, app: str, cfg: LlmAppConfig, checks: Sequence[Che
     evaluated per version in this call.
     """
     result = AppEvaluation(app)
-    for version in _versions(store.conn, app):
-        _version(store, app, version, cfg, checks, grade, watch_cfg, now, limit, engine, result)
+    for scope in _scopes(store.conn, app):
+        if environment is None or scope.shown == environment:
+            _version(store, scope, cfg, checks, grade, watch_cfg, now, limit, engine, result)
     return result
 
 
-def _versions(conn: sqlite3.Connection, app: str) -> list[str]:
-    rows = conn.execute("SELECT version, MIN(time) FROM llm_traces WHERE app = ? GROUP BY version ORDER BY 2", [app])
-    return [r[0] for r in rows]
+def _scopes(conn: sqlite3.Connection, app: str) -> list[Scope]:
+    """Each version of ``app`` in each environment that served it, the first served first."""
+    rows = conn.execute("SELECT version, environment, MIN(time) FROM llm_traces WHERE app = ? "
+                        "GROUP BY version, environment ORDER BY 3, 1, 2", [app])
+    return [Scope(app, version, environment) for version, environment, _ in rows]
 
 
-def _version(store: Store, app: str, version: str, cfg: LlmAppConfig, checks: Sequence[CheckSpec],
+def _version(store: Store, scope: Scope, cfg: LlmAppConfig, checks: Sequence[CheckSpec],
              grade: Grader | None, watch_cfg: dict[str, Any], now: str, limit: int | None,
              engine: AlertEngine | None, result: AppEvaluation) -> None:
-    key = f"{app}|{version}"
+    app, key = scope.model, scope.key
     done = 0
     while limit is None or done < limit:
         state = db.get_state(store.conn, SCOPE, key) or {"cursor": ["", 0], "window": 0, "reference": None,
                                                           "watches": {}}
         cursor = (str(state["cursor"][0]), int(state["cursor"][1]))
-        rows = list(traces.traces_after(store.conn, app, version, cursor, limit=cfg.window))
+        rows = list(traces.traces_after(store.conn, scope, cursor, limit=cfg.window))
         if len(rows) < cfg.window:
-            result.waiting[version] = len(rows)
+            result.waiting[scope.title.removeprefix(f"{app} ")] = len(rows)
             return
         seen = state["window"]
         state["window"] += 1
@@ -141,9 +149,9 @@ def _version(store: Store, app: str, version: str, cfg: LlmAppConfig, checks: Se
         with store.transaction() as conn:
             if (db.get_state(conn, SCOPE, key) or {}).get("window", 0) != seen:
                 return  # another evaluate (an overlapping cron job) took this window: leave the rest to it
-            window = _window(conn, app, version, cfg, rows, found, scores, errors, len(picked), state, now,
+            window = _window(conn, scope, cfg, rows, found, scores, errors, len(picked), state, now,
                              has_checks=bool(checks))
-            observations, events = _watch(app, version, window, state, watch_cfg if cfg.detectors else None)
+            observations, events = _watch(scope, window, state, watch_cfg if cfg.detectors else None)
             insert_series(conn, series_points(app, [window]))
             for event in events:
                 insert_drift_event(conn, event)
@@ -157,13 +165,14 @@ def _version(store: Store, app: str, version: str, cfg: LlmAppConfig, checks: Se
         done += 1
 
 
-def _window(conn: sqlite3.Connection, app: str, version: str, cfg: LlmAppConfig, rows: list[StoredTrace],
+def _window(conn: sqlite3.Connection, scope: Scope, cfg: LlmAppConfig, rows: list[StoredTrace],
             found: list[TraceSignals], scores: dict[int, float], errors: dict[int, str], judged: int,
             state: dict[str, Any], now: str, *, has_checks: bool) -> WindowResult:
+    app, version = scope.model, scope.version
     negative = _negative(conn, app, [r.record.trace_id for r in rows])
     metrics = window_metrics(rows, found, scores, len(errors), negative, has_checks=has_checks, judged=judged)
     window = WindowResult(version, state["window"], rows[0].record.time, rows[-1].record.time, len(rows), metrics,
-                          judged=judged, judge_errors=list(errors.values()))
+                          scope.environment, judged=judged, judge_errors=list(errors.values()))
     facts = _facts(rows, found)
     if state["window"] <= cfg.reference_windows:
         state["reference"] = _merge(state.get("reference"), facts)
@@ -306,11 +315,11 @@ def _shares(counts: dict[str, int]) -> str:
 # -- watching the window series ----------------------------------------------------------------
 
 
-def _watch(app: str, version: str, window: WindowResult, state: dict[str, Any],
+def _watch(scope: Scope, window: WindowResult, state: dict[str, Any],
            watch_cfg: dict[str, Any] | None) -> tuple[list[Observation], list[DriftEvent]]:
     """Feed each metric's watch (none with ``watch_cfg`` None: detectors off); one observation per metric, and
     one for output drift."""
-    labels = {"version": version}
+    app, who, labels = scope.model, scope.title, scope.labels
     observations: list[Observation] = []
     events: list[DriftEvent] = []
     for metric, value in window.metrics.items():
@@ -318,9 +327,9 @@ def _watch(app: str, version: str, window: WindowResult, state: dict[str, Any],
             continue
         watch = _watch_of(state, metric, watch_cfg)
         found = watch.feed([value], [window.end]) if watch is not None else []
-        summary = f"{app} v{version} window {window.window}: {metric.replace('_', ' ')} {_g(value)}"
+        summary = f"{who} window {window.window}: {metric.replace('_', ' ')} {_g(value)}"
         for d in found:
-            summary = f"{app} v{version}: {d.describe(metric.replace('_', ' '))} over {watch.n if watch else 0} windows"
+            summary = f"{who}: {d.describe(metric.replace('_', ' '))} over {watch.n if watch else 0} windows"
             events.append(DriftEvent(d.detector, SOURCE, app, metric, d.after, window.end, labels, None,
                                      d.threshold, d.to_json()))
         if watch is not None:
@@ -331,7 +340,7 @@ def _watch(app: str, version: str, window: WindowResult, state: dict[str, Any],
         moved = [t for t in window.drift if t.drifted]
         tests = {"tests": [t.to_json() for t in window.drift]}
         observations.append(Observation(SOURCE, app, "output_drift", window.end, float(len(moved)), bool(moved),
-                                        labels, "output-drift", f"{app} v{version} " + window.summary, tests))
+                                        labels, "output-drift", f"{who} " + window.summary, tests))
         if moved:
             events.append(DriftEvent("output-drift", SOURCE, app, "output_drift", float(len(moved)), window.end,
                                      labels, min(t.p_adjusted or 1.0 for t in moved), None, tests))
@@ -347,7 +356,8 @@ def _watch_of(state: dict[str, Any], metric: str, cfg: dict[str, Any] | None) ->
 
 def series_points(app: str, windows: Sequence[WindowResult]) -> list[SeriesPoint]:
     """One point per metric per window (source ``llm-prod``)."""
-    return [SeriesPoint(SOURCE, app, metric, value, w.end, {"version": w.version})
+    return [SeriesPoint(SOURCE, app, metric, value, w.end, Scope(app, w.version, w.environment).labels,
+                        environment=w.environment)
             for w in windows for metric, value in w.metrics.items() if value is not None]
 
 

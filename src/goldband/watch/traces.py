@@ -23,6 +23,7 @@ import orjson
 
 from goldband.watch.db import in_chunks
 from goldband.watch.records import Issue, dumps
+from goldband.watch.scope import Scope
 from goldband.watch.tracerecords import TraceRecord
 
 __all__ = [
@@ -148,15 +149,13 @@ def feedback_of(conn: sqlite3.Connection, app: str, trace_ids: Sequence[str]) ->
     return found
 
 
-def traces_after(conn: sqlite3.Connection, app: str, version: str | None, after: tuple[str, int], *,
+def traces_after(conn: sqlite3.Connection, scope: Scope, after: tuple[str, int], *,
                  limit: int | None = None) -> Iterator[StoredTrace]:
-    """Traces of ``app`` (one version, or all when None) after ``(time, id)``, in time order."""
-    clauses, params = ["app = ?", "(time, id) > (?, ?)"], [app, after[0], after[1]]
-    if version is not None:
-        clauses.insert(1, "version = ?")
-        params.insert(1, version)
-    sql = (f"SELECT id, {', '.join(_COLUMNS[:-1])} FROM llm_traces WHERE {' AND '.join(clauses)} ORDER BY time, id"
-           + (f" LIMIT {int(limit)}" if limit else ""))
+    """Traces of one app version served in one environment (``scope``) after ``(time, id)``, in time order."""
+    where, params = scope.where(model="app")
+    sql = (f"SELECT id, {', '.join(_COLUMNS[:-1])} FROM llm_traces WHERE {where} AND (time, id) > (?, ?) "
+           "ORDER BY time, id" + (f" LIMIT {int(limit)}" if limit else ""))
+    params += [after[0], after[1]]
     for row in conn.execute(sql, params):
         yield StoredTrace(row[0], _record(row[1:]))
 
