@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlite_utils import Database
+
 from goldband.results import BaselineDelta, Completion, Score, ScoredTrial, Trial, Verdict
-from goldband.store import RunRow, Store, StoredVerdict, open_store
+from goldband.store import RunRow, Store, StoredVerdict, open_store, schema
 from goldband.store.series import run_points
 from goldband.store.writer import (
     GoldenSetRecord,
@@ -128,3 +131,12 @@ def demo_store(path: Path | str, runs: int = 3) -> Store:
         write_run(store, f"202611{i + 1:02d}-120000-000{i + 1}", f"2026-11-{i + 1:02d}T12:00:00.000+00:00",
                   demo_cases())
     return store
+
+
+def store_before(path: Path, migration: str) -> Database:
+    """An SQLite store file as a goldband before ``migration`` left it (the migrations before it applied, its
+    schema version stamped), open for the test to add old rows; close it before opening it as a store."""
+    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
+    schema.MIGRATIONS.apply(db, stop_before=migration)
+    db.conn.execute(f"PRAGMA user_version = {schema.names().index(migration)}")
+    return db

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlite_utils import Database
 
 from goldband.cli import main
 from goldband.store import open_store, schema
 from monitorkit import churn_reference, phase, write_csv
+from storefixtures import store_before
 
 CONFIG = """\
 store: .goldband/store.db
@@ -118,9 +117,7 @@ def test_status_runs_as_a_real_process(project: Path) -> None:
 def test_the_monitoring_migration_upgrades_an_older_store(tmp_path: Path) -> None:
     """SQLite only: an older store is an SQLite file from before PostgreSQL was a backend."""
     path = tmp_path / "old.db"
-    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
-    schema.MIGRATIONS.apply(db, stop_before="0003_monitoring")
-    db.conn.execute("PRAGMA user_version = 2")
+    db = store_before(path, "0003_monitoring")
     db.conn.execute("INSERT INTO runs (id, kind, status, started_at) VALUES ('r1', 'nightly', 'complete', 'now')")
     db.close()
     with open_store(path) as store:

@@ -3,18 +3,16 @@ as a baseline, as a case's history, or as series points."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlite_utils import Database
 
 from goldband.compare.baseline import load_baseline
 from goldband.errors import ConfigError
 from goldband.store import Store, open_store, schema
 from goldband.store.series import run_points, stored_points
 from goldband.store.writer import mark_draft
-from storefixtures import CaseSpec, write_run
+from storefixtures import CaseSpec, store_before, write_run
 
 CASES = [CaseSpec("refund-window", "ppppp"), CaseSpec("order-id", "pppp", goldenset="extract",
                                                       target="extract-v1")]
@@ -52,10 +50,7 @@ def test_the_migration_is_0009_and_flags_run_and_golden_set(tmp_path: Path, stor
 
 def test_an_older_store_migrates_and_its_runs_are_not_drafts(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
-    version = schema.names().index("0009_draft_runs")
-    schema.MIGRATIONS.apply(db, stop_before="0009_draft_runs")
-    db.conn.execute(f"PRAGMA user_version = {version}")
+    db = store_before(path, "0009_draft_runs")
     db.conn.execute("INSERT INTO runs (id, kind, status, started_at) VALUES ('r1', 'ci', 'complete', 'x')")
     db.close()
     with open_store(path) as store:

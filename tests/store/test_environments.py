@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlite_utils import Database
 
 from envkit import env_run
 from goldband._util.environment import check_environment, environment_clause, shown
 from goldband.errors import UsageError
 from goldband.store import SeriesPoint, Store, open_store, schema
+from storefixtures import store_before
 
 
 @pytest.fixture
@@ -44,10 +43,7 @@ def test_series_points_take_their_runs_environment(store: Store) -> None:
 
 def test_an_old_store_migrates_and_its_rows_read_as_the_default(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
-    before = schema.names().index("0012_environments")
-    schema.MIGRATIONS.apply(db, stop_before="0012_environments")
-    db.conn.execute(f"PRAGMA user_version = {before}")
+    db = store_before(path, "0012_environments")
     db.conn.execute("INSERT INTO runs (id, kind, status, started_at) VALUES ('old', 'ci', 'complete', "
                     "'2026-10-01T00:00:00.000+00:00')")
     db.conn.close()

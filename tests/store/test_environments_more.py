@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlite_utils import Database
 
 from envkit import env_run
 from goldband._util.environment import resolve_environment
@@ -29,6 +27,7 @@ from goldband.watch.log import PredictionLogger
 from goldband.watch.overview import status
 from goldband.watch.traceingest import ingest_traces
 from goldband.watch.tracelog import TraceLogger
+from storefixtures import store_before
 
 
 @pytest.fixture(autouse=True)
@@ -52,9 +51,7 @@ def column(store: Store, sql: str) -> list[Any]:
 def test_an_old_store_gains_the_columns_and_its_rows_read_as_the_default(tmp_path: Path) -> None:
     """SQLite only: a store file of schema 12 (the PostgreSQL twin is compared by test_pg_schema)."""
     path = tmp_path / "old.db"
-    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
-    schema.MIGRATIONS.apply(db, stop_before="0013_environment_everywhere")
-    db.conn.execute(f"PRAGMA user_version = {schema.names().index('0013_environment_everywhere')}")
+    db = store_before(path, "0013_environment_everywhere")
     db.conn.execute("INSERT INTO monitor_predictions (model, version, prediction_id, time, features) "
                     "VALUES ('churn', '1', 'a', '2026-11-01T00:00:00.000+00:00', '{}')")
     db.conn.close()

@@ -4,14 +4,13 @@ are two rows, on both backends."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlite_utils import Database
 
 from goldband.errors import StoreError
 from goldband.store import open_store, schema
+from storefixtures import store_before
 
 INSERT = ('INSERT INTO monitor_windows (model, environment, version, "window", rows, input_drifted, '
           "output_drifted) VALUES (?, ?, ?, ?, ?, 0, 0)")
@@ -20,9 +19,7 @@ INSERT = ('INSERT INTO monitor_windows (model, environment, version, "window", r
 def test_windows_checked_before_0014_read_as_the_default_environment(tmp_path: Path) -> None:
     """SQLite only: a store file of schema 13 (the PostgreSQL twin is compared by test_pg_schema)."""
     path = tmp_path / "old.db"
-    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
-    schema.MIGRATIONS.apply(db, stop_before="0014_monitor_environments")
-    db.conn.execute(f"PRAGMA user_version = {schema.names().index('0014_monitor_environments')}")
+    db = store_before(path, "0014_monitor_environments")
     db.conn.execute('INSERT INTO monitor_windows (model, version, "window", rows, input_drifted, output_drifted) '
                     "VALUES ('churn', '1', 1, 500, 0, 1)")
     db.conn.close()

@@ -14,17 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlite_utils import Database
 
 from goldband.alerts import list_alerts
 from goldband.clock import ManualClock
-from goldband.store import Store, open_store, schema
+from goldband.store import Store, open_store
 from goldband.store.models import labels_key
 from goldband.watch import ModelMonitorConfig, MonitorsConfig, check, status
 from goldband.watch.reference import register_reference
 from goldband.watch.runner import _segment_pattern
 from goldband.watch.scope import Scope
 from monitorkit import T0, churn_reference, log_rows, phase
+from storefixtures import store_before
 
 STEP = 60.0
 NOW = ManualClock(T0 + timedelta(days=30))
@@ -47,10 +47,18 @@ def three_environments(store: Store, folder: Path) -> None:
              environment="production")
 
 
+def rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in store.conn.execute(sql).fetchall()]
+
+
 def windows(store: Store) -> list[tuple[Any, ...]]:
-    rows = store.conn.execute('SELECT environment, "window", rows, input_drifted FROM monitor_windows '
-                              'ORDER BY environment, "window"').fetchall()
-    return [tuple(r) for r in rows]
+    return rows(store, 'SELECT environment, "window", rows, input_drifted FROM monitor_windows '
+                       'ORDER BY environment, "window"')
+
+
+def series(store: Store) -> list[tuple[Any, ...]]:
+    return rows(store, "SELECT metric, labels_key, time, value FROM series_points WHERE source = 'classic-ml' "
+                       "ORDER BY metric, labels_key, time, id")
 
 
 def test_drift_served_in_production_alerts_production_only(tmp_path: Path, store_at: str) -> None:
@@ -96,12 +104,6 @@ def test_one_environment_is_checked_alone_and_a_rebuild_replays_only_it(tmp_path
         assert (windows(store), series(store)) == before  # replayed, not doubled; the others untouched
 
 
-def series(store: Store) -> list[tuple[Any, ...]]:
-    rows = store.conn.execute("SELECT metric, labels_key, time, value FROM series_points WHERE source = "
-                              "'classic-ml' ORDER BY metric, labels_key, time, id").fetchall()
-    return [tuple(r) for r in rows]
-
-
 def test_concept_drift_is_detected_in_its_environment(tmp_path: Path, store_at: str) -> None:
     """The labels say production's model went wrong on unchanged inputs; staging's labels are as in training."""
     with open_store(store_at) as store:
@@ -123,9 +125,7 @@ def test_windows_checked_before_migration_14_go_on_as_the_default_environments(t
     """A store of schema 13 whose check had recorded window 1 (cursor and window row, as that check wrote
     them): after the upgrade the next check records window 2 only, in the same sequence."""
     path = tmp_path / "old.db"
-    db = Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
-    schema.MIGRATIONS.apply(db, stop_before="0014_monitor_environments")
-    db.conn.execute(f"PRAGMA user_version = {schema.names().index('0014_monitor_environments')}")
+    db = store_before(path, "0014_monitor_environments")
     db.conn.close()
     with open_store(path) as store:  # migrated here; the rows below are what schema 13's check had written
         register_reference(store, "churn", churn_reference(tmp_path), version="1")
