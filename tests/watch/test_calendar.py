@@ -140,6 +140,24 @@ def test_a_model_that_stops_logging_shows_empty_days_up_to_now(tmp_path: Path, s
     assert [w.summary for w in again.windows] == ["churn v1 window 2026-03-06 has no predictions"]
 
 
+def test_an_environment_that_stops_logging_shows_its_empty_days(tmp_path: Path, store_at: str) -> None:
+    """Staging moved on to version 2 while production serves version 1 and stopped logging: version 1 is still
+    production's newest, so production's empty days are recorded; staging's version 1 stops at its last."""
+    path = store_with_days(tmp_path, store_at, {})
+    with open_store(path) as store:
+        (tmp_path / "v2").mkdir()
+        register_reference(store, "churn", churn_reference(tmp_path / "v2", seed=2), version="2")
+        for env, version, day in (("production", "1", 0), ("staging", "1", 0), ("staging", "2", 1),
+                                  ("staging", "2", 2), ("staging", "2", 3)):
+            log_rows(store, phase(300, "as in training", day), start=T0 + day * DAY, step_s=240, version=version,
+                     prefix=f"{env}-{version}-{day}-", environment=env)
+        report = run(store, 4 * DAY + timedelta(hours=2))
+    found = {m.title: [w.summary for w in m.windows] for m in report.models}
+    assert found["churn v1 in production"][1:] == [
+        "churn v1 in production window 2026-03-03 to 2026-03-05 (3 periods) have no predictions"]
+    assert len(found["churn v1 in staging"]) == 1 and len(found["churn v2 in staging"]) == 3
+
+
 def test_six_hour_windows_start_at_midnight_and_six(tmp_path: Path, store_at: str) -> None:
     path = store_with_days(tmp_path, store_at, {0: 300})
     with open_store(path) as store:

@@ -137,13 +137,10 @@ def _check_model(store: Store, name: str, cfg: ModelMonitorConfig, engine: Alert
     versions = db.versions(store.conn, name)
     if not versions:
         return [ModelReport(name, cfg.version, problems=[f"no predictions logged for {name!r} yet"])]
-    reports = []
-    for version in versions:
-        for scope in db.scopes(store.conn, name, version):
-            if environment is None or scope.shown == environment:
-                reports.append(_check_scope(store, scope, cfg, engine, clock, root, rebuild,
-                                            latest=version == versions[-1]))
-    return reports
+    scopes = [s for v in versions for s in db.scopes(store.conn, name, v) if environment in (None, s.shown)]
+    newest = {s.environment: s for s in scopes}  # each environment's newest version (versions: newest last)
+    return [_check_scope(store, scope, cfg, engine, clock, root, rebuild, latest=newest[scope.environment] == scope)
+            for scope in scopes]
 
 
 def _check_scope(store: Store, scope: Scope, cfg: ModelMonitorConfig, engine: AlertEngine, clock: Clock,
