@@ -2,7 +2,9 @@
 
 One error stream per scope (``goldband.watch.scope``: a model version in one
 environment), so a label-only drop in production never hides in, or alerts
-for, staging. Labels arrive late and in any order, so the error stream cannot simply be
+for, staging.
+
+Labels arrive late and in any order, so the error stream cannot simply be
 fed as labels come in. Each check feeds, in prediction-time order, the
 labelled predictions behind a *watermark*: a prediction is ready once it is
 older than ``label_delay`` or every earlier prediction already has its label.
