@@ -10,7 +10,7 @@ import pytest
 
 from goldband.errors import StoreError, UsageError
 from goldband.store import RunRow, open_store
-from goldband.store.maintenance import baseline_runs, parse_age, prune, table_names
+from goldband.store.maintenance import baseline_runs, parse_age, prune
 from goldband.store.writer import GoldenSetRecord, insert_goldenset, insert_run
 from storefixtures import demo_cases, goldenset_hash, write_run
 
@@ -43,7 +43,7 @@ def contents(location: str) -> dict[str, list[str]]:
     """Every table's rows, in a canonical order: what "nothing changed" is checked against on both backends."""
     with open_store(location, create=False, migrate_schema=False) as store:
         return {name: sorted(repr(row) for row in store.conn.execute(f'SELECT * FROM "{name}"'))
-                for name in table_names(store)}
+                for name in store.table_names()}
 
 
 def test_prune_removes_old_runs_and_everything_of_theirs(store_path: str) -> None:

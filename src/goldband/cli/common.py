@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONFIG_KEYS = {"store": "store", "report": "reports"}  # the option's name -> its key in the project config
+
+
 def store_option(fn: F) -> F:
     return click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
                         help="The store file (default: GOLDBAND_STORE, goldband.yaml 'store:', "

@@ -248,11 +248,10 @@ def export(tables: tuple[str, ...], run_ref: str | None, fmt: str, out: str, sto
     so a damaged one exports what still reads. Serves SQLite files and PostgreSQL stores alike."""
     from goldband.store import open_store
     from goldband.store.connection import translate
-    from goldband.store.maintenance import table_names
 
     path = resolve_store(store_path)
     with open_store(path, create=False, migrate_schema=False) as db, translate(path, "read"):
-        known = [n for n in table_names(db) if not n.startswith("_")]
+        known = [n for n in db.table_names() if not n.startswith("_")]
         chosen = list(tables) or known
         unknown = [t for t in chosen if t not in known]
         if unknown:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from goldband.errors import MergeConflict, StoreError, UsageError
-from goldband.store import Store, open_store, postgres, schema
+from goldband.store import Store, open_store, schema
 from goldband.store.connection import TIMEOUT_ENV, busy_timeout, check_schema, connect, translate
 from goldband.store.queries import effective_status
 from goldband.store.series import run_points, stored_points
@@ -331,13 +331,6 @@ def table_bytes(conn: sqlite3.Connection) -> dict[str, int]:
         table = owner.get(name, name)
         sizes[table] = sizes.get(table, 0) + int(size)
     return sizes
-
-
-def table_names(store: Store) -> list[str]:
-    """The store's tables, sorted: from ``sqlite_master`` in a file, from the current schema on PostgreSQL."""
-    if store.url is not None:
-        return postgres.tables(store.conn.raw)  # type: ignore[attr-defined]
-    return [name for name in _tables(store.conn) if not name.startswith("sqlite_")]
 
 
 def run_range(conn: sqlite3.Connection) -> tuple[int, str | None, str | None]:

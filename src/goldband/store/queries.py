@@ -20,6 +20,7 @@ import orjson
 from goldband._util.environment import environment_clause
 from goldband.errors import StoreError
 from goldband.results import Completion, Score, ScoredTrial, ToolCall, Trial, Turn, Verdict
+from goldband.store import postgres
 from goldband.store.models import (
     CaseCounts,
     CaseKey,
@@ -272,14 +273,17 @@ class Queries:
         rows = self._fetch("SELECT value FROM judge_cache WHERE key = ?", [key])
         return json.loads(rows[0][0]) if rows else None
 
+    def table_names(self) -> list[str]:
+        """The store's tables, sorted: from ``sqlite_master`` in a file, the store's schema on PostgreSQL."""
+        if self.url is not None:
+            with self.lock:
+                return postgres.tables(self.conn.raw)  # type: ignore[attr-defined]
+        return [r[0] for r in self._fetch(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+
     def table_counts(self) -> dict[str, int]:
         """Rows per table (for ``goldband store info``)."""
-        names = [r[0] for r in self._fetch(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-            if self.url is None else  # PostgreSQL: the tables of the store's schema (search_path's first)
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-            "AND table_type = 'BASE TABLE' ORDER BY table_name")]
-        return {n: self._fetch(f'SELECT COUNT(*) FROM "{n}"')[0][0] for n in names}
+        return {n: self._fetch(f'SELECT COUNT(*) FROM "{n}"')[0][0] for n in self.table_names()}
 
 
 def run_row(row: dict[str, Any]) -> RunRow:
