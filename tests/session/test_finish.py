@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from goldband.cli import main
-from goldband.session import finish, recorder
+from goldband.session import finish, writer
 from goldband.store import open_store
 from tests.session.test_recorder import (
     at,
@@ -34,12 +34,12 @@ import sqlite3
 
 def pytest_configure(config):
     if hasattr(config, "workerinput"):  # every xdist worker's store loses its trial writes
-        import goldband.session.recorder as recorder
+        import goldband.session.writer as writer
 
-        def lost(conn, **kwargs):
+        def lost(*args, **kwargs):
             raise sqlite3.DatabaseError("database disk image is malformed")
 
-        recorder.insert_trials = lost
+        writer.insert_trial_batches = lost
 '''
 
 KILL = '''
@@ -87,7 +87,7 @@ def series_count(path: Path | str, run_id: str) -> int:
 
 def test_a_write_the_store_loses_fails_the_run_and_says_so(project: pytest.Pytester,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(recorder, "insert_trials", _malformed)
+    monkeypatch.setattr(writer, "insert_trial_batches", _malformed)
     result = run(project)
     result.assert_outcomes(passed=4)  # every case passed: the store failed, not the model
     assert result.ret == 3

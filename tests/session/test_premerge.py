@@ -192,12 +192,12 @@ def test_both_sides_are_recorded_as_pre_merge_runs_with_a_report(repo: Path, sto
 def test_a_lost_store_write_exits_3_never_0(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sqlite3
 
-    from goldband.session import recorder
+    from goldband.session import writer
 
-    def malformed(conn: object, **kwargs: object) -> None:
+    def malformed(*args: object, **kwargs: object) -> None:
         raise sqlite3.DatabaseError("database disk image is malformed")
 
-    monkeypatch.setattr(recorder, "insert_trials", malformed)
+    monkeypatch.setattr(writer, "insert_trial_batches", malformed)
     result = CliRunner().invoke(main, ["compare", "--base", "HEAD~1", "--head", "HEAD", "--runs", "2"])
     assert result.exit_code == 3, result.output  # the regressions were found, but the record is not whole
     assert "store writes lost (exit status 3: goldband failed, not the model)" in result.stderr

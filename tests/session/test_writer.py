@@ -5,17 +5,16 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from goldband.session.writer import merged
+from goldband.session.writer import TrialWrite, merged
 from goldband.store import Store, open_store
-from goldband.store.writer import insert_drift_event, insert_trial_batches, insert_trials
+from goldband.store.writer import TrialBatch, insert_drift_event, insert_trial_batches
 from storefixtures import CaseSpec, scored, write_run
 
 CASES = [CaseSpec("a", "ppf"), CaseSpec("b", "pe"), CaseSpec("c", "fff", goldenset="extract", target="extract-v1")]
 
 
-def trials_op(run_id: str, spec: CaseSpec, messages_hash: str | None = None) -> functools.partial[int]:
-    return functools.partial(insert_trials, run_id=run_id, goldenset=spec.goldenset, scored=scored(spec),
-                             rubric_hashes=None, messages_hash=messages_hash)
+def trials_op(run_id: str, spec: CaseSpec, messages_hash: str | None = None) -> TrialWrite:
+    return TrialWrite(run_id, TrialBatch(spec.goldenset, scored(spec), None, messages_hash))
 
 
 def stored(store: Store, run_id: str) -> list[tuple[Any, ...]]:
@@ -30,11 +29,11 @@ def stored(store: Store, run_id: str) -> list[tuple[Any, ...]]:
 def test_consecutive_trial_writes_of_one_run_are_joined_and_others_keep_their_place() -> None:
     a, b, c = (trials_op("r1", spec) for spec in CASES)
     other = functools.partial(insert_drift_event, event=None)
-    ops = merged([a, b, other, c, trials_op("r2", CASES[0])])
-    assert [getattr(op, "func", None) for op in ops] == [insert_trial_batches, insert_drift_event, insert_trials,
-                                                       insert_trials]
+    r2 = trials_op("r2", CASES[0])
+    ops = merged([a, b, other, c, r2])
+    assert ops[1:] == [other, c, r2]
     joined = ops[0]
-    assert isinstance(joined, functools.partial)
+    assert isinstance(joined, functools.partial) and joined.func is insert_trial_batches
     assert [batch.goldenset for batch in joined.keywords["batches"]] == ["support", "support"]
     assert merged([a]) == [a] and merged([]) == []
 

@@ -48,11 +48,12 @@ from goldband.session import records, setgates, shards
 from goldband.session.finish import FinishedRun, failed_status, finalize
 from goldband.session.resume import check_resumable, check_stopped, reap_dead_runs
 from goldband.session.storage import StoreHandle
-from goldband.session.writer import BackgroundWriter, Op
+from goldband.session.writer import BackgroundWriter, Op, TrialWrite
 from goldband.store import RunRow
 from goldband.store.models import Rendering, StoredVerdict
 from goldband.store.postgres import locate, postgres_url
 from goldband.store.writer import (
+    TrialBatch,
     begin_shard,
     insert_goldenset,
     insert_items,
@@ -60,7 +61,6 @@ from goldband.store.writer import (
     insert_rubric,
     insert_run,
     insert_target,
-    insert_trials,
     insert_verdict,
     reopen_run,
 )
@@ -198,9 +198,8 @@ class RunRecorder:
             sent = self._rendering(plan)
             if sent is not None and not self.seen(("rendering", sent.hash)):
                 self._put(functools.partial(insert_rendering, record=sent))
-            self._put(functools.partial(insert_trials, run_id=self.run_id, goldenset=plan.goldenset,
-                                        scored=list(scored), rubric_hashes=self.rubric_hashes,
-                                        messages_hash=sent.hash if sent else None))
+            self._put(TrialWrite(self.run_id, TrialBatch(plan.goldenset, list(scored), self.rubric_hashes,
+                                                         sent.hash if sent else None)))
         self.progress.emit("trials", n=len(scored))
 
     def _rendering(self, plan: CasePlan) -> Rendering | None:

@@ -20,10 +20,11 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from goldband.errors import StoreError
 from goldband.store import Store
-from goldband.store.writer import TrialBatch, insert_trial_batches, insert_trials
+from goldband.store.writer import TrialBatch, insert_trial_batches
 
 Op = Callable[[sqlite3.Connection], object]
 MAX_BATCH = 1000
@@ -99,35 +100,37 @@ def _apply(store: Store, ops: list[Op]) -> None:
             op(conn)
 
 
+@dataclass(frozen=True)
+class TrialWrite:
+    """One item's trials as the recorder queues them: an op (``insert_trial_batches`` of its one batch) that
+    ``merged`` can join with the next ones of the same run."""
+
+    run_id: str
+    batch: TrialBatch
+
+    def __call__(self, conn: sqlite3.Connection) -> int:
+        return insert_trial_batches(conn, self.run_id, [self.batch])
+
+
 def merged(ops: list[Op]) -> list[Op]:
-    """``ops`` with each run of consecutive trial writes (the recorder's ``insert_trials`` calls, one per item's
-    batch) joined into one ``insert_trial_batches``: the same rows, in a few statements rather than a few per
-    item (on PostgreSQL each statement is a round trip). A commit that fails is retried op by op, unmerged."""
+    """``ops`` with each run of consecutive ``TrialWrite``s of one run joined into one ``insert_trial_batches``:
+    the same rows, in a few statements rather than a few per item (on PostgreSQL each statement is a round
+    trip). A commit that fails is retried op by op, unmerged."""
     out: list[Op] = []
-    group: list[functools.partial[int]] = []
+    group: list[TrialWrite] = []
     for op in ops:
-        trials = _trial_write(op)
-        if trials is not None and group and group[0].keywords["run_id"] == trials.keywords["run_id"]:
-            group.append(trials)
+        if isinstance(op, TrialWrite) and (not group or group[0].run_id == op.run_id):
+            group.append(op)
             continue
         out.extend(_joined(group))
-        group = [trials] if trials is not None else []
-        if trials is None:
+        group = [op] if isinstance(op, TrialWrite) else []
+        if not isinstance(op, TrialWrite):
             out.append(op)
     out.extend(_joined(group))
     return out
 
 
-def _trial_write(op: Op) -> functools.partial[int] | None:
-    """``op`` if it is the recorder's ``insert_trials`` call (keywords only), else None."""
-    if isinstance(op, functools.partial) and op.func is insert_trials and not op.args:
-        return op
-    return None
-
-
-def _joined(group: list[functools.partial[int]]) -> list[Op]:
+def _joined(group: list[TrialWrite]) -> list[Op]:
     if len(group) < 2:
         return list(group)
-    batches = [TrialBatch(g.keywords["goldenset"], g.keywords["scored"], g.keywords.get("rubric_hashes"),
-                          g.keywords.get("messages_hash")) for g in group]
-    return [functools.partial(insert_trial_batches, run_id=group[0].keywords["run_id"], batches=batches)]
+    return [functools.partial(insert_trial_batches, run_id=group[0].run_id, batches=[w.batch for w in group])]
