@@ -51,22 +51,6 @@ def hide_credentials(url: str) -> str:
     return _USERINFO.sub(lambda m: f"{m['scheme'] or ''}***@", url, count=1)
 
 
-def api_base_hidden(data: Any) -> Any:
-    """A model's raw fields with credentials in ``api_base`` hidden (a ``mode="before"`` validator's body): they
-    are refused next (``api_base_refused``), and hidden first so no error message can echo them."""
-    if isinstance(data, dict) and isinstance(data.get("api_base"), str):
-        return {**data, "api_base": hide_credentials(data["api_base"])}
-    return data
-
-
-def api_base_refused(url: str | None) -> str | None:
-    """``url`` unless it carries credentials (shown as ``***@`` by then): a key goes in ``api_key_env``."""
-    if url is not None and _USERINFO.match(url):
-        raise ValueError("credentials (user:password@) are not allowed in api_base; remove them and name the "
-                         "environment variable holding the key in 'api_key_env' (sent as a bearer token)")
-    return url
-
-
 class ApiBaseChecked(BaseModel):
     """Mixed into every model with an ``api_base`` field (targets, the judge, ``embedding_similarity``): its
     credentials are hidden before validation, so no error can echo them, and then refused."""
@@ -74,12 +58,18 @@ class ApiBaseChecked(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _hide_credentials(cls, data: Any) -> Any:
-        return api_base_hidden(data)
+        if isinstance(data, dict) and isinstance(data.get("api_base"), str):
+            return {**data, "api_base": hide_credentials(data["api_base"])}
+        return data
 
     @field_validator("api_base", check_fields=False)
     @classmethod
     def _no_credentials(cls, url: str | None) -> str | None:
-        return api_base_refused(url)
+        """``url`` unless it carries credentials (shown as ``***@`` by then): a key goes in ``api_key_env``."""
+        if url is not None and _USERINFO.match(url):
+            raise ValueError("credentials (user:password@) are not allowed in api_base; remove them and name the "
+                             "environment variable holding the key in 'api_key_env' (sent as a bearer token)")
+        return url
 
 
 class Endpoint(Strict, ApiBaseChecked):
