@@ -68,6 +68,15 @@ def shown(stored: str | None) -> str:
     return stored or DEFAULT
 
 
+def environment_filter(given: str | None, *, where: str = "--environment") -> str | None:
+    """A filter flag's environment, checked, as shown (``default`` for the default); None: every environment.
+
+    >>> environment_filter(None), environment_filter("default"), environment_filter("staging")
+    (None, 'default', 'staging')
+    """
+    return None if given is None else shown(check_environment(given, where=where))
+
+
 def environment_clause(environment: str | None, column: str = "environment") -> tuple[str, list[Any]]:
     """An SQL condition selecting one environment (``default`` selects NULL rows), and its parameters.
 

@@ -32,11 +32,11 @@ def list_(show_all: bool, statuses: tuple[str, ...], model: str | None, limit: i
     """Alerts, newest first: status, severity, rule, series, when, how often, and delivery results.
 
     Alerts of several environments get an ``environment`` column; ``--environment E`` keeps one."""
-    from goldband._util.environment import check_environment, shown
+    from goldband._util.environment import environment_filter, shown
     from goldband.alerts.engine import list_alerts
 
     wanted = list(statuses) or (None if show_all else ["open", "acked"])
-    env = None if environment is None else shown(check_environment(environment, where="--environment"))
+    env = environment_filter(environment)
     with opened_store(store_path) as store:
         rows = list_alerts(store.conn, status=wanted, model=model, limit=limit, environment=env)
     if as_json:

@@ -103,7 +103,7 @@ def candidates(set_path: Path, source: str | None, app: str | None, run_id: str 
 def _stream(cfg: ProjectConfig, root: Path, goldenset: GoldenSet, store: Store | None, source: str | None,
             app: str | None, run_id: str | None, file: Path | None, where_text: str | None,
             environment: str | None = None) -> tuple[Iterator[dict[str, Any]], dict[str, Any]]:
-    from goldband._util.environment import check_environment, shown
+    from goldband._util.environment import environment_filter
     from goldband.golden.where import parse_where
     from goldband.watch import candidates as pick
 
@@ -114,7 +114,7 @@ def _stream(cfg: ProjectConfig, root: Path, goldenset: GoldenSet, store: Store |
         return pick.from_run(store.conn, run_id, root, limit=None), {"source": "run", "run": run_id}
     name = _which_app(cfg, root, goldenset, store, app)
     where = parse_where(where_text, fields=pick.FIELDS) if where_text else None
-    env = None if environment is None else shown(check_environment(environment, where="--environment"))
+    env = environment_filter(environment)
     return (pick.from_production(store.conn, name, where, limit=None, environment=env),
             {"source": "production", "app": name, "where": where_text,
              **({"environment": env} if env is not None else {})})

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from goldband._util.environment import check_environment, shown
+from goldband._util.environment import environment_filter, shown
 from goldband._util.runid import RUN_KINDS
 from goldband.cli.common import opened_store, store_option
 from goldband.errors import UsageError
@@ -51,7 +51,7 @@ def history(case: str | None, target: str | None, limit: int, kind: str | None, 
     filter by ``--version`` to compare like with like. Runs of several environments are
     listed per environment; ``--environment E`` keeps one.
     """
-    env = None if environment is None else shown(check_environment(environment, where="--environment"))
+    env = environment_filter(environment)
     with opened_store(store_path) as store:
         if case is None:
             _runs(store, RunFilters(limit, kind, version, goldenset, branch, status, env), as_json)

@@ -128,14 +128,14 @@ def evaluate(app: str, mode: str | None, no_judge: bool, limit: int | None, fail
     Per window: series points (source llm-prod), the eval detectors, output drift
     against the version's first windows, and the alert rules.
     """
-    from goldband._util.environment import check_environment, shown
+    from goldband._util.environment import environment_filter
     from goldband.alerts.engine import AlertEngine, list_alerts
     from goldband.alerts.rules import severity_at_least
     from goldband.clock import SystemClock, iso
     from goldband.watch.llmeval import app_checks, evaluate_app
     from goldband.watch.traceingest import unknown_app
 
-    env = None if environment is None else shown(check_environment(environment, where="--environment"))
+    env = environment_filter(environment)
     cfg, root = project()
     app_cfg = _app(cfg, app)
     checks = app_checks(app_cfg, root, where=f"goldband.yaml: monitors.llm.{app}")

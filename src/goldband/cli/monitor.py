@@ -156,10 +156,10 @@ def check(models: tuple[str, ...], include_eval: bool, rebuild: bool, html: Path
     rule's state per series. With --fail-on-alert, exits 6 when an alert of
     at least that severity opened.
     """
-    from goldband._util.environment import check_environment, shown
+    from goldband._util.environment import environment_filter
     from goldband.cli.checktext import check_status, print_check
 
-    env = None if environment is None else shown(check_environment(environment, where="--environment"))
+    env = environment_filter(environment)
     done = run_check(store_path, list(models) or None, include_eval=include_eval, rebuild=rebuild,
                      with_status=html is not None, environment=env)
     print_check(done)
@@ -219,10 +219,10 @@ def status(model: str | None, html: Path | None, as_json: bool, environment: str
 
     A model version that served in several environments, and eval series of runs in several, are shown per
     environment (an ``environment`` column)."""
-    from goldband._util.environment import check_environment, shown
+    from goldband._util.environment import environment_filter
     from goldband.watch.overview import status as read
 
-    env = None if environment is None else shown(check_environment(environment, where="--environment"))
+    env = environment_filter(environment)
     cfg, _ = project()
     with opened_store(store_path) as store:
         current = read(store, cfg.monitors, model=model, environment=env)
