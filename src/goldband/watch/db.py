@@ -295,15 +295,21 @@ def versions(conn: sqlite3.Connection, model: str) -> list[str]:
     return [version for version, _ in sorted(found, key=lambda r: (r[1], r[0]))]
 
 
-def scopes(conn: sqlite3.Connection, model: str, version: str) -> list[Scope]:
-    """A model version in each environment it has predictions in: the default first, then by name."""
+def scopes(conn: sqlite3.Connection, model: str, versions: Sequence[str],
+           environment: str | None = None) -> list[Scope]:
+    """Each of ``versions`` in each environment it has predictions in (``environment``, as shown: that one
+    only): by version in the given order, then the default environment first, then by name."""
+    named = [None if name == DEFAULT else name for name in environments(conn, model)
+             if environment in (None, name)]
+    named.sort(key=lambda name: (name is not None, name or ""))
     found = []
-    for name in environments(conn, model):
-        scope = Scope(model, version, None if name == DEFAULT else name)
-        where, params = scope.where()
-        if conn.execute(f"SELECT 1 FROM monitor_predictions WHERE {where} LIMIT 1", params).fetchone():
-            found.append(scope)
-    return sorted(found, key=lambda s: (s.environment is not None, s.environment or ""))
+    for version in versions:
+        for name in named:  # one index seek each
+            scope = Scope(model, version, name)
+            where, params = scope.where()
+            if conn.execute(f"SELECT 1 FROM monitor_predictions WHERE {where} LIMIT 1", params).fetchone():
+                found.append(scope)
+    return found
 
 
 def environments(conn: sqlite3.Connection, model: str) -> list[str]:

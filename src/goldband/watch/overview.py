@@ -97,7 +97,7 @@ def _scopes(conn: sqlite3.Connection, monitors: MonitorsConfig, name: str, envir
     if not versions:
         cfg = monitors.models.get(name)
         return [Scope(name, cfg.version if cfg else "1")] if environment in (None, DEFAULT) else []
-    return [s for v in versions for s in db.scopes(conn, name, v) if environment in (None, s.shown)]
+    return db.scopes(conn, name, versions, environment)
 
 
 def _model(conn: sqlite3.Connection, scope: Scope, history: int, alerts: list[dict[str, Any]],

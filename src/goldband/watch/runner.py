@@ -137,7 +137,7 @@ def _check_model(store: Store, name: str, cfg: ModelMonitorConfig, engine: Alert
     versions = db.versions(store.conn, name)
     if not versions:
         return [ModelReport(name, cfg.version, problems=[f"no predictions logged for {name!r} yet"])]
-    scopes = [s for v in versions for s in db.scopes(store.conn, name, v) if environment in (None, s.shown)]
+    scopes = db.scopes(store.conn, name, versions, environment)
     newest = {s.environment: s for s in scopes}  # each environment's newest version (versions: newest last)
     return [_check_scope(store, scope, cfg, engine, clock, root, rebuild, latest=newest[scope.environment] == scope)
             for scope in scopes]
