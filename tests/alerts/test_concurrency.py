@@ -3,7 +3,6 @@ incident stays one alert (PostgreSQL takes turns through the alerts lock as SQLi
 
 from __future__ import annotations
 
-import multiprocessing
 from typing import Any
 
 from goldband.alerts.engine import AlertEngine, list_alerts
@@ -11,8 +10,8 @@ from goldband.alerts.rules import Observation
 from goldband.clock import ManualClock
 from goldband.config.alerts import AlertsConfig, RuleConfig
 from goldband.store import open_store
+from racekit import PROCESSES, race
 
-PROCESSES = 4
 ROUNDS = 5
 RULE = RuleConfig(name="inputs", metric="input_drift", severity="warning")
 
@@ -24,7 +23,7 @@ class Quiet:
         return None
 
 
-def _checker(location: str, worker: int, barrier: Any, done: Any) -> None:
+def _checker(location: str, worker: int, barrier: Any) -> list[int]:
     """One process: each round, wait for the others, then one flagged observation of the same series."""
     with open_store(location, create=False) as store:
         engine = AlertEngine(store, AlertsConfig(cooldown="6h", rules=[RULE]), sinks=[Quiet()], clock=ManualClock())
@@ -32,22 +31,13 @@ def _checker(location: str, worker: int, barrier: Any, done: Any) -> None:
             barrier.wait(timeout=60)
             engine.process([Observation("classic-ml", "churn", "input_drift", f"2026-03-02T00:00:{round_:02d}Z",
                                         0.5, True, {"version": "1"}, "ks", f"worker {worker} round {round_}")])
-        done.put((worker, engine.opened))
+        return list(engine.opened)
 
 
 def test_four_processes_flagging_one_series_at_once_make_one_alert_and_lose_no_count(store_at: str) -> None:
     with open_store(store_at):  # created and migrated once, before the racers open it
         pass
-    context = multiprocessing.get_context("spawn")
-    barrier, done = context.Barrier(PROCESSES), context.Queue()
-    workers = [context.Process(target=_checker, args=(store_at, i, barrier, done)) for i in range(PROCESSES)]
-    for worker in workers:
-        worker.start()
-    results = [done.get(timeout=120) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-        assert worker.exitcode == 0
-    opened = [alert_id for _, ids in results for alert_id in ids]
+    opened = [alert_id for ids in race(_checker, store_at) for alert_id in ids]
     with open_store(store_at, create=False) as store:
         alerts = list_alerts(store.conn, limit=None)
         streak = store.conn.execute("SELECT streak FROM alert_state").fetchall()

@@ -5,7 +5,6 @@ Two processes racing one promotion: tests/registry/test_registry.py."""
 
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -18,35 +17,10 @@ from goldband.registry.registry import Registry
 from goldband.registry.trigger import queue_from_alerts
 from goldband.store import open_store
 from goldband.store import registry as db
+from racekit import PROCESSES, race
 
-PROCESSES = 4
 ROUNDS = 5
 T0 = "2026-11-02T00:00:00+00:00"
-
-
-def _spawn(target: Any, *args: Any) -> list[Any]:
-    """Run ``target(*args, worker, barrier)`` in PROCESSES spawned processes; what each returned (a failure
-    fails the test with the worker's error)."""
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(PROCESSES), context.Queue()
-    workers = [context.Process(target=_worker, args=(target, args, i, barrier, results)) for i in range(PROCESSES)]
-    for worker in workers:
-        worker.start()
-    found = [results.get(timeout=120) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-        assert worker.exitcode == 0
-    errors = [error for ok, error in found if not ok]
-    assert not errors, errors
-    return [value for _, value in found]
-
-
-def _worker(target: Any, args: tuple[Any, ...], worker: int, barrier: Any, results: Any) -> None:
-    try:
-        results.put((True, target(*args, worker, barrier)))
-    except Exception as exc:  # reported to the test, which fails with it
-        barrier.abort()
-        results.put((False, f"worker {worker}: {type(exc).__name__}: {exc}"))
 
 
 def _registrar(location: str, root: str, worker: int, barrier: Any) -> list[str]:
@@ -63,7 +37,7 @@ def test_four_processes_registering_at_once_get_distinct_versions_and_lose_nothi
                                                                                   tmp_path: Path) -> None:
     with open_store(store_at):
         pass
-    numbers = [n for found in _spawn(_registrar, store_at, str(tmp_path)) for n in found]
+    numbers = [n for found in race(_registrar, store_at, str(tmp_path)) for n in found]
     total = PROCESSES * ROUNDS
     assert sorted(numbers, key=int) == [str(i) for i in range(1, total + 1)]
     with open_store(store_at, create=False) as store:
@@ -91,7 +65,7 @@ def test_four_processes_queueing_from_the_same_alerts_queue_one_retrain(store_at
         engine.process([Observation("classic-ml", "churn", metric, iso(clock.now()), 0.3, True, summary=metric)
                         for metric in ("concept_drift", "input_drift")])
         assert len(engine.opened) == 2
-    claimed = [q for found in _spawn(_queuer, store_at) for q in found]
+    claimed = [q for found in race(_queuer, store_at) for q in found]
     with open_store(store_at, create=False) as store:
         stored = [(r.id, r.alert_id, r.status) for r in db.requests(store.conn, "churn")]
     assert sorted(claimed) == [(i, s) for i, _, s in stored]  # every request was queued by exactly one process
