@@ -7,14 +7,14 @@ A real PostgreSQL server on loopback (tests/pgkit.start_postgres with durability
 commit as shipped, as a team's server runs), started once; the SQLite stores are files in a temp folder
 (WAL, ``synchronous=NORMAL``, as goldband opens them).
 
-1. Score rows/s through the store's write path: ``insert_trials`` (trials with 5 scores each, what the run
-   recorder's writer thread calls) into one run, in a fresh store each round. *1 writer*: calls of 1,000
-   trials, one transaction each (the shape of bench/bench_store.py). *4 writers*: 4 processes, each its own
-   connection and its own cases, into the same run, released together; the rate is all score rows over the
-   time from the first start to the last finish. *Per case*: one call per case of 5 trials, 200 calls per
-   transaction, joined as the run's writer joins a commit's trial writes (``session.writer.merged``).
-   *Without COPY*: the 1-writer measurement with ``store.pgconn``'s COPY turned off (every row its own
-   pipelined INSERT, as before it), PostgreSQL only.
+1. Score rows/s through the store's write path: the run recorder's ``TrialWrite`` ops (trials with 5 scores
+   each, ``insert_trial_batches``, what its writer thread commits) into one run, in a fresh store each round.
+   *1 writer*: calls of 1,000 trials, one transaction each (the shape of bench/bench_store.py). *4 writers*:
+   4 processes, each its own connection and its own cases, into the same run, released together; the rate is
+   all score rows over the time from the first start to the last finish. *Per case*: one call per case of 5
+   trials, 200 calls per transaction, joined as the run's writer joins a commit's trial writes
+   (``session.writer.merged``). *Without COPY*: the 1-writer measurement with ``store.pgconn``'s COPY turned
+   off (every row its own pipelined INSERT, as before it), PostgreSQL only.
    Every stored row is counted afterwards.
    Targets (PostgreSQL): >= 50,000/s from 1 writer, >= 100,000/s from 4.
 2. ``Store.case_history(..., limit=1000)`` of one case over 1,000 stored runs, median of many calls over
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import math
 import multiprocessing
 import os
@@ -55,9 +54,9 @@ from bench_store import new_run, trial, write_history
 from machine import cores, load_average, meets
 
 from goldband.results import ScoredTrial, Trial
-from goldband.session.writer import merged
+from goldband.session.writer import TrialWrite, merged
 from goldband.store import open_store, pgconn
-from goldband.store.writer import insert_trials
+from goldband.store.writer import TrialBatch
 from pgkit import find_bin_dir, start_postgres
 
 PY = sys.executable
@@ -107,8 +106,7 @@ def write_share(location: str, writer: int, trials: int, per_call: int, calls_pe
         start = time.time()
         for k in range(0, len(work), calls_per_tx):
             with store.transaction() as conn:  # as the run's writer commits a burst (session.writer._apply)
-                for op in merged([functools.partial(insert_trials, run_id=RUN, goldenset="support", scored=batch)
-                                  for batch in work[k:k + calls_per_tx]]):
+                for op in merged([TrialWrite(RUN, TrialBatch("support", batch)) for batch in work[k:k + calls_per_tx]]):
                     op(conn)
         return start, time.time()
 
