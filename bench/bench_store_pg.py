@@ -289,8 +289,9 @@ def document(sizes: Sizes, writes: dict[str, dict[str, list[float]]], history: d
         "PostgreSQL runs on loopback with durability on (fsync, synchronous commit, as shipped); SQLite is a file "
         "(WAL, `synchronous=NORMAL`).", "",
         "## Score rows written per second", "",
-        f"`insert_trials` (5 scores a trial) into one run of a fresh store: {sizes.trials:,} trials "
-        f"({sizes.trials * SCORES:,} score rows) for the 1,000-trial calls, {sizes.per_case_trials:,} for the "
+        "The run recorder's `TrialWrite` ops (`insert_trial_batches`, 5 scores a trial) into one run of a fresh "
+        f"store: {sizes.trials:,} trials ({sizes.trials * SCORES:,} score rows) for the 1,000-trial calls, "
+        f"{sizes.per_case_trials:,} for the "
         f"per-case calls; 4 writers are 4 processes, each its own connection and cases, released together. "
         f"Medians of {sizes.rounds} interleaved round(s); every stored row is counted afterwards.", "",
         "| writers and batches | SQLite | PostgreSQL | target (PostgreSQL) |", "|---|---|---|---|", *write_rows, "",
